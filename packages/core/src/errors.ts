@@ -1,0 +1,269 @@
+/**
+ * Errors as data: every error Sluice reports has a stable code, a message template and the HTTP status an API
+ * answers with. Nothing else in the code base formats an error message by hand, so the API's error handler needs
+ * no special cases and `docs/errors.md` (generated from this table, checked by a test) is always complete.
+ *
+ * Compatibility: codes are part of the public API (they appear in HTTP bodies and `--format json` output).
+ * Never rename or reuse a code; add a new one instead.
+ */
+
+export interface ErrorSpec {
+  /** HTTP status an API responds with when this error reaches a client. */
+  readonly status: number;
+  /** Message template; `{name}` is replaced by the parameter `name`. */
+  readonly message: string;
+  /** One line for docs/errors.md: when this happens and what to do. */
+  readonly description: string;
+}
+
+export const errorTable = {
+  // Flow documents
+  SLU_FLOW_YAML_SYNTAX: {
+    status: 400,
+    message: 'invalid YAML: {reason}',
+    description: 'The document is not well-formed YAML (bad indentation, unclosed quote, duplicate key, tab indent...).',
+  },
+  SLU_FLOW_YAML_ALIAS_LIMIT: {
+    status: 400,
+    message: 'YAML aliases expand to too many nodes (more than {max}): refusing to expand',
+    description: 'Anchors and aliases nest so deeply that expanding them would explode ("billion laughs").',
+  },
+  SLU_FLOW_EMPTY: {
+    status: 400,
+    message: 'the document is empty: a flow needs at least id, namespace and tasks',
+    description: 'An empty document (or one holding only comments) was given where a flow was expected.',
+  },
+  SLU_FLOW_NOT_AN_OBJECT: {
+    status: 400,
+    message: 'must be a mapping of properties, got {actual}',
+    description: 'The document or a task is a list or a scalar where a YAML mapping is expected.',
+  },
+  SLU_FLOW_REQUIRED_PROPERTY: {
+    status: 400,
+    message: 'missing required property "{property}"',
+    description: 'A property the flow, task or runner needs is absent.',
+  },
+  SLU_FLOW_UNKNOWN_PROPERTY: {
+    status: 400,
+    message: 'unknown property "{property}"{suggestion}',
+    description: 'A property is not part of the flow, task or runner schema; the closest known names are suggested.',
+  },
+  SLU_FLOW_INVALID_TYPE: {
+    status: 400,
+    message: 'must be {expected}, got {actual}',
+    description: 'A value has the wrong type (a string where a list is expected, and so on).',
+  },
+  SLU_FLOW_INVALID_ENUM: {
+    status: 400,
+    message: 'must be one of {allowed}, got {actual}',
+    description: 'A value is not one of the allowed constants.',
+  },
+  SLU_FLOW_INVALID_VALUE: {
+    status: 400,
+    message: '{reason}',
+    description: 'A value breaks a schema constraint (pattern, length, range, item count, ...); the message says which.',
+  },
+  SLU_FLOW_INVALID_ID: {
+    status: 400,
+    message: 'invalid id {actual}: must match {pattern} and be 1 to {max} characters',
+    description: 'A flow, task or input id does not follow Kestra\'s id pattern.',
+  },
+  SLU_FLOW_INVALID_NAMESPACE: {
+    status: 400,
+    message: 'invalid namespace {actual}: must match {pattern} (lower case) and be 1 to {max} characters',
+    description: 'A namespace does not follow Kestra\'s namespace pattern.',
+  },
+  SLU_FLOW_DUPLICATE_TASK_ID: {
+    status: 400,
+    message: 'duplicate task id "{id}": already used at {firstPath} (line {firstLine})',
+    description: 'Two tasks anywhere in the flow (including errors and nested tasks) share an id.',
+  },
+  SLU_FLOW_DUPLICATE_ID: {
+    status: 400,
+    message: 'duplicate {kind} id "{id}": already used at {firstPath} (line {firstLine})',
+    description: 'Two inputs or two triggers share an id.',
+  },
+  SLU_FLOW_INVALID_CRON: {
+    status: 400,
+    message: 'invalid cron expression "{cron}": {reason}',
+    description: 'A Schedule trigger\'s cron is not a valid 5-field (or 6-field with seconds) cron or @nickname.',
+  },
+  SLU_FLOW_INVALID_TIMEZONE: {
+    status: 400,
+    message: 'unknown time zone "{timezone}"',
+    description: 'A Schedule trigger names a time zone that is not in the IANA database.',
+  },
+  SLU_FLOW_INVALID_DURATION: {
+    status: 400,
+    message: 'invalid duration "{value}": {reason}',
+    description: 'A duration is not ISO-8601 (PT30S, PT1H30M, P1D).',
+  },
+  SLU_FLOW_INVALID_EXPRESSION: {
+    status: 400,
+    message: 'invalid expression: {reason}',
+    description: 'A {{ ... }} or {% ... %} expression in a property does not parse.',
+  },
+  SLU_FLOW_UNKNOWN_TASK_TYPE: {
+    status: 400,
+    message: 'unknown task type "{type}"{suggestion}',
+    description: 'No registered task has this type or alias; the closest known types are suggested.',
+  },
+  SLU_FLOW_UNKNOWN_RUNNER_TYPE: {
+    status: 400,
+    message: 'unknown task runner type "{type}"{suggestion}',
+    description: 'No registered runner has this taskRunner type or alias.',
+  },
+  SLU_FLOW_TASK_NOT_ALLOWED: {
+    status: 400,
+    message: '{reason}',
+    description: 'A task is used where it cannot run (a flowable task inside WorkingDirectory, for instance).',
+  },
+  SLU_FLOW_WORKER_GROUP_IN_CHILD: {
+    status: 400,
+    message: 'workerGroup cannot be set on a task inside {parentType}: set it on the parent task "{parentId}"',
+    description: 'A WorkingDirectory and its children run as one job on one worker; only the parent may pick the group.',
+  },
+  SLU_FLOW_TOO_LARGE: {
+    status: 413,
+    message: 'the flow is too large: {reason}',
+    description: 'The flow exceeds a size limit (bytes, tasks or nesting depth).',
+  },
+
+  // Expressions
+  SLU_EXPR_SYNTAX: {
+    status: 400,
+    message: 'expression syntax error: {reason} (at offset {offset})',
+    description: 'A template does not parse: unclosed {{, unknown operator, unbalanced {% if %}, and so on.',
+  },
+  SLU_EXPR_UNDEFINED_VARIABLE: {
+    status: 400,
+    message: 'undefined variable: {name}',
+    description: 'A template names a variable or property that does not exist. Use `| default(...)` or `??` for optional values.',
+  },
+  SLU_EXPR_UNDEFINED_FUNCTION: {
+    status: 400,
+    message: 'unknown function: {name}',
+    description: 'A template calls a function that is not available here.',
+  },
+  SLU_EXPR_UNDEFINED_FILTER: {
+    status: 400,
+    message: 'unknown filter: {name}',
+    description: 'A template uses a filter that is not available here.',
+  },
+  SLU_EXPR_FORBIDDEN: {
+    status: 400,
+    message: 'forbidden access to "{name}" in an expression',
+    description: 'A template tried to reach a prototype, constructor or other non-data property. Templates see data only.',
+  },
+  SLU_EXPR_LIMIT: {
+    status: 400,
+    message: 'expression exceeded its {limit} limit of {max}',
+    description: 'A template did too much work (steps, loop iterations, output size or nesting depth) and was stopped.',
+  },
+  SLU_EXPR_TYPE: {
+    status: 400,
+    message: '{reason}',
+    description: 'An operator, filter or function got a value of the wrong type.',
+  },
+  SLU_EXPR_FUNCTION_FAILED: {
+    status: 400,
+    message: 'function {name}() failed: {reason}',
+    description: 'A function such as secret() or read() failed (a missing secret, an unreadable file).',
+  },
+
+  // Plugins
+  SLU_PLUGIN_UNKNOWN_TYPE: {
+    status: 400,
+    message: 'unknown {kind} type "{type}"{suggestion}',
+    description: 'No registered plugin has this type or alias.',
+  },
+  SLU_PLUGIN_DUPLICATE_TYPE: {
+    status: 500,
+    message: '{kind} type "{type}" is already registered (by "{existing}")',
+    description: 'Two plugins claim the same type or alias (compared case-insensitively). A packaging bug.',
+  },
+  SLU_PLUGIN_INVALID_DEFINITION: {
+    status: 500,
+    message: 'invalid {kind} definition "{type}": {reason}',
+    description: 'A plugin definition is malformed (empty type, schema that does not compile, ...). A packaging bug.',
+  },
+
+  // Command line
+  SLU_CLI_USAGE: {
+    status: 400,
+    message: '{reason}',
+    description: 'The command line is wrong (unknown command, missing argument, bad option). Run `sluice --help`.',
+  },
+  SLU_CLI_FILE_NOT_FOUND: {
+    status: 404,
+    message: 'no such file or directory: {path}',
+    description: 'A path given to the CLI does not exist.',
+  },
+  SLU_CLI_NO_FLOWS: {
+    status: 400,
+    message: 'no flow files (*.yml, *.yaml) found in {path}',
+    description: 'A directory given to `sluice flow validate` holds no YAML files.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorTable;
+
+export type ErrorParams = Record<string, string | number | boolean | undefined>;
+
+/** Replace `{name}` placeholders; an unknown placeholder stays visible rather than becoming empty. */
+export function formatErrorMessage(code: ErrorCode, params: ErrorParams = {}): string {
+  return errorTable[code].message.replace(/\{(\w+)\}/g, (whole, name: string) => {
+    const value = params[name];
+    return value === undefined ? whole : String(value);
+  });
+}
+
+/**
+ * The one error class. `details` carries structured data for clients (a flow error's path, line and column;
+ * the list of problems of a validation).
+ */
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly params: ErrorParams;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ErrorCode, params: ErrorParams = {}, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(formatErrorMessage(code, params), options);
+    this.name = 'SluiceError';
+    this.code = code;
+    this.status = errorTable[code].status;
+    this.params = params;
+    this.details = details;
+  }
+
+  /** The JSON body an API returns: `{code, message, details}`. */
+  toJSON(): { code: ErrorCode; message: string; details: Record<string, unknown> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isSluiceError(value: unknown): value is SluiceError {
+  return value instanceof SluiceError;
+}
+
+/** Markdown for docs/errors.md, generated from the table (a test keeps the file in sync). */
+export function renderErrorsMarkdown(): string {
+  const lines = [
+    '# Error codes',
+    '',
+    '<!-- Generated from packages/core/src/errors.ts by `npm run docs:errors`. Do not edit by hand. -->',
+    '',
+    'Every error Sluice reports carries one of these codes. API responses are JSON `{code, message, details}` with the',
+    'HTTP status below; the CLI prints the message and exits non-zero. Flow errors add `path`, `line` and `column` to',
+    '`details`.',
+    '',
+    '| code | HTTP | message | when |',
+    '|---|---|---|---|',
+  ];
+  for (const [code, spec] of Object.entries(errorTable) as [ErrorCode, ErrorSpec][]) {
+    const escape = (s: string): string => s.replace(/\|/g, '\\|');
+    lines.push(`| \`${code}\` | ${spec.status} | ${escape('`' + spec.message + '`')} | ${escape(spec.description)} |`);
+  }
+  return lines.join('\n') + '\n';
+}
