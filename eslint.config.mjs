@@ -1,0 +1,110 @@
+// One flat config for the whole monorepo. It enforces the package boundaries of DESIGN.md §2:
+// - no import cycles, no deep imports into another package's src/ or dist/;
+// - core and engine import no I/O library; tasks never import runners and runners never import tasks;
+// - only apps read process.env (packages take options objects);
+// - promises are awaited or explicitly voided.
+import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const deepImports = {
+  group: ['@sluice/*/src', '@sluice/*/src/**', '@sluice/*/dist', '@sluice/*/dist/**', '**/packages/*/src/**', '**/apps/*/src/**'],
+  message: 'Import another package by its name (@sluice/x), never its src/ or dist/ (DESIGN.md §2).',
+};
+const ioLibraries = [
+  'node:fs', 'node:fs/promises', 'fs', 'fs/promises', 'node:net', 'net', 'node:http', 'http', 'node:https', 'https',
+  'node:child_process', 'child_process', 'node:dgram', 'node:dns', 'node:os', 'os',
+  'dockerode', 'execa', 'ioredis', 'bullmq', 'isomorphic-git', '@prisma/client', 'pg', 'fastify',
+];
+
+const restrict = (extraPaths = [], extraPatterns = []) => [
+  'error',
+  {
+    paths: extraPaths,
+    patterns: [deepImports, ...extraPatterns],
+  },
+];
+
+export default tseslint.config(
+  {
+    ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', '.turbo/**', '**/.sluice/**', 'examples/**'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.mts', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.mts'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json', conditionNames: ['@sluice/source', 'types', 'import', 'default'] })],
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-self-import': 'error',
+      'no-restricted-imports': restrict(),
+    },
+  },
+  {
+    // Packages never read the environment: apps do, once, and pass options down.
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['packages/testing/**', '**/*.test.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Only apps read process.env (DESIGN.md §2): take an option instead.' }],
+    },
+  },
+  {
+    files: ['packages/core/src/**/*.ts', 'packages/engine/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': restrict(ioLibraries.map((name) => ({ name, message: 'core and engine are pure: no I/O library (DESIGN.md §2).' }))),
+    },
+  },
+  {
+    files: ['packages/tasks-*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict([], [
+        { group: ['@sluice/runner-*'], message: 'A task never imports a runner: ask the runner registry (DESIGN.md §2).' },
+      ]),
+    },
+  },
+  {
+    files: ['packages/runner-*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict([], [
+        { group: ['@sluice/tasks-*'], message: 'Runners never import tasks (DESIGN.md §2).' },
+      ]),
+    },
+  },
+  {
+    files: ['packages/plugin-api/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict([], [
+        { group: ['@sluice/tasks-*', '@sluice/runner-*', '@sluice/plugins'], message: 'The plugin API never imports its implementations.' },
+      ]),
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['**/*.mjs', '**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, globals: globals.node },
+  },
+);

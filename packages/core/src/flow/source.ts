@@ -1,0 +1,176 @@
+/**
+ * YAML with source positions. Flows are parsed once into a `yaml` Document (kept for positions) and a plain JS
+ * value (for the schema); every problem found later is mapped back to a line and column through `locate`.
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import type { Document, Node, Pair } from 'yaml';
+import { formatErrorMessage } from '../errors.js';
+import type { ErrorCode, ErrorParams } from '../errors.js';
+
+export type PathSegment = string | number;
+
+export interface SourcePosition {
+  /** 1-based line in the whole source text (not the document). */
+  readonly line: number;
+  /** 1-based column. */
+  readonly column: number;
+  /** 0-based character offset in the whole source text. */
+  readonly offset: number;
+}
+
+/** One problem in a flow document: what, where (YAML path and position) and its error code. */
+export interface FlowProblem {
+  readonly code: ErrorCode;
+  /** The message without the path or position: `must be one of DOCKER, PROCESS, got "FOO"`. */
+  readonly message: string;
+  /** YAML path in the flow: `tasks[0].tasks[1].runner` (empty for the document itself). */
+  readonly path: string;
+  readonly line: number;
+  readonly column: number;
+  /** 0-based index of the document in a multi-document source. */
+  readonly document: number;
+  readonly params: ErrorParams;
+}
+
+/** `tasks[0].tasks[1].runner: must be one of DOCKER, PROCESS (line 18, column 17)` */
+export function describeProblem(problem: FlowProblem): string {
+  const where = `(line ${problem.line}, column ${problem.column})`;
+  return problem.path ? `${problem.path}: ${problem.message} ${where}` : `${problem.message} ${where}`;
+}
+
+const simpleKey = /^[A-Za-z_$][\w$-]*$/;
+
+/** Render a path the way users read it: `tasks[0].docker.config`, `inputFiles["data.csv"]`. */
+export function formatPath(path: readonly PathSegment[]): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (simpleKey.test(segment)) out += out ? `.${segment}` : segment;
+    else out += `[${JSON.stringify(segment)}]`;
+  }
+  return out;
+}
+
+export interface ParsedDocument {
+  /** 0-based index of the document in the source. */
+  readonly index: number;
+  /** The plain JS value (aliases expanded), or undefined when the document could not be read. */
+  readonly value: unknown;
+  /** Syntax problems; when not empty, `value` must not be trusted. */
+  readonly problems: FlowProblem[];
+  /** The document's own text, verbatim (what a server stores as the flow's source). */
+  readonly text: string;
+  /** Position of the node at `path`: its key (`'key'`) or its value (`'value'`, the default). */
+  locate(path: readonly PathSegment[], target?: 'key' | 'value'): SourcePosition;
+}
+
+export interface ParseYamlOptions {
+  /** Upper bound on alias expansion (protects against "billion laughs"). Default 1000. */
+  readonly maxAliasCount?: number;
+}
+
+/** Parse every document of a YAML source (`---` separated). Empty trailing documents are dropped. */
+export function parseYamlDocuments(source: string, options: ParseYamlOptions = {}): ParsedDocument[] {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const list = Array.isArray(docs) ? docs : [];
+  const position = (offset: number): SourcePosition => {
+    const bounded = Math.max(0, Math.min(offset, source.length));
+    const { line, col } = lineCounter.linePos(bounded);
+    return { line, column: col, offset: bounded };
+  };
+  if (!Array.isArray(docs)) {
+    // parseAllDocuments returns an EmptyStream for a source without any document.
+    return [];
+  }
+  const parsed: ParsedDocument[] = [];
+  for (const [index, doc] of list.entries()) {
+    const isEmpty = doc.contents === null && doc.errors.length === 0;
+    if (isEmpty && list.length > 1) continue;
+    parsed.push(readDocument(doc, index, source, position, options.maxAliasCount ?? 1000));
+  }
+  return parsed;
+}
+
+function readDocument(
+  doc: Document.Parsed,
+  index: number,
+  source: string,
+  position: (offset: number) => SourcePosition,
+  maxAliasCount: number,
+): ParsedDocument {
+  const [start = 0, , end = source.length] = doc.range;
+  const text = source.slice(start, end);
+  const problems: FlowProblem[] = [];
+  const problem = (code: ErrorCode, params: ErrorParams, offset: number): FlowProblem => {
+    const { line, column } = position(offset);
+    return { code, message: formatErrorMessage(code, params), path: '', line, column, document: index, params };
+  };
+  for (const error of doc.errors) {
+    problems.push(problem('SLU_FLOW_YAML_SYNTAX', { reason: yamlReason(error.message) }, error.pos[0]));
+  }
+  let value: unknown;
+  if (problems.length === 0) {
+    try {
+      value = doc.toJS({ maxAliasCount });
+    } catch (error) {
+      // The yaml package throws a ReferenceError for alias bombs; nothing else is expected here.
+      problems.push(
+        error instanceof ReferenceError && /alias/i.test(error.message)
+          ? problem('SLU_FLOW_YAML_ALIAS_LIMIT', { max: maxAliasCount }, start)
+          : problem('SLU_FLOW_YAML_SYNTAX', { reason: error instanceof Error ? error.message : String(error) }, start),
+      );
+    }
+  }
+  const locate = (path: readonly PathSegment[], target: 'key' | 'value' = 'value'): SourcePosition => {
+    const found = findNode(doc, path, target);
+    const offset = found?.range?.[0] ?? (doc.contents as Node | null)?.range?.[0] ?? start;
+    return position(offset);
+  };
+  return { index, value, problems, text, locate };
+}
+
+/** The message of a yaml error without its trailing source excerpt, which the CLI shows as FILE:LINE:COL. */
+function yamlReason(message: string): string {
+  const firstLine = message.split('\n')[0] ?? message;
+  return firstLine.replace(/ at line \d+, column \d+:?$/, '').trim();
+}
+
+/**
+ * Walk `path` through the document's nodes (resolving aliases) and return the deepest node reached: the exact node
+ * when the path exists, else its closest existing ancestor, so a missing property points at its parent mapping.
+ */
+function findNode(doc: Document.Parsed, path: readonly PathSegment[], target: 'key' | 'value'): Node | undefined {
+  let node: unknown = doc.contents;
+  let reached: Node | undefined = isNodeLike(node) ? node : undefined;
+  for (const [i, segment] of path.entries()) {
+    if (isAlias(node)) node = node.resolve(doc);
+    let next: unknown;
+    let pair: Pair | undefined;
+    if (isMap(node)) {
+      pair = node.items.find((item) => isPair(item) && keyOf(item) === String(segment));
+      next = pair?.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      next = node.items[segment];
+    } else {
+      return reached;
+    }
+    const last = i === path.length - 1;
+    if (last && target === 'key' && pair && isNodeLike(pair.key)) return pair.key;
+    if (!isNodeLike(next)) return pair && isNodeLike(pair.key) ? pair.key : reached;
+    reached = next;
+    node = next;
+  }
+  return reached;
+}
+
+function keyOf(pair: Pair): string | undefined {
+  const key = pair.key;
+  if (isScalar(key)) return String(key.value);
+  if (typeof key === 'string' || typeof key === 'number') return String(key);
+  return undefined;
+}
+
+function isNodeLike(value: unknown): value is Node {
+  return isScalar(value) || isMap(value) || isSeq(value) || isAlias(value);
+}

@@ -1,0 +1,8 @@
+/**
+ * Kestra-compatible schedules: ISO-8601 durations and cron expressions with time zones. Pure and dependency-free:
+ * time zones come from the runtime's `Intl` data.
+ */
+
+export { formatDuration, isValidDuration, parseDuration } from './duration.js';
+export { isValidCron, parseCron, type CronOptions, type CronSchedule } from './cron.js';
+export { assertTimeZone, isValidTimeZone } from './timezone.js';

@@ -1,0 +1,125 @@
+/**
+ * The plugin contracts: what a task, a runner and a trigger provide, and what a task receives when it runs.
+ *
+ * A definition is data first (type, aliases, JSON Schema) so flows can be validated anywhere — CLI, API, editor —
+ * without loading any runtime code. Running is a separate, optional capability:
+ * - tasks get a `TaskContext` and never import a runner: they ask `context.runners` for one;
+ * - runners know nothing of tasks: they run a `RunnerCommand` and stream lines back.
+ *
+ * What these contracts leave out, on purpose: scheduling, retries and timeouts (the scheduler and worker own them;
+ * a task only sees its `AbortSignal`), persistence (tasks return outputs, the worker stores them) and secrets
+ * (rendering and masking happen in the context, before and after the task sees values).
+ */
+import type { LogLevel, RunnerSchema, TaskSchema, TriggerSchema } from '@sluice/core';
+
+/** Log lines a task emits; the worker batches them and masks secrets. */
+export interface TaskLogger {
+  log(level: LogLevel, message: string): void;
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** Internal storage as a task sees it: `kestra:///...` URIs in the execution's own folder. */
+export interface TaskStorage {
+  /** Upload a local file under the task run's folder; returns its `kestra:///` URI. */
+  putFile(localPath: string, name: string): Promise<string>;
+  /** Download a `kestra:///` URI to a local path (streams; never buffers the whole file). */
+  getFile(uri: string, localPath: string): Promise<void>;
+}
+
+/** A metric a task records (`::{"metrics":[...]}::` lines end up here). */
+export interface MetricEntry {
+  readonly name: string;
+  readonly type: 'counter' | 'timer';
+  readonly value: number;
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Everything a task may use while it runs. Local vs remote: the context is built by the worker that runs the task,
+ * on that worker's machine, so `workingDirectory` is a local path there and `secret()` reads that worker's
+ * environment.
+ */
+export interface TaskContext {
+  readonly execution: { readonly id: string; readonly namespace: string; readonly flowId: string; readonly flowRevision: number };
+  readonly taskRun: { readonly id: string; readonly taskId: string; readonly attempt: number; readonly parentTaskRunId?: string };
+  /** An existing, empty-at-start directory owned by this task run (shared by a WorkingDirectory's children). */
+  readonly workingDirectory: string;
+  /** Aborted on kill or timeout: stop promptly and clean up. */
+  readonly signal: AbortSignal;
+  readonly logger: TaskLogger;
+  readonly storage: TaskStorage;
+  /** Runners by `taskRunner.type`, alias or legacy `runner` name. */
+  readonly runners: RunnerProvider;
+  /** Render `{{ }}` expressions in a value (deep) against the run's variables; secrets are resolved and masked. */
+  render<V>(value: V): Promise<V>;
+  metric(entry: MetricEntry): void;
+}
+
+/** The result of one task run. Outputs are stored and exposed as `outputs.<taskId>.*`. */
+export interface TaskResult {
+  /** SUCCESS unless stated; WARNING for a run that worked with warnings (stderr with `warningOnStdErr`). */
+  readonly state?: 'SUCCESS' | 'WARNING';
+  readonly outputs?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A task type. `run` is required for runnable tasks executed by a worker; flowable tasks the worker runs as one job
+ * (WorkingDirectory) implement it to drive their children.
+ */
+export interface TaskDefinition extends TaskSchema {
+  /** JSON Schema of the outputs, for docs and `/plugins`. */
+  readonly outputs?: TaskSchema['properties'];
+  /** Example flows (YAML) for docs. */
+  readonly examples?: readonly string[];
+  run?(properties: Readonly<Record<string, unknown>>, context: TaskContext): Promise<TaskResult>;
+}
+
+/** One shell-style command run by a runner. Values are already rendered (no expressions left). */
+export interface RunnerCommand {
+  /** Default `['/bin/sh', '-c']`. */
+  readonly interpreter?: readonly string[];
+  readonly beforeCommands?: readonly string[];
+  readonly commands: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  /** Prepend `set -e` so the first failing command stops the script. */
+  readonly failFast?: boolean;
+  /** Absolute path on the worker; the runner makes it the command's working directory. */
+  readonly workingDirectory: string;
+  /** Container image for runners that use one (the task's `containerImage` or `docker.image`). */
+  readonly image?: string;
+  /** The runner's own options (`taskRunner` properties or the legacy `docker:` block). */
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+export interface RunnerOutput {
+  /** Called once per complete stdout line, as it arrives (never buffered to the end). */
+  onStdout(line: string): void;
+  onStderr(line: string): void;
+}
+
+export interface RunnerResult {
+  readonly exitCode: number;
+}
+
+/**
+ * A way to run commands. Must stop everything it started (process group, container) when `signal` aborts, and
+ * leave nothing behind on failure. A non-zero exit resolves with that `exitCode`; the promise rejects only when the
+ * command could not be run at all (missing engine, image not pullable), with a `SluiceError`.
+ */
+export interface Runner {
+  run(command: RunnerCommand, output: RunnerOutput, signal: AbortSignal): Promise<RunnerResult>;
+}
+
+export interface RunnerDefinition extends RunnerSchema {
+  /** Build a runner for one run; `options` are the worker's settings for this runner type (socket path, ...). */
+  create?(options: Readonly<Record<string, unknown>>): Runner;
+}
+
+export interface RunnerProvider {
+  get(type: string): Runner;
+}
+
+export type TriggerDefinition = TriggerSchema;

@@ -1,0 +1,10 @@
+import type { RunnerDefinition } from '@sluice/plugin-api';
+
+export const processRunner: RunnerDefinition = {
+  type: 'io.kestra.plugin.core.runner.Process',
+  legacyName: 'PROCESS',
+  title: 'Run commands as local processes on the worker',
+  description:
+    "Runs commands in a process group on the worker's machine, with its installed tools (conda, GPUs, ...). Kill and timeout stop the whole group.",
+  properties: {},
+};

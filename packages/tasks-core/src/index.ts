@@ -1,0 +1,13 @@
+import type { PluginSet } from '@sluice/plugin-api';
+import { localFilesTask } from './local-files.js';
+import { logTask } from './log.js';
+import { scheduleTrigger } from './schedule.js';
+import { workingDirectoryTask } from './working-directory.js';
+
+export { localFilesTask, logTask, scheduleTrigger, workingDirectoryTask };
+
+/** Core plugins: Log, LocalFiles, WorkingDirectory and the Schedule trigger. */
+export const corePlugins: PluginSet = {
+  tasks: [workingDirectoryTask, localFilesTask, logTask],
+  triggers: [scheduleTrigger],
+};

@@ -1,0 +1,46 @@
+import { assertTimeZone, parseCron, SluiceError } from '@sluice/core';
+import type { PluginIssue } from '@sluice/core';
+import type { TriggerDefinition } from '@sluice/plugin-api';
+
+export const scheduleTrigger: TriggerDefinition = {
+  type: 'io.kestra.plugin.core.trigger.Schedule',
+  aliases: ['io.kestra.core.models.triggers.types.Schedule'],
+  title: 'Run the flow on a cron schedule',
+  description: 'Fires the flow at each tick of a cron expression, in a time zone (default UTC), exactly once across schedulers.',
+  properties: {
+    cron: { type: 'string', minLength: 1, description: 'Cron expression (5 fields, or 6 with `withSeconds`) or @hourly, @daily, ...' },
+    timezone: { type: 'string', description: 'IANA time zone, e.g. Europe/Paris. Default UTC.' },
+    withSeconds: { type: 'boolean', description: 'The cron has a leading seconds field.' },
+    inputs: { type: 'object', description: 'Inputs passed to each execution.' },
+    labels: { type: ['object', 'array'] },
+    backfill: {
+      type: 'object',
+      properties: {
+        start: { type: 'string' },
+        end: { type: 'string' },
+        labels: { type: ['object', 'array'] },
+      },
+      additionalProperties: false,
+    },
+    lateMaximumDelay: { type: 'string', format: 'duration' },
+    conditions: { type: 'array', items: { type: 'object' } },
+    recoverMissedSchedules: { enum: ['LAST', 'NONE', 'ALL'] },
+  },
+  required: ['cron'],
+  check(value): PluginIssue[] {
+    const issues: PluginIssue[] = [];
+    const collect = (path: string, run: () => unknown): void => {
+      try {
+        run();
+      } catch (error) {
+        if (!(error instanceof SluiceError)) throw error;
+        issues.push({ path: [path], code: error.code, params: error.params });
+      }
+    };
+    if (typeof value.cron === 'string' && !value.cron.includes('{{')) {
+      collect('cron', () => parseCron(value.cron as string, { withSeconds: value.withSeconds === true }));
+    }
+    if (typeof value.timezone === 'string') collect('timezone', () => assertTimeZone(value.timezone as string));
+    return issues;
+  },
+};

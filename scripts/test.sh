@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install what the tests need and run every check: lint, typecheck, build, all tests with coverage.
+# Works on a fresh Debian machine with Node 20 and npm (run as root when later issues add system services).
+# The last line is always `N passed, N failed[, N skipped]`, summed over every test file.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export SLUICE_REQUIRE_SERVICES="${SLUICE_REQUIRE_SERVICES:-1}" # tests fail, never skip, when a service is missing
+export TURBO_TELEMETRY_DISABLED=1 CHECKPOINT_DISABLE=1 NO_UPDATE_NOTIFIER=1
+results=.test-results
+mkdir -p "$results"
+rm -f "$results/vitest.json"
+failed_steps=()
+
+step() {
+  local name=$1
+  shift
+  echo "==> $name"
+  if ! "$@"; then
+    echo "!!! $name failed"
+    failed_steps+=("$name")
+  fi
+}
+
+echo "==> install (npm ci)"
+if ! npm ci --no-audit --no-fund --loglevel=error; then
+  echo "!!! npm ci failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+step lint npm run --silent lint
+step typecheck npm run --silent typecheck
+step build npm run --silent build -- --output-logs=errors-only
+step tests npx vitest run --coverage --reporter=default --reporter=json --outputFile="$results/vitest.json"
+
+if [ ${#failed_steps[@]} -gt 0 ]; then
+  echo "failed steps: ${failed_steps[*]}"
+fi
+node scripts/test-summary.mjs "$results/vitest.json" "${#failed_steps[@]}"
