@@ -58,6 +58,15 @@ export default tseslint.config(
     },
   },
   {
+    // Packages never import apps: apps are composition roots at the top of the graph.
+    files: ['packages/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict([], [
+        { group: ['@sluice/cli', '@sluice/api', '@sluice/scheduler', '@sluice/worker'], message: 'Packages never import apps (DESIGN.md §2).' },
+      ]),
+    },
+  },
+  {
     // Packages never read the environment: apps do, once, and pass options down.
     files: ['packages/*/src/**/*.ts'],
     ignores: ['packages/testing/**', '**/*.test.ts'],
@@ -69,7 +78,10 @@ export default tseslint.config(
     files: ['packages/core/src/**/*.ts', 'packages/engine/src/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: {
-      'no-restricted-imports': restrict(ioLibraries.map((name) => ({ name, message: 'core and engine are pure: no I/O library (DESIGN.md §2).' }))),
+      'no-restricted-imports': restrict(
+        ioLibraries.map((name) => ({ name, message: 'core and engine are pure: no I/O library (DESIGN.md §2).' })),
+        [{ group: ['@sluice/*', '!@sluice/core'], message: 'core is the bottom of the graph; engine sits right above it (DESIGN.md §2).' }],
+      ),
     },
   },
   {
@@ -77,6 +89,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': restrict([], [
         { group: ['@sluice/runner-*'], message: 'A task never imports a runner: ask the runner registry (DESIGN.md §2).' },
+        { group: ['@sluice/*', '!@sluice/core', '!@sluice/plugin-api', '!@sluice/runner-*', '!@sluice/storage'], message: 'Tasks depend only on core, plugin-api and storage.' },
       ]),
     },
   },
@@ -85,6 +98,7 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': restrict([], [
         { group: ['@sluice/tasks-*'], message: 'Runners never import tasks (DESIGN.md §2).' },
+        { group: ['@sluice/*', '!@sluice/core', '!@sluice/plugin-api', '!@sluice/tasks-*'], message: 'Runners depend only on core and plugin-api.' },
       ]),
     },
   },
@@ -92,7 +106,7 @@ export default tseslint.config(
     files: ['packages/plugin-api/src/**/*.ts'],
     rules: {
       'no-restricted-imports': restrict([], [
-        { group: ['@sluice/tasks-*', '@sluice/runner-*', '@sluice/plugins'], message: 'The plugin API never imports its implementations.' },
+        { group: ['@sluice/*', '!@sluice/core'], message: 'The plugin API depends only on core; it never imports its implementations.' },
       ]),
     },
   },

@@ -19,7 +19,7 @@ interface Expected {
 const corpusDir = fileURLToPath(new URL('./invalid-flows/', import.meta.url));
 const examplesDir = fileURLToPath(new URL('../../../examples/', import.meta.url));
 const seedDir = fileURLToPath(new URL('../../../../shared/seed/', import.meta.url));
-const validator = createFlowValidator(createDefaultRegistries());
+const validator = createFlowValidator(createDefaultRegistries(), { eager: true });
 
 const expectations: Record<string, Expected[]> = {
   'bad-flow-id': [

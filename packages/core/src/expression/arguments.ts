@@ -8,7 +8,12 @@ import { typeName } from './values.js';
 import type { EvalContext } from './types.js';
 
 /** Argument `index` by position, else by `name`, else `undefined`. */
-export function argument(args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>, index: number, name: string): unknown {
+export function argument(
+  args: readonly unknown[],
+  kwargs: Readonly<Record<string, unknown>>,
+  index: number,
+  name: string,
+): unknown {
   if (index < args.length) return args[index];
   return Object.hasOwn(kwargs, name) ? kwargs[name] : undefined;
 }

@@ -47,6 +47,7 @@ export type Segment =
   | { readonly kind: 'name'; readonly name: string; readonly offset: number }
   | { readonly kind: 'index'; readonly key: Expr; readonly offset: number };
 
+/** A literal: number, string, boolean or null. */
 export interface LiteralExpr {
   readonly type: 'literal';
   readonly value: string | number | boolean | null;
@@ -60,6 +61,7 @@ export interface InterpolationExpr {
   readonly offset: number;
 }
 
+/** A variable: a loop or `set` variable, else a top-level key of the render context. */
 export interface VariableExpr {
   readonly type: 'variable';
   readonly name: string;
@@ -75,18 +77,21 @@ export interface AccessExpr {
   readonly offset: number;
 }
 
+/** A list literal `[a, b]`. */
 export interface ListExpr {
   readonly type: 'list';
   readonly items: readonly Expr[];
   readonly offset: number;
 }
 
+/** A map literal `{'k': v}`; keys are expressions that must evaluate to strings or numbers. */
 export interface MapExpr {
   readonly type: 'map';
   readonly entries: readonly { readonly key: Expr; readonly value: Expr }[];
   readonly offset: number;
 }
 
+/** A call of a built-in or supplied function by name: `name(args)`. */
 export interface CallExpr {
   readonly type: 'call';
   readonly name: string;
@@ -94,6 +99,7 @@ export interface CallExpr {
   readonly offset: number;
 }
 
+/** `not x`, `-x`, `+x`. */
 export interface UnaryExpr {
   readonly type: 'unary';
   readonly op: 'not' | '-' | '+';
@@ -109,6 +115,7 @@ export interface ChainExpr {
   readonly offset: number;
 }
 
+/** `test ? then : otherwise`. */
 export interface TernaryExpr {
   readonly type: 'ternary';
   readonly test: Expr;

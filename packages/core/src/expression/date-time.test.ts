@@ -30,7 +30,7 @@ describe('formatDate', () => {
     ['h hh K k H a', '3 03 3 15 15 PM'],
     ['m s S SS SSSSSS SSSSSSSSS', '53 7 1 12 123000 123000000'],
     ['A n N', '57187123 123000000 57187123000000'],
-    ["'literal' ''quoted'' 'it''s' [yyyy] - / :", "literal 'quoted' it's 2026 - / :"],
+    ["'literal' '''quoted''' 'it''s' '' [yyyy] - / :", "literal 'quoted' it's ' 2026 - / :"],
     ['X XX XXX XXXX XXXXX x xxx Z ZZZZ ZZZZZ O OOOO', 'Z Z Z Z Z +00 +00:00 +0000 GMT Z GMT GMT'],
     ['VV z zzzz', 'UTC UTC Coordinated Universal Time'],
   ])('%s in UTC', (pattern, expected) => {
@@ -72,6 +72,7 @@ describe('formatDate', () => {
     const bc = new Date(0);
     bc.setUTCFullYear(-44, 2, 15);
     expect(formatDate(bc.getTime(), 'y u G GGGG', UTC)).toBe('45 -44 BC Before Christ');
+    expect(formatDate(bc.getTime(), 'yyyy-MM-dd G', PARIS)).toBe('0045-03-15 BC');
   });
 
   it.each([
@@ -156,10 +157,10 @@ describe('zones and calendar arithmetic', () => {
   });
 
   it('converts local times across DST', () => {
-    // 2026-03-29 02:30 does not exist in Paris (clocks jump 02:00 -> 03:00): the later offset applies.
+    // 2026-03-29 02:30 does not exist in Paris (clocks jump 02:00 -> 03:00): it becomes 03:30+02:00.
     const gap = fromLocal({ year: 2026, month: 3, day: 29, hour: 2, minute: 30, second: 0, millisecond: 0 }, PARIS);
-    expect(new Date(gap).toISOString()).toBe('2026-03-29T00:30:00.000Z');
-    // 2026-10-25 02:30 happens twice: the earlier (summer) offset applies.
+    expect(new Date(gap).toISOString()).toBe('2026-03-29T01:30:00.000Z');
+    // 2026-10-25 02:30 happens twice: the earlier instant (summer offset) wins.
     const overlap = fromLocal({ year: 2026, month: 10, day: 25, hour: 2, minute: 30, second: 0, millisecond: 0 }, PARIS);
     expect(new Date(overlap).toISOString()).toBe('2026-10-25T00:30:00.000Z');
     expect(toZoned(T, PARIS)).toMatchObject({ hour: 16, dayOfWeek: 6, dayOfYear: 332, offset: 3_600_000 });

@@ -67,6 +67,7 @@ const NAMED_FORMATS: ReadonlyMap<string, string> = new Map([
 ]);
 
 const MAX_PATTERN_LENGTH = 256;
+const DAY = 86_400_000;
 
 // ---- zones
 
@@ -90,6 +91,7 @@ function intlZone(id: string): Zone | null {
       hour: 'numeric',
       minute: 'numeric',
       second: 'numeric',
+      era: 'short',
     });
   } catch {
     return null;
@@ -99,9 +101,13 @@ function intlZone(id: string): Zone | null {
     offsetAt(epochMs) {
       const whole = Math.floor(epochMs / 1000) * 1000;
       const fields: Record<string, number> = {};
-      for (const part of formatter.formatToParts(whole)) fields[part.type] = Number(part.value);
-      const wall = utc(fields.year ?? 1970, fields.month ?? 1, fields.day ?? 1, fields.hour ?? 0, fields.minute ?? 0, fields.second ?? 0, 0);
-      return wall - whole;
+      let beforeChrist = false;
+      for (const part of formatter.formatToParts(whole)) {
+        if (part.type === 'era') beforeChrist = part.value.startsWith('B');
+        else fields[part.type] = Number(part.value);
+      }
+      const { year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0 } = fields;
+      return utc(beforeChrist ? 1 - year : year, month, day, hour, minute, second, 0) - whole;
     },
   };
 }
@@ -133,7 +139,15 @@ export function resolveZone(id: string): Zone {
 // ---- calendar arithmetic
 
 /** Epoch milliseconds of a UTC calendar time (years 0-99 are not shifted to the 1900s). */
-function utc(year: number, month: number, day: number, hour: number, minute: number, second: number, ms: number): number {
+function utc(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+  ms: number,
+): number {
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second, ms);
@@ -155,7 +169,7 @@ export function toZoned(epochMs: number, zone: Zone): Zoned {
     second: wall.getUTCSeconds(),
     millisecond: wall.getUTCMilliseconds(),
     dayOfWeek: ((wall.getUTCDay() + 6) % 7) + 1,
-    dayOfYear: Math.floor((wall.getTime() - startOfYear) / 86_400_000) + 1,
+    dayOfYear: Math.floor((wall.getTime() - startOfYear) / DAY) + 1,
     offset,
     zone,
     epochMs,
@@ -172,13 +186,18 @@ interface LocalFields {
   millisecond: number;
 }
 
-/** The instant of a local calendar time in `zone` (in a DST gap, the later offset; in an overlap, the earlier). */
+/**
+ * The instant of a local calendar time in `zone`, like `java.time`: in a DST gap the time moves forward by the
+ * length of the gap; in an overlap the earlier instant wins.
+ */
 export function fromLocal(fields: LocalFields, zone: Zone): number {
-  const wall = utc(fields.year, fields.month, fields.day, fields.hour, fields.minute, fields.second, fields.millisecond);
-  const first = zone.offsetAt(wall);
-  const guess = wall - first;
-  const second = zone.offsetAt(guess);
-  return second === first ? guess : wall - second;
+  const { year, month, day, hour, minute, second, millisecond } = fields;
+  const wall = utc(year, month, day, hour, minute, second, millisecond);
+  // Offsets a day apart bracket any transition near this wall time.
+  const before = zone.offsetAt(wall - DAY);
+  const after = zone.offsetAt(wall + DAY);
+  const valid = [wall - before, wall - after].filter((instant) => zone.offsetAt(instant) === wall - instant);
+  return valid.length > 0 ? Math.min(...valid) : wall - before;
 }
 
 const TIME_UNITS: ReadonlyMap<string, number> = new Map([
@@ -356,7 +375,10 @@ function formatField(letter: string, count: number, z: Zoned): string {
     case 'z':
       return zoneName(z, count >= 4 ? 'long' : 'short');
     case 'O':
-      return z.offset === 0 ? 'GMT' : `GMT${count >= 4 ? formatOffset(z.offset, true, false) : formatOffset(z.offset, true, true).replace(/^([+-])0/, '$1')}`;
+      if (z.offset === 0) return 'GMT';
+      // 'O' is the short form: GMT+1, GMT+5:30; 'OOOO' the full one: GMT+01:00.
+      if (count >= 4) return `GMT${formatOffset(z.offset, true, false)}`;
+      return `GMT${formatOffset(z.offset, true, true).replace(/^([+-])0/, '$1')}`;
     case 'X':
     case 'x': {
       if (letter === 'X' && z.offset === 0) return 'Z';
@@ -390,8 +412,15 @@ export function formatDate(epochMs: number, format: string, zone: Zone): string 
 
 // ---- parsing
 
-const ISO_DATE_TIME =
-  /^([+-]?\d{4,6})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?(Z|[+-]\d{2}(?::?\d{2})?)?(?:\[([A-Za-z0-9_/+:-]{1,64})\])?$/i;
+const ISO_DATE_TIME = new RegExp(
+  [
+    '^([+-]?\\d{4,6})-(\\d{2})-(\\d{2})', // date
+    '(?:[T ](\\d{2}):(\\d{2})(?::(\\d{2})(?:[.,](\\d{1,9}))?)?)?', // time
+    '(Z|[+-]\\d{2}(?::?\\d{2})?)?', // offset
+    '(?:\\[([A-Za-z0-9_/+:-]{1,64})\\])?$', // [zone]
+  ].join(''),
+  'i',
+);
 
 function parseOffset(text: string): number {
   if (/^(?:Z|UTC|GMT)$/i.test(text)) return 0;
@@ -457,7 +486,8 @@ function parseWithPattern(input: string, format: string): ParsedDate | null {
   let pos = 0;
   const digits = (min: number, max: number): number | null => {
     let end = pos;
-    while (end < input.length && end - pos < max && input.charCodeAt(end) >= 48 && input.charCodeAt(end) <= 57) end += 1;
+    const isDigit = (at: number): boolean => input.charCodeAt(at) >= 48 && input.charCodeAt(at) <= 57;
+    while (end < input.length && end - pos < max && isDigit(end)) end += 1;
     if (end - pos < min) return null;
     const value = Number(input.slice(pos, end));
     pos = end;
@@ -501,7 +531,9 @@ function parseWithPattern(input: string, format: string): ParsedDate | null {
       case 'k':
       case 'h':
       case 'K':
-        if ((value = digits(width[0] as number, width[1] as number)) !== null) fields.hour = letter === 'k' && value === 24 ? 0 : value;
+        if ((value = digits(width[0] as number, width[1] as number)) !== null) {
+          fields.hour = letter === 'k' && value === 24 ? 0 : value;
+        }
         break;
       case 'm':
         if ((value = digits(width[0] as number, width[1] as number)) !== null) fields.minute = value;
@@ -524,7 +556,8 @@ function parseWithPattern(input: string, format: string): ParsedDate | null {
       }
       case 'X':
       case 'x':
-      case 'Z': {
+      case 'Z':
+      case 'z': {
         const match = /^(?:Z|(?:GMT|UTC)?[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?|GMT|UTC)/i.exec(input.slice(pos));
         if (match === null) return null;
         offset = parseOffset(match[0]);

@@ -121,15 +121,30 @@ class Output {
   }
 }
 
+/** A callable found by name, and whether the application supplied it. */
+interface Callable<T> {
+  readonly fn: T;
+  readonly supplied: boolean;
+}
+
 /** A user-defined or built-in callable by name; `Object.hasOwn` keeps prototype members out. */
-function lookup<T>(custom: Readonly<Record<string, T>> | undefined, builtins: ReadonlyMap<string, T>, name: string): T | undefined {
+function lookup<T>(
+  custom: Readonly<Record<string, T>> | undefined,
+  builtins: ReadonlyMap<string, T>,
+  name: string,
+): Callable<T> | undefined {
   if (FORBIDDEN_NAMES.has(name)) return undefined;
   if (custom !== undefined && Object.hasOwn(custom, name)) {
     const descriptor = Object.getOwnPropertyDescriptor(custom, name);
-    return descriptor !== undefined && typeof descriptor.value === 'function' ? (descriptor.value as T) : undefined;
+    if (descriptor === undefined || typeof descriptor.value !== 'function') return undefined;
+    return { fn: descriptor.value as T, supplied: true };
   }
-  return builtins.get(name);
+  const builtin = builtins.get(name);
+  return builtin === undefined ? undefined : { fn: builtin, supplied: false };
 }
+
+/** SluiceErrors thrown by supplied functions: they propagate exactly as thrown, without location details. */
+const foreignErrors = new WeakSet<SluiceError>();
 
 function reasonOf(error: unknown): string {
   if (error instanceof Error) return error.message;
@@ -195,7 +210,8 @@ export class Evaluator {
 
   /** Adds where the error happened, for errors of the outermost template that do not say yet. */
   private locate(error: unknown, offset: number): unknown {
-    if (this.renderDepth === 0 && error instanceof SluiceError && !('offset' in error.details)) {
+    const ours = error instanceof SluiceError && !foreignErrors.has(error);
+    if (this.renderDepth === 0 && ours && !('offset' in error.details)) {
       Object.assign(error.details, locationDetails(this.source, offset));
     }
     return error;
@@ -236,23 +252,24 @@ export class Evaluator {
         return;
       }
       case 'for': {
-        const entries = this.iterationEntries(await this.evaluate(node.iterable, scope));
-        const { maxLoopIterations } = this.runtime.limits;
-        if (entries.length > maxLoopIterations) throw limitError('maxLoopIterations', maxLoopIterations);
+        const iterable = await this.evaluate(node.iterable, scope);
+        const entries = this.iterationEntries(iterable);
         if (entries.length === 0) {
           if (node.otherwise !== null) await this.renderNodes(node.otherwise, scope, output);
           return;
         }
         const loopScope = new Scope(scope);
+        const isMap = !Array.isArray(iterable);
         const length = entries.length;
         for (let index = 0; index < length; index++) {
           this.step();
-          const [key, value, entry] = entries[index] as [unknown, unknown, unknown];
-          if (node.keyName === null) {
-            loopScope.vars.set(node.valueName, entry);
-          } else {
+          const [key, value] = entries[index] as [unknown, unknown];
+          if (node.keyName !== null) {
             loopScope.vars.set(node.keyName, key);
             loopScope.vars.set(node.valueName, value);
+          } else {
+            // A single variable over a map sees Pebble's entries: `entry.key`, `entry.value`.
+            loopScope.vars.set(node.valueName, isMap ? createMap([['key', key], ['value', value]]) : value);
           }
           loopScope.vars.set(
             'loop',
@@ -277,14 +294,18 @@ export class Evaluator {
     }
   }
 
-  /** `[key, value, loop variable]` triples: a list gives `[index, item, item]`, a map `[key, value, {key, value}]`. */
-  private iterationEntries(iterable: unknown): [unknown, unknown, unknown][] {
+  /**
+   * `[key, value]` pairs to loop over: `[index, item]` for a list, `[key, value]` for a map, none for null. The
+   * size is checked against `maxLoopIterations` before anything is copied.
+   */
+  private iterationEntries(iterable: unknown): [unknown, unknown][] {
     if (iterable === null || iterable === undefined) return [];
-    if (Array.isArray(iterable)) return listItems(iterable).map((item, index) => [index, item, item]);
-    if (isPlainObject(iterable)) {
-      return mapEntries(iterable).map(([key, value]) => [key, value, createMap([['key', key], ['value', value]])]);
-    }
-    throw typeError(`cannot iterate over a ${typeName(iterable)}`);
+    const isList = Array.isArray(iterable);
+    if (!isList && !isPlainObject(iterable)) throw typeError(`cannot iterate over a ${typeName(iterable)}`);
+    const { maxLoopIterations } = this.runtime.limits;
+    const size = isList ? iterable.length : Object.keys(iterable).length;
+    if (size > maxLoopIterations) throw limitError('maxLoopIterations', maxLoopIterations);
+    return isList ? listItems(iterable).map((item, index) => [index, item]) : mapEntries(iterable);
   }
 
   // ---- expressions
@@ -398,22 +419,25 @@ export class Evaluator {
   }
 
   /** Runs a function or filter; failures other than Sluice errors become `SLU_EXPR_FUNCTION_FAILED`. */
-  private async invoke(name: string, run: () => unknown): Promise<unknown> {
+  private async invoke(name: string, supplied: boolean, run: () => unknown): Promise<unknown> {
     let result: unknown;
     try {
       result = await run();
     } catch (error) {
-      if (error instanceof SluiceError) throw error;
+      if (error instanceof SluiceError) {
+        if (supplied) foreignErrors.add(error);
+        throw error;
+      }
       throw new SluiceError('SLU_EXPR_FUNCTION_FAILED', { name, reason: reasonOf(error) }, {}, { cause: error });
     }
     return this.charge(result);
   }
 
   private async call(name: string, args: Arguments, scope: Scope): Promise<unknown> {
-    const fn = lookup(this.runtime.functions, BUILTIN_FUNCTIONS, name);
-    if (fn === undefined) throw new SluiceError('SLU_EXPR_UNDEFINED_FUNCTION', { name });
+    const callable = lookup(this.runtime.functions, BUILTIN_FUNCTIONS, name);
+    if (callable === undefined) throw new SluiceError('SLU_EXPR_UNDEFINED_FUNCTION', { name });
     const [positional, named] = await this.arguments(args, scope);
-    return this.invoke(name, () => fn(positional, named, this.context(scope)));
+    return this.invoke(name, callable.supplied, () => callable.fn(positional, named, this.context(scope)));
   }
 
   // ---- chains
@@ -430,10 +454,9 @@ export class Evaluator {
       this.step();
       const link = links[i] as Link;
       const input = value;
-      value = await this.guarded(
-        () => this.applyLink(link, input, scope).catch((error: unknown) => Promise.reject(this.locate(error, link.offset))),
-        acceptsMissing(links[i + 1]),
-      );
+      const apply = (): Promise<unknown> =>
+        this.applyLink(link, input, scope).catch((error: unknown) => Promise.reject(this.locate(error, link.offset)));
+      value = await this.guarded(apply, acceptsMissing(links[i + 1]));
     }
     return value;
   }
@@ -457,7 +480,7 @@ export class Evaluator {
         if (filter === undefined) throw new SluiceError('SLU_EXPR_UNDEFINED_FILTER', { name: link.name });
         const [positional, named] = await this.arguments(link.args, scope);
         const value = input instanceof Missing ? undefined : input;
-        return this.invoke(link.name, () => filter(value, positional, named, this.context(scope)));
+        return this.invoke(link.name, filter.supplied, () => filter.fn(value, positional, named, this.context(scope)));
       }
       case 'binary':
         switch (link.op) {
@@ -577,7 +600,8 @@ function contains(container: unknown, item: unknown, maxLength: number): boolean
   }
   if (isPlainObject(container)) {
     const keys = Array.isArray(item) ? listItems(item) : [item];
-    return keys.every((key) => (typeof key === 'string' || typeof key === 'number') && Object.hasOwn(container, String(key)));
+    const isKey = (key: unknown): key is string | number => typeof key === 'string' || typeof key === 'number';
+    return keys.every((key) => isKey(key) && Object.hasOwn(container, String(key)));
   }
   throw typeError(`'contains' expects a string, list or map on its left, got ${typeName(container)}`);
 }

@@ -29,7 +29,11 @@ export function syntaxError(source: string, reason: string, offset: number): Slu
 }
 
 /** `SLU_EXPR_LIMIT` for the limit `limit` (a property of {@link ExpressionLimits}). */
-export function limitError(limit: keyof ExpressionLimits, max: number, details: Record<string, unknown> = {}): SluiceError {
+export function limitError(
+  limit: keyof ExpressionLimits,
+  max: number,
+  details: Record<string, unknown> = {},
+): SluiceError {
   return new SluiceError('SLU_EXPR_LIMIT', { limit, max }, details);
 }
 

@@ -46,7 +46,10 @@ function mapInput(input: unknown, filter: string): PlainMap {
 }
 
 /** A string filter that passes null through (like Pebble's). */
-function text(filter: string, apply: (input: string, args: Args, kwargs: Kwargs, ctx: EvalContext) => unknown): ExpressionFilter {
+function text(
+  filter: string,
+  apply: (input: string, args: Args, kwargs: Kwargs, ctx: EvalContext) => unknown,
+): ExpressionFilter {
   return (input, args, kwargs, ctx) =>
     input === null || input === undefined ? null : apply(stringInput(input, filter), args, kwargs, ctx);
 }
@@ -194,7 +197,9 @@ function first(input: unknown, filter: string, pick: (length: number) => number)
 }
 
 function substring(filter: string, pick: (input: string, separator: string) => string): ExpressionFilter {
-  return text(filter, (input, args, kwargs) => pick(input, requireString(argument(args, kwargs, 0, 'separator'), `${filter} separator`)));
+  return text(filter, (input, args, kwargs) =>
+    pick(input, requireString(argument(args, kwargs, 0, 'separator'), `${filter} separator`)),
+  );
 }
 
 const filters: [string, ExpressionFilter][] = [
@@ -237,7 +242,8 @@ const filters: [string, ExpressionFilter][] = [
       const unit = requireString(argument(args, kwargs, 1, 'unit'), 'dateAdd unit');
       const format = optionalString(argument(args, kwargs, 2, 'format'), 'date format', 'iso');
       const options = dateArgs(args, kwargs, 3);
-      return formatDate(addToDate(toInstant(input, options, 'dateAdd'), amount, unit, options.zone), format, options.zone);
+      const instant = addToDate(toInstant(input, options, 'dateAdd'), amount, unit, options.zone);
+      return formatDate(instant, format, options.zone);
     },
   ],
   [
@@ -256,7 +262,12 @@ const filters: [string, ExpressionFilter][] = [
       });
     },
   ],
-  ['endsWith', text('endsWith', (input, args, kwargs) => input.endsWith(requireString(argument(args, kwargs, 0, 'value'), 'endsWith value')))],
+  [
+    'endsWith',
+    text('endsWith', (input, args, kwargs) =>
+      input.endsWith(requireString(argument(args, kwargs, 0, 'value'), 'endsWith value')),
+    ),
+  ],
   ['first', (input) => first(input, 'first', () => 0)],
   [
     'flatten',
@@ -313,8 +324,16 @@ const filters: [string, ExpressionFilter][] = [
       return createMap([...mapEntries(mapInput(input, 'merge')), ...mapEntries(mapInput(other, 'merge argument'))]);
     },
   ],
-  ['nindent', text('nindent', (input, args, kwargs, ctx) => `\n${indent(input, argument(args, kwargs, 0, 'amount'), argument(args, kwargs, 1, 'prefix'), true, ctx)}`)],
-  ['number', (input, args, kwargs) => toNumber(input, optionalString(argument(args, kwargs, 0, 'type'), 'number type'))],
+  [
+    'nindent',
+    text('nindent', (input, args, kwargs, ctx) =>
+      `\n${indent(input, argument(args, kwargs, 0, 'amount'), argument(args, kwargs, 1, 'prefix'), true, ctx)}`,
+    ),
+  ],
+  [
+    'number',
+    (input, args, kwargs) => toNumber(input, optionalString(argument(args, kwargs, 0, 'type'), 'number type')),
+  ],
   [
     'replace',
     text('replace', (input, args, kwargs, ctx) => {
@@ -360,7 +379,12 @@ const filters: [string, ExpressionFilter][] = [
       ),
     ),
   ],
-  ['startsWith', text('startsWith', (input, args, kwargs) => input.startsWith(requireString(argument(args, kwargs, 0, 'value'), 'startsWith value')))],
+  [
+    'startsWith',
+    text('startsWith', (input, args, kwargs) =>
+      input.startsWith(requireString(argument(args, kwargs, 0, 'value'), 'startsWith value')),
+    ),
+  ],
   [
     'substringAfter',
     substring('substringAfter', (input, separator) => {

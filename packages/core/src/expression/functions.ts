@@ -85,8 +85,10 @@ const functions: [string, ExpressionFunction][] = [
   ['now', now],
   [
     'range',
-    (args, kwargs, ctx) =>
-      makeRange(argument(args, kwargs, 0, 'start'), argument(args, kwargs, 1, 'end'), argument(args, kwargs, 2, 'increment') ?? 1, ctx.limits),
+    (args, kwargs, ctx) => {
+      const step = argument(args, kwargs, 2, 'increment') ?? 1;
+      return makeRange(argument(args, kwargs, 0, 'start'), argument(args, kwargs, 1, 'end'), step, ctx.limits);
+    },
   ],
   ['render', render],
 ];

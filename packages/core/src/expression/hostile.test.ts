@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SluiceError, type ErrorCode } from '../errors.js';
-import { evaluateExpression, renderTemplate, type ExpressionFunction, type RenderOptions } from './index.js';
+import { evaluateExpression, renderTemplate, type ExpressionFunction, type RenderOptions, type Template } from './index.js';
 
 interface Case {
   readonly template: string;
@@ -164,6 +164,12 @@ const CORPUS: readonly Case[] = [
   { template: '{% for i in 0..100000000 %}{% for j in 0..100000000 %}x{% endfor %}{% endfor %}', code: 'SLU_EXPR_LIMIT' },
   { template: '{% for i in 0..9999 %}{% for j in 0..9999 %}x{% endfor %}{% endfor %}', code: 'SLU_EXPR_LIMIT' },
   { template: '{% for i in 1..20000 %}{% endfor %}', code: 'SLU_EXPR_LIMIT' },
+  { template: '{% for i in huge %}x{% endfor %}', code: 'SLU_EXPR_LIMIT', context: { huge: new Array(1_000_000).fill(0) } },
+  {
+    template: '{% for k, v in wide %}x{% endfor %}',
+    code: 'SLU_EXPR_LIMIT',
+    context: { wide: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i])) },
+  },
   { template: '{{ 0..1000000000 }}', code: 'SLU_EXPR_LIMIT' },
   { template: '{{ range(0, 1000000000) }}', code: 'SLU_EXPR_LIMIT' },
   { template: "{{ range(0, 1000000000, 1) | join(',') }}", code: 'SLU_EXPR_LIMIT' },
@@ -300,4 +306,69 @@ afterAll(() => {
   expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   expect(Reflect.ownKeys(process).map(String).sort()).toEqual(processKeys);
   expect(JSON.stringify(process.env)).toBe(envSnapshot);
+});
+
+describe('lenient operators never swallow sandbox errors', () => {
+  it.each([
+    ["{{ inputs.x.length ?? 'd' }}", 'SLU_EXPR_FORBIDDEN'],
+    ["{{ inputs.secret | default('d') }}", 'SLU_EXPR_FORBIDDEN'],
+    ['{{ inputs.secret is defined }}', 'SLU_EXPR_FORBIDDEN'],
+    ["{{ inputs.list.length ??? 'd' }}", 'SLU_EXPR_FORBIDDEN'],
+    ["{{ range(0, 10000000) ?? 'd' }}", 'SLU_EXPR_LIMIT'],
+  ])('%s', async (template, code) => {
+    await expect(renderTemplate(template, hostileContext())).rejects.toMatchObject({ code });
+  });
+
+  it('an object with only a getter is refused when serialized or iterated', async () => {
+    const context = { o: Object.defineProperty({}, 'g', { enumerable: true, get: () => 'x' }) };
+    await expect(renderTemplate('{{ o }}', context)).rejects.toMatchObject({ code: 'SLU_EXPR_FORBIDDEN' });
+    await expect(renderTemplate('{% for k, v in o %}{% endfor %}', context)).rejects.toMatchObject({ code: 'SLU_EXPR_FORBIDDEN' });
+    await expect(renderTemplate('{{ [o] }}', context)).rejects.toMatchObject({ code: 'SLU_EXPR_FORBIDDEN' });
+  });
+});
+
+describe('forged syntax trees are checked at run time too', () => {
+  const at = { offset: 0 };
+  const forged = (nodes: readonly unknown[]): Template => ({ source: 'forged', nodes }) as unknown as Template;
+  const variable = (name: string): unknown => ({ type: 'variable', name, ...at });
+  const print = (expr: unknown): unknown => ({ type: 'print', expr, ...at });
+  const noArgs = { positional: [], named: [] };
+
+  it.each([
+    ['a forbidden variable', 'SLU_EXPR_FORBIDDEN', [print(variable('constructor'))]],
+    [
+      'a forbidden member',
+      'SLU_EXPR_FORBIDDEN',
+      [
+        print({
+          type: 'access',
+          base: variable('inputs'),
+          baseText: 'inputs',
+          segments: [{ kind: 'name', name: '__proto__', ...at }],
+          ...at,
+        }),
+      ],
+    ],
+    [
+      'a forbidden set target',
+      'SLU_EXPR_FORBIDDEN',
+      [{ type: 'set', name: '__proto__', value: { type: 'literal', value: 1, ...at }, ...at }],
+    ],
+    [
+      'a forbidden function',
+      'SLU_EXPR_UNDEFINED_FUNCTION',
+      [print({ type: 'call', name: 'constructor', args: noArgs, ...at })],
+    ],
+    [
+      'a forbidden filter',
+      'SLU_EXPR_UNDEFINED_FILTER',
+      [print({ type: 'chain', head: variable('inputs'), links: [{ kind: 'filter', name: 'constructor', args: noArgs, ...at }], ...at })],
+    ],
+  ] as const)('%s', async (_label, code, nodes) => {
+    // Inherited entries must not resolve either.
+    const functions = Object.create({ constructor: () => globalThis }) as Record<string, ExpressionFunction>;
+    const error = await renderTemplate(forged(nodes), hostileContext(), { functions }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(SluiceError);
+    expect((error as SluiceError).code).toBe(code);
+  });
 });

@@ -16,9 +16,9 @@ import { hasExpression } from './syntax.js';
 import { DEFAULT_LIMITS, type RenderOptions } from './types.js';
 import { isPlainObject, MAX_DATA_DEPTH, typeName } from './values.js';
 
-export type { Template, TemplateNode, Expr } from './ast.js';
+export type { Template, TemplateNode } from './ast.js';
 export type { EvalContext, ExpressionFilter, ExpressionFunction, ExpressionLimits, RenderOptions } from './types.js';
-export { DEFAULT_LIMITS } from './types.js';
+export { DEFAULT_LIMITS as DEFAULT_EXPRESSION_LIMITS } from './types.js';
 export { hasExpression } from './syntax.js';
 
 /** Names of the built-in filters, for docs and validation. */
@@ -31,8 +31,8 @@ export const builtinFunctions: readonly string[] = Object.freeze([...BUILTIN_FUN
 export const builtinTests: readonly string[] = Object.freeze([...TEST_NAMES].sort());
 
 /** Options of {@link parseTemplate}. */
-export interface ParseOptions {
-  /** Maximum nesting depth (defaults to `DEFAULT_LIMITS.maxDepth`). */
+export interface ParseTemplateOptions {
+  /** Maximum nesting depth (defaults to `DEFAULT_EXPRESSION_LIMITS.maxDepth`). */
   maxDepth?: number;
 }
 
@@ -43,14 +43,15 @@ export interface ParseOptions {
  *   within `source`); `SLU_EXPR_FORBIDDEN` for a forbidden name (`constructor`, `__proto__`...) or method-call
  *   syntax (`a.b()`); `SLU_EXPR_LIMIT` when nesting exceeds `maxDepth`.
  */
-export function parseTemplate(source: string, options: ParseOptions = {}): Template {
+export function parseTemplate(source: string, options: ParseTemplateOptions = {}): Template {
   if (typeof source !== 'string') throw typeError(`a template must be a string, got ${typeName(source)}`);
   return parseTemplateSource(source, options.maxDepth ?? DEFAULT_LIMITS.maxDepth);
 }
 
 function asTemplate(source: string | Template, runtime: Runtime): Template {
   if (typeof source === 'string') return parseTemplateSource(source, runtime.limits.maxDepth);
-  if (typeof source !== 'object' || source === null || !Array.isArray(source.nodes) || typeof source.source !== 'string') {
+  const valid = typeof source === 'object' && source !== null && Array.isArray(source.nodes);
+  if (!valid || typeof source.source !== 'string') {
     throw typeError(`expected a template string or a parsed Template, got ${typeName(source)}`);
   }
   return source;

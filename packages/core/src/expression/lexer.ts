@@ -11,6 +11,7 @@
 import { forbiddenError, locationDetails, syntaxError } from './expression-errors.js';
 import { FORBIDDEN_NAMES } from './values.js';
 
+/** Kinds of tokens: template structure (`text`, delimiters, `eof`) and expression tokens. */
 export type TokenKind =
   | 'text'
   | 'print-open'
@@ -26,6 +27,7 @@ export type TokenKind =
 /** Part of a double-quoted string: literal text, or the tokens of a `#{...}` (ending with an `eof` token). */
 export type StringPart = string | Token[];
 
+/** One token, with its UTF-16 offsets in the source. */
 export interface Token {
   readonly kind: TokenKind;
   /** Text of the token; for strings the unescaped value (when there is no interpolation). */

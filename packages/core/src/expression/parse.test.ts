@@ -53,6 +53,7 @@ describe('parseTemplate syntax errors', () => {
     ["{{ {'a' 1} }}", "unexpected token '1'", 8],
     ["{{ {'a': 1 'b': 2} }}", "unexpected token ''b''", 11],
     ['{{ (1 }}', "unexpected token '}}'", 6],
+    ['{{ ) }}', "unexpected token ')'", 3],
     ['{{ true ? 1 }}', "unexpected token '}}'", 12],
     ['{{ a & b }}', "unexpected character '&'", 5],
     ['{{ a ! b }}', "unexpected character '!'", 5],
@@ -106,6 +107,13 @@ describe('parse tree', () => {
       'binary',
       'binary',
       'filter',
+    ]);
+  });
+
+  it('drops an empty raw block', () => {
+    expect(parseTemplate('a{% raw %}{% endraw %}b').nodes).toEqual([
+      { type: 'text', value: 'a' },
+      { type: 'text', value: 'b' },
     ]);
   });
 

@@ -18,7 +18,7 @@ import type {
   TestName,
 } from './ast.js';
 import { forbiddenError, limitError, locationDetails, syntaxError } from './expression-errors.js';
-import { lexExpression, lexTemplate, type Token } from './lexer.js';
+import { lexExpression, lexTemplate, type StringPart, type Token } from './lexer.js';
 
 type Operator = BinaryOperator | '|' | 'is';
 
@@ -437,7 +437,7 @@ class Parser {
 
   private interpolation(token: Token): Expr {
     const parts: Expr[] = [];
-    for (const part of token.parts ?? []) {
+    for (const part of token.parts as readonly StringPart[]) {
       if (typeof part === 'string') {
         parts.push({ type: 'literal', value: part, offset: token.offset });
         continue;

@@ -323,6 +323,7 @@ describe('supplied function failures', () => {
     const original = new SluiceError('SLU_EXPR_FUNCTION_FAILED', { name: 'secret', reason: 'denied' });
     const error = await failure(render("{{ secret('X') }}", { functions: { secret: () => { throw original; } } }));
     expect(error).toBe(original);
+    expect(error.details).toEqual({});
   });
 });
 
@@ -492,5 +493,54 @@ describe('exports', () => {
     const error = await failure(renderTemplate({ source: 1 } as never, {}));
     expect(error.code).toBe('SLU_EXPR_TYPE');
     expect((await failure(() => parseTemplate(5 as unknown as string))).code).toBe('SLU_EXPR_TYPE');
+  });
+});
+
+describe('data edge cases', () => {
+  const data = {
+    holes: [1, , 3], // eslint-disable-line no-sparse-arrays
+    m: { a: 1, b: [1, 2] },
+    s: 'abc',
+    u: undefined,
+    d1: new Date('2026-01-01T00:00:00Z'),
+    d2: new Date('2026-01-01T00:00:00Z'),
+    d3: new Date('2027-01-01T00:00:00Z'),
+    inf: Number.POSITIVE_INFINITY,
+    big: 5n,
+    zero: 0n,
+  };
+
+  it.each([
+    ['{{ holes[1] }}|{{ holes | join(",") }}|{{ holes }}', '|1,,3|[1,null,3]'],
+    ['{{ [true, false, null] }}', '[true,false,null]'],
+    ['{{ [d1] }}', '["2026-01-01T00:00:00.000Z"]'],
+    ['{% if big %}big{% endif %}{% if zero %}zero{% endif %}', 'big'],
+    ['{{ null == null }} {{ null == 1 }} {{ 1 == null }} {{ u == null }} {{ u == u }}', 'true false false true true'],
+    ['{{ [1] == [1, 2] }} {{ m == {"a": 1} }} {{ m == {"a": 1, "c": [1, 2]} }} {{ m == {"a": 1, "b": [1, 2]} }}', 'false false false true'],
+    ['{{ d1 == d2 }} {{ d1 == d3 }} {{ d1 < d3 }} {{ d3 <= d1 }} {{ d1 >= d2 }}', 'true false true false true'],
+    ["{{ 'b' < 'a' }} {{ 'a' > 'a' }} {{ 'a' >= 'a' }} {{ 2 > 1 }} {{ 1 > 1 }}", 'false false true true false'],
+    ["{{ {'a': 1} contains null }} {{ {'1': 1} contains 1 }}", 'false true'],
+    ['{{ [1, 2] - 5 }}', '[1,2]'],
+    ['{{ nothing[null] ?? "absent" }}', 'absent'],
+  ])('%s', async (source, expected) => {
+    expect(await render(source, {}, { ...data, nothing: null })).toBe(expected);
+  });
+
+  it.each([
+    ['{{ m[null] }}', 'SLU_EXPR_TYPE', 'a map key must be a string or a number, got null'],
+    ['{{ m[inf] }}', 'SLU_EXPR_TYPE', 'a map key must be a string or a number, got number'],
+    ['{{ holes[1.5] }}', 'SLU_EXPR_FORBIDDEN', 'forbidden access to "1.5" in an expression'],
+    ["{{ holes['x'] }}", 'SLU_EXPR_FORBIDDEN', 'forbidden access to "x" in an expression'],
+    ['{{ holes[null] }}', 'SLU_EXPR_FORBIDDEN', 'forbidden access to "null" in an expression'],
+    ['{{ s[0] }}', 'SLU_EXPR_FORBIDDEN', 'forbidden access to "0" in an expression'],
+    ['{{ nothing[null] }}', 'SLU_EXPR_UNDEFINED_VARIABLE', 'undefined variable: nothing[null]'],
+    ["{{ m['a b'] }}", 'SLU_EXPR_UNDEFINED_VARIABLE', "undefined variable: m['a b']"],
+    ["{{ m['it\\'s'] }}", 'SLU_EXPR_UNDEFINED_VARIABLE', "undefined variable: m['it\\'s']"],
+    ['{{ d1 < 1 }}', 'SLU_EXPR_TYPE', 'cannot compare a date with a number'],
+    ['{{ m | json }}', 'SLU_EXPR_LIMIT', 'expression exceeded its maxOutputLength limit of 10'],
+  ])('%s', async (source, code, message) => {
+    const error = await failure(render(source, { limits: { maxOutputLength: 10 } }, { ...data, nothing: null }));
+    expect(error.code).toBe(code);
+    expect(error.message).toBe(message);
   });
 });

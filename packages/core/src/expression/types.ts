@@ -74,7 +74,7 @@ export interface RenderOptions {
   now?: () => Date;
 }
 
-/** `DEFAULT_LIMITS` overridden by the positive numbers of `limits`. */
+/** `DEFAULT_LIMITS` overridden by the non-negative numbers of `limits`. */
 export function resolveLimits(limits: Partial<ExpressionLimits> | undefined): Readonly<ExpressionLimits> {
   const resolved: ExpressionLimits = { ...DEFAULT_LIMITS };
   if (limits) {

@@ -58,7 +58,8 @@ export function typeName(value: unknown): string {
  */
 function isThenable(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  for (let current: object | null = value; current !== null; current = Object.getPrototypeOf(current) as object | null) {
+  let current: object | null = value;
+  for (; current !== null; current = Object.getPrototypeOf(current) as object | null) {
     const descriptor = Object.getOwnPropertyDescriptor(current, 'then');
     if (descriptor !== undefined) return !('value' in descriptor) || typeof descriptor.value === 'function';
   }
@@ -149,8 +150,7 @@ export function listItems(list: readonly unknown[]): unknown[] {
 export function mapEntries(map: PlainMap): [string, unknown][] {
   const entries: [string, unknown][] = [];
   for (const key of Object.keys(map)) {
-    const descriptor = Object.getOwnPropertyDescriptor(map, key);
-    if (descriptor === undefined) continue;
+    const descriptor = Object.getOwnPropertyDescriptor(map, key) as PropertyDescriptor;
     if (!('value' in descriptor)) throw forbiddenError(key);
     entries.push([key, inertValue(descriptor.value, key)]);
   }

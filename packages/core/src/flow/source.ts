@@ -1,7 +1,14 @@
 /**
- * YAML with source positions. Flows are parsed once into a `yaml` Document (kept for positions) and a plain JS
- * value (for the schema); every problem found later is mapped back to a line and column through `locate`.
+ * YAML with source positions.
+ *
+ * Two parsers, one result. The `yaml` package gives a CST with exact positions but is slow (~40 ms for a 500-task
+ * flow); js-yaml builds the same plain value ~12x faster but knows no positions. So a single-document source
+ * without anchors is read by js-yaml (YAML 1.2 core schema, as `yaml` uses), and the `yaml` Document is built only
+ * when a position is asked for, that is when there is a problem to report. Everything else (syntax errors, several
+ * documents, anchors/aliases with their expansion limit) goes through `yaml`. A test checks both paths agree.
  */
+import { CORE_SCHEMA, loadAll } from 'js-yaml';
+import type { State } from 'js-yaml';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { Document, Node, Pair } from 'yaml';
 import { formatErrorMessage } from '../errors.js';
@@ -71,6 +78,47 @@ export interface ParseYamlOptions {
 
 /** Parse every document of a YAML source (`---` separated). Empty trailing documents are dropped. */
 export function parseYamlDocuments(source: string, options: ParseYamlOptions = {}): ParsedDocument[] {
+  return parseFast(source, options) ?? parseWithPositions(source, options);
+}
+
+/** The js-yaml path, or undefined when the source needs the `yaml` package (see the file comment). */
+function parseFast(source: string, options: ParseYamlOptions): ParsedDocument[] | undefined {
+  const values: unknown[] = [];
+  let anchors = false;
+  try {
+    loadAll(source, (value) => values.push(value), {
+      schema: CORE_SCHEMA,
+      json: false,
+      listener(event: string, state: State) {
+        // js-yaml shares aliased nodes instead of expanding them, so a walk over an alias bomb would still explode:
+        // any anchor sends the source to `yaml`, which counts expansions. Unknown internals count as an anchor.
+        if (event !== 'close' || anchors) return;
+        const map = (state as State & { anchorMap?: object }).anchorMap;
+        if (map === undefined) anchors = true;
+        else for (const _ in map) anchors = true;
+      },
+    });
+  } catch {
+    return undefined; // `yaml` reports the syntax error with its position
+  }
+  if (anchors || values.length !== 1) return undefined;
+  let positions: ParsedDocument | undefined;
+  return [
+    {
+      index: 0,
+      value: values[0] ?? null,
+      problems: [],
+      text: source,
+      locate: (path, target) => {
+        positions ??= parseWithPositions(source, options)[0];
+        return positions?.locate(path, target) ?? { line: 1, column: 1, offset: 0 };
+      },
+    },
+  ];
+}
+
+/** The `yaml` package path: positions for every node, syntax errors, alias expansion limits. */
+export function parseWithPositions(source: string, options: ParseYamlOptions = {}): ParsedDocument[] {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
   const list = Array.isArray(docs) ? docs : [];
@@ -85,10 +133,14 @@ export function parseYamlDocuments(source: string, options: ParseYamlOptions = {
   }
   const parsed: ParsedDocument[] = [];
   for (const [index, doc] of list.entries()) {
-    const isEmpty = doc.contents === null && doc.errors.length === 0;
+    const contents = doc.contents;
+    const isEmpty = doc.errors.length === 0 && (contents === null || (isScalar(contents) && contents.value === null && !contents.source));
     if (isEmpty && list.length > 1) continue;
     parsed.push(readDocument(doc, index, source, position, options.maxAliasCount ?? 1000));
   }
+  // A lone document is the whole source, comments before it included (what a server stores as the flow's source).
+  const [only] = parsed;
+  if (only && parsed.length === 1) return [{ ...only, text: source }];
   return parsed;
 }
 

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { flowLabels, walkTasks } from './model.js';
+import type { TaskSpec } from './model.js';
+
+describe('flow model helpers', () => {
+  it('reads labels written as a map or a list', () => {
+    expect(flowLabels({})).toEqual([]);
+    expect(flowLabels({ labels: { team: 'data', tier: '1' } })).toEqual([{ key: 'team', value: 'data' }, { key: 'tier', value: '1' }]);
+    expect(flowLabels({ labels: [{ key: 'team', value: 'data' }] })).toEqual([{ key: 'team', value: 'data' }]);
+  });
+
+  it('walks nested tasks depth first with their parent ids', () => {
+    const tasks: TaskSpec[] = [
+      { id: 'a', type: 'x' },
+      { id: 'w', type: 'group', tasks: [{ id: 'b', type: 'x' }, { id: 'c', type: 'x' }] },
+      { id: 'd', type: 'x' },
+    ];
+    const seen = [...walkTasks(tasks, (t) => (t.type === 'group' ? ['tasks'] : []))].map(({ task, parentId }) => `${parentId ?? '-'}>${task.id}`);
+    expect(seen).toEqual(['->a', '->w', 'w>b', 'w>c', '->d']);
+  });
+});

@@ -1,0 +1,188 @@
+import { describe, expect, it } from 'vitest';
+import { SluiceError } from '../errors.js';
+import { closestNames } from '../suggest.js';
+import type { FlowPlugins, PluginLookup, PluginSchema, RunnerSchema, TaskSchema } from './plugin-schemas.js';
+import { describeProblem } from './source.js';
+import { createFlowValidator, describeValue } from './validate.js';
+
+// A small, self-contained plugin set: core's validator must work with any registry-like lookup.
+function lookup<T extends PluginSchema>(entries: T[]): PluginLookup<T> {
+  const byName = new Map<string, T>();
+  for (const e of entries) for (const n of [e.type, ...(e.aliases ?? [])]) byName.set(n.toLowerCase(), e);
+  return {
+    find: (type) => byName.get(type.toLowerCase()),
+    suggest: (type) => closestNames(type, [...byName.keys()]),
+    list: () => entries,
+  };
+}
+
+const echo: TaskSchema = {
+  type: 'test.Echo',
+  aliases: ['old.Echo'],
+  title: 'Echo',
+  kind: 'runnable',
+  properties: { text: { type: 'string' }, depth: { type: 'integer', minimum: 1 }, mode: { enum: ['A', 'B'] } },
+  required: ['text'],
+  check: (value) => (value.text === 'forbidden' ? [{ path: ['text'], code: 'SLU_FLOW_INVALID_VALUE', params: { reason: 'text is forbidden' } }] : []),
+};
+const group: TaskSchema = { type: 'test.Group', title: 'Group', kind: 'flowable', childTasks: ['tasks'], runsChildrenAsOneJob: true, properties: {}, required: ['tasks'] };
+const sequence: TaskSchema = { type: 'test.Sequence', title: 'Sequence', kind: 'flowable', childTasks: ['tasks'], properties: {}, required: ['tasks'] };
+const script: TaskSchema = { type: 'test.Script', title: 'Script', kind: 'runnable', usesRunner: true, properties: { script: { type: 'string' } }, required: ['script'] };
+const local: RunnerSchema = { type: 'test.Local', legacyName: 'LOCAL', title: 'Local', properties: { nice: { type: 'integer' } } };
+const box: RunnerSchema = {
+  type: 'test.Box',
+  legacyName: 'BOX',
+  title: 'Box',
+  properties: {},
+  legacyOptions: { property: 'box', schema: { type: 'object', properties: { image: { type: 'string' } }, additionalProperties: false } },
+};
+
+const plugins: FlowPlugins = {
+  tasks: lookup([echo, group, sequence, script]),
+  runners: lookup([box, local]),
+  triggers: lookup<PluginSchema>([{ type: 'test.Tick', title: 'Tick', properties: { every: { type: 'string', format: 'duration' } }, required: ['every'] }]),
+};
+
+const validator = createFlowValidator(plugins, { maxTasks: 50, maxDepth: 3 });
+const problemsOf = (source: string) => validator.validateSource(source).flatMap((r) => r.problems);
+const head = 'id: f\nnamespace: dev\n';
+
+describe('createFlowValidator', () => {
+  it('accepts a valid flow and returns it', () => {
+    const [result] = validator.validateSource(`${head}tasks:\n  - id: a\n    type: old.ECHO\n    text: hi\n`);
+    expect(result?.problems).toEqual([]);
+    expect(result?.flow?.tasks[0]?.type).toBe('old.ECHO');
+    expect(result?.source).toContain('text: hi');
+  });
+
+  it('tolerates expressions where a typed value is expected (checked when rendered)', () => {
+    expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\n    depth: "{{ inputs.depth }}"\n    mode: "{{ inputs.mode }}"\n    timeout: "{{ vars.t }}"\n`)).toEqual([]);
+  });
+
+  it('reports a bad expression inside a tolerated value', () => {
+    const [problem] = problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\n    depth: "{{ inputs.depth "\n`);
+    expect(problem?.code).toBe('SLU_FLOW_INVALID_EXPRESSION');
+    expect(problem?.path).toBe('tasks[0].depth');
+  });
+
+  it('does not parse descriptions as templates', () => {
+    expect(problemsOf(`${head}description: "use {{ like this"\ntasks:\n  - id: a\n    type: test.Echo\n    text: x\n    description: "{% nope"\n`)).toEqual([]);
+  });
+
+  it('formats problems with path, line and column', () => {
+    const [problem] = problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\n    mode: C\n`);
+    expect(problem && describeProblem(problem)).toBe('tasks[0].mode: must be one of A, B, got "C" (line 7, column 11)');
+  });
+
+  it('lets pluginDefaults provide a required property, by type or by prefix', () => {
+    const body = 'tasks:\n  - id: a\n    type: test.Echo\n';
+    expect(problemsOf(`${head}${body}`)[0]?.message).toBe('missing required property "text"');
+    expect(problemsOf(`${head}pluginDefaults:\n  - type: old.echo\n    values: {text: hi}\n${body}`)).toEqual([]);
+    expect(problemsOf(`${head}taskDefaults:\n  - type: test\n    values: {text: hi}\n${body}`)).toEqual([]);
+    expect(problemsOf(`${head}pluginDefaults:\n  - type: other\n    values: {text: hi}\n${body}`)).toHaveLength(1);
+  });
+
+  it('runs plugin checks only on objects that passed their schema', () => {
+    expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: forbidden\n`).map((p) => p.message)).toEqual(['text is forbidden']);
+    expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: forbidden\n    mode: Z\n`).map((p) => p.code)).toEqual(['SLU_FLOW_INVALID_ENUM']);
+  });
+
+  it('adds runner properties to tasks that use runners and validates taskRunner by its type', () => {
+    expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Script\n    script: x\n    runner: BOX\n    box: {image: i}\n`)).toEqual([]);
+    expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Script\n    script: x\n    taskRunner: {type: TEST.LOCAL, nice: 5}\n`)).toEqual([]);
+    const problems = problemsOf(`${head}tasks:\n  - id: a\n    type: test.Script\n    script: x\n    runner: SHIP\n    taskRunner: {type: test.Local, nice: high}\n`);
+    expect(problems.map((p) => [p.code, p.path])).toEqual([
+      ['SLU_FLOW_INVALID_ENUM', 'tasks[0].runner'],
+      ['SLU_FLOW_INVALID_TYPE', 'tasks[0].taskRunner.nice'],
+    ]);
+    // Runner properties are not offered to tasks that do not run commands.
+    expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\n    runner: BOX\n`)[0]?.code).toBe('SLU_FLOW_UNKNOWN_PROPERTY');
+  });
+
+  it('checks children of flowable tasks, with the one-job rules only where they apply', () => {
+    const nested = `${head}tasks:\n  - id: g\n    type: test.Group\n    tasks:\n      - id: s\n        type: test.Sequence\n        tasks:\n          - id: e\n            type: test.Echo\n            text: x\n`;
+    expect(problemsOf(nested).map((p) => p.code)).toEqual(['SLU_FLOW_TASK_NOT_ALLOWED']);
+    const seq = `${head}tasks:\n  - id: s\n    type: test.Sequence\n    tasks:\n      - id: e\n        type: test.Echo\n        text: x\n        workerGroup: {key: gpu}\n`;
+    expect(problemsOf(seq)).toEqual([]);
+  });
+
+  it('bounds the number of tasks and their nesting', () => {
+    const many = Array.from({ length: 60 }, (_, i) => `  - id: t${i}\n    type: test.Echo\n    text: x\n`).join('');
+    const tooMany = problemsOf(`${head}tasks:\n${many}`);
+    expect(tooMany.map((p) => p.message)).toEqual(['the flow is too large: more than 50 tasks']);
+    expect(tooMany[0]?.path).toBe('tasks[50]');
+    let deep = '- id: leaf\n  type: test.Echo\n  text: x\n';
+    for (let i = 0; i < 4; i++) deep = `- id: s${i}\n  type: test.Sequence\n  tasks:\n${deep.replace(/^/gm, '    ')}`;
+    const deepProblems = problemsOf(`${head}tasks:\n${deep.replace(/^/gm, '  ')}`);
+    expect(deepProblems.map((p) => p.code)).toEqual(['SLU_FLOW_TOO_LARGE']);
+    expect(deepProblems[0]?.message).toContain('nested more than 3 levels');
+  });
+
+  it('validates triggers by type, including formats', () => {
+    expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\ntriggers:\n  - id: t\n    type: test.tick\n    every: PT5M\n`)).toEqual([]);
+    const problems = problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\ntriggers:\n  - id: t\n    type: test.Tick\n    every: 5 minutes\n  - 42\n  - {id: u}\n`);
+    expect(problems.map((p) => [p.code, p.path])).toEqual([
+      ['SLU_FLOW_INVALID_DURATION', 'triggers[0].every'],
+      ['SLU_FLOW_NOT_AN_OBJECT', 'triggers[1]'],
+      ['SLU_FLOW_REQUIRED_PROPERTY', 'triggers[2]'],
+    ]);
+  });
+
+  it('checks input defaults against their type', () => {
+    const inputs = [
+      ['FLOAT', '"x"', 'SLU_FLOW_INVALID_TYPE'],
+      ['BOOLEAN', '"yes"', 'SLU_FLOW_INVALID_TYPE'],
+      ['STRING', '5', 'SLU_FLOW_INVALID_TYPE'],
+      ['DATETIME', 'not-a-date', 'SLU_FLOW_INVALID_TYPE'],
+      ['ARRAY', 'x', 'SLU_FLOW_INVALID_TYPE'],
+      ['DURATION', '5', 'SLU_FLOW_INVALID_TYPE'],
+    ];
+    for (const [type, defaults, code] of inputs) {
+      const problems = problemsOf(`${head}inputs:\n  - id: i\n    type: ${type}\n    defaults: ${defaults}\ntasks:\n  - id: a\n    type: test.Echo\n    text: x\n`);
+      expect(problems.map((p) => [p.code, p.path]), `${type} ${defaults}`).toEqual([[code, 'inputs[0].defaults']]);
+    }
+    const fine = ['FLOAT: 1.5', 'BOOLEAN: false', 'DATETIME: "2026-01-01T00:00:00Z"', 'JSON: "{}"', 'DURATION: PT1M', 'STRING: "{{ now() }}"'];
+    for (const line of fine) {
+      const [type, defaults] = line.split(': ');
+      expect(problemsOf(`${head}inputs:\n  - id: i\n    type: ${type}\n    defaults: ${defaults}\ntasks:\n  - id: a\n    type: test.Echo\n    text: x\n`), line).toEqual([]);
+    }
+    const select = (defaults: string, extra = '') =>
+      problemsOf(`${head}inputs:\n  - id: i\n    type: SELECT\n    values: [a, b]\n    defaults: ${defaults}\n${extra}tasks:\n  - id: a\n    type: test.Echo\n    text: x\n`);
+    expect(select('c').map((p) => p.message)).toEqual(['must be one of a, b, got "c"']);
+    expect(select('c', '    allowCustomValue: true\n')).toEqual([]);
+  });
+
+  it('parseFlow returns one flow or throws with every problem', () => {
+    expect(validator.parseFlow(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\n`).flow.id).toBe('f');
+    try {
+      validator.parseFlow(`${head}tasks:\n  - id: a\n    type: test.Nope\n  - id: a\n    type: test.Echo\n`);
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(SluiceError);
+      const e = error as SluiceError;
+      expect(e.code).toBe('SLU_FLOW_UNKNOWN_TASK_TYPE');
+      expect(e.details).toMatchObject({ path: 'tasks[0].type', line: 5, column: 11 });
+      expect((e.details.problems as unknown[]).length).toBe(3);
+    }
+    expect(() => validator.parseFlow(`${head}tasks: []\n---\n${head}tasks: []\n`)).toThrowError('expected one flow, found 2 YAML documents');
+    expect(() => validator.parseFlow('')).toThrowError(/the document is empty/);
+    expect(validator.validateSource('   \n')[0]?.problems[0]?.code).toBe('SLU_FLOW_EMPTY');
+  });
+
+  it('rejects a plugin whose schema does not compile', () => {
+    const bad: TaskSchema = { type: 'bad.Task', title: 'Bad', kind: 'runnable', properties: { x: { type: 'strng' } } };
+    expect(() => createFlowValidator({ ...plugins, tasks: lookup([bad]) }, { eager: true })).toThrowError(/invalid task definition "bad.Task"/);
+    // Lazily compiled, the same plugin fails on first use, with the same error.
+    const lazy = createFlowValidator({ ...plugins, tasks: lookup([bad]) });
+    expect(() => lazy.validateSource(`${head}tasks:\n  - id: a\n    type: bad.Task\n`)).toThrowError(/invalid task definition "bad.Task"/);
+  });
+
+  it('describes values for messages', () => {
+    expect(describeValue(null)).toBe('nothing (null)');
+    expect(describeValue([1])).toBe('a list');
+    expect(describeValue({})).toBe('a mapping');
+    expect(describeValue('x'.repeat(50))).toBe(`a string ("${'x'.repeat(40)}…")`);
+    expect(describeValue(1.5)).toBe('a number (1.5)');
+    expect(describeValue(true)).toBe('a boolean (true)');
+  });
+});
