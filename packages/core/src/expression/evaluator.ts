@@ -17,8 +17,9 @@
  * 5. create lists and maps, which are plain arrays and ordinary objects built with `defineProperty`.
  *
  * No code is generated or evaluated, nothing is assigned to objects the template did not create, and every
- * unit of work is metered: each node and loop iteration is a step, produced strings and lists are charged by
- * size, loops, ranges, output and nesting are bounded (`ExpressionLimits`).
+ * unit of work is metered: each node and loop iteration is a step, and strings, lists and maps that built-in
+ * operations consume or produce cost steps by size, so the total work of a render is bounded by `maxSteps`
+ * whatever the size of the data; loops, ranges, output and nesting have their own bounds (`ExpressionLimits`).
  */
 
 import { SluiceError } from '../errors.js';
@@ -54,8 +55,10 @@ import {
   typeName,
 } from './values.js';
 
-/** Strings and lists cost one extra step per this many characters or items. */
-const UNITS_PER_STEP = 100;
+/** A string consumed or produced by an operation costs one step per this many characters. */
+const CHARS_PER_STEP = 100;
+/** A list or map consumed or produced by an operation costs one step per this many items (copies are per item). */
+const ITEMS_PER_STEP = 10;
 
 /** State shared by a render and the nested renders of its `render()` calls. */
 export interface Runtime {
@@ -198,13 +201,30 @@ export class Evaluator {
     }
   }
 
-  /** Charge a produced value by size and refuse strings and lists longer than `maxOutputLength`. */
-  private charge<T>(value: T): T {
-    const size = typeof value === 'string' || Array.isArray(value) ? value.length : 0;
-    if (size > this.runtime.limits.maxOutputLength) {
-      throw limitError('maxOutputLength', this.runtime.limits.maxOutputLength);
+  /** Steps a value costs to walk or build. */
+  private cost(value: unknown): number {
+    if (typeof value === 'string') return Math.floor(value.length / CHARS_PER_STEP);
+    if (Array.isArray(value)) return Math.floor(value.length / ITEMS_PER_STEP);
+    if (isPlainObject(value)) return Math.floor(Object.keys(value).length / ITEMS_PER_STEP);
+    return 0;
+  }
+
+  /** Charge the values a built-in operation is about to walk or copy. */
+  private consume(...values: unknown[]): void {
+    const steps = values.reduce<number>((sum, value) => sum + this.cost(value), 0);
+    if (steps > 0) this.step(steps);
+  }
+
+  /**
+   * Charge a produced value by size; when `bounded`, refuse strings and lists longer than `maxOutputLength`
+   * (supplied functions are exempt: what they return is the application's data).
+   */
+  private produce<T>(value: T, bounded = true): T {
+    const { maxOutputLength } = this.runtime.limits;
+    if (bounded && (typeof value === 'string' || Array.isArray(value)) && value.length > maxOutputLength) {
+      throw limitError('maxOutputLength', maxOutputLength);
     }
-    if (size >= UNITS_PER_STEP) this.step(Math.floor(size / UNITS_PER_STEP));
+    this.consume(value);
     return value;
   }
 
@@ -305,6 +325,7 @@ export class Evaluator {
     const { maxLoopIterations } = this.runtime.limits;
     const size = isList ? iterable.length : Object.keys(iterable).length;
     if (size > maxLoopIterations) throw limitError('maxLoopIterations', maxLoopIterations);
+    this.consume(iterable);
     return isList ? listItems(iterable).map((item, index) => [index, item]) : mapEntries(iterable);
   }
 
@@ -341,7 +362,7 @@ export class Evaluator {
       case 'list': {
         const items: unknown[] = [];
         for (const item of expr.items) items.push(await this.evaluate(item, scope));
-        return this.charge(items);
+        return this.produce(items);
       }
       case 'map': {
         const entries: [string, unknown][] = [];
@@ -358,7 +379,7 @@ export class Evaluator {
         let text = '';
         for (const part of expr.parts) {
           text += toDisplayString(await this.evaluate(part, scope), this.runtime.limits.maxOutputLength);
-          this.charge(text);
+          this.produce(text);
         }
         return text;
       }
@@ -413,13 +434,17 @@ export class Evaluator {
     if (typeof source !== 'string') throw typeError(`render expects a template string, got ${typeName(source)}`);
     const { maxDepth } = this.runtime.limits;
     if (this.renderDepth + 1 > maxDepth) throw limitError('maxDepth', maxDepth);
-    this.charge(source);
+    this.consume(source);
     const template = parseTemplateSource(source, maxDepth);
     return new Evaluator(this.runtime, source, this.renderDepth + 1).render(template.nodes, scope);
   }
 
-  /** Runs a function or filter; failures other than Sluice errors become `SLU_EXPR_FUNCTION_FAILED`. */
-  private async invoke(name: string, supplied: boolean, run: () => unknown): Promise<unknown> {
+  /**
+   * Runs a function or filter; failures other than Sluice errors become `SLU_EXPR_FUNCTION_FAILED`. Built-ins
+   * are charged for the data they receive, since they may walk or copy all of it.
+   */
+  private async invoke(name: string, supplied: boolean, inputs: unknown[], run: () => unknown): Promise<unknown> {
+    if (!supplied) this.consume(...inputs);
     let result: unknown;
     try {
       result = await run();
@@ -430,14 +455,15 @@ export class Evaluator {
       }
       throw new SluiceError('SLU_EXPR_FUNCTION_FAILED', { name, reason: reasonOf(error) }, {}, { cause: error });
     }
-    return this.charge(result);
+    return this.produce(result, !supplied);
   }
 
   private async call(name: string, args: Arguments, scope: Scope): Promise<unknown> {
     const callable = lookup(this.runtime.functions, BUILTIN_FUNCTIONS, name);
     if (callable === undefined) throw new SluiceError('SLU_EXPR_UNDEFINED_FUNCTION', { name });
     const [positional, named] = await this.arguments(args, scope);
-    return this.invoke(name, callable.supplied, () => callable.fn(positional, named, this.context(scope)));
+    const inputs = [...positional, ...Object.values(named)];
+    return this.invoke(name, callable.supplied, inputs, () => callable.fn(positional, named, this.context(scope)));
   }
 
   // ---- chains
@@ -480,7 +506,10 @@ export class Evaluator {
         if (filter === undefined) throw new SluiceError('SLU_EXPR_UNDEFINED_FILTER', { name: link.name });
         const [positional, named] = await this.arguments(link.args, scope);
         const value = input instanceof Missing ? undefined : input;
-        return this.invoke(link.name, filter.supplied, () => filter.fn(value, positional, named, this.context(scope)));
+        const inputs = [value, ...positional, ...Object.values(named)];
+        return this.invoke(link.name, filter.supplied, inputs, () =>
+          filter.fn(value, positional, named, this.context(scope)),
+        );
       }
       case 'binary':
         switch (link.op) {
@@ -494,8 +523,11 @@ export class Evaluator {
               : input;
           case '???':
             return input instanceof Missing ? this.evaluate(link.right, scope) : input;
-          default:
-            return this.charge(this.binary(link.op, input, await this.evaluate(link.right, scope)));
+          default: {
+            const right = await this.evaluate(link.right, scope);
+            if (link.op !== '..') this.consume(input, right);
+            return this.produce(this.binary(link.op, input, right));
+          }
         }
     }
   }
@@ -521,6 +553,7 @@ export class Evaluator {
         return isPlainObject(input);
       case 'json':
         if (typeof input !== 'string') return false;
+        this.consume(input);
         try {
           JSON.parse(input);
           return true;
@@ -555,13 +588,8 @@ export class Evaluator {
       case '+':
         if (typeof left === 'number' && typeof right === 'number') return left + right;
         if (typeof left === 'string' || typeof right === 'string') return this.concat(left, right);
-        if (Array.isArray(left)) {
-          const extra = Array.isArray(right) ? listItems(right) : [right];
-          if (left.length + extra.length > limits.maxOutputLength) {
-            throw limitError('maxOutputLength', limits.maxOutputLength);
-          }
-          return [...listItems(left), ...extra];
-        }
+        // Operands were charged by size already; the result is bounded by `produce`.
+        if (Array.isArray(left)) return [...listItems(left), ...(Array.isArray(right) ? listItems(right) : [right])];
         throw typeError(`cannot add a ${typeName(left)} and a ${typeName(right)} (use ~ to join text)`);
       case '-':
         if (Array.isArray(left)) return subtractFromList(listItems(left), right);

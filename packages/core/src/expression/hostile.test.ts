@@ -170,6 +170,16 @@ const CORPUS: readonly Case[] = [
     code: 'SLU_EXPR_LIMIT',
     context: { wide: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`k${i}`, i])) },
   },
+  {
+    template: '{% for i in 0..9999 %}{{ huge | first }}{% endfor %}',
+    code: 'SLU_EXPR_LIMIT',
+    context: { huge: new Array(200_000).fill(0) },
+  },
+  {
+    template: '{% for i in 0..9999 %}{{ huge == huge }}{{ huge contains "x" }}{% endfor %}',
+    code: 'SLU_EXPR_LIMIT',
+    context: { huge: 'y'.repeat(5_000_000) },
+  },
   { template: '{{ 0..1000000000 }}', code: 'SLU_EXPR_LIMIT' },
   { template: '{{ range(0, 1000000000) }}', code: 'SLU_EXPR_LIMIT' },
   { template: "{{ range(0, 1000000000, 1) | join(',') }}", code: 'SLU_EXPR_LIMIT' },

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatPath, parseYamlDocuments } from './source.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { formatPath, parseWithPositions, parseYamlDocuments } from './source.js';
 
 describe('formatPath', () => {
   it('prints paths the way users read them', () => {
@@ -51,5 +53,30 @@ describe('parseYamlDocuments', () => {
     const [doc] = parseYamlDocuments(bomb, { maxAliasCount: 50 });
     expect(doc?.problems.map((p) => p.code)).toEqual(['SLU_FLOW_YAML_ALIAS_LIMIT']);
     expect(doc?.problems[0]?.message).toContain('more than 50');
+  });
+});
+
+describe('the two YAML paths agree', () => {
+  const root = fileURLToPath(new URL('../../../../', import.meta.url));
+  const files = ['examples/', 'packages/plugins/test/invalid-flows/'].flatMap((dir) =>
+    readdirSync(root + dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => dir + f),
+  );
+
+  it.each(files)('%s gives the same documents with and without positions', (file) => {
+    const source = readFileSync(root + file, 'utf8');
+    const fast = parseYamlDocuments(source);
+    const slow = parseWithPositions(source);
+    expect(fast.map((d) => d.value)).toEqual(slow.map((d) => d.value));
+    expect(fast.map((d) => d.text)).toEqual(slow.map((d) => d.text));
+    expect(fast.map((d) => d.problems.map((p) => p.code))).toEqual(slow.map((d) => d.problems.map((p) => p.code)));
+  });
+
+  it('reads core-schema scalars the same way', () => {
+    const source = 'a: 0o17\nb: 0x1F\nc: 1e3\nd: .inf\ne: ~\nf: True\ng: "2026-01-01"\nh: 2026-01-01\ni: yes\nj: -0.5\nk: 012\nl: 1_000\nm: 0b101\nn: +12\no: 1.0\np: -.INF\nq: .NaN\nr: 0x1f\ns: 1.5e-3\nt: FALSE\nu: Null\nv: 0o8\n';
+    const fast = parseYamlDocuments(source)[0]?.value;
+    expect(fast).toEqual(parseWithPositions(source)[0]?.value);
+    expect(fast).toMatchObject({ a: 15, b: 31, l: '1_000', m: '0b101', r: 31, t: false, u: null, v: '0o8' });
   });
 });

@@ -3,16 +3,17 @@
  *
  * Two parsers, one result. The `yaml` package gives a CST with exact positions but is slow (~40 ms for a 500-task
  * flow); js-yaml builds the same plain value ~12x faster but knows no positions. So a single-document source
- * without anchors is read by js-yaml (YAML 1.2 core schema, as `yaml` uses), and the `yaml` Document is built only
+ * without anchors is read by js-yaml (with the `yaml` package's YAML 1.2 core scalars, see yaml-core-schema.ts), and the `yaml` Document is built only
  * when a position is asked for, that is when there is a problem to report. Everything else (syntax errors, several
  * documents, anchors/aliases with their expansion limit) goes through `yaml`. A test checks both paths agree.
  */
-import { CORE_SCHEMA, loadAll } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import type { State } from 'js-yaml';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
 import type { Document, Node, Pair } from 'yaml';
 import { formatErrorMessage } from '../errors.js';
 import type { ErrorCode, ErrorParams } from '../errors.js';
+import { YAML_CORE_SCHEMA } from './yaml-core-schema.js';
 
 export type PathSegment = string | number;
 
@@ -87,7 +88,7 @@ function parseFast(source: string, options: ParseYamlOptions): ParsedDocument[] 
   let anchors = false;
   try {
     loadAll(source, (value) => values.push(value), {
-      schema: CORE_SCHEMA,
+      schema: YAML_CORE_SCHEMA,
       json: false,
       listener(event: string, state: State) {
         // js-yaml shares aliased nodes instead of expanding them, so a walk over an alias bomb would still explode:
@@ -101,12 +102,12 @@ function parseFast(source: string, options: ParseYamlOptions): ParsedDocument[] 
   } catch {
     return undefined; // `yaml` reports the syntax error with its position
   }
-  if (anchors || values.length !== 1) return undefined;
+  if (anchors || values.length !== 1 || values[0] === null || values[0] === undefined) return undefined;
   let positions: ParsedDocument | undefined;
   return [
     {
       index: 0,
-      value: values[0] ?? null,
+      value: values[0],
       problems: [],
       text: source,
       locate: (path, target) => {
