@@ -188,6 +188,67 @@ export const errorTable = {
     description: 'A plugin definition is malformed (empty type, schema that does not compile, ...). A packaging bug.',
   },
 
+  // Internal storage
+  SLU_STORAGE_INVALID_URI: {
+    status: 400,
+    message: 'invalid storage URI "{uri}": {reason}',
+    description: 'A storage URI or file name is not a confined kestra:/// path (`..`, an absolute path, a NUL byte, a wrong scheme).',
+  },
+  SLU_STORAGE_NOT_FOUND: {
+    status: 404,
+    message: 'no file at {uri}',
+    description: 'Nothing is stored at this internal-storage URI.',
+  },
+
+  // Runners
+  SLU_RUNNER_ENGINE_UNAVAILABLE: {
+    status: 503,
+    message: 'cannot reach the Docker engine at {host}: {reason}. Start Docker, mount its socket, or set `runner: PROCESS` (or `taskRunner: {type: io.kestra.plugin.core.runner.Process}`) to run without containers',
+    description: 'The DOCKER runner cannot talk to a Docker engine.',
+  },
+  SLU_RUNNER_IMAGE_PULL_FAILED: {
+    status: 502,
+    message: 'cannot pull image {image}: {reason}',
+    description: 'The image does not exist, the registry is unreachable, or the pull policy is NEVER and the image is absent.',
+  },
+  SLU_RUNNER_REGISTRY_AUTH_FAILED: {
+    status: 401,
+    message: 'registry {registry} refused the credentials for image {image}: {reason}',
+    description: 'The registry rejected the username/password or token from `docker.config` / `credentials`.',
+  },
+  SLU_RUNNER_START_FAILED: {
+    status: 500,
+    message: 'cannot start the command: {reason}',
+    description: 'The runner could not start the process or container (missing interpreter, bad working directory, ...).',
+  },
+
+  // Tasks
+  SLU_TASK_FAILED: {
+    status: 500,
+    message: 'task {taskId} failed: {reason}',
+    description: 'A task ended in error (a non-zero exit code, an exception). `details` carries the exit code and the end of stderr.',
+  },
+  SLU_TASK_TIMEOUT: {
+    status: 500,
+    message: 'task {taskId} exceeded its timeout of {timeout} and was killed',
+    description: 'A task ran longer than its `timeout`; its process group or container was killed.',
+  },
+  SLU_TASK_KILLED: {
+    status: 500,
+    message: 'task {taskId} was killed{reason}',
+    description: 'The execution was killed while the task ran; its process group or container was stopped.',
+  },
+  SLU_TASK_INVALID_PATH: {
+    status: 400,
+    message: 'path "{path}" escapes the working directory',
+    description: 'A file name or directory in a task (inputFiles, outputFiles, Clone directory) points outside the working directory.',
+  },
+  SLU_TASK_GIT_FAILED: {
+    status: 502,
+    message: 'git clone of {url} failed: {reason}',
+    description: 'A Clone task failed: repository or branch not found, bad credentials, host unreachable.',
+  },
+
   // Command line
   SLU_CLI_USAGE: {
     status: 400,

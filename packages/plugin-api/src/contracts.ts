@@ -10,7 +10,7 @@
  * a task only sees its `AbortSignal`), persistence (tasks return outputs, the worker stores them) and secrets
  * (rendering and masking happen in the context, before and after the task sees values).
  */
-import type { LogLevel, RunnerSchema, TaskSchema, TriggerSchema } from '@sluice/core';
+import type { LogLevel, RunnerSchema, TaskSchema, TaskSpec, TriggerSchema } from '@sluice/core';
 
 /** Log lines a task emits; the worker batches them and masks secrets. */
 export interface TaskLogger {
@@ -23,7 +23,10 @@ export interface TaskLogger {
 
 /** Internal storage as a task sees it: `kestra:///...` URIs in the execution's own folder. */
 export interface TaskStorage {
-  /** Upload a local file under the task run's folder; returns its `kestra:///` URI. */
+  /**
+   * Upload a local file under the task run's folder (`.../tasks/{taskId}/{taskRunId}/{name}`); returns its
+   * `kestra:///` URI. `name` is a relative path (`out/data.csv`); `..` or an absolute name is rejected.
+   */
   putFile(localPath: string, name: string): Promise<string>;
   /** Download a `kestra:///` URI to a local path (streams; never buffers the whole file). */
   getFile(uri: string, localPath: string): Promise<void>;
@@ -53,9 +56,28 @@ export interface TaskContext {
   readonly storage: TaskStorage;
   /** Runners by `taskRunner.type`, alias or legacy `runner` name. */
   readonly runners: RunnerProvider;
-  /** Render `{{ }}` expressions in a value (deep) against the run's variables; secrets are resolved and masked. */
+  /**
+   * Render `{{ }}` expressions in a value (deep) against the run's variables (`inputs`, `outputs`, `vars`, `flow`,
+   * `execution`, `taskrun`, `labels`), with `secret()` read from the worker's environment. Every secret value
+   * rendered is remembered and masked (`******`) in this run's logs and outputs.
+   */
   render<V>(value: V): Promise<V>;
   metric(entry: MetricEntry): void;
+  /**
+   * For tasks that run children as one job (WorkingDirectory): run one child task in this same working directory,
+   * as its own task run (own id, state, logs, outputs). Resolves with the child's outcome; never rejects for a task
+   * failure (the outcome says FAILED). Absent for ordinary tasks.
+   */
+  readonly runChild?: (task: TaskSpec) => Promise<ChildOutcome>;
+}
+
+/** How a child task run ended (see `TaskContext.runChild`). */
+export interface ChildOutcome {
+  readonly taskId: string;
+  readonly state: 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'SKIPPED';
+  readonly outputs?: Readonly<Record<string, unknown>>;
+  /** For FAILED/KILLED: the error, as the task threw it. */
+  readonly error?: Error;
 }
 
 /** The result of one task run. Outputs are stored and exposed as `outputs.<taskId>.*`. */
@@ -67,7 +89,12 @@ export interface TaskResult {
 
 /**
  * A task type. `run` is required for runnable tasks executed by a worker; flowable tasks the worker runs as one job
- * (WorkingDirectory) implement it to drive their children.
+ * (WorkingDirectory) implement it to drive their children through `context.runChild`.
+ *
+ * `run` receives the task's properties as written in the flow (expressions NOT rendered: call `context.render` on
+ * what you use, right before using it). It resolves with the outputs, or throws a `SluiceError`
+ * (`SLU_TASK_FAILED` with `details.exitCode`, `details.outputs` ...) when the task fails. When `context.signal`
+ * aborts, it stops promptly and rejects with `context.signal.reason`.
  */
 export interface TaskDefinition extends TaskSchema {
   /** JSON Schema of the outputs, for docs and `/plugins`. */
@@ -105,9 +132,18 @@ export interface RunnerResult {
 }
 
 /**
- * A way to run commands. Must stop everything it started (process group, container) when `signal` aborts, and
- * leave nothing behind on failure. A non-zero exit resolves with that `exitCode`; the promise rejects only when the
- * command could not be run at all (missing engine, image not pullable), with a `SluiceError`.
+ * A way to run commands.
+ * - Runs `interpreter` (default `['/bin/sh', '-c']`) with ONE script: `set -e` when `failFast`, then
+ *   `beforeCommands`, then `commands`, joined by newlines, in `workingDirectory`, with `env`.
+ * - Streams every complete line of stdout/stderr to `output` as it arrives (UTF-8, `\n` or `\r\n` endings, the
+ *   last line even without a newline, lines of any length), never buffering the whole output.
+ * - A non-zero exit resolves with that `exitCode`. The promise rejects only when the command could not be run at
+ *   all (missing engine, image not pullable, interpreter missing), with a `SluiceError` (`SLU_RUNNER_*`).
+ * - When `signal` aborts (kill or timeout), it stops everything it started (the whole process group, the
+ *   container), waits until it is gone, and rejects with `signal.reason`.
+ * - It always leaves nothing behind: no process, no container, also on failure.
+ *
+ * Local vs remote: a runner runs on the worker that took the job; `workingDirectory` is a path on that machine.
  */
 export interface Runner {
   run(command: RunnerCommand, output: RunnerOutput, signal: AbortSignal): Promise<RunnerResult>;

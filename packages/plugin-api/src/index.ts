@@ -1,4 +1,5 @@
 export type {
+  ChildOutcome,
   MetricEntry,
   Runner,
   RunnerCommand,
