@@ -89,7 +89,24 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': restrict([], [
         { group: ['@sluice/runner-*'], message: 'A task never imports a runner: ask the runner registry (DESIGN.md §2).' },
-        { group: ['@sluice/*', '!@sluice/core', '!@sluice/plugin-api', '!@sluice/runner-*', '!@sluice/storage'], message: 'Tasks depend only on core, plugin-api and storage.' },
+        { group: ['@sluice/*', '!@sluice/core', '!@sluice/plugin-api', '!@sluice/runner-*', '!@sluice/storage', '!@sluice/tasks-core'], message: 'Tasks depend only on core, plugin-api, storage and the shared helpers of tasks-core.' },
+      ]),
+    },
+  },
+  {
+    // tasks-core holds helpers other task packages share (file staging): it must not depend on them in turn.
+    files: ['packages/tasks-core/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict([], [
+        { group: ['@sluice/*', '!@sluice/core', '!@sluice/plugin-api', '!@sluice/storage'], message: 'tasks-core depends only on core, plugin-api and storage.' },
+      ]),
+    },
+  },
+  {
+    files: ['packages/task-runtime/src/**/*.ts', 'packages/storage/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': restrict([], [
+        { group: ['@sluice/*', '!@sluice/core', '!@sluice/plugin-api', '!@sluice/storage'], message: 'The task runtime and storage know plugins only through their contracts.' },
       ]),
     },
   },

@@ -32,6 +32,13 @@ fi
 step lint npm run --silent lint
 step typecheck npm run --silent typecheck
 step build npm run --silent build -- --output-logs=errors-only
+# Real services for the tests (Docker engine, test images, private registry): see scripts/services.sh.
+services() {
+  if [ "$(id -u)" = 0 ]; then bash scripts/services.sh --python; else sudo -E bash scripts/services.sh --python; fi
+}
+step services services
+export SLUICE_TEST_REGISTRY=127.0.0.1:5000 SLUICE_TEST_REGISTRY_USER=sluice SLUICE_TEST_REGISTRY_PASSWORD=sluice-pass
+export SLUICE_TEST_BUSYBOX_IMAGE=sluice-test/busybox:1 SLUICE_TEST_PYTHON_IMAGE=sluice-test/python:3
 step tests npx vitest run --coverage --reporter=default --reporter=json --outputFile="$results/vitest.json"
 
 if [ ${#failed_steps[@]} -gt 0 ]; then

@@ -11,6 +11,7 @@
  * (rendering and masking happen in the context, before and after the task sees values).
  */
 import type { LogLevel, RunnerSchema, TaskSchema, TaskSpec, TriggerSchema } from '@sluice/core';
+import type { Registry } from './registry.js';
 
 /** Log lines a task emits; the worker batches them and masks secrets. */
 export interface TaskLogger {
@@ -154,7 +155,11 @@ export interface RunnerDefinition extends RunnerSchema {
   create?(options: Readonly<Record<string, unknown>>): Runner;
 }
 
+/** The runners a task may use, on this worker. */
 export interface RunnerProvider {
+  /** The registered runner definitions: what `selectRunner` needs to map `taskRunner` / `runner:` to a type. */
+  readonly definitions: Registry<RunnerDefinition>;
+  /** A runner instance by canonical type or alias, configured with this worker's settings for that type. */
   get(type: string): Runner;
 }
 

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createFlowValidator } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { createDefaultRegistries } from '../src/index.js';
+import { seedFlows } from './seed.js';
 
 interface Expected {
   code: string;
@@ -18,7 +19,6 @@ interface Expected {
 
 const corpusDir = fileURLToPath(new URL('./invalid-flows/', import.meta.url));
 const examplesDir = fileURLToPath(new URL('../../../examples/', import.meta.url));
-const seedDir = fileURLToPath(new URL('../../../../shared/seed/', import.meta.url));
 const validator = createFlowValidator(createDefaultRegistries(), { eager: true });
 
 const expectations: Record<string, Expected[]> = {
@@ -272,10 +272,7 @@ describe('valid flows', () => {
   });
 
   it('the seed flows in ../shared/seed validate unchanged, straight from the source document', () => {
-    const text = readdirSync(seedDir)
-      .map((f) => readFileSync(seedDir + f, 'utf8'))
-      .join('\n');
-    const flows = [...text.matchAll(/\nyaml\n([\s\S]*?)(?=\n\n[A-Z]|$)/g)].map((m) => m[1] ?? '');
+    const flows = seedFlows();
     expect(flows).toHaveLength(3);
     const ids = flows.map((source) => {
       const { flow } = validator.parseFlow(source);

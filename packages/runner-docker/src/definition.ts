@@ -1,5 +1,6 @@
 import type { JsonSchema } from '@sluice/core';
 import type { RunnerDefinition } from '@sluice/plugin-api';
+import { createDockerRunner, readRunnerOptions } from './docker-runner.js';
 
 const stringList = { type: 'array', items: { type: 'string' } } as const;
 
@@ -66,6 +67,13 @@ export const dockerRunner: RunnerDefinition = {
     killGracePeriod: { type: 'string', format: 'duration' },
     resume: { type: 'boolean' },
   },
+  /**
+   * Worker settings: `host` or `socketPath` (the engine), `workerId` (container label, for the orphan sweep at worker
+   * start), `labels`, `networkMode` (default for tasks that set none; absent: the engine's default) and
+   * `volumesEnabled`. `fileHandlingStrategy` is accepted but the working directory is always bind-mounted (MOUNT);
+   * `delete: false` and `resume` are accepted and ignored: the container is always removed (the Runner contract).
+   */
+  create: (options) => createDockerRunner(readRunnerOptions(options)),
   legacyOptions: {
     property: 'docker',
     schema: {

@@ -1,4 +1,5 @@
 import type { RunnerDefinition } from '@sluice/plugin-api';
+import { createProcessRunner } from './process-runner.js';
 
 export const processRunner: RunnerDefinition = {
   type: 'io.kestra.plugin.core.runner.Process',
@@ -7,4 +8,6 @@ export const processRunner: RunnerDefinition = {
   description:
     "Runs commands in a process group on the worker's machine, with its installed tools (conda, GPUs, ...). Kill and timeout stop the whole group.",
   properties: {},
+  /** Worker settings: see `ProcessRunnerOptions` (`inheritEnv`, `killGracePeriodMs`). */
+  create: (options) => createProcessRunner(options),
 };

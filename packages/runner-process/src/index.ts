@@ -2,6 +2,8 @@ import type { PluginSet } from '@sluice/plugin-api';
 import { processRunner } from './definition.js';
 
 export { processRunner };
+export { createProcessRunner } from './process-runner.js';
+export type { ProcessRunnerOptions } from './process-runner.js';
 
 /** The PROCESS runner. */
 export const processPlugins: PluginSet = { runners: [processRunner] };

@@ -5,6 +5,8 @@ import { scheduleTrigger } from './schedule.js';
 import { workingDirectoryTask } from './working-directory.js';
 
 export { localFilesTask, logTask, scheduleTrigger, workingDirectoryTask };
+export { parseInputFiles, parseOutputFiles, resolveInside, uploadOutputFiles, writeInputFiles } from './files.js';
+export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
 
 /** Core plugins: Log, LocalFiles, WorkingDirectory and the Schedule trigger. */
 export const corePlugins: PluginSet = {

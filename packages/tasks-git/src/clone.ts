@@ -1,4 +1,5 @@
 import type { TaskDefinition } from '@sluice/plugin-api';
+import { runClone } from './run-clone.js';
 
 export const cloneTask: TaskDefinition = {
   type: 'io.kestra.plugin.git.Clone',
@@ -15,17 +16,18 @@ export const cloneTask: TaskDefinition = {
     password: { type: 'string', description: 'Password or personal access token; use {{ secret(...) }}.' },
     commit: { type: 'string', pattern: '^[0-9a-fA-F]{4,40}$', description: 'Commit to check out.' },
     tag: { type: 'string', minLength: 1 },
-    privateKey: { type: 'string' },
-    passphrase: { type: 'string' },
-    cloneSubmodules: { type: 'boolean' },
-    noTags: { type: 'boolean' },
-    cloneAllBranches: { type: 'boolean' },
-    trustedCaPemPath: { type: 'string' },
-    connectTimeout: { type: 'integer', minimum: 1 },
-    readTimeout: { type: 'integer', minimum: 1 },
+    privateKey: { type: 'string', description: 'SSH key: not supported yet (ignored with a warning); use an https URL.' },
+    passphrase: { type: 'string', description: 'Passphrase of privateKey: not supported yet.' },
+    cloneSubmodules: { type: 'boolean', description: 'Not supported yet: submodules are not cloned (a warning is logged).' },
+    noTags: { type: 'boolean', description: 'Do not fetch tags; default false.' },
+    cloneAllBranches: { type: 'boolean', description: 'Fetch every branch, or only the one checked out. Default: every branch for a full-history clone (commit), one branch with depth (as `git clone --depth`).' },
+    trustedCaPemPath: { type: 'string', description: 'Not supported yet: the system certificate authorities are used.' },
+    connectTimeout: { type: 'integer', minimum: 1, description: 'Milliseconds to establish a connection; default 10000.' },
+    readTimeout: { type: 'integer', minimum: 1, description: 'Milliseconds without receiving data before failing; default 60000.' },
   },
   required: ['url'],
   outputs: {
     directory: { type: 'string', description: 'Absolute path of the checkout on the worker.' },
   },
+  run: runClone,
 };

@@ -1,13 +1,9 @@
 import type { TaskDefinition } from '@sluice/plugin-api';
+import type { ScriptLanguage } from './languages.js';
+import { runScriptTask } from './run-script.js';
 
-export type ScriptLanguage = 'python' | 'shell' | 'node';
-
-/** Default container images per language (Kestra's defaults); a worker setting may override them. */
-export const DEFAULT_IMAGES: Readonly<Record<ScriptLanguage, string>> = {
-  python: 'python:3.13-slim',
-  shell: 'ubuntu',
-  node: 'node',
-};
+export { DEFAULT_IMAGES } from './languages.js';
+export type { ScriptLanguage } from './languages.js';
 
 const stringList = { type: 'array', items: { type: 'string' } } as const;
 
@@ -65,6 +61,7 @@ function commandsTask(language: ScriptLanguage, name: string): TaskDefinition {
     },
     required: ['commands'],
     outputs,
+    run: (properties, context) => runScriptTask(language, 'Commands', properties, context),
   };
 }
 
@@ -81,6 +78,7 @@ function scriptTask(language: ScriptLanguage, name: string): TaskDefinition {
     },
     required: ['script'],
     outputs,
+    run: (properties, context) => runScriptTask(language, 'Script', properties, context),
   };
 }
 

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { renderValue, SluiceError } from '@sluice/core';
 import type { LogLevel, TaskSpec } from '@sluice/core';
-import type { ChildOutcome, MetricEntry, Runner, TaskContext, TaskDefinition } from '../contracts.js';
+import type { ChildOutcome, MetricEntry, Runner, RunnerDefinition, TaskContext, TaskDefinition } from '../contracts.js';
+import { Registry } from '../registry.js';
 
 export interface MockContextOptions {
   /** An existing directory; default a new temp dir. */
@@ -18,8 +19,12 @@ export interface MockContextOptions {
   readonly variables?: Record<string, unknown>;
   /** Plain secret values by name, for `secret('NAME')`. */
   readonly secrets?: Record<string, string>;
-  /** Runners by type or legacy name (`PROCESS`, `io.kestra.plugin.core.runner.Process`, ...), case-insensitive. */
+  /**
+   * Runner instances by canonical type (`io.kestra.plugin.core.runner.Process`, ...), case-insensitive, with the
+   * definitions `selectRunner` resolves `runner: PROCESS` / `taskRunner` against.
+   */
   readonly runners?: Record<string, Runner>;
+  readonly runnerDefinitions?: readonly RunnerDefinition[];
   /** Task definitions for `runChild`, by type (case-insensitive). */
   readonly tasks?: readonly TaskDefinition[];
   readonly signal?: AbortSignal;
@@ -35,7 +40,9 @@ export interface MockTaskContext extends TaskContext {
 
 export async function createMockTaskContext(options: MockContextOptions = {}): Promise<MockTaskContext> {
   const workingDirectory = options.workingDirectory ?? (await mkdtemp(join(tmpdir(), 'sluice-task-')));
-  const storageDir = await mkdtemp(join(tmpdir(), 'sluice-storage-'));
+  // Created on first upload only, inside the working directory's parent temp area, so contexts that store nothing
+  // leave nothing behind.
+  let storageDir: string | undefined;
   const taskId = options.taskId ?? 'task';
   const logs: { level: LogLevel; message: string }[] = [];
   const metrics: MetricEntry[] = [];
@@ -54,6 +61,7 @@ export async function createMockTaskContext(options: MockContextOptions = {}): P
       async putFile(localPath, name) {
         if (name.startsWith('/') || name.split('/').includes('..')) throw new SluiceError('SLU_TASK_INVALID_PATH', { path: name });
         const uri = `kestra:///dev/flow/executions/exec1/tasks/${taskId}/${taskId}-run/${name}`;
+        storageDir ??= await mkdtemp(join(tmpdir(), 'sluice-storage-'));
         const copy = join(storageDir, String(stored.size), name);
         await mkdir(dirname(copy), { recursive: true });
         await copyFile(localPath, copy);
@@ -68,6 +76,7 @@ export async function createMockTaskContext(options: MockContextOptions = {}): P
       },
     },
     runners: {
+      definitions: new Registry<RunnerDefinition>('runner').registerAll(options.runnerDefinitions ?? []),
       get(type) {
         const runner = runners.get(type.toLowerCase());
         if (!runner) throw new SluiceError('SLU_PLUGIN_UNKNOWN_TYPE', { kind: 'runner', type, suggestion: '' });

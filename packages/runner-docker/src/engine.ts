@@ -1,0 +1,34 @@
+import Dockerode from 'dockerode';
+
+/** A connection to one Docker engine, with how to name it in errors. */
+export interface DockerEngine {
+  readonly docker: Dockerode;
+  /** `unix:///var/run/docker.sock`, `tcp://host:2375`, ... */
+  readonly description: string;
+}
+
+export const DEFAULT_SOCKET = '/var/run/docker.sock';
+
+/**
+ * Connect to the engine at `host` (`unix:///path`, `tcp://host:port`, `http://host:port`, `https://host:port`) or
+ * `socketPath`; default the local socket. Creating the client does not contact the engine.
+ * TLS client certificates are not configured here: use a unix socket or a plain tcp endpoint on a trusted network.
+ */
+export function connectDocker(target: { readonly host?: string; readonly socketPath?: string } = {}): DockerEngine {
+  const host = target.host?.trim();
+  if (host) {
+    if (host.startsWith('unix://')) {
+      const socketPath = host.slice('unix://'.length);
+      return { docker: new Dockerode({ socketPath }), description: host };
+    }
+    const url = new URL(host.includes('://') ? host : `tcp://${host}`);
+    const protocol = url.protocol === 'https:' ? 'https' : 'http';
+    const port = url.port || (protocol === 'https' ? '2376' : '2375');
+    return {
+      docker: new Dockerode({ protocol, host: url.hostname, port }),
+      description: `${url.protocol}//${url.hostname}:${port}`,
+    };
+  }
+  const socketPath = target.socketPath ?? DEFAULT_SOCKET;
+  return { docker: new Dockerode({ socketPath }), description: `unix://${socketPath}` };
+}

@@ -1,0 +1,15 @@
+export type { Storage, StorageContent, StorageObject } from './storage.js';
+export { LocalFileStorage } from './local-file-storage.js';
+export type { LocalFileStorageOptions } from './local-file-storage.js';
+export {
+  executionPrefixUri,
+  formatStorageUri,
+  inputFileUri,
+  normalizeRelativePath,
+  parseStoragePrefix,
+  parseStorageUri,
+  RESERVED_NAME_PREFIX,
+  STORAGE_SCHEME,
+  taskRunFileUri,
+} from './uri.js';
+export type { InputScope, TaskRunScope } from './uri.js';

@@ -1,0 +1,18 @@
+export { runTask } from './run-task.js';
+export type {
+  ChildTaskRunStart,
+  RunTaskOptions,
+  TaskLogEntry,
+  TaskMetricEntry,
+  TaskRunError,
+  TaskRunOutcome,
+  TaskRunState,
+  TaskVariables,
+} from './run-task.js';
+export { createSecretProvider } from './secrets.js';
+export type { SecretProvider } from './secrets.js';
+export { Masker, MASK, MIN_MASKED_LENGTH } from './masker.js';
+export { createRunnerProvider } from './runner-provider.js';
+export type { RuntimeRunners } from './runner-provider.js';
+export { createTaskStorage } from './task-storage.js';
+export { DEFAULT_READ_MAX_BYTES } from './read-function.js';

@@ -1,0 +1,7 @@
+/**
+ * Dev-only fixtures that give tests real services (DESIGN.md §2): a missing service fails the test run when
+ * `SLUICE_REQUIRE_SERVICES=1` (CI) and skips it otherwise. Start the services with `sudo bash scripts/services.sh`.
+ */
+export { describeWithDocker, dockerTestEnv, requireDocker, servicesRequired } from './docker.js';
+export type { DockerTestEnv, DockerTestEnvOptions } from './docker.js';
+export * from './git-server.js';
