@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what the tests need and run every check: lint, typecheck, build, all tests with coverage.
-# Works on a fresh Debian machine with Node 20 and npm (run as root when later issues add system services).
+# Works on a fresh Debian machine with Node 20 and npm, run as root: scripts/services.sh installs and starts the
+# services the integration tests use (Docker engine, test images, private registry, git).
 # The last line is always `N passed, N failed[, N skipped]`, summed over every test file.
 set -uo pipefail
 cd "$(dirname "$0")/.."

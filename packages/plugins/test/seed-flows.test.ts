@@ -164,6 +164,23 @@ describeWithDocker('the seed flows run on Sluice', (env) => {
       expect(outcome.outputs).toMatchObject({ exitCode: 0, stdOutLineCount: 2 });
     });
 
+    it('python_in_container with runner: PROCESS and beforeCommands: the same flow without containers', async () => {
+      const source = (pythonInContainer ?? '')
+        .replace('https://github.com/kestra-io/examples', git.url('examples'))
+        .replace('        runner: DOCKER\n', '        runner: PROCESS\n        beforeCommands:\n          - conda activate etl\n');
+      const { flow } = validator.parseFlow(source);
+      // The docker block (with its secret) is ignored by the PROCESS runner; the secret is not even needed.
+      const { outcome, logs, children } = await run(flow, flow.tasks[0]!, {});
+      expect(outcome.error).toBeUndefined();
+      expect(children.map((c) => [c.taskId, c.state])).toEqual([
+        ['cloneRepository', 'SUCCESS'],
+        ['gitPythonScripts', 'SUCCESS'],
+        ['output', 'SUCCESS'],
+      ]);
+      expect(logs.filter((l) => l.taskId === 'gitPythonScripts').map((l) => l.message)).toEqual(['conda: activate etl', 'wrote 5 rows with python 3']);
+      expect(Object.keys(children[2]!.outputs?.uris as object)).toEqual(['squares.csv']);
+    });
+
     it('gpu_task: PROCESS runner in the working directory holding the script', async () => {
       const { flow } = validator.parseFlow(gpuTask ?? '');
       expect(flow.tasks[0]?.workerGroup).toEqual({ key: 'gpu' });

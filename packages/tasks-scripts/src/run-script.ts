@@ -18,9 +18,9 @@ const SCRIPT_RUNNERS: Readonly<Record<ScriptLanguage, { extension: string; comma
   node: { extension: 'js', command: 'node' },
 };
 
-/** The properties a script task renders right before it runs (everything but the runner-independent flags). */
+/** The properties a script task renders right before it runs; the runner's own are rendered by `selectTaskRunner`. */
 const RENDERED = [
-  'commands', 'beforeCommands', 'env', 'script', 'containerImage', 'docker', 'taskRunner', 'runner',
+  'commands', 'beforeCommands', 'env', 'script', 'containerImage',
   'inputFiles', 'outputFiles', 'interpreter', 'failFast', 'warningOnStdErr', 'namespaceFiles',
 ] as const;
 
@@ -57,8 +57,9 @@ export async function runScriptTask(
 ): Promise<TaskResult> {
   const picked = Object.fromEntries(RENDERED.flatMap((key) => (properties[key] === undefined ? [] : [[key, properties[key]]])));
   const rendered = await context.render(picked);
-  const selected = selectTaskRunner(rendered, context);
-  const legacyImage = typeof rendered.docker === 'object' && rendered.docker !== null ? (rendered.docker as { image?: unknown }).image : undefined;
+  const selected = await selectTaskRunner(properties, context);
+  // The legacy `docker:` block carries the image; the taskRunner form has none (the task's containerImage is used).
+  const legacyImage = selected.options.image;
   const image = typeof rendered.containerImage === 'string' ? rendered.containerImage : typeof legacyImage === 'string' ? legacyImage : DEFAULT_IMAGES[language];
   const env = { ...(language === 'python' ? { PYTHONUNBUFFERED: 'true' } : {}), ...envOf(rendered.env) };
   const warningOnStdErr = rendered.warningOnStdErr !== false;

@@ -11,9 +11,21 @@ export interface SelectedRunner {
 
 /**
  * The script tasks' one runner choice: `taskRunner` > legacy `runner` (with its `docker:` block) > DOCKER, through
- * `selectRunner`, then the runner instance from `context.runners`. `properties` must already be rendered.
+ * `selectRunner`, then the runner instance from `context.runners`. Rendering happens here, in two steps: first only
+ * what picks the runner (`runner`, `taskRunner.type`), then only the chosen runner's options. A block for a runner
+ * that is not used (a `docker:` block with a `secret()` under `runner: PROCESS`) is never rendered.
  */
-export function selectTaskRunner(properties: Readonly<Record<string, unknown>>, context: TaskContext): SelectedRunner {
-  const selection = selectRunner(properties, context.runners.definitions);
-  return { type: selection.runner.type, runner: context.runners.get(selection.runner.type), options: selection.options };
+export async function selectTaskRunner(properties: Readonly<Record<string, unknown>>, context: TaskContext): Promise<SelectedRunner> {
+  const taskRunner = isObject(properties.taskRunner) ? properties.taskRunner : undefined;
+  const picked = await context.render({ runner: properties.runner, type: taskRunner?.type });
+  const selection = selectRunner(
+    { ...properties, runner: picked.runner, ...(taskRunner ? { taskRunner: { ...taskRunner, type: picked.type } } : {}) },
+    context.runners.definitions,
+  );
+  const options = await context.render(selection.options);
+  return { type: selection.runner.type, runner: context.runners.get(selection.runner.type), options };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
