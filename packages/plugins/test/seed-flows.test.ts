@@ -58,6 +58,14 @@ describeWithDocker('the seed flows run on Sluice', (env) => {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
+  /** The seed flow with its clone URL, image and registry key pointed at the local fixtures. */
+  function localPythonInContainer(): string {
+    return (pythonInContainer ?? '')
+      .replace('https://github.com/kestra-io/examples', git.url('examples'))
+      .replace('annageller/kestra:latest', `${env.registry.host}/sluice/python:3`)
+      .replace('"https://index.docker.io/v1/"', `"http://${env.registry.host}"`);
+  }
+
   async function run(flow: Flow, task: TaskSpec, secrets: Record<string, string>, workingDirectory?: string) {
     const logs: TaskLogEntry[] = [];
     const children: TaskRunOutcome[] = [];
@@ -86,11 +94,7 @@ describeWithDocker('the seed flows run on Sluice', (env) => {
   }
 
   it('python_in_container: WorkingDirectory + Clone + python Commands on DOCKER with a private image + LocalFiles', async () => {
-    const source = (pythonInContainer ?? '')
-      .replace('https://github.com/kestra-io/examples', git.url('examples'))
-      .replace('annageller/kestra:latest', `${env.registry.host}/sluice/python:3`)
-      .replace('"https://index.docker.io/v1/"', `"http://${env.registry.host}"`);
-    const { flow } = validator.parseFlow(source);
+    const { flow } = validator.parseFlow(localPythonInContainer());
     const secrets = { SECRET_DOCKER_PAT: Buffer.from(SEED_REGISTRY_PASSWORD).toString('base64') };
     const { outcome, logs, children } = await run(flow, flow.tasks[0]!, secrets);
 
@@ -115,11 +119,7 @@ describeWithDocker('the seed flows run on Sluice', (env) => {
   }, 180_000);
 
   it('python_in_container fails clearly when the secret holds a wrong password', async () => {
-    const source = (pythonInContainer ?? '')
-      .replace('https://github.com/kestra-io/examples', git.url('examples'))
-      .replace('annageller/kestra:latest', `${env.registry.host}/sluice/python:3`)
-      .replace('"https://index.docker.io/v1/"', `"http://${env.registry.host}"`);
-    const { flow } = validator.parseFlow(source);
+    const { flow } = validator.parseFlow(localPythonInContainer());
     // With the default pull policy (IF_NOT_PRESENT) a cached image needs no login: drop it so the pull happens.
     await env.docker.getImage(`${env.registry.host}/sluice/python:3`).remove({ force: true }).catch(() => undefined);
     const { outcome, children } = await run(flow, flow.tasks[0]!, { SLUICE_SECRET_DOCKER_PAT: 'wrong-password' });

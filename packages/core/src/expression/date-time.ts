@@ -6,6 +6,7 @@
  * Instants are epoch milliseconds; a "zoned" value is the calendar fields of an instant in a zone.
  */
 
+import { isValidTimeZone, offsetFunction } from '../schedule/timezone.js';
 import { typeError } from './expression-errors.js';
 
 /** A time zone: an id and its offset (milliseconds east of UTC) at any instant. */
@@ -79,37 +80,9 @@ function fixedZone(id: string, offset: number): Zone {
   return { id, offsetAt: () => offset };
 }
 
+// One Intl-based offset computation for the whole of core: the cron scheduler's.
 function intlZone(id: string): Zone | null {
-  let formatter: Intl.DateTimeFormat;
-  try {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: id,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      era: 'short',
-    });
-  } catch {
-    return null;
-  }
-  return {
-    id,
-    offsetAt(epochMs) {
-      const whole = Math.floor(epochMs / 1000) * 1000;
-      const fields: Record<string, number> = {};
-      let beforeChrist = false;
-      for (const part of formatter.formatToParts(whole)) {
-        if (part.type === 'era') beforeChrist = part.value.startsWith('B');
-        else fields[part.type] = Number(part.value);
-      }
-      const { year = 1970, month = 1, day = 1, hour = 0, minute = 0, second = 0 } = fields;
-      return utc(beforeChrist ? 1 - year : year, month, day, hour, minute, second, 0) - whole;
-    },
-  };
+  return isValidTimeZone(id) ? { id, offsetAt: offsetFunction(id) } : null;
 }
 
 /**

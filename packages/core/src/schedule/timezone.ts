@@ -62,6 +62,10 @@ export type OffsetFunction = (instant: number) => number;
 
 const utcOffset: OffsetFunction = () => 0;
 
+// The tz database has no transition before the 1800s, so any earlier instant has the offset of year 1000. Asking for
+// that instead also keeps years BC (which `format()` prints without their era) out of the parsing below.
+const OFFSET_FLOOR = Date.UTC(1000, 0, 1);
+
 /**
  * The offset function of a zone (validated). Offsets are whole seconds (historical local mean times such as
  * +00:09:21 included).
@@ -73,7 +77,7 @@ export function offsetFunction(timeZone: string): OffsetFunction {
   if (timeZone === 'UTC' || timeZone === 'Etc/UTC') return utcOffset;
   const formatter = formatterFor(timeZone) as Intl.DateTimeFormat;
   return (instant) => {
-    const whole = Math.floor(instant / 1000) * 1000;
+    const whole = Math.floor(Math.max(instant, OFFSET_FLOOR) / 1000) * 1000;
     const match = FORMAT_PATTERN.exec(formatter.format(whole));
     /* v8 ignore next 3 -- en-US with these options always matches; guard against a future ICU format change */
     if (!match) {
