@@ -1,3 +1,5 @@
+// Core tasks (Log, LocalFiles, WorkingDirectory) with real script tasks and the real PROCESS runner: an integration
+// test across plugin packages, so it lives with the default plugin set rather than in tasks-core.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +11,7 @@ import type { MockContextOptions, MockTaskContext } from '@sluice/plugin-api/tes
 import { processRunner } from '@sluice/runner-process';
 import { scriptTasks } from '@sluice/tasks-scripts';
 import { afterEach, describe, expect, it } from 'vitest';
-import { localFilesTask, logTask, parseInputFiles, resolveInside, workingDirectoryTask } from '../src/index.js';
+import { localFilesTask, logTask, parseInputFiles, resolveInside, workingDirectoryTask } from '@sluice/tasks-core';
 
 const dirs: string[] = [];
 afterEach(async () => {
