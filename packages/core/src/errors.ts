@@ -249,6 +249,50 @@ export const errorTable = {
     description: 'A Clone task failed: repository or branch not found, bad credentials, host unreachable.',
   },
 
+  // REST API
+  SLU_API_UNAUTHORIZED: {
+    status: 401,
+    message: 'authentication required: {reason}',
+    description: 'The API token or basic-auth credentials are missing or wrong (`SLUICE_API_TOKEN` is set on the server).',
+  },
+  SLU_API_NOT_FOUND: {
+    status: 404,
+    message: '{kind} {id} not found',
+    description: 'No flow, execution or route with this id.',
+  },
+  SLU_API_CONFLICT: {
+    status: 409,
+    message: '{reason}',
+    description: 'The request conflicts with what is stored (creating a flow that exists, killing an ended execution).',
+  },
+  SLU_API_BAD_REQUEST: {
+    status: 400,
+    message: '{reason}',
+    description: 'The request is malformed: a bad parameter, a flow whose id or namespace does not match the path.',
+  },
+  SLU_API_BODY_TOO_LARGE: {
+    status: 413,
+    message: 'the request body is larger than the limit of {limit} bytes',
+    description: 'The body exceeds the server\'s configured limit.',
+  },
+  SLU_API_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'unsupported content type {contentType}: expected {expected}',
+    description: 'The body has the wrong content type (JSON where YAML is expected, ...).',
+  },
+
+  // Database
+  SLU_DB_UNAVAILABLE: {
+    status: 503,
+    message: 'cannot reach the database: {reason}',
+    description: 'Postgres is down or `DATABASE_URL` is wrong.',
+  },
+  SLU_DB_MIGRATION_FAILED: {
+    status: 500,
+    message: 'migration {migration} {reason}',
+    description: 'A migration failed, or an applied migration was changed after it ran (checksum mismatch): the server refuses to start.',
+  },
+
   // Command line
   SLU_CLI_USAGE: {
     status: 400,
