@@ -29,7 +29,7 @@ const restrict = (extraPaths = [], extraPatterns = []) => [
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', '.turbo/**', '**/.sluice/**', 'examples/**'],
+    ignores: ['**/node_modules/**', '**/dist/**', 'coverage/**', '.turbo/**', '**/.sluice/**', 'examples/**', 'packages/db/src/generated/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

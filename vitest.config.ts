@@ -18,7 +18,7 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**/*.ts', 'apps/*/src/**/*.ts'],
-      exclude: ['**/*.test.ts', '**/testing/**'],
+      exclude: ['**/*.test.ts', '**/testing/**', 'packages/db/src/generated/**'],
       reporter: ['text-summary', 'json-summary', 'text'],
       reportsDirectory: 'coverage',
       // packages/core is the foundation every other package trusts: keep it thoroughly tested.

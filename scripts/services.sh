@@ -4,7 +4,9 @@
 #   - sluice-test/busybox:1, a busybox image built locally from Debian's busybox-static (nothing is pulled from a hub);
 #   - a private registry with basic auth on 127.0.0.1:5000 (user sluice / sluice-pass) holding
 #     127.0.0.1:5000/sluice/busybox:1;
-#   - with --python: sluice-test/python:3, built with debootstrap (about 2 minutes the first time, cached after).
+#   - with --python: sluice-test/python:3, built with debootstrap (about 2 minutes the first time, cached after);
+#   - a Postgres cluster for the database tests on 127.0.0.1:5433 (superuser sluice / sluice, data in $STATE_DIR/postgres;
+#     tuned for tests: no fsync).
 # Idempotent: what already runs is left alone, so a second run takes seconds. Run as root (apt, dockerd).
 # Exits non-zero with a message naming what could not be started. The fixtures of packages/testing read the same
 # defaults (override with the SLUICE_TEST_* variables printed at the end).
@@ -22,13 +24,17 @@ SEED_REGISTRY_PASSWORD=seed-pat-for-tests
 BUSYBOX_IMAGE=sluice-test/busybox:1
 REGISTRY_IMAGE=$REGISTRY/sluice/busybox:1
 PYTHON_IMAGE=sluice-test/python:3
+# Not 5432: a system Postgres may hold it.
+POSTGRES_PORT=5433
+POSTGRES_USER=sluice
+POSTGRES_PASSWORD=sluice
 
 want_python=0
 for arg in "$@"; do
   case $arg in
     --python) want_python=1 ;;
     -h | --help)
-      sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -47,7 +53,7 @@ die() {
 mkdir -p "$STATE_DIR" "$CACHE_DIR" 2>/dev/null || die "cannot create $STATE_DIR and $CACHE_DIR (run as root: sudo bash scripts/services.sh)"
 
 # --- Debian packages ---------------------------------------------------------------------------------------------
-packages=(docker.io docker-registry apache2-utils busybox-static curl ca-certificates git)
+packages=(docker.io docker-registry apache2-utils busybox-static curl ca-certificates git postgresql)
 [ "$want_python" = 1 ] && packages+=(debootstrap)
 missing=()
 for p in "${packages[@]}"; do
@@ -174,6 +180,43 @@ push_to_registry() {
 
 push_to_registry "$BUSYBOX_IMAGE" sluice/busybox 1
 
+# --- Postgres ----------------------------------------------------------------------------------------------------
+postgres_ready() {
+  PGPASSWORD=$POSTGRES_PASSWORD PGCONNECT_TIMEOUT=2 psql -h 127.0.0.1 -p "$POSTGRES_PORT" -U "$POSTGRES_USER" -d postgres \
+    -tAc 'select 1' >/dev/null 2>&1
+}
+if postgres_ready; then
+  say "postgres 127.0.0.1:$POSTGRES_PORT: running"
+else
+  [ "$(id -u)" = 0 ] || die "Postgres is not running on 127.0.0.1:$POSTGRES_PORT and only root can start it"
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -x "$pg_bin/postgres" ] || die "no Postgres server binaries under /usr/lib/postgresql (apt-get install postgresql)"
+  pg_data=$STATE_DIR/postgres
+  if [ ! -s "$pg_data/PG_VERSION" ]; then
+    say "postgres: initdb in $pg_data"
+    rm -rf "$pg_data"
+    install -d -o postgres -g postgres -m 700 "$pg_data"
+    pwfile=$(mktemp)
+    echo "$POSTGRES_PASSWORD" >"$pwfile"
+    chown postgres "$pwfile"
+    runuser -u postgres -- "$pg_bin/initdb" -D "$pg_data" -U "$POSTGRES_USER" --pwfile="$pwfile" \
+      --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$STATE_DIR/postgres-initdb.log" 2>&1 ||
+      { rm -f "$pwfile"; die "initdb failed; see $STATE_DIR/postgres-initdb.log: $(tail -n 3 "$STATE_DIR/postgres-initdb.log")"; }
+    rm -f "$pwfile"
+  fi
+  say "postgres 127.0.0.1:$POSTGRES_PORT: starting (data $pg_data, log $STATE_DIR/postgres.log)"
+  # TCP on loopback only, no unix socket; durability off: a test cluster, recreated at will.
+  setsid nohup runuser -u postgres -- "$pg_bin/postgres" -D "$pg_data" -p "$POSTGRES_PORT" \
+    -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200 \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    >"$STATE_DIR/postgres.log" 2>&1 </dev/null &
+  for _ in $(seq 1 60); do
+    postgres_ready && break
+    sleep 0.25
+  done
+  postgres_ready || die "Postgres did not start on 127.0.0.1:$POSTGRES_PORT; see $STATE_DIR/postgres.log: $(tail -n 3 "$STATE_DIR/postgres.log" 2>/dev/null)"
+fi
+
 # --- python image (optional) -------------------------------------------------------------------------------------
 if [ "$want_python" = 1 ]; then
   tarball=$CACHE_DIR/python3-bookworm-rootfs.tar
@@ -203,3 +246,4 @@ if [ "$want_python" = 1 ]; then
 fi
 
 say "ready: SLUICE_TEST_REGISTRY=$REGISTRY SLUICE_TEST_REGISTRY_USER=$REGISTRY_USER SLUICE_TEST_BUSYBOX_IMAGE=$BUSYBOX_IMAGE"
+say "ready: SLUICE_TEST_DATABASE_URL=postgres://$POSTGRES_USER:$POSTGRES_PASSWORD@127.0.0.1:$POSTGRES_PORT/postgres"

@@ -30,6 +30,7 @@ if ! npm ci --no-audit --no-fund --loglevel=error; then
   exit 1
 fi
 
+step generate npm run --silent db:generate
 step lint npm run --silent lint
 step typecheck npm run --silent typecheck
 step build npm run --silent build -- --output-logs=errors-only
@@ -40,6 +41,7 @@ services() {
 step services services
 export SLUICE_TEST_REGISTRY=127.0.0.1:5000 SLUICE_TEST_REGISTRY_USER=sluice SLUICE_TEST_REGISTRY_PASSWORD=sluice-pass
 export SLUICE_TEST_BUSYBOX_IMAGE=sluice-test/busybox:1 SLUICE_TEST_PYTHON_IMAGE=sluice-test/python:3
+export SLUICE_TEST_DATABASE_URL=postgres://sluice:sluice@127.0.0.1:5433/postgres
 step tests npx vitest run --coverage --reporter=default --reporter=json --outputFile="$results/vitest.json"
 
 if [ ${#failed_steps[@]} -gt 0 ]; then

@@ -250,35 +250,50 @@ export const errorTable = {
   },
 
   // REST API
-  SLU_API_UNAUTHORIZED: {
-    status: 401,
-    message: 'authentication required: {reason}',
-    description: 'The API token or basic-auth credentials are missing or wrong (`SLUICE_API_TOKEN` is set on the server).',
-  },
-  SLU_API_NOT_FOUND: {
-    status: 404,
-    message: '{kind} {id} not found',
-    description: 'No flow, execution or route with this id.',
-  },
-  SLU_API_CONFLICT: {
-    status: 409,
-    message: '{reason}',
-    description: 'The request conflicts with what is stored (creating a flow that exists, killing an ended execution).',
-  },
   SLU_API_BAD_REQUEST: {
     status: 400,
     message: '{reason}',
-    description: 'The request is malformed: a bad parameter, a flow whose id or namespace does not match the path.',
+    description: 'The request is malformed: a bad parameter, a body that is not UTF-8 text, a repeated flow in a deploy.',
+  },
+  SLU_API_UNAUTHORIZED: {
+    status: 401,
+    message: 'missing or invalid credentials: send "Authorization: Bearer <token>"',
+    description: 'The server has `SLUICE_API_TOKEN` set and the request did not carry it.',
+  },
+  SLU_API_ROUTE_NOT_FOUND: {
+    status: 404,
+    message: 'no route {method} {url}',
+    description: 'No endpoint at this method and path.',
+  },
+  SLU_API_FLOW_NOT_FOUND: {
+    status: 404,
+    message: 'flow {namespace}.{id} not found{revision}',
+    description: 'No flow (or no such revision) with this namespace and id; deleted flows count as absent.',
+  },
+  SLU_API_FLOW_EXISTS: {
+    status: 409,
+    message: 'flow id already exists: {namespace}.{id} (update it with PUT /api/v1/flows/{namespace}/{id})',
+    description: '`POST /flows` of a flow that exists: use `PUT` to add a revision.',
+  },
+  SLU_API_FLOW_MISMATCH: {
+    status: 400,
+    message: 'the flow\'s {property} "{actual}" does not match "{expected}" from the URL',
+    description: 'The id or namespace in the YAML differs from the one in the path.',
   },
   SLU_API_BODY_TOO_LARGE: {
     status: 413,
-    message: 'the request body is larger than the limit of {limit} bytes',
-    description: 'The body exceeds the server\'s configured limit.',
+    message: 'request body is larger than {limit} bytes',
+    description: 'The body exceeds the server\'s limit (`SLUICE_API_BODY_LIMIT`).',
   },
   SLU_API_UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
-    message: 'unsupported content type {contentType}: expected {expected}',
+    message: 'unsupported content type {contentType}: send {expected}',
     description: 'The body has the wrong content type (JSON where YAML is expected, ...).',
+  },
+  SLU_API_INTERNAL: {
+    status: 500,
+    message: 'internal error (request {requestId}): see the server log',
+    description: 'An unexpected error; its details are in the server log under this request id, never in the response.',
   },
 
   // Database

@@ -1,0 +1,95 @@
+import { SluiceError } from '@sluice/core';
+/**
+ * `createServer(deps)`: the whole HTTP API as a Fastify instance, without `listen` (STYLE.md), so tests and
+ * `main.ts` decide where it listens.
+ *
+ * Request bodies: only YAML is parsed (`application/x-yaml`, `application/yaml`, `text/yaml`, `text/x-yaml`), as raw
+ * bytes that must be UTF-8; any other content type is a 415 before a route runs. Every error, Fastify's own
+ * included, leaves through one handler as `{code, message, details}`.
+ */
+import { TextDecoder } from 'node:util';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FlowValidator } from '@sluice/core';
+import type { PluginRegistries } from '@sluice/plugin-api';
+import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { toErrorResponse } from './api-errors.js';
+import { createTokenCheck, isProtectedPath } from './auth.js';
+import type { FlowStore } from './flow-store.js';
+import { flowRoutes } from './routes/flows.js';
+import { healthRoutes } from './routes/health.js';
+import { pluginRoutes } from './routes/plugins.js';
+
+export interface ServerDeps {
+  readonly flows: FlowStore;
+  readonly registries: PluginRegistries;
+  readonly validator: FlowValidator;
+  /** Largest request body in bytes. Default 5 MiB. */
+  readonly bodyLimit?: number;
+  /** When `apiToken` is set, every `/api` route but health needs `Authorization: Bearer <apiToken>`. */
+  readonly auth?: { readonly apiToken?: string };
+  /** Fastify's logger (pino options or `false`). Default false. */
+  readonly logger?: boolean | Record<string, unknown>;
+  /** Serve the OpenAPI document and UI at `/docs`. Default true. */
+  readonly docs?: boolean;
+}
+
+export const YAML_CONTENT_TYPES = ['application/x-yaml', 'application/yaml', 'text/yaml', 'text/x-yaml'] as const;
+
+const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
+
+export function createServer(deps: ServerDeps): FastifyInstance {
+  const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const app = Fastify({ bodyLimit, logger: deps.logger ?? false, routerOptions: { ignoreTrailingSlash: true } });
+
+  app.removeAllContentTypeParsers();
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser([...YAML_CONTENT_TYPES], { parseAs: 'buffer', bodyLimit }, (_request, body, done) => {
+    try {
+      done(null, utf8.decode(body as Buffer));
+    } catch {
+      done(new SluiceError('SLU_API_BAD_REQUEST', { reason: 'the request body is not valid UTF-8 text' }), undefined);
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = toErrorResponse(error, bodyLimit, request.id);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    void reply.status(status).type('application/json; charset=utf-8').send(body);
+  });
+  app.setNotFoundHandler((request) => {
+    throw new SluiceError('SLU_API_ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0] });
+  });
+
+  const apiToken = deps.auth?.apiToken;
+  if (apiToken) {
+    const check = createTokenCheck(apiToken);
+    app.addHook('onRequest', async (request) => {
+      if (isProtectedPath(request.routeOptions.url ?? decodedPath(request.url))) check(request.headers.authorization);
+    });
+  }
+
+  if (deps.docs ?? true) {
+    void app.register(swagger, {
+      openapi: {
+        info: { title: 'Sluice API', version: '0.1.0', description: 'Kestra-compatible REST API (flows).' },
+        components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      },
+    });
+    void app.register(swaggerUi, { routePrefix: '/docs' });
+  }
+  void app.register(healthRoutes, { flows: deps.flows });
+  void app.register(flowRoutes, { prefix: '/api/v1', flows: deps.flows, validator: deps.validator });
+  void app.register(pluginRoutes, { prefix: '/api/v1', registries: deps.registries });
+  return app;
+}
+
+function decodedPath(url: string): string {
+  const path = url.split('?')[0] ?? '';
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}

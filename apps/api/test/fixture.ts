@@ -1,0 +1,113 @@
+/**
+ * A real API on a loopback port over a fresh, migrated Postgres database (one per test file), through `@sluice/db`.
+ *
+ * Postgres comes from `scripts/services.sh` (127.0.0.1:5433, override with SLUICE_TEST_DATABASE_URL). When it does
+ * not answer, `startApi` returns undefined (the file skips) unless SLUICE_REQUIRE_SERVICES=1, where it throws.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createFlowValidator } from '@sluice/core';
+import { createDb, migrate } from '@sluice/db';
+import type { Db } from '@sluice/db';
+import { createDefaultRegistries } from '@sluice/plugins';
+import { createDbFlowStore, createServer } from '../src/index.js';
+import type { ServerDeps } from '../src/index.js';
+
+const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
+const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
+const registries = createDefaultRegistries();
+const validator = createFlowValidator(registries);
+
+export interface ApiFixture {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly db: Db;
+  /** fetch relative to the server, with the bearer token when the fixture has one. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** Every stored flow row, as JSON: compare before and after a request to prove nothing changed. */
+  snapshot(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit'> {
+  readonly apiToken?: string;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/**
+ * CREATE DATABASE copies template1 and fails ("source database is being accessed by other users") when another
+ * session creates a database at the same moment, as test files running in parallel do: retry a few times.
+ */
+async function createDatabase(admin: Db, database: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await admin.prisma.$executeRawUnsafe(`CREATE DATABASE "${database}"`);
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !/being accessed by other users/i.test(String(error))) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
+export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixture | undefined> {
+  const admin = createDb({ databaseUrl: adminUrl, maxConnections: 1 });
+  const database = `sluice_api_${randomBytes(6).toString('hex')}`;
+  try {
+    await createDatabase(admin, database);
+  } catch (error) {
+    await admin.close();
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).join(' ') || String((error as { code?: unknown })?.code ?? 'unknown error');
+    if (process.env.SLUICE_REQUIRE_SERVICES === '1') {
+      throw new Error(`Postgres at ${adminUrl} is required (SLUICE_REQUIRE_SERVICES=1) but unusable: ${reason}. Start it with \`sudo bash scripts/services.sh\`.`, { cause: error });
+    }
+    return undefined;
+  }
+  const databaseUrl = withDatabase(adminUrl, database);
+  await migrate({ databaseUrl, migrationsDir });
+  const db = createDb({ databaseUrl });
+  const app = createServer({
+    flows: createDbFlowStore(db),
+    registries,
+    validator,
+    ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
+    auth: options.apiToken ? { apiToken: options.apiToken } : {},
+    // SLUICE_TEST_API_LOG=1 prints the server's log (every request, and the cause of any 500).
+    logger: process.env.SLUICE_TEST_API_LOG === '1',
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('the server has no TCP address');
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    url,
+    db,
+    fetch(path, init = {}) {
+      const headers = new Headers(init.headers);
+      if (options.apiToken && !headers.has('authorization')) headers.set('authorization', `Bearer ${options.apiToken}`);
+      return fetch(`${url}${path}`, { ...init, headers });
+    },
+    async snapshot() {
+      const rows = await db.prisma.flow.findMany({ orderBy: [{ namespace: 'asc' }, { flowId: 'asc' }, { revision: 'asc' }] });
+      return JSON.stringify(rows);
+    },
+    async close() {
+      await app.close();
+      await db.close();
+      await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      await admin.close();
+    },
+  };
+}
+
+/** A valid one-task flow. */
+export function flowYaml(namespace: string, id: string, message = 'hello'): string {
+  return `id: ${id}\nnamespace: ${namespace}\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: ${message}\n`;
+}
+
+export const YAML = { 'content-type': 'application/x-yaml' };

@@ -1,0 +1,33 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient } from './generated/prisma/client.js';
+import { FlowRepository } from './flow-repository.js';
+
+export interface DbOptions {
+  /** Postgres connection string. */
+  readonly databaseUrl: string;
+  /** Maximum pool connections (pg's default, 10, when absent). */
+  readonly maxConnections?: number;
+}
+
+/** The database handle an app builds once at start and passes down. */
+export interface Db {
+  /** The generated Prisma client, for what no repository covers yet. */
+  readonly prisma: PrismaClient;
+  readonly flows: FlowRepository;
+  /** Close the connection pool. */
+  close(): Promise<void>;
+}
+
+/** Connect lazily to `databaseUrl` (nothing is opened until the first query). Run `migrate` first. */
+export function createDb(options: DbOptions): Db {
+  const adapter = new PrismaPg({
+    connectionString: options.databaseUrl,
+    ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
+  });
+  const prisma = new PrismaClient({ adapter });
+  return {
+    prisma,
+    flows: new FlowRepository(prisma),
+    close: () => prisma.$disconnect(),
+  };
+}

@@ -1,0 +1,8 @@
+export { createDb } from './create-db.js';
+export type { Db, DbOptions } from './create-db.js';
+export { FlowRepository } from './flow-repository.js';
+export type { FlowRevision, FlowSearch, FlowSearchResult, SaveResult } from './flow-repository.js';
+export { migrate, migrationChecksum, MigrationError, MIGRATION_LOCK_KEY } from './migrate.js';
+export type { MigrateOptions, MigrateResult } from './migrate.js';
+export { Prisma, PrismaClient } from './generated/prisma/client.js';
+export type { Execution, Flow, LogEntry, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
