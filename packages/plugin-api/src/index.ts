@@ -14,6 +14,7 @@ export type {
   TaskStorage,
   TriggerDefinition,
 } from './contracts.js';
+export { LineSplitter } from './line-splitter.js';
 export { Registry } from './registry.js';
 export type { Registrable } from './registry.js';
 export { createPluginRegistries } from './plugin-registries.js';

@@ -24,7 +24,7 @@ import { connectDocker } from './engine.js';
 import type { DockerEngine } from './engine.js';
 import { FrameDemuxer } from './frame-demuxer.js';
 import { parseImageReference } from './image-reference.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter } from '@sluice/plugin-api';
 import { selectRegistryAuth } from './registry-auth.js';
 import type { DockerAuth } from './registry-auth.js';
 

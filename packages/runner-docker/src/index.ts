@@ -14,7 +14,6 @@ export { DOCKER_HUB, DOCKER_HUB_AUTH_KEY, normalizeRegistry, parseImageReference
 export type { ImageReference } from './image-reference.js';
 export { readAuths, selectRegistryAuth } from './registry-auth.js';
 export type { DockerAuth, RegistryCredentials } from './registry-auth.js';
-export { LineSplitter } from './line-splitter.js';
 export { FrameDemuxer } from './frame-demuxer.js';
 export { parseByteSize } from './byte-size.js';
 

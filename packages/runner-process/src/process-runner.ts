@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '@sluice/core';
 import type { Runner, RunnerCommand, RunnerOutput, RunnerResult } from '@sluice/plugin-api';
 import { execa } from 'execa';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter } from '@sluice/plugin-api';
 import { groupMembers, killGroup } from './process-group.js';
 
 /** Worker settings of the PROCESS runner (`RunnerDefinition.create` options). */

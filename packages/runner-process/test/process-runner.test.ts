@@ -5,7 +5,7 @@ import { isSluiceError } from '@sluice/core';
 import type { RunnerCommand } from '@sluice/plugin-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createProcessRunner, processRunner } from '../src/index.js';
-import { LineSplitter } from '../src/line-splitter.js';
+import { LineSplitter } from '@sluice/plugin-api';
 import { isProcessGone, processesUnder } from './proc-scan.js';
 
 let dir: string;

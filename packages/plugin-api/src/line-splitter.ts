@@ -1,7 +1,8 @@
 import { StringDecoder } from 'node:string_decoder';
 
 /**
- * Turns a byte stream into lines as the bytes arrive: UTF-8 characters split across chunks are decoded whole,
+ * For runner implementations, which all owe the Runner contract the same line semantics. Turns a byte stream into
+ * lines as the bytes arrive: UTF-8 characters split across chunks are decoded whole,
  * `\n` and `\r\n` endings are removed, and the last line is delivered by `end()` even without a newline.
  * Only the current, unterminated line is held in memory, so output of any size streams through.
  */
