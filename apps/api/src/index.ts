@@ -4,3 +4,7 @@ export type { FlowSearch, FlowStore, StoredFlow } from './flow-store.js';
 export { createDbFlowStore } from './db-flow-store.js';
 export { toErrorResponse } from './api-errors.js';
 export type { ErrorResponse } from './api-errors.js';
+export { executionJson, executionRoutes, EXECUTION_STATES, DEFAULT_UPLOAD_LIMIT } from './routes/executions.js';
+export type { ExecutionRouteOptions, ExecutionStore } from './routes/executions.js';
+export { createLoggingExecutionQueue, createRecordingExecutionQueue } from './execution-queue.js';
+export type { ExecutionEvent, ExecutionQueue, RecordedEvent, RecordingExecutionQueue } from './execution-queue.js';

@@ -8,8 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { createFlowValidator } from '@sluice/core';
 import { createDb, migrate } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
+import { LocalFileStorage } from '@sluice/storage';
 import { createDbFlowStore } from './db-flow-store.js';
 import { readEnv } from './env.js';
+import { createLoggingExecutionQueue } from './execution-queue.js';
 import { createServer } from './server.js';
 
 const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
@@ -20,7 +22,14 @@ export async function main(): Promise<void> {
   await migrate({ databaseUrl: env.databaseUrl, migrationsDir });
   const db = createDb({ databaseUrl: env.databaseUrl });
   const registries = createDefaultRegistries();
+  // TODO(issue 5): the BullMQ / in-process queue of the scheduler. Until it exists, executions are stored CREATED and
+  // this queue only logs, so nothing runs them. Storage: ./.sluice/storage until env.ts reads SLUICE_STORAGE_DIR.
+  const queue = createLoggingExecutionQueue((message) => app.log.warn(message));
+  const storage = new LocalFileStorage({ root: '.sluice/storage' });
   const app = createServer({
+    executions: db.executions,
+    storage,
+    queue,
     flows: createDbFlowStore(db),
     registries,
     validator: createFlowValidator(registries, { eager: true }),

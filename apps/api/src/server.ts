@@ -12,11 +12,15 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FlowValidator } from '@sluice/core';
 import type { PluginRegistries } from '@sluice/plugin-api';
+import type { Storage } from '@sluice/storage';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { toErrorResponse } from './api-errors.js';
 import { createTokenCheck, isProtectedPath } from './auth.js';
+import type { ExecutionQueue } from './execution-queue.js';
 import type { FlowStore } from './flow-store.js';
+import { executionRoutes } from './routes/executions.js';
+import type { ExecutionStore } from './routes/executions.js';
 import { flowRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
 import { pluginRoutes } from './routes/plugins.js';
@@ -33,6 +37,14 @@ export interface ServerDeps {
   readonly logger?: boolean | Record<string, unknown>;
   /** Serve the OpenAPI document and UI at `/docs`. Default true. */
   readonly docs?: boolean;
+  /** Executions (`db.executions`). The execution endpoints exist only when `executions`, `storage` and `queue` are all given. */
+  readonly executions?: ExecutionStore;
+  /** The internal storage: FILE inputs are stored in it, execution files are served from it. */
+  readonly storage?: Storage;
+  /** Where new, restarted and killed executions are handed to the scheduler. */
+  readonly queue?: ExecutionQueue;
+  /** Largest FILE input (each file part of a multipart body) in bytes. Default 1 GiB; the body limit does not apply to uploads. */
+  readonly uploadLimit?: number;
 }
 
 export const YAML_CONTENT_TYPES = ['application/x-yaml', 'application/yaml', 'text/yaml', 'text/x-yaml'] as const;
@@ -82,6 +94,16 @@ export function createServer(deps: ServerDeps): FastifyInstance {
   void app.register(healthRoutes, { flows: deps.flows });
   void app.register(flowRoutes, { prefix: '/api/v1', flows: deps.flows, validator: deps.validator });
   void app.register(pluginRoutes, { prefix: '/api/v1', registries: deps.registries });
+  if (deps.executions && deps.storage && deps.queue) {
+    void app.register(executionRoutes, {
+      prefix: '/api/v1',
+      flows: deps.flows,
+      executions: deps.executions,
+      storage: deps.storage,
+      queue: deps.queue,
+      ...(deps.uploadLimit === undefined ? {} : { uploadLimit: deps.uploadLimit }),
+    });
+  }
   return app;
 }
 

@@ -5,13 +5,17 @@
  * not answer, `startApi` returns undefined (the file skips) unless SLUICE_REQUIRE_SERVICES=1, where it throws.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createFlowValidator } from '@sluice/core';
 import { createDb, migrate } from '@sluice/db';
 import type { Db } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
-import { createDbFlowStore, createServer } from '../src/index.js';
-import type { ServerDeps } from '../src/index.js';
+import { LocalFileStorage } from '@sluice/storage';
+import { createDbFlowStore, createRecordingExecutionQueue, createServer } from '../src/index.js';
+import type { RecordingExecutionQueue, ServerDeps } from '../src/index.js';
 
 const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
@@ -22,6 +26,10 @@ export interface ApiFixture {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
   readonly db: Db;
+  /** The internal storage (a LocalFileStorage in a temporary directory, removed on close). */
+  readonly storage: LocalFileStorage;
+  /** Records what the API hands to the scheduler. */
+  readonly queue: RecordingExecutionQueue;
   /** fetch relative to the server, with the bearer token when the fixture has one. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
   /** Every stored flow row, as JSON: compare before and after a request to prove nothing changed. */
@@ -29,7 +37,7 @@ export interface ApiFixture {
   close(): Promise<void>;
 }
 
-export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit'> {
+export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploadLimit'> {
   readonly apiToken?: string;
 }
 
@@ -71,8 +79,15 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
   const databaseUrl = withDatabase(adminUrl, database);
   await migrate({ databaseUrl, migrationsDir });
   const db = createDb({ databaseUrl });
+  const storageDir = await mkdtemp(join(tmpdir(), 'sluice-api-storage-'));
+  const storage = new LocalFileStorage({ root: storageDir });
+  const queue = createRecordingExecutionQueue();
   const app = createServer({
     flows: createDbFlowStore(db),
+    executions: db.executions,
+    storage,
+    queue,
+    ...(options.uploadLimit === undefined ? {} : { uploadLimit: options.uploadLimit }),
     registries,
     validator,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
@@ -87,6 +102,8 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
   return {
     url,
     db,
+    storage,
+    queue,
     fetch(path, init = {}) {
       const headers = new Headers(init.headers);
       if (options.apiToken && !headers.has('authorization')) headers.set('authorization', `Bearer ${options.apiToken}`);
@@ -101,6 +118,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
       await db.close();
       await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
       await admin.close();
+      await rm(storageDir, { recursive: true, force: true });
     },
   };
 }

@@ -188,6 +188,13 @@ export const errorTable = {
     description: 'A plugin definition is malformed (empty type, schema that does not compile, ...). A packaging bug.',
   },
 
+  // Execution inputs
+  SLU_INPUT_INVALID: {
+    status: 400,
+    message: 'invalid inputs: {summary}',
+    description: 'Inputs given to a new execution do not match the flow\'s `inputs` (missing, unknown, wrong type, not an allowed value); `details.problems` lists each input with its problem.',
+  },
+
   // Internal storage
   SLU_STORAGE_INVALID_URI: {
     status: 400,
@@ -279,6 +286,21 @@ export const errorTable = {
     status: 400,
     message: 'the flow\'s {property} "{actual}" does not match "{expected}" from the URL',
     description: 'The id or namespace in the YAML differs from the one in the path.',
+  },
+  SLU_API_EXECUTION_NOT_FOUND: {
+    status: 404,
+    message: 'execution {id} not found',
+    description: 'No execution has this id.',
+  },
+  SLU_API_EXECUTION_ENDED: {
+    status: 409,
+    message: 'execution {id} has already ended (state {state}): it cannot be killed',
+    description: '`DELETE /executions/{id}/kill` of an execution in a terminal state (SUCCESS, WARNING, FAILED, KILLED, CANCELLED...).',
+  },
+  SLU_API_EXECUTION_NOT_RESTARTABLE: {
+    status: 409,
+    message: 'execution {id} is {state}: only a FAILED execution can be restarted',
+    description: '`POST /executions/{id}/restart` of an execution that is not FAILED.',
   },
   SLU_API_BODY_TOO_LARGE: {
     status: 413,

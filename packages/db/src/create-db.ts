@@ -1,5 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/prisma/client.js';
+import { ExecutionRepository } from './execution-repository.js';
 import { FlowRepository } from './flow-repository.js';
 
 export interface DbOptions {
@@ -14,6 +15,7 @@ export interface Db {
   /** The generated Prisma client, for what no repository covers yet. */
   readonly prisma: PrismaClient;
   readonly flows: FlowRepository;
+  readonly executions: ExecutionRepository;
   /** Close the connection pool. */
   close(): Promise<void>;
 }
@@ -28,6 +30,7 @@ export function createDb(options: DbOptions): Db {
   return {
     prisma,
     flows: new FlowRepository(prisma),
+    executions: new ExecutionRepository(prisma),
     close: () => prisma.$disconnect(),
   };
 }

@@ -1,8 +1,20 @@
 export { createDb } from './create-db.js';
 export type { Db, DbOptions } from './create-db.js';
+export { ExecutionRepository, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from './execution-repository.js';
+export type {
+  ExecutionSearch,
+  ExecutionSearchResult,
+  LabelEntry,
+  NewExecution,
+  StateEntry,
+  StoredExecution,
+  StoredTaskRun,
+  TransitionResult,
+} from './execution-repository.js';
 export { FlowRepository } from './flow-repository.js';
 export type { FlowRevision, FlowSearch, FlowSearchResult, SaveResult } from './flow-repository.js';
 export { migrate, migrationChecksum, MigrationError, MIGRATION_LOCK_KEY } from './migrate.js';
 export type { MigrateOptions, MigrateResult } from './migrate.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
 export type { Execution, Flow, LogEntry, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
+export { startEmbeddedPostgres, hydrateBinaries, binariesPackageName, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';

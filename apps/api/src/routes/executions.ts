@@ -1,0 +1,404 @@
+/**
+ * Execution endpoints, with Kestra's paths and JSON shapes (KESTRA.md A6, A7), under `/api/v1`:
+ *
+ * | route | success | errors |
+ * |---|---|---|
+ * | `POST /executions/{namespace}/{id}?labels=k:v&revision` (multipart/form-data or no body) | 200 execution (CREATED) | 400 inputs (`SLU_INPUT_INVALID`, every problem listed), bad label, disabled flow, `wait=true`; 404 flow; 413 file larger than the upload limit; 415 |
+ * | `GET /executions/search?namespace&flowId&state&labels&startDate&endDate&page&size` | 200 `{results, total}` | 400 |
+ * | `GET /executions/{id}` | 200 execution | 404 |
+ * | `DELETE /executions/{id}/kill` | 202 execution (KILLING) | 404; 409 already ended |
+ * | `POST /executions/{id}/restart` | 200 execution (RESTARTED) | 404; 409 not FAILED |
+ * | `GET /executions/{id}/file?path=kestra:///...` | 200 the bytes, streamed | 400 bad URI or outside the execution's folder; 404 |
+ *
+ * Creating an execution: form fields are inputs (a repeated field is a list, for MULTISELECT and ARRAY), file parts
+ * are FILE inputs, streamed into the internal storage at `.../executions/{id}/inputs/{input}/{filename}` as they
+ * arrive (never held in memory). The inputs are typed (`resolveInputs`), the execution is stored CREATED, then handed
+ * to the scheduler through the {@link ExecutionQueue}. A request that fails leaves nothing behind: files already
+ * stored are deleted. `?wait=true` (answer when the execution ends) needs the scheduler and is refused for now.
+ */
+import { finished } from 'node:stream/promises';
+import multipart from '@fastify/multipart';
+import { flowLabels, formatDuration, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
+import type { Flow, FlowInput, InputProblem } from '@sluice/core';
+import type { ExecutionRepository, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
+import { KILLABLE_STATES, newExecutionId } from '@sluice/db';
+import type { Storage } from '@sluice/storage';
+import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { ExecutionQueue } from '../execution-queue.js';
+import type { FlowStore } from '../flow-store.js';
+
+/** Kestra's states (KESTRA.md A7). */
+export const EXECUTION_STATES = [
+  'CREATED', 'QUEUED', 'RUNNING', 'PAUSED', 'RESTARTED', 'KILLING', 'SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED',
+  'RETRYING', 'RETRIED', 'SKIPPED',
+] as const;
+
+const SEARCH_PAGE_MAX = 500;
+/** Default largest FILE input, in bytes. */
+export const DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024;
+
+export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart'>;
+
+export interface ExecutionRouteOptions {
+  readonly flows: FlowStore;
+  readonly executions: ExecutionStore;
+  readonly storage: Storage;
+  readonly queue: ExecutionQueue;
+  /** Largest FILE input in bytes (each file part). Default {@link DEFAULT_UPLOAD_LIMIT}. */
+  readonly uploadLimit?: number;
+}
+
+function stateJson(current: string, histories: readonly { state: string; date: string }[], startDate: Date | null, endDate: Date | null): Record<string, unknown> {
+  const start = startDate?.getTime();
+  const end = endDate?.getTime() ?? Date.now();
+  return {
+    current,
+    histories,
+    ...(startDate ? { startDate: startDate.toISOString() } : {}),
+    ...(endDate ? { endDate: endDate.toISOString() } : {}),
+    ...(start !== undefined ? { duration: formatDuration(Math.max(0, end - start)) } : {}),
+  };
+}
+
+function taskRunJson(execution: StoredExecution, run: StoredTaskRun): Record<string, unknown> {
+  return {
+    id: run.id,
+    executionId: run.executionId,
+    namespace: execution.namespace,
+    flowId: execution.flowId,
+    taskId: run.taskId,
+    parentTaskRunId: run.parentTaskRunId,
+    value: run.value,
+    state: stateJson(run.state, run.stateHistory, run.startDate, run.endDate),
+    attempts: run.attempts,
+    outputs: run.outputs ?? {},
+    workerGroup: run.workerGroup,
+    workerId: run.workerId,
+  };
+}
+
+/** An execution as Kestra returns it. */
+export function executionJson(execution: StoredExecution): Record<string, unknown> {
+  return {
+    id: execution.id,
+    namespace: execution.namespace,
+    flowId: execution.flowId,
+    flowRevision: execution.flowRevision,
+    inputs: execution.inputs,
+    labels: execution.labels,
+    state: stateJson(execution.state, execution.stateHistory, execution.startDate, execution.endDate),
+    taskRunList: execution.taskRuns.map((run) => taskRunJson(execution, run)),
+    outputs: execution.outputs ?? {},
+    ...(execution.parentId ? { parentId: execution.parentId } : {}),
+    ...(execution.restartedFrom ? { originalId: execution.restartedFrom } : {}),
+  };
+}
+
+/** `k:v` strings (Kestra's `labels` query parameter) as labels; 400 for one without a colon or with an empty key. */
+function parseLabels(raw: readonly string[] | undefined): LabelEntry[] {
+  return (raw ?? []).map((text) => {
+    const colon = text.indexOf(':');
+    const key = colon < 0 ? '' : text.slice(0, colon).trim();
+    if (colon < 0 || key === '') {
+      throw new SluiceError('SLU_API_BAD_REQUEST', { reason: `label ${JSON.stringify(text)} must be written key:value` }, { in: 'query', parameter: 'labels' });
+    }
+    return { key, value: text.slice(colon + 1) };
+  });
+}
+
+function parseDate(name: string, raw: string | undefined): Date | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Date.parse(raw);
+  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(raw)) {
+    throw new SluiceError('SLU_API_BAD_REQUEST', { reason: `${name} must be an ISO-8601 date-time, got ${JSON.stringify(raw)}` }, { in: 'query', parameter: name });
+  }
+  return new Date(ms);
+}
+
+function executionNotFound(id: string): SluiceError {
+  return new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id }, { id });
+}
+
+/**
+ * The file's bytes, failing with `error` once they exceed `limit`. An async generator rather than a piped stream: it
+ * reads only when the storage pulls, so nothing flows (and nothing can fail unobserved) before the storage is ready.
+ */
+async function* limitedBytes(file: AsyncIterable<Buffer>, limit: number, error: () => Error): AsyncGenerator<Uint8Array> {
+  let seen = 0;
+  for await (const chunk of file) {
+    seen += chunk.length;
+    if (seen > limit) throw error();
+    yield chunk;
+  }
+}
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
+
+export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async (app, options) => {
+  const { flows, executions, storage, queue } = options;
+  const uploadLimit = options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
+  // One byte more than the limit reaches us, so an over-limit file is told apart from one of exactly the limit.
+  await app.register(multipart, { limits: { fileSize: uploadLimit + 1, files: 100, fields: 1000, parts: 1100 }, throwFileSizeLimit: false });
+
+  const tooLarge = (): SluiceError => new SluiceError('SLU_API_BODY_TOO_LARGE', { limit: uploadLimit }, { in: 'file' });
+
+  /** Read the multipart body: fields as strings (repeated ones as lists), file parts streamed into the storage. */
+  async function readBody(
+    request: FastifyRequest,
+    scope: { namespace: string; flowId: string; executionId: string },
+    declared: readonly FlowInput[],
+    stored: string[],
+  ): Promise<{ given: Record<string, unknown>; problems: InputProblem[] }> {
+    const given: Record<string, unknown> = {};
+    const problems: InputProblem[] = [];
+    const add = (name: string, value: unknown): void => {
+      const before = given[name];
+      given[name] = before === undefined ? value : Array.isArray(before) ? [...(before as unknown[]), value] : [before, value];
+    };
+    if (!request.isMultipart()) {
+      if (request.body !== undefined && request.body !== null && request.body !== '') {
+        throw new SluiceError('SLU_API_UNSUPPORTED_MEDIA_TYPE', { contentType: request.headers['content-type'] ?? 'none', expected: 'multipart/form-data' });
+      }
+      return { given, problems };
+    }
+    const byId = new Map(declared.map((input) => [input.id, input]));
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        if (part.valueTruncated) problems.push({ input: part.fieldname, message: 'the value is too long' });
+        else add(part.fieldname, typeof part.value === 'string' ? part.value : String(part.value));
+        continue;
+      }
+      const input = byId.get(part.fieldname);
+      const drain = async (message: string): Promise<void> => {
+        problems.push({ input: part.fieldname, message });
+        part.file.resume();
+        await finished(part.file);
+      };
+      if (!input) {
+        add(part.fieldname, { uri: '(not stored)' }); // reported as an unknown input by resolveInputs
+        part.file.resume();
+        await finished(part.file);
+        continue;
+      }
+      if (input.type !== 'FILE') {
+        await drain(`is ${input.type}: send it as a form field, not as a file`);
+        continue;
+      }
+      if (given[part.fieldname] !== undefined) {
+        await drain('expects one file, got several');
+        continue;
+      }
+      let uri: string;
+      try {
+        uri = inputFileUri({ ...scope, inputId: input.id }, part.filename || input.id);
+      } catch (error) {
+        if (!isSluiceError(error)) throw error;
+        await drain(`bad file name ${JSON.stringify(part.filename)}: ${String(error.params.reason ?? error.message)}`);
+        continue;
+      }
+      stored.push(uri);
+      try {
+        await storage.put(uri, limitedBytes(part.file, uploadLimit, tooLarge));
+      } catch (error) {
+        part.file.resume(); // never leave the parser waiting on an unread part
+        throw error;
+      }
+      add(part.fieldname, { uri });
+    }
+    return { given, problems };
+  }
+
+  app.post(
+    '/executions/:namespace/:id',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'Create an execution (inputs as multipart form fields, FILE inputs as file parts)',
+        consumes: ['multipart/form-data'],
+        params: { type: 'object', required: ['namespace', 'id'], properties: { namespace: { type: 'string' }, id: { type: 'string' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            labels: { type: 'array', items: { type: 'string' } },
+            revision: { type: 'integer', minimum: 1 },
+            wait: { type: 'boolean', default: false },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const { namespace, id } = request.params as { namespace: string; id: string };
+      const query = request.query as { labels?: string[]; revision?: number; wait: boolean };
+      if (query.wait) {
+        throw new SluiceError('SLU_API_BAD_REQUEST', { reason: 'wait=true is not supported yet: poll GET /api/v1/executions/{id} or follow it' }, { in: 'query', parameter: 'wait' });
+      }
+      const labels = parseLabels(query.labels);
+      const stored = await flows.get(namespace, id, query.revision);
+      if (!stored || stored.deleted) {
+        throw new SluiceError(
+          'SLU_API_FLOW_NOT_FOUND',
+          { namespace, id, revision: query.revision === undefined ? '' : ` (revision ${query.revision})` },
+          { namespace, id, ...(query.revision === undefined ? {} : { revision: query.revision }) },
+        );
+      }
+      const flow = stored.flow as unknown as Flow;
+      if (flow.disabled === true) {
+        throw new SluiceError('SLU_API_BAD_REQUEST', { reason: `flow ${namespace}.${id} is disabled: enable it to run it` }, { namespace, id });
+      }
+
+      const executionId = newExecutionId();
+      const scope = { namespace, flowId: id, executionId };
+      const storedFiles: string[] = [];
+      try {
+        const { given, problems } = await readBody(request, scope, flow.inputs ?? [], storedFiles);
+        let inputs: Record<string, unknown> = {};
+        try {
+          inputs = resolveInputs(flow.inputs, given, { fileUriPrefix: executionPrefixUri(scope) });
+        } catch (error) {
+          if (!isSluiceError(error) || error.code !== 'SLU_INPUT_INVALID') throw error;
+          problems.push(...(error.details.problems as InputProblem[]).filter((p) => !problems.some((q) => q.input === p.input)));
+        }
+        if (problems.length > 0) {
+          const summary = problems.map((p) => `${p.input}: ${p.message}`).join('; ');
+          throw new SluiceError('SLU_INPUT_INVALID', { summary }, { problems });
+        }
+        // Kestra: the flow's labels, then the request's (a request label replaces a flow label of the same key).
+        const byKey = new Map<string, string>();
+        for (const label of [...flowLabels(flow), ...labels]) byKey.set(label.key, label.value);
+        const execution = await executions.create({
+          id: executionId,
+          namespace,
+          flowId: id,
+          flowRevision: stored.revision,
+          inputs,
+          labels: [...byKey].map(([key, value]) => ({ key, value })),
+        });
+        storedFiles.length = 0; // from here on the files belong to a stored execution
+        try {
+          await queue.executionCreated({ executionId, namespace, flowId: id });
+        } catch (error) {
+          // Not handed to the scheduler: fail it rather than leave it CREATED forever.
+          await executions.transition(executionId, ['CREATED'], 'FAILED').catch(() => undefined);
+          throw error;
+        }
+        return executionJson(execution);
+      } catch (error) {
+        await Promise.all(storedFiles.map((uri) => storage.delete(uri).catch(() => false)));
+        throw error;
+      }
+    },
+  );
+
+  app.get(
+    '/executions/search',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'Search executions (newest first)',
+        querystring: {
+          type: 'object',
+          properties: {
+            namespace: { type: 'string' },
+            flowId: { type: 'string' },
+            state: { type: 'array', items: { enum: [...EXECUTION_STATES] } },
+            labels: { type: 'array', items: { type: 'string' } },
+            startDate: { type: 'string' },
+            endDate: { type: 'string' },
+            page: { type: 'integer', minimum: 1, default: 1 },
+            size: { type: 'integer', minimum: 1, maximum: SEARCH_PAGE_MAX, default: 10 },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query as {
+        namespace?: string;
+        flowId?: string;
+        state?: string[];
+        labels?: string[];
+        startDate?: string;
+        endDate?: string;
+        page: number;
+        size: number;
+      };
+      const startDate = parseDate('startDate', query.startDate);
+      const endDate = parseDate('endDate', query.endDate);
+      const found = await executions.search({
+        ...(query.namespace ? { namespace: query.namespace } : {}),
+        ...(query.flowId ? { flowId: query.flowId } : {}),
+        ...(query.state && query.state.length > 0 ? { states: query.state } : {}),
+        ...(query.labels && query.labels.length > 0 ? { labels: parseLabels(query.labels) } : {}),
+        ...(startDate ? { startDate } : {}),
+        ...(endDate ? { endDate } : {}),
+        page: query.page,
+        size: query.size,
+      });
+      return { results: found.results.map(executionJson), total: found.total };
+    },
+  );
+
+  app.get('/executions/:id', { schema: { tags: ['executions'], summary: 'Get an execution', params: idParams } }, async (request) => {
+    const { id } = request.params as { id: string };
+    const execution = await executions.get(id);
+    if (!execution) throw executionNotFound(id);
+    return executionJson(execution);
+  });
+
+  app.delete('/executions/:id/kill', { schema: { tags: ['executions'], summary: 'Kill an execution (→ KILLING)', params: idParams } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const result = await executions.transition(id, KILLABLE_STATES, 'KILLING');
+    if (result.status === 'not-found') throw executionNotFound(id);
+    // A second kill of an execution still KILLING is accepted again (and re-sent: a lost kill must not stick).
+    if (result.status === 'refused' && result.execution.state !== 'KILLING') {
+      throw new SluiceError('SLU_API_EXECUTION_ENDED', { id, state: result.execution.state }, { id, state: result.execution.state });
+    }
+    await queue.killRequested(id);
+    return reply.status(202).send(executionJson(result.execution));
+  });
+
+  app.post('/executions/:id/restart', { schema: { tags: ['executions'], summary: 'Restart a FAILED execution', params: idParams } }, async (request) => {
+    const { id } = request.params as { id: string };
+    const result = await executions.restart(id);
+    if (result.status === 'not-found') throw executionNotFound(id);
+    if (result.status === 'refused') {
+      throw new SluiceError('SLU_API_EXECUTION_NOT_RESTARTABLE', { id, state: result.execution.state }, { id, state: result.execution.state });
+    }
+    const { execution } = result;
+    await queue.executionRestarted({ executionId: id, namespace: execution.namespace, flowId: execution.flowId });
+    return executionJson(execution);
+  });
+
+  app.get(
+    '/executions/:id/file',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: "Download one of the execution's files",
+        params: idParams,
+        querystring: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } },
+      },
+    },
+    async (request, reply: FastifyReply) => {
+      const { id } = request.params as { id: string };
+      const { path } = request.query as { path: string };
+      const execution = await executions.get(id);
+      if (!execution) throw executionNotFound(id);
+      const segments = parseStorageUri(path); // 400 SLU_STORAGE_INVALID_URI for `..`, another scheme, ...
+      const uri = formatStorageUri(segments);
+      const prefix = executionPrefixUri({ namespace: execution.namespace, flowId: execution.flowId, executionId: execution.id });
+      if (!uri.startsWith(prefix)) {
+        throw new SluiceError('SLU_STORAGE_INVALID_URI', { uri: path, reason: `it is not a file of execution ${id} (its files are under ${prefix})` }, { id });
+      }
+      const info = await storage.stat(uri);
+      if (!info) throw new SluiceError('SLU_STORAGE_NOT_FOUND', { uri: path }, { id });
+      const stream = await storage.get(uri);
+      const name = segments[segments.length - 1] ?? 'file';
+      return reply
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(info.size))
+        .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`)
+        .send(stream);
+    },
+  );
+};

