@@ -4,7 +4,7 @@
  * - `POST /api/v1/flows`: creates a NEW flow per request (distinct ids), so each one is YAML parse + validation + a
  *   revision row written in a transaction on Postgres;
  * - `GET /api/v1/flows/{namespace}/{id}`: reads the latest revision of one flow;
- * - `GET /api/v1/executions/{id}`: when the route exists (else reported as not available yet).
+ * - `GET /api/v1/executions/{id}` of an execution created through the API (no scheduler runs: it stays CREATED).
  *
  * The servers (the real API from `createServer` over `createDb` on a fresh database of the test Postgres, and the
  * baseline) run in a child process, so that autocannon's client does not share their event loop. Needs the test Postgres
@@ -16,7 +16,9 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { cpus, totalmem } from 'node:os';
+import { mkdtemp } from 'node:fs/promises';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
@@ -32,13 +34,35 @@ interface Ports {
 // ---- server side (child process) --------------------------------------------------------------------------------------
 
 async function serve(databaseUrl: string): Promise<void> {
-  const [{ createFlowValidator }, { createDb, migrate }, { createDefaultRegistries }, { createDbFlowStore, createServer }, { default: Fastify }] =
-    await Promise.all([import('@sluice/core'), import('@sluice/db'), import('@sluice/plugins'), import('@sluice/api'), import('fastify')]);
+  const [
+    { createFlowValidator },
+    { createDb, migrate },
+    { createDefaultRegistries },
+    { createDbFlowStore, createLoggingExecutionQueue, createServer },
+    { LocalFileStorage },
+    { default: Fastify },
+  ] = await Promise.all([
+    import('@sluice/core'),
+    import('@sluice/db'),
+    import('@sluice/plugins'),
+    import('@sluice/api'),
+    import('@sluice/storage'),
+    import('fastify'),
+  ]);
   await migrate({ databaseUrl, migrationsDir });
   const db = createDb({ databaseUrl });
   const registries = createDefaultRegistries();
   const flows = createDbFlowStore(db);
-  const api = createServer({ flows, registries, validator: createFlowValidator(registries, { eager: true }), docs: false });
+  const storage = new LocalFileStorage({ root: await mkdtemp(join(tmpdir(), 'sluice-bench-storage-')) });
+  const api = createServer({
+    flows,
+    registries,
+    validator: createFlowValidator(registries, { eager: true }),
+    docs: false,
+    executions: db.executions,
+    storage,
+    queue: createLoggingExecutionQueue(() => undefined), // no scheduler here: executions stay CREATED
+  });
   const baseline = Fastify();
   const constant = { id: 'flow-get', namespace: 'bench', revision: 1, deleted: false };
   baseline.get('/constant', async () => constant);
@@ -109,12 +133,14 @@ async function main(): Promise<void> {
   try {
     const seeded = await fetch(`${api}/api/v1/flows`, { method: 'POST', headers: yamlHeaders, body: flowYaml('flow-get') });
     if (!seeded.ok) throw new Error(`seeding the flow failed: ${seeded.status} ${await seeded.text()}`);
-    const executionsProbe = await fetch(`${api}/api/v1/executions/00000000000000000000000000`);
-    const executionsExist = executionsProbe.status !== 404 || !(await executionsProbe.text()).includes('SLU_API_ROUTE_NOT_FOUND');
+    const created = await fetch(`${api}/api/v1/executions/bench/flow-get`, { method: 'POST' });
+    if (!created.ok) throw new Error(`creating an execution failed: ${created.status} ${await created.text()}`);
+    const executionId = ((await created.json()) as { id: string }).id;
 
     let counter = 0;
     const cases: { label: string; url: string; requests?: CannonRequest[] }[] = [
       { label: 'baseline: bare Fastify GET, constant JSON', url: `http://127.0.0.1:${ports.baseline}/constant` },
+      { label: 'GET /api/v1/executions/{id}', url: `${api}/api/v1/executions/${executionId}` },
       { label: 'GET /api/v1/flows/{namespace}/{id}', url: `${api}/api/v1/flows/bench/flow-get` },
       {
         label: 'POST /api/v1/flows (a new flow per request)',
@@ -150,7 +176,6 @@ async function main(): Promise<void> {
     console.log('| case | requests | req/s (mean) | p50 ms | p99 ms | ratio to baseline (req/s) | non-2xx/errors |');
     console.log('|---|---|---|---|---|---|---|');
     for (const row of rows) console.log(row);
-    if (!executionsExist) console.log('\nGET /api/v1/executions/{id}: not available yet (the route answers 404 SLU_API_ROUTE_NOT_FOUND): not measured.');
     console.log(`\nflows created during the run: ${counter}`);
   } finally {
     child.disconnect();
