@@ -5,17 +5,29 @@
  * | variable | default | meaning |
  * |---|---|---|
  * | `PORT` | 8080 | HTTP port |
- * | `SLUICE_API_HOST` | 127.0.0.1 | interface to listen on: loopback by default, because auth is off unless a token is set; `0.0.0.0` in a container |
+ * | `SLUICE_API_HOST` | 127.0.0.1 | interface to listen on: loopback by default, because auth is off unless a credential is set; `0.0.0.0` in a container |
  * | `DATABASE_URL` | (required) | Postgres |
- * | `SLUICE_API_TOKEN` | (none) | when set, every `/api` route needs `Authorization: Bearer <token>` |
- * | `SLUICE_API_BODY_LIMIT` | 5242880 | largest request body in bytes |
+ * | `SLUICE_API_TOKEN` | (none) | user auth: every `/api` route accepts `Authorization: Bearer <token>` |
+ * | `SLUICE_API_BASIC_AUTH` | (none) | user auth: `user:password` (split at the first colon); every `/api` route accepts `Authorization: Basic ...` |
+ * | `SLUICE_API_BASIC_AUTH_USERNAME`, `SLUICE_API_BASIC_AUTH_PASSWORD` | (none) | the same as two variables (Kestra's `basic-auth.username`/`password`); not together with `SLUICE_API_BASIC_AUTH` |
+ * | `SLUICE_WORKER_TOKEN` | (none) | the workers' bearer token, accepted ONLY on `/api/v1/internal/...` (internal storage); unset → those routes do not exist (404) |
+ * | `SLUICE_API_BODY_LIMIT` | 5242880 | largest request body (YAML) in bytes |
+ * | `SLUICE_API_UPLOAD_LIMIT` | 1073741824 | largest uploaded file in bytes (FILE inputs, worker uploads to the internal storage) |
+ *
+ * Auth is off when neither `SLUICE_API_TOKEN` nor basic credentials are set. When on, it covers every `/api` route
+ * except `/api/v1/health`; `/health` and the OpenAPI document at `/docs` stay open. When both a token and basic
+ * credentials are set, either is accepted. User credentials are never accepted on the internal routes, and the worker
+ * token never on user routes.
  */
 export interface ApiEnv {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string | undefined;
   readonly apiToken: string | undefined;
+  readonly basicAuth: { readonly username: string; readonly password: string } | undefined;
+  readonly workerToken: string | undefined;
   readonly bodyLimit: number;
+  readonly uploadLimit: number;
 }
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number, max: number): number {
@@ -27,13 +39,44 @@ function positiveInteger(name: string, raw: string | undefined, fallback: number
   return value;
 }
 
+function secret(raw: string | undefined): string | undefined {
+  return raw === undefined || raw === '' ? undefined : raw;
+}
+
+function basicAuth(env: NodeJS.ProcessEnv): ApiEnv['basicAuth'] {
+  const combined = secret(env.SLUICE_API_BASIC_AUTH);
+  const username = secret(env.SLUICE_API_BASIC_AUTH_USERNAME);
+  const password = secret(env.SLUICE_API_BASIC_AUTH_PASSWORD);
+  if (combined !== undefined) {
+    if (username !== undefined || password !== undefined) {
+      throw new Error('set either SLUICE_API_BASIC_AUTH or SLUICE_API_BASIC_AUTH_USERNAME/_PASSWORD, not both');
+    }
+    const colon = combined.indexOf(':');
+    if (colon < 1 || colon === combined.length - 1) throw new Error('SLUICE_API_BASIC_AUTH must be user:password (both non-empty)');
+    return { username: combined.slice(0, colon), password: combined.slice(colon + 1) };
+  }
+  if (username === undefined && password === undefined) return undefined;
+  if (username === undefined || password === undefined) {
+    throw new Error('SLUICE_API_BASIC_AUTH_USERNAME and SLUICE_API_BASIC_AUTH_PASSWORD must be set together');
+  }
+  if (username.includes(':')) throw new Error('SLUICE_API_BASIC_AUTH_USERNAME must not contain ":"');
+  return { username, password };
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
-  const token = env.SLUICE_API_TOKEN;
+  const apiToken = secret(env.SLUICE_API_TOKEN);
+  const workerToken = secret(env.SLUICE_WORKER_TOKEN);
+  if (apiToken !== undefined && apiToken === workerToken) {
+    throw new Error('SLUICE_WORKER_TOKEN must differ from SLUICE_API_TOKEN: workers get their own credential');
+  }
   return {
     port: positiveInteger('PORT', env.PORT, 8080, 65535),
     host: env.SLUICE_API_HOST?.trim() || '127.0.0.1',
     databaseUrl: env.DATABASE_URL?.trim() || undefined,
-    apiToken: token === undefined || token === '' ? undefined : token,
+    apiToken,
+    basicAuth: basicAuth(env),
+    workerToken,
     bodyLimit: positiveInteger('SLUICE_API_BODY_LIMIT', env.SLUICE_API_BODY_LIMIT, 5 * 1024 * 1024, 1024 * 1024 * 1024),
+    uploadLimit: positiveInteger('SLUICE_API_UPLOAD_LIMIT', env.SLUICE_API_UPLOAD_LIMIT, 1024 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
   };
 }

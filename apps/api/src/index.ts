@@ -8,3 +8,5 @@ export { executionJson, executionRoutes, EXECUTION_STATES, DEFAULT_UPLOAD_LIMIT 
 export type { ExecutionRouteOptions, ExecutionStore } from './routes/executions.js';
 export { createLoggingExecutionQueue, createRecordingExecutionQueue } from './execution-queue.js';
 export type { ExecutionEvent, ExecutionQueue, RecordedEvent, RecordingExecutionQueue } from './execution-queue.js';
+export { logJson, logLine, logRoutes } from './routes/logs.js';
+export type { LogRouteOptions, LogStore } from './routes/logs.js';

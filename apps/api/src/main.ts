@@ -1,7 +1,7 @@
 /**
  * `node apps/api/dist/main.js`: read the environment once, apply the migrations, build the server and listen.
  *
- * Listens on `SLUICE_API_HOST` (default 127.0.0.1: auth is off unless SLUICE_API_TOKEN is set, so the API is not
+ * Listens on `SLUICE_API_HOST` (default 127.0.0.1: auth is off unless SLUICE_API_TOKEN or SLUICE_API_BASIC_AUTH is set, so the API is not
  * exposed to the network by accident; set 0.0.0.0 in a container) and `PORT` (default 8080).
  */
 import { fileURLToPath } from 'node:url';
@@ -28,13 +28,19 @@ export async function main(): Promise<void> {
   const storage = new LocalFileStorage({ root: '.sluice/storage' });
   const app = createServer({
     executions: db.executions,
+    logs: db.logs,
     storage,
     queue,
     flows: createDbFlowStore(db),
     registries,
     validator: createFlowValidator(registries, { eager: true }),
     bodyLimit: env.bodyLimit,
-    auth: env.apiToken ? { apiToken: env.apiToken } : {},
+    uploadLimit: env.uploadLimit,
+    auth: {
+      ...(env.apiToken ? { apiToken: env.apiToken } : {}),
+      ...(env.basicAuth ? { basic: env.basicAuth } : {}),
+      ...(env.workerToken ? { workerToken: env.workerToken } : {}),
+    },
     logger: true,
   });
   app.addHook('onClose', () => db.close());

@@ -16,13 +16,16 @@ import type { Storage } from '@sluice/storage';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { toErrorResponse } from './api-errors.js';
-import { createTokenCheck, isProtectedPath } from './auth.js';
+import { createAuth, pathScope, Unauthorized } from './auth.js';
+import type { AuthOptions } from './auth.js';
 import type { ExecutionQueue } from './execution-queue.js';
 import type { FlowStore } from './flow-store.js';
-import { executionRoutes } from './routes/executions.js';
+import { DEFAULT_UPLOAD_LIMIT, executionRoutes } from './routes/executions.js';
 import type { ExecutionStore } from './routes/executions.js';
 import { flowRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
+import { logRoutes, type LogStore } from './routes/logs.js';
+import { internalStorageRoutes } from './routes/internal-storage.js';
 import { pluginRoutes } from './routes/plugins.js';
 
 export interface ServerDeps {
@@ -31,14 +34,19 @@ export interface ServerDeps {
   readonly validator: FlowValidator;
   /** Largest request body in bytes. Default 5 MiB. */
   readonly bodyLimit?: number;
-  /** When `apiToken` is set, every `/api` route but health needs `Authorization: Bearer <apiToken>`. */
-  readonly auth?: { readonly apiToken?: string };
+  /**
+   * Off by default. `apiToken` and/or `basic` protect every `/api` route but health (either credential passes);
+   * `workerToken` alone opens the internal routes (`/api/v1/internal/...`, registered only when it is set). See auth.ts.
+   */
+  readonly auth?: AuthOptions;
   /** Fastify's logger (pino options or `false`). Default false. */
   readonly logger?: boolean | Record<string, unknown>;
   /** Serve the OpenAPI document and UI at `/docs`. Default true. */
   readonly docs?: boolean;
   /** Executions (`db.executions`). The execution endpoints exist only when `executions`, `storage` and `queue` are all given. */
   readonly executions?: ExecutionStore;
+  /** Log lines (`db.logs`). The log and follow endpoints exist only when `executions` and `logs` are both given. */
+  readonly logs?: LogStore;
   /** The internal storage: FILE inputs are stored in it, execution files are served from it. */
   readonly storage?: Storage;
   /** Where new, restarted and killed executions are handed to the scheduler. */
@@ -74,13 +82,21 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     throw new SluiceError('SLU_API_ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0] });
   });
 
-  const apiToken = deps.auth?.apiToken;
-  if (apiToken) {
-    const check = createTokenCheck(apiToken);
-    app.addHook('onRequest', async (request) => {
-      if (isProtectedPath(request.routeOptions.url ?? decodedPath(request.url))) check(request.headers.authorization);
-    });
-  }
+  // Always installed, so an internal route can never be reached without the worker token: without one configured,
+  // every `/api/v1/internal/...` path is a 404 whatever is registered.
+  const auth = createAuth(deps.auth ?? {});
+  app.addHook('onRequest', async (request, reply) => {
+    const scope = pathScope(request.routeOptions.url ?? decodedPath(request.url));
+    if (scope === 'internal' && !auth.internalEnabled) {
+      throw new SluiceError('SLU_API_ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0] });
+    }
+    try {
+      auth.check(scope, request.headers.authorization);
+    } catch (error) {
+      if (!(error instanceof Unauthorized)) throw error;
+      return reply.status(401).header('www-authenticate', error.challenge).type('application/json; charset=utf-8').send(error.error.toJSON());
+    }
+  });
 
   if (deps.docs ?? true) {
     void app.register(swagger, {
@@ -104,6 +120,10 @@ export function createServer(deps: ServerDeps): FastifyInstance {
       ...(deps.uploadLimit === undefined ? {} : { uploadLimit: deps.uploadLimit }),
     });
   }
+  if (deps.storage && auth.internalEnabled) {
+    void app.register(internalStorageRoutes, { prefix: '/api/v1', storage: deps.storage, uploadLimit: deps.uploadLimit ?? DEFAULT_UPLOAD_LIMIT });
+  }
+  if (deps.executions && deps.logs) void app.register(logRoutes, { prefix: '/api/v1', executions: deps.executions, logs: deps.logs });
   return app;
 }
 

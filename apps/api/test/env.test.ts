@@ -3,7 +3,16 @@ import { readEnv } from '../src/env.js';
 
 describe('readEnv', () => {
   it('has defaults: port 8080 on loopback, 5 MiB bodies, no token', () => {
-    expect(readEnv({})).toEqual({ port: 8080, host: '127.0.0.1', databaseUrl: undefined, apiToken: undefined, bodyLimit: 5 * 1024 * 1024 });
+    expect(readEnv({})).toEqual({
+      port: 8080,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      apiToken: undefined,
+      basicAuth: undefined,
+      workerToken: undefined,
+      bodyLimit: 5 * 1024 * 1024,
+      uploadLimit: 1024 * 1024 * 1024,
+    });
   });
 
   it('reads every variable', () => {
@@ -12,7 +21,10 @@ describe('readEnv', () => {
       host: '0.0.0.0',
       databaseUrl: 'postgres://x',
       apiToken: 't',
+      basicAuth: undefined,
+      workerToken: undefined,
       bodyLimit: 1024,
+      uploadLimit: 1024 * 1024 * 1024,
     });
   });
 

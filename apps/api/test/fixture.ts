@@ -39,6 +39,10 @@ export interface ApiFixture {
 
 export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploadLimit'> {
   readonly apiToken?: string;
+  /** Basic-auth credentials for user routes. */
+  readonly basic?: { readonly username: string; readonly password: string };
+  /** The workers' token: the internal routes exist only with it. */
+  readonly workerToken?: string;
 }
 
 function withDatabase(url: string, database: string): string {
@@ -85,13 +89,18 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
   const app = createServer({
     flows: createDbFlowStore(db),
     executions: db.executions,
+    logs: db.logs,
     storage,
     queue,
     ...(options.uploadLimit === undefined ? {} : { uploadLimit: options.uploadLimit }),
     registries,
     validator,
     ...(options.bodyLimit === undefined ? {} : { bodyLimit: options.bodyLimit }),
-    auth: options.apiToken ? { apiToken: options.apiToken } : {},
+    auth: {
+      ...(options.apiToken ? { apiToken: options.apiToken } : {}),
+      ...(options.basic ? { basic: options.basic } : {}),
+      ...(options.workerToken ? { workerToken: options.workerToken } : {}),
+    },
     // SLUICE_TEST_API_LOG=1 prints the server's log (every request, and the cause of any 500).
     logger: process.env.SLUICE_TEST_API_LOG === '1',
   });

@@ -206,6 +206,11 @@ export const errorTable = {
     message: 'no file at {uri}',
     description: 'Nothing is stored at this internal-storage URI.',
   },
+  SLU_STORAGE_REMOTE_FAILED: {
+    status: 502,
+    message: 'the internal storage at {url} failed: {reason}',
+    description: 'A worker\'s storage client (`HttpStorage`) could not reach the API (`SLUICE_API_URL`) or got an unexpected answer.',
+  },
 
   // Runners
   SLU_RUNNER_ENGINE_UNAVAILABLE: {
@@ -264,8 +269,8 @@ export const errorTable = {
   },
   SLU_API_UNAUTHORIZED: {
     status: 401,
-    message: 'missing or invalid credentials: send "Authorization: Bearer <token>"',
-    description: 'The server has `SLUICE_API_TOKEN` set and the request did not carry it.',
+    message: 'missing or invalid credentials: send {expected}',
+    description: 'Auth is on (`SLUICE_API_TOKEN` and/or `SLUICE_API_BASIC_AUTH`) and the request did not carry a valid credential; on `/api/v1/internal/...` only the worker token (`SLUICE_WORKER_TOKEN`) is accepted.',
   },
   SLU_API_ROUTE_NOT_FOUND: {
     status: 404,

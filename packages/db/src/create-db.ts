@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { ExecutionRepository } from './execution-repository.js';
 import { FlowRepository } from './flow-repository.js';
+import { LogRepository } from './log-repository.js';
 
 export interface DbOptions {
   /** Postgres connection string. */
@@ -16,6 +17,7 @@ export interface Db {
   readonly prisma: PrismaClient;
   readonly flows: FlowRepository;
   readonly executions: ExecutionRepository;
+  readonly logs: LogRepository;
   /** Close the connection pool. */
   close(): Promise<void>;
 }
@@ -31,6 +33,7 @@ export function createDb(options: DbOptions): Db {
     prisma,
     flows: new FlowRepository(prisma),
     executions: new ExecutionRepository(prisma),
+    logs: new LogRepository(prisma),
     close: () => prisma.$disconnect(),
   };
 }

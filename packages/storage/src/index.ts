@@ -1,6 +1,7 @@
 export type { Storage, StorageContent, StorageObject } from './storage.js';
 export { LocalFileStorage } from './local-file-storage.js';
 export type { LocalFileStorageOptions } from './local-file-storage.js';
+export { HttpStorage, type HttpStorageOptions } from './http-storage.js';
 export {
   executionPrefixUri,
   formatStorageUri,

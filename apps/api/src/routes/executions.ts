@@ -9,6 +9,7 @@
  * | `DELETE /executions/{id}/kill` | 202 execution (KILLING) | 404; 409 already ended |
  * | `POST /executions/{id}/restart` | 200 execution (RESTARTED) | 404; 409 not FAILED |
  * | `GET /executions/{id}/file?path=kestra:///...` | 200 the bytes, streamed | 400 bad URI or outside the execution's folder; 404 |
+ * | `GET /executions/{id}/file/metas?path=kestra:///...` | 200 `{size}` (Kestra's FileMetas) | the same as the download |
  *
  * Creating an execution: form fields are inputs (a repeated field is a list, for MULTISELECT and ARRAY), file parts
  * are FILE inputs, streamed into the internal storage at `.../executions/{id}/inputs/{input}/{filename}` as they
@@ -22,7 +23,7 @@ import { flowLabels, formatDuration, isSluiceError, resolveInputs, SluiceError }
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
 import type { ExecutionRepository, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
 import { KILLABLE_STATES, newExecutionId } from '@sluice/db';
-import type { Storage } from '@sluice/storage';
+import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue } from '../execution-queue.js';
@@ -382,16 +383,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     async (request, reply: FastifyReply) => {
       const { id } = request.params as { id: string };
       const { path } = request.query as { path: string };
-      const execution = await executions.get(id);
-      if (!execution) throw executionNotFound(id);
-      const segments = parseStorageUri(path); // 400 SLU_STORAGE_INVALID_URI for `..`, another scheme, ...
-      const uri = formatStorageUri(segments);
-      const prefix = executionPrefixUri({ namespace: execution.namespace, flowId: execution.flowId, executionId: execution.id });
-      if (!uri.startsWith(prefix)) {
-        throw new SluiceError('SLU_STORAGE_INVALID_URI', { uri: path, reason: `it is not a file of execution ${id} (its files are under ${prefix})` }, { id });
-      }
-      const info = await storage.stat(uri);
-      if (!info) throw new SluiceError('SLU_STORAGE_NOT_FOUND', { uri: path }, { id });
+      const { uri, segments, info } = await executionFile(id, path);
       const stream = await storage.get(uri);
       const name = segments[segments.length - 1] ?? 'file';
       return reply
@@ -401,4 +393,37 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         .send(stream);
     },
   );
+
+  app.get(
+    '/executions/:id/file/metas',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: "The size of one of the execution's files",
+        params: idParams,
+        querystring: { type: 'object', required: ['path'], properties: { path: { type: 'string' } } },
+      },
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const { path } = request.query as { path: string };
+      const { info } = await executionFile(id, path);
+      return { size: info.size };
+    },
+  );
+
+  /** A stored file of execution `id`, confined to its folder: 404 execution or file, 400 bad URI or outside the folder. */
+  async function executionFile(id: string, path: string): Promise<{ uri: string; segments: string[]; info: StorageObject }> {
+    const execution = await executions.get(id);
+    if (!execution) throw executionNotFound(id);
+    const segments = parseStorageUri(path); // 400 SLU_STORAGE_INVALID_URI for `..`, another scheme, ...
+    const uri = formatStorageUri(segments);
+    const prefix = executionPrefixUri({ namespace: execution.namespace, flowId: execution.flowId, executionId: execution.id });
+    if (!uri.startsWith(prefix)) {
+      throw new SluiceError('SLU_STORAGE_INVALID_URI', { uri: path, reason: `it is not a file of execution ${id} (its files are under ${prefix})` }, { id });
+    }
+    const info = await storage.stat(uri);
+    if (!info) throw new SluiceError('SLU_STORAGE_NOT_FOUND', { uri: path }, { id });
+    return { uri, segments, info };
+  }
 };

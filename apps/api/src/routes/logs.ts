@@ -1,0 +1,176 @@
+/**
+ * Log endpoints and the live follow of an execution, with Kestra's paths and shapes (KESTRA.md A6), under `/api/v1`:
+ *
+ * | route | success | errors |
+ * |---|---|---|
+ * | `GET /logs/{executionId}?minLevel&taskId&taskRunId` | 200 `[{namespace, flowId, executionId, taskId, taskRunId, attemptNumber, timestamp, level, message}]` by time | 400 bad level; 404 |
+ * | `GET /logs/{executionId}/download?minLevel&taskId&taskRunId` | 200 text/plain, `timestamp level [taskId] message` a line, streamed | 400; 404 |
+ * | `GET /logs/{executionId}/follow?minLevel&taskId&taskRunId` | SSE: `progress` (one log line each), stored lines first then new ones; `end` once the execution has ended and every line is sent | 400; 404 |
+ * | `GET /executions/{id}/follow` | SSE: `progress` (the execution, as `GET /executions/{id}`) at once and on every change; `end` (the execution) once it has ended | 404 |
+ *
+ * Follows poll the database (every 250 ms by default) from the last line id or execution snapshot seen; a null
+ * field of a log line is left out, as Kestra does.
+ */
+import { Readable } from 'node:stream';
+import { SluiceError } from '@sluice/core';
+import type { ExecutionRepository, LogFilter, LogLevel, LogRepository, StoredExecution, StoredLogEntry } from '@sluice/db';
+import { LOG_LEVELS, TERMINAL_STATES } from '@sluice/db';
+import type { FastifyPluginAsync } from 'fastify';
+import { executionJson } from './executions.js';
+import { createFollowHub } from './follow.js';
+import type { FollowTiming } from './follow.js';
+
+export type LogStore = Pick<LogRepository, 'list' | 'stream'>;
+
+export interface LogRouteOptions extends FollowTiming {
+  readonly executions: Pick<ExecutionRepository, 'get'>;
+  readonly logs: LogStore;
+}
+
+/** Lines sent per poll of a log follow (the rest go on the next poll, at once). */
+const FOLLOW_PAGE = 500;
+/** Download chunk size: lines are written in chunks of about this many characters. */
+const DOWNLOAD_CHUNK = 64 * 1024;
+
+/** A log line as Kestra returns it. */
+export function logJson(entry: StoredLogEntry): Record<string, unknown> {
+  return {
+    namespace: entry.namespace,
+    flowId: entry.flowId,
+    executionId: entry.executionId,
+    ...(entry.taskId === null ? {} : { taskId: entry.taskId }),
+    ...(entry.taskRunId === null ? {} : { taskRunId: entry.taskRunId }),
+    ...(entry.attemptNumber === null ? {} : { attemptNumber: entry.attemptNumber }),
+    timestamp: entry.timestamp.toISOString(),
+    level: entry.level,
+    message: entry.message,
+  };
+}
+
+/** One download line: `timestamp level [taskId] message` (no brackets for a line of the execution itself). */
+export function logLine(entry: StoredLogEntry): string {
+  return `${entry.timestamp.toISOString()} ${entry.level} ${entry.taskId === null ? '' : `[${entry.taskId}] `}${entry.message}\n`;
+}
+
+function isTerminal(execution: StoredExecution): boolean {
+  return TERMINAL_STATES.includes(execution.state);
+}
+
+const executionIdParams = { type: 'object', required: ['executionId'], properties: { executionId: { type: 'string' } } } as const;
+const filterQuery = {
+  type: 'object',
+  properties: { minLevel: { enum: [...LOG_LEVELS] }, taskId: { type: 'string' }, taskRunId: { type: 'string' } },
+} as const;
+
+interface FilterQuery {
+  minLevel?: LogLevel;
+  taskId?: string;
+  taskRunId?: string;
+}
+
+function filterOf(query: FilterQuery): LogFilter {
+  return {
+    ...(query.minLevel === undefined ? {} : { minLevel: query.minLevel }),
+    ...(query.taskId === undefined ? {} : { taskId: query.taskId }),
+    ...(query.taskRunId === undefined ? {} : { taskRunId: query.taskRunId }),
+  };
+}
+
+async function* downloadChunks(lines: AsyncIterable<StoredLogEntry>): AsyncGenerator<string> {
+  let chunk = '';
+  for await (const entry of lines) {
+    chunk += logLine(entry);
+    if (chunk.length >= DOWNLOAD_CHUNK) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, options) => {
+  const { executions, logs } = options;
+  const { follow } = createFollowHub(app, options);
+
+  async function existing(id: string): Promise<StoredExecution> {
+    const execution = await executions.get(id);
+    if (!execution) throw new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id }, { id });
+    return execution;
+  }
+
+  app.get(
+    '/logs/:executionId',
+    { schema: { tags: ['logs'], summary: "An execution's log lines, oldest first", params: executionIdParams, querystring: filterQuery } },
+    async (request) => {
+      const { executionId } = request.params as { executionId: string };
+      await existing(executionId);
+      const lines: Record<string, unknown>[] = [];
+      for await (const entry of logs.stream(executionId, filterOf(request.query as FilterQuery))) lines.push(logJson(entry));
+      return lines;
+    },
+  );
+
+  app.get(
+    '/logs/:executionId/download',
+    { schema: { tags: ['logs'], summary: "Download an execution's log as text", params: executionIdParams, querystring: filterQuery } },
+    async (request, reply) => {
+      const { executionId } = request.params as { executionId: string };
+      await existing(executionId);
+      const body = Readable.from(downloadChunks(logs.stream(executionId, filterOf(request.query as FilterQuery))));
+      return reply
+        .header('content-type', 'text/plain; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${executionId.replace(/[^0-9A-Za-z._-]/g, '_')}.log"`)
+        .send(body);
+    },
+  );
+
+  app.get(
+    '/logs/:executionId/follow',
+    { schema: { tags: ['logs'], summary: "Follow an execution's log (server-sent events)", params: executionIdParams, querystring: filterQuery } },
+    async (request, reply) => {
+      const { executionId } = request.params as { executionId: string };
+      await existing(executionId);
+      const filter = filterOf(request.query as FilterQuery);
+      let afterId: bigint | undefined;
+      await follow(request, reply, async (sse) => {
+        for (;;) {
+          // The state first: a line stored before the execution ended is then always read below.
+          const execution = await existing(executionId);
+          const page = await logs.list(executionId, { ...filter, order: 'id', limit: FOLLOW_PAGE, ...(afterId === undefined ? {} : { afterId }) });
+          for (const entry of page) {
+            if (!sse.open) return true;
+            await sse.send('progress', logJson(entry));
+            afterId = entry.id;
+          }
+          if (page.length === FOLLOW_PAGE) continue; // more lines already stored: no need to wait
+          if (isTerminal(execution)) {
+            await sse.send('end', { executionId, state: execution.state });
+            return true;
+          }
+          return false;
+        }
+      });
+    },
+  );
+
+  app.get(
+    '/executions/:executionId/follow',
+    { schema: { tags: ['executions'], summary: 'Follow an execution (server-sent events)', params: executionIdParams } },
+    async (request, reply) => {
+      const { executionId } = request.params as { executionId: string };
+      let execution = await existing(executionId);
+      let sent: string | undefined;
+      await follow(request, reply, async (sse) => {
+        if (sent !== undefined) execution = await existing(executionId);
+        const snapshot = JSON.stringify(execution);
+        if (snapshot !== sent) {
+          await sse.send('progress', executionJson(execution));
+          sent = snapshot;
+        }
+        if (!isTerminal(execution)) return false;
+        await sse.send('end', executionJson(execution));
+        return true;
+      });
+    },
+  );
+};

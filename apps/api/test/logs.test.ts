@@ -1,0 +1,316 @@
+import { Writable } from 'node:stream';
+import type { Db, NewLogEntry, StoredExecution } from '@sluice/db';
+import Fastify from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
+import { logRoutes } from '../src/index.js';
+import { startApi } from './fixture.js';
+
+const api = await startApi();
+
+interface SseEvent {
+  event: string;
+  data: unknown;
+}
+
+/** A real SSE client: fetch, then read the body stream and parse `event:` / `data:` blocks (comments counted apart). */
+async function openSse(url: string): Promise<{ response: Response; next(timeoutMs?: number): Promise<SseEvent | undefined>; comments: string[]; close(): Promise<void> }> {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
+  const comments: string[] = [];
+  if (!response.body) throw new Error('no body');
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let done = false;
+  const parse = (block: string): SseEvent | undefined => {
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) comments.push(line.slice(1).trim());
+      else if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+    }
+    return data.length === 0 ? undefined : { event, data: JSON.parse(data.join('\n')) as unknown };
+  };
+  return {
+    response,
+    comments,
+    /** The next event, or undefined when the stream has ended. */
+    async next(timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        let end = buffer.indexOf('\n\n');
+        while (end >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = parse(block);
+          if (event) return event;
+          end = buffer.indexOf('\n\n');
+        }
+        if (done) return undefined;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new Error(`no SSE event within ${timeoutMs} ms`);
+        let timer: NodeJS.Timeout | undefined;
+        const chunk = await Promise.race([
+          reader.read(),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no SSE event within ${timeoutMs} ms`)), remaining);
+          }),
+        ]).finally(() => clearTimeout(timer));
+        if (chunk.done) done = true;
+        else buffer += decoder.decode(chunk.value, { stream: true });
+      }
+    },
+    async close() {
+      controller.abort();
+      await reader.cancel().catch(() => undefined);
+    },
+  };
+}
+
+const t0 = Date.parse('2025-03-01T10:00:00.000Z');
+function lines(executionId: string, specs: readonly [number, NewLogEntry['level'], string | null, string][]): NewLogEntry[] {
+  return specs.map(([offset, level, taskId, message]) => ({
+    executionId,
+    namespace: 'logs.ns',
+    flowId: 'f',
+    taskId,
+    taskRunId: taskId === null ? null : `tr-${taskId}`,
+    attemptNumber: taskId === null ? null : 1,
+    level,
+    message,
+    timestamp: new Date(t0 + offset),
+  }));
+}
+
+async function newExecution(db: Db): Promise<StoredExecution> {
+  return db.executions.create({ namespace: 'logs.ns', flowId: 'f', flowRevision: 1 });
+}
+
+describe.skipIf(!api)('log endpoints', () => {
+  const fixture = api!;
+  afterAll(async () => {
+    await fixture.close();
+  });
+
+  it('answers 404 for an unknown execution on every endpoint, before any streaming', async () => {
+    for (const path of ['/api/v1/logs/nope', '/api/v1/logs/nope/download', '/api/v1/logs/nope/follow', '/api/v1/executions/nope/follow']) {
+      const response = await fixture.fetch(path);
+      expect(response.status, path).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/application\/json/);
+      expect(await response.json()).toMatchObject({ code: 'SLU_API_EXECUTION_NOT_FOUND', details: { id: 'nope' } });
+    }
+  });
+
+  it('lists lines in Kestra shape, oldest first, filtered by minLevel, taskId and taskRunId', async () => {
+    const execution = await newExecution(fixture.db);
+    await fixture.db.logs.append(
+      lines(execution.id, [
+        [30, 'ERROR', 'b', 'boom'],
+        [10, 'DEBUG', 'a', 'details'],
+        [20, 'INFO', null, 'flow line'],
+        [0, 'INFO', 'a', 'hello'],
+        [25, 'WARN', 'b', 'careful'],
+      ]),
+    );
+    const all = await fixture.fetch(`/api/v1/logs/${execution.id}`);
+    expect(all.status).toBe(200);
+    const body = (await all.json()) as Record<string, unknown>[];
+    expect(body.map((l) => l.message)).toEqual(['hello', 'details', 'flow line', 'careful', 'boom']);
+    expect(body[0]).toEqual({
+      namespace: 'logs.ns',
+      flowId: 'f',
+      executionId: execution.id,
+      taskId: 'a',
+      taskRunId: 'tr-a',
+      attemptNumber: 1,
+      timestamp: '2025-03-01T10:00:00.000Z',
+      level: 'INFO',
+      message: 'hello',
+    });
+    expect(body[2]).not.toHaveProperty('taskId');
+
+    const messages = async (query: string): Promise<unknown[]> =>
+      ((await (await fixture.fetch(`/api/v1/logs/${execution.id}?${query}`)).json()) as { message: string }[]).map((l) => l.message);
+    expect(await messages('minLevel=WARN')).toEqual(['careful', 'boom']);
+    expect(await messages('minLevel=INFO')).toEqual(['hello', 'flow line', 'careful', 'boom']);
+    expect(await messages('minLevel=TRACE')).toHaveLength(5);
+    expect(await messages('taskId=a')).toEqual(['hello', 'details']);
+    expect(await messages('taskId=a&minLevel=INFO')).toEqual(['hello']);
+    expect(await messages('taskRunId=tr-b')).toEqual(['careful', 'boom']);
+
+    const bad = await fixture.fetch(`/api/v1/logs/${execution.id}?minLevel=LOUD`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'SLU_API_BAD_REQUEST' });
+    expect(await (await fixture.fetch(`/api/v1/logs/${(await newExecution(fixture.db)).id}`)).json()).toEqual([]);
+  });
+
+  it('downloads the log as text, one `timestamp level [taskId] message` line each, over several stream pages', async () => {
+    const execution = await newExecution(fixture.db);
+    await fixture.db.logs.append(lines(execution.id, [[5, 'WARN', null, 'second'], [0, 'INFO', 'a', 'first']]));
+    const many = Array.from({ length: 2500 }, (_, n): [number, NewLogEntry['level'], string | null, string] => [100 + n, 'DEBUG', 'bulk', `n${n}`]);
+    await fixture.db.logs.append(lines(execution.id, many));
+    const response = await fixture.fetch(`/api/v1/logs/${execution.id}/download`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(response.headers.get('content-disposition')).toBe(`attachment; filename="${execution.id}.log"`);
+    const text = await response.text();
+    const textLines = text.split('\n');
+    expect(textLines.slice(0, 3)).toEqual([
+      '2025-03-01T10:00:00.000Z INFO [a] first',
+      '2025-03-01T10:00:00.005Z WARN second',
+      '2025-03-01T10:00:00.100Z DEBUG [bulk] n0',
+    ]);
+    expect(textLines).toHaveLength(2503); // 2502 lines and the final newline
+    expect(textLines[2501]).toBe('2025-03-01T10:00:02.599Z DEBUG [bulk] n2499');
+
+    const filtered = await (await fixture.fetch(`/api/v1/logs/${execution.id}/download?minLevel=INFO`)).text();
+    expect(filtered).toBe('2025-03-01T10:00:00.000Z INFO [a] first\n2025-03-01T10:00:00.005Z WARN second\n');
+  });
+
+  it('follows a log: stored lines, then lines appended while the stream is open, then `end` once the execution has ended', async () => {
+    const execution = await newExecution(fixture.db);
+    await fixture.db.logs.append(lines(execution.id, [[0, 'INFO', 'a', 'one'], [1, 'DEBUG', 'a', 'two']]));
+    const sse = await openSse(`${fixture.url}/api/v1/logs/${execution.id}/follow`);
+    expect(sse.response.status).toBe(200);
+    expect(sse.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'one', level: 'INFO', taskId: 'a', executionId: execution.id } });
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'two' } });
+
+    await fixture.db.executions.transition(execution.id, ['CREATED'], 'RUNNING');
+    // A worker batch with an earlier timestamp than what was sent: following by id still delivers it.
+    await fixture.db.logs.append(lines(execution.id, [[-5, 'WARN', 'b', 'three'], [2, 'INFO', 'b', 'four']]));
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'three' } });
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'four' } });
+
+    await fixture.db.logs.append(lines(execution.id, [[3, 'ERROR', 'b', 'last words']]));
+    const ended = await fixture.db.executions.transition(execution.id, ['RUNNING'], 'FAILED');
+    expect(ended.status).toBe('changed');
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'last words' } });
+    expect(await sse.next()).toEqual({ event: 'end', data: { executionId: execution.id, state: 'FAILED' } });
+    expect(await sse.next()).toBeUndefined(); // the server ended the response
+    expect(sse.comments).toContain('connected');
+  });
+
+  it('follows with minLevel, sends every stored line of an ended execution (more than one page) and ends', async () => {
+    const execution = await newExecution(fixture.db);
+    const specs = Array.from({ length: 1200 }, (_, n): [number, NewLogEntry['level'], string | null, string] => [n, n % 2 === 0 ? 'WARN' : 'DEBUG', 'a', `m${n}`]);
+    await fixture.db.logs.append(lines(execution.id, specs));
+    await fixture.db.executions.transition(execution.id, ['CREATED'], 'SUCCESS');
+    const sse = await openSse(`${fixture.url}/api/v1/logs/${execution.id}/follow?minLevel=WARN`);
+    const received: string[] = [];
+    for (let event = await sse.next(); event; event = await sse.next()) {
+      if (event.event === 'end') break;
+      received.push((event.data as { message: string }).message);
+    }
+    expect(received).toHaveLength(600);
+    expect(received[0]).toBe('m0');
+    expect(received[599]).toBe('m1198');
+    expect(await sse.next()).toBeUndefined();
+  });
+
+  it('does not end a log follow while the execution is KILLING', async () => {
+    const execution = await newExecution(fixture.db);
+    await fixture.db.executions.transition(execution.id, ['CREATED'], 'KILLING');
+    const sse = await openSse(`${fixture.url}/api/v1/logs/${execution.id}/follow`);
+    await fixture.db.logs.append(lines(execution.id, [[0, 'INFO', 'a', 'still here']]));
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'still here' } });
+    await fixture.db.executions.transition(execution.id, ['KILLING'], 'KILLED');
+    expect(await sse.next()).toMatchObject({ event: 'end', data: { state: 'KILLED' } });
+    await sse.close();
+  });
+
+  it('follows an execution: `progress` at once and on each state or task-run change, `end` when it has ended', async () => {
+    const execution = await newExecution(fixture.db);
+    const sse = await openSse(`${fixture.url}/api/v1/executions/${execution.id}/follow`);
+    expect(sse.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    const first = await sse.next();
+    const got = (await (await fixture.fetch(`/api/v1/executions/${execution.id}`)).json()) as Record<string, unknown>;
+    expect(first).toMatchObject({ event: 'progress', data: { id: execution.id, state: { current: 'CREATED' } } });
+    expect(Object.keys(first?.data as object).sort()).toEqual(Object.keys(got).sort()); // the shape of GET /executions/{id}
+
+    await fixture.db.executions.transition(execution.id, ['CREATED'], 'RUNNING');
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { state: { current: 'RUNNING' }, taskRunList: [] } });
+    await fixture.db.prisma.taskRun.create({ data: { id: `tr-${execution.id}`, executionId: execution.id, taskId: 'a', state: 'RUNNING', stateHistory: [] } });
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { taskRunList: [{ taskId: 'a', state: { current: 'RUNNING' } }] } });
+    await fixture.db.prisma.taskRun.update({ where: { id: `tr-${execution.id}` }, data: { state: 'SUCCESS' } });
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { taskRunList: [{ state: { current: 'SUCCESS' } }] } });
+
+    await fixture.db.executions.transition(execution.id, ['RUNNING'], 'KILLING');
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { state: { current: 'KILLING' } } });
+    await fixture.db.executions.transition(execution.id, ['KILLING'], 'KILLED');
+    expect(await sse.next()).toMatchObject({ event: 'progress', data: { state: { current: 'KILLED' } } });
+    const end = await sse.next();
+    expect(end).toMatchObject({ event: 'end', data: { id: execution.id, state: { current: 'KILLED' } } });
+    expect(await sse.next()).toBeUndefined();
+  });
+
+  it('ends an execution follow at once for an execution that has already ended', async () => {
+    const execution = await newExecution(fixture.db);
+    await fixture.db.executions.transition(execution.id, ['CREATED'], 'WARNING');
+    const sse = await openSse(`${fixture.url}/api/v1/executions/${execution.id}/follow`);
+    expect((await sse.next())?.event).toBe('progress');
+    expect(await sse.next()).toMatchObject({ event: 'end', data: { state: { current: 'WARNING' } } });
+    expect(await sse.next()).toBeUndefined();
+  });
+
+  it('stops polling when the client disconnects, sends heartbeats, logs no error, and closes with followers open', async () => {
+    const db = fixture.db;
+    let polls = 0;
+    const errors: string[] = [];
+    const logStream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        const entry = JSON.parse(chunk.toString()) as { level: number };
+        if (entry.level >= 40) errors.push(chunk.toString());
+        callback();
+      },
+    });
+    const app = Fastify({ logger: { level: 'info', stream: logStream } });
+    const counted = {
+      get: async (id: string) => {
+        polls++;
+        return db.executions.get(id);
+      },
+    };
+    await app.register(logRoutes, { prefix: '/api/v1', executions: counted, logs: db.logs, pollMs: 20, heartbeatMs: 60 });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    const base = `http://127.0.0.1:${address.port}/api/v1`;
+    try {
+      const execution = await newExecution(db);
+      const logFollow = await openSse(`${base}/logs/${execution.id}/follow`);
+      const executionFollow = await openSse(`${base}/executions/${execution.id}/follow`);
+      expect((await executionFollow.next())?.event).toBe('progress');
+      await db.logs.append(lines(execution.id, [[0, 'INFO', 'a', 'hi']]));
+      expect(await logFollow.next()).toMatchObject({ data: { message: 'hi' } });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await logFollow.next(100).catch(() => undefined); // reads the heartbeat comments
+      expect(logFollow.comments).toContain('heartbeat');
+
+      await logFollow.close();
+      await executionFollow.close();
+      await new Promise((resolve) => setTimeout(resolve, 150)); // the server sees both sockets close
+      const after = polls;
+      await new Promise((resolve) => setTimeout(resolve, 200)); // 10 poll periods
+      expect(polls).toBe(after);
+
+      // A follower still open when the server closes is ended, and close does not wait on it.
+      const open = await openSse(`${base}/logs/${execution.id}/follow`);
+      await open.next(200).catch(() => undefined);
+      // (app.close() itself may then wait a few seconds on an idle socket undici opens after an aborted fetch: the
+      // stream ending at once is what shows the server does not wait on followers.)
+      const started = Date.now();
+      const closed = app.close();
+      expect(await open.next(1000)).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(1000);
+      await closed;
+      const closedAt = polls;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(polls).toBe(closedAt);
+      expect(errors).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});

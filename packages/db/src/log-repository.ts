@@ -1,0 +1,154 @@
+import type { LogEntry, Prisma, PrismaClient } from './generated/prisma/client.js';
+
+/** Kestra's log levels, least severe first: a `minLevel` keeps its own level and every one after it. */
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** One log line as a worker sends it. */
+export interface NewLogEntry {
+  readonly executionId: string;
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly taskId?: string | null;
+  readonly taskRunId?: string | null;
+  readonly attemptNumber?: number | null;
+  readonly level: LogLevel;
+  readonly message: string;
+  /** When the line was emitted (stored to the millisecond). */
+  readonly timestamp: Date;
+}
+
+/** A stored log line; `id` grows with insertion order (a cursor for following), not with `timestamp`. */
+export interface StoredLogEntry {
+  readonly id: bigint;
+  readonly executionId: string;
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly taskId: string | null;
+  readonly taskRunId: string | null;
+  readonly attemptNumber: number | null;
+  readonly level: string;
+  readonly message: string;
+  readonly timestamp: Date;
+}
+
+export interface LogFilter {
+  /** Keep this level and the more severe ones (TRACE < DEBUG < INFO < WARN < ERROR). */
+  readonly minLevel?: LogLevel;
+  readonly taskId?: string;
+  readonly taskRunId?: string;
+}
+
+export interface LogListOptions extends LogFilter {
+  /** Only lines stored after the line with this id (`id > afterId`). */
+  readonly afterId?: bigint;
+  /** At most this many lines (1 to 10,000; default 10,000). */
+  readonly limit?: number;
+  /**
+   * `timestamp` (default): by (timestamp, id), the order a log is read in. `id`: insertion order, the one to page
+   * with `afterId` when following (a line stored late with an early timestamp is never skipped).
+   */
+  readonly order?: 'timestamp' | 'id';
+}
+
+const MAX_LIMIT = 10_000;
+const DEFAULT_PAGE = 1_000;
+
+/** The levels at or above `minLevel` (all of them when absent). */
+export function levelsFrom(minLevel: LogLevel | undefined): LogLevel[] {
+  return minLevel === undefined ? [...LOG_LEVELS] : LOG_LEVELS.slice(LOG_LEVELS.indexOf(minLevel));
+}
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+function toEntry(row: LogEntry): StoredLogEntry {
+  return {
+    id: row.id,
+    executionId: row.executionId,
+    namespace: row.namespace,
+    flowId: row.flowId,
+    taskId: row.taskId,
+    taskRunId: row.taskRunId,
+    attemptNumber: row.attemptNumber,
+    level: row.level,
+    message: row.message,
+    timestamp: row.timestamp,
+  };
+}
+
+function whereOf(executionId: string, filter: LogFilter): Prisma.LogEntryWhereInput {
+  return {
+    executionId,
+    ...(filter.minLevel === undefined || filter.minLevel === 'TRACE' ? {} : { level: { in: levelsFrom(filter.minLevel) } }),
+    ...(filter.taskId === undefined ? {} : { taskId: filter.taskId }),
+    ...(filter.taskRunId === undefined ? {} : { taskRunId: filter.taskRunId }),
+  };
+}
+
+/**
+ * Execution logs: append-only, written in batches, read per execution through the (execution_id, timestamp) index.
+ */
+export class LogRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /**
+   * Store a batch of lines with ONE statement, whatever its size: the columns go as eight arrays through
+   * `unnest`, so there is no per-line statement and no bind-parameter limit (65,535) to split on. Returns the count.
+   */
+  async append(entries: readonly NewLogEntry[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    for (const entry of entries) {
+      if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
+      if (!(entry.timestamp instanceof Date) || Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
+    }
+    const column = <T>(pick: (entry: NewLogEntry) => T): T[] => entries.map(pick);
+    return this.prisma.$executeRaw`
+      INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp")
+      SELECT * FROM unnest(
+        ${column((e) => e.executionId)}::text[],
+        ${column((e) => e.namespace)}::text[],
+        ${column((e) => e.flowId)}::text[],
+        ${column((e) => e.taskId ?? null)}::text[],
+        ${column((e) => e.taskRunId ?? null)}::text[],
+        ${column((e) => e.attemptNumber ?? null)}::int[],
+        ${column((e) => e.level)}::text[],
+        ${column((e) => e.message)}::text[],
+        ${column((e) => e.timestamp.toISOString())}::timestamptz[]
+      )`;
+  }
+
+  /** The execution's lines matching the filter, by (timestamp, id) unless `order: 'id'`. */
+  async list(executionId: string, options: LogListOptions = {}): Promise<StoredLogEntry[]> {
+    const limit = options.limit ?? MAX_LIMIT;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new RangeError(`limit must be an integer from 1 to ${MAX_LIMIT}, got ${limit}`);
+    const rows = await this.prisma.logEntry.findMany({
+      where: { ...whereOf(executionId, options), ...(options.afterId === undefined ? {} : { id: { gt: options.afterId } }) },
+      orderBy: options.order === 'id' ? [{ id: 'asc' }] : [{ timestamp: 'asc' }, { id: 'asc' }],
+      take: limit,
+    });
+    return rows.map(toEntry);
+  }
+
+  /**
+   * Every matching line by (timestamp, id), read a page at a time with a keyset cursor on (timestamp, id): a
+   * million-line log never sits in memory, and lines appended while reading are picked up if they sort later.
+   */
+  async *stream(executionId: string, filter: LogFilter & { readonly pageSize?: number } = {}): AsyncGenerator<StoredLogEntry> {
+    const pageSize = filter.pageSize ?? DEFAULT_PAGE;
+    const where = whereOf(executionId, filter);
+    let cursor: { timestamp: Date; id: bigint } | undefined;
+    for (;;) {
+      const rows = await this.prisma.logEntry.findMany({
+        where: cursor === undefined ? where : { ...where, OR: [{ timestamp: { gt: cursor.timestamp } }, { timestamp: cursor.timestamp, id: { gt: cursor.id } }] },
+        orderBy: [{ timestamp: 'asc' }, { id: 'asc' }],
+        take: pageSize,
+      });
+      for (const row of rows) yield toEntry(row);
+      const last = rows[rows.length - 1];
+      if (last === undefined || rows.length < pageSize) return;
+      cursor = { timestamp: last.timestamp, id: last.id };
+    }
+  }
+}
