@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDb, KILLABLE_STATES, migrate, newExecutionId } from '@sluice/db';
+import { beforeAll, expect, it } from 'vitest';
+import { KILLABLE_STATES, newExecutionId } from '@sluice/db';
 import type { Db } from '@sluice/db';
-import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
+import { describeWithPostgres } from './postgres-fixture.js';
 
 await describeWithPostgres('ExecutionRepository', (postgres) => {
   let db: Db;
   beforeAll(async () => {
-    const url = await postgres.createDatabase();
-    await migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR });
-    db = createDb({ databaseUrl: url });
-  });
-  afterAll(async () => {
-    await db?.close();
+    db = await postgres.migratedDb();
   });
 
   const base = { namespace: 'company.team', flowId: 'etl', flowRevision: 1 };

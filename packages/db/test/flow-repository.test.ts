@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDb, migrate } from '@sluice/db';
+import { beforeAll, expect, it } from 'vitest';
 import type { Db } from '@sluice/db';
-import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
+import { describeWithPostgres } from './postgres-fixture.js';
 
 const yaml = (ns: string, id: string, extra = ''): string => `id: ${id}\nnamespace: ${ns}\n# comment kept\ntasks: []${extra}\n`;
 const parsed = (ns: string, id: string): Record<string, unknown> => ({ id, namespace: ns, tasks: [] });
@@ -9,12 +8,7 @@ const parsed = (ns: string, id: string): Record<string, unknown> => ({ id, names
 await describeWithPostgres('FlowRepository', (postgres) => {
   let db: Db;
   beforeAll(async () => {
-    const url = await postgres.createDatabase();
-    await migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR });
-    db = createDb({ databaseUrl: url });
-  });
-  afterAll(async () => {
-    await db?.close();
+    db = await postgres.migratedDb();
   });
 
   it('numbers revisions from 1, keeps the source verbatim and adds none for an unchanged source', async () => {

@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDb, levelsFrom, migrate } from '@sluice/db';
+import { beforeAll, expect, it } from 'vitest';
+import { levelsFrom } from '@sluice/db';
 import type { Db, NewLogEntry } from '@sluice/db';
-import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
+import { describeWithPostgres } from './postgres-fixture.js';
 
 await describeWithPostgres('LogRepository', (postgres) => {
   let db: Db;
   beforeAll(async () => {
-    const url = await postgres.createDatabase();
-    await migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR });
-    db = createDb({ databaseUrl: url });
-  });
-  afterAll(async () => {
-    await db?.close();
+    db = await postgres.migratedDb();
   });
 
   const base = { namespace: 'company.team', flowId: 'etl' };

@@ -1,19 +1,13 @@
 // Every model round-trips through the generated client on a freshly migrated database, every field set: a column the
 // schema has and the migration lacks (or the reverse, or a different type) fails here.
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDb, migrate } from '@sluice/db';
+import { beforeAll, expect, it } from 'vitest';
 import type { Db } from '@sluice/db';
-import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
+import { describeWithPostgres } from './postgres-fixture.js';
 
 await describeWithPostgres('models', (postgres) => {
   let db: Db;
   beforeAll(async () => {
-    const url = await postgres.createDatabase();
-    await migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR });
-    db = createDb({ databaseUrl: url });
-  });
-  afterAll(async () => {
-    await db?.close();
+    db = await postgres.migratedDb();
   });
 
   const t = (iso: string): Date => new Date(iso);

@@ -9,6 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { createDb, migrate } from '@sluice/db';
+import type { Db } from '@sluice/db';
 import { afterAll, describe, it } from 'vitest';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
@@ -41,6 +43,8 @@ async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
 export interface PostgresTest {
   /** Create an empty database and return its URL; it is dropped after the test file. */
   createDatabase(): Promise<string>;
+  /** A fresh database with every migration applied, and its client; closed and dropped after the test file. */
+  migratedDb(): Promise<Db>;
 }
 
 /**
@@ -57,6 +61,7 @@ export async function describeWithPostgres(name: string, factory: (postgres: Pos
     return;
   }
   const created: string[] = [];
+  const clients: Db[] = [];
   const postgres: PostgresTest = {
     async createDatabase() {
       const database = `sluice_test_${randomBytes(6).toString('hex')}`;
@@ -66,9 +71,17 @@ export async function describeWithPostgres(name: string, factory: (postgres: Pos
       url.pathname = `/${database}`;
       return url.toString();
     },
+    async migratedDb() {
+      const databaseUrl = await postgres.createDatabase();
+      await migrate({ databaseUrl, migrationsDir: MIGRATIONS_DIR });
+      const db = createDb({ databaseUrl });
+      clients.push(db);
+      return db;
+    },
   };
   describe(name, () => {
     afterAll(async () => {
+      await Promise.all(clients.map((db) => db.close()));
       await admin(async (client) => {
         for (const database of created) await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
       });
