@@ -26,6 +26,7 @@ import { flowRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes, type LogStore } from './routes/logs.js';
 import { internalStorageRoutes } from './routes/internal-storage.js';
+import { YAML_CONTENT_TYPES } from './routes/http.js';
 import { pluginRoutes } from './routes/plugins.js';
 
 export interface ServerDeps {
@@ -55,7 +56,7 @@ export interface ServerDeps {
   readonly uploadLimit?: number;
 }
 
-export const YAML_CONTENT_TYPES = ['application/x-yaml', 'application/yaml', 'text/yaml', 'text/x-yaml'] as const;
+export { YAML_CONTENT_TYPES };
 
 const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
 

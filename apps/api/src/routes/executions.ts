@@ -28,6 +28,7 @@ import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } f
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
+import { pagingQueryProperties } from './http.js';
 
 /** Kestra's states (KESTRA.md A7). */
 export const EXECUTION_STATES = [
@@ -35,7 +36,6 @@ export const EXECUTION_STATES = [
   'RETRYING', 'RETRIED', 'SKIPPED',
 ] as const;
 
-const SEARCH_PAGE_MAX = 500;
 /** Default largest FILE input, in bytes. */
 export const DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024;
 
@@ -306,8 +306,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
             labels: { type: 'array', items: { type: 'string' } },
             startDate: { type: 'string' },
             endDate: { type: 'string' },
-            page: { type: 'integer', minimum: 1, default: 1 },
-            size: { type: 'integer', minimum: 1, maximum: SEARCH_PAGE_MAX, default: 10 },
+            ...pagingQueryProperties,
           },
         },
       },

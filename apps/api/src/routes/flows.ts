@@ -18,11 +18,11 @@ import { FLOW_ID_MAX, FLOW_ID_PATTERN, NAMESPACE_MAX, NAMESPACE_PATTERN, parseYa
 import type { DocumentValidation, FlowProblem, FlowValidator } from '@sluice/core';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { FlowStore, StoredFlow } from '../flow-store.js';
+import { pagingQueryProperties, SEARCH_PAGE_MAX, YAML_CONTENT_TYPES } from './http.js';
 
-const YAML_TYPES = new Set(['application/x-yaml', 'application/yaml', 'text/yaml', 'text/x-yaml']);
+const YAML_TYPES: ReadonlySet<string> = new Set(YAML_CONTENT_TYPES);
 const namespacePattern = new RegExp(NAMESPACE_PATTERN);
 const idPattern = new RegExp(FLOW_ID_PATTERN);
-const SEARCH_PAGE_MAX = 500;
 
 /** The flow as Kestra returns it: `id`, `namespace`, `revision`, the flow's properties, `deleted` (and `source`). */
 export function flowJson(stored: StoredFlow, withSource: boolean): Record<string, unknown> {
@@ -138,8 +138,7 @@ export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowV
           properties: {
             namespace: { type: 'string' },
             q: { type: 'string' },
-            page: { type: 'integer', minimum: 1, default: 1 },
-            size: { type: 'integer', minimum: 1, maximum: SEARCH_PAGE_MAX, default: 10 },
+            ...pagingQueryProperties,
           },
         },
       },
