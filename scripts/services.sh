@@ -5,6 +5,7 @@
 #   - a private registry with basic auth on 127.0.0.1:5000 (user sluice / sluice-pass) holding
 #     127.0.0.1:5000/sluice/busybox:1;
 #   - with --python: sluice-test/python:3, built with debootstrap (about 2 minutes the first time, cached after);
+#   - redis-server (the binary: queue tests start their own instances on free loopback ports);
 #   - a Postgres cluster for the database tests on 127.0.0.1:5433 (superuser sluice / sluice, data in $STATE_DIR/postgres;
 #     tuned for tests: no fsync).
 # Idempotent: what already runs is left alone, so a second run takes seconds. Run as root (apt, dockerd).
@@ -53,7 +54,7 @@ die() {
 mkdir -p "$STATE_DIR" "$CACHE_DIR" 2>/dev/null || die "cannot create $STATE_DIR and $CACHE_DIR (run as root: sudo bash scripts/services.sh)"
 
 # --- Debian packages ---------------------------------------------------------------------------------------------
-packages=(docker.io docker-registry apache2-utils busybox-static curl ca-certificates git postgresql)
+packages=(docker.io docker-registry apache2-utils busybox-static curl ca-certificates git postgresql redis-server procps)
 [ "$want_python" = 1 ] && packages+=(debootstrap)
 missing=()
 for p in "${packages[@]}"; do

@@ -23,6 +23,10 @@ export interface ApiEnv {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string | undefined;
+  /** BullMQ (Redis): where executions are handed to the scheduler. */
+  readonly redisUrl: string | undefined;
+  /** Internal storage root. Default `./.sluice/storage`. */
+  readonly storageDir: string;
   readonly apiToken: string | undefined;
   readonly basicAuth: { readonly username: string; readonly password: string } | undefined;
   readonly workerToken: string | undefined;
@@ -73,6 +77,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     port: positiveInteger('PORT', env.PORT, 8080, 65535),
     host: env.SLUICE_API_HOST?.trim() || '127.0.0.1',
     databaseUrl: env.DATABASE_URL?.trim() || undefined,
+    redisUrl: env.REDIS_URL?.trim() || undefined,
+    storageDir: env.SLUICE_STORAGE_DIR?.trim() || '.sluice/storage',
     apiToken,
     basicAuth: basicAuth(env),
     workerToken,

@@ -67,3 +67,67 @@ export function createRecordingExecutionQueue(): RecordingExecutionQueue {
     },
   };
 }
+
+/** Messages the scheduler's queue accepts (the subset of `@sluice/queue`'s driver the API needs). */
+export interface ExecutionPublisher {
+  publishExecution(message: { type: 'created' | 'restarted' | 'kill'; executionId: string; namespace?: string; flowId?: string }): Promise<void>;
+}
+
+/** The API side of the queue contract: each event becomes one message on the `executions` channel. */
+export function createPublishingExecutionQueue(publisher: ExecutionPublisher): ExecutionQueue {
+  return {
+    executionCreated: (event) => publisher.publishExecution({ type: 'created', ...event }),
+    executionRestarted: (event) => publisher.publishExecution({ type: 'restarted', ...event }),
+    killRequested: (executionId) => publisher.publishExecution({ type: 'kill', executionId }),
+  };
+}
+
+/** Live execution updates (the scheduler publishes one per change), for `?wait=true`. */
+export interface ExecutionUpdateSource {
+  subscribeExecutionUpdates(handler: (update: { executionId: string; ended: boolean }) => void): Promise<() => Promise<void>>;
+}
+
+/** Waits for executions to end. One subscription serves every waiter of the server. */
+export interface ExecutionWaiter {
+  /** Start watching `executionId` (before enqueueing it, so no update is missed). */
+  watch(executionId: string): Promise<{ readonly ended: Promise<void>; cancel(): void }>;
+  close(): Promise<void>;
+}
+
+export function createExecutionWaiter(source: ExecutionUpdateSource): ExecutionWaiter {
+  const waiting = new Map<string, Set<() => void>>();
+  let subscription: Promise<() => Promise<void>> | undefined;
+  const ensureSubscribed = (): Promise<unknown> =>
+    (subscription ??= source.subscribeExecutionUpdates((update) => {
+      if (!update.ended) return;
+      const resolvers = waiting.get(update.executionId);
+      if (!resolvers) return;
+      waiting.delete(update.executionId);
+      for (const resolve of resolvers) resolve();
+    }));
+  return {
+    async watch(executionId) {
+      let resolver: () => void = () => undefined;
+      const ended = new Promise<void>((resolve) => {
+        resolver = resolve;
+      });
+      const set = waiting.get(executionId) ?? new Set();
+      set.add(resolver);
+      waiting.set(executionId, set);
+      await ensureSubscribed();
+      return {
+        ended,
+        cancel() {
+          const current = waiting.get(executionId);
+          current?.delete(resolver);
+          if (current?.size === 0) waiting.delete(executionId);
+        },
+      };
+    },
+    async close() {
+      const unsubscribe = await subscription;
+      await unsubscribe?.();
+      subscription = undefined;
+    },
+  };
+}

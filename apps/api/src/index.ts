@@ -6,7 +6,20 @@ export { toErrorResponse } from './api-errors.js';
 export type { ErrorResponse } from './api-errors.js';
 export { executionJson, executionRoutes, EXECUTION_STATES, DEFAULT_UPLOAD_LIMIT } from './routes/executions.js';
 export type { ExecutionRouteOptions, ExecutionStore } from './routes/executions.js';
-export { createLoggingExecutionQueue, createRecordingExecutionQueue } from './execution-queue.js';
-export type { ExecutionEvent, ExecutionQueue, RecordedEvent, RecordingExecutionQueue } from './execution-queue.js';
+export { createExecutionWaiter, createLoggingExecutionQueue, createPublishingExecutionQueue, createRecordingExecutionQueue } from './execution-queue.js';
+export type {
+  ExecutionEvent,
+  ExecutionPublisher,
+  ExecutionQueue,
+  ExecutionUpdateSource,
+  ExecutionWaiter,
+  RecordedEvent,
+  RecordingExecutionQueue,
+} from './execution-queue.js';
+export { internalWorkerRoutes } from './routes/internal-workers.js';
+export type { WorkerRegistryStore } from './routes/internal-workers.js';
 export { logJson, logLine, logRoutes } from './routes/logs.js';
 export type { LogRouteOptions, LogStore } from './routes/logs.js';
+export { buildApi, migrationsDir, startApiProcess } from './main.js';
+export { readEnv } from './env.js';
+export type { ApiEnv } from './env.js';

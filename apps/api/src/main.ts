@@ -1,5 +1,6 @@
 /**
- * `node apps/api/dist/main.js`: read the environment once, apply the migrations, build the server and listen.
+ * `sluice server api` (or `node apps/api/dist/main.js`): read the environment once, apply the migrations, build the
+ * server and listen. Executions are handed to the scheduler over BullMQ (`REDIS_URL`).
  *
  * Listens on `SLUICE_API_HOST` (default 127.0.0.1: auth is off unless SLUICE_API_TOKEN or SLUICE_API_BASIC_AUTH is set, so the API is not
  * exposed to the network by accident; set 0.0.0.0 in a container) and `PORT` (default 8080).
@@ -7,30 +8,32 @@
 import { fileURLToPath } from 'node:url';
 import { createFlowValidator } from '@sluice/core';
 import { createDb, migrate } from '@sluice/db';
+import type { Db } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
+import { createBullmqQueue } from '@sluice/queue';
+import type { QueueDriver } from '@sluice/queue';
 import { LocalFileStorage } from '@sluice/storage';
+import type { Storage } from '@sluice/storage';
+import type { FastifyInstance } from 'fastify';
 import { createDbFlowStore } from './db-flow-store.js';
 import { readEnv } from './env.js';
-import { createLoggingExecutionQueue } from './execution-queue.js';
+import type { ApiEnv } from './env.js';
+import { createExecutionWaiter, createPublishingExecutionQueue } from './execution-queue.js';
 import { createServer } from './server.js';
 
-const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
+export const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 
-export async function main(): Promise<void> {
-  const env = readEnv();
-  if (!env.databaseUrl) throw new Error('DATABASE_URL is not set: point it at a Postgres database (postgres://user:password@host:port/db)');
-  await migrate({ databaseUrl: env.databaseUrl, migrationsDir });
-  const db = createDb({ databaseUrl: env.databaseUrl });
+/** Build the API over a database, a queue driver and a storage (shared by `server api` and `server local`). */
+export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Storage, logger: boolean | Record<string, unknown> = true): FastifyInstance {
   const registries = createDefaultRegistries();
-  // TODO(issue 5): the BullMQ / in-process queue of the scheduler. Until it exists, executions are stored CREATED and
-  // this queue only logs, so nothing runs them. Storage: ./.sluice/storage until env.ts reads SLUICE_STORAGE_DIR.
-  const queue = createLoggingExecutionQueue((message) => app.log.warn(message));
-  const storage = new LocalFileStorage({ root: '.sluice/storage' });
+  const waiter = createExecutionWaiter(queue);
   const app = createServer({
     executions: db.executions,
     logs: db.logs,
     storage,
-    queue,
+    queue: createPublishingExecutionQueue(queue),
+    waiter,
+    workers: db.scheduler,
     flows: createDbFlowStore(db),
     registries,
     validator: createFlowValidator(registries, { eager: true }),
@@ -41,15 +44,31 @@ export async function main(): Promise<void> {
       ...(env.basicAuth ? { basic: env.basicAuth } : {}),
       ...(env.workerToken ? { workerToken: env.workerToken } : {}),
     },
-    logger: true,
+    logger,
   });
-  app.addHook('onClose', () => db.close());
+  app.addHook('onClose', () => waiter.close());
+  return app;
+}
+
+/** The distributed API: Postgres (DATABASE_URL) + Redis (REDIS_URL). Resolves once listening. */
+export async function startApiProcess(env: ApiEnv = readEnv()): Promise<FastifyInstance> {
+  if (!env.databaseUrl) throw new Error('DATABASE_URL is not set: point it at a Postgres database (postgres://user:password@host:port/db)');
+  if (!env.redisUrl) throw new Error('REDIS_URL is not set: the API hands executions to the scheduler over Redis (redis://host:6379); for one process without Redis use "sluice server local"');
+  await migrate({ databaseUrl: env.databaseUrl, migrationsDir });
+  const db = createDb({ databaseUrl: env.databaseUrl });
+  const queue = createBullmqQueue({ url: env.redisUrl });
+  const app = buildApi(env, db, queue, new LocalFileStorage({ root: env.storageDir }));
+  app.addHook('onClose', async () => {
+    await queue.close();
+    await db.close();
+  });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void app.close());
   await app.listen({ port: env.port, host: env.host });
+  return app;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((error: unknown) => {
+  startApiProcess().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);
     process.exitCode = 1;
   });

@@ -18,7 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import { toErrorResponse } from './api-errors.js';
 import { createAuth, pathScope, Unauthorized } from './auth.js';
 import type { AuthOptions } from './auth.js';
-import type { ExecutionQueue } from './execution-queue.js';
+import type { ExecutionQueue, ExecutionWaiter } from './execution-queue.js';
 import type { FlowStore } from './flow-store.js';
 import { DEFAULT_UPLOAD_LIMIT, executionRoutes } from './routes/executions.js';
 import type { ExecutionStore } from './routes/executions.js';
@@ -26,6 +26,8 @@ import { flowRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes, type LogStore } from './routes/logs.js';
 import { internalStorageRoutes } from './routes/internal-storage.js';
+import { internalWorkerRoutes } from './routes/internal-workers.js';
+import type { WorkerRegistryStore } from './routes/internal-workers.js';
 import { YAML_CONTENT_TYPES } from './routes/http.js';
 import { pluginRoutes } from './routes/plugins.js';
 
@@ -54,6 +56,12 @@ export interface ServerDeps {
   readonly queue?: ExecutionQueue;
   /** Largest FILE input (each file part of a multipart body) in bytes. Default 1 GiB; the body limit does not apply to uploads. */
   readonly uploadLimit?: number;
+  /** Live execution updates for `?wait=true` (without it, waiting polls the database). */
+  readonly waiter?: ExecutionWaiter;
+  /** How often `?wait=true` re-reads the execution (ms). Default 1000. */
+  readonly waitPollMs?: number;
+  /** The worker registry (`db.scheduler`): remote workers heartbeat through `/api/v1/internal/workers`. */
+  readonly workers?: WorkerRegistryStore;
 }
 
 export { YAML_CONTENT_TYPES };
@@ -119,11 +127,14 @@ export function createServer(deps: ServerDeps): FastifyInstance {
       storage: deps.storage,
       queue: deps.queue,
       ...(deps.uploadLimit === undefined ? {} : { uploadLimit: deps.uploadLimit }),
+      ...(deps.waiter === undefined ? {} : { waiter: deps.waiter }),
+      ...(deps.waitPollMs === undefined ? {} : { waitPollMs: deps.waitPollMs }),
     });
   }
   if (deps.storage && auth.internalEnabled) {
     void app.register(internalStorageRoutes, { prefix: '/api/v1', storage: deps.storage, uploadLimit: deps.uploadLimit ?? DEFAULT_UPLOAD_LIMIT });
   }
+  if (deps.workers && auth.internalEnabled) void app.register(internalWorkerRoutes, { prefix: '/api/v1', workers: deps.workers });
   if (deps.executions && deps.logs) void app.register(logRoutes, { prefix: '/api/v1', executions: deps.executions, logs: deps.logs });
   return app;
 }

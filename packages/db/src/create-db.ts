@@ -3,6 +3,7 @@ import { PrismaClient } from './generated/prisma/client.js';
 import { ExecutionRepository } from './execution-repository.js';
 import { FlowRepository } from './flow-repository.js';
 import { LogRepository } from './log-repository.js';
+import { SchedulerStore } from './scheduler-store.js';
 
 export interface DbOptions {
   /** Postgres connection string. */
@@ -18,6 +19,8 @@ export interface Db {
   readonly flows: FlowRepository;
   readonly executions: ExecutionRepository;
   readonly logs: LogRepository;
+  /** Execution locking, task runs, the worker registry and triggers: what the scheduler needs. */
+  readonly scheduler: SchedulerStore;
   /** Close the connection pool. */
   close(): Promise<void>;
 }
@@ -34,6 +37,7 @@ export function createDb(options: DbOptions): Db {
     flows: new FlowRepository(prisma),
     executions: new ExecutionRepository(prisma),
     logs: new LogRepository(prisma),
+    scheduler: new SchedulerStore(prisma),
     close: () => prisma.$disconnect(),
   };
 }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createFlowValidator } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { createDefaultRegistries } from '../src/index.js';
-import { seedFlows } from './seed.js';
+import { seedFlows } from '@sluice/testing';
 
 interface Expected {
   code: string;

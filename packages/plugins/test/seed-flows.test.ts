@@ -18,7 +18,7 @@ import { describeWithDocker, startGitServer } from '@sluice/testing';
 import type { GitServer } from '@sluice/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDefaultRegistries } from '../src/index.js';
-import { seedFlows } from './seed.js';
+import { seedFlows } from '@sluice/testing';
 
 const registries = createDefaultRegistries();
 const validator = createFlowValidator(registries, { eager: true });

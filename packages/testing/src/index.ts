@@ -5,3 +5,5 @@
 export { describeWithDocker, dockerTestEnv, requireDocker, servicesRequired } from './docker.js';
 export type { DockerTestEnv, DockerTestEnvOptions } from './docker.js';
 export * from './git-server.js';
+export { describeWithRedis, startRedis, type RedisServer } from './redis.js';
+export { seedDir, seedFlows } from './seed.js';

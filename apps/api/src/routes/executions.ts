@@ -22,11 +22,11 @@ import multipart from '@fastify/multipart';
 import { flowLabels, formatDuration, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
 import type { ExecutionRepository, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
-import { KILLABLE_STATES, newExecutionId } from '@sluice/db';
+import { KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { ExecutionQueue } from '../execution-queue.js';
+import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
 import { pagingQueryProperties } from './http.js';
 
@@ -46,6 +46,10 @@ export interface ExecutionRouteOptions {
   readonly executions: ExecutionStore;
   readonly storage: Storage;
   readonly queue: ExecutionQueue;
+  /** Live updates for `?wait=true`; without it, waiting polls the database. */
+  readonly waiter?: ExecutionWaiter;
+  /** How often `?wait=true` re-reads the execution besides live updates (ms). Default 1000. */
+  readonly waitPollMs?: number;
   /** Largest FILE input in bytes (each file part). Default {@link DEFAULT_UPLOAD_LIMIT}. */
   readonly uploadLimit?: number;
 }
@@ -210,6 +214,26 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     return { given, problems };
   }
 
+  /**
+   * `?wait=true`: answer when the execution has ended — on the scheduler's live update, or at the latest on the
+   * next database poll (updates are fire-and-forget) — or when the client goes away.
+   */
+  async function waitForEnd(executionId: string, ended: Promise<void> | undefined, reply: FastifyReply): Promise<StoredExecution> {
+    const pollMs = options.waitPollMs ?? 1000;
+    // The response's 'close' fires when the client goes away (the request's fires once its body is read).
+    const gone = new Promise<void>((resolve) => reply.raw.once('close', () => resolve()));
+    for (;;) {
+      const current = await executions.get(executionId);
+      if (!current) throw new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id: executionId }, { id: executionId });
+      if (TERMINAL_STATES.includes(current.state) || reply.raw.destroyed) return current;
+      let timer: NodeJS.Timeout | undefined;
+      const live = ended?.then(() => 'live' as const);
+      const winner = await Promise.race([live ?? new Promise<never>(() => undefined), gone, new Promise((resolve) => (timer = setTimeout(resolve, pollMs)))]);
+      clearTimeout(timer);
+      if (winner === 'live') ended = undefined; // fired once: from now on poll only
+    }
+  }
+
   app.post(
     '/executions/:namespace/:id',
     {
@@ -228,12 +252,9 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { namespace, id } = request.params as { namespace: string; id: string };
       const query = request.query as { labels?: string[]; revision?: number; wait: boolean };
-      if (query.wait) {
-        throw new SluiceError('SLU_API_BAD_REQUEST', { reason: 'wait=true is not supported yet: poll GET /api/v1/executions/{id} or follow it' }, { in: 'query', parameter: 'wait' });
-      }
       const labels = parseLabels(query.labels);
       const stored = await flows.get(namespace, id, query.revision);
       if (!stored || stored.deleted) {
@@ -276,14 +297,21 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           labels: [...byKey].map(([key, value]) => ({ key, value })),
         });
         storedFiles.length = 0; // from here on the files belong to a stored execution
+        const watch = query.wait ? await options.waiter?.watch(executionId) : undefined;
         try {
           await queue.executionCreated({ executionId, namespace, flowId: id });
         } catch (error) {
+          watch?.cancel();
           // Not handed to the scheduler: fail it rather than leave it CREATED forever.
           await executions.transition(executionId, ['CREATED'], 'FAILED').catch(() => undefined);
           throw error;
         }
-        return executionJson(execution);
+        if (!query.wait) return executionJson(execution);
+        try {
+          return executionJson(await waitForEnd(executionId, watch?.ended, reply));
+        } finally {
+          watch?.cancel();
+        }
       } catch (error) {
         await Promise.all(storedFiles.map((uri) => storage.delete(uri).catch(() => false)));
         throw error;

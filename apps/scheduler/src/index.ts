@@ -1,0 +1,7 @@
+export { createScheduler, newTaskRunId } from './scheduler.js';
+export type { Scheduler, SchedulerOptions } from './scheduler.js';
+export { applyPluginDefaults } from './plugin-defaults.js';
+export type { TypeResolver } from './plugin-defaults.js';
+export { nextTick, TriggerLoop, SCHEDULE_TYPES } from './triggers.js';
+export { startSchedulerProcess } from './main.js';
+export type { SchedulerProcessConfig } from './main.js';

@@ -1,0 +1,500 @@
+/**
+ * The scheduler (DESIGN.md §1): the executor. It consumes execution events and worker results, advances each
+ * execution with the pure engine (`@sluice/engine`) under the execution's row lock, writes states to Postgres, and
+ * enqueues ready task runs to their worker group's queue. It renders nothing and never sees a secret: workers render.
+ *
+ * Safety with several replicas: every change to an execution happens in `SchedulerStore.withExecution` (row lock),
+ * jobs are enqueued after the transaction commits with an idempotency key (`<taskRunId>-<attempt>`), duplicate or
+ * late worker messages (an attempt that is no longer current, a task run that already ended) are ignored, and
+ * concurrency admission takes a per-flow advisory lock.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { flowLabels, SluiceError } from '@sluice/core';
+import type { Flow } from '@sluice/core';
+import type { Db, ExecutionTx, LockedExecution, SchedulerTaskRun, StateEntry } from '@sluice/db';
+import { newExecutionId } from '@sluice/db';
+import { admit, decide, isTerminalExecutionState, workerGroupOf } from '@sluice/engine';
+import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
+import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
+import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
+import { applyPluginDefaults } from './plugin-defaults.js';
+import type { TypeResolver } from './plugin-defaults.js';
+import { TriggerLoop } from './triggers.js';
+
+export interface SchedulerOptions {
+  readonly db: Db;
+  readonly queue: QueueDriver;
+  /** Canonical type and aliases of a task type (for pluginDefaults matching). */
+  readonly resolveTaskType: TypeResolver;
+  /** Unique per process. Default `scheduler-<host>-<pid>-<random>`. */
+  readonly id?: string;
+  /**
+   * Whether a worker group has a live worker (for `workerGroup.fallback`). Default: a worker of the group sent a
+   * heartbeat within `workerLivenessMs` (the workers table). `sluice server local` answers for its own worker.
+   */
+  readonly hasLiveWorker?: (group: string) => Promise<boolean>;
+  /** Default 15 s (5 missed heartbeats of 3 s). */
+  readonly workerLivenessMs?: number;
+  /** Messages of each channel handled at once. Default 8. */
+  readonly concurrency?: number;
+  /** How often Schedule triggers are checked. Default 1000 ms; 0 turns triggers off. */
+  readonly triggerIntervalMs?: number;
+  readonly log?: (line: string) => void;
+  readonly now?: () => Date;
+}
+
+export interface Scheduler {
+  readonly id: string;
+  /** Start consuming, then resume every unfinished execution (after a restart, nothing is lost). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const RUN_ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** A Kestra-style task run id: 22 random base-62 characters. */
+export function newTaskRunId(): string {
+  const bytes = randomBytes(22);
+  let id = '';
+  for (const byte of bytes) id += RUN_ID_ALPHABET[byte % 62];
+  return id;
+}
+
+const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED']);
+
+export function createScheduler(options: SchedulerOptions): Scheduler {
+  const { db, queue } = options;
+  const id = options.id ?? `scheduler-${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const now = options.now ?? (() => new Date());
+  const log = options.log ?? (() => undefined);
+  const livenessMs = options.workerLivenessMs ?? 15_000;
+  const hasLiveWorker =
+    options.hasLiveWorker ?? (async (group: string) => (await db.scheduler.liveWorkers(group, new Date(now().getTime() - livenessMs))).length > 0);
+  const flowCache = new Map<string, Flow>();
+  const consumers: Consumer[] = [];
+  let triggers: TriggerLoop | undefined;
+
+  async function loadFlow(namespace: string, flowId: string, revision: number): Promise<Flow> {
+    const key = `${namespace}\u0000${flowId}\u0000${revision}`;
+    const cached = flowCache.get(key);
+    if (cached) return cached;
+    const parsed = await db.scheduler.flowRevision(namespace, flowId, revision);
+    if (!parsed) throw new SluiceError('SLU_API_FLOW_NOT_FOUND', { namespace, id: flowId });
+    const flow = parsed as Flow;
+    if (flowCache.size > 1000) flowCache.clear();
+    flowCache.set(key, flow);
+    return flow;
+  }
+
+  /** Apply one engine decision inside the lock; returns the jobs to enqueue after commit. */
+  async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<{ jobs: { job: TaskJob; delayMs: number }[]; state: string }> {
+    const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision);
+    const runs = new Map(execution.taskRuns.map((run) => [run.id, run]));
+    let state = execution.state as ExecutionStateName;
+    const jobs: { job: TaskJob; delayMs: number }[] = [];
+    // A worker-group fallback (FAIL/CANCEL) ends a task run at once: decide again on the new state.
+    for (let round = 0; round < 20; round++) {
+      const date = now();
+      const engineExecution: EngineExecution = { id: execution.id, state, taskRuns: [...runs.values()].map(toEngineRun) };
+      const { actions } = decide(flow, engineExecution, { now: date, newTaskRunId });
+      let again = false;
+      for (const action of actions) {
+        const result = await apply(action, date);
+        if (result === 'again') again = true;
+      }
+      if (!again) break;
+    }
+    return { jobs, state };
+
+    async function apply(action: EngineAction, date: Date): Promise<'again' | undefined> {
+      const iso = date.toISOString();
+      switch (action.type) {
+        case 'setState':
+          state = action.state;
+          await tx.setState(action.state, date);
+          return undefined;
+        case 'end':
+          state = action.state;
+          await tx.setState(action.state, date);
+          return undefined;
+        case 'cancelTaskRun': {
+          const run = runs.get(action.taskRunId);
+          if (!run) return undefined;
+          const ended = endRun(run, action.state, iso, date);
+          runs.set(run.id, ended);
+          await tx.saveTaskRun(ended);
+          return undefined;
+        }
+        case 'dispatch':
+        case 'retry': {
+          const task = applyPluginDefaults(flow, action.task, options.resolveTaskType);
+          const group = workerGroupOf(task);
+          const existing = runs.get(action.taskRunId);
+          let run: SchedulerTaskRun =
+            existing ??
+            {
+              id: action.taskRunId,
+              taskId: task.id,
+              parentTaskRunId: null,
+              state: 'CREATED',
+              stateHistory: [{ state: 'CREATED', date: iso }],
+              attempts: [],
+              outputs: null,
+              metrics: null,
+              workerGroup: group.key === DEFAULT_WORKER_GROUP ? null : group.key,
+              workerId: null,
+              startDate: null,
+              endDate: null,
+            };
+          if (action.type === 'retry') {
+            run = { ...run, state: 'RETRYING', stateHistory: [...run.stateHistory, { state: 'RETRYING', date: iso }] };
+          }
+          if (!(await hasLiveWorker(group.key)) && group.fallback !== 'WAIT') {
+            const message =
+              `no live worker in worker group "${group.key}" (fallback ${group.fallback}): ` +
+              `start one with "sluice server worker --worker-group ${group.key}"`;
+            const ended = endRun(run, group.fallback === 'FAIL' ? 'FAILED' : 'CANCELLED', iso, date, { error: { code: 'SLU_TASK_NO_WORKER', message } });
+            runs.set(ended.id, ended);
+            await tx.saveTaskRun(ended);
+            await db.logs.append([
+              { executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId, taskId: task.id, taskRunId: ended.id, level: 'ERROR', message, timestamp: date },
+            ]);
+            return 'again';
+          }
+          runs.set(run.id, run);
+          await tx.saveTaskRun(run);
+          jobs.push({
+            job: {
+              executionId: execution.id,
+              namespace: execution.namespace,
+              flowId: execution.flowId,
+              flowRevision: execution.flowRevision,
+              taskRunId: run.id,
+              taskId: task.id,
+              attempt: action.attempt,
+              task,
+              workerGroup: group.key,
+              variables: variablesFor(flow, execution, [...runs.values()]),
+              queuedAt: iso,
+            },
+            delayMs: action.type === 'retry' ? action.delayMs : 0,
+          });
+          return undefined;
+        }
+      }
+    }
+  }
+
+  /** Advance one execution: decide under its lock, then enqueue and notify. */
+  async function advance(executionId: string): Promise<void> {
+    const outcome = await db.scheduler.withExecution(executionId, (execution, tx) => advanceLocked(execution, tx));
+    if (!outcome) return;
+    await afterCommit(executionId, outcome.jobs, outcome.state);
+  }
+
+  async function afterCommit(executionId: string, jobs: readonly { job: TaskJob; delayMs: number }[], state: string): Promise<void> {
+    for (const { job, delayMs } of jobs) {
+      await queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) });
+    }
+    const ended = isTerminalExecutionState(state);
+    await queue.publishExecutionUpdate({ executionId, state, ended });
+    if (ended) await dequeueNext(executionId);
+  }
+
+  /** When an execution of a flow with a concurrency limit ends, let the oldest QUEUED one start. */
+  async function dequeueNext(executionId: string): Promise<void> {
+    const row = await db.prisma.execution.findUnique({ where: { id: executionId }, select: { namespace: true, flowId: true, flowRevision: true } });
+    if (!row) return;
+    const flow = await loadFlow(row.namespace, row.flowId, row.flowRevision);
+    if (!flow.concurrency) return;
+    const next = await db.scheduler.oldestQueued(row.namespace, row.flowId);
+    if (next) await queue.publishExecution({ type: 'dequeued', executionId: next, namespace: row.namespace, flowId: row.flowId });
+  }
+
+  /** A CREATED (or QUEUED, when dequeued) execution asks to start: apply the flow's concurrency limit. */
+  async function admitExecution(executionId: string): Promise<void> {
+    const row = await db.prisma.execution.findUnique({ where: { id: executionId }, select: { namespace: true, flowId: true, flowRevision: true, state: true } });
+    if (!row || (row.state !== 'CREATED' && row.state !== 'QUEUED')) {
+      if (row) await advance(executionId);
+      return;
+    }
+    const flow = await loadFlow(row.namespace, row.flowId, row.flowRevision);
+    if (!flow.concurrency) {
+      await advance(executionId);
+      return;
+    }
+    const outcome = await db.scheduler.withFlowLock(row.namespace, row.flowId, async () => {
+      const active = await db.scheduler.countActive(row.namespace, row.flowId, executionId);
+      const verdict = admit(flow, active);
+      return db.scheduler.withExecution(executionId, async (execution, tx) => {
+        if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return { jobs: [], state: execution.state };
+        const date = now();
+        if (verdict === 'queue') {
+          if (execution.state === 'CREATED') await tx.setState('QUEUED', date);
+          return { jobs: [], state: 'QUEUED' };
+        }
+        if (verdict === 'cancel' || verdict === 'fail') {
+          const state = verdict === 'cancel' ? 'CANCELLED' : 'FAILED';
+          await tx.setState(state, date);
+          await db.logs.append([
+            {
+              executionId,
+              namespace: execution.namespace,
+              flowId: execution.flowId,
+              level: 'WARN',
+              message: `flow concurrency limit ${flow.concurrency?.limit ?? 0} reached (${active} running): execution ${state === 'CANCELLED' ? 'cancelled' : 'failed'} (behavior ${flow.concurrency?.behavior ?? 'QUEUE'})`,
+              timestamp: date,
+            },
+          ]);
+          return { jobs: [], state };
+        }
+        // Start: QUEUED → RUNNING goes through the engine (it treats QUEUED as waiting), so move it to CREATED's successor here.
+        if (execution.state === 'QUEUED') await tx.setState('CREATED', date);
+        return advanceLocked({ ...execution, state: 'CREATED' }, tx);
+      });
+    });
+    if (outcome) await afterCommit(executionId, outcome.jobs, outcome.state);
+  }
+
+  async function onExecution(message: ExecutionMessage): Promise<void> {
+    switch (message.type) {
+      case 'created':
+      case 'dequeued':
+        await admitExecution(message.executionId);
+        return;
+      case 'kill':
+        await queue.killExecution(message.executionId);
+        await advance(message.executionId);
+        return;
+      case 'restarted':
+      case 'resume':
+        await advance(message.executionId);
+        return;
+    }
+  }
+
+  async function onResult(message: ResultMessage): Promise<void> {
+    const outcome = await db.scheduler.withExecution(message.executionId, async (execution, tx) => {
+      const run = execution.taskRuns.find((r) => r.id === message.taskRunId);
+      if (message.type === 'started' || message.type === 'child-started') {
+        const startedAt = new Date(message.startedAt);
+        if (run && !startApplies(run, message.type, message.attempt, startedAt)) return undefined;
+        const base: SchedulerTaskRun = run ?? {
+          id: message.taskRunId,
+          taskId: message.taskId,
+          parentTaskRunId: message.type === 'child-started' ? message.parentTaskRunId : null,
+          state: 'CREATED',
+          stateHistory: [{ state: 'CREATED', date: message.startedAt }],
+          attempts: [],
+          outputs: null,
+          metrics: null,
+          workerGroup: null,
+          workerId: null,
+          startDate: null,
+          endDate: null,
+        };
+        const attempts = [...base.attempts];
+        while (attempts.length < message.attempt) attempts.push({ state: { current: 'CREATED', histories: [] } });
+        const index = message.attempt - 1;
+        const previous = attempts[index] ?? { state: { current: 'CREATED', histories: [] } };
+        attempts[index] = { state: { current: 'RUNNING', histories: [...previous.state.histories, { state: 'RUNNING', date: message.startedAt }] }, workerId: message.workerId };
+        await tx.saveTaskRun({
+          ...base,
+          state: 'RUNNING',
+          stateHistory: [...base.stateHistory, { state: 'RUNNING', date: message.startedAt }],
+          attempts,
+          workerId: message.workerId,
+          startDate: base.startDate ?? startedAt,
+          endDate: null,
+        });
+        return { jobs: [], state: execution.state };
+      }
+      // ended
+      if (!run ? message.parentTaskRunId === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return undefined;
+      const base: SchedulerTaskRun = run ?? {
+        id: message.taskRunId,
+        taskId: message.taskId,
+        parentTaskRunId: message.parentTaskRunId ?? null,
+        state: 'CREATED',
+        stateHistory: [],
+        attempts: [],
+        outputs: null,
+        metrics: null,
+        workerGroup: null,
+        workerId: message.workerId,
+        startDate: new Date(message.startedAt),
+        endDate: null,
+      };
+      const attempts = [...base.attempts];
+      while (attempts.length < message.attempt) attempts.push({ state: { current: 'CREATED', histories: [] } });
+      const index = message.attempt - 1;
+      const previous = attempts[index] ?? { state: { current: 'CREATED', histories: [] } };
+      attempts[index] = { state: { current: message.state, histories: [...previous.state.histories, { state: message.state, date: message.endedAt }] }, workerId: message.workerId };
+      const outputs = message.error ? { ...message.outputs, error: message.error } : message.outputs;
+      const updated: SchedulerTaskRun = {
+        ...base,
+        state: message.state,
+        stateHistory: [...base.stateHistory, { state: message.state, date: message.endedAt }],
+        attempts,
+        outputs: Object.keys(outputs).length > 0 ? outputs : null,
+        metrics: message.metrics && message.metrics.length > 0 ? message.metrics : base.metrics,
+        workerId: message.workerId,
+        startDate: base.startDate ?? new Date(message.startedAt),
+        endDate: new Date(message.endedAt),
+      };
+      await tx.saveTaskRun(updated);
+      if (message.parentTaskRunId !== undefined) return { jobs: [], state: execution.state };
+      const taskRuns = execution.taskRuns.map((r) => (r.id === updated.id ? updated : r));
+      return advanceLocked({ ...execution, taskRuns }, tx);
+    });
+    if (outcome) await afterCommit(message.executionId, outcome.jobs, outcome.state);
+  }
+
+  return {
+    id,
+    async start() {
+      const concurrency = options.concurrency ?? 8;
+      consumers.push(queue.consumeExecutions({ concurrency }, onExecution));
+      consumers.push(queue.consumeResults({ concurrency }, onResult));
+      consumers.push(
+        queue.consumeLogs({ concurrency }, async (batch) => {
+          await db.logs.append(
+            batch.entries.map((entry) => ({
+              executionId: batch.executionId,
+              namespace: batch.namespace,
+              flowId: batch.flowId,
+              taskId: entry.taskId,
+              taskRunId: entry.taskRunId,
+              attemptNumber: entry.attempt ?? null,
+              level: entry.level,
+              message: entry.message,
+              timestamp: new Date(entry.timestamp),
+            })),
+          );
+        }),
+      );
+      await resumeUnfinished();
+      const interval = options.triggerIntervalMs ?? 1000;
+      if (interval > 0) {
+        triggers = new TriggerLoop({ db, queue, owner: id, intervalMs: interval, log, now });
+        triggers.start();
+      }
+    },
+    async stop() {
+      await triggers?.stop();
+      await Promise.all(consumers.splice(0).map((c) => c.close()));
+    },
+  };
+
+  /** After a (re)start: admit CREATED executions and re-advance running ones, re-enqueueing in-flight task runs. */
+  async function resumeUnfinished(): Promise<void> {
+    const unfinished = await db.scheduler.unfinishedExecutionIds();
+    for (const { id: executionId, state } of unfinished) {
+      try {
+        if (state === 'CREATED') await admitExecution(executionId);
+        else if (state === 'QUEUED') continue;
+        else await reenqueueInFlight(executionId);
+      } catch (error) {
+        log(`scheduler: could not resume execution ${executionId}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  /**
+   * A scheduler that stopped between committing and enqueueing may have left task runs CREATED with no job: enqueue
+   * them again (the idempotency key makes it a no-op when the job exists), then advance.
+   */
+  async function reenqueueInFlight(executionId: string): Promise<void> {
+    const outcome = await db.scheduler.withExecution(executionId, async (execution, tx) => {
+      const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision);
+      const jobs: { job: TaskJob; delayMs: number }[] = [];
+      for (const run of execution.taskRuns) {
+        if (run.parentTaskRunId !== null || (run.state !== 'CREATED' && run.state !== 'RETRYING')) continue;
+        const spec = [...flow.tasks, ...(flow.errors ?? [])].find((t) => t.id === run.taskId);
+        if (!spec) continue;
+        const task = applyPluginDefaults(flow, spec, options.resolveTaskType);
+        const attempt = run.state === 'RETRYING' ? run.attempts.length + 1 : Math.max(1, run.attempts.length);
+        jobs.push({
+          job: {
+            executionId,
+            namespace: execution.namespace,
+            flowId: execution.flowId,
+            flowRevision: execution.flowRevision,
+            taskRunId: run.id,
+            taskId: run.taskId,
+            attempt,
+            task,
+            workerGroup: workerGroupOf(task).key,
+            variables: variablesFor(flow, execution, execution.taskRuns),
+            queuedAt: now().toISOString(),
+          },
+          delayMs: 0,
+        });
+      }
+      const advanced = await advanceLocked(execution, tx);
+      return { jobs: [...jobs, ...advanced.jobs], state: advanced.state };
+    });
+    if (outcome) await afterCommit(executionId, outcome.jobs, outcome.state);
+  }
+}
+
+/**
+ * Results may arrive twice (at-least-once) and out of order (several consumers): a start applies to a top-level run
+ * that has not ended and is not past that attempt; a child's start applies unless the child ended after it.
+ */
+function startApplies(run: SchedulerTaskRun, type: 'started' | 'child-started', attempt: number, startedAt: Date): boolean {
+  if (type === 'child-started') return run.endDate === null || run.endDate.getTime() <= startedAt.getTime();
+  if (TERMINAL_TASK_RUN.has(run.state)) return false;
+  return attempt >= run.attempts.length;
+}
+
+/** An end applies to the current attempt of a run that is still open (children: any open run). */
+function endApplies(run: SchedulerTaskRun, child: boolean, attempt: number): boolean {
+  if (child) return !TERMINAL_TASK_RUN.has(run.state) || run.state === 'RUNNING';
+  if (run.state === 'RETRYING') return attempt > run.attempts.length;
+  if (run.state === 'CREATED' || run.state === 'RUNNING' || run.state === 'KILLING') return attempt >= run.attempts.length;
+  return false;
+}
+
+function toEngineRun(run: SchedulerTaskRun): EngineTaskRun {
+  return {
+    id: run.id,
+    taskId: run.taskId,
+    ...(run.parentTaskRunId === null ? {} : { parentTaskRunId: run.parentTaskRunId }),
+    state: run.state as TaskRunStateName,
+    attempt: Math.max(1, run.attempts.length),
+    ...(run.startDate ? { firstStartedAt: run.startDate.toISOString() } : {}),
+    ...(run.endDate ? { endedAt: run.endDate.toISOString() } : {}),
+  };
+}
+
+function endRun(run: SchedulerTaskRun, state: string, iso: string, date: Date, outputs?: Record<string, unknown>): SchedulerTaskRun {
+  const history: StateEntry[] = [...run.stateHistory, { state, date: iso }];
+  const attempts = run.attempts.length > 0 ? [...run.attempts] : [{ state: { current: 'CREATED', histories: [{ state: 'CREATED', date: iso }] } }];
+  const last = attempts[attempts.length - 1];
+  if (last) attempts[attempts.length - 1] = { ...last, state: { current: state, histories: [...last.state.histories, { state, date: iso }] } };
+  return { ...run, state, stateHistory: history, attempts, endDate: date, ...(outputs ? { outputs } : {}) };
+}
+
+/** Template variables a worker needs: inputs, outputs of every ended task run by task id, vars, flow, execution, labels. */
+function variablesFor(flow: Flow, execution: LockedExecution, runs: readonly SchedulerTaskRun[]): Record<string, unknown> {
+  const outputs: Record<string, unknown> = {};
+  for (const run of runs) {
+    if ((run.state === 'SUCCESS' || run.state === 'WARNING' || run.state === 'FAILED') && run.outputs && typeof run.outputs === 'object') {
+      outputs[run.taskId] = run.outputs;
+    }
+  }
+  const labels: Record<string, string> = {};
+  for (const label of [...flowLabels(flow), ...execution.labels]) labels[label.key] = label.value;
+  return {
+    inputs: execution.inputs,
+    outputs,
+    vars: flow.variables ?? {},
+    flow: { id: flow.id, namespace: flow.namespace, revision: execution.flowRevision },
+    execution: { id: execution.id, startDate: execution.startDate.toISOString(), state: execution.state },
+    labels,
+  };
+}
+
+export { newExecutionId };

@@ -1,0 +1,580 @@
+/**
+ * The worker loop (DESIGN.md §1): take the task jobs of one worker group from the queue, run each with the task
+ * runtime, and report what happens on the `results` and `logs` channels.
+ *
+ * Per job:
+ * 1. An execution already killed (the durable mark) → one `ended` KILLED result; the task does not run.
+ * 2. Otherwise `started`, then `runTask` with a per-job AbortController that a kill broadcast for the execution
+ *    aborts. WorkingDirectory children report `child-started` and their own `ended` (with `parentTaskRunId`).
+ * 3. Log lines are buffered and sent as {@link LogBatch}es: every `logFlushMs`, or as soon as `logBatchSize` lines
+ *    wait — never one message per line. When the task ends its logs are flushed first, then its `ended` result is
+ *    published: that is always the job's last message.
+ *
+ * Results of one job are published in order (one chain per job). A publish that fails is reported to `onError` and
+ * retried a few times with a short backoff. A task failure never rejects the job handler (it is a FAILED result);
+ * only failing to publish the final `ended` result does (after the retries), so the queue records the job failed
+ * and reports it rather than the worker pretending it completed.
+ *
+ * Stopping: the consumer stops taking jobs and the jobs in flight may finish for `graceMs`. Jobs still running then
+ * are handed back: they are aborted (their processes and containers stopped), nothing more is published for them,
+ * their handlers never settle (settling would complete or fail the job) and the consumer is closed with `force`, so
+ * the queue sees a dead consumer (BullMQ: the lock expires, the job is stalled) and gives the job to another worker.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { SluiceError } from '@sluice/core';
+import type { PluginRegistries, TaskDefinition } from '@sluice/plugin-api';
+import type {
+  Consumer,
+  LogBatch,
+  QueueDriver,
+  ResultMessage,
+  TaskDelivery,
+  TaskJob,
+  TaskRunEndState,
+  Unsubscribe,
+  WireLogEntry,
+  WireMetric,
+} from '@sluice/queue';
+import type { Storage } from '@sluice/storage';
+import { runTask } from '@sluice/task-runtime';
+import type { TaskMetricEntry, TaskRunOutcome, TaskVariables } from '@sluice/task-runtime';
+import type { WorkerRegistryClient } from './registry-client.js';
+
+/** Something that happened to a job, for observability (metrics, debug logs). */
+export type WorkerJobEvent =
+  | { readonly type: 'taken'; readonly job: TaskJob; readonly deliveryCount: number }
+  | { readonly type: 'ended'; readonly job: TaskJob; readonly state: TaskRunEndState; readonly durationMs: number }
+  /** The worker stopped before the job finished: it was aborted and left to the queue for another worker. */
+  | { readonly type: 'handed-back'; readonly job: TaskJob };
+
+export interface WorkerOptions {
+  readonly queue: QueueDriver;
+  /** The worker group to serve (a group key such as `default` or `gpu`), or `ALL_WORKER_GROUPS` (`*`: every group, in-process driver only). */
+  readonly group: string;
+  /** Jobs run at the same time. Default 4. */
+  readonly concurrency?: number;
+  /** Unique among live workers. Default `<hostname>-<pid>-<4 hex digits>`. */
+  readonly workerId?: string;
+  readonly storage: Storage;
+  readonly registries: PluginRegistries;
+  /** The worker's settings per runner type (socket path, network mode...), as `runTask`'s `runners.options`. */
+  readonly runnerOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The worker's environment, for `secret()` (`SECRET_X` base64, `SLUICE_SECRET_X` plain). */
+  readonly secrets: Readonly<Record<string, string | undefined>>;
+  /** Where task working directories are created (created at start if missing). Default the OS temporary directory. */
+  readonly workRoot?: string;
+  /** The API's registry of live workers: heartbeats while running, deregistration on stop. */
+  readonly registry?: WorkerRegistryClient;
+  /** Default 3000. */
+  readonly heartbeatIntervalMs?: number;
+  /** Longest a log line waits before it is sent. Default 100. */
+  readonly logFlushMs?: number;
+  /** Lines that trigger a send at once. Default 500. */
+  readonly logBatchSize?: number;
+  /** How long a killed or timed-out task may take to stop before its outcome is reported anyway (runTask's default: 60 s). */
+  readonly abortGracePeriodMs?: number;
+  /** Problems that do not stop the worker (a publish that failed, a missed heartbeat). Default: printed on stderr. */
+  readonly onError?: (error: unknown, context: string) => void;
+  readonly onJob?: (event: WorkerJobEvent) => void;
+}
+
+export interface Worker {
+  readonly id: string;
+  /** Register with the API (when a registry is given), subscribe to kills and start taking jobs. */
+  start(): Promise<void>;
+  /**
+   * Stop taking jobs and let those in flight finish, for at most `graceMs` (default 30 s); jobs still running then are
+   * aborted and handed back to the queue without a result. Then unsubscribe from kills and deregister.
+   */
+  stop(options?: { readonly graceMs?: number }): Promise<void>;
+  /** Jobs in flight. */
+  readonly running: number;
+}
+
+const DEFAULT_CONCURRENCY = 4;
+const DEFAULT_HEARTBEAT_MS = 3000;
+const DEFAULT_LOG_FLUSH_MS = 100;
+const DEFAULT_LOG_BATCH_SIZE = 500;
+const DEFAULT_STOP_GRACE_MS = 30_000;
+/** Attempts per publish, and the first backoff (doubled after each failure). */
+const PUBLISH_ATTEMPTS = 4;
+const PUBLISH_BACKOFF_MS = 100;
+/** After a hand back, how long to wait for the aborted tasks to stop their processes before returning. */
+const HAND_BACK_CLEANUP_MS = 5000;
+/** How long a forced consumer close may take before stop() goes on without it. */
+const FORCE_CLOSE_TIMEOUT_MS = 5000;
+
+const KILLED_BEFORE_START = {
+  code: 'SLU_TASK_KILLED',
+  message: 'the execution was killed before this task started',
+  details: {},
+} as const;
+
+/** The job handler's rejection for a job handed back at stop: the queue must deliver it again. */
+class HandedBackError extends Error {
+  constructor(job: TaskJob) {
+    super(`task run ${job.taskRunId} was handed back: the worker stopped before it finished`);
+    this.name = 'HandedBackError';
+  }
+}
+
+/** `<hostname>-<pid>-<4 hex digits>`: unique among live workers. */
+export function defaultWorkerId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise (never rejects). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        () => true as const,
+        () => true as const,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`createWorker: ${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/**
+ * Log lines of one job, sent in batches. Sends are chained so batches leave in order; a send never rejects (the
+ * sender retries and reports).
+ */
+class LogBuffer {
+  readonly #head: Omit<LogBatch, 'entries'>;
+  readonly #batchSize: number;
+  readonly #flushMs: number;
+  readonly #send: (batch: LogBatch) => Promise<unknown>;
+  #entries: WireLogEntry[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #dropped = false;
+
+  constructor(head: Omit<LogBatch, 'entries'>, batchSize: number, flushMs: number, send: (batch: LogBatch) => Promise<unknown>) {
+    this.#head = head;
+    this.#batchSize = batchSize;
+    this.#flushMs = flushMs;
+    this.#send = send;
+  }
+
+  add(entry: WireLogEntry): void {
+    if (this.#dropped) return;
+    this.#entries.push(entry);
+    if (this.#entries.length >= this.#batchSize) void this.flush();
+    else this.#timer ??= setTimeout(() => void this.flush(), this.#flushMs);
+  }
+
+  /** Send what is buffered; resolves when every batch so far has been sent (or given up on). */
+  flush(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#entries.length > 0 && !this.#dropped) {
+      const batch: LogBatch = { ...this.#head, entries: this.#entries };
+      this.#entries = [];
+      this.#chain = this.#chain.then(() => this.#send(batch)).then(
+        () => undefined,
+        () => undefined,
+      );
+    }
+    return this.#chain;
+  }
+
+  /** Forget what is buffered and ignore later lines (a handed-back job). */
+  drop(): void {
+    this.#dropped = true;
+    this.#entries = [];
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/** One job in flight. */
+interface ActiveJob {
+  readonly job: TaskJob;
+  readonly controller: AbortController;
+  readonly logs: LogBuffer;
+  /** Set at stop when the grace period ran out: publish nothing more. */
+  handedBack: boolean;
+  /** Results of this job, published in order. */
+  results: Promise<void>;
+}
+
+export function createWorker(options: WorkerOptions): Worker {
+  const { queue, group, registry } = options;
+  if (group.trim() === '') throw new Error('createWorker: group must not be empty');
+  const id = options.workerId ?? defaultWorkerId();
+  const concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
+  const heartbeatMs = positiveInteger('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULT_HEARTBEAT_MS);
+  const logFlushMs = positiveInteger('logFlushMs', options.logFlushMs, DEFAULT_LOG_FLUSH_MS);
+  const logBatchSize = positiveInteger('logBatchSize', options.logBatchSize, DEFAULT_LOG_BATCH_SIZE);
+
+  const active = new Set<ActiveJob>();
+  const handlers = new Set<Promise<void>>();
+  let consumer: Consumer | undefined;
+  let unsubscribeKills: Unsubscribe | undefined;
+  let heartbeatTimer: NodeJS.Timeout | undefined;
+  let started = false;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+  let heartbeatsOff = false;
+
+  const report = (error: unknown, context: string): void => {
+    try {
+      if (options.onError) options.onError(error, context);
+      else console.error(`worker ${id}: ${context}: ${message(error)}`);
+    } catch {
+      // An observer that throws must not break the worker.
+    }
+  };
+  const emit = (event: WorkerJobEvent): void => {
+    try {
+      options.onJob?.(event);
+    } catch (error) {
+      report(error, 'onJob observer failed');
+    }
+  };
+
+  /** Run `action` until it succeeds, at most PUBLISH_ATTEMPTS times. Resolves false when it never did. */
+  async function withRetry(context: string, action: () => Promise<void>): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await action();
+        return true;
+      } catch (error) {
+        const last = attempt >= PUBLISH_ATTEMPTS;
+        report(error, `${context} failed (attempt ${attempt} of ${PUBLISH_ATTEMPTS}${last ? ', giving up' : ', retrying'})`);
+        if (last) return false;
+        await delay(PUBLISH_BACKOFF_MS * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  function publishResult(entry: ActiveJob, result: ResultMessage): Promise<boolean> {
+    if (entry.handedBack) return Promise.resolve(false);
+    return withRetry(`publishing the ${result.type} result of task run ${result.taskRunId}`, () => queue.publishResult(result));
+  }
+
+  /** Publish after the job's earlier results (keeps child-started → ended order). */
+  function enqueueResult(entry: ActiveJob, produce: () => Promise<ResultMessage | undefined>): void {
+    entry.results = entry.results.then(async () => {
+      const result = await produce();
+      if (result) await publishResult(entry, result);
+    });
+  }
+
+  function onKill(executionId: string): void {
+    for (const entry of active) {
+      if (entry.job.executionId !== executionId || entry.controller.signal.aborted) continue;
+      entry.controller.abort(new SluiceError('SLU_TASK_KILLED', { taskId: entry.job.taskId, reason: '' }));
+    }
+  }
+
+  function endedMessage(job: TaskJob, outcome: TaskRunOutcome, metrics: readonly WireMetric[] | undefined): ResultMessage {
+    return {
+      type: 'ended',
+      executionId: job.executionId,
+      taskRunId: outcome.taskRunId,
+      taskId: outcome.taskId,
+      ...(outcome.parentTaskRunId !== undefined ? { parentTaskRunId: outcome.parentTaskRunId } : {}),
+      attempt: outcome.attempt,
+      workerId: id,
+      state: outcome.state,
+      outputs: outcome.outputs,
+      ...(outcome.error ? { error: outcome.error } : {}),
+      ...(metrics && metrics.length > 0 ? { metrics } : {}),
+      startedAt: outcome.startedAt,
+      endedAt: outcome.endedAt,
+    };
+  }
+
+  async function runJob(entry: ActiveJob, delivery: TaskDelivery): Promise<void> {
+    const { job } = entry;
+    const began = Date.now();
+    emit({ type: 'taken', job, deliveryCount: delivery.deliveryCount });
+
+    let killed = false;
+    const checked = await withRetry(`checking whether execution ${job.executionId} was killed`, async () => {
+      killed = await queue.isKilled(job.executionId);
+    });
+    // Unknown (the queue did not answer): run it; a kill broadcast still reaches it.
+    if (checked && killed) {
+      const at = new Date().toISOString();
+      const ended: ResultMessage = {
+        type: 'ended',
+        executionId: job.executionId,
+        taskRunId: job.taskRunId,
+        taskId: job.taskId,
+        attempt: job.attempt,
+        workerId: id,
+        state: 'KILLED',
+        outputs: {},
+        error: KILLED_BEFORE_START,
+        startedAt: at,
+        endedAt: at,
+      };
+      if (!(await publishResult(entry, ended))) throw new Error(`could not publish the result of task run ${job.taskRunId}`);
+      emit({ type: 'ended', job, state: 'KILLED', durationMs: Date.now() - began });
+      return;
+    }
+
+    const startedAt = new Date().toISOString();
+    enqueueResult(entry, () =>
+      Promise.resolve<ResultMessage>({
+        type: 'started',
+        executionId: job.executionId,
+        taskRunId: job.taskRunId,
+        taskId: job.taskId,
+        attempt: job.attempt,
+        workerId: id,
+        startedAt,
+      }),
+    );
+
+    const metrics = new Map<string, WireMetric[]>();
+    const takeMetrics = (taskRunId: string): WireMetric[] | undefined => {
+      const found = metrics.get(taskRunId);
+      metrics.delete(taskRunId);
+      return found;
+    };
+    const log = (entryLog: Omit<WireLogEntry, 'attempt'>): void => entry.logs.add({ ...entryLog, attempt: job.attempt });
+
+    let definition: TaskDefinition | undefined;
+    let unknownType: SluiceError | undefined;
+    try {
+      definition = options.registries.tasks.get(job.task.type);
+    } catch (error) {
+      // An unknown type (a newer flow on an older worker, a plugin this worker lacks) is the task's failure.
+      unknownType =
+        error instanceof SluiceError ? error : new SluiceError('SLU_TASK_FAILED', { taskId: job.taskId, reason: message(error) }, {}, { cause: error });
+    }
+    let outcome: TaskRunOutcome;
+    if (definition) {
+      outcome = await runTask({
+        definition,
+        task: job.task,
+        taskRunId: job.taskRunId,
+        attempt: job.attempt,
+        execution: { id: job.executionId, namespace: job.namespace, flowId: job.flowId, flowRevision: job.flowRevision },
+        variables: job.variables as TaskVariables,
+        storage: options.storage,
+        runners: { registry: options.registries.runners, ...(options.runnerOptions ? { options: options.runnerOptions } : {}) },
+        tasks: options.registries.tasks,
+        secrets: options.secrets,
+        ...(options.workRoot !== undefined ? { workRoot: options.workRoot } : {}),
+        ...(options.abortGracePeriodMs !== undefined ? { abortGracePeriodMs: options.abortGracePeriodMs } : {}),
+        signal: entry.controller.signal,
+        onLog: log,
+        onChildStart: (child) => {
+          enqueueResult(entry, () =>
+            Promise.resolve<ResultMessage>({
+              type: 'child-started',
+              executionId: job.executionId,
+              taskRunId: child.taskRunId,
+              taskId: child.taskId,
+              parentTaskRunId: child.parentTaskRunId,
+              attempt: child.attempt,
+              workerId: id,
+              startedAt: child.startedAt,
+            }),
+          );
+        },
+        onChildEnd: (child) => {
+          const childMetrics = takeMetrics(child.taskRunId);
+          enqueueResult(entry, async () => {
+            await entry.logs.flush();
+            return endedMessage(job, child, childMetrics);
+          });
+        },
+        onMetric: (metric: TaskMetricEntry) => {
+          const list = metrics.get(metric.taskRunId) ?? [];
+          list.push({
+            name: metric.name,
+            type: metric.type,
+            value: metric.value,
+            ...(metric.tags ? { tags: metric.tags } : {}),
+            taskRunId: metric.taskRunId,
+            taskId: metric.taskId,
+            timestamp: metric.timestamp,
+          });
+          metrics.set(metric.taskRunId, list);
+        },
+      });
+    } else {
+      const failure = unknownType ?? new SluiceError('SLU_TASK_FAILED', { taskId: job.taskId, reason: 'no task definition' });
+      const at = new Date().toISOString();
+      log({ taskRunId: job.taskRunId, taskId: job.taskId, level: 'ERROR', message: failure.message, timestamp: at });
+      outcome = {
+        taskRunId: job.taskRunId,
+        taskId: job.taskId,
+        attempt: job.attempt,
+        state: 'FAILED',
+        outputs: {},
+        error: failure.toJSON(),
+        startedAt,
+        endedAt: at,
+      };
+    }
+
+    // The job's earlier results, then its logs, then its final result.
+    await entry.results;
+    await entry.logs.flush();
+    if (entry.handedBack) throw new HandedBackError(job);
+    const ended = endedMessage(job, outcome, takeMetrics(job.taskRunId));
+    if (!(await publishResult(entry, ended))) {
+      if (entry.handedBack) throw new HandedBackError(job);
+      throw new Error(`could not publish the result of task run ${job.taskRunId}: the queue will deliver the job again`);
+    }
+    emit({ type: 'ended', job, state: outcome.state, durationMs: Date.now() - began });
+  }
+
+  function handle(job: TaskJob, delivery: TaskDelivery): Promise<void> {
+    const entry: ActiveJob = {
+      job,
+      controller: new AbortController(),
+      logs: new LogBuffer({ executionId: job.executionId, namespace: job.namespace, flowId: job.flowId }, logBatchSize, logFlushMs, (batch) =>
+        entry.handedBack
+          ? Promise.resolve(false)
+          : withRetry(`publishing ${batch.entries.length} log lines of execution ${batch.executionId}`, () => queue.publishLogs(batch)),
+      ),
+      handedBack: false,
+      results: Promise.resolve(),
+    };
+    // Tracked before the killed check, so a kill broadcast arriving meanwhile still aborts it.
+    active.add(entry);
+    const running = runJob(entry, delivery).finally(() => {
+      active.delete(entry);
+      entry.logs.drop();
+    });
+    const settled = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    handlers.add(settled);
+    void settled.finally(() => handlers.delete(settled));
+    return running.catch((error: unknown) => {
+      // A handed-back job is left to the queue: settling it would tell the queue it completed or failed. It stays
+      // pending; the consumer is force-closed, so the queue sees a dead consumer and delivers the job again.
+      if (error instanceof HandedBackError) return new Promise<never>(() => undefined);
+      report(error, `task run ${job.taskRunId}`);
+      throw error;
+    });
+  }
+
+  async function sendHeartbeat(): Promise<void> {
+    await registry?.heartbeat({ id, group, concurrency, running: active.size });
+  }
+
+  function scheduleHeartbeat(): void {
+    if (!registry || heartbeatsOff) return;
+    heartbeatTimer = setTimeout(() => {
+      void sendHeartbeat()
+        .catch((error: unknown) => report(error, 'heartbeat to the Sluice API'))
+        .finally(scheduleHeartbeat);
+    }, heartbeatMs);
+    heartbeatTimer.unref();
+  }
+
+  async function start(): Promise<void> {
+    if (started) throw new Error(`worker ${id} was already started`);
+    started = true;
+    if (registry) {
+      try {
+        await sendHeartbeat();
+      } catch (error) {
+        throw new Error(`worker ${id} could not register with the Sluice API: ${message(error)}. Check SLUICE_API_URL and SLUICE_WORKER_TOKEN`, {
+          cause: error,
+        });
+      }
+    }
+    if (options.workRoot !== undefined) {
+      try {
+        await mkdir(options.workRoot, { recursive: true });
+      } catch (error) {
+        throw new Error(`worker ${id} cannot create its work root ${options.workRoot}: ${message(error)}`, { cause: error });
+      }
+    }
+    unsubscribeKills = await queue.subscribeKills(onKill);
+    if (stopping) {
+      // stop() was called while starting: take no job.
+      await unsubscribeKills().catch((error: unknown) => report(error, 'unsubscribing from kill broadcasts'));
+      return;
+    }
+    consumer = queue.consumeTasks(group, { concurrency }, handle);
+    scheduleHeartbeat();
+  }
+
+  async function handBack(): Promise<void> {
+    const left = [...active];
+    for (const entry of left) {
+      entry.handedBack = true;
+      entry.logs.drop();
+      entry.controller.abort(new SluiceError('SLU_TASK_KILLED', { taskId: entry.job.taskId, reason: ': the worker stopped (handed back to the queue)' }));
+    }
+    if (consumer) {
+      const forced = consumer.close({ force: true });
+      forced.catch((error: unknown) => report(error, 'closing the task consumer (force)'));
+      if (!(await settlesWithin(forced, FORCE_CLOSE_TIMEOUT_MS))) {
+        // A driver that cannot escalate a pending graceful close to a forced one: the jobs come back to the queue
+        // when this process exits (its locks are no longer renewed).
+        report(new Error(`the task consumer did not close within ${FORCE_CLOSE_TIMEOUT_MS} ms of close({force: true})`), 'closing the task consumer (force)');
+      }
+    }
+    for (const entry of left) emit({ type: 'handed-back', job: entry.job });
+    // The aborted tasks stop their processes and containers; do not leave them behind when the process exits.
+    await settlesWithin(Promise.all([...handlers]), HAND_BACK_CLEANUP_MS);
+  }
+
+  async function doStop(graceMs: number): Promise<void> {
+    stopping = true;
+    if (consumer) {
+      const closing = consumer.close();
+      const drained = await settlesWithin(closing, graceMs);
+      closing.catch((error: unknown) => report(error, 'closing the task consumer'));
+      if (!drained || active.size > 0) await handBack();
+    }
+    heartbeatsOff = true;
+    if (heartbeatTimer) clearTimeout(heartbeatTimer);
+    heartbeatTimer = undefined;
+    if (unsubscribeKills) {
+      await unsubscribeKills().catch((error: unknown) => report(error, 'unsubscribing from kill broadcasts'));
+    }
+    if (registry && started) {
+      await registry.deregister(id).catch((error: unknown) => report(error, 'deregistering from the Sluice API'));
+    }
+  }
+
+  return {
+    id,
+    start,
+    stop(stopOptions = {}) {
+      stopped ??= doStop(stopOptions.graceMs ?? DEFAULT_STOP_GRACE_MS);
+      return stopped;
+    },
+    get running() {
+      return active.size;
+    },
+  };
+}
+

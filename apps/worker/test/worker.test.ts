@@ -1,0 +1,452 @@
+/**
+ * The worker with real parts: the in-process queue, local storage in a temporary directory, the default plugin
+ * registries and the PROCESS runner (real shell processes).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TaskSpec } from '@sluice/core';
+import { createDefaultRegistries } from '@sluice/plugins';
+import { createInProcessQueue } from '@sluice/queue';
+import type { LogBatch, QueueDriver, ResultMessage, TaskJob, WireLogEntry } from '@sluice/queue';
+import { LocalFileStorage } from '@sluice/storage';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ALL_WORKER_GROUPS, createHttpWorkerRegistry, createWorker } from '../src/index.js';
+import type { Worker, WorkerJobEvent, WorkerOptions } from '../src/index.js';
+import { processesUnder } from './proc-scan.js';
+
+const registries = createDefaultRegistries();
+const SHELL = 'io.kestra.plugin.scripts.shell.Commands';
+const WAIT = { timeout: 10_000, interval: 20 };
+
+const shell = (id: string, commands: string[], extra: Record<string, unknown> = {}): TaskSpec => ({ id, type: SHELL, runner: 'PROCESS', commands, ...extra });
+const logTask = (id: string, message: string): TaskSpec => ({ id, type: 'io.kestra.plugin.core.log.Log', message });
+
+let counter = 0;
+function job(task: TaskSpec, overrides: Partial<TaskJob> = {}): TaskJob {
+  counter += 1;
+  const executionId = overrides.executionId ?? `exec-${counter}`;
+  return {
+    executionId,
+    namespace: 'company.team',
+    flowId: 'hello',
+    flowRevision: 1,
+    taskRunId: `${executionId}-${task.id}`,
+    taskId: task.id,
+    attempt: 1,
+    task,
+    workerGroup: 'default',
+    variables: {
+      flow: { id: 'hello', namespace: 'company.team', revision: 1 },
+      execution: { id: executionId },
+      inputs: { name: 'Ada' },
+      outputs: {},
+      vars: {},
+      labels: {},
+    },
+    queuedAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+let root: string;
+let workRoot: string;
+let queue: QueueDriver;
+let storage: LocalFileStorage;
+let results: ResultMessage[];
+let batches: LogBatch[];
+let errors: { error: unknown; context: string }[];
+let events: WorkerJobEvent[];
+let workers: Worker[];
+
+beforeEach(async () => {
+  root = await mkdtemp(join(tmpdir(), 'sluice-worker-test-'));
+  workRoot = join(root, 'work');
+  storage = new LocalFileStorage({ root: join(root, 'storage') });
+  queue = createInProcessQueue();
+  results = [];
+  batches = [];
+  errors = [];
+  events = [];
+  workers = [];
+  queue.consumeResults({}, async (message) => {
+    results.push(message);
+  });
+  queue.consumeLogs({}, async (batch) => {
+    batches.push(batch);
+  });
+});
+
+afterEach(async () => {
+  await Promise.all(workers.map((w) => w.stop({ graceMs: 1000 })));
+  await queue.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function startWorker(options: Partial<WorkerOptions> = {}): Promise<Worker> {
+  const worker = createWorker({
+    queue,
+    group: 'default',
+    storage,
+    registries,
+    secrets: {},
+    workRoot,
+    onError: (error, context) => errors.push({ error, context }),
+    onJob: (event) => events.push(event),
+    ...options,
+  });
+  workers.push(worker);
+  await worker.start();
+  return worker;
+}
+
+const resultsOf = (executionId: string): ResultMessage[] => results.filter((r) => r.executionId === executionId);
+const linesOf = (executionId: string): WireLogEntry[] => batches.filter((b) => b.executionId === executionId).flatMap((b) => b.entries);
+
+/** The top-level `ended` result of a job, once it arrived. */
+async function ended(j: TaskJob): Promise<Extract<ResultMessage, { type: 'ended' }>> {
+  return vi.waitFor(() => {
+    const found = results.find((r) => r.type === 'ended' && r.taskRunId === j.taskRunId);
+    if (!found || found.type !== 'ended') throw new Error(`no ended result for ${j.taskRunId} yet`);
+    return found;
+  }, WAIT);
+}
+
+describe('createWorker', () => {
+  it('runs a Log task: started, its log lines, then ended SUCCESS', async () => {
+    const worker = await startWorker({ workerId: 'worker-a' });
+    expect(worker.id).toBe('worker-a');
+    const j = job(logTask('hello', 'Hello {{ inputs.name }}'));
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+
+    expect(end).toMatchObject({ state: 'SUCCESS', outputs: {}, workerId: 'worker-a', taskId: 'hello', attempt: 1, executionId: j.executionId });
+    expect(end.error).toBeUndefined();
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['started', 'ended']);
+    expect(resultsOf(j.executionId)[0]).toMatchObject({ type: 'started', workerId: 'worker-a', taskRunId: j.taskRunId });
+    const lines = linesOf(j.executionId);
+    expect(lines).toEqual([expect.objectContaining({ taskRunId: j.taskRunId, taskId: 'hello', attempt: 1, level: 'INFO', message: 'Hello Ada' })]);
+    expect(batches.find((b) => b.executionId === j.executionId)).toMatchObject({ namespace: 'company.team', flowId: 'hello' });
+    expect(events.map((e) => e.type)).toEqual(['taken', 'ended']);
+    expect(errors).toEqual([]);
+    expect(worker.running).toBe(0);
+  });
+
+  it('sends 2,000 lines of output in a few batches, in order', async () => {
+    await startWorker();
+    const j = job(shell('lines', ['for i in $(seq 1 2000); do echo "line $i"; done']));
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+    expect(end.state).toBe('SUCCESS');
+    expect(end.outputs).toMatchObject({ exitCode: 0, stdOutLineCount: 2000 });
+
+    const mine = batches.filter((b) => b.executionId === j.executionId);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.length).toBeLessThan(100);
+    const lines = mine.flatMap((b) => b.entries.map((e) => e.message)).filter((m) => /^line \d+$/.test(m));
+    expect(lines).toEqual(Array.from({ length: 2000 }, (_, i) => `line ${i + 1}`));
+    for (const batch of mine) expect(batch.entries.length).toBeLessThanOrEqual(500);
+  });
+
+  it('reports each WorkingDirectory child as its own task run, with its metrics, and the parent last', async () => {
+    await startWorker();
+    const wd: TaskSpec = {
+      id: 'wd',
+      type: 'io.kestra.plugin.core.flow.WorkingDirectory',
+      tasks: [
+        shell('first', ['echo one > shared.txt', 'echo \'::{"metrics":[{"name":"rows","type":"counter","value":3}]}::\'']),
+        shell('second', ['cat shared.txt']),
+      ],
+    };
+    const j = job(wd);
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+    expect(end.state).toBe('SUCCESS');
+
+    const mine = resultsOf(j.executionId);
+    expect(mine.map((r) => [r.type, r.taskId])).toEqual([
+      ['started', 'wd'],
+      ['child-started', 'first'],
+      ['ended', 'first'],
+      ['child-started', 'second'],
+      ['ended', 'second'],
+      ['ended', 'wd'],
+    ]);
+    const [, firstStarted, firstEnded, , secondEnded] = mine;
+    expect(firstStarted).toMatchObject({ parentTaskRunId: j.taskRunId, taskRunId: `${j.taskRunId}.first`, attempt: 1 });
+    expect(firstEnded).toMatchObject({ state: 'SUCCESS', parentTaskRunId: j.taskRunId, metrics: [expect.objectContaining({ name: 'rows', type: 'counter', value: 3, taskId: 'first' })] });
+    expect(secondEnded).toMatchObject({ state: 'SUCCESS', parentTaskRunId: j.taskRunId });
+    expect(secondEnded?.type === 'ended' && secondEnded.metrics).toBeFalsy();
+    expect(end.parentTaskRunId).toBeUndefined();
+    expect(end.metrics).toBeUndefined();
+    expect(linesOf(j.executionId)).toContainEqual(expect.objectContaining({ taskId: 'second', taskRunId: `${j.taskRunId}.second`, message: 'one', attempt: 1 }));
+  });
+
+  it('kills a running task when its execution is killed, and leaves no process behind', async () => {
+    await startWorker();
+    const j = job(shell('sleepy', ['sleep 30']));
+    await queue.enqueueTask('default', j);
+    await vi.waitFor(async () => {
+      expect(resultsOf(j.executionId).map((r) => r.type)).toContain('started');
+      expect((await processesUnder(workRoot)).length).toBeGreaterThan(0);
+    }, WAIT);
+
+    await queue.killExecution(j.executionId);
+    const end = await ended(j);
+    expect(end.state).toBe('KILLED');
+    expect(end.error?.code).toBe('SLU_TASK_KILLED');
+    await vi.waitFor(async () => expect(await processesUnder(workRoot)).toEqual([]), WAIT);
+  });
+
+  it('does not run a task of an execution killed before it was taken', async () => {
+    await startWorker();
+    const j = job(logTask('never', 'should not run'));
+    await queue.killExecution(j.executionId);
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+    expect(end).toMatchObject({
+      state: 'KILLED',
+      outputs: {},
+      error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started', details: {} },
+    });
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
+    expect(linesOf(j.executionId)).toEqual([]);
+  });
+
+  it('masks secrets in log lines', async () => {
+    await startWorker({ secrets: { SLUICE_SECRET_TOKEN: 's3cr3t-value' } });
+    const j = job(shell('secretive', ["echo \"token={{ secret('TOKEN') }}\""]));
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+    expect(end.state).toBe('SUCCESS');
+    const messages = linesOf(j.executionId).map((l) => l.message);
+    expect(messages).toContain('token=******');
+    expect(JSON.stringify([batches, results])).not.toContain('s3cr3t-value');
+  });
+
+  it('fails a task of an unknown type without crashing', async () => {
+    const worker = await startWorker();
+    const j = job({ id: 'mystery', type: 'io.example.DoesNotExist' });
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+    expect(end.state).toBe('FAILED');
+    expect(end.error?.code).toBe('SLU_PLUGIN_UNKNOWN_TYPE');
+    expect(end.error?.message).toContain('io.example.DoesNotExist');
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['started', 'ended']);
+    expect(linesOf(j.executionId)).toContainEqual(expect.objectContaining({ level: 'ERROR', message: end.error?.message }));
+
+    // The worker goes on taking jobs.
+    const next = job(logTask('after', 'still here'));
+    await queue.enqueueTask('default', next);
+    expect((await ended(next)).state).toBe('SUCCESS');
+    expect(worker.running).toBe(0);
+  });
+
+  it('fails a task that exceeds its timeout', async () => {
+    await startWorker();
+    const j = job(shell('slow', ['sleep 30'], { timeout: 'PT1S' }));
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+    expect(end.state).toBe('FAILED');
+    expect(end.error?.code).toBe('SLU_TASK_TIMEOUT');
+    await vi.waitFor(async () => expect(await processesUnder(workRoot)).toEqual([]), WAIT);
+  });
+
+  it('serves only its own worker group', async () => {
+    await startWorker({ group: 'gpu' });
+    const forDefault = job(logTask('cpu', 'default group'));
+    const forGpu = job(logTask('gpu', 'gpu group'), { workerGroup: 'gpu' });
+    await queue.enqueueTask('default', forDefault);
+    await queue.enqueueTask('gpu', forGpu);
+    expect((await ended(forGpu)).state).toBe('SUCCESS');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(resultsOf(forDefault.executionId)).toEqual([]);
+    expect(await queue.pendingTasks('default')).toBe(1);
+  });
+
+  it('serves every group with ALL_WORKER_GROUPS', async () => {
+    await startWorker({ group: ALL_WORKER_GROUPS });
+    const forDefault = job(logTask('cpu', 'default group'));
+    const forGpu = job(logTask('gpu', 'gpu group'), { workerGroup: 'gpu' });
+    await queue.enqueueTask('default', forDefault);
+    await queue.enqueueTask('gpu', forGpu);
+    expect((await ended(forDefault)).state).toBe('SUCCESS');
+    expect((await ended(forGpu)).state).toBe('SUCCESS');
+  });
+
+  it('runs jobs concurrently up to its concurrency', async () => {
+    const worker = await startWorker({ concurrency: 2 });
+    const jobs = [job(shell('a', ['sleep 1'])), job(shell('b', ['sleep 1'])), job(shell('c', ['sleep 1']))];
+    for (const j of jobs) await queue.enqueueTask('default', j);
+    await vi.waitFor(() => expect(worker.running).toBe(2), WAIT);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(worker.running).toBe(2);
+    for (const j of jobs) expect((await ended(j)).state).toBe('SUCCESS');
+  });
+
+  it('stop() lets an in-flight job finish and publish its result', async () => {
+    const worker = await startWorker();
+    const j = job(shell('short', ['sleep 1', 'echo done']));
+    await queue.enqueueTask('default', j);
+    await vi.waitFor(() => expect(worker.running).toBe(1), WAIT);
+
+    await worker.stop({ graceMs: 10_000 });
+    // Published before stop() resolved.
+    expect(events).toContainEqual(expect.objectContaining({ type: 'ended', state: 'SUCCESS', job: j }));
+    expect(worker.running).toBe(0);
+    expect((await ended(j)).state).toBe('SUCCESS');
+    expect(linesOf(j.executionId).map((l) => l.message)).toContain('done');
+
+    // It takes no more jobs.
+    const later = job(logTask('later', 'too late'));
+    await queue.enqueueTask('default', later);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(resultsOf(later.executionId)).toEqual([]);
+  });
+
+  it('stop() hands back a job still running after the grace period, without a result', async () => {
+    const worker = await startWorker();
+    const j = job(shell('long', ['echo begun', 'sleep 30']));
+    await queue.enqueueTask('default', j);
+    await vi.waitFor(async () => {
+      expect(linesOf(j.executionId).map((l) => l.message)).toContain('begun');
+      expect((await processesUnder(workRoot)).length).toBeGreaterThan(0);
+    }, WAIT);
+
+    const before = Date.now();
+    await worker.stop({ graceMs: 300 });
+    expect(Date.now() - before).toBeLessThan(8000);
+    expect(events).toContainEqual({ type: 'handed-back', job: j });
+    expect(await processesUnder(workRoot)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['started']);
+  });
+
+  it('heartbeats to the API registry while running and deregisters on stop', async () => {
+    const requests: { method: string; url: string; authorization: string | undefined; body: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        requests.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization, body });
+        res.statusCode = 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const worker = await startWorker({
+        workerId: 'w-1',
+        group: 'gpu',
+        concurrency: 3,
+        heartbeatIntervalMs: 50,
+        registry: createHttpWorkerRegistry({ apiUrl, token: 'worker-token' }),
+      });
+      expect(requests[0]).toEqual({
+        method: 'PUT',
+        url: '/api/v1/internal/workers/w-1',
+        authorization: 'Bearer worker-token',
+        body: JSON.stringify({ group: 'gpu', concurrency: 3, running: 0 }),
+      });
+      await vi.waitFor(() => expect(requests.filter((r) => r.method === 'PUT').length).toBeGreaterThanOrEqual(3), WAIT);
+      await worker.stop();
+      expect(requests.at(-1)).toMatchObject({ method: 'DELETE', url: '/api/v1/internal/workers/w-1', authorization: 'Bearer worker-token' });
+      const count = requests.length;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(requests.length).toBe(count);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('start() rejects with a clear message when the API refuses the worker', async () => {
+    const server = createServer((_req, res) => {
+      res.statusCode = 401;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ code: 'SLU_API_UNAUTHORIZED', message: 'a valid worker token is required', details: {} }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const worker = createWorker({
+        queue,
+        group: 'default',
+        storage,
+        registries,
+        secrets: {},
+        registry: createHttpWorkerRegistry({ apiUrl, token: 'wrong' }),
+      });
+      const error = await worker.start().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      expect(error?.message).toContain('could not register with the Sluice API');
+      expect(error?.message).toContain(apiUrl);
+      expect(error?.message).toContain('401');
+      expect(error?.message).toContain('a valid worker token is required');
+      expect(error?.message).toContain('SLUICE_API_URL');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('start() names the API URL when nothing answers there', async () => {
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const apiUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const worker = createWorker({
+      queue,
+      group: 'default',
+      storage,
+      registries,
+      secrets: {},
+      registry: createHttpWorkerRegistry({ apiUrl, token: 't' }),
+    });
+    await expect(worker.start()).rejects.toThrow(`could not register with the Sluice API: cannot reach the Sluice API at ${apiUrl}`);
+  });
+
+  it('refuses bad options', () => {
+    expect(() => createWorker({ queue, group: 'default', storage, registries, secrets: {}, concurrency: 0 })).toThrow(/concurrency must be a positive integer/);
+    expect(() => createWorker({ queue, group: '', storage, registries, secrets: {} })).toThrow(/group/);
+    const generated = createWorker({ queue, group: 'default', storage, registries, secrets: {} });
+    expect(generated.id).toMatch(/^.+-\d+-[0-9a-f]{4}$/);
+  });
+});
+
+describe('createWorker when the queue fails', () => {
+  it('retries a failed publish and reports each failure', async () => {
+    // The real queue, with the first publish of each kind failing (a Redis blip).
+    const failing = new Set(['publishResult', 'publishLogs']);
+    const overrides: Partial<QueueDriver> = {
+      publishResult: async (message: ResultMessage) => {
+        if (failing.delete('publishResult')) throw new Error('connection lost');
+        await queue.publishResult(message);
+      },
+      publishLogs: async (batch: LogBatch) => {
+        if (failing.delete('publishLogs')) throw new Error('connection lost');
+        await queue.publishLogs(batch);
+      },
+    };
+    const flaky = new Proxy(queue, {
+      get: (target, property, receiver) => {
+        if (property in overrides) return overrides[property as keyof QueueDriver];
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await startWorker({ queue: flaky });
+    const j = job(logTask('hello', 'Hello {{ inputs.name }}'));
+    await queue.enqueueTask('default', j);
+    expect((await ended(j)).state).toBe('SUCCESS');
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['started', 'ended']);
+    await vi.waitFor(() => expect(linesOf(j.executionId).map((l) => l.message)).toEqual(['Hello Ada']), WAIT);
+    expect(errors.map((e) => e.context)).toEqual([
+      `publishing the started result of task run ${j.taskRunId} failed (attempt 1 of 4, retrying)`,
+      `publishing 1 log lines of execution ${j.executionId} failed (attempt 1 of 4, retrying)`,
+    ]);
+  });
+});

@@ -1,0 +1,374 @@
+import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  EXECUTIONS_QUEUE,
+  LOGS_QUEUE,
+  QUEUE_PREFIX,
+  RESULTS_QUEUE,
+  taskQueueName,
+  type ConsumeOptions,
+  type Consumer,
+  type EnqueueOptions,
+  type ExecutionMessage,
+  type ExecutionUpdate,
+  type LogBatch,
+  type QueueDriver,
+  type ResultMessage,
+  type TaskDelivery,
+  type TaskJob,
+  type Unsubscribe,
+} from './contract.js';
+import {
+  assertWorkerGroup,
+  COMPLETED_RETENTION_SECONDS,
+  concurrencyOf,
+  DEFAULT_MAX_DELIVERIES,
+  delayOf,
+  FAILED_RETENTION_SECONDS,
+  KILL_MARK_SECONDS,
+  positiveInteger,
+  REDELIVERY_DELAY_MS,
+  reportToConsole,
+  type ErrorReporter,
+} from './shared.js';
+
+export interface BullmqQueueOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). */
+  readonly url: string;
+  /** Prefix of every Redis key and pub/sub channel. Default {@link QUEUE_PREFIX}. */
+  readonly prefix?: string;
+  /** How long a consumer's lock on a job lasts without renewal (renewed every half of it). Default 30 000. */
+  readonly lockDurationMs?: number;
+  /** How often consumers look for jobs whose lock expired (their consumer died). Default 30 000. */
+  readonly stalledIntervalMs?: number;
+  /** Times a task job may stall and come back before it fails. Default 1. */
+  readonly maxStalledCount?: number;
+  /** Deliveries of a results, logs or executions message before it fails. Default 3. */
+  readonly maxDeliveries?: number;
+  /** Background failures: connection errors, failed jobs, throwing subscribers. Default: `console.error`. */
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+const TASK_JOB = 'task';
+const RESULT_JOB = 'result';
+const LOGS_JOB = 'logs';
+const EXECUTION_JOB = 'execution';
+
+/**
+ * BullMQ custom job id of a `dedupId`. BullMQ refuses ids that are integers or contain `:`, so the id is prefixed
+ * and percent-encoded (`exec:1` → `j-exec%3A1`); the encoding is injective, so distinct dedupIds stay distinct.
+ */
+export function bullmqJobId(dedupId: string): string {
+  return `j-${encodeURIComponent(dedupId)}`;
+}
+
+interface WorkerEntry {
+  readonly worker: Worker;
+  readonly connection: Redis;
+  closing?: Promise<void>;
+}
+
+/**
+ * The queue contract on Redis with BullMQ (every deployment beyond one process).
+ *
+ * Connections: one shared by every Queue (enqueue, counts) and the plain commands (kill marks, PUBLISH); one per
+ * consumer (BullMQ duplicates it for its blocking fetch and owns the duplicate); one for pub/sub subscriptions,
+ * opened with the first subscription. All use `maxRetriesPerRequest: null`: commands wait for Redis to come back
+ * rather than fail.
+ *
+ * Task jobs have one attempt: a rejected task handler fails the job (reported to `onError`); only a consumer that
+ * stops renewing its lock (it died) gets the job back, through BullMQ's stalled-job check, up to `maxStalledCount`
+ * times. Results, logs and execution messages have `maxDeliveries` attempts, 100 ms apart. Finished jobs are kept
+ * (so their `dedupId` stays known) 1 hour when completed, 24 hours when failed.
+ */
+class BullmqQueue implements QueueDriver {
+  readonly kind = 'bullmq';
+  readonly #url: string;
+  readonly #prefix: string;
+  readonly #lockDuration: number;
+  readonly #stalledInterval: number;
+  readonly #maxStalledCount: number;
+  readonly #maxDeliveries: number;
+  readonly #onError: ErrorReporter;
+  readonly #connection: Redis;
+  readonly #queues = new Map<string, Queue>();
+  readonly #workers = new Set<WorkerEntry>();
+  #subscriber: Redis | undefined;
+  /** Pub/sub channel → local handlers. */
+  readonly #subscriptions = new Map<string, Set<(message: string) => void>>();
+  /** Channels the subscriber connection is subscribed to. */
+  readonly #subscribed = new Set<string>();
+  /** SUBSCRIBE / UNSUBSCRIBE calls, one after the other. */
+  #subscriptionChanges: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: BullmqQueueOptions) {
+    if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
+      throw new Error(`Invalid Redis URL ${JSON.stringify(options.url)}: expected redis://host:port or rediss://host:port`);
+    }
+    const prefix = options.prefix ?? QUEUE_PREFIX;
+    if (prefix === '' || prefix.includes(':')) throw new Error(`Invalid queue prefix "${prefix}": it must be non-empty and contain no ':'`);
+    this.#url = options.url;
+    this.#prefix = prefix;
+    this.#lockDuration = positiveInteger('lockDurationMs', options.lockDurationMs, 30_000);
+    this.#stalledInterval = positiveInteger('stalledIntervalMs', options.stalledIntervalMs, 30_000);
+    this.#maxStalledCount = options.maxStalledCount ?? 1;
+    if (!Number.isInteger(this.#maxStalledCount) || this.#maxStalledCount < 0) {
+      throw new Error(`Invalid maxStalledCount ${String(this.#maxStalledCount)}: it must be an integer >= 0`);
+    }
+    this.#maxDeliveries = positiveInteger('maxDeliveries', options.maxDeliveries, DEFAULT_MAX_DELIVERIES);
+    this.#onError = options.onError ?? reportToConsole;
+    this.#connection = this.#connect('shared connection');
+  }
+
+  async enqueueTask(group: string, job: TaskJob, options?: EnqueueOptions): Promise<void> {
+    assertWorkerGroup(group);
+    await this.#add(taskQueueName(group), TASK_JOB, job, { attempts: 1 }, options);
+  }
+
+  consumeTasks(group: string, options: ConsumeOptions, handler: (job: TaskJob, delivery: TaskDelivery) => Promise<void>): Consumer {
+    assertWorkerGroup(group);
+    // stalledCounter counts the times the job came back after its consumer died (BullMQ's `stc` field).
+    return this.#consume(taskQueueName(group), options, (job: Job<TaskJob>) => handler(job.data, { deliveryCount: 1 + (job.stalledCounter || 0) }));
+  }
+
+  async pendingTasks(group: string): Promise<number> {
+    assertWorkerGroup(group);
+    this.#assertOpen();
+    return this.#queue(taskQueueName(group)).getJobCountByTypes('waiting', 'delayed', 'prioritized');
+  }
+
+  async publishResult(message: ResultMessage): Promise<void> {
+    await this.#add(RESULTS_QUEUE, RESULT_JOB, message, this.#redelivered(), undefined);
+  }
+
+  consumeResults(options: ConsumeOptions, handler: (message: ResultMessage) => Promise<void>): Consumer {
+    return this.#consume(RESULTS_QUEUE, options, (job: Job<ResultMessage>) => handler(job.data));
+  }
+
+  async publishLogs(batch: LogBatch): Promise<void> {
+    await this.#add(LOGS_QUEUE, LOGS_JOB, batch, this.#redelivered(), undefined);
+  }
+
+  consumeLogs(options: ConsumeOptions, handler: (batch: LogBatch) => Promise<void>): Consumer {
+    return this.#consume(LOGS_QUEUE, options, (job: Job<LogBatch>) => handler(job.data));
+  }
+
+  async publishExecution(message: ExecutionMessage, options?: EnqueueOptions): Promise<void> {
+    await this.#add(EXECUTIONS_QUEUE, EXECUTION_JOB, message, this.#redelivered(), options);
+  }
+
+  consumeExecutions(options: ConsumeOptions, handler: (message: ExecutionMessage) => Promise<void>): Consumer {
+    return this.#consume(EXECUTIONS_QUEUE, options, (job: Job<ExecutionMessage>) => handler(job.data));
+  }
+
+  async killExecution(executionId: string): Promise<void> {
+    this.#assertOpen();
+    await this.#connection.set(this.#killedKey(executionId), '1', 'EX', KILL_MARK_SECONDS);
+    await this.#connection.publish(this.#channel('kills'), executionId);
+  }
+
+  async isKilled(executionId: string): Promise<boolean> {
+    this.#assertOpen();
+    return (await this.#connection.exists(this.#killedKey(executionId))) === 1;
+  }
+
+  subscribeKills(handler: (executionId: string) => void): Promise<Unsubscribe> {
+    return this.#subscribe(this.#channel('kills'), handler, 'kill subscriber');
+  }
+
+  async publishExecutionUpdate(update: ExecutionUpdate): Promise<void> {
+    this.#assertOpen();
+    await this.#connection.publish(this.#channel('execution-updates'), JSON.stringify(update));
+  }
+
+  subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void): Promise<Unsubscribe> {
+    return this.#subscribe(this.#channel('execution-updates'), (message) => handler(JSON.parse(message) as ExecutionUpdate), 'execution update subscriber');
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= (async () => {
+      await Promise.all([...this.#workers].map((entry) => this.#closeWorker(entry, false)));
+      await Promise.all([...this.#queues.values()].map((queue) => this.#settle(queue.close(), 'closing a queue')));
+      this.#queues.clear();
+      await this.#subscriptionChanges.catch(() => undefined);
+      this.#subscriptions.clear();
+      await Promise.all([this.#subscriber, this.#connection].map((connection) => (connection ? this.#quit(connection) : undefined)));
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('the BullMQ queue driver is closed');
+  }
+
+  #connect(role: string): Redis {
+    const connection = new Redis(this.#url, { maxRetriesPerRequest: null });
+    connection.on('error', (error: unknown) => this.#report(error, `Redis ${role}`));
+    return connection;
+  }
+
+  async #quit(connection: Redis): Promise<void> {
+    if (connection.status === 'end') return;
+    try {
+      await connection.quit();
+    } catch {
+      connection.disconnect();
+    }
+  }
+
+  #killedKey(executionId: string): string {
+    return `${this.#prefix}:killed:${executionId}`;
+  }
+
+  #channel(name: string): string {
+    return `${this.#prefix}:${name}`;
+  }
+
+  #queue(name: string): Queue {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.#connection, prefix: this.#prefix });
+      queue.on('error', (error: unknown) => this.#report(error, `queue ${name}`));
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Job options of the channels whose failed messages are delivered again. */
+  #redelivered(): JobsOptions {
+    return { attempts: this.#maxDeliveries, backoff: { type: 'fixed', delay: REDELIVERY_DELAY_MS } };
+  }
+
+  async #add(queueName: string, jobName: string, data: unknown, jobOptions: JobsOptions, options: EnqueueOptions | undefined): Promise<void> {
+    this.#assertOpen();
+    const delay = delayOf(options);
+    await this.#queue(queueName).add(jobName, data, {
+      ...jobOptions,
+      removeOnComplete: { age: COMPLETED_RETENTION_SECONDS, count: 10_000 },
+      removeOnFail: { age: FAILED_RETENTION_SECONDS },
+      ...(delay > 0 ? { delay } : {}),
+      ...(options?.dedupId !== undefined ? { jobId: bullmqJobId(options.dedupId) } : {}),
+    });
+  }
+
+  #consume<T>(queueName: string, options: ConsumeOptions, process: (job: Job<T>) => Promise<void>): Consumer {
+    this.#assertOpen();
+    const concurrency = concurrencyOf(options);
+    const connection = this.#connect(`consumer connection of ${queueName}`);
+    const worker = new Worker<T>(
+      queueName,
+      async (job) => {
+        await process(job);
+      },
+      {
+        connection,
+        prefix: this.#prefix,
+        concurrency,
+        lockDuration: this.#lockDuration,
+        stalledInterval: this.#stalledInterval,
+        maxStalledCount: this.#maxStalledCount,
+      },
+    );
+    worker.on('error', (error: unknown) => this.#report(error, `consumer of ${queueName}`));
+    worker.on('failed', (job: Job<T> | undefined, error: Error) => {
+      // Reported once, when the job has no attempt left (earlier failures are retried).
+      if (job && job.attemptsMade < (job.opts.attempts ?? 1)) return;
+      this.#report(error, `${queueName}: job ${job?.id ?? '?'} failed after ${job?.attemptsMade ?? '?'} attempt(s)`);
+    });
+    const entry: WorkerEntry = { worker, connection };
+    this.#workers.add(entry);
+    return { close: (closeOptions) => this.#closeWorker(entry, closeOptions?.force ?? false) };
+  }
+
+  #closeWorker(entry: WorkerEntry, force: boolean): Promise<void> {
+    entry.closing ??= (async () => {
+      await this.#settle(entry.worker.close(force), 'closing a consumer');
+      await this.#quit(entry.connection);
+      this.#workers.delete(entry);
+    })();
+    return entry.closing;
+  }
+
+  async #subscribe(channel: string, handler: (message: string) => void, context: string): Promise<Unsubscribe> {
+    this.#assertOpen();
+    // A wrapper per subscription, so one handler subscribed twice is two subscriptions.
+    const receiver = (message: string): void => {
+      try {
+        handler(message);
+      } catch (error) {
+        this.#report(error, context);
+      }
+    };
+    let receivers = this.#subscriptions.get(channel);
+    if (!receivers) {
+      receivers = new Set();
+      this.#subscriptions.set(channel, receivers);
+    }
+    receivers.add(receiver);
+    try {
+      // Resolves once Redis confirmed the subscription (or it already was): later messages reach the handler.
+      await this.#changeSubscription(channel);
+    } catch (error) {
+      receivers.delete(receiver);
+      throw error;
+    }
+    return async () => {
+      const current = this.#subscriptions.get(channel);
+      if (!current?.delete(receiver)) return;
+      await this.#changeSubscription(channel);
+    };
+  }
+
+  /** SUBSCRIBE or UNSUBSCRIBE `channel` so Redis matches whether it has local receivers. */
+  #changeSubscription(channel: string): Promise<void> {
+    const change = this.#subscriptionChanges.then(async () => {
+      if (this.#closed) return;
+      const wanted = (this.#subscriptions.get(channel)?.size ?? 0) > 0;
+      const subscribed = this.#subscribed.has(channel);
+      if (wanted === subscribed) return;
+      const subscriber = this.#subscriber ?? this.#openSubscriber();
+      if (wanted) {
+        await subscriber.subscribe(channel);
+        this.#subscribed.add(channel);
+      } else {
+        this.#subscribed.delete(channel);
+        await subscriber.unsubscribe(channel);
+      }
+    });
+    this.#subscriptionChanges = change.catch(() => undefined);
+    return change;
+  }
+
+  #openSubscriber(): Redis {
+    const subscriber = this.#connect('subscriber connection');
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const receiver of this.#subscriptions.get(channel) ?? []) receiver(message);
+    });
+    this.#subscriber = subscriber;
+    return subscriber;
+  }
+
+  async #settle(promise: Promise<unknown>, context: string): Promise<void> {
+    try {
+      await promise;
+    } catch (error) {
+      this.#report(error, context);
+    }
+  }
+
+  #report(error: unknown, context: string): void {
+    try {
+      this.#onError(error, context);
+    } catch {
+      // An onError that throws must not break the driver.
+    }
+  }
+}
+
+/** The BullMQ queue driver (kind `bullmq`): see {@link BullmqQueue}. */
+export function createBullmqQueue(options: BullmqQueueOptions): QueueDriver {
+  return new BullmqQueue(options);
+}

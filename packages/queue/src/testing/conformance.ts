@@ -1,0 +1,437 @@
+/**
+ * The queue conformance suite: ONE set of tests that every `QueueDriver` passes unchanged. A driver's test file is:
+ *
+ *   queueConformance('in-process', async () => ({ driver: createInProcessQueue() }));
+ *
+ * The factory runs before every test and must return a fresh, empty driver (for Redis: a new key prefix or a new
+ * server) with `maxDeliveries` of at least 3; `cleanup` runs after the test, after `driver.close()`.
+ * Timing assertions are one-sided ("not before the delay"): the suite never asserts how fast something happens.
+ */
+import type { TaskSpec } from '@sluice/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  DEFAULT_WORKER_GROUP,
+  type Consumer,
+  type ExecutionMessage,
+  type ExecutionUpdate,
+  type LogBatch,
+  type QueueDriver,
+  type ResultMessage,
+  type TaskDelivery,
+  type TaskJob,
+} from '../contract.js';
+
+export interface QueueUnderTest {
+  readonly driver: QueueDriver;
+  cleanup?(): Promise<void>;
+}
+
+/** Poll `predicate` every 10 ms until it holds; throws after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A promise to hold handlers on, opened once. */
+function gate(): { readonly promise: Promise<void>; open(): void } {
+  let open = () => undefined as void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+/** A task job whose `taskRunId` is `id` (the other fields exercise nesting, unicode, nulls and numbers). */
+export function sampleTaskJob(id: string, group: string = DEFAULT_WORKER_GROUP): TaskJob {
+  const task: TaskSpec = {
+    id: 'hello',
+    type: 'io.kestra.plugin.core.log.Log',
+    message: 'Hello {{ inputs.name }} — ✓',
+    retry: { type: 'constant', maxAttempt: 3, interval: 'PT1S' },
+    nested: { list: [1, 2.5, 'three', null, { deep: true }] },
+  };
+  return {
+    executionId: 'exec-1',
+    namespace: 'company.team',
+    flowId: 'hello-world',
+    flowRevision: 2,
+    taskRunId: id,
+    taskId: 'hello',
+    attempt: 1,
+    task,
+    workerGroup: group,
+    variables: { inputs: { name: 'world' }, outputs: {}, labels: { team: 'a' }, vars: { n: 0 } },
+    queuedAt: '2024-01-01T00:00:00.000Z',
+  };
+}
+
+const results: ResultMessage[] = [
+  { type: 'started', executionId: 'exec-1', taskRunId: 'tr-1', taskId: 'hello', attempt: 1, workerId: 'w-1', startedAt: '2024-01-01T00:00:01.000Z' },
+  {
+    type: 'child-started',
+    executionId: 'exec-1',
+    taskRunId: 'tr-2',
+    taskId: 'child',
+    parentTaskRunId: 'tr-1',
+    attempt: 1,
+    workerId: 'w-1',
+    startedAt: '2024-01-01T00:00:02.000Z',
+  },
+  {
+    type: 'ended',
+    executionId: 'exec-1',
+    taskRunId: 'tr-1',
+    taskId: 'hello',
+    attempt: 1,
+    workerId: 'w-1',
+    state: 'FAILED',
+    outputs: { value: 42, list: ['a', { b: null }] },
+    error: { code: 'SLU_TEST', message: 'boom', details: { exitCode: 1 } },
+    metrics: [{ name: 'duration', type: 'timer', value: 1.5, tags: { k: 'v' }, taskRunId: 'tr-1', taskId: 'hello', timestamp: '2024-01-01T00:00:03.000Z' }],
+    startedAt: '2024-01-01T00:00:01.000Z',
+    endedAt: '2024-01-01T00:00:03.000Z',
+  },
+];
+
+const logBatch: LogBatch = {
+  executionId: 'exec-1',
+  namespace: 'company.team',
+  flowId: 'hello-world',
+  entries: [
+    { taskRunId: 'tr-1', taskId: 'hello', attempt: 1, level: 'INFO', message: 'line 1', timestamp: '2024-01-01T00:00:01.000Z' },
+    { taskRunId: 'tr-1', taskId: 'hello', level: 'ERROR', message: 'line 2 ✓\nsecond line', timestamp: '2024-01-01T00:00:02.000Z' },
+  ],
+};
+
+function execution(executionId: string, type: ExecutionMessage['type'] = 'created'): ExecutionMessage {
+  return { type, executionId, namespace: 'company.team', flowId: 'hello-world' };
+}
+
+function resultOf(taskRunId: string): ResultMessage {
+  return { type: 'started', executionId: 'exec-1', taskRunId, taskId: 'hello', attempt: 1, workerId: 'w-1', startedAt: '2024-01-01T00:00:01.000Z' };
+}
+
+export function queueConformance(name: string, factory: () => Promise<QueueUnderTest>): void {
+  describe(`queue conformance: ${name}`, () => {
+    let sut: QueueUnderTest | undefined;
+    let driver: QueueDriver;
+    let consumers: Consumer[] = [];
+
+    beforeEach(async () => {
+      sut = await factory();
+      driver = sut.driver;
+      consumers = [];
+    });
+
+    afterEach(async () => {
+      await Promise.all(consumers.map((consumer) => consumer.close({ force: true })));
+      await sut?.driver.close();
+      await sut?.cleanup?.();
+      sut = undefined;
+    });
+
+    /** Consumers registered here are force-closed after the test. */
+    const track = (consumer: Consumer): Consumer => {
+      consumers.push(consumer);
+      return consumer;
+    };
+
+    it('round-trips a message on every channel, deep-equal and copied at enqueue', async () => {
+      const tasks: [TaskJob, TaskDelivery][] = [];
+      const received: { results: ResultMessage[]; logs: LogBatch[]; executions: ExecutionMessage[] } = { results: [], logs: [], executions: [] };
+      track(driver.consumeTasks('roundtrip', {}, async (job, delivery) => void tasks.push([job, delivery])));
+      track(driver.consumeResults({}, async (message) => void received.results.push(message)));
+      track(driver.consumeLogs({}, async (batch) => void received.logs.push(batch)));
+      track(driver.consumeExecutions({}, async (message) => void received.executions.push(message)));
+
+      const job = sampleTaskJob('tr-roundtrip', 'roundtrip');
+      const expectedJob = structuredClone(job);
+      await driver.enqueueTask('roundtrip', job);
+      // Mutating what was enqueued must not change what is delivered.
+      (job.variables.inputs as Record<string, unknown>).name = 'mutated';
+      for (const message of results) await driver.publishResult(message);
+      await driver.publishLogs(logBatch);
+      await driver.publishExecution(execution('exec-1'));
+
+      await waitFor(
+        () => tasks.length === 1 && received.results.length === 3 && received.logs.length === 1 && received.executions.length === 1,
+        10_000,
+        'one message on every channel',
+      );
+      expect(tasks[0]?.[0]).toEqual(expectedJob);
+      expect(tasks[0]?.[1]).toEqual({ deliveryCount: 1 });
+      expect(received.results).toEqual(results);
+      expect(received.logs).toEqual([logBatch]);
+      expect(received.executions).toEqual([execution('exec-1')]);
+    });
+
+    it("delivers a group's tasks in FIFO order with concurrency 1", async () => {
+      const seen: string[] = [];
+      const ids = Array.from({ length: 20 }, (_, index) => `tr-${index}`);
+      for (const id of ids.slice(0, 15)) await driver.enqueueTask('fifo', sampleTaskJob(id, 'fifo'));
+      track(
+        driver.consumeTasks('fifo', { concurrency: 1 }, async (job) => {
+          seen.push(job.taskRunId);
+          await sleep(1);
+        }),
+      );
+      for (const id of ids.slice(15)) await driver.enqueueTask('fifo', sampleTaskJob(id, 'fifo'));
+      await waitFor(() => seen.length === ids.length, 10_000, 'every task');
+      expect(seen).toEqual(ids);
+    });
+
+    it('runs up to `concurrency` handlers at once, never more', async () => {
+      const concurrency = 3;
+      let inFlight = 0;
+      let maxInFlight = 0;
+      let done = 0;
+      const full = gate();
+      for (let index = 0; index < concurrency * 3; index += 1) await driver.enqueueTask('parallel', sampleTaskJob(`tr-${index}`, 'parallel'));
+      track(
+        driver.consumeTasks('parallel', { concurrency }, async () => {
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          if (inFlight === concurrency) full.open();
+          await full.promise;
+          await sleep(5);
+          inFlight -= 1;
+          done += 1;
+        }),
+      );
+      await waitFor(() => done === concurrency * 3, 10_000, 'every task');
+      expect(maxInFlight).toBe(concurrency);
+    });
+
+    it('keeps worker groups apart', async () => {
+      const gpu: string[] = [];
+      const fallback: string[] = [];
+      track(driver.consumeTasks('gpu', { concurrency: 2 }, async (job) => void gpu.push(job.taskRunId)));
+      track(driver.consumeTasks(DEFAULT_WORKER_GROUP, { concurrency: 2 }, async (job) => void fallback.push(job.taskRunId)));
+      await driver.enqueueTask(DEFAULT_WORKER_GROUP, sampleTaskJob('d-1'));
+      await driver.enqueueTask('gpu', sampleTaskJob('g-1', 'gpu'));
+      await driver.enqueueTask(DEFAULT_WORKER_GROUP, sampleTaskJob('d-2'));
+      await waitFor(() => gpu.length + fallback.length === 3, 10_000, 'three tasks');
+      expect(gpu).toEqual(['g-1']);
+      expect(fallback.sort()).toEqual(['d-1', 'd-2']);
+    });
+
+    it('delays delivery by delayMs (never earlier)', async () => {
+      const seen: { id: string; at: number }[] = [];
+      track(driver.consumeTasks('delayed', { concurrency: 2 }, async (job) => void seen.push({ id: job.taskRunId, at: Date.now() })));
+      const delayMs = 400;
+      const before = Date.now();
+      await driver.enqueueTask('delayed', sampleTaskJob('late', 'delayed'), { delayMs });
+      await driver.enqueueTask('delayed', sampleTaskJob('now', 'delayed'));
+      await waitFor(() => seen.length === 2, 10_000, 'both tasks');
+      expect(seen.map((entry) => entry.id)).toEqual(['now', 'late']);
+      // A few ms of slack for clock granularity.
+      expect((seen[1]?.at ?? 0) - before).toBeGreaterThanOrEqual(delayMs - 5);
+
+      const executions: { id: string; at: number }[] = [];
+      track(driver.consumeExecutions({}, async (message) => void executions.push({ id: message.executionId, at: Date.now() })));
+      const sent = Date.now();
+      await driver.publishExecution(execution('later', 'resume'), { delayMs: 200 });
+      await driver.publishExecution(execution('sooner', 'resume'));
+      await waitFor(() => executions.length === 2, 10_000, 'both executions');
+      expect(executions.map((entry) => entry.id)).toEqual(['sooner', 'later']);
+      expect((executions[1]?.at ?? 0) - sent).toBeGreaterThanOrEqual(200 - 5);
+    });
+
+    it('ignores a message whose dedupId is still known (waiting, delayed, active or completed)', async () => {
+      // Ids with ':' and all-digit ids are valid dedupIds (BullMQ forbids both as job ids: the driver maps them).
+      await driver.enqueueTask('dedup', sampleTaskJob('first', 'dedup'), { dedupId: 'exec-1:hello:1' });
+      await driver.enqueueTask('dedup', sampleTaskJob('waiting-duplicate', 'dedup'), { dedupId: 'exec-1:hello:1' });
+      await driver.enqueueTask('dedup', sampleTaskJob('delayed', 'dedup'), { dedupId: '12345', delayMs: 300 });
+      await driver.enqueueTask('dedup', sampleTaskJob('delayed-duplicate', 'dedup'), { dedupId: '12345' });
+      expect(await driver.pendingTasks('dedup')).toBe(2);
+
+      const seen: string[] = [];
+      const hold = gate();
+      track(
+        driver.consumeTasks('dedup', { concurrency: 1 }, async (job) => {
+          seen.push(job.taskRunId);
+          if (job.taskRunId === 'first') await hold.promise;
+        }),
+      );
+      await waitFor(() => seen.length === 1, 10_000, 'the first task');
+      await driver.enqueueTask('dedup', sampleTaskJob('active-duplicate', 'dedup'), { dedupId: 'exec-1:hello:1' });
+      hold.open();
+      await waitFor(() => seen.length === 2, 10_000, 'the delayed task');
+      await driver.enqueueTask('dedup', sampleTaskJob('completed-duplicate', 'dedup'), { dedupId: 'exec-1:hello:1' });
+      await driver.enqueueTask('dedup', sampleTaskJob('other-id', 'dedup'), { dedupId: 'exec-1:hello:2' });
+      await driver.enqueueTask('dedup', sampleTaskJob('marker', 'dedup'));
+      // FIFO with concurrency 1: a duplicate let through would arrive before the marker.
+      await waitFor(() => seen.includes('marker'), 10_000, 'the marker');
+      expect(seen).toEqual(['first', 'delayed', 'other-id', 'marker']);
+
+      // dedupIds are per channel: the same id on executions is a different message.
+      const executions: string[] = [];
+      await driver.publishExecution(execution('exec-a'), { dedupId: 'exec-1:hello:1' });
+      await driver.publishExecution(execution('exec-b'), { dedupId: 'exec-1:hello:1' });
+      await driver.publishExecution(execution('exec-marker'));
+      track(driver.consumeExecutions({}, async (message) => void executions.push(message.executionId)));
+      await waitFor(() => executions.includes('exec-marker'), 10_000, 'the execution marker');
+      expect(executions).toEqual(['exec-a', 'exec-marker']);
+    });
+
+    it('delivers a results message again when its handler rejects, until one delivery succeeds', async () => {
+      const deliveries: ResultMessage[] = [];
+      const seen: string[] = [];
+      track(
+        driver.consumeResults({}, async (message) => {
+          seen.push(message.taskRunId);
+          if (message.taskRunId !== 'flaky') return;
+          deliveries.push(message);
+          if (deliveries.length < 3) throw new Error(`transient failure ${deliveries.length}`);
+        }),
+      );
+      await driver.publishResult(resultOf('flaky'));
+      await waitFor(() => deliveries.length === 3, 10_000, 'three deliveries');
+      for (const delivery of deliveries) expect(delivery).toEqual(resultOf('flaky'));
+      await driver.publishResult(resultOf('marker'));
+      await waitFor(() => seen.includes('marker'), 10_000, 'the marker');
+      // Acknowledged by the third delivery: it never comes back.
+      await sleep(300);
+      expect(seen.filter((id) => id === 'flaky')).toHaveLength(3);
+    });
+
+    it('does not deliver a task job again when its handler rejects (only a dead consumer brings it back)', async () => {
+      const seen: string[] = [];
+      track(
+        driver.consumeTasks('failing', {}, async (job) => {
+          seen.push(job.taskRunId);
+          if (job.taskRunId === 'broken') throw new Error('handler bug');
+        }),
+      );
+      await driver.enqueueTask('failing', sampleTaskJob('broken', 'failing'));
+      await waitFor(() => seen.length === 1, 10_000, 'the failing task');
+      await sleep(300);
+      await driver.enqueueTask('failing', sampleTaskJob('marker', 'failing'));
+      await waitFor(() => seen.includes('marker'), 10_000, 'the marker');
+      expect(seen).toEqual(['broken', 'marker']);
+    });
+
+    it('broadcasts kills to every subscriber and keeps the killed mark', async () => {
+      const first: string[] = [];
+      const second: string[] = [];
+      const unsubscribeFirst = await driver.subscribeKills((id) => void first.push(id));
+      await driver.subscribeKills((id) => void second.push(id));
+      expect(await driver.isKilled('exec-kill')).toBe(false);
+      await driver.killExecution('exec-kill');
+      await waitFor(() => first.length === 1 && second.length === 1, 10_000, 'both subscribers');
+      expect(first).toEqual(['exec-kill']);
+      expect(second).toEqual(['exec-kill']);
+      expect(await driver.isKilled('exec-kill')).toBe(true);
+      expect(await driver.isKilled('exec-alive')).toBe(false);
+
+      await unsubscribeFirst();
+      await driver.killExecution('exec-kill-2');
+      await waitFor(() => second.length === 2, 10_000, 'the remaining subscriber');
+      expect(second).toEqual(['exec-kill', 'exec-kill-2']);
+      expect(first).toEqual(['exec-kill']);
+      expect(await driver.isKilled('exec-kill-2')).toBe(true);
+    });
+
+    it('broadcasts execution updates to every subscriber', async () => {
+      const first: ExecutionUpdate[] = [];
+      const second: ExecutionUpdate[] = [];
+      const running: ExecutionUpdate = { executionId: 'exec-1', state: 'RUNNING', ended: false };
+      const success: ExecutionUpdate = { executionId: 'exec-1', state: 'SUCCESS', ended: true };
+      const unsubscribeFirst = await driver.subscribeExecutionUpdates((update) => void first.push(update));
+      const unsubscribeSecond = await driver.subscribeExecutionUpdates((update) => void second.push(update));
+      await driver.publishExecutionUpdate(running);
+      await waitFor(() => first.length === 1 && second.length === 1, 10_000, 'both subscribers');
+      expect(first).toEqual([running]);
+      expect(second).toEqual([running]);
+
+      await unsubscribeFirst();
+      await driver.publishExecutionUpdate(success);
+      await waitFor(() => second.length === 2, 10_000, 'the remaining subscriber');
+      expect(second).toEqual([running, success]);
+      expect(first).toEqual([running]);
+      await unsubscribeSecond();
+    });
+
+    it('counts pending tasks (waiting and delayed) per group', async () => {
+      expect(await driver.pendingTasks('pending')).toBe(0);
+      await driver.enqueueTask('pending', sampleTaskJob('a', 'pending'));
+      await driver.enqueueTask('pending', sampleTaskJob('b', 'pending'));
+      await driver.enqueueTask('pending', sampleTaskJob('later', 'pending'), { delayMs: 60_000 });
+      await driver.enqueueTask('pending-other', sampleTaskJob('c', 'pending-other'));
+      expect(await driver.pendingTasks('pending')).toBe(3);
+      expect(await driver.pendingTasks('pending-other')).toBe(1);
+
+      const seen: string[] = [];
+      track(driver.consumeTasks('pending', { concurrency: 2 }, async (job) => void seen.push(job.taskRunId)));
+      await waitFor(() => seen.length === 2, 10_000, 'the two waiting tasks');
+      await waitFor(async () => (await driver.pendingTasks('pending')) === 1, 10_000, 'one pending task (the delayed one)');
+      expect(seen.sort()).toEqual(['a', 'b']);
+      expect(await driver.pendingTasks('pending-other')).toBe(1);
+    });
+
+    it('refuses worker group keys with ":" naming the key', async () => {
+      await expect(driver.enqueueTask('bad:group', sampleTaskJob('x', 'bad:group'))).rejects.toThrow(/bad:group/);
+      expect(() => driver.consumeTasks('bad:group', {}, async () => undefined)).toThrow(/bad:group/);
+      await expect(driver.pendingTasks('bad:group')).rejects.toThrow(/bad:group/);
+    });
+
+    it('closes a consumer only after its handler in flight has finished (unless forced)', async () => {
+      const hold = gate();
+      let started = false;
+      let finished = false;
+      const consumer = driver.consumeTasks('closing', {}, async () => {
+        started = true;
+        await hold.promise;
+        finished = true;
+      });
+      track(consumer);
+      await driver.enqueueTask('closing', sampleTaskJob('held', 'closing'));
+      await waitFor(() => started, 10_000, 'the handler to start');
+      let closed = false;
+      const closing = consumer.close().then(() => {
+        closed = true;
+      });
+      await sleep(200);
+      expect(closed).toBe(false);
+      hold.open();
+      await closing;
+      expect(finished).toBe(true);
+
+      // A closed consumer takes nothing more; a new one does.
+      await driver.enqueueTask('closing', sampleTaskJob('next', 'closing'));
+      const seen: string[] = [];
+      const holdForced = gate();
+      const second = track(
+        driver.consumeTasks('closing', {}, async (job) => {
+          seen.push(job.taskRunId);
+          await holdForced.promise;
+        }),
+      );
+      await waitFor(() => seen.length === 1, 10_000, 'the next task');
+      expect(seen).toEqual(['next']);
+      await second.close({ force: true });
+      holdForced.open();
+    });
+
+    it('closes cleanly with consumers and subscriptions open', async () => {
+      track(driver.consumeTasks(DEFAULT_WORKER_GROUP, { concurrency: 2 }, async () => undefined));
+      track(driver.consumeResults({}, async () => undefined));
+      track(driver.consumeLogs({}, async () => undefined));
+      track(driver.consumeExecutions({}, async () => undefined));
+      await driver.subscribeKills(() => undefined);
+      await driver.subscribeExecutionUpdates(() => undefined);
+      await driver.enqueueTask(DEFAULT_WORKER_GROUP, sampleTaskJob('t'), { delayMs: 60_000 });
+      await driver.close();
+      await driver.close();
+      await expect(driver.enqueueTask(DEFAULT_WORKER_GROUP, sampleTaskJob('after'))).rejects.toThrow(/closed/);
+      await expect(driver.publishResult(resultOf('after'))).rejects.toThrow(/closed/);
+    });
+  });
+}

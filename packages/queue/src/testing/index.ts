@@ -1,0 +1,2 @@
+export { queueConformance, sampleTaskJob, waitFor } from './conformance.js';
+export type { QueueUnderTest } from './conformance.js';

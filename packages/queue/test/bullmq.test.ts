@@ -1,0 +1,92 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { describeWithRedis } from '@sluice/testing';
+import { afterAll, expect, it } from 'vitest';
+import { ALL_WORKER_GROUPS, bullmqJobId, createBullmqQueue } from '../src/index.js';
+import type { QueueDriver, TaskDelivery } from '../src/index.js';
+import { queueConformance, sampleTaskJob, waitFor } from '../src/testing/index.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/stalling-consumer.ts', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+
+let prefixes = 0;
+/** A fresh key prefix per driver: drivers never see each other's jobs. */
+const freshPrefix = () => `sluice-test-${process.pid}-${++prefixes}`;
+
+describeWithRedis('bullmq queue', (redis) => {
+  queueConformance('bullmq', async () => ({
+    driver: createBullmqQueue({ url: redis().url, prefix: freshPrefix(), lockDurationMs: 1000, stalledIntervalMs: 500 }),
+  }));
+
+  const drivers: QueueDriver[] = [];
+  const open = (prefix: string, onError?: (error: unknown, context: string) => void): QueueDriver => {
+    const driver = createBullmqQueue({ url: redis().url, prefix, lockDurationMs: 1000, stalledIntervalMs: 500, ...(onError ? { onError } : {}) });
+    drivers.push(driver);
+    return driver;
+  };
+  afterAll(async () => {
+    await Promise.all(drivers.map((driver) => driver.close()));
+  });
+
+  it('delivers a task job again, with deliveryCount 2, when its consumer dies mid-job', async () => {
+    const prefix = freshPrefix();
+    const driver = open(prefix);
+    await driver.enqueueTask('stall', sampleTaskJob('tr-stall', 'stall'));
+
+    const child = spawn(process.execPath, ['--conditions=@sluice/source', '--import', 'tsx', fixture, redis().url, prefix, 'stall'], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const first = await new Promise<{ taskRunId: string; deliveryCount: number }>((resolve, reject) => {
+        createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line) as { taskRunId: string; deliveryCount: number }));
+        child.once('exit', (code) => reject(new Error(`the child consumer exited (${code}) before taking the job:\n${stderr}`)));
+      });
+      expect(first).toEqual({ taskRunId: 'tr-stall', deliveryCount: 1 });
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+    }
+
+    const deliveries: [string, TaskDelivery][] = [];
+    driver.consumeTasks('stall', {}, async (job, delivery) => void deliveries.push([job.taskRunId, delivery]));
+    await waitFor(() => deliveries.length === 1, 20_000, 'the stalled job to come back');
+    expect(deliveries).toEqual([['tr-stall', { deliveryCount: 2 }]]);
+    expect(await driver.pendingTasks('stall')).toBe(0);
+  }, 30_000);
+
+  it('refuses group keys BullMQ cannot name, and ALL_WORKER_GROUPS', async () => {
+    const driver = open(freshPrefix());
+    await expect(driver.enqueueTask('team:gpu', sampleTaskJob('x'))).rejects.toThrow('Invalid worker group key "team:gpu"');
+    expect(() => driver.consumeTasks('team:gpu', {}, async () => undefined)).toThrow('Invalid worker group key "team:gpu"');
+    expect(() => driver.consumeTasks(ALL_WORKER_GROUPS, {}, async () => undefined)).toThrow(/in-process/);
+    expect(() => driver.consumeTasks('', {}, async () => undefined)).toThrow(/non-empty/);
+  });
+
+  it('reports a task job whose handler rejects, once, to onError', async () => {
+    const contexts: string[] = [];
+    const driver = open(freshPrefix(), (_error, context) => void contexts.push(context));
+    driver.consumeTasks('failing', {}, async () => {
+      throw new Error('bug');
+    });
+    await driver.enqueueTask('failing', sampleTaskJob('t', 'failing'));
+    await waitFor(() => contexts.length === 1);
+    expect(contexts[0]).toMatch(/^tasks\.failing: job \S+ failed after 1 attempt/);
+  });
+
+  it('maps dedupIds to valid, distinct BullMQ job ids', () => {
+    expect(bullmqJobId('exec-1:task:1')).toBe('j-exec-1%3Atask%3A1');
+    expect(bullmqJobId('42')).toBe('j-42');
+    expect(bullmqJobId('a:b')).not.toBe(bullmqJobId('a_b'));
+    expect(bullmqJobId('a%3Ab')).not.toBe(bullmqJobId('a:b'));
+  });
+
+  it('refuses a URL that is not redis:// and a prefix with ":"', () => {
+    expect(() => createBullmqQueue({ url: 'http://localhost:6379' })).toThrow(/redis:\/\//);
+    expect(() => createBullmqQueue({ url: redis().url, prefix: 'a:b' })).toThrow(/prefix/);
+  });
+});
