@@ -151,10 +151,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
             run = { ...run, state: 'RETRYING', stateHistory: [...run.stateHistory, { state: 'RETRYING', date: iso }] };
           }
           if (!(await hasLiveWorker(group.key)) && group.fallback !== 'WAIT') {
-            const message =
-              `no live worker in worker group "${group.key}" (fallback ${group.fallback}): ` +
-              `start one with "sluice server worker --worker-group ${group.key}"`;
-            const ended = endRun(run, group.fallback === 'FAIL' ? 'FAILED' : 'CANCELLED', iso, date, { error: { code: 'SLU_TASK_NO_WORKER', message } });
+            const error = new SluiceError('SLU_TASK_NO_WORKER', { group: group.key, fallback: group.fallback });
+            const message = error.message;
+            const ended = endRun(run, group.fallback === 'FAIL' ? 'FAILED' : 'CANCELLED', iso, date, { error: error.toJSON() });
             runs.set(ended.id, ended);
             await tx.saveTaskRun(ended);
             await db.logs.append([

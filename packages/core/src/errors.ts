@@ -245,6 +245,12 @@ export const errorTable = {
     message: 'task {taskId} exceeded its timeout of {timeout} and was killed',
     description: 'A task ran longer than its `timeout`; its process group or container was killed.',
   },
+  SLU_TASK_NO_WORKER: {
+    status: 500,
+    message: 'no live worker in worker group "{group}" (fallback {fallback}): start one with "sluice server worker --worker-group {group}"',
+    description:
+      'A task asked for a worker group (`workerGroup.key`) that no running worker serves, and its `workerGroup.fallback` is FAIL or CANCEL (WAIT, the default, leaves it queued until a worker of the group starts).',
+  },
   SLU_TASK_KILLED: {
     status: 500,
     message: 'task {taskId} was killed{reason}',

