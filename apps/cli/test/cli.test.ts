@@ -84,7 +84,7 @@ describe('sluice flow validate', () => {
     expect((await run('flow', 'validate', '--format', 'xml', examples)).stderr).toBe('sluice: --format must be text or json, got "xml" (see sluice --help)');
     expect((await run('flow', 'validate', '--bogus', examples)).stderr).toMatch(/^sluice: Unknown option '--bogus'/);
     expect((await run('frobnicate')).stderr).toBe('sluice: unknown command "frobnicate" (see sluice --help)');
-    expect((await run('flow')).stderr).toBe('sluice: flow needs a subcommand: validate (see sluice --help)');
+    expect((await run('flow')).stderr).toBe('sluice: flow needs a subcommand: validate or deploy (see sluice --help)');
     expect((await run('flow', 'explode')).code).toBe(2);
     const empty = tempFlows({ 'readme.md': '# nothing' });
     expect((await run('flow', 'validate', empty)).stderr).toBe(`sluice: no flow files (*.yml, *.yaml) found in ${empty}`);

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { createFlowValidator, SluiceError } from '@sluice/core';
-import type { FlowProblem } from '@sluice/core';
+import type { DocumentValidation, FlowProblem } from '@sluice/core';
 import { createDefaultRegistries } from '@sluice/plugins';
 import type { CliIO } from '../io.js';
 
@@ -23,22 +23,37 @@ export interface ReportedProblem {
 const FLOW_EXTENSIONS = new Set(['.yml', '.yaml']);
 const SKIPPED_DIRECTORIES = new Set(['node_modules', 'dist', 'coverage']);
 
-/** `sluice flow validate FILE_OR_DIR...`: 0 when every flow is valid, 1 otherwise. */
-export async function flowValidateCommand(targets: readonly string[], options: ValidateOptions, io: CliIO): Promise<number> {
+/** One document of a flow file, validated. */
+export interface ValidatedDocument {
+  readonly file: string;
+  readonly result: DocumentValidation;
+}
+
+/** Every document of every flow file under `targets` (directories searched recursively), validated locally. */
+export async function validateTargets(targets: readonly string[]): Promise<{ documents: ValidatedDocument[]; problems: ReportedProblem[] }> {
   const files: string[] = [];
   for (const target of targets) files.push(...(await findFlowFiles(target)));
   const validator = createFlowValidator(createDefaultRegistries());
-  const problems: ReportedProblem[] = [];
-  let flows = 0;
+  const documents: ValidatedDocument[] = [];
   for (const file of files) {
-    const results = validator.validateSource(await readFile(file, 'utf8'));
-    flows += results.length;
-    for (const result of results) problems.push(...result.problems.map((p) => report(file, p)));
+    for (const result of validator.validateSource(await readFile(file, 'utf8'))) documents.push({ file, result });
   }
+  return { documents, problems: documents.flatMap((d) => d.result.problems.map((p) => report(d.file, p))) };
+}
+
+/** `FILE:LINE:COL: path: message [code]` */
+export function problemLine(p: ReportedProblem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message} [${p.code}]`;
+}
+
+/** `sluice flow validate FILE_OR_DIR...`: 0 when every flow is valid, 1 otherwise. */
+export async function flowValidateCommand(targets: readonly string[], options: ValidateOptions, io: CliIO): Promise<number> {
+  const { documents, problems } = await validateTargets(targets);
+  const flows = documents.length;
   if (options.format === 'json') {
     io.stdout(JSON.stringify(problems, null, 2));
   } else {
-    for (const p of problems) io.stdout(`${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message} [${p.code}]`);
+    for (const p of problems) io.stdout(problemLine(p));
     const invalid = new Set(problems.map((p) => `${p.file}#${p.document}`)).size;
     io.stderr(
       problems.length === 0
