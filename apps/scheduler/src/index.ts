@@ -5,3 +5,4 @@ export type { TypeResolver } from './plugin-defaults.js';
 export { nextTick, TriggerLoop, SCHEDULE_TYPES } from './triggers.js';
 export { startSchedulerProcess } from './main.js';
 export type { SchedulerProcessConfig } from './main.js';
+export { Watchdog } from './watchdog.js';

@@ -21,6 +21,7 @@ import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob } 
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
 import { TriggerLoop } from './triggers.js';
+import { Watchdog } from './watchdog.js';
 
 export interface SchedulerOptions {
   readonly db: Db;
@@ -38,6 +39,8 @@ export interface SchedulerOptions {
   readonly workerLivenessMs?: number;
   /** Messages of each channel handled at once. Default 8. */
   readonly concurrency?: number;
+  /** A RUNNING task run whose worker is gone and that has not changed for this long is failed. Default 90 s. */
+  readonly lostTaskAfterMs?: number;
   /** How often Schedule triggers are checked. Default 1000 ms; 0 turns triggers off. */
   readonly triggerIntervalMs?: number;
   readonly log?: (line: string) => void;
@@ -74,6 +77,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const flowCache = new Map<string, Flow>();
   const consumers: Consumer[] = [];
   let triggers: TriggerLoop | undefined;
+  let watchdog: Watchdog | undefined;
 
   async function loadFlow(namespace: string, flowId: string, revision: number): Promise<Flow> {
     const key = `${namespace}\u0000${flowId}\u0000${revision}`;
@@ -150,7 +154,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           if (action.type === 'retry') {
             run = { ...run, state: 'RETRYING', stateHistory: [...run.stateHistory, { state: 'RETRYING', date: iso }] };
           }
-          if (!(await hasLiveWorker(group.key)) && group.fallback !== 'WAIT') {
+          // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL). This runs inside the
+          // execution's locked transaction, and the default hasLiveWorker queries through the pool: asked for every
+          // dispatch (fallback WAIT, the default, included), a burst with as many locked transactions as pool
+          // connections deadlocked, each transaction waiting for a connection until its 30 s timeout rolled it back.
+          if (group.fallback !== 'WAIT' && !(await hasLiveWorker(group.key))) {
             const error = new SluiceError('SLU_TASK_NO_WORKER', { group: group.key, fallback: group.fallback });
             const message = error.message;
             const ended = endRun(run, group.fallback === 'FAIL' ? 'FAILED' : 'CANCELLED', iso, date, { error: error.toJSON() });
@@ -374,6 +382,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         }),
       );
       await resumeUnfinished();
+      watchdog = new Watchdog({
+        db,
+        queue,
+        intervalMs: 5000,
+        workerLivenessMs: livenessMs,
+        lostAfterMs: options.lostTaskAfterMs ?? 90_000,
+        log,
+        now,
+      });
+      watchdog.start();
       const interval = options.triggerIntervalMs ?? 1000;
       if (interval > 0) {
         triggers = new TriggerLoop({ db, queue, owner: id, intervalMs: interval, log, now });
@@ -382,6 +400,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     async stop() {
       await triggers?.stop();
+      await watchdog?.stop();
       await Promise.all(consumers.splice(0).map((c) => c.close()));
     },
   };
@@ -445,6 +464,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 function startApplies(run: SchedulerTaskRun, type: 'started' | 'child-started', attempt: number, startedAt: Date): boolean {
   if (type === 'child-started') return run.endDate === null || run.endDate.getTime() <= startedAt.getTime();
   if (TERMINAL_TASK_RUN.has(run.state)) return false;
+  // RETRYING: the last recorded attempt already ended (it failed), so only the next one may start. A late 'started'
+  // of the failed attempt used to pass `attempt >= attempts.length` and move the run back to RUNNING, overwriting
+  // that attempt's FAILED state (as endApplies already does for 'ended').
+  if (run.state === 'RETRYING') return attempt > run.attempts.length;
   return attempt >= run.attempts.length;
 }
 

@@ -251,6 +251,12 @@ export const errorTable = {
     description:
       'A task asked for a worker group (`workerGroup.key`) that no running worker serves, and its `workerGroup.fallback` is FAIL or CANCEL (WAIT, the default, leaves it queued until a worker of the group starts).',
   },
+  SLU_TASK_WORKER_LOST: {
+    status: 500,
+    message: 'worker {workerId} stopped sending heartbeats while running task {taskId}: the task run is failed (its retry policy applies)',
+    description:
+      'The worker running a task disappeared (no heartbeat for a while) and no other worker took the task over. The scheduler fails the task run so the execution does not hang; a `retry` policy retries it.',
+  },
   SLU_TASK_KILLED: {
     status: 500,
     message: 'task {taskId} was killed{reason}',

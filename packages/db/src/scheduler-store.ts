@@ -201,6 +201,26 @@ export class SchedulerStore {
     return this.prisma.worker.findMany({ where: { group, lastHeartbeat: { gte: since } }, select: { id: true, lastHeartbeat: true } });
   }
 
+  /**
+   * Top-level task runs still RUNNING in an unfinished execution whose worker has sent no heartbeat since `liveSince`
+   * (or never registered), and that have not changed since `staleBefore`: their worker is gone and nobody took over.
+   */
+  async lostTaskRuns(liveSince: Date, staleBefore: Date): Promise<{ id: string; executionId: string; taskId: string; attempt: number; workerId: string | null }[]> {
+    const rows = await this.prisma.$queryRaw<{ id: string; execution_id: string; task_id: string; attempts: unknown; worker_id: string | null }[]>`
+      SELECT tr.id, tr.execution_id, tr.task_id, tr.attempts, tr.worker_id
+        FROM task_runs tr JOIN executions e ON e.id = tr.execution_id
+       WHERE tr.state = 'RUNNING' AND tr.parent_task_run_id IS NULL AND e.end_date IS NULL AND tr.updated_at < ${staleBefore}
+         AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = tr.worker_id AND w.last_heartbeat >= ${liveSince})
+       LIMIT 100`;
+    return rows.map((row) => ({
+      id: row.id,
+      executionId: row.execution_id,
+      taskId: row.task_id,
+      attempt: Math.max(1, asArray(row.attempts).length),
+      workerId: row.worker_id,
+    }));
+  }
+
   // Triggers.
 
   /**
