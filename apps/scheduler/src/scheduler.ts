@@ -72,8 +72,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? (() => undefined);
   const livenessMs = options.workerLivenessMs ?? 15_000;
+  // A live group stays live for a heartbeat interval: cache positive answers for 2 s (one query per group, not per task).
+  const liveUntil = new Map<string, number>();
   const hasLiveWorker =
-    options.hasLiveWorker ?? (async (group: string) => (await db.scheduler.liveWorkers(group, new Date(now().getTime() - livenessMs))).length > 0);
+    options.hasLiveWorker ??
+    (async (group: string) => {
+      const at = now().getTime();
+      if ((liveUntil.get(group) ?? 0) > at) return true;
+      const live = (await db.scheduler.liveWorkers(group, new Date(at - livenessMs))).length > 0;
+      if (live) liveUntil.set(group, at + 2000);
+      return live;
+    });
   const flowCache = new Map<string, Flow>();
   const consumers: Consumer[] = [];
   let triggers: TriggerLoop | undefined;

@@ -204,7 +204,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     authMethod: 'scram-sha-256',
     persistent: true,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    // synchronous_commit=off: a commit returns before its WAL reaches the disk (the WAL is flushed within ~0.6 s).
+    // The embedded cluster serves one machine's `sluice server local`; an OS crash may lose the last moments of
+    // work, never corrupt the database, and each state change stops waiting on an fsync.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'synchronous_commit=off'],
     createPostgresUser: userInfo().uid === 0,
     onLog: record,
     onError: record,
