@@ -73,26 +73,27 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const log = options.log ?? (() => undefined);
   const livenessMs = options.workerLivenessMs ?? 15_000;
   // A live group stays live for a heartbeat interval: cache positive answers for 2 s (one query per group, not per task).
+  // The query goes through the locked transaction's connection (see ExecutionTx).
   const liveUntil = new Map<string, number>();
-  const hasLiveWorker =
-    options.hasLiveWorker ??
-    (async (group: string) => {
-      const at = now().getTime();
-      if ((liveUntil.get(group) ?? 0) > at) return true;
-      const live = (await db.scheduler.liveWorkers(group, new Date(at - livenessMs))).length > 0;
-      if (live) liveUntil.set(group, at + 2000);
-      return live;
-    });
+  const hasLiveWorker = async (group: string, tx: ExecutionTx): Promise<boolean> => {
+    if (options.hasLiveWorker) return options.hasLiveWorker(group);
+    const at = now().getTime();
+    if ((liveUntil.get(group) ?? 0) > at) return true;
+    const live = (await tx.liveWorkerCount(group, new Date(at - livenessMs))) > 0;
+    if (live) liveUntil.set(group, at + 2000);
+    return live;
+  };
   const flowCache = new Map<string, Flow>();
   const consumers: Consumer[] = [];
   let triggers: TriggerLoop | undefined;
   let watchdog: Watchdog | undefined;
 
-  async function loadFlow(namespace: string, flowId: string, revision: number): Promise<Flow> {
+  /** The flow of a revision (cached: revisions never change). Inside a lock, pass its `tx` (no second connection). */
+  async function loadFlow(namespace: string, flowId: string, revision: number, tx?: ExecutionTx): Promise<Flow> {
     const key = `${namespace}\u0000${flowId}\u0000${revision}`;
     const cached = flowCache.get(key);
     if (cached) return cached;
-    const parsed = await db.scheduler.flowRevision(namespace, flowId, revision);
+    const parsed = tx ? await tx.flowRevision(namespace, flowId, revision) : await db.scheduler.flowRevision(namespace, flowId, revision);
     if (!parsed) throw new SluiceError('SLU_API_FLOW_NOT_FOUND', { namespace, id: flowId });
     const flow = parsed as Flow;
     if (flowCache.size > 1000) flowCache.clear();
@@ -102,7 +103,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   /** Apply one engine decision inside the lock; returns the jobs to enqueue after commit. */
   async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<{ jobs: { job: TaskJob; delayMs: number }[]; state: string }> {
-    const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision);
+    const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
     const runs = new Map(execution.taskRuns.map((run) => [run.id, run]));
     let state = execution.state as ExecutionStateName;
     const jobs: { job: TaskJob; delayMs: number }[] = [];
@@ -163,19 +164,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           if (action.type === 'retry') {
             run = { ...run, state: 'RETRYING', stateHistory: [...run.stateHistory, { state: 'RETRYING', date: iso }] };
           }
-          // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL). This runs inside the
-          // execution's locked transaction, and the default hasLiveWorker queries through the pool: asked for every
-          // dispatch (fallback WAIT, the default, included), a burst with as many locked transactions as pool
-          // connections deadlocked, each transaction waiting for a connection until its 30 s timeout rolled it back.
-          if (group.fallback !== 'WAIT' && !(await hasLiveWorker(group.key))) {
+          // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL); the query uses the locked
+          // transaction's connection (a query through the pool from inside a lock deadlocked under bursts).
+          if (group.fallback !== 'WAIT' && !(await hasLiveWorker(group.key, tx))) {
             const error = new SluiceError('SLU_TASK_NO_WORKER', { group: group.key, fallback: group.fallback });
             const message = error.message;
             const ended = endRun(run, group.fallback === 'FAIL' ? 'FAILED' : 'CANCELLED', iso, date, { error: error.toJSON() });
             runs.set(ended.id, ended);
             await tx.saveTaskRun(ended);
-            await db.logs.append([
-              { executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId, taskId: task.id, taskRunId: ended.id, level: 'ERROR', message, timestamp: date },
-            ]);
+            await tx.appendLogs([{ taskId: task.id, taskRunId: ended.id, level: 'ERROR', message, timestamp: date }]);
             return 'again';
           }
           runs.set(run.id, run);
@@ -240,35 +237,33 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       await advance(executionId);
       return;
     }
-    const outcome = await db.scheduler.withFlowLock(row.namespace, row.flowId, async () => {
-      const active = await db.scheduler.countActive(row.namespace, row.flowId, executionId);
+    // One transaction: the execution's row lock, then the flow's admission lock (always in that order), so two
+    // schedulers cannot both take the last slot, and nothing waits for a second pooled connection.
+    const outcome = await db.scheduler.withExecution(executionId, async (execution, tx) => {
+      if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return { jobs: [], state: execution.state };
+      await tx.lockFlow();
+      const active = await tx.countActive();
       const verdict = admit(flow, active);
-      return db.scheduler.withExecution(executionId, async (execution, tx) => {
-        if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return { jobs: [], state: execution.state };
-        const date = now();
-        if (verdict === 'queue') {
-          if (execution.state === 'CREATED') await tx.setState('QUEUED', date);
-          return { jobs: [], state: 'QUEUED' };
-        }
-        if (verdict === 'cancel' || verdict === 'fail') {
-          const state = verdict === 'cancel' ? 'CANCELLED' : 'FAILED';
-          await tx.setState(state, date);
-          await db.logs.append([
-            {
-              executionId,
-              namespace: execution.namespace,
-              flowId: execution.flowId,
-              level: 'WARN',
-              message: `flow concurrency limit ${flow.concurrency?.limit ?? 0} reached (${active} running): execution ${state === 'CANCELLED' ? 'cancelled' : 'failed'} (behavior ${flow.concurrency?.behavior ?? 'QUEUE'})`,
-              timestamp: date,
-            },
-          ]);
-          return { jobs: [], state };
-        }
-        // Start: QUEUED → RUNNING goes through the engine (it treats QUEUED as waiting), so move it to CREATED's successor here.
-        if (execution.state === 'QUEUED') await tx.setState('CREATED', date);
-        return advanceLocked({ ...execution, state: 'CREATED' }, tx);
-      });
+      const date = now();
+      if (verdict === 'queue') {
+        if (execution.state === 'CREATED') await tx.setState('QUEUED', date);
+        return { jobs: [], state: 'QUEUED' };
+      }
+      if (verdict === 'cancel' || verdict === 'fail') {
+        const state = verdict === 'cancel' ? 'CANCELLED' : 'FAILED';
+        await tx.setState(state, date);
+        await tx.appendLogs([
+          {
+            level: 'WARN',
+            message: `flow concurrency limit ${flow.concurrency?.limit ?? 0} reached (${active} running): execution ${state === 'CANCELLED' ? 'cancelled' : 'failed'} (behavior ${flow.concurrency?.behavior ?? 'QUEUE'})`,
+            timestamp: date,
+          },
+        ]);
+        return { jobs: [], state };
+      }
+      // Start: the engine treats QUEUED as waiting, so a dequeued execution goes back to CREATED first.
+      if (execution.state === 'QUEUED') await tx.setState('CREATED', date);
+      return advanceLocked({ ...execution, state: 'CREATED' }, tx);
     });
     if (outcome) await afterCommit(executionId, outcome.jobs, outcome.state);
   }
@@ -434,7 +429,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    */
   async function reenqueueInFlight(executionId: string): Promise<void> {
     const outcome = await db.scheduler.withExecution(executionId, async (execution, tx) => {
-      const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision);
+      const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
       const jobs: { job: TaskJob; delayMs: number }[] = [];
       for (const run of execution.taskRuns) {
         if (run.parentTaskRunId !== null || (run.state !== 'CREATED' && run.state !== 'RETRYING')) continue;

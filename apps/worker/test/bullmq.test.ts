@@ -128,11 +128,10 @@ describeWithRedis('worker on BullMQ', (redis) => {
     );
   });
 
-  // Needs a BullMQ driver whose Consumer.close({force: true}) resolves at once while a graceful close() is pending
-  // (the contract's "or force: at once"). @sluice/queue's driver memoizes the first close (as BullMQ's Worker.close
-  // does), so the forced close waits for the handed-back job forever and the job is released only when the process
-  // exits. Enable this test once the driver escalates (e.g. graceful close = worker.pause() then close()).
-  it.skip('hands an unfinished job back to the queue at stop; another worker runs it', async () => {
+  // The forced close at the end of the grace period escalates the pending graceful close (the driver's graceful close
+  // is worker.pause() then close(), so close(true) still reaches BullMQ): the job's lock is no longer renewed and
+  // BullMQ's stalled-job check hands it to the second worker.
+  it('hands an unfinished job back to the queue at stop; another worker runs it', async () => {
     const prefix = `sluice-worker-test-${process.pid}-${Date.now()}`;
     const driver = scheduler(prefix);
     const registries = createDefaultRegistries();

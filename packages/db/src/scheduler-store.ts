@@ -49,6 +49,18 @@ export interface ExecutionTx {
   setOutputs(outputs: Record<string, unknown>): Promise<void>;
   /** Insert or replace a task run (all fields written). */
   saveTaskRun(run: SchedulerTaskRun): Promise<void>;
+  /**
+   * Reads and writes on the same connection as the lock. Everything a locked step needs goes through here: a query
+   * through the pool while holding a connection can deadlock once every pooled connection holds a lock.
+   */
+  flowRevision(namespace: string, flowId: string, revision: number): Promise<unknown>;
+  /** Workers of `group` with a heartbeat at or after `since`. */
+  liveWorkerCount(group: string, since: Date): Promise<number>;
+  appendLogs(entries: readonly { taskId?: string | null; taskRunId?: string | null; level: string; message: string; timestamp: Date }[]): Promise<void>;
+  /** Take the flow's admission lock (after the execution's row lock: always in that order) until commit. */
+  lockFlow(): Promise<void>;
+  /** Executions of this flow holding a concurrency slot (RUNNING, KILLING, RESTARTED), this one excluded. */
+  countActive(): Promise<number>;
 }
 
 function asArray<T>(value: unknown): T[] {
@@ -136,6 +148,36 @@ export class SchedulerStore {
             };
             await tx.taskRun.upsert({ where: { id: run.id }, create: { id: run.id, executionId: id, ...data }, update: data });
           },
+          async flowRevision(namespace, flowId, revision) {
+            const found = await tx.flow.findUnique({ where: { namespace_flowId_revision: { namespace, flowId, revision } }, select: { parsed: true } });
+            return found?.parsed;
+          },
+          async liveWorkerCount(group, since) {
+            return tx.worker.count({ where: { group, lastHeartbeat: { gte: since } } });
+          },
+          async appendLogs(entries) {
+            if (entries.length === 0) return;
+            await tx.logEntry.createMany({
+              data: entries.map((entry) => ({
+                executionId: id,
+                namespace: execution.namespace,
+                flowId: execution.flowId,
+                taskId: entry.taskId ?? null,
+                taskRunId: entry.taskRunId ?? null,
+                level: entry.level,
+                message: entry.message,
+                timestamp: entry.timestamp,
+              })),
+            });
+          },
+          async lockFlow() {
+            await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`${execution.namespace}/${execution.flowId}`}))`;
+          },
+          async countActive() {
+            return tx.execution.count({
+              where: { namespace: execution.namespace, flowId: execution.flowId, state: { in: ['RUNNING', 'KILLING', 'RESTARTED'] }, id: { not: id } },
+            });
+          },
         };
         return fn(execution, writes);
       },
@@ -149,31 +191,10 @@ export class SchedulerStore {
     return row?.parsed;
   }
 
-  /** Executions of the flow holding a concurrency slot (RUNNING, KILLING, RESTARTED), other than `exceptId`. */
-  async countActive(namespace: string, flowId: string, exceptId: string): Promise<number> {
-    return this.prisma.execution.count({
-      where: { namespace, flowId, state: { in: ['RUNNING', 'KILLING', 'RESTARTED'] }, id: { not: exceptId } },
-    });
-  }
-
   /** The oldest QUEUED execution of the flow, if any. */
   async oldestQueued(namespace: string, flowId: string): Promise<string | undefined> {
     const row = await this.prisma.execution.findFirst({ where: { namespace, flowId, state: 'QUEUED' }, orderBy: { startDate: 'asc' }, select: { id: true } });
     return row?.id;
-  }
-
-  /**
-   * Serialise admission decisions of one flow across replicas: `fn` runs in a transaction holding an advisory lock
-   * keyed by the flow, so two executions cannot both take the last concurrency slot.
-   */
-  async withFlowLock<T>(namespace: string, flowId: string, fn: () => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`${namespace}/${flowId}`}))`;
-        return fn();
-      },
-      { timeout: 30_000, maxWait: 30_000 },
-    );
   }
 
   /** Ids of executions that have not ended (to resume after a scheduler restart). */

@@ -65,7 +65,14 @@ export function bullmqJobId(dedupId: string): string {
 interface WorkerEntry {
   readonly worker: Worker;
   readonly connection: Redis;
-  closing?: Promise<void>;
+  /** Resolves once the consumer is closed, gracefully or by force (whichever finished first). */
+  readonly closed: Promise<void>;
+  readonly markClosed: () => void;
+  done: boolean;
+  /** The graceful close: pause (stop fetching, wait for the jobs in flight), then close. */
+  graceful?: Promise<void>;
+  /** The forced close: `Worker.close(true)` at once. */
+  forced?: Promise<void>;
 }
 
 /**
@@ -278,18 +285,50 @@ class BullmqQueue implements QueueDriver {
       if (job && job.attemptsMade < (job.opts.attempts ?? 1)) return;
       this.#report(error, `${queueName}: job ${job?.id ?? '?'} failed after ${job?.attemptsMade ?? '?'} attempt(s)`);
     });
-    const entry: WorkerEntry = { worker, connection };
+    let markClosed = (): void => undefined;
+    const closed = new Promise<void>((resolve) => {
+      markClosed = resolve;
+    });
+    const entry: WorkerEntry = { worker, connection, closed, markClosed, done: false };
     this.#workers.add(entry);
     return { close: (closeOptions) => this.#closeWorker(entry, closeOptions?.force ?? false) };
   }
 
+  /**
+   * Close a consumer. BullMQ's `Worker.close(force)` keeps its first call (a later `close(true)` returns the pending
+   * graceful close), so a graceful close never calls it while jobs are in flight: it pauses the worker first (no more
+   * fetching; resolves once the active jobs have finished) and calls `close()` only then. A forced close thus always
+   * reaches `Worker.close(true)`, even while a graceful close is pending: it stops renewing the locks of the jobs in
+   * flight (their handlers may never settle: the stalled-job check of another consumer delivers them again) and
+   * closes the connections at once. Either close, once finished, settles every pending `close()` of the consumer and
+   * of the driver: a graceful close left waiting for a handler that never settles does not hold them.
+   */
   #closeWorker(entry: WorkerEntry, force: boolean): Promise<void> {
-    entry.closing ??= (async () => {
-      await this.#settle(entry.worker.close(force), 'closing a consumer');
-      await this.#quit(entry.connection);
-      this.#workers.delete(entry);
-    })();
-    return entry.closing;
+    if (entry.done) return entry.closed;
+    if (force) {
+      entry.forced ??= (async () => {
+        await this.#settle(entry.worker.close(true), 'closing a consumer (force)');
+        await this.#consumerClosed(entry);
+      })();
+    } else if (!entry.graceful && !entry.forced) {
+      entry.graceful = (async () => {
+        await this.#settle(entry.worker.pause(), 'pausing a consumer');
+        // A forced close took over meanwhile (and the handlers it left behind have settled since): it finishes.
+        if (entry.forced) return;
+        await this.#settle(entry.worker.close(), 'closing a consumer');
+        await this.#consumerClosed(entry);
+      })();
+    }
+    return entry.closed;
+  }
+
+  /** The consumer's worker is closed: release its connection and settle its `close()` calls. */
+  async #consumerClosed(entry: WorkerEntry): Promise<void> {
+    if (entry.done) return;
+    entry.done = true;
+    await this.#quit(entry.connection);
+    this.#workers.delete(entry);
+    entry.markClosed();
   }
 
   async #subscribe(channel: string, handler: (message: string) => void, context: string): Promise<Unsubscribe> {

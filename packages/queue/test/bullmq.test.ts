@@ -59,6 +59,38 @@ describeWithRedis('bullmq queue', (redis) => {
     expect(await driver.pendingTasks('stall')).toBe(0);
   }, 30_000);
 
+  it('escalates a pending graceful close to a forced one; the held job goes to another consumer', async () => {
+    const prefix = freshPrefix();
+    const first = open(prefix);
+    const second = open(prefix);
+    let taken = false;
+    // Held forever, as the worker holds a job it hands back at stop.
+    const consumer = first.consumeTasks('handback', {}, async () => {
+      taken = true;
+      await new Promise<never>(() => undefined);
+    });
+    await first.enqueueTask('handback', sampleTaskJob('tr-handback', 'handback'));
+    await waitFor(() => taken, 10_000, 'the first consumer to take the job');
+
+    let gracefulClosed = false;
+    void consumer.close().then(() => {
+      gracefulClosed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(gracefulClosed).toBe(false);
+    const began = Date.now();
+    await consumer.close({ force: true });
+    expect(Date.now() - began).toBeLessThan(5_000);
+    // The graceful close settles with the forced one, and so does the driver's close.
+    await waitFor(() => gracefulClosed, 5_000, 'the graceful close to settle');
+    await first.close();
+
+    const deliveries: [string, TaskDelivery][] = [];
+    second.consumeTasks('handback', {}, async (job, delivery) => void deliveries.push([job.taskRunId, delivery]));
+    await waitFor(() => deliveries.length === 1, 20_000, 'the held job to come back');
+    expect(deliveries).toEqual([['tr-handback', { deliveryCount: 2 }]]);
+  }, 30_000);
+
   it('refuses group keys BullMQ cannot name, and ALL_WORKER_GROUPS', async () => {
     const driver = open(freshPrefix());
     await expect(driver.enqueueTask('team:gpu', sampleTaskJob('x'))).rejects.toThrow('Invalid worker group key "team:gpu"');

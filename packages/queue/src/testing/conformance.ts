@@ -39,6 +39,23 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Whether `promise` settles (resolves or rejects) within `ms`. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A promise to hold handlers on, opened once. */
 function gate(): { readonly promise: Promise<void>; open(): void } {
   let open = () => undefined as void;
@@ -418,6 +435,28 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       expect(seen).toEqual(['next']);
       await second.close({ force: true });
       holdForced.open();
+    });
+
+    it('closes a consumer at once when forced while a graceful close waits for a handler that never settles', async () => {
+      let started = false;
+      // The handler holds its message forever (as a worker does with a job it hands back at stop).
+      const consumer = driver.consumeTasks('forced', {}, async () => {
+        started = true;
+        await new Promise<never>(() => undefined);
+      });
+      track(consumer);
+      await driver.enqueueTask('forced', sampleTaskJob('held-forever', 'forced'));
+      await waitFor(() => started, 10_000, 'the handler to start');
+      let gracefulClosed = false;
+      void consumer.close().then(() => {
+        gracefulClosed = true;
+      });
+      await sleep(100);
+      expect(gracefulClosed).toBe(false);
+      // One-sided bound, far above any driver's close time: "at once" must not mean "when the handler settles".
+      expect(await settlesWithin(consumer.close({ force: true }), 5_000)).toBe(true);
+      // Nor does the driver's close wait for that handler.
+      expect(await settlesWithin(driver.close(), 5_000)).toBe(true);
     });
 
     it('closes cleanly with consumers and subscriptions open', async () => {

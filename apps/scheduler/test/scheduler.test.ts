@@ -1,0 +1,637 @@
+/**
+ * The scheduler on a real Postgres (a fresh, migrated database for this file) with the in-process queue and no
+ * worker: the test plays the worker. It takes the task jobs off the queue and answers with the result messages a
+ * worker would send (`started`, `ended`), in the orders and repetitions at-least-once delivery allows.
+ *
+ * Postgres comes from `scripts/services.sh` (127.0.0.1:5433, override with SLUICE_TEST_DATABASE_URL). When it does
+ * not answer the file skips, unless SLUICE_REQUIRE_SERVICES=1, where it fails.
+ *
+ * Every test uses its own namespace and its own queue. The database is shared by the file, so a scheduler that starts
+ * resumes the unfinished executions of earlier tests too: jobs are always filtered by namespace.
+ */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createFlowValidator } from '@sluice/core';
+import { createDb, migrate } from '@sluice/db';
+import type { Db, StoredExecution } from '@sluice/db';
+import { createDefaultRegistries } from '@sluice/plugins';
+import { createInProcessQueue } from '@sluice/queue';
+import type { ExecutionUpdate, QueueDriver, ResultMessage, TaskJob, TaskRunEndState } from '@sluice/queue';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createScheduler } from '../src/index.js';
+import type { Scheduler, SchedulerOptions } from '../src/index.js';
+
+const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
+const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
+const registries = createDefaultRegistries();
+const validator = createFlowValidator(registries);
+
+interface TestDatabase {
+  readonly db: Db;
+  drop(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** A fresh migrated database, or undefined (skip) when Postgres does not answer and services are not required. */
+async function createTestDatabase(): Promise<TestDatabase | undefined> {
+  const admin = createDb({ databaseUrl: adminUrl, maxConnections: 1 });
+  const database = `sluice_scheduler_${randomBytes(6).toString('hex')}`;
+  try {
+    // CREATE DATABASE fails while another session copies template1 (test files in parallel): retry a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.prisma.$executeRawUnsafe(`CREATE DATABASE "${database}"`);
+        break;
+      } catch (error) {
+        if (attempt >= 5 || !/being accessed by other users/i.test(String(error))) throw error;
+        await sleep(100 * attempt);
+      }
+    }
+  } catch (error) {
+    await admin.close();
+    if (process.env.SLUICE_REQUIRE_SERVICES === '1') {
+      const reason = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+      throw new Error(`Postgres at ${adminUrl} is required (SLUICE_REQUIRE_SERVICES=1) but unusable: ${reason}. Start it with \`sudo bash scripts/services.sh\`.`, {
+        cause: error,
+      });
+    }
+    return undefined;
+  }
+  const databaseUrl = withDatabase(adminUrl, database);
+  await migrate({ databaseUrl, migrationsDir });
+  const db = createDb({ databaseUrl });
+  return {
+    db,
+    async drop() {
+      await db.close();
+      await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+      await admin.close();
+    },
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Poll `predicate` every 20 ms until it holds; throws after `timeoutMs`. */
+async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const testDb = await createTestDatabase();
+
+/** A result message a scheduler handled, and whether its handler resolved. */
+interface Handled {
+  readonly by: string;
+  readonly message: ResultMessage;
+  readonly ok: boolean;
+}
+
+/**
+ * `queue` as one scheduler sees it: the results it handles are recorded in `handled` once its handler settled, so a
+ * test can wait until a message was processed (ignored ones included) instead of sleeping.
+ */
+function observed(queue: QueueDriver, by: string, handled: Handled[]): QueueDriver {
+  return new Proxy(queue, {
+    get(target, property) {
+      if (property === 'consumeResults') {
+        const consume: QueueDriver['consumeResults'] = (options, handler) =>
+          target.consumeResults(options, async (message) => {
+            try {
+              await handler(message);
+            } catch (error) {
+              handled.push({ by, message, ok: false });
+              throw error;
+            }
+            handled.push({ by, message, ok: true });
+          });
+        return consume;
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+describe.skipIf(!testDb)('scheduler on Postgres with the in-process queue', () => {
+  const db = (testDb as TestDatabase).db;
+  const cleanups: (() => Promise<void>)[] = [];
+  let namespaces = 0;
+
+  afterEach(async () => {
+    // Schedulers first (they may still be enqueueing), then the queues.
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  afterAll(async () => {
+    await testDb?.drop();
+  });
+
+  /** A namespace no other test uses. */
+  function freshNamespace(): string {
+    return `sched.t${++namespaces}.${randomBytes(3).toString('hex')}`;
+  }
+
+  /** A queue, the task jobs of `groups` taken off it (acknowledged at once, never answered), and what the schedulers did. */
+  function harness(groups: readonly string[] = ['default']) {
+    const errors: string[] = [];
+    const queue = createInProcessQueue({ onError: (error, context) => void errors.push(`${context}: ${String(error)}`) });
+    const jobs: TaskJob[] = [];
+    const handled: Handled[] = [];
+    const updates: ExecutionUpdate[] = [];
+    const schedulers: Scheduler[] = [];
+    let onJob: ((job: TaskJob) => void) | undefined;
+    for (const group of groups) {
+      queue.consumeTasks(group, { concurrency: 64 }, async (job) => {
+        jobs.push(job);
+        onJob?.(job);
+      });
+    }
+    void queue.subscribeExecutionUpdates((update) => void updates.push(update));
+    cleanups.push(() => queue.close());
+    return {
+      queue,
+      jobs,
+      handled,
+      updates,
+      errors,
+      /** Called for every job taken (a worker's behavior). */
+      onJob(handler: (job: TaskJob) => void) {
+        onJob = handler;
+      },
+      jobsOf(namespace: string): TaskJob[] {
+        return jobs.filter((job) => job.namespace === namespace);
+      },
+      /** Results of `executionId` handled so far. */
+      handledFor(executionId: string): Handled[] {
+        return handled.filter((h) => h.message.executionId === executionId);
+      },
+      async startScheduler(options: Partial<SchedulerOptions> = {}): Promise<Scheduler> {
+        const id = options.id ?? `scheduler-${schedulers.length + 1}`;
+        const scheduler = createScheduler({
+          db,
+          queue: observed(queue, id, handled),
+          resolveTaskType: (type) => registries.tasks.find(type),
+          triggerIntervalMs: 0,
+          ...options,
+          id,
+        });
+        await scheduler.start();
+        schedulers.push(scheduler);
+        cleanups.push(async () => {
+          const index = schedulers.indexOf(scheduler);
+          if (index >= 0) {
+            schedulers.splice(index, 1);
+            await scheduler.stop();
+          }
+        });
+        return scheduler;
+      },
+      async stopScheduler(scheduler: Scheduler): Promise<void> {
+        const index = schedulers.indexOf(scheduler);
+        if (index >= 0) schedulers.splice(index, 1);
+        await scheduler.stop();
+      },
+    };
+  }
+
+  /** Validate and store a flow; its revision. */
+  async function saveFlow(source: string): Promise<number> {
+    const { flow } = validator.parseFlow(source);
+    const saved = await db.flows.save(flow.namespace, flow.id, source, flow);
+    return saved.flow.revision;
+  }
+
+  /** Create an execution of the latest revision and tell the scheduler (as the API does). */
+  async function startExecution(
+    queue: QueueDriver,
+    namespace: string,
+    flowId: string,
+    extra: { inputs?: Record<string, unknown>; labels?: { key: string; value: string }[] } = {},
+  ): Promise<string> {
+    const latest = await db.flows.latest(namespace, flowId);
+    if (!latest) throw new Error(`no flow ${namespace}.${flowId}`);
+    const execution = await db.executions.create({ namespace, flowId, flowRevision: latest.revision, ...extra });
+    await queue.publishExecution({ type: 'created', executionId: execution.id, namespace, flowId });
+    return execution.id;
+  }
+
+  async function execution(id: string): Promise<StoredExecution> {
+    const found = await db.executions.get(id);
+    if (!found) throw new Error(`no execution ${id}`);
+    return found;
+  }
+
+  async function stateOf(id: string): Promise<string> {
+    return (await execution(id)).state;
+  }
+
+  function started(job: TaskJob, attempt = job.attempt): ResultMessage {
+    return { type: 'started', executionId: job.executionId, taskRunId: job.taskRunId, taskId: job.taskId, attempt, workerId: 'test-worker', startedAt: new Date().toISOString() };
+  }
+
+  function ended(job: TaskJob, state: TaskRunEndState, outputs: Record<string, unknown> = {}, attempt = job.attempt): ResultMessage {
+    const at = new Date().toISOString();
+    return { type: 'ended', executionId: job.executionId, taskRunId: job.taskRunId, taskId: job.taskId, attempt, workerId: 'test-worker', state, outputs, startedAt: at, endedAt: at };
+  }
+
+  /** Two sequential Log tasks `a` then `b`. */
+  function twoTasks(namespace: string, id: string, extra = ''): string {
+    return `id: ${id}
+namespace: ${namespace}
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: first${extra}
+  - id: b
+    type: io.kestra.plugin.core.log.Log
+    message: second
+`;
+  }
+
+  it('sends a job with pluginDefaults applied, the inputs and earlier outputs, and no secret', async () => {
+    const secretValue = `s3cr3t-${randomBytes(4).toString('hex')}`;
+    const previous = process.env.SECRET_API_KEY;
+    process.env.SECRET_API_KEY = Buffer.from(secretValue).toString('base64');
+    try {
+      const h = harness();
+      await h.startScheduler();
+      const ns = freshNamespace();
+      const revision = await saveFlow(`id: job-content
+namespace: ${ns}
+labels:
+  team: data
+inputs:
+  - id: name
+    type: STRING
+variables:
+  greeting: hello
+pluginDefaults:
+  - type: io.kestra.plugin.core.log
+    values:
+      level: WARN
+  - type: io.kestra.plugin.scripts
+    values:
+      containerImage: python:3.12-slim
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ vars.greeting }} {{ inputs.name }}"
+  - id: second
+    type: io.kestra.plugin.core.log.Log
+    level: ERROR
+    message: "{{ outputs.first.count }} {{ secret('API_KEY') }}"
+`);
+      const id = await startExecution(h.queue, ns, 'job-content', { inputs: { name: 'world' }, labels: [{ key: 'run', value: 'manual' }] });
+      await waitFor(() => h.jobsOf(ns).length === 1, 'the first job');
+      const first = h.jobsOf(ns)[0] as TaskJob;
+      expect(first).toMatchObject({
+        executionId: id,
+        namespace: ns,
+        flowId: 'job-content',
+        flowRevision: revision,
+        taskId: 'first',
+        attempt: 1,
+        workerGroup: 'default',
+        task: { id: 'first', type: 'io.kestra.plugin.core.log.Log', message: '{{ vars.greeting }} {{ inputs.name }}', level: 'WARN' },
+      });
+      // Only the matching entry applies.
+      expect(first.task).not.toHaveProperty('containerImage');
+      expect(Object.keys(first.variables).sort()).toEqual(['execution', 'flow', 'inputs', 'labels', 'outputs', 'vars']);
+      expect(first.variables).toMatchObject({
+        inputs: { name: 'world' },
+        outputs: {},
+        vars: { greeting: 'hello' },
+        flow: { id: 'job-content', namespace: ns, revision },
+        execution: { id },
+        labels: { team: 'data', run: 'manual' },
+      });
+      expect(Number.isNaN(Date.parse(first.queuedAt))).toBe(false);
+      expect(await stateOf(id)).toBe('RUNNING');
+
+      await h.queue.publishResult(started(first));
+      await h.queue.publishResult(ended(first, 'SUCCESS', { count: 3 }));
+      await waitFor(() => h.jobsOf(ns).length === 2, 'the second job');
+      const second = h.jobsOf(ns)[1] as TaskJob;
+      // The task's own level wins over the default; expressions stay unrendered (the worker renders).
+      expect(second.task).toMatchObject({ id: 'second', level: 'ERROR', message: "{{ outputs.first.count }} {{ secret('API_KEY') }}" });
+      expect(second.variables).toMatchObject({ inputs: { name: 'world' }, outputs: { first: { count: 3 } } });
+      for (const job of [first, second]) {
+        const text = JSON.stringify(job);
+        expect(text).not.toContain(secretValue);
+        expect(text).not.toContain(process.env.SECRET_API_KEY);
+        expect(job.variables).not.toHaveProperty('secrets');
+      }
+
+      await h.queue.publishResult(ended(second, 'SUCCESS'));
+      await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
+      // The update is published after the commit.
+      await waitFor(() => h.updates.some((u) => u.executionId === id && u.ended), 'the final execution update');
+      expect(h.updates.filter((u) => u.executionId === id && u.ended)).toEqual([{ executionId: id, state: 'SUCCESS', ended: true }]);
+    } finally {
+      if (previous === undefined) delete process.env.SECRET_API_KEY;
+      else process.env.SECRET_API_KEY = previous;
+    }
+  });
+
+  it("ignores a duplicate 'ended': the next task is dispatched once", async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(twoTasks(ns, 'dup-ended'));
+    const id = await startExecution(h.queue, ns, 'dup-ended');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the job of a');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    await h.queue.publishResult(started(a));
+    await waitFor(() => h.handledFor(id).length === 1, 'the start to be handled');
+    const end = ended(a, 'SUCCESS', { n: 1 });
+    // At-least-once: the same message three times, handled concurrently.
+    await Promise.all([h.queue.publishResult(end), h.queue.publishResult(end), h.queue.publishResult(end)]);
+    await waitFor(() => h.handledFor(id).length === 4, 'the four results to be handled');
+    expect(h.handledFor(id).every((x) => x.ok)).toBe(true);
+
+    expect(h.jobsOf(ns).map((j) => j.taskId)).toEqual(['a', 'b']);
+    const runs = (await execution(id)).taskRuns;
+    expect(runs.map((r) => r.taskId)).toEqual(['a', 'b']);
+    const runA = runs.find((r) => r.taskId === 'a');
+    expect(runA?.stateHistory.map((s) => s.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
+
+    const b = h.jobsOf(ns)[1] as TaskJob;
+    await h.queue.publishResult(ended(b, 'SUCCESS'));
+    await h.queue.publishResult(ended(b, 'SUCCESS'));
+    await waitFor(() => h.handledFor(id).length === 6, 'the results of b to be handled');
+    expect(await stateOf(id)).toBe('SUCCESS');
+    const final = await execution(id);
+    expect(final.stateHistory.filter((s) => s.state === 'SUCCESS')).toHaveLength(1);
+    expect(final.taskRuns).toHaveLength(2);
+    expect(h.jobsOf(ns)).toHaveLength(2);
+  });
+
+  it("ignores an 'ended' (and a 'started') of an older attempt after a retry", async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(`id: retried
+namespace: ${ns}
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: flaky
+    retry:
+      type: constant
+      interval: PT0.2S
+      maxAttempt: 3
+  - id: b
+    type: io.kestra.plugin.core.log.Log
+    message: after
+`);
+    const id = await startExecution(h.queue, ns, 'retried');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'attempt 1');
+    const first = h.jobsOf(ns)[0] as TaskJob;
+    await h.queue.publishResult(started(first));
+    await waitFor(() => h.handledFor(id).length === 1, "attempt 1's start to be handled");
+    await h.queue.publishResult(ended(first, 'FAILED'));
+    await waitFor(() => h.handledFor(id).length === 2, "attempt 1's end to be handled");
+    const runOf = async () => (await execution(id)).taskRuns.find((r) => r.id === first.taskRunId);
+    expect((await runOf())?.state).toBe('RETRYING');
+
+    // Attempt 1's messages again, late, while the retry waits for its delay: neither reopens nor ends the run.
+    await h.queue.publishResult(started(first, 1));
+    await h.queue.publishResult(ended(first, 'SUCCESS', { late: true }, 1));
+    await waitFor(() => h.handledFor(id).length === 4, 'the late messages to be handled');
+    let run = await runOf();
+    expect(run?.state).toBe('RETRYING');
+    expect(run?.attempts).toHaveLength(1);
+    expect(run?.attempts[0]).toMatchObject({ state: { current: 'FAILED' } });
+    expect(await stateOf(id)).toBe('RUNNING');
+
+    await waitFor(() => h.jobsOf(ns).length === 2, 'attempt 2');
+    const second = h.jobsOf(ns)[1] as TaskJob;
+    expect(second).toMatchObject({ taskRunId: first.taskRunId, taskId: 'a', attempt: 2 });
+    await h.queue.publishResult(started(second));
+    await waitFor(() => h.handledFor(id).length === 5, "attempt 2's start to be handled");
+    // Attempt 1 ends (late) while attempt 2 runs: ignored.
+    await h.queue.publishResult(ended(first, 'SUCCESS', { late: true }, 1));
+    await waitFor(() => h.handledFor(id).length === 6, 'the late end to be handled');
+    run = await runOf();
+    expect(run?.state).toBe('RUNNING');
+    expect(run?.outputs).toBeNull();
+    expect(h.jobsOf(ns).map((j) => j.taskId)).toEqual(['a', 'a']);
+
+    await h.queue.publishResult(ended(second, 'SUCCESS', { attempt: 2 }));
+    await waitFor(() => h.jobsOf(ns).length === 3, 'the job of b');
+    expect(h.jobsOf(ns)[2]?.variables).toMatchObject({ outputs: { a: { attempt: 2 } } });
+    await h.queue.publishResult(ended(h.jobsOf(ns)[2] as TaskJob, 'SUCCESS'));
+    await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
+    run = await runOf();
+    expect(run?.attempts.map((a) => (a as { state: { current: string } }).state.current)).toEqual(['FAILED', 'SUCCESS']);
+    expect(run?.outputs).toEqual({ attempt: 2 });
+  });
+
+  it("does not reopen a run when its 'started' arrives after its 'ended'", async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(twoTasks(ns, 'late-start'));
+    const id = await startExecution(h.queue, ns, 'late-start');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the job of a');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    await h.queue.publishResult(ended(a, 'SUCCESS', { v: 1 }));
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of b');
+    await h.queue.publishResult(started(a));
+    await waitFor(() => h.handledFor(id).length === 2, 'the late start to be handled');
+    const runA = (await execution(id)).taskRuns.find((r) => r.taskId === 'a');
+    expect(runA).toMatchObject({ state: 'SUCCESS', outputs: { v: 1 } });
+    expect(runA?.endDate).not.toBeNull();
+    expect(runA?.stateHistory.map((s) => s.state)).toEqual(['CREATED', 'SUCCESS']);
+
+    const b = h.jobsOf(ns)[1] as TaskJob;
+    await h.queue.publishResult(ended(b, 'SUCCESS'));
+    await h.queue.publishResult(started(b));
+    await waitFor(() => h.handledFor(id).length === 4, 'the results of b to be handled');
+    expect(await stateOf(id)).toBe('SUCCESS');
+    expect((await execution(id)).taskRuns.every((r) => r.state === 'SUCCESS')).toBe(true);
+    expect(h.jobsOf(ns)).toHaveLength(2);
+  });
+
+  it('drops a result for an unknown execution without error', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ghost: TaskJob = {
+      executionId: `ghost-${randomBytes(4).toString('hex')}`,
+      namespace: 'nowhere',
+      flowId: 'none',
+      flowRevision: 1,
+      taskRunId: 'tr-ghost',
+      taskId: 'a',
+      attempt: 1,
+      task: { id: 'a', type: 'io.kestra.plugin.core.log.Log', message: 'x' },
+      workerGroup: 'default',
+      variables: {},
+      queuedAt: new Date().toISOString(),
+    };
+    await h.queue.publishResult(started(ghost));
+    await h.queue.publishResult(ended(ghost, 'SUCCESS', { x: 1 }));
+    await waitFor(() => h.handledFor(ghost.executionId).length === 2, 'both results to be handled');
+    expect(h.handledFor(ghost.executionId).map((x) => x.ok)).toEqual([true, true]);
+    expect(h.errors).toEqual([]);
+    expect(await db.prisma.taskRun.count({ where: { executionId: ghost.executionId } })).toBe(0);
+    expect(h.updates.filter((u) => u.executionId === ghost.executionId)).toEqual([]);
+  });
+
+  it('two schedulers on one database and queue run a burst of 20 executions, each once', async () => {
+    const h = harness();
+    const ns = freshNamespace();
+    await saveFlow(twoTasks(ns, 'burst'));
+    // The worker: every job starts and ends (its 'ended' delivered twice, as at-least-once allows).
+    h.onJob((job) => {
+      if (job.namespace !== ns) return;
+      void (async () => {
+        await h.queue.publishResult(started(job));
+        const end = ended(job, 'SUCCESS', { task: job.taskId });
+        await Promise.all([h.queue.publishResult(end), h.queue.publishResult(end)]);
+      })();
+    });
+    await h.startScheduler({ id: 'scheduler-a' });
+    await h.startScheduler({ id: 'scheduler-b' });
+
+    const ids = await Promise.all(Array.from({ length: 20 }, () => startExecution(h.queue, ns, 'burst')));
+    await waitFor(
+      async () => (await db.prisma.execution.count({ where: { namespace: ns, state: { in: ['SUCCESS', 'FAILED', 'KILLED', 'CANCELLED', 'WARNING'] } } })) === 20,
+      'the 20 executions to end',
+      60_000,
+    );
+    // Every result (3 per task run) handled, so nothing is still in flight.
+    await waitFor(() => ids.every((id) => h.handledFor(id).length === 6), 'every result to be handled', 30_000);
+
+    const jobs = h.jobsOf(ns);
+    expect(jobs).toHaveLength(40);
+    expect(new Set(jobs.map((j) => j.taskRunId)).size).toBe(40);
+    for (const id of ids) {
+      const found = await execution(id);
+      expect(found.state).toBe('SUCCESS');
+      expect(found.stateHistory.filter((s) => s.state === 'SUCCESS')).toHaveLength(1);
+      expect(found.taskRuns.map((r) => [r.taskId, r.state])).toEqual([
+        ['a', 'SUCCESS'],
+        ['b', 'SUCCESS'],
+      ]);
+      expect(jobs.filter((j) => j.executionId === id).map((j) => j.taskId)).toEqual(['a', 'b']);
+      expect(h.updates.filter((u) => u.executionId === id && u.ended)).toHaveLength(1);
+    }
+    expect(h.handled.every((x) => x.ok)).toBe(true);
+    // Both took part.
+    expect(new Set(h.handled.filter((x) => ids.includes(x.message.executionId)).map((x) => x.by))).toEqual(new Set(['scheduler-a', 'scheduler-b']));
+    expect(h.errors).toEqual([]);
+  }, 90_000);
+
+  it('ends the execution CANCELLED when a task group has no live worker and fallback CANCEL', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    const group = `nobody-${randomBytes(3).toString('hex')}`;
+    await saveFlow(`id: no-worker
+namespace: ${ns}
+tasks:
+  - id: gpu
+    type: io.kestra.plugin.core.log.Log
+    message: never
+    workerGroup:
+      key: ${group}
+      fallback: CANCEL
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: never either
+`);
+    const id = await startExecution(h.queue, ns, 'no-worker');
+    await waitFor(async () => (await stateOf(id)) === 'CANCELLED', 'the execution to be cancelled');
+    const found = await execution(id);
+    expect(found.taskRuns).toHaveLength(1);
+    expect(found.taskRuns[0]).toMatchObject({ taskId: 'gpu', state: 'CANCELLED', workerGroup: group, outputs: { error: { code: 'SLU_TASK_NO_WORKER' } } });
+    expect(await h.queue.pendingTasks(group)).toBe(0);
+    expect(h.jobsOf(ns)).toEqual([]);
+    const logs = await db.prisma.logEntry.findMany({ where: { executionId: id } });
+    expect(logs.map((l) => [l.level, l.taskId])).toEqual([['ERROR', 'gpu']]);
+    await waitFor(() => h.updates.some((u) => u.executionId === id && u.ended), 'the final execution update');
+    expect(h.updates.filter((u) => u.executionId === id && u.ended)).toEqual([{ executionId: id, state: 'CANCELLED', ended: true }]);
+  });
+
+  it("reads the workers table by default: a group's recent heartbeat makes it live", async () => {
+    const group = `gpu-${randomBytes(3).toString('hex')}`;
+    const h = harness([group]);
+    await h.startScheduler({ workerLivenessMs: 10_000 });
+    const ns = freshNamespace();
+    await saveFlow(`id: needs-gpu
+namespace: ${ns}
+tasks:
+  - id: gpu
+    type: io.kestra.plugin.core.log.Log
+    message: on a gpu
+    workerGroup:
+      key: ${group}
+      fallback: FAIL
+`);
+    // No worker of the group: FAIL.
+    const none = await startExecution(h.queue, ns, 'needs-gpu');
+    await waitFor(async () => (await stateOf(none)) === 'FAILED', 'the execution without a worker to fail');
+    expect((await execution(none)).taskRuns[0]).toMatchObject({ state: 'FAILED', outputs: { error: { code: 'SLU_TASK_NO_WORKER' } } });
+
+    // A heartbeat older than workerLivenessMs does not count.
+    await db.scheduler.heartbeat(`worker-stale-${group}`, group, new Date(Date.now() - 60_000));
+    const stale = await startExecution(h.queue, ns, 'needs-gpu');
+    await waitFor(async () => (await stateOf(stale)) === 'FAILED', 'the execution with a stale worker to fail');
+
+    // A worker of another group does not count either; a recent one of the group does.
+    await db.scheduler.heartbeat(`worker-other-${group}`, `other-${group}`);
+    await db.scheduler.heartbeat(`worker-live-${group}`, group);
+    const live = await startExecution(h.queue, ns, 'needs-gpu');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the job for the live group');
+    expect(h.jobsOf(ns)[0]).toMatchObject({ executionId: live, workerGroup: group, taskId: 'gpu' });
+    expect(await stateOf(live)).toBe('RUNNING');
+    const run = (await execution(live)).taskRuns[0];
+    expect(run).toMatchObject({ state: 'CREATED', workerGroup: group });
+    await h.queue.publishResult(ended(h.jobsOf(ns)[0] as TaskJob, 'SUCCESS'));
+    await waitFor(async () => (await stateOf(live)) === 'SUCCESS', 'the execution to succeed');
+  });
+
+  it('after a restart, enqueues again a CREATED task run whose job was lost', async () => {
+    const ns = freshNamespace();
+    await saveFlow(twoTasks(ns, 'resumed'));
+    const before = harness();
+    const first = await before.startScheduler({ id: 'scheduler-before' });
+    const id = await startExecution(before.queue, ns, 'resumed');
+    // The job is taken and acknowledged, but nobody runs it (a worker crashed with an in-memory queue, say).
+    await waitFor(() => before.jobsOf(ns).length === 1, 'the first job');
+    const lost = before.jobsOf(ns)[0] as TaskJob;
+    await before.stopScheduler(first);
+    await before.queue.close();
+    const stored = await execution(id);
+    expect(stored.state).toBe('RUNNING');
+    expect(stored.taskRuns.map((r) => [r.id, r.state])).toEqual([[lost.taskRunId, 'CREATED']]);
+
+    // A new scheduler on a new (empty) queue: start() resumes the execution.
+    const after = harness();
+    await after.startScheduler({ id: 'scheduler-after' });
+    await waitFor(() => after.jobsOf(ns).length === 1, 'the job to be enqueued again');
+    const again = after.jobsOf(ns)[0] as TaskJob;
+    expect(again).toMatchObject({ executionId: id, taskRunId: lost.taskRunId, taskId: 'a', attempt: 1, task: lost.task });
+    // Still one task run: it was enqueued again, not dispatched anew.
+    expect((await execution(id)).taskRuns).toHaveLength(1);
+
+    await after.queue.publishResult(started(again));
+    await after.queue.publishResult(ended(again, 'SUCCESS'));
+    await waitFor(() => after.jobsOf(ns).length === 2, 'the job of b');
+    await after.queue.publishResult(ended(after.jobsOf(ns)[1] as TaskJob, 'SUCCESS'));
+    await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
+    expect(after.jobsOf(ns).map((j) => j.taskId)).toEqual(['a', 'b']);
+  });
+});
