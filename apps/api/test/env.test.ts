@@ -7,6 +7,8 @@ describe('readEnv', () => {
       port: 8080,
       host: '127.0.0.1',
       databaseUrl: undefined,
+      redisUrl: undefined,
+      storageDir: '.sluice/storage',
       apiToken: undefined,
       basicAuth: undefined,
       workerToken: undefined,
@@ -16,10 +18,22 @@ describe('readEnv', () => {
   });
 
   it('reads every variable', () => {
-    expect(readEnv({ PORT: '9090', SLUICE_API_HOST: '0.0.0.0', DATABASE_URL: 'postgres://x', SLUICE_API_TOKEN: 't', SLUICE_API_BODY_LIMIT: '1024' })).toEqual({
+    expect(
+      readEnv({
+        PORT: '9090',
+        SLUICE_API_HOST: '0.0.0.0',
+        DATABASE_URL: 'postgres://x',
+        REDIS_URL: 'redis://r:6379',
+        SLUICE_STORAGE_DIR: '/data/storage',
+        SLUICE_API_TOKEN: 't',
+        SLUICE_API_BODY_LIMIT: '1024',
+      }),
+    ).toEqual({
       port: 9090,
       host: '0.0.0.0',
       databaseUrl: 'postgres://x',
+      redisUrl: 'redis://r:6379',
+      storageDir: '/data/storage',
       apiToken: 't',
       basicAuth: undefined,
       workerToken: undefined,

@@ -197,15 +197,13 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     expect(traversal.inputs.big).toBe(`kestra:///inputs/ns/upload/executions/${traversal.id}/inputs/big/passwd`);
   });
 
-  it('404 for an unknown flow, 400 for a bad label or wait=true, 415 for a non-multipart body', async () => {
+  it('404 for an unknown flow, 400 for a bad label, 415 for a non-multipart body', async () => {
     const unknown = await create('inputs.ns/nope');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'SLU_API_FLOW_NOT_FOUND', details: { namespace: 'inputs.ns', id: 'nope' } });
     const label = await create('plain.ns/plain?labels=nocolon');
     expect(label.status).toBe(400);
     expect(await label.json()).toMatchObject({ code: 'SLU_API_BAD_REQUEST', message: expect.stringContaining('key:value') });
-    const wait = await create('plain.ns/plain?wait=true');
-    expect(wait.status).toBe(400);
     const json = await a.fetch('/api/v1/executions/plain.ns/plain', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(json.status).toBe(415);
     expect(await json.json()).toMatchObject({ code: 'SLU_API_UNSUPPORTED_MEDIA_TYPE' });
@@ -214,6 +212,25 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     const missing = await a.fetch('/api/v1/executions/doesNotExist');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ code: 'SLU_API_EXECUTION_NOT_FOUND', message: 'execution doesNotExist not found', details: { id: 'doesNotExist' } });
+  });
+
+  it('?wait=true answers once the execution has ended (here: ended by hand, as the scheduler would)', async () => {
+    const started = Date.now();
+    const pending = create('plain.ns/plain?wait=true');
+    // The execution exists (CREATED) while the request waits; end it as the scheduler would.
+    let id: string | undefined;
+    for (let i = 0; i < 100 && !id; i++) {
+      const found = (await (await a.fetch('/api/v1/executions/search?namespace=plain.ns&state=CREATED')).json()) as { results: { id: string }[] };
+      id = found.results[0]?.id;
+      if (!id) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(id).toBeDefined();
+    await a.db.executions.transition(id!, ['CREATED'], 'RUNNING');
+    await a.db.executions.transition(id!, ['RUNNING'], 'SUCCESS');
+    const response = await pending;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ id, state: { current: 'SUCCESS' } });
+    expect(Date.now() - started).toBeLessThan(20_000);
   });
 
   it('413 for a FILE part over the upload limit, with nothing stored', async () => {

@@ -145,6 +145,173 @@ describe.skipIf(!api)('log endpoints', () => {
     expect(await (await fixture.fetch(`/api/v1/logs/${(await newExecution(fixture.db)).id}`)).json()).toEqual([]);
   });
 
+  it('searches log lines by namespace (exact or parent), flowId, executionId, taskId, minLevel, q and dates, newest first, paged', async () => {
+    const one = await fixture.db.executions.create({ namespace: 'search.ns', flowId: 'etl', flowRevision: 1 });
+    const two = await fixture.db.executions.create({ namespace: 'search.ns.child', flowId: 'load', flowRevision: 1 });
+    const other = await fixture.db.executions.create({ namespace: 'search.nsx', flowId: 'etl', flowRevision: 1 });
+    const at = (execution: StoredExecution, ms: number, level: NewLogEntry['level'], taskId: string | null, message: string): NewLogEntry => ({
+      executionId: execution.id,
+      namespace: execution.namespace,
+      flowId: execution.flowId,
+      taskId,
+      taskRunId: taskId === null ? null : `tr-${taskId}`,
+      attemptNumber: taskId === null ? null : 0,
+      level,
+      message,
+      timestamp: new Date(Date.parse('2025-04-01T00:00:00.000Z') + ms),
+    });
+    await fixture.db.logs.append([
+      at(one, 0, 'DEBUG', 'extract', 'Extracting rows'),
+      at(one, 1000, 'INFO', 'extract', '50% done'),
+      at(one, 2000, 'WARN', 'load', 'slow_query detected'),
+      at(two, 3000, 'ERROR', 'load', 'slowXquery failed'),
+      at(two, 4000, 'INFO', null, 'flow level'),
+      at(other, 5000, 'ERROR', 'extract', 'not in search.ns'),
+    ]);
+    type Page = { results: Record<string, unknown>[]; total: number };
+    const search = async (query: string): Promise<Page> => {
+      const response = await fixture.fetch(`/api/v1/logs/search?${query}`);
+      expect(response.status, query).toBe(200);
+      return (await response.json()) as Page;
+    };
+    const messages = async (query: string): Promise<unknown[]> => (await search(query)).results.map((l) => l.message);
+
+    const all = await search('namespace=search.ns&size=100');
+    expect(all.total).toBe(5);
+    expect(all.results.map((l) => l.message)).toEqual(['flow level', 'slowXquery failed', 'slow_query detected', '50% done', 'Extracting rows']);
+    // Each result as GET /logs/{executionId} returns it.
+    const [lineOfOne] = (await (await fixture.fetch(`/api/v1/logs/${one.id}?taskId=load`)).json()) as Record<string, unknown>[];
+    expect(all.results[2]).toEqual(lineOfOne);
+    expect(all.results[2]).toEqual({
+      namespace: 'search.ns',
+      flowId: 'etl',
+      executionId: one.id,
+      taskId: 'load',
+      taskRunId: 'tr-load',
+      attemptNumber: 0,
+      timestamp: '2025-04-01T00:00:02.000Z',
+      level: 'WARN',
+      message: 'slow_query detected',
+    });
+    expect(all.results[0]).not.toHaveProperty('taskId');
+
+    expect(await messages('namespace=search.ns.child')).toEqual(['flow level', 'slowXquery failed']);
+    expect(await messages('namespace=search.nsx')).toEqual(['not in search.ns']);
+    expect(await messages('namespace=search')).toHaveLength(6);
+    expect(await messages('namespace=search.n')).toEqual([]);
+    expect(await messages('namespace=search&flowId=etl')).toEqual(['not in search.ns', 'slow_query detected', '50% done', 'Extracting rows']);
+    expect(await messages(`executionId=${two.id}`)).toEqual(['flow level', 'slowXquery failed']);
+    expect(await messages('namespace=search&taskId=extract')).toEqual(['not in search.ns', '50% done', 'Extracting rows']);
+    expect(await messages('namespace=search.ns&minLevel=WARN')).toEqual(['slowXquery failed', 'slow_query detected']);
+    expect(await messages('namespace=search.ns&minLevel=TRACE')).toHaveLength(5);
+    expect(await messages(`namespace=search&startDate=${encodeURIComponent('2025-04-01T00:00:01Z')}&endDate=${encodeURIComponent('2025-04-01T02:00:03+02:00')}`)).toEqual([
+      'slowXquery failed',
+      'slow_query detected',
+      '50% done',
+    ]);
+    expect(await messages('namespace=search&endDate=2025-03-31')).toEqual([]);
+
+    // q: case-insensitive, inside the message, `%` and `_` literal.
+    expect(await messages('namespace=search&q=EXTRACTING')).toEqual(['Extracting rows']);
+    expect(await messages('namespace=search&q=slow')).toEqual(['slowXquery failed', 'slow_query detected']);
+    expect(await messages('namespace=search&q=slow_query')).toEqual(['slow_query detected']);
+    expect(await messages(`namespace=search&q=${encodeURIComponent('50%')}`)).toEqual(['50% done']);
+    expect(await messages(`namespace=search&q=${encodeURIComponent('%')}`)).toEqual(['50% done']);
+    expect(await messages(`namespace=search&q=${encodeURIComponent('_')}`)).toEqual(['slow_query detected']);
+    expect(await messages('namespace=search&q=')).toHaveLength(6); // empty: no filter
+
+    // Paging: 1-based pages of `size` (default 10), the total over all pages.
+    expect(await search('namespace=search&size=4')).toMatchObject({ total: 6, results: { length: 4 } });
+    expect(await messages('namespace=search&size=4&page=2')).toEqual(['50% done', 'Extracting rows']);
+    expect(await search('namespace=search&size=4&page=3')).toEqual({ results: [], total: 6 });
+    expect(await search('namespace=search')).toMatchObject({ total: 6, results: { length: 6 } });
+    expect((await search('namespace=search&size=1000')).total).toBe(6);
+    expect(await search('namespace=nobody')).toEqual({ results: [], total: 0 });
+  });
+
+  it('refuses a bad minLevel, date, page or size with 400 SLU_API_BAD_REQUEST', async () => {
+    const bad = async (query: string): Promise<Record<string, unknown>> => {
+      const response = await fixture.fetch(`/api/v1/logs/search?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(response.headers.get('content-type')).toMatch(/application\/json/);
+      const body = (await response.json()) as Record<string, unknown>;
+      expect(body, query).toMatchObject({ code: 'SLU_API_BAD_REQUEST' });
+      return body;
+    };
+    await bad('minLevel=LOUD');
+    await bad('minLevel=info');
+    expect(await bad('startDate=yesterday')).toMatchObject({ details: { in: 'query', parameter: 'startDate' } });
+    expect(await bad('endDate=2025-13-45T00:00:00Z')).toMatchObject({ details: { parameter: 'endDate' } });
+    expect(await bad('endDate=1700000000')).toMatchObject({ details: { parameter: 'endDate' } });
+    await bad('size=0');
+    await bad('size=1001');
+    await bad('size=ten');
+    await bad('page=0');
+  });
+
+  it('deletes the lines of an execution, all or those matching taskId, taskRunId, attempt and minLevel, and nothing else', async () => {
+    const execution = await newExecution(fixture.db);
+    const neighbour = await newExecution(fixture.db);
+    const specs: [number, NewLogEntry['level'], string | null, string][] = [
+      [0, 'DEBUG', 'a', 'a debug'],
+      [1, 'ERROR', 'a', 'a error'],
+      [2, 'INFO', 'b', 'b info'],
+      [3, 'WARN', null, 'flow warn'],
+    ];
+    await fixture.db.logs.append([
+      ...lines(execution.id, specs),
+      { ...lines(execution.id, [[4, 'INFO', 'b', 'b retry']])[0]!, attemptNumber: 2 },
+      ...lines(neighbour.id, specs),
+    ]);
+    const remove = async (query = ''): Promise<Response> => fixture.fetch(`/api/v1/logs/${execution.id}${query}`, { method: 'DELETE' });
+    const left = async (id = execution.id): Promise<unknown[]> =>
+      ((await (await fixture.fetch(`/api/v1/logs/${id}`)).json()) as { message: string }[]).map((l) => l.message);
+
+    const byAttempt = await remove('?taskId=b&attempt=2');
+    expect(byAttempt.status).toBe(200);
+    expect(byAttempt.headers.get('content-type')).toMatch(/application\/json/);
+    expect(await byAttempt.json()).toEqual({ deleted: 1 });
+    expect(await left()).toEqual(['a debug', 'a error', 'b info', 'flow warn']);
+    expect(await (await remove('?taskRunId=tr-b')).json()).toEqual({ deleted: 1 });
+    expect(await (await remove('?taskId=a&minLevel=WARN')).json()).toEqual({ deleted: 1 });
+    expect(await left()).toEqual(['a debug', 'flow warn']);
+    expect(await (await remove('?taskId=nope')).json()).toEqual({ deleted: 0 });
+
+    const bad = await remove('?minLevel=LOUD');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'SLU_API_BAD_REQUEST' });
+    expect((await remove('?attempt=-1')).status).toBe(400);
+    expect((await remove('?attempt=x')).status).toBe(400);
+    expect(await left()).toEqual(['a debug', 'flow warn']);
+
+    expect(await (await remove()).json()).toEqual({ deleted: 2 });
+    expect(await left()).toEqual([]);
+    expect(await (await remove()).json()).toEqual({ deleted: 0 });
+    // The other execution's lines, of the same tasks and levels, are all still there, and the execution itself too.
+    expect(await left(neighbour.id)).toEqual(['a debug', 'a error', 'b info', 'flow warn']);
+    expect(await fixture.db.executions.get(execution.id)).toBeDefined();
+
+    const unknown = await fixture.fetch('/api/v1/logs/nope?minLevel=INFO', { method: 'DELETE' });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ code: 'SLU_API_EXECUTION_NOT_FOUND', details: { id: 'nope' } });
+  });
+
+  it('documents both endpoints in the OpenAPI document', async () => {
+    const spec = (await (await fixture.fetch('/docs/json')).json()) as {
+      paths: Record<string, Record<string, { tags?: string[]; parameters?: { name: string; in: string }[] }>>;
+    };
+    const search = spec.paths['/api/v1/logs/search']?.get;
+    expect(search?.tags).toEqual(['logs']);
+    expect(search?.parameters?.map((p) => p.name).sort()).toEqual(
+      ['endDate', 'executionId', 'flowId', 'minLevel', 'namespace', 'page', 'q', 'size', 'startDate', 'taskId'].sort(),
+    );
+    const remove = spec.paths['/api/v1/logs/{executionId}']?.delete;
+    expect(remove?.tags).toEqual(['logs']);
+    expect(remove?.parameters?.map((p) => `${p.in}:${p.name}`).sort()).toEqual(
+      ['path:executionId', 'query:attempt', 'query:minLevel', 'query:taskId', 'query:taskRunId'].sort(),
+    );
+  });
+
   it('downloads the log as text, one `timestamp level [taskId] message` line each, over several stream pages', async () => {
     const execution = await newExecution(fixture.db);
     await fixture.db.logs.append(lines(execution.id, [[5, 'WARN', null, 'second'], [0, 'INFO', 'a', 'first']]));
@@ -311,6 +478,26 @@ describe.skipIf(!api)('log endpoints', () => {
       expect(errors).toEqual([]);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe.skipIf(!api)('log endpoints behind the API token', () => {
+  it('answers 401 without the token, and serves with it', async () => {
+    const secured = await startApi({ apiToken: 'log-secret' });
+    if (!secured) throw new Error('no API');
+    try {
+      const execution = await newExecution(secured.db);
+      await secured.db.logs.append(lines(execution.id, [[0, 'INFO', 'a', 'kept']]));
+      for (const [method, path] of [['GET', '/api/v1/logs/search'], ['DELETE', `/api/v1/logs/${execution.id}`]] as const) {
+        const refused = await fetch(`${secured.url}${path}`, { method });
+        expect(refused.status, `${method} ${path}`).toBe(401);
+      }
+      expect(await secured.db.logs.list(execution.id)).toHaveLength(1);
+      expect(await (await secured.fetch('/api/v1/logs/search')).json()).toMatchObject({ total: 1 });
+      expect(await (await secured.fetch(`/api/v1/logs/${execution.id}`, { method: 'DELETE' })).json()).toEqual({ deleted: 1 });
+    } finally {
+      await secured.close();
     }
   });
 });

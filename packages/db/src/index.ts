@@ -14,7 +14,7 @@ export type {
 export { FlowRepository } from './flow-repository.js';
 export type { FlowRevision, FlowSearch, FlowSearchResult, SaveResult } from './flow-repository.js';
 export { isLogLevel, levelsFrom, LOG_LEVELS, LogRepository } from './log-repository.js';
-export type { LogFilter, LogLevel, LogListOptions, NewLogEntry, StoredLogEntry } from './log-repository.js';
+export type { LogFilter, LogLevel, LogListOptions, LogSearch, LogSearchResult, NewLogEntry, StoredLogEntry } from './log-repository.js';
 export { migrate, migrationChecksum, MigrationError, MIGRATION_LOCK_KEY } from './migrate.js';
 export type { MigrateOptions, MigrateResult } from './migrate.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';

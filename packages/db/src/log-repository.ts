@@ -1,4 +1,5 @@
-import type { LogEntry, Prisma, PrismaClient } from './generated/prisma/client.js';
+import type { LogEntry, PrismaClient } from './generated/prisma/client.js';
+import { Prisma } from './generated/prisma/client.js';
 
 /** Kestra's log levels, least severe first: a `minLevel` keeps its own level and every one after it. */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -37,6 +38,36 @@ export interface LogFilter {
   readonly minLevel?: LogLevel;
   readonly taskId?: string;
   readonly taskRunId?: string;
+  /** The attempt number (`attempt_number`) of the task run. */
+  readonly attempt?: number;
+}
+
+/** Filters of {@link LogRepository.search}: every given one must match. */
+export interface LogSearch {
+  /** Exact namespace or a parent namespace (`company` matches `company.team`). */
+  readonly namespace?: string;
+  readonly flowId?: string;
+  readonly executionId?: string;
+  readonly taskId?: string;
+  /** Keep this level and the more severe ones. */
+  readonly minLevel?: LogLevel;
+  /** Text the message contains, case-insensitively (`%` and `_` are literal). */
+  readonly q?: string;
+  /** Lines emitted at or after this date. */
+  readonly startDate?: Date;
+  /** Lines emitted at or before this date. */
+  readonly endDate?: Date;
+  /** 1-based. */
+  readonly page: number;
+  /** 1 to 1000. */
+  readonly size: number;
+}
+
+export interface LogSearchResult {
+  /** Newest first: by timestamp, then id, descending. */
+  readonly results: StoredLogEntry[];
+  /** Matching lines over all pages. */
+  readonly total: number;
 }
 
 export interface LogListOptions extends LogFilter {
@@ -52,6 +83,7 @@ export interface LogListOptions extends LogFilter {
 }
 
 const MAX_LIMIT = 10_000;
+const MAX_SEARCH_SIZE = 1_000;
 const DEFAULT_PAGE = 1_000;
 
 /** The levels at or above `minLevel` (all of them when absent). */
@@ -84,11 +116,20 @@ function whereOf(executionId: string, filter: LogFilter): Prisma.LogEntryWhereIn
     ...(filter.minLevel === undefined || filter.minLevel === 'TRACE' ? {} : { level: { in: levelsFrom(filter.minLevel) } }),
     ...(filter.taskId === undefined ? {} : { taskId: filter.taskId }),
     ...(filter.taskRunId === undefined ? {} : { taskRunId: filter.taskRunId }),
+    ...(filter.attempt === undefined ? {} : { attemptNumber: filter.attempt }),
   };
 }
 
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** A `logs` row read by raw SQL, with the columns aliased to the model's field names. */
+const SEARCH_COLUMNS = Prisma.sql`id, execution_id AS "executionId", namespace, flow_id AS "flowId", task_id AS "taskId",
+  task_run_id AS "taskRunId", attempt_number AS "attemptNumber", level, message, "timestamp"`;
+
 /**
- * Execution logs: append-only, written in batches, read per execution through the (execution_id, timestamp) index.
+ * Execution logs: written in batches, read and deleted per execution through the (execution_id, timestamp) index.
  */
 export class LogRepository {
   constructor(private readonly prisma: PrismaClient) {}
@@ -150,5 +191,51 @@ export class LogRepository {
       if (last === undefined || rows.length < pageSize) return;
       cursor = { timestamp: last.timestamp, id: last.id };
     }
+  }
+
+  /**
+   * Lines matching every given filter, newest first (timestamp, then id, descending), paged, with the total count.
+   * Raw SQL because Prisma does not escape LIKE wildcards. Only a search with `executionId` is served by an index
+   * ((execution_id, timestamp)); without it, Postgres scans `logs`.
+   */
+  async search(search: LogSearch): Promise<LogSearchResult> {
+    if (!Number.isInteger(search.page) || search.page < 1) throw new RangeError(`page must be an integer >= 1, got ${search.page}`);
+    if (!Number.isInteger(search.size) || search.size < 1 || search.size > MAX_SEARCH_SIZE) {
+      throw new RangeError(`size must be an integer from 1 to ${MAX_SEARCH_SIZE}, got ${search.size}`);
+    }
+    if (search.minLevel !== undefined && !isLogLevel(search.minLevel)) {
+      throw new RangeError(`minLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(search.minLevel)}`);
+    }
+    for (const [name, date] of [['startDate', search.startDate], ['endDate', search.endDate]] as const) {
+      if (date !== undefined && (!(date instanceof Date) || Number.isNaN(date.getTime()))) throw new RangeError(`${name} must be a valid Date`);
+    }
+    const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
+    if (search.executionId !== undefined) conditions.push(Prisma.sql`execution_id = ${search.executionId}`);
+    if (search.namespace !== undefined) {
+      conditions.push(Prisma.sql`(namespace = ${search.namespace} OR namespace LIKE ${escapeLike(search.namespace) + '.%'})`);
+    }
+    if (search.flowId !== undefined) conditions.push(Prisma.sql`flow_id = ${search.flowId}`);
+    if (search.taskId !== undefined) conditions.push(Prisma.sql`task_id = ${search.taskId}`);
+    if (search.minLevel !== undefined && search.minLevel !== 'TRACE') conditions.push(Prisma.sql`level IN (${Prisma.join(levelsFrom(search.minLevel))})`);
+    if (search.q !== undefined && search.q !== '') conditions.push(Prisma.sql`message ILIKE ${`%${escapeLike(search.q)}%`}`);
+    if (search.startDate !== undefined) conditions.push(Prisma.sql`"timestamp" >= ${search.startDate}`);
+    if (search.endDate !== undefined) conditions.push(Prisma.sql`"timestamp" <= ${search.endDate}`);
+    const where = Prisma.join(conditions, ' AND ');
+    const offset = (search.page - 1) * search.size;
+    const [rows, counts] = await Promise.all([
+      this.prisma.$queryRaw<LogEntry[]>`
+        SELECT ${SEARCH_COLUMNS} FROM logs WHERE ${where} ORDER BY "timestamp" DESC, id DESC LIMIT ${search.size} OFFSET ${offset}`,
+      this.prisma.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM logs WHERE ${where}`,
+    ]);
+    return { results: rows.map(toEntry), total: Number(counts[0]?.total ?? 0) };
+  }
+
+  /** Delete the execution's lines matching the filter (every line without one); returns how many were deleted. */
+  async deleteByExecution(executionId: string, filter: LogFilter = {}): Promise<number> {
+    if (filter.minLevel !== undefined && !isLogLevel(filter.minLevel)) {
+      throw new RangeError(`minLevel must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(filter.minLevel)}`);
+    }
+    const { count } = await this.prisma.logEntry.deleteMany({ where: whereOf(executionId, filter) });
+    return count;
   }
 }

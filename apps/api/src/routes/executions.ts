@@ -28,7 +28,7 @@ import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } f
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
-import { pagingQueryProperties } from './http.js';
+import { pagingQueryProperties, parseDate } from './http.js';
 
 /** Kestra's states (KESTRA.md A7). */
 export const EXECUTION_STATES = [
@@ -112,14 +112,6 @@ function parseLabels(raw: readonly string[] | undefined): LabelEntry[] {
   });
 }
 
-function parseDate(name: string, raw: string | undefined): Date | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  const ms = Date.parse(raw);
-  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(raw)) {
-    throw new SluiceError('SLU_API_BAD_REQUEST', { reason: `${name} must be an ISO-8601 date-time, got ${JSON.stringify(raw)}` }, { in: 'query', parameter: name });
-  }
-  return new Date(ms);
-}
 
 function executionNotFound(id: string): SluiceError {
   return new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id }, { id });

@@ -1,4 +1,5 @@
-/** What several route files share: accepted YAML media types and the paging of search endpoints. */
+/** What several route files share: accepted YAML media types, the paging of search endpoints, date parameters. */
+import { SluiceError } from '@sluice/core';
 
 /** Media types accepted for YAML bodies. */
 export const YAML_CONTENT_TYPES = ['application/x-yaml', 'application/yaml', 'text/yaml', 'text/x-yaml'] as const;
@@ -11,3 +12,13 @@ export const pagingQueryProperties = {
   page: { type: 'integer', minimum: 1, default: 1 },
   size: { type: 'integer', minimum: 1, maximum: SEARCH_PAGE_MAX, default: 10 },
 } as const;
+
+/** A date query parameter (ISO-8601); absent or empty is undefined. @throws SluiceError SLU_API_BAD_REQUEST naming the parameter. */
+export function parseDate(name: string, raw: string | undefined): Date | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Date.parse(raw);
+  if (Number.isNaN(ms) || !/^\d{4}-\d{2}-\d{2}/.test(raw)) {
+    throw new SluiceError('SLU_API_BAD_REQUEST', { reason: `${name} must be an ISO-8601 date-time, got ${JSON.stringify(raw)}` }, { in: 'query', parameter: name });
+  }
+  return new Date(ms);
+}

@@ -3,7 +3,9 @@
  *
  * | route | success | errors |
  * |---|---|---|
+ * | `GET /logs/search?namespace&flowId&executionId&taskId&minLevel&q&startDate&endDate&page&size` | 200 `{results: [log line], total}`, newest first | 400 bad level, date, page or size |
  * | `GET /logs/{executionId}?minLevel&taskId&taskRunId` | 200 `[{namespace, flowId, executionId, taskId, taskRunId, attemptNumber, timestamp, level, message}]` by time | 400 bad level; 404 |
+ * | `DELETE /logs/{executionId}?minLevel&taskId&taskRunId&attempt` | 200 `{deleted}` (the count of lines deleted) | 400 bad level or attempt; 404 |
  * | `GET /logs/{executionId}/download?minLevel&taskId&taskRunId` | 200 text/plain, `timestamp level [taskId] message` a line, streamed | 400; 404 |
  * | `GET /logs/{executionId}/follow?minLevel&taskId&taskRunId` | SSE: `progress` (one log line each), stored lines first then new ones; `end` once the execution has ended and every line is sent | 400; 404 |
  * | `GET /executions/{id}/follow` | SSE: `progress` (the execution, as `GET /executions/{id}`) at once and on every change; `end` (the execution) once it has ended | 404 |
@@ -19,8 +21,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { executionJson } from './executions.js';
 import { createFollowHub } from './follow.js';
 import type { FollowTiming } from './follow.js';
+import { pagingQueryProperties, parseDate } from './http.js';
 
-export type LogStore = Pick<LogRepository, 'list' | 'stream'>;
+export type LogStore = Pick<LogRepository, 'list' | 'stream' | 'search' | 'deleteByExecution'>;
+
+/** Largest page of `GET /logs/search` (log lines are small: twice the other searches' limit). */
+export const LOG_SEARCH_PAGE_MAX = 1000;
 
 export interface LogRouteOptions extends FollowTiming {
   readonly executions: Pick<ExecutionRepository, 'get'>;
@@ -68,6 +74,41 @@ interface FilterQuery {
   taskRunId?: string;
 }
 
+interface SearchQuery {
+  namespace?: string;
+  flowId?: string;
+  executionId?: string;
+  taskId?: string;
+  minLevel?: LogLevel;
+  q?: string;
+  startDate?: string;
+  endDate?: string;
+  page: number;
+  size: number;
+}
+
+const searchQuery = {
+  type: 'object',
+  properties: {
+    namespace: { type: 'string', description: 'Exact namespace or a parent namespace (`company` matches `company.team`)' },
+    flowId: { type: 'string' },
+    executionId: { type: 'string' },
+    taskId: { type: 'string' },
+    minLevel: { enum: [...LOG_LEVELS] },
+    q: { type: 'string', description: 'Text the message contains (case-insensitive)' },
+    startDate: { type: 'string', description: 'ISO-8601: lines emitted at or after it' },
+    endDate: { type: 'string', description: 'ISO-8601: lines emitted at or before it' },
+    ...pagingQueryProperties,
+    size: { ...pagingQueryProperties.size, maximum: LOG_SEARCH_PAGE_MAX },
+  },
+} as const;
+
+const deleteQuery = {
+  type: 'object',
+  properties: { ...filterQuery.properties, attempt: { type: 'integer', minimum: 0 } },
+} as const;
+
+
 function filterOf(query: FilterQuery): LogFilter {
   return {
     ...(query.minLevel === undefined ? {} : { minLevel: query.minLevel }),
@@ -97,6 +138,41 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
     if (!execution) throw new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id }, { id });
     return execution;
   }
+
+  app.get(
+    '/logs/search',
+    { schema: { tags: ['logs'], summary: 'Search log lines (newest first)', querystring: searchQuery } },
+    async (request) => {
+      const query = request.query as SearchQuery;
+      const startDate = parseDate('startDate', query.startDate);
+      const endDate = parseDate('endDate', query.endDate);
+      const found = await logs.search({
+        ...(query.namespace ? { namespace: query.namespace } : {}),
+        ...(query.flowId ? { flowId: query.flowId } : {}),
+        ...(query.executionId ? { executionId: query.executionId } : {}),
+        ...(query.taskId ? { taskId: query.taskId } : {}),
+        ...(query.minLevel === undefined ? {} : { minLevel: query.minLevel }),
+        ...(query.q ? { q: query.q } : {}),
+        ...(startDate ? { startDate } : {}),
+        ...(endDate ? { endDate } : {}),
+        page: query.page,
+        size: query.size,
+      });
+      return { results: found.results.map(logJson), total: found.total };
+    },
+  );
+
+  app.delete(
+    '/logs/:executionId',
+    { schema: { tags: ['logs'], summary: "Delete an execution's log lines (all, or those of a task, task run, attempt or level)", params: executionIdParams, querystring: deleteQuery } },
+    async (request) => {
+      const { executionId } = request.params as { executionId: string };
+      const query = request.query as FilterQuery & { attempt?: number };
+      await existing(executionId);
+      const deleted = await logs.deleteByExecution(executionId, { ...filterOf(query), ...(query.attempt === undefined ? {} : { attempt: query.attempt }) });
+      return { deleted };
+    },
+  );
 
   app.get(
     '/logs/:executionId',
