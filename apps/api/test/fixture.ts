@@ -4,7 +4,6 @@
  * Postgres comes from `scripts/services.sh` (127.0.0.1:5433, override with SLUICE_TEST_DATABASE_URL). When it does
  * not answer, `startApi` returns undefined (the file skips) unless SLUICE_REQUIRE_SERVICES=1, where it throws.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,10 +13,10 @@ import { createDb, migrate } from '@sluice/db';
 import type { Db } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { LocalFileStorage } from '@sluice/storage';
+import { createTestDatabase } from '@sluice/testing';
 import { createDbFlowStore, createRecordingExecutionQueue, createServer } from '../src/index.js';
 import type { RecordingExecutionQueue, ServerDeps } from '../src/index.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 const registries = createDefaultRegistries();
 const validator = createFlowValidator(registries);
@@ -45,44 +44,11 @@ export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploa
   readonly workerToken?: string;
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-/**
- * CREATE DATABASE copies template1 and fails ("source database is being accessed by other users") when another
- * session creates a database at the same moment, as test files running in parallel do: retry a few times.
- */
-async function createDatabase(admin: Db, database: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await admin.prisma.$executeRawUnsafe(`CREATE DATABASE "${database}"`);
-      return;
-    } catch (error) {
-      if (attempt >= 5 || !/being accessed by other users/i.test(String(error))) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-    }
-  }
-}
-
 export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixture | undefined> {
-  const admin = createDb({ databaseUrl: adminUrl, maxConnections: 1 });
-  const database = `sluice_api_${randomBytes(6).toString('hex')}`;
-  try {
-    await createDatabase(admin, database);
-  } catch (error) {
-    await admin.close();
-    const reason = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).join(' ') || String((error as { code?: unknown })?.code ?? 'unknown error');
-    if (process.env.SLUICE_REQUIRE_SERVICES === '1') {
-      throw new Error(`Postgres at ${adminUrl} is required (SLUICE_REQUIRE_SERVICES=1) but unusable: ${reason}. Start it with \`sudo bash scripts/services.sh\`.`, { cause: error });
-    }
-    return undefined;
-  }
-  const databaseUrl = withDatabase(adminUrl, database);
-  await migrate({ databaseUrl, migrationsDir });
-  const db = createDb({ databaseUrl });
+  const database = await createTestDatabase('sluice_api');
+  if (!database) return undefined;
+  await migrate({ databaseUrl: database.url, migrationsDir });
+  const db = createDb({ databaseUrl: database.url });
   const storageDir = await mkdtemp(join(tmpdir(), 'sluice-api-storage-'));
   const storage = new LocalFileStorage({ root: storageDir });
   const queue = createRecordingExecutionQueue();
@@ -125,8 +91,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     async close() {
       await app.close();
       await db.close();
-      await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await admin.close();
+      await database.drop();
       await rm(storageDir, { recursive: true, force: true });
     },
   };

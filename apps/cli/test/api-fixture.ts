@@ -5,7 +5,6 @@
  * Postgres comes from `scripts/services.sh` (127.0.0.1:5433, override with SLUICE_TEST_DATABASE_URL). When it does
  * not answer, `startApi` returns undefined (the tests skip) unless SLUICE_REQUIRE_SERVICES=1, where it throws.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +16,8 @@ import { createDb, migrate } from '@sluice/db';
 import type { Db } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { LocalFileStorage } from '@sluice/storage';
+import { createTestDatabase } from '@sluice/testing';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 
 export interface ApiFixture {
@@ -36,36 +35,11 @@ export interface ApiFixtureOptions {
   readonly apiToken?: string;
 }
 
-/** CREATE DATABASE fails while another session copies template1 at the same moment (parallel test files): retry. */
-async function createDatabase(admin: Db, database: string): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await admin.prisma.$executeRawUnsafe(`CREATE DATABASE "${database}"`);
-      return;
-    } catch (error) {
-      if (attempt >= 5 || !/being accessed by other users/i.test(String(error))) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-    }
-  }
-}
-
 export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixture | undefined> {
-  const admin = createDb({ databaseUrl: adminUrl, maxConnections: 1 });
-  const database = `sluice_cli_${randomBytes(6).toString('hex')}`;
-  try {
-    await createDatabase(admin, database);
-  } catch (error) {
-    await admin.close();
-    if (process.env.SLUICE_REQUIRE_SERVICES === '1') {
-      const reason = error instanceof Error ? error.message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ') : String(error);
-      throw new Error(`Postgres at ${adminUrl} is required (SLUICE_REQUIRE_SERVICES=1) but unusable: ${reason}. Start it with \`sudo bash scripts/services.sh\`.`, { cause: error });
-    }
-    return undefined;
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  await migrate({ databaseUrl: url.toString(), migrationsDir });
-  const db = createDb({ databaseUrl: url.toString() });
+  const database = await createTestDatabase('sluice_cli');
+  if (!database) return undefined;
+  await migrate({ databaseUrl: database.url, migrationsDir });
+  const db = createDb({ databaseUrl: database.url });
   const storageDir = await mkdtemp(join(tmpdir(), 'sluice-cli-storage-'));
   const storage = new LocalFileStorage({ root: storageDir });
   const queue = createRecordingExecutionQueue();
@@ -98,8 +72,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     async close() {
       await app.close();
       await db.close();
-      await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await admin.close();
+      await database.drop();
       await rm(storageDir, { recursive: true, force: true });
     },
   };

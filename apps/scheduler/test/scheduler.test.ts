@@ -17,60 +17,31 @@ import type { Db, StoredExecution } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { createInProcessQueue } from '@sluice/queue';
 import type { ExecutionUpdate, QueueDriver, ResultMessage, TaskJob, TaskRunEndState } from '@sluice/queue';
+import { createTestDatabase } from '@sluice/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createScheduler } from '../src/index.js';
 import type { Scheduler, SchedulerOptions } from '../src/index.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 const registries = createDefaultRegistries();
 const validator = createFlowValidator(registries);
 
-interface TestDatabase {
+interface MigratedDatabase {
   readonly db: Db;
   drop(): Promise<void>;
 }
 
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
 /** A fresh migrated database, or undefined (skip) when Postgres does not answer and services are not required. */
-async function createTestDatabase(): Promise<TestDatabase | undefined> {
-  const admin = createDb({ databaseUrl: adminUrl, maxConnections: 1 });
-  const database = `sluice_scheduler_${randomBytes(6).toString('hex')}`;
-  try {
-    // CREATE DATABASE fails while another session copies template1 (test files in parallel): retry a few times.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await admin.prisma.$executeRawUnsafe(`CREATE DATABASE "${database}"`);
-        break;
-      } catch (error) {
-        if (attempt >= 5 || !/being accessed by other users/i.test(String(error))) throw error;
-        await sleep(100 * attempt);
-      }
-    }
-  } catch (error) {
-    await admin.close();
-    if (process.env.SLUICE_REQUIRE_SERVICES === '1') {
-      const reason = (error instanceof Error ? error.message : String(error)).split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
-      throw new Error(`Postgres at ${adminUrl} is required (SLUICE_REQUIRE_SERVICES=1) but unusable: ${reason}. Start it with \`sudo bash scripts/services.sh\`.`, {
-        cause: error,
-      });
-    }
-    return undefined;
-  }
-  const databaseUrl = withDatabase(adminUrl, database);
-  await migrate({ databaseUrl, migrationsDir });
-  const db = createDb({ databaseUrl });
+async function createMigratedDatabase(): Promise<MigratedDatabase | undefined> {
+  const database = await createTestDatabase('sluice_scheduler');
+  if (!database) return undefined;
+  await migrate({ databaseUrl: database.url, migrationsDir });
+  const db = createDb({ databaseUrl: database.url });
   return {
     db,
     async drop() {
       await db.close();
-      await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await admin.close();
+      await database.drop();
     },
   };
 }
@@ -88,7 +59,7 @@ async function waitFor(predicate: () => boolean | Promise<boolean>, what: string
   }
 }
 
-const testDb = await createTestDatabase();
+const testDb = await createMigratedDatabase();
 
 /** A result message a scheduler handled, and whether its handler resolved. */
 interface Handled {
@@ -124,7 +95,7 @@ function observed(queue: QueueDriver, by: string, handled: Handled[]): QueueDriv
 }
 
 describe.skipIf(!testDb)('scheduler on Postgres with the in-process queue', () => {
-  const db = (testDb as TestDatabase).db;
+  const db = (testDb as MigratedDatabase).db;
   const cleanups: (() => Promise<void>)[] = [];
   let namespaces = 0;
 

@@ -9,38 +9,29 @@ import { createDb, migrate } from '@sluice/db';
 import type { Db } from '@sluice/db';
 import { createInProcessQueue } from '@sluice/queue';
 import type { QueueDriver, ResultMessage } from '@sluice/queue';
+import { createTestDatabase } from '@sluice/testing';
+import type { TestDatabase } from '@sluice/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Watchdog } from '../src/watchdog.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 
-let admin: Db;
+let database: TestDatabase | undefined;
 let db: Db | undefined;
-let database: string;
 let queue: QueueDriver;
 
 beforeAll(async () => {
-  admin = createDb({ databaseUrl: adminUrl, maxConnections: 1 });
-  database = `sluice_watchdog_${randomBytes(5).toString('hex')}`;
-  try {
-    await admin.prisma.$executeRawUnsafe(`CREATE DATABASE "${database}"`);
-  } catch (error) {
-    if (process.env.SLUICE_REQUIRE_SERVICES === '1') throw new Error(`Postgres at ${adminUrl} is required: ${String(error)}`, { cause: error });
-    return;
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  await migrate({ databaseUrl: url.toString(), migrationsDir });
-  db = createDb({ databaseUrl: url.toString() });
+  database = await createTestDatabase('sluice_watchdog');
+  if (!database) return;
+  await migrate({ databaseUrl: database.url, migrationsDir });
+  db = createDb({ databaseUrl: database.url });
   queue = createInProcessQueue();
 }, 60_000);
 
 afterAll(async () => {
   await queue?.close();
   await db?.close();
-  await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);
-  await admin.close();
+  await database?.drop().catch(() => undefined);
 });
 
 async function runningTaskRun(db: Db, workerId: string, ageMs: number): Promise<{ executionId: string; taskRunId: string }> {

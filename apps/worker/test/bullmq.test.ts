@@ -13,11 +13,10 @@ import { createDefaultRegistries } from '@sluice/plugins';
 import { createBullmqQueue } from '@sluice/queue';
 import type { QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
 import { LocalFileStorage } from '@sluice/storage';
-import { describeWithRedis } from '@sluice/testing';
+import { describeWithRedis, processesUnder } from '@sluice/testing';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createWorker, startWorkerProcess, workerConfig } from '../src/index.js';
 import type { WorkerJobEvent } from '../src/index.js';
-import { processesUnder } from './proc-scan.js';
 
 const WAIT = { timeout: 20_000, interval: 50 };
 

@@ -12,10 +12,10 @@ import { createDefaultRegistries } from '@sluice/plugins';
 import { createInProcessQueue } from '@sluice/queue';
 import type { LogBatch, QueueDriver, ResultMessage, TaskJob, WireLogEntry } from '@sluice/queue';
 import { LocalFileStorage } from '@sluice/storage';
+import { processesUnder } from '@sluice/testing';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ALL_WORKER_GROUPS, createHttpWorkerRegistry, createWorker } from '../src/index.js';
 import type { Worker, WorkerJobEvent, WorkerOptions } from '../src/index.js';
-import { processesUnder } from './proc-scan.js';
 
 const registries = createDefaultRegistries();
 const SHELL = 'io.kestra.plugin.scripts.shell.Commands';

@@ -6,39 +6,14 @@
  * postgres://sluice:sluice@127.0.0.1:5433/postgres). When the server does not answer, the suite fails loudly with
  * `SLUICE_REQUIRE_SERVICES=1` (CI, scripts/test.sh) and is otherwise skipped with one test naming the reason.
  */
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { createDb, migrate } from '@sluice/db';
 import type { Db } from '@sluice/db';
+import { createTestDatabase, postgresUnavailable, servicesRequired } from '@sluice/testing';
+import type { TestDatabase } from '@sluice/testing';
 import { afterAll, describe, it } from 'vitest';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
-
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
-
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `Postgres at ${new URL(adminUrl).host} does not answer (${(error as Error).message}); start it with \`sudo bash scripts/services.sh\``;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface PostgresTest {
   /** Create an empty database and return its URL; it is dropped after the test file. */
@@ -52,24 +27,23 @@ export interface PostgresTest {
  * saying why. Call with top-level await: `await describeWithPostgres('...', (pgt) => { ... })`.
  */
 export async function describeWithPostgres(name: string, factory: (postgres: PostgresTest) => void): Promise<void> {
-  const missing = await probe();
+  const missing = await postgresUnavailable();
   if (missing !== undefined) {
-    if (process.env.SLUICE_REQUIRE_SERVICES === '1') throw new Error(`SLUICE_REQUIRE_SERVICES=1 but ${missing}`);
+    if (servicesRequired()) throw new Error(`SLUICE_REQUIRE_SERVICES=1 but ${missing}`);
     describe(name, () => {
       it.skip(`skipped: ${missing}`, () => undefined);
     });
     return;
   }
-  const created: string[] = [];
+  const created: TestDatabase[] = [];
   const clients: Db[] = [];
   const postgres: PostgresTest = {
     async createDatabase() {
-      const database = `sluice_test_${randomBytes(6).toString('hex')}`;
-      await admin((client) => client.query(`CREATE DATABASE "${database}"`));
+      const database = await createTestDatabase('sluice_test');
+      // Postgres answered the probe above: undefined here means it stopped answering since.
+      if (!database) throw new Error('Postgres stopped answering; start it with `sudo bash scripts/services.sh`');
       created.push(database);
-      const url = new URL(adminUrl);
-      url.pathname = `/${database}`;
-      return url.toString();
+      return database.url;
     },
     async migratedDb() {
       const databaseUrl = await postgres.createDatabase();
@@ -82,9 +56,7 @@ export async function describeWithPostgres(name: string, factory: (postgres: Pos
   describe(name, () => {
     afterAll(async () => {
       await Promise.all(clients.map((db) => db.close()));
-      await admin(async (client) => {
-        for (const database of created) await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      });
+      for (const database of created) await database.drop();
     });
     factory(postgres);
   });

@@ -14,11 +14,10 @@ import type { Flow, TaskSpec } from '@sluice/core';
 import { LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
 import type { TaskLogEntry, TaskRunOutcome } from '@sluice/task-runtime';
-import { describeWithDocker, startGitServer } from '@sluice/testing';
+import { describeWithDocker, pointSeedAtFixtures, seedExamplesRepo, seedFlows, startGitServer } from '@sluice/testing';
 import type { GitServer } from '@sluice/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDefaultRegistries } from '../src/index.js';
-import { seedFlows } from '@sluice/testing';
 
 const registries = createDefaultRegistries();
 const validator = createFlowValidator(registries, { eager: true });
@@ -31,24 +30,7 @@ describeWithDocker('the seed flows run on Sluice', (env) => {
   const [pythonInContainer, localPythonScript, gpuTask] = seedFlows();
 
   beforeAll(async () => {
-    git = await startGitServer({
-      repos: {
-        examples: async (repo) => {
-          await repo.commit('etl', {
-            'scripts/etl_script.py': [
-              'import csv, sys',
-              'rows = [{"id": i, "square": i * i} for i in range(1, 6)]',
-              'with open("squares.csv", "w", newline="") as f:',
-              '    writer = csv.DictWriter(f, fieldnames=["id", "square"])',
-              '    writer.writeheader()',
-              '    writer.writerows(rows)',
-              'print(f"wrote {len(rows)} rows with python {sys.version_info.major}")',
-              '',
-            ].join('\n'),
-          });
-        },
-      },
-    });
+    git = await startGitServer({ repos: { examples: seedExamplesRepo } });
     root = await mkdtemp(join(tmpdir(), 'sluice-seed-'));
     storage = new LocalFileStorage({ root: join(root, 'storage') });
   }, 120_000);
@@ -60,10 +42,7 @@ describeWithDocker('the seed flows run on Sluice', (env) => {
 
   /** The seed flow with its clone URL, image and registry key pointed at the local fixtures. */
   function localPythonInContainer(): string {
-    return (pythonInContainer ?? '')
-      .replace('https://github.com/kestra-io/examples', git.url('examples'))
-      .replace('annageller/kestra:latest', `${env.registry.host}/sluice/python:3`)
-      .replace('"https://index.docker.io/v1/"', `"http://${env.registry.host}"`);
+    return pointSeedAtFixtures(pythonInContainer ?? '', { gitUrl: git.url('examples'), registryHost: env.registry.host });
   }
 
   async function run(flow: Flow, task: TaskSpec, secrets: Record<string, string>, workingDirectory?: string) {

@@ -6,7 +6,7 @@ import type { RunnerCommand } from '@sluice/plugin-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createProcessRunner, processRunner } from '../src/index.js';
 import { LineSplitter } from '@sluice/plugin-api';
-import { isProcessGone, processesUnder } from './proc-scan.js';
+import { isProcessGone, processesUnder } from '@sluice/testing';
 
 let dir: string;
 beforeEach(async () => {

@@ -5,5 +5,7 @@
 export { describeWithDocker, dockerTestEnv, requireDocker, servicesRequired } from './docker.js';
 export type { DockerTestEnv, DockerTestEnvOptions } from './docker.js';
 export * from './git-server.js';
+export { createTestDatabase, postgresUnavailable, testPostgresUrl, type TestDatabase } from './postgres.js';
+export { isProcessGone, processesUnder } from './processes.js';
 export { describeWithRedis, startRedis, type RedisServer } from './redis.js';
-export { seedDir, seedFlows } from './seed.js';
+export { pointSeedAtFixtures, seedDir, seedExamplesRepo, seedFlows, type SeedFixtures } from './seed.js';

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dockerTestEnv, seedFlows, startGitServer } from '@sluice/testing';
+import { dockerTestEnv, pointSeedAtFixtures, seedExamplesRepo, seedFlows, startGitServer } from '@sluice/testing';
 import type { DockerTestEnv, GitServer } from '@sluice/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDistributedStack, startLocalStack } from './stack.js';
@@ -36,24 +36,7 @@ let savedPath: string | undefined;
 async function setUpFixtures(): Promise<Fixtures | undefined> {
   const docker = await dockerTestEnv({ python: true });
   if (!docker) return undefined;
-  const git = await startGitServer({
-    repos: {
-      examples: async (repo) => {
-        await repo.commit('etl', {
-          'scripts/etl_script.py': [
-            'import csv, sys',
-            'rows = [{"id": i, "square": i * i} for i in range(1, 6)]',
-            'with open("squares.csv", "w", newline="") as f:',
-            '    writer = csv.DictWriter(f, fieldnames=["id", "square"])',
-            '    writer.writeheader()',
-            '    writer.writerows(rows)',
-            'print(f"wrote {len(rows)} rows with python {sys.version_info.major}")',
-            '',
-          ].join('\n'),
-        });
-      },
-    },
-  });
+  const git = await startGitServer({ repos: { examples: seedExamplesRepo } });
   const root = await mkdtemp(join(tmpdir(), 'sluice-e2e-fixtures-'));
   const shims = join(root, 'bin');
   const gpuShims = join(root, 'gpu-bin');
@@ -82,10 +65,7 @@ async function setUpFixtures(): Promise<Fixtures | undefined> {
 }
 
 function localPythonInContainer(f: Fixtures): string {
-  return pythonInContainer
-    .replace('https://github.com/kestra-io/examples', f.git.url('examples'))
-    .replace('annageller/kestra:latest', `${f.docker.registry.host}/sluice/python:3`)
-    .replace('"https://index.docker.io/v1/"', `"http://${f.docker.registry.host}"`);
+  return pointSeedAtFixtures(pythonInContainer, { gitUrl: f.git.url('examples'), registryHost: f.docker.registry.host });
 }
 
 const shell = (id: string, namespace: string, body: string): string => `id: ${id}\nnamespace: ${namespace}\n${body}`;

@@ -10,7 +10,6 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,13 +23,12 @@ import type { QueueDriver } from '@sluice/queue';
 import { createScheduler } from '@sluice/scheduler';
 import type { Scheduler } from '@sluice/scheduler';
 import { LocalFileStorage } from '@sluice/storage';
-import { startRedis } from '@sluice/testing';
+import { createTestDatabase, startRedis } from '@sluice/testing';
 import type { RedisServer } from '@sluice/testing';
 import type { FastifyInstance } from 'fastify';
 import { startLocalServer } from '../../src/commands/server.js';
 import type { RunningLocalServer } from '../../src/commands/server.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../../../../prisma/migrations', import.meta.url));
 const cliBin = fileURLToPath(new URL('../../bin/sluice.mjs', import.meta.url));
 export const WORKER_TOKEN = 'e2e-worker-token';
@@ -79,29 +77,6 @@ export interface Stack {
 
 const TERMINAL = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED'];
 
-async function freshDatabase(): Promise<{ databaseUrl: string; drop(): Promise<void> } | undefined> {
-  const admin = createDb({ databaseUrl: adminUrl, maxConnections: 1 });
-  const database = `sluice_e2e_${randomBytes(6).toString('hex')}`;
-  try {
-    await admin.prisma.$executeRawUnsafe(`CREATE DATABASE "${database}"`);
-  } catch (error) {
-    await admin.close();
-    if (process.env.SLUICE_REQUIRE_SERVICES === '1') {
-      throw new Error(`Postgres at ${adminUrl} is required (SLUICE_REQUIRE_SERVICES=1): ${String(error)}. Start it with \`sudo bash scripts/services.sh\`.`, { cause: error });
-    }
-    return undefined;
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  return {
-    databaseUrl: url.toString(),
-    async drop() {
-      await admin.prisma.$executeRawUnsafe(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await admin.close();
-    },
-  };
-}
-
 function client(url: string, db: Db): Omit<Stack, 'mode' | 'startWorker' | 'close' | 'restartSchedulers'> {
   const api = (path: string, init: RequestInit = {}): Promise<Response> => fetch(`${url}${path}`, init);
   const json = async <T>(response: Response): Promise<T> => {
@@ -146,14 +121,14 @@ function client(url: string, db: Db): Omit<Stack, 'mode' | 'startWorker' | 'clos
 
 /** `sluice server local` in this process, its worker narrowed to group `default`. */
 export async function startLocalStack(env: Record<string, string>): Promise<Stack | undefined> {
-  const database = await freshDatabase();
+  const database = await createTestDatabase('sluice_e2e');
   if (!database) return undefined;
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-e2e-local-'));
   const lines: string[] = [];
   const io = { stdout: (t: string) => lines.push(t), stderr: (t: string) => lines.push(t) };
   let server: RunningLocalServer;
   try {
-    server = await startLocalServer({ port: 0, host: '127.0.0.1', workerGroup: 'default', dataDir }, { ...process.env, ...env, DATABASE_URL: database.databaseUrl }, io);
+    server = await startLocalServer({ port: 0, host: '127.0.0.1', workerGroup: 'default', dataDir }, { ...process.env, ...env, DATABASE_URL: database.url }, io);
   } catch (error) {
     await database.drop();
     throw error;
@@ -176,7 +151,7 @@ export async function startLocalStack(env: Record<string, string>): Promise<Stac
 
 /** API + two schedulers here over BullMQ; workers as `sluice server worker` processes. */
 export async function startDistributedStack(env: Record<string, string>): Promise<Stack | undefined> {
-  const database = await freshDatabase();
+  const database = await createTestDatabase('sluice_e2e');
   if (!database) return undefined;
   const redis: RedisServer | undefined = await startRedis();
   if (!redis) {
@@ -184,8 +159,8 @@ export async function startDistributedStack(env: Record<string, string>): Promis
     return undefined;
   }
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-e2e-dist-'));
-  await migrate({ databaseUrl: database.databaseUrl, migrationsDir });
-  const db = createDb({ databaseUrl: database.databaseUrl });
+  await migrate({ databaseUrl: database.url, migrationsDir });
+  const db = createDb({ databaseUrl: database.url });
   const apiQueue = createBullmqQueue({ url: redis.url });
   const apiEnv = readEnv({ SLUICE_WORKER_TOKEN: WORKER_TOKEN, SLUICE_STORAGE_DIR: join(dataDir, 'storage') } as NodeJS.ProcessEnv);
   const app: FastifyInstance = buildApi(apiEnv, db, apiQueue, new LocalFileStorage({ root: apiEnv.storageDir }), process.env.SLUICE_TEST_API_LOG === '1');

@@ -1,3 +1,4 @@
+/** Process checks on Linux `/proc`, for tests that prove a runner or worker left no process behind. */
 import { readdir, readFile, readlink } from 'node:fs/promises';
 
 /** Live (non-zombie) processes whose working directory is under `root`, described for a failure message. */
@@ -18,4 +19,20 @@ export async function processesUnder(root: string): Promise<string[]> {
     }
   }
   return found;
+}
+
+/** True when `pid` no longer exists or is a zombie (PID 1 here may never reap orphans). */
+export async function isProcessGone(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
 }
