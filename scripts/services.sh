@@ -54,7 +54,7 @@ die() {
 mkdir -p "$STATE_DIR" "$CACHE_DIR" 2>/dev/null || die "cannot create $STATE_DIR and $CACHE_DIR (run as root: sudo bash scripts/services.sh)"
 
 # --- Debian packages ---------------------------------------------------------------------------------------------
-packages=(docker.io docker-registry apache2-utils busybox-static curl ca-certificates git postgresql redis-server procps)
+packages=(docker.io docker-registry docker-compose apache2-utils busybox-static curl ca-certificates git postgresql redis-server procps)
 [ "$want_python" = 1 ] && packages+=(debootstrap)
 missing=()
 for p in "${packages[@]}"; do
