@@ -15,7 +15,7 @@
  */
 import { appendFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startGitServer } from '@sluice/testing';
+import { pointSeedAtFixtures, seedExamplesRepo, startGitServer } from '@sluice/testing';
 
 const env = process.env;
 const apiUrl = (env.SMOKE_API_URL ?? 'http://127.0.0.1:58080').replace(/\/+$/, '');
@@ -110,31 +110,11 @@ function states(execution: Execution): string {
 }
 
 async function main(): Promise<void> {
-  const git = await startGitServer({
-    repos: {
-      // The repository the seed's python_in_container clones (github.com/kestra-io/examples): its scripts/etl_script.py.
-      examples: async (repo) => {
-        await repo.commit('etl', {
-          'scripts/etl_script.py': [
-            'import csv, sys',
-            'rows = [{"id": i, "square": i * i} for i in range(1, 6)]',
-            'with open("squares.csv", "w", newline="") as f:',
-            '    writer = csv.DictWriter(f, fieldnames=["id", "square"])',
-            '    writer.writeheader()',
-            '    writer.writerows(rows)',
-            'print(f"wrote {len(rows)} rows with python {sys.version_info.major}")',
-            '',
-          ].join('\n'),
-        });
-      },
-    },
-  });
+  // The repository the seed's python_in_container clones (github.com/kestra-io/examples).
+  const git = await startGitServer({ repos: { examples: seedExamplesRepo } });
   try {
     const seed = (name: string): string => readFileSync(`${seedDir}${name}.yml`, 'utf8');
-    const pythonInContainer = seed('python_in_container')
-      .replace('https://github.com/kestra-io/examples', git.url('examples'))
-      .replace('annageller/kestra:latest', `${registry}/sluice/python:3`)
-      .replace('"https://index.docker.io/v1/"', `"http://${registry}"`);
+    const pythonInContainer = pointSeedAtFixtures(seed('python_in_container'), { gitUrl: git.url('examples'), registryHost: registry });
     assert(pythonInContainer.includes(git.url('examples')) && pythonInContainer.includes(`${registry}/sluice/python:3`), 'the seed flow python_in_container changed: its clone URL or image was not found');
 
     if (apiToken) {
