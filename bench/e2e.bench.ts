@@ -1,0 +1,827 @@
+/**
+ * End-to-end latency, throughput and memory of a one-task PROCESS flow (issue #5), against two baselines measured in
+ * the same run, side by side:
+ * - a bare BullMQ round trip (`Queue.add` → a `Worker` completes the job → its `completed` event) on the same Redis;
+ * - a bare `child_process.spawn('/bin/sh', ['-c', 'true'])` until it exits.
+ *
+ * The flow (`bench.bench_one`) runs `true` with the PROCESS runner. Every execution is
+ * `POST /api/v1/executions/bench/bench_one?wait=true` with an empty multipart form, and counts only when the answer is
+ * an execution in state SUCCESS. Phases, for each mode:
+ * 1. latency: sequential executions after a warm-up; the runs alternate BullMQ baseline → spawn baseline → Sluice, so
+ *    machine noise hits all three alike. A profile splits each Sluice run with the timestamps of the execution's and
+ *    its task run's state histories (one machine, so one clock; millisecond resolution);
+ * 2. throughput: executions submitted by `--concurrency` clients in a closed loop (each waits for its answer, then
+ *    sends the next), with the CPU time each process used (/proc/<pid>/stat; the worker's includes its shells) and
+ *    the Postgres work (pg_stat_database of the bench database, read after an 11 s pause because backends publish
+ *    their counters up to 10 s late);
+ * 3. memory: `--executions` more executions the same way, the RSS (VmRSS of /proc/<pid>/status) of every server
+ *    process read every tenth of the run.
+ *
+ * Modes (both by default, `--mode local|distributed` for one):
+ * - `local`: `startLocalServer` (what `sluice server local` runs: API + scheduler + worker, in-process queue) in a
+ *   child process of this script, so that the load generator does not share its event loop;
+ * - `distributed`: `sluice server api`, `sluice server scheduler` and `sluice server worker` as three processes
+ *   (the real commands, so the API logs each request as it does in production; BullMQ on a private redis-server from
+ *   `startRedis()`), so that each one's memory and CPU is its own.
+ * Both run from source through tsx, as the other benches do: RSS includes tsx's loader.
+ * Each mode gets a fresh database on the test Postgres (`bash scripts/services.sh`, or SLUICE_TEST_DATABASE_URL).
+ *
+ *   npm run bench:e2e -- [--mode local|distributed] [--quick] [--executions N] [--runs N] [--warmup N]
+ *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile]
+ *
+ * Defaults: 20 warm-up, 200 latency runs, 1,000 executions at 32 in flight, 10,000 for memory; `--quick`: 5, 30,
+ * 200 and 1,000. `--worker-concurrency` is the worker's `--concurrency` (default: the product's, 4).
+ *
+ * `--cpu-profile` (local mode) adds a phase after the throughput one: as many executions again under V8's sampling
+ * profiler in the server process, summarised as self time per package and per function (the .cpuprofile is kept).
+ */
+import { fork, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Queue, Worker as BullWorker } from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
+const cliBin = fileURLToPath(new URL('../apps/cli/bin/sluice.mjs', import.meta.url));
+const WORKER_TOKEN = 'bench-worker-token';
+const NAMESPACE = 'bench';
+const FLOW_ID = 'bench_one';
+const FLOW_YAML = `id: ${FLOW_ID}\nnamespace: ${NAMESPACE}\ntasks:\n  - id: t\n    type: io.kestra.plugin.scripts.shell.Commands\n    runner: PROCESS\n    commands:\n      - "true"\n`;
+const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+
+type Mode = 'local' | 'distributed';
+
+interface StateJson {
+  current: string;
+  histories: { state: string; date: string }[];
+}
+interface ExecutionJson {
+  id: string;
+  state: StateJson;
+  taskRunList: { taskId: string; state: StateJson }[];
+}
+
+// ---- statistics and formatting ------------------------------------------------------------------------------------------
+
+const sorted = (xs: readonly number[]): number[] => [...xs].sort((a, b) => a - b);
+/** Nearest-rank percentile. */
+function pct(xs: readonly number[], p: number): number {
+  const s = sorted(xs);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? NaN;
+}
+const mean = (xs: readonly number[]): number => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '-');
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
+
+// ---- /proc -----------------------------------------------------------------------------------------------------------
+
+/** VmRSS of a process in MiB (NaN when it is gone). */
+async function rssMb(pid: number): Promise<number> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kb === undefined ? NaN : Number(kb) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time of a process in ms: its own, and that of its children it has waited for (the worker's shells). */
+async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const n = (i: number): number => Number(fields[i] ?? NaN);
+    // fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+    return { self: (n(11) + n(12)) * CLOCK_TICK_MS, children: (n(13) + n(14)) * CLOCK_TICK_MS };
+  } catch {
+    return { self: NaN, children: NaN };
+  }
+}
+
+/** Processes whose command line contains `needle` (Postgres backends show their database; redis-server its port). */
+async function pidsMatching(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+// ---- services --------------------------------------------------------------------------------------------------------
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Counters of `database` in pg_stat_database (Postgres publishes a backend's counters up to 10 s late: settle first). */
+async function databaseStats(database: string): Promise<Record<string, number>> {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    const result = await client.query<Record<string, string>>(
+      'SELECT xact_commit + xact_rollback AS transactions, tup_returned AS "rows returned", tup_fetched AS "rows fetched", ' +
+        'tup_inserted AS "rows inserted", tup_updated AS "rows updated", tup_deleted AS "rows deleted" FROM pg_stat_database WHERE datname = $1',
+      [database],
+    );
+    return Object.fromEntries(Object.entries(result.rows[0] ?? {}).map(([key, value]) => [key, Number(value)]));
+  } finally {
+    await client.end();
+  }
+}
+const STATS_SETTLE_MS = 11_000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface ServerProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Last lines of its output, for errors. */
+  tail(): string;
+}
+
+interface Stack {
+  readonly mode: Mode;
+  readonly url: string;
+  readonly database: string;
+  /** The processes whose memory and CPU are reported (scheduler and worker, and the API when it is separate). */
+  readonly processes: ServerProcess[];
+  readonly workerConcurrency: string;
+  /** Local mode: start or stop a CPU profile of the server process (written to `file` on stop). */
+  profile?(action: 'start' | 'stop', file?: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Keep the last lines of a child's output; resolve `ready` when `pattern` shows up. */
+function watchOutput(name: string, child: ChildProcess, pattern?: RegExp): { server: ServerProcess; ready: Promise<RegExpExecArray | undefined> } {
+  let output = '';
+  let resolveReady: (match: RegExpExecArray | undefined) => void = () => undefined;
+  let rejectReady: (error: Error) => void = () => undefined;
+  const ready = new Promise<RegExpExecArray | undefined>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  if (!pattern) resolveReady(undefined);
+  let seen = false;
+  const onData = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-8000);
+    if (!seen && pattern) {
+      const match = pattern.exec(output);
+      if (match) {
+        seen = true;
+        resolveReady(match);
+      }
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  child.once('exit', (code, signal) => rejectReady(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${output}`)));
+  return { server: { name, child, tail: () => output.split('\n').slice(-30).join('\n') }, ready };
+}
+
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function freshDatabase(): Promise<{ name: string; url: string }> {
+  const name = `sluice_bench_${randomBytes(5).toString('hex')}`;
+  await admin(`CREATE DATABASE "${name}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString() };
+}
+
+/** `startLocalServer` in a child process of this script (see `serveLocal`). */
+async function startLocalStack(workerConcurrency: number | undefined): Promise<Stack> {
+  const database = await freshDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-local-'));
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: database.url };
+  delete env.REDIS_URL; // in-process queue
+  const child = fork(fileURLToPath(import.meta.url), ['--serve-local', dataDir, String(workerConcurrency ?? '')], {
+    execArgv: process.execArgv,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  const { server } = watchOutput('sluice server local', child);
+  const url = await new Promise<string>((resolve, reject) => {
+    child.once('message', (message) => resolve((message as { url: string }).url));
+    child.once('exit', (code) => reject(new Error(`the local server exited (${code ?? 'signal'}) before listening:\n${server.tail()}`)));
+  });
+  return {
+    mode: 'local',
+    url,
+    database: database.name,
+    processes: [{ ...server, name: 'server local (API + scheduler + worker)' }],
+    workerConcurrency: String(workerConcurrency ?? process.env.SLUICE_WORKER_CONCURRENCY ?? '4 (default)'),
+    profile(action, file) {
+      return new Promise<void>((resolve) => {
+        const onMessage = (message: unknown): void => {
+          if ((message as { profiled?: string }).profiled !== action) return;
+          child.off('message', onMessage);
+          resolve();
+        };
+        child.on('message', onMessage);
+        child.send({ profile: action, ...(file ? { file } : {}) });
+      });
+    },
+    async close() {
+      await stopChild(child);
+      await admin(`DROP DATABASE IF EXISTS "${database.name}" WITH (FORCE)`);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Child side of the local mode: the same call as `sluice server local`, reporting its URL over IPC. */
+async function serveLocal(dataDir: string, concurrency: string): Promise<void> {
+  // Loaded here only: the parent (the load generator) never loads the server.
+  const { startLocalServer } = await import('../apps/cli/src/commands/server.js');
+  const io = { stdout: (text: string) => process.stdout.write(`${text}\n`), stderr: (text: string) => process.stderr.write(`${text}\n`) };
+  const server = await startLocalServer(
+    { port: 0, host: '127.0.0.1', dataDir, ...(concurrency === '' ? {} : { concurrency: Number(concurrency) }) },
+    process.env,
+    io,
+  );
+  // `--cpu-profile`: the parent asks for a sampling CPU profile of a phase (inspector, so startup is not in it).
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object): Promise<unknown> =>
+    new Promise((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
+  process.on('message', (message: { profile?: 'start' | 'stop'; file?: string }) => {
+    void (async () => {
+      if (message.profile === 'start') {
+        await post('Profiler.enable');
+        await post('Profiler.setSamplingInterval', { interval: 500 });
+        await post('Profiler.start');
+      } else if (message.profile === 'stop' && message.file) {
+        const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+        await writeFile(message.file, JSON.stringify(profile));
+      }
+      process.send?.({ profiled: message.profile });
+    })();
+  });
+  process.send?.({ url: server.url });
+  const stop = (): void => {
+    void server.close().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('disconnect', stop);
+}
+
+/** `sluice server api|scheduler|worker` as three processes over BullMQ on `redisUrl`. */
+async function startDistributedStack(redisUrl: string, workerConcurrency: number | undefined): Promise<Stack> {
+  const database = await freshDatabase();
+  const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-dist-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const base = { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisUrl, SLUICE_WORKER_TOKEN: WORKER_TOKEN };
+  const children: ChildProcess[] = [];
+  const start = async (name: string, args: string[], env: NodeJS.ProcessEnv, pattern?: RegExp): Promise<{ server: ServerProcess; match: RegExpExecArray | undefined }> => {
+    const child = spawn(process.execPath, [cliBin, 'server', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const { server, ready } = watchOutput(name, child, pattern);
+    return { server, match: await ready };
+  };
+  try {
+    const api = await start('api', ['api', '--port', String(port)], { ...base, SLUICE_API_HOST: '127.0.0.1', SLUICE_STORAGE_DIR: join(dataDir, 'storage') }, /listening on/);
+    await waitForHealth(url, api.server);
+    const scheduler = await start('scheduler', ['scheduler'], base, /scheduler \S+ started/);
+    const worker = await start(
+      'worker',
+      ['worker', ...(workerConcurrency === undefined ? [] : ['--concurrency', String(workerConcurrency)])],
+      { ...base, SLUICE_API_URL: url, SLUICE_WORK_DIR: dataDir },
+      /worker (\S+) serving group/,
+    );
+    return {
+      mode: 'distributed',
+      url,
+      database: database.name,
+      processes: [scheduler.server, worker.server, api.server],
+      workerConcurrency: String(workerConcurrency ?? process.env.SLUICE_WORKER_CONCURRENCY ?? '4 (default)'),
+      async close() {
+        // Workers first (nothing left running), then the scheduler, then the API.
+        for (const child of [...children].reverse()) await stopChild(child);
+        await admin(`DROP DATABASE IF EXISTS "${database.name}" WITH (FORCE)`);
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    for (const child of children) child.kill('SIGKILL');
+    await admin(`DROP DATABASE IF EXISTS "${database.name}" WITH (FORCE)`).catch(() => undefined);
+    throw error;
+  }
+}
+
+async function waitForHealth(url: string, api: ServerProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(`${url}/api/v1/health`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the API did not become healthy in 60 s:\n${api.tail()}`);
+}
+
+// ---- clients ---------------------------------------------------------------------------------------------------------
+
+interface Sample {
+  readonly ms: number;
+  readonly sentAt: number;
+  readonly receivedAt: number;
+  readonly execution?: ExecutionJson;
+  readonly error?: string;
+}
+
+async function deploy(url: string): Promise<void> {
+  const response = await fetch(`${url}/api/v1/flows`, { method: 'POST', headers: { 'content-type': 'application/x-yaml' }, body: FLOW_YAML });
+  if (!response.ok) throw new Error(`deploying the flow failed: ${response.status} ${await response.text()}`);
+}
+
+/** One execution, `?wait=true`; never throws (an error is part of the sample). */
+async function executeOnce(url: string): Promise<Sample> {
+  const sentAt = Date.now();
+  const start = performance.now();
+  try {
+    const response = await fetch(`${url}/api/v1/executions/${NAMESPACE}/${FLOW_ID}?wait=true`, { method: 'POST', body: new FormData() });
+    const text = await response.text();
+    const ms = performance.now() - start;
+    const receivedAt = Date.now();
+    if (!response.ok) return { ms, sentAt, receivedAt, error: `HTTP ${response.status}: ${text.slice(0, 300)}` };
+    const execution = JSON.parse(text) as ExecutionJson;
+    if (execution.state.current !== 'SUCCESS') return { ms, sentAt, receivedAt, execution, error: `execution ${execution.id} ended ${execution.state.current}` };
+    return { ms, sentAt, receivedAt, execution };
+  } catch (error) {
+    return { ms: performance.now() - start, sentAt, receivedAt: Date.now(), error: error instanceof Error ? `${error.message} ${String(error.cause ?? '')}` : String(error) };
+  }
+}
+
+/** `total` executions from `concurrency` closed-loop clients; `onDone` after each. */
+async function closedLoop(url: string, total: number, concurrency: number, onDone?: (done: number, sample: Sample) => Promise<void> | void): Promise<{ samples: Sample[]; wallMs: number }> {
+  const samples: Sample[] = [];
+  let next = 0;
+  const start = performance.now();
+  const client = async (): Promise<void> => {
+    while (next < total) {
+      next++;
+      const sample = await executeOnce(url);
+      samples.push(sample);
+      await onDone?.(samples.length, sample);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, client));
+  return { samples, wallMs: performance.now() - start };
+}
+
+function spawnTrue(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', 'true'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.resume();
+    child.stderr.resume();
+    child.once('error', reject);
+    child.once('close', (code) => resolve(code ?? -1));
+  });
+}
+
+/** A bare BullMQ queue and worker: `roundTrip()` adds a job and resolves on the worker's `completed` event. */
+async function bareBullmq(redisUrl: string): Promise<{ roundTrip(): Promise<void>; close(): Promise<void> }> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const name = `baseline-${randomBytes(3).toString('hex')}`;
+  const queue = new Queue(name, { connection, prefix: 'bench' });
+  const waiting = new Map<string, () => void>();
+  const workerConnection = connection.duplicate();
+  const worker = new BullWorker(name, async () => undefined, { connection: workerConnection, prefix: 'bench', concurrency: 1 });
+  worker.on('completed', (job) => {
+    const done = job.id === undefined ? undefined : waiting.get(job.id);
+    if (job.id !== undefined) waiting.delete(job.id);
+    done?.();
+  });
+  await worker.waitUntilReady();
+  let counter = 0;
+  return {
+    async roundTrip() {
+      const jobId = `b${counter++}`;
+      const completed = new Promise<void>((resolve) => waiting.set(jobId, resolve));
+      await queue.add('job', { n: counter }, { jobId, removeOnComplete: true, removeOnFail: true });
+      await completed;
+    },
+    async close() {
+      await worker.close();
+      await queue.close();
+      workerConnection.disconnect();
+      connection.disconnect();
+    },
+  };
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+// ---- profile ---------------------------------------------------------------------------------------------------------
+
+const STAGES = [
+  'request sent → execution CREATED (API: parse, flow lookup, insert)',
+  'execution CREATED → RUNNING (hand-off to the scheduler, which locks it and decides)',
+  'execution RUNNING → task run RUNNING (commit, task job enqueued, worker takes it, worker start stamp)',
+  'task run RUNNING → SUCCESS (worker: runTask, work dir, spawn sh -c true)',
+  'task run SUCCESS → execution SUCCESS (ended result to the scheduler, lock, decide)',
+  'execution SUCCESS → response received (commit, update published, API re-reads and answers)',
+] as const;
+
+/** Durations (ms) of each stage of one execution, from its state histories and the client's clock. */
+function stagesOf(sample: Sample): number[] | undefined {
+  const execution = sample.execution;
+  const run = execution?.taskRunList[0];
+  if (!execution || !run || sample.error) return undefined;
+  const at = (state: StateJson, name: string): number => Date.parse(state.histories.find((h) => h.state === name)?.date ?? '');
+  const points = [
+    sample.sentAt,
+    at(execution.state, 'CREATED'),
+    at(execution.state, 'RUNNING'),
+    at(run.state, 'RUNNING'),
+    at(run.state, 'SUCCESS'),
+    at(execution.state, 'SUCCESS'),
+    sample.receivedAt,
+  ];
+  if (points.some((p) => !Number.isFinite(p))) return undefined;
+  return points.slice(1).map((p, i) => p - (points[i] ?? NaN));
+}
+
+// ---- CPU profile summary ---------------------------------------------------------------------------------------------
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a frame's code lives: a package (`@prisma/client`, `@sluice/db`), Node's internals, or V8 itself. */
+function ownerOf(functionName: string, url: string): string {
+  if (url === '') return functionName.startsWith('(') ? functionName : '(V8 builtins and native code)';
+  if (url.startsWith('node:')) return 'node internals';
+  const inModules = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+  if (inModules?.[1]) return inModules[1];
+  const own = /\/(packages|apps)\/([^/]+)\//.exec(url);
+  if (own?.[2]) return `@sluice/${own[2]}`;
+  return url;
+}
+
+/** Self time by owner and by function, in ms. */
+async function summarizeProfile(file: string, executions: number): Promise<void> {
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const owners = new Map<string, number>();
+  const functions = new Map<string, number>();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const node = byId.get(id);
+    const us = profile.timeDeltas[i] ?? 0;
+    if (!node) return;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const owner = ownerOf(functionName, url);
+    total += us;
+    owners.set(owner, (owners.get(owner) ?? 0) + us);
+    const name = `${functionName || '(anonymous)'} ${url === '' ? '' : `${url.replace(/^file:\/\/.*?\/(node_modules|packages|apps)\//, '$1/')}:${lineNumber + 1}`}`;
+    functions.set(name, (functions.get(name) ?? 0) + us);
+  });
+  const busy = total - (owners.get('(idle)') ?? 0);
+  const top = (map: Map<string, number>, n: number): [string, number][] => [...map].sort((a, b) => b[1] - a[1]).slice(0, n);
+  log(`\nself time by owner (${f1(total / 1000)} ms sampled, ${f1(busy / 1000)} ms busy, i.e. ${f2(busy / 1000 / executions)} ms per execution):\n`);
+  log('| owner | ms | ms per execution | share of busy |');
+  log('|---|---|---|---|');
+  for (const [owner, us] of top(owners, 20)) if (owner !== '(idle)') log(`| ${owner} | ${f1(us / 1000)} | ${f2(us / 1000 / executions)} | ${f1((100 * us) / busy)}% |`);
+  log('\ntop functions by self time:\n');
+  log('| function | ms | share of busy |');
+  log('|---|---|---|');
+  for (const [name, us] of top(functions, 25)) if (!name.startsWith('(idle)')) log(`| \`${name.trim()}\` | ${f1(us / 1000)} | ${f1((100 * us) / busy)}% |`);
+}
+
+// ---- phases ----------------------------------------------------------------------------------------------------------
+
+interface Options {
+  modes: Mode[];
+  warmup: number;
+  runs: number;
+  throughput: number;
+  concurrency: number;
+  executions: number;
+  workerConcurrency: number | undefined;
+  cpuProfile: boolean;
+}
+
+interface ModeResult {
+  mode: Mode;
+  latency: { spawn: number[]; bullmq: number[]; sluice: number[]; failures: number };
+  throughput: { rate: number; p50: number; p99: number; max: number; failures: number; count: number };
+  memory?: { rate: number; flat: boolean[]; failures: number };
+}
+
+const log = (line: string): void => console.log(line);
+
+function latencyRow(label: string, xs: number[], baselineP50: number): string {
+  return `| ${label} | ${xs.length} | ${f2(pct(xs, 50))} | ${f2(pct(xs, 90))} | ${f2(pct(xs, 99))} | ${f2(Math.max(...xs))} | ${f2(mean(xs))} | ${f2(pct(xs, 50) / baselineP50)}x |`;
+}
+
+async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<string, number>> {
+  const snapshot = new Map<string, number>();
+  for (const server of stack.processes) {
+    const cpu = await cpuMs(server.child.pid ?? -1);
+    snapshot.set(server.name, cpu.self);
+    if (server.name === 'worker' || stack.mode === 'local') snapshot.set(`${server.name}: child shells`, cpu.children);
+  }
+  let postgres = 0;
+  for (const pid of await pidsMatching(`postgres: `)) {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    if (!cmdline.includes(` ${stack.database} `)) continue;
+    const cpu = await cpuMs(pid);
+    postgres += cpu.self;
+  }
+  snapshot.set(`postgres backends of the bench database`, postgres);
+  let redis = 0;
+  for (const pid of redisPids) redis += (await cpuMs(pid)).self;
+  if (stack.mode === 'distributed') snapshot.set('redis-server', redis);
+  const usage = process.cpuUsage();
+  snapshot.set('load generator (this process)', (usage.user + usage.system) / 1000);
+  return snapshot;
+}
+
+async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids: number[]): Promise<ModeResult> {
+  log(`\n## mode: ${mode}\n`);
+  const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency);
+  const bull = await bareBullmq(redisUrl);
+  try {
+    log(`load average at the start of the mode: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    log(`stack up at ${stack.url}; processes: ${stack.processes.map((p) => `${p.name} (pid ${p.child.pid})`).join(', ')}; worker concurrency ${stack.workerConcurrency}`);
+    await deploy(stack.url);
+
+    // Warm-up: JIT, connection pools, Postgres caches, the flow cache.
+    const warm = await closedLoop(stack.url, options.warmup, 1);
+    const warmErrors = warm.samples.filter((s) => s.error);
+    if (warmErrors.length > 0) throw new Error(`warm-up: ${warmErrors.length} failed, first: ${warmErrors[0]?.error}`);
+    for (let i = 0; i < Math.min(20, options.warmup); i++) {
+      await bull.roundTrip();
+      await spawnTrue();
+    }
+
+    // 1. latency, sequential, the three alternating.
+    const spawnMs: number[] = [];
+    const bullMs: number[] = [];
+    const sluice: Sample[] = [];
+    for (let i = 0; i < options.runs; i++) {
+      bullMs.push(await timed(() => bull.roundTrip()));
+      spawnMs.push(await timed(spawnTrue));
+      sluice.push(await executeOnce(stack.url));
+    }
+    const ok = sluice.filter((s) => !s.error);
+    const sluiceMs = ok.map((s) => s.ms);
+    const failures = sluice.length - ok.length;
+    log(`### 1. latency: ${options.runs} sequential runs of each, alternating, after ${options.warmup} warm-up executions (ms)\n`);
+    log('| case | runs | p50 | p90 | p99 | max | mean | ratio to BullMQ (p50) |');
+    log('|---|---|---|---|---|---|---|---|');
+    const bullP50 = pct(bullMs, 50);
+    log(latencyRow('baseline: bare BullMQ add → completed', bullMs, bullP50));
+    log(latencyRow("baseline: spawn('/bin/sh', ['-c', 'true']) → exit", spawnMs, bullP50));
+    log(latencyRow(`sluice ${mode}: POST ?wait=true → SUCCESS`, sluiceMs, bullP50));
+    log(`\nload average after the phase: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; the baselines ran in this process, RSS ${f1(process.memoryUsage().rss / 2 ** 20)} MiB (spawn() forks it: its cost grows with RSS)`);
+    log(`ratios (p50): sluice / bare BullMQ = ${f1(pct(sluiceMs, 50) / bullP50)}x; sluice / spawn = ${f1(pct(sluiceMs, 50) / pct(spawnMs, 50))}x; failures: ${failures}`);
+    if (failures > 0) log(`first failure: ${sluice.find((s) => s.error)?.error}`);
+
+    const profiles = ok.map(stagesOf).filter((p): p is number[] => p !== undefined);
+    if (profiles.length > 0) {
+      const total = mean(ok.map((s) => s.ms));
+      log(`\nprofile of the ${profiles.length} sequential executions (state-history timestamps, 1 ms resolution; means add up to the mean total ${f2(total)} ms):\n`);
+      log('| stage | p50 ms | p90 ms | mean ms | share of mean |');
+      log('|---|---|---|---|---|');
+      STAGES.forEach((label, i) => {
+        const xs = profiles.map((p) => p[i] ?? NaN);
+        log(`| ${label} | ${f1(pct(xs, 50))} | ${f1(pct(xs, 90))} | ${f2(mean(xs))} | ${f1((100 * mean(xs)) / total)}% |`);
+      });
+      const slowest = ok
+        .map((s) => ({ ms: s.ms, stages: stagesOf(s) }))
+        .sort((a, b) => b.ms - a.ms)
+        .slice(0, 3);
+      log(`\nslowest 3, ms per stage in the order above: ${slowest.map((s) => `${f1(s.ms)} = [${s.stages?.join(', ') ?? '?'}]`).join('; ')}`);
+    }
+
+    // 2. throughput.
+    await sleep(STATS_SETTLE_MS);
+    const dbBefore = await databaseStats(stack.database);
+    const before = await cpuSnapshot(stack, redisPids);
+    const tp = await closedLoop(stack.url, options.throughput, options.concurrency);
+    const after = await cpuSnapshot(stack, redisPids);
+    await sleep(STATS_SETTLE_MS);
+    const dbAfter = await databaseStats(stack.database);
+    const tpOk = tp.samples.filter((s) => !s.error).map((s) => s.ms);
+    const tpFailures = tp.samples.length - tpOk.length;
+    const rate = (tpOk.length / tp.wallMs) * 1000;
+    log(`\n### 2. throughput: ${options.throughput} executions, ${options.concurrency} in flight (closed loop, each ?wait=true)\n`);
+    log('| executions | wall s | executions/s | p50 ms | p90 ms | p99 ms | max ms | failures |');
+    log('|---|---|---|---|---|---|---|---|');
+    log(`| ${tp.samples.length} | ${f2(tp.wallMs / 1000)} | ${f1(rate)} | ${f1(pct(tpOk, 50))} | ${f1(pct(tpOk, 90))} | ${f1(pct(tpOk, 99))} | ${f1(Math.max(...tpOk))} | ${tpFailures} |`);
+    if (tpFailures > 0) log(`first failure: ${tp.samples.find((s) => s.error)?.error}`);
+    log(`\nload average after the phase: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    log(`\nCPU during the throughput phase (${cpus().length} cores = ${cpus().length * 100}% at most; /proc clock ticks of 10 ms):\n`);
+    log('| process | CPU ms per execution | CPU % of one core |');
+    log('|---|---|---|');
+    let totalCpu = 0;
+    for (const [name, end] of after) {
+      const used = end - (before.get(name) ?? NaN);
+      totalCpu += used;
+      log(`| ${name} | ${f2(used / tp.samples.length)} | ${f1((100 * used) / tp.wallMs)}% |`);
+    }
+    log(`| total | ${f2(totalCpu / tp.samples.length)} | ${f1((100 * totalCpu) / tp.wallMs)}% |`);
+    log(
+      `\nPostgres work per execution in that phase (pg_stat_database of the bench database): ` +
+        Object.entries(dbAfter)
+          .map(([key, value]) => `${f1((value - (dbBefore[key] ?? NaN)) / tp.samples.length)} ${key}`)
+          .join(', '),
+    );
+
+    if (options.cpuProfile && stack.profile) {
+      const file = join(tmpdir(), `sluice-bench-${mode}-${Date.now()}.cpuprofile`);
+      await stack.profile('start');
+      const profiled = await closedLoop(stack.url, options.throughput, options.concurrency);
+      await stack.profile('stop', file);
+      log(`\n### 2b. CPU profile of the server process: ${options.throughput} more executions, ${options.concurrency} in flight, under the sampling profiler (0.5 ms)\n`);
+      log(`${f1((profiled.samples.length / profiled.wallMs) * 1000)} executions/s under the profiler; the profile (open it in Chrome DevTools): ${file}`);
+      await summarizeProfile(file, profiled.samples.length);
+    }
+
+    // 3. memory.
+    let memory: ModeResult['memory'];
+    if (options.executions > 0) {
+      const step = Math.max(1, Math.floor(options.executions / 10));
+      const rows: string[] = [];
+      const samplesRss = async (): Promise<number[]> => Promise.all(stack.processes.map((p) => rssMb(p.child.pid ?? -1)));
+      const start = await samplesRss();
+      const series: number[][] = [];
+      let windowStart = performance.now();
+      let window: number[] = [];
+      let windowFailures = 0;
+      log(`\n### 3. memory: ${options.executions} executions, ${options.concurrency} in flight; RSS every ${step}\n`);
+      const run = await closedLoop(stack.url, options.executions, options.concurrency, async (done, sample) => {
+        if (sample.error) windowFailures++;
+        else window.push(sample.ms);
+        if (done % step !== 0) return;
+        const rss = await samplesRss();
+        series.push(rss);
+        const now = performance.now();
+        const windowRate = (step / (now - windowStart)) * 1000;
+        rows.push(`| ${done} | ${rss.map(f1).join(' | ')} | ${f1(windowRate)} | ${f1(pct(window, 50))} | ${f1(pct(window, 99))} | ${windowFailures} |`);
+        log(`  [${mode}] ${done}/${options.executions} executions, ${f1(windowRate)}/s over the last ${step}, RSS ${rss.map((r, i) => `${stack.processes[i]?.name.split(' ')[0]} ${f1(r)} MiB`).join(', ')}`);
+        windowStart = now;
+        window = [];
+        windowFailures = 0;
+      });
+      const memFailures = run.samples.filter((s) => s.error).length;
+      log(`\nRSS in MiB (VmRSS), per ${step} executions, with the rate and latency of each window:\n`);
+      log(`| executions | ${stack.processes.map((p) => `${p.name} RSS`).join(' | ')} | executions/s | p50 ms | p99 ms | failures |`);
+      log(`|---|${stack.processes.map(() => '---|').join('')}---|---|---|---|`);
+      log(`| 0 (after the throughput phase) | ${start.map(f1).join(' | ')} | | | | |`);
+      for (const row of rows) log(row);
+      const second = series[1] ?? series[0] ?? [];
+      const last = series[series.length - 1] ?? [];
+      const flat = stack.processes.map((_, i) => (last[i] ?? NaN) <= (second[i] ?? NaN) * 1.2);
+      log('');
+      stack.processes.forEach((p, i) => {
+        const growth = ((last[i] ?? NaN) / (second[i] ?? NaN) - 1) * 100;
+        log(`${p.name}: ${f1(second[i] ?? NaN)} MiB at ${2 * step} → ${f1(last[i] ?? NaN)} MiB at ${series.length * step} (${growth >= 0 ? '+' : ''}${f1(growth)}%): ${flat[i] ? 'flat (no growth beyond 20%)' : 'NOT flat (grew more than 20%)'}`);
+      });
+      const memRate = ((run.samples.length - memFailures) / run.wallMs) * 1000;
+      log(`sustained over the whole run: ${f1(memRate)} executions/s, ${memFailures} failures; load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+      memory = { rate: memRate, flat, failures: memFailures };
+    }
+    return {
+      mode,
+      latency: { spawn: spawnMs, bullmq: bullMs, sluice: sluiceMs, failures },
+      throughput: { rate, p50: pct(tpOk, 50), p99: pct(tpOk, 99), max: Math.max(...tpOk), failures: tpFailures, count: tp.samples.length },
+      ...(memory ? { memory } : {}),
+    };
+  } catch (error) {
+    for (const p of stack.processes) log(`--- last output of ${p.name}:\n${p.tail()}`);
+    throw error;
+  } finally {
+    await bull.close();
+    await stack.close();
+  }
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: {
+      mode: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      executions: { type: 'string' },
+      runs: { type: 'string' },
+      warmup: { type: 'string' },
+      throughput: { type: 'string' },
+      concurrency: { type: 'string' },
+      'worker-concurrency': { type: 'string' },
+      'cpu-profile': { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick === true;
+  const int = (raw: string | undefined, fallback: number, name: string): number => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${raw}`);
+    return n;
+  };
+  const mode = values.mode;
+  if (mode !== undefined && mode !== 'local' && mode !== 'distributed') throw new Error(`--mode must be local or distributed, got ${mode}`);
+  return {
+    modes: mode === undefined ? ['local', 'distributed'] : [mode],
+    warmup: int(values.warmup, quick ? 5 : 20, 'warmup'),
+    runs: int(values.runs, quick ? 30 : 200, 'runs'),
+    throughput: int(values.throughput, quick ? 200 : 1000, 'throughput'),
+    concurrency: int(values.concurrency, 32, 'concurrency'),
+    executions: int(values.executions, quick ? 1000 : 10_000, 'executions'),
+    workerConcurrency: values['worker-concurrency'] === undefined ? undefined : int(values['worker-concurrency'], 4, 'worker-concurrency'),
+    cpuProfile: values['cpu-profile'] === true,
+  };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions();
+  const { startRedis } = await import('@sluice/testing');
+  const redis = await startRedis();
+  if (!redis) throw new Error('redis-server is not installed (bash scripts/services.sh)');
+  const redisPids = await pidsMatching(`:${redis.port}`);
+  log(`# Sluice end to end (issue #5): one-task PROCESS flow, POST ?wait=true`);
+  log(
+    `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ` +
+      `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Postgres ${new URL(adminUrl).host}; Redis ${redis.url}`,
+  );
+  log(
+    `settings: modes ${options.modes.join(', ')}; warm-up ${options.warmup}; latency runs ${options.runs}; throughput ${options.throughput} at ${options.concurrency} in flight; ` +
+      `memory ${options.executions} executions`,
+  );
+  const results: ModeResult[] = [];
+  try {
+    for (const mode of options.modes) results.push(await runMode(mode, options, redis.url, redisPids));
+  } finally {
+    await redis.stop();
+  }
+  log('\n## summary\n');
+  log('| mode | sluice p50 ms | p99 ms | bare BullMQ p50 ms | spawn p50 ms | sluice / BullMQ | sluice / spawn | executions/s | p99 ms under load | RSS flat |');
+  log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const p50 = pct(r.latency.sluice, 50);
+    log(
+      `| ${r.mode} | ${f2(p50)} | ${f2(pct(r.latency.sluice, 99))} | ${f2(pct(r.latency.bullmq, 50))} | ${f2(pct(r.latency.spawn, 50))} | ` +
+        `${f1(p50 / pct(r.latency.bullmq, 50))}x | ${f1(p50 / pct(r.latency.spawn, 50))}x | ${f1(r.throughput.rate)} | ${f1(r.throughput.p99)} | ` +
+        `${r.memory ? (r.memory.flat.every(Boolean) ? 'yes' : 'no') : '-'} |`,
+    );
+  }
+  log('\ntargets (issue #5): p50 ≤ 20 ms end to end; ≥ 200 executions/s with p99 < 1 s; scheduler and worker RSS flat over 10,000 executions');
+}
+
+if (process.argv[2] === '--serve-local') {
+  await serveLocal(process.argv[3] ?? '', process.argv[4] ?? '');
+} else {
+  await main();
+}
