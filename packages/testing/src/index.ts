@@ -7,5 +7,5 @@ export type { DockerTestEnv, DockerTestEnvOptions } from './docker.js';
 export * from './git-server.js';
 export { createTestDatabase, postgresUnavailable, testPostgresUrl, type TestDatabase } from './postgres.js';
 export { isProcessGone, processesUnder } from './processes.js';
-export { describeWithRedis, startRedis, type RedisServer } from './redis.js';
+export { describeWithRedis, freePort, startRedis, type RedisServer } from './redis.js';
 export { pointSeedAtFixtures, seedDir, seedExamplesRepo, seedFlows, type SeedFixtures } from './seed.js';

@@ -54,7 +54,7 @@ function missingError(): Error {
 }
 
 /** A port nothing listens on now (the OS picks it; a race with another process is retried by the caller). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
