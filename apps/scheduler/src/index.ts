@@ -1,5 +1,5 @@
-export { createScheduler, newTaskRunId } from './scheduler.js';
-export type { Scheduler, SchedulerOptions } from './scheduler.js';
+export { createScheduler, newTaskRunId, templateVariables } from './scheduler.js';
+export type { Scheduler, SchedulerOptions, VariableScope } from './scheduler.js';
 export { applyPluginDefaults } from './plugin-defaults.js';
 export type { TypeResolver } from './plugin-defaults.js';
 export { nextTick, TriggerLoop, SCHEDULE_TYPES } from './triggers.js';

@@ -64,6 +64,13 @@ export function newTaskRunId(): string {
   return id;
 }
 
+/** What one locked step decided: the jobs to enqueue after its commit and the execution's state. */
+interface Step {
+  readonly execution: LockedExecution;
+  readonly jobs: readonly { job: TaskJob; delayMs: number }[];
+  readonly state: string;
+}
+
 const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED']);
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -102,7 +109,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   /** Apply one engine decision inside the lock; returns the jobs to enqueue after commit. */
-  async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<{ jobs: { job: TaskJob; delayMs: number }[]; state: string }> {
+  async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<Step> {
     const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
     const runs = new Map(execution.taskRuns.map((run) => [run.id, run]));
     let state = execution.state as ExecutionStateName;
@@ -119,7 +126,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       if (!again) break;
     }
-    return { jobs, state };
+    return { execution, jobs, state };
 
     async function apply(action: EngineAction, date: Date): Promise<'again' | undefined> {
       const iso = date.toISOString();
@@ -188,7 +195,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
               attempt: action.attempt,
               task,
               workerGroup: group.key,
-              variables: variablesFor(flow, execution, [...runs.values()]),
+              variables: templateVariables(flow, execution, [...runs.values()]),
               queuedAt: iso,
             },
             delayMs: action.type === 'retry' ? action.delayMs : 0,
@@ -201,53 +208,46 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   /** Advance one execution: decide under its lock, then enqueue and notify. */
   async function advance(executionId: string): Promise<void> {
-    const outcome = await db.scheduler.withExecution(executionId, (execution, tx) => advanceLocked(execution, tx));
-    if (!outcome) return;
-    await afterCommit(executionId, outcome.jobs, outcome.state);
+    await afterCommit(await db.scheduler.withExecution(executionId, (execution, tx) => advanceLocked(execution, tx)));
   }
 
-  async function afterCommit(executionId: string, jobs: readonly { job: TaskJob; delayMs: number }[], state: string): Promise<void> {
+  /** After a locked step committed: enqueue its jobs, publish the update, and on an end let a QUEUED execution start. */
+  async function afterCommit(step: Step | undefined): Promise<void> {
+    if (!step) return;
+    const { execution, jobs, state } = step;
     for (const { job, delayMs } of jobs) {
       await queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) });
     }
     const ended = isTerminalExecutionState(state);
-    await queue.publishExecutionUpdate({ executionId, state, ended });
-    if (ended) await dequeueNext(executionId);
+    await queue.publishExecutionUpdate({ executionId: execution.id, state, ended });
+    if (ended) await dequeueNext(execution);
   }
 
   /** When an execution of a flow with a concurrency limit ends, let the oldest QUEUED one start. */
-  async function dequeueNext(executionId: string): Promise<void> {
-    const row = await db.prisma.execution.findUnique({ where: { id: executionId }, select: { namespace: true, flowId: true, flowRevision: true } });
-    if (!row) return;
-    const flow = await loadFlow(row.namespace, row.flowId, row.flowRevision);
+  async function dequeueNext(execution: LockedExecution): Promise<void> {
+    const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision);
     if (!flow.concurrency) return;
-    const next = await db.scheduler.oldestQueued(row.namespace, row.flowId);
-    if (next) await queue.publishExecution({ type: 'dequeued', executionId: next, namespace: row.namespace, flowId: row.flowId });
+    const next = await db.scheduler.oldestQueued(execution.namespace, execution.flowId);
+    if (next) await queue.publishExecution({ type: 'dequeued', executionId: next, namespace: execution.namespace, flowId: execution.flowId });
   }
 
-  /** A CREATED (or QUEUED, when dequeued) execution asks to start: apply the flow's concurrency limit. */
+  /**
+   * A CREATED (or QUEUED, when dequeued) execution asks to start: apply the flow's concurrency limit. One
+   * transaction: the execution's row lock, then the flow's admission lock (always in that order), so two schedulers
+   * cannot both take the last slot, and nothing waits for a second pooled connection.
+   */
   async function admitExecution(executionId: string): Promise<void> {
-    const row = await db.prisma.execution.findUnique({ where: { id: executionId }, select: { namespace: true, flowId: true, flowRevision: true, state: true } });
-    if (!row || (row.state !== 'CREATED' && row.state !== 'QUEUED')) {
-      if (row) await advance(executionId);
-      return;
-    }
-    const flow = await loadFlow(row.namespace, row.flowId, row.flowRevision);
-    if (!flow.concurrency) {
-      await advance(executionId);
-      return;
-    }
-    // One transaction: the execution's row lock, then the flow's admission lock (always in that order), so two
-    // schedulers cannot both take the last slot, and nothing waits for a second pooled connection.
-    const outcome = await db.scheduler.withExecution(executionId, async (execution, tx) => {
-      if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return { jobs: [], state: execution.state };
+    const outcome = await db.scheduler.withExecution(executionId, async (execution, tx): Promise<Step> => {
+      if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return advanceLocked(execution, tx);
+      const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
+      if (!flow.concurrency) return advanceLocked(execution, tx);
       await tx.lockFlow();
       const active = await tx.countActive();
       const verdict = admit(flow, active);
       const date = now();
       if (verdict === 'queue') {
         if (execution.state === 'CREATED') await tx.setState('QUEUED', date);
-        return { jobs: [], state: 'QUEUED' };
+        return { execution, jobs: [], state: 'QUEUED' };
       }
       if (verdict === 'cancel' || verdict === 'fail') {
         const state = verdict === 'cancel' ? 'CANCELLED' : 'FAILED';
@@ -259,13 +259,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
             timestamp: date,
           },
         ]);
-        return { jobs: [], state };
+        return { execution, jobs: [], state };
       }
       // Start: the engine treats QUEUED as waiting, so a dequeued execution goes back to CREATED first.
       if (execution.state === 'QUEUED') await tx.setState('CREATED', date);
       return advanceLocked({ ...execution, state: 'CREATED' }, tx);
     });
-    if (outcome) await afterCommit(executionId, outcome.jobs, outcome.state);
+    await afterCommit(outcome);
   }
 
   async function onExecution(message: ExecutionMessage): Promise<void> {
@@ -319,7 +319,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           startDate: base.startDate ?? startedAt,
           endDate: null,
         });
-        return { jobs: [], state: execution.state };
+        return { execution, jobs: [], state: execution.state };
       }
       // ended
       if (!run ? message.parentTaskRunId === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return undefined;
@@ -355,11 +355,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         endDate: new Date(message.endedAt),
       };
       await tx.saveTaskRun(updated);
-      if (message.parentTaskRunId !== undefined) return { jobs: [], state: execution.state };
+      if (message.parentTaskRunId !== undefined) return { execution, jobs: [], state: execution.state };
       const taskRuns = execution.taskRuns.map((r) => (r.id === updated.id ? updated : r));
       return advanceLocked({ ...execution, taskRuns }, tx);
     });
-    if (outcome) await afterCommit(message.executionId, outcome.jobs, outcome.state);
+    await afterCommit(outcome);
   }
 
   return {
@@ -448,16 +448,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
             attempt,
             task,
             workerGroup: workerGroupOf(task).key,
-            variables: variablesFor(flow, execution, execution.taskRuns),
+            variables: templateVariables(flow, execution, execution.taskRuns),
             queuedAt: now().toISOString(),
           },
           delayMs: 0,
         });
       }
       const advanced = await advanceLocked(execution, tx);
-      return { jobs: [...jobs, ...advanced.jobs], state: advanced.state };
+      return { ...advanced, jobs: [...jobs, ...advanced.jobs] };
     });
-    if (outcome) await afterCommit(executionId, outcome.jobs, outcome.state);
+    await afterCommit(outcome);
   }
 }
 
@@ -503,8 +503,21 @@ function endRun(run: SchedulerTaskRun, state: string, iso: string, date: Date, o
   return { ...run, state, stateHistory: history, attempts, endDate: date, ...(outputs ? { outputs } : {}) };
 }
 
-/** Template variables a worker needs: inputs, outputs of every ended task run by task id, vars, flow, execution, labels. */
-function variablesFor(flow: Flow, execution: LockedExecution, runs: readonly SchedulerTaskRun[]): Record<string, unknown> {
+/** The execution as template variables see it (`execution`, `flow.revision`, `inputs`, `labels`). */
+export interface VariableScope {
+  readonly id: string;
+  readonly flowRevision: number;
+  readonly startDate: Date;
+  readonly state: string;
+  readonly inputs: Record<string, unknown>;
+  readonly labels: readonly { key: string; value: string }[];
+}
+
+/**
+ * Template variables of a task run: inputs, outputs of every ended task run by task id, vars, flow, execution and
+ * labels (the flow's, then the execution's). Shared by the scheduler and `sluice run`.
+ */
+export function templateVariables(flow: Flow, execution: VariableScope, runs: readonly { taskId: string; state: string; outputs: unknown }[]): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
   for (const run of runs) {
     if ((run.state === 'SUCCESS' || run.state === 'WARNING' || run.state === 'FAILED') && run.outputs && typeof run.outputs === 'object') {

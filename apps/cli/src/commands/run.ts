@@ -5,16 +5,15 @@
  * to `./.sluice/storage`. Logs stream with task ids, a progress line marks each task run, outputs are printed at
  * the end. Exit code 0 on SUCCESS or WARNING, 1 otherwise (2 for usage errors and invalid flows or inputs).
  */
-import { randomBytes } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createFlowValidator, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
+import { createFlowValidator, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, TaskSpec } from '@sluice/core';
 import { decide } from '@sluice/engine';
 import type { EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { createDefaultRegistries } from '@sluice/plugins';
-import { applyPluginDefaults } from '@sluice/scheduler';
+import { applyPluginDefaults, newTaskRunId, templateVariables } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
 import type { TaskLogEntry, TaskRunOutcome } from '@sluice/task-runtime';
@@ -30,13 +29,6 @@ export interface RunOptions {
   readonly dataDir?: string;
   /** Abort to kill the run (Ctrl-C). */
   readonly signal?: AbortSignal;
-}
-
-const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-function newId(): string {
-  let id = '';
-  for (const byte of randomBytes(22)) id += ID_ALPHABET[byte % 62];
-  return id;
 }
 
 interface RunRecord {
@@ -77,7 +69,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
 
   const dataDir = resolve(options.dataDir ?? env.SLUICE_DATA_DIR ?? '.sluice');
   const storage = new LocalFileStorage({ root: resolve(env.SLUICE_STORAGE_DIR ?? `${dataDir}/storage`) });
-  const executionId = newId();
+  const executionId = newTaskRunId();
   const scope = { namespace: flow.namespace, flowId: flow.id, executionId };
 
   // Inputs: k=v, or k=@path for FILE inputs (stored like an API upload).
@@ -113,8 +105,6 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     throw error;
   }
 
-  const labels: Record<string, string> = {};
-  for (const label of flowLabels(flow)) labels[label.key] = label.value;
   const started = new Date();
   let state: ExecutionStateName = 'CREATED';
   const runs: RunRecord[] = [];
@@ -133,8 +123,6 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     out(`── [${position}/${topLevel}] ${task.id}${run.attempt > 1 ? ` (attempt ${run.attempt})` : ''}`);
     run.state = 'RUNNING';
     run.firstStartedAt ??= new Date().toISOString();
-    const outputs: Record<string, unknown> = {};
-    for (const r of runs) if (r.state === 'SUCCESS' || r.state === 'WARNING' || r.state === 'FAILED') outputs[r.taskId] = r.outputs;
     const definition = registries.tasks.find(spec.type);
     const outcome: TaskRunOutcome = definition
       ? await runTask({
@@ -143,14 +131,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           taskRunId: run.id,
           attempt: run.attempt,
           execution: { id: executionId, namespace: flow.namespace, flowId: flow.id, flowRevision: flow.revision ?? 1 },
-          variables: {
-            inputs,
-            outputs,
-            vars: flow.variables ?? {},
-            flow: { id: flow.id, namespace: flow.namespace, revision: flow.revision ?? 1 },
-            execution: { id: executionId, startDate: started.toISOString() },
-            labels,
-          },
+          variables: templateVariables(flow, { id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels: [] }, runs),
           storage,
           runners: {
             registry: registries.runners,
@@ -206,7 +187,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
       ...(r.firstStartedAt ? { firstStartedAt: r.firstStartedAt } : {}),
       ...(r.endedAt ? { endedAt: r.endedAt } : {}),
     }));
-    const { actions } = decide(flow, { id: executionId, state, taskRuns: engineRuns }, { now: new Date(), newTaskRunId: newId });
+    const { actions } = decide(flow, { id: executionId, state, taskRuns: engineRuns }, { now: new Date(), newTaskRunId });
     const work: (() => Promise<void>)[] = [];
     let ended = false;
     for (const action of actions) {
