@@ -109,6 +109,20 @@ async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
   }
 }
 
+/** Children of `pid` whose command line contains `needle` (the PROCESS runner's spawner helper: `spawner.cjs`). */
+async function childrenMatching(pid: number, needle: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== pid) continue;
+    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
+    if (cmdline.includes(needle)) found.push(Number(entry));
+  }
+  return found;
+}
+
 /** Processes whose command line contains `needle` (Postgres backends show their database; redis-server its port). */
 async function pidsMatching(needle: string): Promise<number[]> {
   const pids: number[] = [];
@@ -558,7 +572,16 @@ async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<strin
   for (const server of stack.processes) {
     const cpu = await cpuMs(server.child.pid ?? -1);
     snapshot.set(server.name, cpu.self);
-    if (server.name === 'worker' || stack.mode === 'local') snapshot.set(`${server.name}: child shells`, cpu.children);
+    if (server.name === 'worker' || stack.mode === 'local') {
+      snapshot.set(`${server.name}: child shells`, cpu.children);
+      // The PROCESS runner starts commands from a helper process: its CPU and that of the shells it started.
+      let spawner = 0;
+      for (const pid of await childrenMatching(server.child.pid ?? -1, 'spawner.cjs')) {
+        const helper = await cpuMs(pid);
+        spawner += helper.self + helper.children;
+      }
+      snapshot.set(`${server.name}: process spawner and its shells`, spawner);
+    }
   }
   let postgres = 0;
   for (const pid of await pidsMatching(`postgres: `)) {

@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { ExecutionRepository } from './execution-repository.js';
 import { FlowRepository } from './flow-repository.js';
@@ -27,17 +28,21 @@ export interface Db {
 
 /** Connect lazily to `databaseUrl` (nothing is opened until the first query). Run `migrate` first. */
 export function createDb(options: DbOptions): Db {
-  const adapter = new PrismaPg({
+  // One pool for both Prisma and the plain `pg` queries of the hot path (rows.ts).
+  const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
   });
-  const prisma = new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,
-    flows: new FlowRepository(prisma),
-    executions: new ExecutionRepository(prisma),
-    logs: new LogRepository(prisma),
-    scheduler: new SchedulerStore(prisma),
-    close: () => prisma.$disconnect(),
+    flows: new FlowRepository(prisma, pool),
+    executions: new ExecutionRepository(prisma, pool),
+    logs: new LogRepository(prisma, pool),
+    scheduler: new SchedulerStore(prisma, pool),
+    async close() {
+      await prisma.$disconnect();
+      if (!pool.ended) await pool.end();
+    },
   };
 }

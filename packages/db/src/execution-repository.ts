@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { Execution, PrismaClient, TaskRun } from './generated/prisma/client.js';
+import type pg from 'pg';
+import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
+import { asArray, EXECUTION_SELECT, executionFromRow, jsonParam, selectExecution } from './rows.js';
+import type { ExecutionRow } from './rows.js';
 
 /** Kestra's terminated states (KESTRA.md A7): an execution in one of them has an end date and never changes again. */
 export const TERMINAL_STATES: readonly string[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED'];
@@ -114,53 +117,9 @@ export function newExecutionId(): string {
   return id;
 }
 
-function asArray<T>(value: unknown): T[] {
-  return Array.isArray(value) ? (value as T[]) : [];
-}
-
-function toTaskRun(row: TaskRun): StoredTaskRun {
-  return {
-    id: row.id,
-    executionId: row.executionId,
-    taskId: row.taskId,
-    parentTaskRunId: row.parentTaskRunId,
-    value: row.value,
-    state: row.state,
-    stateHistory: asArray<StateEntry>(row.stateHistory),
-    attempts: asArray<unknown>(row.attempts),
-    outputs: row.outputs,
-    metrics: row.metrics,
-    workerGroup: row.workerGroup,
-    workerId: row.workerId,
-    startDate: row.startDate,
-    endDate: row.endDate,
-  };
-}
-
-function toExecution(row: Execution & { taskRuns?: TaskRun[] }): StoredExecution {
-  return {
-    id: row.id,
-    namespace: row.namespace,
-    flowId: row.flowId,
-    flowRevision: row.flowRevision,
-    state: row.state,
-    stateHistory: asArray<StateEntry>(row.stateHistory),
-    inputs: (typeof row.inputs === 'object' && row.inputs !== null && !Array.isArray(row.inputs) ? row.inputs : {}) as Record<string, unknown>,
-    outputs: row.outputs,
-    labels: asArray<LabelEntry>(row.labels),
-    parentId: row.parentId,
-    restartedFrom: row.restartedFrom,
-    startDate: row.startDate,
-    endDate: row.endDate,
-    taskRuns: (row.taskRuns ?? []).map(toTaskRun),
-  };
-}
-
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
-
-const withTaskRuns = { taskRuns: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] } } as const satisfies Prisma.ExecutionInclude;
 
 /**
  * Executions and their task runs. State changes are conditional updates (`UPDATE ... WHERE state IN (...)`), so two
@@ -168,33 +127,52 @@ const withTaskRuns = { taskRuns: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }
  * other sees `refused` with the state that won.
  */
 export class ExecutionRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
-  /** Store a new execution in state CREATED (one history entry, start date now). */
+  /** Store a new execution in state CREATED (one history entry, start date now). One INSERT through plain pg. */
   async create(execution: NewExecution): Promise<StoredExecution> {
     const now = new Date();
-    const row = await this.prisma.execution.create({
-      data: {
-        id: execution.id ?? newExecutionId(),
-        namespace: execution.namespace,
-        flowId: execution.flowId,
-        flowRevision: execution.flowRevision,
-        state: 'CREATED',
-        stateHistory: [{ state: 'CREATED', date: now.toISOString() }],
-        inputs: (execution.inputs ?? {}) as Prisma.InputJsonValue,
-        labels: (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
-        startDate: now,
-        ...(execution.parentId === undefined ? {} : { parentId: execution.parentId }),
-      },
-      include: withTaskRuns,
-    });
-    return toExecution(row);
+    const stored: StoredExecution = {
+      id: execution.id ?? newExecutionId(),
+      namespace: execution.namespace,
+      flowId: execution.flowId,
+      flowRevision: execution.flowRevision,
+      state: 'CREATED',
+      stateHistory: [{ state: 'CREATED', date: now.toISOString() }],
+      inputs: { ...execution.inputs },
+      outputs: null,
+      labels: (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
+      parentId: execution.parentId ?? null,
+      restartedFrom: null,
+      startDate: now,
+      endDate: null,
+      taskRuns: [],
+    };
+    await this.pool.query(
+      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, start_date, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $10)`,
+      [
+        stored.id,
+        stored.namespace,
+        stored.flowId,
+        stored.flowRevision,
+        stored.state,
+        jsonParam(stored.stateHistory),
+        jsonParam(stored.inputs),
+        jsonParam(stored.labels),
+        stored.parentId,
+        now,
+      ],
+    );
+    return stored;
   }
 
-  /** The execution with its task runs, or undefined. */
+  /** The execution with its task runs (one statement through plain pg), or undefined. */
   async get(id: string): Promise<StoredExecution | undefined> {
-    const row = await this.prisma.execution.findUnique({ where: { id }, include: withTaskRuns });
-    return row ? toExecution(row) : undefined;
+    return selectExecution(this.pool, id);
   }
 
   /** Executions matching every given filter, newest first, paged; each with its task runs. */
@@ -223,12 +201,15 @@ export class ExecutionRepository {
         SELECT id FROM executions WHERE ${where} ORDER BY start_date DESC, id DESC LIMIT ${search.size} OFFSET ${offset}`,
       this.prisma.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM executions WHERE ${where}`,
     ]);
-    const rows = ids.length === 0 ? [] : await this.prisma.execution.findMany({ where: { id: { in: ids.map((r) => r.id) } }, include: withTaskRuns });
+    const rows =
+      ids.length === 0
+        ? []
+        : (await this.pool.query<ExecutionRow>(`SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ANY($1::text[])`, [ids.map((r) => r.id)])).rows;
     const byId = new Map(rows.map((row) => [row.id, row]));
     return {
       results: ids.flatMap((r) => {
         const row = byId.get(r.id);
-        return row ? [toExecution(row)] : []; // deleted between the two queries
+        return row ? [executionFromRow(row)] : []; // deleted between the two queries
       }),
       total: Number(counts[0]?.total ?? 0),
     };

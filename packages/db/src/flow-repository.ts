@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Flow, PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
 
@@ -64,6 +65,18 @@ interface FlowRow {
   readonly created_at: Date;
 }
 
+function fromRow(row: FlowRow): FlowRevision {
+  return {
+    namespace: row.namespace,
+    id: row.flow_id,
+    revision: row.revision,
+    source: row.source,
+    parsed: row.parsed,
+    deleted: row.deleted,
+    createdAt: row.created_at,
+  };
+}
+
 function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
@@ -75,7 +88,10 @@ function escapeLike(text: string): string {
  * transaction-scoped advisory lock, so two concurrent saves yield revisions n+1 and n+2, never a conflict.
  */
 export class FlowRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
   /** Store `source` as the new latest revision, unless it equals the current one. Saving a deleted flow revives it. */
   async save(namespace: string, id: string, source: string, parsed: unknown): Promise<SaveResult> {
@@ -89,8 +105,13 @@ export class FlowRepository {
 
   /** The latest revision, or undefined when the flow does not exist or is deleted. */
   async latest(namespace: string, id: string): Promise<FlowRevision | undefined> {
-    const row = await this.prisma.flow.findFirst({ where: { namespace, flowId: id, latest: true, deleted: false } });
-    return row ? toRevision(row) : undefined;
+    // Plain pg: read for every execution created (see rows.ts).
+    const { rows } = await this.pool.query<FlowRow>(
+      'SELECT namespace, flow_id, revision, source, parsed, deleted, created_at FROM flows WHERE namespace = $1 AND flow_id = $2 AND latest AND NOT deleted LIMIT 1',
+      [namespace, id],
+    );
+    const row = rows[0];
+    return row ? fromRow(row) : undefined;
   }
 
   /** Every revision, oldest first, deletions included (empty when the flow never existed). */
@@ -139,15 +160,7 @@ export class FlowRepository {
       this.prisma.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM flows WHERE ${where}`,
     ]);
     return {
-      results: rows.map((row) => ({
-        namespace: row.namespace,
-        id: row.flow_id,
-        revision: row.revision,
-        source: row.source,
-        parsed: row.parsed,
-        deleted: row.deleted,
-        createdAt: row.created_at,
-      })),
+      results: rows.map(fromRow),
       total: Number(counts[0]?.total ?? 0),
     };
   }

@@ -1,4 +1,6 @@
+import type pg from 'pg';
 import type { LogEntry, PrismaClient } from './generated/prisma/client.js';
+import type { Queryable } from './rows.js';
 import { Prisma } from './generated/prisma/client.js';
 
 /** Kestra's log levels, least severe first: a `minLevel` keeps its own level and every one after it. */
@@ -129,35 +131,49 @@ const SEARCH_COLUMNS = Prisma.sql`id, execution_id AS "executionId", namespace, 
   task_run_id AS "taskRunId", attempt_number AS "attemptNumber", level, message, "timestamp"`;
 
 /**
+ * Insert log lines in one statement (plain pg: the scheduler stores every batch a worker sends). Returns the count.
+ * Throws a RangeError, before writing anything, on an unknown level or an invalid date.
+ */
+export async function insertLogs(db: Queryable, entries: readonly NewLogEntry[]): Promise<number> {
+  if (entries.length === 0) return 0;
+  for (const entry of entries) {
+    if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
+    if (!(entry.timestamp instanceof Date) || Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
+  }
+  const column = <T>(pick: (entry: NewLogEntry) => T): T[] => entries.map(pick);
+  const result = await db.query(
+    `INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp")
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::timestamptz[])`,
+    [
+      column((e) => e.executionId),
+      column((e) => e.namespace),
+      column((e) => e.flowId),
+      column((e) => e.taskId ?? null),
+      column((e) => e.taskRunId ?? null),
+      column((e) => e.attemptNumber ?? null),
+      column((e) => e.level),
+      column((e) => e.message),
+      column((e) => e.timestamp.toISOString()),
+    ],
+  );
+  return result.rowCount ?? 0;
+}
+
+/**
  * Execution logs: written in batches, read and deleted per execution through the (execution_id, timestamp) index.
  */
 export class LogRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
   /**
    * Store a batch of lines with ONE statement, whatever its size: the columns go as eight arrays through
    * `unnest`, so there is no per-line statement and no bind-parameter limit (65,535) to split on. Returns the count.
    */
   async append(entries: readonly NewLogEntry[]): Promise<number> {
-    if (entries.length === 0) return 0;
-    for (const entry of entries) {
-      if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
-      if (!(entry.timestamp instanceof Date) || Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
-    }
-    const column = <T>(pick: (entry: NewLogEntry) => T): T[] => entries.map(pick);
-    return this.prisma.$executeRaw`
-      INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp")
-      SELECT * FROM unnest(
-        ${column((e) => e.executionId)}::text[],
-        ${column((e) => e.namespace)}::text[],
-        ${column((e) => e.flowId)}::text[],
-        ${column((e) => e.taskId ?? null)}::text[],
-        ${column((e) => e.taskRunId ?? null)}::text[],
-        ${column((e) => e.attemptNumber ?? null)}::int[],
-        ${column((e) => e.level)}::text[],
-        ${column((e) => e.message)}::text[],
-        ${column((e) => e.timestamp.toISOString())}::timestamptz[]
-      )`;
+    return insertLogs(this.pool, entries);
   }
 
   /** The execution's lines matching the filter, by (timestamp, id) unless `order: 'id'`. */

@@ -1,7 +1,11 @@
-import type { PrismaClient, TaskRun } from './generated/prisma/client.js';
-import { Prisma } from './generated/prisma/client.js';
+import type pg from 'pg';
+import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
-import type { StateEntry } from './execution-repository.js';
+import type { StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
+import { insertLogs } from './log-repository.js';
+import type { LogLevel } from './log-repository.js';
+import { asArray, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal } from './rows.js';
+import type { ExecutionRow } from './rows.js';
 
 /**
  * What the scheduler reads and writes. Every change to one execution happens inside {@link SchedulerStore.withExecution},
@@ -63,29 +67,23 @@ export interface ExecutionTx {
   countActive(): Promise<number>;
 }
 
-function asArray<T>(value: unknown): T[] {
-  return Array.isArray(value) ? (value as T[]) : [];
-}
-
-function toTaskRun(row: TaskRun): SchedulerTaskRun {
+/** The scheduler's view of a stored task run. */
+function toSchedulerRun(run: StoredTaskRun): SchedulerTaskRun {
   return {
-    id: row.id,
-    taskId: row.taskId,
-    parentTaskRunId: row.parentTaskRunId,
-    state: row.state,
-    stateHistory: asArray<StateEntry>(row.stateHistory),
-    attempts: asArray<AttemptEntry>(row.attempts),
-    outputs: row.outputs,
-    metrics: row.metrics,
-    workerGroup: row.workerGroup,
-    workerId: row.workerId,
-    startDate: row.startDate,
-    endDate: row.endDate,
+    id: run.id,
+    taskId: run.taskId,
+    parentTaskRunId: run.parentTaskRunId,
+    state: run.state,
+    stateHistory: run.stateHistory,
+    attempts: run.attempts as AttemptEntry[],
+    outputs: run.outputs,
+    metrics: run.metrics,
+    workerGroup: run.workerGroup,
+    workerId: run.workerId,
+    startDate: run.startDate,
+    endDate: run.endDate,
   };
 }
-
-const json = (value: unknown): Prisma.InputJsonValue | typeof Prisma.DbNull =>
-  value === null || value === undefined ? Prisma.DbNull : (value as Prisma.InputJsonValue);
 
 export interface TriggerSlot {
   readonly namespace: string;
@@ -94,95 +92,152 @@ export interface TriggerSlot {
   readonly nextFireDate: Date | null;
 }
 
+function toLocked(found: StoredExecution): LockedExecution {
+  return {
+    id: found.id,
+    namespace: found.namespace,
+    flowId: found.flowId,
+    flowRevision: found.flowRevision,
+    state: found.state,
+    inputs: found.inputs,
+    labels: found.labels,
+    startDate: found.startDate,
+    taskRuns: found.taskRuns.map(toSchedulerRun),
+  };
+}
+
+/**
+ * The writes of a locked step. Each write becomes one statement in `pending`; reads first send what is pending, so a
+ * step reads its own writes as before.
+ */
+function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending: string[]): ExecutionTx {
+  const id = literal(execution.id);
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    await client.query(pending.splice(0).join(';\n'));
+  };
+  return {
+    async setState(state, now) {
+      const endDate = TERMINAL_STATES.includes(state) ? now : null;
+      pending.push(
+        `UPDATE executions SET state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
+                end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)} WHERE id = ${id}`,
+      );
+    },
+    async setOutputs(outputs) {
+      pending.push(`UPDATE executions SET outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp() WHERE id = ${id}`);
+    },
+    async saveTaskRun(run) {
+      // created_at is the insertion time (clock_timestamp, not the transaction's start): task runs are read back in
+      // that order, and one step may insert several.
+      pending.push(
+        `INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, state, state_history, attempts, outputs, metrics,
+                                worker_group, worker_id, start_date, end_date, created_at, updated_at)
+         VALUES (${literal(run.id)}, ${id}, ${literal(run.taskId)}, ${literal(run.parentTaskRunId)}, ${literal(run.state)},
+                 ${jsonLiteral(run.stateHistory)}, ${jsonLiteral(run.attempts)}, ${jsonLiteral(run.outputs)}, ${jsonLiteral(run.metrics)},
+                 ${literal(run.workerGroup)}, ${literal(run.workerId)}, ${dateLiteral(run.startDate)}, ${dateLiteral(run.endDate)},
+                 clock_timestamp(), clock_timestamp())
+         ON CONFLICT (id) DO UPDATE SET
+           task_id = EXCLUDED.task_id, parent_task_run_id = EXCLUDED.parent_task_run_id, state = EXCLUDED.state,
+           state_history = EXCLUDED.state_history, attempts = EXCLUDED.attempts, outputs = EXCLUDED.outputs,
+           metrics = EXCLUDED.metrics, worker_group = EXCLUDED.worker_group, worker_id = EXCLUDED.worker_id,
+           start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, updated_at = clock_timestamp()`,
+      );
+    },
+    async flowRevision(namespace, flowId, revision) {
+      await flush();
+      const { rows } = await client.query<{ parsed: unknown }>('SELECT parsed FROM flows WHERE namespace = $1 AND flow_id = $2 AND revision = $3', [
+        namespace,
+        flowId,
+        revision,
+      ]);
+      return rows[0]?.parsed;
+    },
+    async liveWorkerCount(group, since) {
+      await flush();
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM workers WHERE worker_group = $1 AND last_heartbeat >= $2', [group, since]);
+      return rows[0]?.n ?? 0;
+    },
+    async appendLogs(entries) {
+      await flush();
+      await insertLogs(
+        client,
+        entries.map((entry) => ({
+          executionId: execution.id,
+          namespace: execution.namespace,
+          flowId: execution.flowId,
+          taskId: entry.taskId ?? null,
+          taskRunId: entry.taskRunId ?? null,
+          level: entry.level as LogLevel,
+          message: entry.message,
+          timestamp: entry.timestamp,
+        })),
+      );
+    },
+    async lockFlow() {
+      await flush();
+      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`${execution.namespace}/${execution.flowId}`]);
+    },
+    async countActive() {
+      await flush();
+      const { rows } = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM executions WHERE namespace = $1 AND flow_id = $2 AND state IN ('RUNNING', 'KILLING', 'RESTARTED') AND id <> $3",
+        [execution.namespace, execution.flowId, execution.id],
+      );
+      return rows[0]?.n ?? 0;
+    },
+  };
+}
+
 export class SchedulerStore {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly pool: pg.Pool,
+  ) {}
 
   /**
    * Run `fn` in a transaction that holds the execution's row lock. Returns undefined (without calling `fn`) when the
-   * execution does not exist.
+   * execution does not exist. Plain pg on one pooled connection, in few round trips (loopback round trips are most of
+   * a step's cost): BEGIN, the lock and the read of the execution with its task runs go as one multi-statement query;
+   * writes are held back and sent together, before the step's next read or with the COMMIT.
    */
   async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>): Promise<T | undefined> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        const rows = await tx.$queryRaw<
-          { id: string; namespace: string; flow_id: string; flow_revision: number; state: string; inputs: unknown; labels: unknown; start_date: Date }[]
-        >`SELECT id, namespace, flow_id, flow_revision, state, inputs, labels, start_date FROM executions WHERE id = ${id} FOR UPDATE`;
-        const row = rows[0];
-        if (!row) return undefined;
-        const taskRuns = await tx.taskRun.findMany({ where: { executionId: id }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
-        const execution: LockedExecution = {
-          id: row.id,
-          namespace: row.namespace,
-          flowId: row.flow_id,
-          flowRevision: row.flow_revision,
-          state: row.state,
-          inputs: (row.inputs && typeof row.inputs === 'object' && !Array.isArray(row.inputs) ? row.inputs : {}) as Record<string, unknown>,
-          labels: asArray(row.labels),
-          startDate: row.start_date,
-          taskRuns: taskRuns.map(toTaskRun),
-        };
-        const writes: ExecutionTx = {
-          async setState(state, now) {
-            const entry = JSON.stringify([{ state, date: now.toISOString() }]);
-            const endDate = TERMINAL_STATES.includes(state) ? now : null;
-            await tx.$executeRaw`
-              UPDATE executions SET state = ${state}, state_history = state_history || ${entry}::jsonb, end_date = ${endDate}, updated_at = ${now}
-               WHERE id = ${id}`;
-          },
-          async setOutputs(outputs) {
-            await tx.execution.update({ where: { id }, data: { outputs: outputs as Prisma.InputJsonValue } });
-          },
-          async saveTaskRun(run) {
-            const data = {
-              taskId: run.taskId,
-              parentTaskRunId: run.parentTaskRunId,
-              state: run.state,
-              stateHistory: run.stateHistory as unknown as Prisma.InputJsonValue,
-              attempts: run.attempts as unknown as Prisma.InputJsonValue,
-              outputs: json(run.outputs),
-              metrics: json(run.metrics),
-              workerGroup: run.workerGroup,
-              workerId: run.workerId,
-              startDate: run.startDate,
-              endDate: run.endDate,
-            };
-            await tx.taskRun.upsert({ where: { id: run.id }, create: { id: run.id, executionId: id, ...data }, update: data });
-          },
-          async flowRevision(namespace, flowId, revision) {
-            const found = await tx.flow.findUnique({ where: { namespace_flowId_revision: { namespace, flowId, revision } }, select: { parsed: true } });
-            return found?.parsed;
-          },
-          async liveWorkerCount(group, since) {
-            return tx.worker.count({ where: { group, lastHeartbeat: { gte: since } } });
-          },
-          async appendLogs(entries) {
-            if (entries.length === 0) return;
-            await tx.logEntry.createMany({
-              data: entries.map((entry) => ({
-                executionId: id,
-                namespace: execution.namespace,
-                flowId: execution.flowId,
-                taskId: entry.taskId ?? null,
-                taskRunId: entry.taskRunId ?? null,
-                level: entry.level,
-                message: entry.message,
-                timestamp: entry.timestamp,
-              })),
-            });
-          },
-          async lockFlow() {
-            await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`${execution.namespace}/${execution.flowId}`}))`;
-          },
-          async countActive() {
-            return tx.execution.count({
-              where: { namespace: execution.namespace, flowId: execution.flowId, state: { in: ['RUNNING', 'KILLING', 'RESTARTED'] }, id: { not: id } },
-            });
-          },
-        };
-        return fn(execution, writes);
-      },
-      { timeout: 30_000, maxWait: 30_000 },
-    );
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    let open = false;
+    try {
+      // Under READ COMMITTED each statement reads its own snapshot: the read, a statement after the lock, sees what
+      // the previous holder of the lock committed.
+      const key = literal(id);
+      open = true;
+      const results = (await client.query(
+        `BEGIN; SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`,
+      )) as unknown as pg.QueryResult<ExecutionRow>[];
+      const row = results[2]?.rows[0];
+      if (!row) {
+        await client.query('ROLLBACK');
+        open = false;
+        return undefined;
+      }
+      const found = executionFromRow(row);
+      const pending: string[] = [];
+      const result = await fn(toLocked(found), lockedWrites(client, found, pending));
+      pending.push('COMMIT');
+      await client.query(pending.join(';\n'));
+      open = false;
+      return result;
+    } catch (error) {
+      // A failed statement aborts the transaction (the rest of its batch is skipped): roll back, and drop a connection
+      // that cannot even do that rather than return it to the pool.
+      if (open) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        });
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
   }
 
   /** The parsed flow of one revision (deleted revisions included: a running execution keeps its flow). */

@@ -214,10 +214,15 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     const pollMs = options.waitPollMs ?? 1000;
     // The response's 'close' fires when the client goes away (the request's fires once its body is read).
     const gone = new Promise<void>((resolve) => reply.raw.once('close', () => resolve()));
+    // With a live watch (set up before the scheduler heard of the execution), the first read waits for its update.
+    let read = ended === undefined;
     for (;;) {
-      const current = await executions.get(executionId);
-      if (!current) throw new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id: executionId }, { id: executionId });
-      if (TERMINAL_STATES.includes(current.state) || reply.raw.destroyed) return current;
+      if (read) {
+        const current = await executions.get(executionId);
+        if (!current) throw new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id: executionId }, { id: executionId });
+        if (TERMINAL_STATES.includes(current.state) || reply.raw.destroyed) return current;
+      }
+      read = true;
       let timer: NodeJS.Timeout | undefined;
       const live = ended?.then(() => 'live' as const);
       const winner = await Promise.race([live ?? new Promise<never>(() => undefined), gone, new Promise((resolve) => (timer = setTimeout(resolve, pollMs)))]);

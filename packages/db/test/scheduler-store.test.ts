@@ -1,0 +1,140 @@
+import { beforeAll, expect, it } from 'vitest';
+import type { Db, SchedulerTaskRun } from '@sluice/db';
+import { describeWithPostgres } from './postgres-fixture.js';
+
+// Text that would end a badly quoted literal, or smuggle a statement: the locked step's writes inline their values.
+const HOSTILE = [
+  `it's`,
+  `back\\slash \\' and \\\\`,
+  `'); DROP TABLE executions; --`,
+  `$$ dollar $$ $tag$`,
+  `line\nbreak\ttab \r`,
+  `unicode ünï 🌊 \u2028`,
+  `E'\\x27'`,
+  `"double" {json} [1]`,
+];
+
+function taskRun(id: string, extra: Partial<SchedulerTaskRun> = {}): SchedulerTaskRun {
+  return {
+    id,
+    taskId: 't',
+    parentTaskRunId: null,
+    state: 'CREATED',
+    stateHistory: [{ state: 'CREATED', date: '2026-01-01T00:00:00.000Z' }],
+    attempts: [],
+    outputs: null,
+    metrics: null,
+    workerGroup: null,
+    workerId: null,
+    startDate: null,
+    endDate: null,
+    ...extra,
+  };
+}
+
+await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
+  let db: Db;
+  beforeAll(async () => {
+    db = await postgres.migratedDb();
+  });
+  const base = { namespace: 'company.team', flowId: 'etl', flowRevision: 1 };
+
+  it('stores every value exactly, however it is quoted, and reads the execution back with its task runs in order', async () => {
+    const execution = await db.executions.create(base);
+    const started = new Date('2026-02-03T04:05:06.789Z');
+    await db.scheduler.withExecution(execution.id, async (locked, tx) => {
+      expect(locked).toMatchObject({ id: execution.id, state: 'CREATED', taskRuns: [] });
+      await tx.setState('RUNNING', started);
+      for (const [i, text] of HOSTILE.entries()) {
+        await tx.saveTaskRun(
+          taskRun(`run-${i}`, {
+            taskId: text,
+            state: 'RUNNING',
+            attempts: [{ state: { current: 'RUNNING', histories: [{ state: 'RUNNING', date: started.toISOString() }] }, workerId: text }],
+            outputs: { text, nested: { list: [text, 1, null, true] } },
+            metrics: [{ name: text, value: 1.5 }],
+            workerGroup: text,
+            workerId: text,
+            startDate: started,
+          }),
+        );
+      }
+    });
+    const read = await db.executions.get(execution.id);
+    expect(read?.state).toBe('RUNNING');
+    expect(read?.stateHistory.map((h) => h.state)).toEqual(['CREATED', 'RUNNING']);
+    expect(read?.stateHistory[1]?.date).toBe(started.toISOString());
+    expect(read?.taskRuns.map((r) => r.id)).toEqual(HOSTILE.map((_, i) => `run-${i}`));
+    for (const [i, text] of HOSTILE.entries()) {
+      const run = read?.taskRuns[i];
+      expect(run).toMatchObject({ taskId: text, workerGroup: text, workerId: text, outputs: { text, nested: { list: [text, 1, null, true] } } });
+      expect(run?.metrics).toEqual([{ name: text, value: 1.5 }]);
+      expect(run?.startDate?.toISOString()).toBe(started.toISOString());
+      expect(run?.endDate).toBeNull();
+    }
+    expect(await db.prisma.execution.count()).toBeGreaterThan(0); // the table is still there
+  });
+
+  it('replaces a saved task run on the next save, and sees it in the next step', async () => {
+    const execution = await db.executions.create(base);
+    await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.saveTaskRun(taskRun('again')));
+    const ended = new Date();
+    const seen = await db.scheduler.withExecution(execution.id, async (locked, tx) => {
+      await tx.saveTaskRun(taskRun('again', { state: 'SUCCESS', outputs: { n: 2 }, endDate: ended }));
+      await tx.setState('SUCCESS', ended);
+      return locked.taskRuns.map((r) => r.state);
+    });
+    expect(seen).toEqual(['CREATED']);
+    const read = await db.executions.get(execution.id);
+    expect(read?.taskRuns).toHaveLength(1);
+    expect(read?.taskRuns[0]).toMatchObject({ state: 'SUCCESS', outputs: { n: 2 } });
+    expect(read?.endDate?.toISOString()).toBe(ended.toISOString());
+  });
+
+  it('writes nothing when the step throws, and the connection stays usable', async () => {
+    const execution = await db.executions.create(base);
+    await expect(
+      db.scheduler.withExecution(execution.id, async (_locked, tx) => {
+        await tx.setState('RUNNING', new Date());
+        await tx.saveTaskRun(taskRun('lost'));
+        throw new Error('step failed');
+      }),
+    ).rejects.toThrow('step failed');
+    // A write Postgres refuses (a string too odd for jsonb) rolls back the writes held with it.
+    await expect(
+      db.scheduler.withExecution(execution.id, async (_locked, tx) => {
+        await tx.setState('RUNNING', new Date());
+        await tx.saveTaskRun(taskRun('refused', { outputs: { text: 'nul \u0000 byte' } }));
+      }),
+    ).rejects.toThrow(/unicode|\\u0000/i);
+    const read = await db.executions.get(execution.id);
+    expect(read).toMatchObject({ state: 'CREATED', taskRuns: [] });
+    // Every pooled connection still works (none was left inside an aborted transaction).
+    const counts = await Promise.all(Array.from({ length: 12 }, () => db.scheduler.withExecution(execution.id, async (locked) => locked.taskRuns.length)));
+    expect(counts).toEqual(Array.from({ length: 12 }, () => 0));
+  });
+
+  it('returns undefined without calling the step for an unknown execution', async () => {
+    let called = false;
+    expect(
+      await db.scheduler.withExecution('missing', async () => {
+        called = true;
+      }),
+    ).toBeUndefined();
+    expect(called).toBe(false);
+  });
+
+  it('serialises concurrent steps of one execution: each sees the writes of the one before', async () => {
+    const execution = await db.executions.create(base);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        db.scheduler.withExecution(execution.id, async (locked, tx) => {
+          await tx.saveTaskRun(taskRun(`n-${String(locked.taskRuns.length).padStart(2, '0')}-${i}`));
+        }),
+      ),
+    );
+    const read = await db.executions.get(execution.id);
+    // Each step named its run after the count it saw: 0..9, each once.
+    expect(read?.taskRuns.map((r) => r.id.split('-')[1]).sort()).toEqual(Array.from({ length: 10 }, (_, i) => String(i).padStart(2, '0')));
+  });
+});
