@@ -341,12 +341,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       while (attempts.length < message.attempt) attempts.push({ state: { current: 'CREATED', histories: [] } });
       const index = message.attempt - 1;
       const previous = attempts[index] ?? { state: { current: 'CREATED', histories: [] } };
-      attempts[index] = { state: { current: message.state, histories: [...previous.state.histories, { state: message.state, date: message.endedAt }] }, workerId: message.workerId };
+      // A worker reports the start of a short task with its end (no 'started' message): record the RUNNING it missed.
+      const unstarted = message.reportsStart === true && !previous.state.histories.some((h) => h.state === 'RUNNING');
+      const running: StateEntry[] = unstarted ? [{ state: 'RUNNING', date: message.startedAt }] : [];
+      const end: StateEntry = { state: message.state, date: message.endedAt };
+      attempts[index] = { state: { current: message.state, histories: [...previous.state.histories, ...running, end] }, workerId: message.workerId };
       const outputs = message.error ? { ...message.outputs, error: message.error } : message.outputs;
       const updated: SchedulerTaskRun = {
         ...base,
         state: message.state,
-        stateHistory: [...base.stateHistory, { state: message.state, date: message.endedAt }],
+        stateHistory: [...base.stateHistory, ...running, end],
         attempts,
         outputs: Object.keys(outputs).length > 0 ? outputs : null,
         metrics: message.metrics && message.metrics.length > 0 ? message.metrics : base.metrics,

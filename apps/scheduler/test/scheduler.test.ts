@@ -348,6 +348,31 @@ tasks:
     expect(h.jobsOf(ns)).toHaveLength(2);
   });
 
+  it("records the start an 'ended' reports for a short task that sent no 'started'", async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(twoTasks(ns, 'coalesced'));
+    const id = await startExecution(h.queue, ns, 'coalesced');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the job of a');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    const startedAt = new Date(Date.now() - 20).toISOString();
+    const endedAt = new Date().toISOString();
+    await h.queue.publishResult({ ...ended(a, 'SUCCESS'), startedAt, endedAt, reportsStart: true });
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of b');
+    const runA = (await execution(id)).taskRuns.find((r) => r.taskId === 'a');
+    expect(runA?.stateHistory).toEqual([expect.objectContaining({ state: 'CREATED' }), { state: 'RUNNING', date: startedAt }, { state: 'SUCCESS', date: endedAt }]);
+    expect(runA?.attempts).toEqual([{ state: { current: 'SUCCESS', histories: [{ state: 'RUNNING', date: startedAt }, { state: 'SUCCESS', date: endedAt }] }, workerId: 'test-worker' }]);
+    expect(runA?.startDate?.toISOString()).toBe(startedAt);
+
+    // Without the flag (a worker killed the task before it started), no RUNNING is made up.
+    const b = h.jobsOf(ns)[1] as TaskJob;
+    await h.queue.publishResult(ended(b, 'KILLED'));
+    await waitFor(async () => (await stateOf(id)) === 'KILLED' || (await stateOf(id)) === 'FAILED', 'the execution to end');
+    const runB = (await execution(id)).taskRuns.find((r) => r.taskId === 'b');
+    expect(runB?.stateHistory.map((e) => e.state)).toEqual(['CREATED', 'KILLED']);
+  });
+
   it("ignores an 'ended' (and a 'started') of an older attempt after a retry", async () => {
     const h = harness();
     await h.startScheduler();

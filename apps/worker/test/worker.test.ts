@@ -93,6 +93,8 @@ async function startWorker(options: Partial<WorkerOptions> = {}): Promise<Worker
     registries,
     secrets: {},
     workRoot,
+    // Every start reported at once, so each test sees 'started' (the coalescing default has its own test).
+    startReportDelayMs: 0,
     onError: (error, context) => errors.push({ error, context }),
     onJob: (event) => events.push(event),
     ...options,
@@ -224,6 +226,28 @@ describe('createWorker', () => {
     const messages = linesOf(j.executionId).map((l) => l.message);
     expect(messages).toContain('token=******');
     expect(JSON.stringify([batches, results])).not.toContain('s3cr3t-value');
+  });
+
+  it("reports a short task's start with its end, and a longer task's start while it runs", async () => {
+    await startWorker({ startReportDelayMs: 300 });
+    const quick = job(logTask('quick', 'fast'));
+    await queue.enqueueTask('default', quick);
+    const quickEnd = await ended(quick);
+    expect(resultsOf(quick.executionId).map((r) => r.type)).toEqual(['ended']);
+    expect(quickEnd).toMatchObject({ state: 'SUCCESS', reportsStart: true });
+    expect(Date.parse(quickEnd.startedAt)).toBeLessThanOrEqual(Date.parse(quickEnd.endedAt));
+
+    const slow = job(shell('slow', ['sleep 1']));
+    await queue.enqueueTask('default', slow);
+    const slowEnd = await ended(slow);
+    expect(resultsOf(slow.executionId).map((r) => r.type)).toEqual(['started', 'ended']);
+    expect(resultsOf(slow.executionId)[0]).toMatchObject({ type: 'started', taskRunId: slow.taskRunId });
+    expect(slowEnd.reportsStart).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
+  it('refuses a negative startReportDelayMs', () => {
+    expect(() => createWorker({ queue, group: 'default', storage, registries, secrets: {}, startReportDelayMs: -1 })).toThrow(/startReportDelayMs must be an integer >= 0/);
   });
 
   it('fails a task of an unknown type without crashing', async () => {

@@ -102,6 +102,11 @@ export type ResultMessage =
       readonly metrics?: readonly WireMetric[];
       readonly startedAt: string;
       readonly endedAt: string;
+      /**
+       * True when no 'started' was sent for this attempt: the task ended before the worker's start report was due
+       * (`startReportDelayMs`), so this message reports its start (RUNNING at `startedAt`) too.
+       */
+      readonly reportsStart?: boolean;
     };
 
 export interface WireLogEntry {
