@@ -13,6 +13,7 @@
  * | `SLUICE_WORKER_ID` | `<hostname>-<pid>-<random>` | the worker's id; set a stable one so the orphan-container sweep at start finds what a crashed run of this worker left behind. Never share it between live workers |
  * | `DOCKER_HOST` | `unix:///var/run/docker.sock` | the Docker engine of the DOCKER runner (`unix:///path` or `tcp://host:port`) |
  * | `SLUICE_DOCKER_NETWORK_MODE` | (engine default) | network mode of containers whose task sets none (`none`, `host`, `bridge`...) |
+ * | `SLUICE_PROCESS_SPAWN` | `helper` | how the PROCESS runner starts commands: `helper` (a small helper process) or `direct` (`spawn()` from the worker) |
  * | `SLUICE_QUEUE_LOCK_MS` | 30000 | BullMQ job lock; a worker killed mid-task has its job taken over about this long after |
  * | `SLUICE_WORKER_STOP_GRACE_MS` | 30000 | on SIGTERM/SIGINT, how long in-flight task runs may take to finish before they are handed back to the queue |
  * | `SLUICE_SECRET_<NAME>` / `SECRET_<NAME>` | | secrets for `secret('NAME')` (plain / base64) |
@@ -42,6 +43,8 @@ export interface WorkerConfig {
   /** A non-unix `DOCKER_HOST` (`tcp://host:2375`); when set it wins over `dockerSocket`. */
   readonly dockerHost?: string;
   readonly dockerNetworkMode?: string;
+  /** How the PROCESS runner starts commands (`SLUICE_PROCESS_SPAWN`); absent: the runner's default, `helper`. */
+  readonly processSpawn?: 'helper' | 'direct';
   /** On SIGTERM/SIGINT, how long in-flight task runs may take to finish (ms). */
   readonly stopGraceMs: number;
   /** BullMQ job lock (ms): a worker that dies mid-task has its job picked up again about this long after. */
@@ -135,6 +138,10 @@ export function workerConfig(args: WorkerConfigArgs, env: Readonly<Record<string
     throw new WorkerConfigError(`SLUICE_WORKER_ID must be letters, digits, ".", "_" or "-", got ${JSON.stringify(workerId)}`);
   }
   const networkMode = value(env.SLUICE_DOCKER_NETWORK_MODE);
+  const processSpawn = value(env.SLUICE_PROCESS_SPAWN);
+  if (processSpawn !== undefined && processSpawn !== 'helper' && processSpawn !== 'direct') {
+    throw new WorkerConfigError(`SLUICE_PROCESS_SPAWN must be "helper" or "direct", got ${JSON.stringify(processSpawn)}`);
+  }
   const rawLock = value(env.SLUICE_QUEUE_LOCK_MS);
   const queueLockMs = rawLock === undefined ? undefined : /^\d+$/.test(rawLock) ? Number(rawLock) : Number.NaN;
   if (queueLockMs !== undefined && (!Number.isInteger(queueLockMs) || queueLockMs < 500 || queueLockMs > 600_000)) {
@@ -156,6 +163,7 @@ export function workerConfig(args: WorkerConfigArgs, env: Readonly<Record<string
     ...(queueLockMs !== undefined ? { queueLockMs } : {}),
     ...docker(env),
     ...(networkMode !== undefined ? { dockerNetworkMode: networkMode } : {}),
+    ...(processSpawn !== undefined ? { processSpawn } : {}),
     stopGraceMs,
     secrets: env,
   };
@@ -185,4 +193,12 @@ export function loadWorkerConfig(argv: readonly string[] = process.argv.slice(2)
     },
     process.env,
   );
+}
+
+/** The PROCESS runner's type, for `runnerOptions`. */
+export const PROCESS_RUNNER_TYPE = 'io.kestra.plugin.core.runner.Process';
+
+/** The PROCESS runner's worker settings from the configuration (empty: the runner's defaults). */
+export function processRunnerOptions(config: Pick<WorkerConfig, 'processSpawn'>): Record<string, unknown> {
+  return config.processSpawn !== undefined ? { spawn: config.processSpawn } : {};
 }

@@ -11,7 +11,7 @@ import { createBullmqQueue } from '@sluice/queue';
 import type { QueueDriver } from '@sluice/queue';
 import { connectDocker, sweepOrphanContainers } from '@sluice/runner-docker';
 import { HttpStorage } from '@sluice/storage';
-import { loadWorkerConfig, WorkerConfigError } from './config.js';
+import { loadWorkerConfig, PROCESS_RUNNER_TYPE, processRunnerOptions, WorkerConfigError } from './config.js';
 import type { WorkerConfig } from './config.js';
 import { createHttpWorkerRegistry } from './registry-client.js';
 import { createWorker, defaultWorkerId } from './worker.js';
@@ -105,7 +105,7 @@ export async function startWorkerProcess(
       workerId,
       storage,
       registries,
-      runnerOptions: { [DOCKER_RUNNER_TYPE]: dockerRunnerOptions(config, workerId) },
+      runnerOptions: { [DOCKER_RUNNER_TYPE]: dockerRunnerOptions(config, workerId), [PROCESS_RUNNER_TYPE]: processRunnerOptions(config) },
       secrets: config.secrets,
       workRoot: config.workRoot,
       registry,

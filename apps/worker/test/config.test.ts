@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { workerConfig, WorkerConfigError } from '../src/index.js';
+import { processRunnerOptions, workerConfig, WorkerConfigError } from '../src/index.js';
 
 const required = { REDIS_URL: 'redis://redis:6379', SLUICE_API_URL: 'http://api:8080/', SLUICE_WORKER_TOKEN: 'tok' };
 
@@ -77,6 +77,15 @@ describe('workerConfig', () => {
     expect(workerConfig({}, { ...required, SLUICE_WORKER_STOP_GRACE_MS: '5000' }).stopGraceMs).toBe(5000);
     expect(workerConfig({}, { ...required, SLUICE_WORKER_STOP_GRACE_MS: '0' }).stopGraceMs).toBe(0);
     expect(failure(() => workerConfig({}, { ...required, SLUICE_WORKER_STOP_GRACE_MS: '30s' })).message).toMatch(/^SLUICE_WORKER_STOP_GRACE_MS must be a number of milliseconds/);
+  });
+
+  it('reads how the PROCESS runner starts commands', () => {
+    expect(workerConfig({}, required).processSpawn).toBeUndefined();
+    expect(processRunnerOptions(workerConfig({}, required))).toEqual({});
+    const direct = workerConfig({}, { ...required, SLUICE_PROCESS_SPAWN: 'direct' });
+    expect(direct.processSpawn).toBe('direct');
+    expect(processRunnerOptions(direct)).toEqual({ spawn: 'direct' });
+    expect(failure(() => workerConfig({}, { ...required, SLUICE_PROCESS_SPAWN: 'fork' })).message).toBe('SLUICE_PROCESS_SPAWN must be "helper" or "direct", got "fork"');
   });
 
   it('reads the Docker engine, network mode and worker id', () => {

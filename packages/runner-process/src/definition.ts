@@ -8,6 +8,6 @@ export const processRunner: RunnerDefinition = {
   description:
     "Runs commands in a process group on the worker's machine, with its installed tools (conda, GPUs, ...). Kill and timeout stop the whole group.",
   properties: {},
-  /** Worker settings: see `ProcessRunnerOptions` (`inheritEnv`, `killGracePeriodMs`). */
+  /** Worker settings: see `ProcessRunnerOptions` (`inheritEnv`, `killGracePeriodMs`, `spawn`). */
   create: (options) => createProcessRunner(options),
 };

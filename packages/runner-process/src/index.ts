@@ -4,6 +4,7 @@ import { processRunner } from './definition.js';
 export { processRunner };
 export { createProcessRunner } from './process-runner.js';
 export type { ProcessRunnerOptions } from './process-runner.js';
+export type { SpawnMode } from './spawned-command.js';
 
 /** The PROCESS runner. */
 export const processPlugins: PluginSet = { runners: [processRunner] };

@@ -1,13 +1,13 @@
 import { stat } from 'node:fs/promises';
 import { constants } from 'node:os';
-import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SluiceError } from '@sluice/core';
+import { isSluiceError, SluiceError } from '@sluice/core';
 import type { Runner, RunnerCommand, RunnerOutput, RunnerResult } from '@sluice/plugin-api';
-import { execa } from 'execa';
 import { LineSplitter } from '@sluice/plugin-api';
+import { startDirect } from './direct-spawn.js';
+import { startWithHelper } from './helper-spawn.js';
 import { groupMembers, killGroup } from './process-group.js';
+import type { ExitStatus, SpawnMode, StartCommand } from './spawned-command.js';
 
 /** Worker settings of the PROCESS runner (`RunnerDefinition.create` options). */
 export interface ProcessRunnerOptions {
@@ -20,6 +20,14 @@ export interface ProcessRunnerOptions {
   readonly inheritEnv?: boolean;
   /** On abort, milliseconds between SIGTERM and SIGKILL of the process group. Default 2000. */
   readonly killGracePeriodMs?: number;
+  /**
+   * How commands are started. `helper` (default): by a small helper process the worker forks once and shares
+   * between runners (`spawner.cjs`); a busy worker's event loop then stays free, where forking the worker itself
+   * blocks it for milliseconds per command. `direct`: `spawn()` from the worker process itself. Either way the
+   * command runs as the worker's user, in its own process group, which the worker signals itself. The apps set it
+   * from `SLUICE_PROCESS_SPAWN`.
+   */
+  readonly spawn?: SpawnMode;
 }
 
 const DEFAULT_INTERPRETER = ['/bin/sh', '-c'] as const;
@@ -28,15 +36,19 @@ const DEFAULT_GRACE_MS = 2_000;
 // output pipes open before we stop reading them.
 const DRAIN_MS = 1_000;
 
+const isSpawnMode = (value: unknown): value is SpawnMode => value === 'helper' || value === 'direct';
+const STARTERS: Readonly<Record<SpawnMode, StartCommand>> = { helper: startWithHelper, direct: startDirect };
+
+function invalidOption(reason: string): SluiceError {
+  return new SluiceError('SLU_PLUGIN_INVALID_DEFINITION', { kind: 'runner', type: 'PROCESS', reason });
+}
+
 function readOptions(options: Readonly<Record<string, unknown>>): Required<ProcessRunnerOptions> {
-  const { inheritEnv = true, killGracePeriodMs = DEFAULT_GRACE_MS } = options;
-  if (typeof inheritEnv !== 'boolean') {
-    throw new SluiceError('SLU_PLUGIN_INVALID_DEFINITION', { kind: 'runner', type: 'PROCESS', reason: 'option inheritEnv must be a boolean' });
-  }
-  if (typeof killGracePeriodMs !== 'number' || !(killGracePeriodMs >= 0)) {
-    throw new SluiceError('SLU_PLUGIN_INVALID_DEFINITION', { kind: 'runner', type: 'PROCESS', reason: 'option killGracePeriodMs must be a number ≥ 0' });
-  }
-  return { inheritEnv, killGracePeriodMs };
+  const { inheritEnv = true, killGracePeriodMs = DEFAULT_GRACE_MS, spawn = 'helper' } = options;
+  if (typeof inheritEnv !== 'boolean') throw invalidOption('option inheritEnv must be a boolean');
+  if (typeof killGracePeriodMs !== 'number' || !(killGracePeriodMs >= 0)) throw invalidOption('option killGracePeriodMs must be a number ≥ 0');
+  if (!isSpawnMode(spawn)) throw invalidOption(`option spawn must be "helper" or "direct", got ${JSON.stringify(spawn)}`);
+  return { inheritEnv, killGracePeriodMs, spawn };
 }
 
 /** The one script the interpreter runs: `set -e` when failFast, then beforeCommands, then commands. */
@@ -54,6 +66,13 @@ async function assertDirectory(path: string): Promise<void> {
   }
 }
 
+function startFailed(error: unknown, interpreter: readonly string[]): SluiceError {
+  if (isSluiceError(error)) return error;
+  const reason =
+    (error as NodeJS.ErrnoException).code === 'ENOENT' ? `interpreter ${interpreter[0]} not found` : error instanceof Error ? error.message : String(error);
+  return new SluiceError('SLU_RUNNER_START_FAILED', { reason }, { interpreter: [...interpreter] }, { cause: error });
+}
+
 /** A signal-killed process reports 128 + the signal number, as shells do. */
 function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
@@ -67,7 +86,10 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
  * - the whole group is stopped on abort (SIGTERM, SIGKILL after `killGracePeriodMs`) and also when the shell
  *   exits while background children still run, so a run never leaves a process behind;
  * - a shell killed by a signal we did not send resolves with exit code 128 + the signal number;
- * - it does not sandbox anything: the command runs as the worker's user, with the worker's tools.
+ * - it does not sandbox anything: the command runs as the worker's user, with the worker's tools;
+ * - by default the command is started by a helper process shared by the worker's runners (option `spawn`), which
+ *   keeps the worker's event loop free; if that helper dies, the commands in flight are killed and reject with
+ *   SLU_RUNNER_START_FAILED, and the next command starts a new helper.
  */
 export function createProcessRunner(options: Readonly<Record<string, unknown>> = {}): Runner {
   const settings = readOptions(options);
@@ -79,32 +101,22 @@ export function createProcessRunner(options: Readonly<Record<string, unknown>> =
       if (!file) throw new SluiceError('SLU_RUNNER_START_FAILED', { reason: 'the interpreter is empty' });
       signal.throwIfAborted();
 
-      const subprocess = execa(file, [...args, buildScript(command)], {
+      const child = await STARTERS[settings.spawn]({
+        file,
+        args: [...args, buildScript(command)],
         cwd: command.workingDirectory,
-        env: { ...command.env },
-        extendEnv: settings.inheritEnv,
-        detached: true,
-        buffer: false,
-        stdin: 'ignore',
-        reject: false,
-        stripFinalNewline: false,
+        env: command.env ?? {},
+        inheritEnv: settings.inheritEnv,
+      }).catch((error: unknown) => {
+        throw startFailed(error, [file, ...args]);
       });
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-        subprocess.once('exit', (code, exitSignal) => resolve({ code, signal: exitSignal }));
-      });
-      const pgid = subprocess.pid;
-      if (pgid === undefined) {
-        const failure = await subprocess;
-        const reason = failure.code === 'ENOENT' ? `interpreter ${file} not found` : (failure.cause instanceof Error ? failure.cause.message : failure.shortMessage);
-        throw new SluiceError('SLU_RUNNER_START_FAILED', { reason }, { interpreter: [file, ...args] }, { cause: failure.cause });
-      }
+      const pgid = child.pid;
 
       let callbackError: unknown;
       let stopping: Promise<boolean> | undefined;
       const stop = (): Promise<boolean> => (stopping ??= killGroup(pgid, settings.killGracePeriodMs));
-      const pipe = (stream: Readable | null, onLine: (line: string) => void): Promise<void> => {
-        if (!stream) return Promise.resolve();
-        const splitter = new LineSplitter((line) => {
+      const lines = (onLine: (line: string) => void): LineSplitter =>
+        new LineSplitter((line) => {
           if (callbackError !== undefined) return;
           try {
             onLine(line);
@@ -114,18 +126,28 @@ export function createProcessRunner(options: Readonly<Record<string, unknown>> =
             void stop();
           }
         });
-        stream.on('data', (chunk: Buffer) => splitter.write(chunk));
-        return finished(stream).then(
-          () => splitter.end(),
-          () => splitter.end(),
-        );
+      const stdout = lines((l) => output.onStdout(l));
+      const stderr = lines((l) => output.onStderr(l));
+      const flush = (): void => {
+        stdout.end();
+        stderr.end();
       };
-      const streamsDone = Promise.all([pipe(subprocess.stdout, (l) => output.onStdout(l)), pipe(subprocess.stderr, (l) => output.onStderr(l))]);
+      const streamsDone = child.read((fd, chunk) => (fd === 1 ? stdout : stderr).write(chunk)).then(flush, flush);
 
       const onAbort = (): void => void stop();
       signal.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the command was being started: the listener above came too late.
+      if (signal.aborted) onAbort();
       try {
-        const exit = await exited;
+        let exit: ExitStatus;
+        try {
+          exit = await child.exited;
+        } catch (lost) {
+          // The helper that started the command died: its group may still run.
+          await stop();
+          if (signal.aborted) throw signal.reason;
+          throw lost;
+        }
         // Background children may outlive the shell and hold the pipes open: a run leaves nothing behind.
         if (stopping === undefined && (await groupMembers(pgid)).length > 0) void stop();
         if (stopping) await stopping;
@@ -136,11 +158,9 @@ export function createProcessRunner(options: Readonly<Record<string, unknown>> =
         ]);
         drainTimer.abort();
         if (!drained) {
-          subprocess.stdout?.destroy();
-          subprocess.stderr?.destroy();
+          child.destroyPipes();
           await streamsDone;
         }
-        await subprocess;
         if (signal.aborted) throw signal.reason;
         if (callbackError !== undefined) throw callbackError;
         return { exitCode: exitCodeOf(exit.code, exit.signal) };

@@ -5,6 +5,7 @@ import { isSluiceError } from '@sluice/core';
 import type { RunnerCommand } from '@sluice/plugin-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createProcessRunner, processRunner } from '../src/index.js';
+import { helperPid } from '../src/helper-spawn.js';
 import { LineSplitter } from '@sluice/plugin-api';
 import { isProcessGone, processesUnder } from '@sluice/testing';
 
@@ -17,9 +18,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(
-  command: Omit<RunnerCommand, 'workingDirectory'> & { workingDirectory?: string },
-  options: Record<string, unknown> = {},
+type Command = Omit<RunnerCommand, 'workingDirectory'> & { workingDirectory?: string };
+
+async function runCommand(
+  command: Command,
+  options: Record<string, unknown>,
   signal = new AbortController().signal,
   onStdout?: (line: string) => void,
 ) {
@@ -39,11 +42,29 @@ async function run(
   return { ...result, stdout, stderr };
 }
 
-describe('PROCESS runner', () => {
-  it('is created through its definition', () => {
+describe('PROCESS runner options', () => {
+  it('is created through its definition, and rejects bad options', () => {
     expect(typeof processRunner.create!({}).run).toBe('function');
     expect(() => processRunner.create!({ inheritEnv: 'no' })).toThrowError(/inheritEnv must be a boolean/);
+    expect(() => processRunner.create!({ spawn: 'fork' })).toThrowError('invalid runner definition "PROCESS": option spawn must be "helper" or "direct", got "fork"');
+    expect(() => createProcessRunner({ spawn: 'direct' })).not.toThrow();
   });
+
+  it('starts commands through the helper by default, directly with spawn: direct', async () => {
+    // The shell's parent tells who started it.
+    const parent = async (options: Record<string, unknown>) => Number((await runCommand({ commands: ['echo $PPID'] }, options)).stdout[0]);
+    const byDefault = await parent({});
+    expect(byDefault).toBe(helperPid());
+    expect(byDefault).not.toBe(process.pid);
+    expect(await parent({ spawn: 'direct' })).toBe(process.pid);
+    expect(await parent({ spawn: 'helper' })).toBe(helperPid());
+  });
+});
+
+// Every behaviour below holds whichever way the command is started.
+describe.each(['helper', 'direct'] as const)('PROCESS runner (spawn: %s)', (spawn) => {
+  const run = (command: Command, options: Record<string, unknown> = {}, signal?: AbortSignal, onStdout?: (line: string) => void) =>
+    runCommand(command, { spawn, ...options }, signal, onStdout);
 
   it('rejects SLU_RUNNER_START_FAILED when the interpreter is missing', async () => {
     const failure = await run({ interpreter: ['/no/such/shell', '-c'], commands: ['echo hi'] }).catch((e: unknown) => e);
@@ -103,6 +124,26 @@ describe('PROCESS runner', () => {
     expect(exitCode).toBe(0);
     const pid = Number(/^pid (\d+)$/.exec(stdout[0] ?? '')?.[1]);
     expect(await isProcessGone(pid)).toBe(true);
+  });
+
+  it('stops reading pipes held open by a process that escaped the group, a moment after the shell exits', async () => {
+    const started = Date.now();
+    // The shell exits only once the child has left the group (setsid), else the runner would kill it as a leftover.
+    const { exitCode, stdout } = await run({
+      commands: [
+        `(exec setsid sh -c 'cd / && : > "$0" && exec sleep 30' "$PWD/escaped") &`,
+        'until [ -e escaped ]; do sleep 0.01; done',
+        'echo "pid $!"',
+      ],
+    });
+    const escaped = Number(/^pid (\d+)$/.exec(stdout[0] ?? '')?.[1]);
+    try {
+      expect(exitCode).toBe(0);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(await isProcessGone(escaped)).toBe(false);
+    } finally {
+      process.kill(escaped, 'SIGKILL');
+    }
   });
 
   it('reports a shell killed by a signal it did not get from us as 128 + signal', async () => {

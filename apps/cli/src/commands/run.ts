@@ -16,6 +16,7 @@ import { createDefaultRegistries } from '@sluice/plugins';
 import { applyPluginDefaults, newTaskRunId, templateVariables } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
+import { PROCESS_RUNNER_TYPE, processRunnerOptions } from '@sluice/worker';
 import type { TaskLogEntry, TaskRunOutcome } from '@sluice/task-runtime';
 import type { CliEnv } from '../main.js';
 import type { CliIO } from '../io.js';
@@ -48,6 +49,11 @@ function time(date: Date): string {
 }
 
 export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): Promise<number> {
+  const processSpawn = env.SLUICE_PROCESS_SPAWN || undefined;
+  if (processSpawn !== undefined && processSpawn !== 'helper' && processSpawn !== 'direct') {
+    io.stderr(`sluice: SLUICE_PROCESS_SPAWN must be "helper" or "direct", got ${JSON.stringify(processSpawn)}`);
+    return 2;
+  }
   const registries = createDefaultRegistries();
   const validator = createFlowValidator(registries, { eager: true });
   const path = resolve(options.file);
@@ -140,6 +146,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
                 ...(env.DOCKER_HOST?.startsWith('unix://') ? { socketPath: env.DOCKER_HOST.slice('unix://'.length) } : {}),
                 ...(env.SLUICE_DOCKER_NETWORK_MODE ? { networkMode: env.SLUICE_DOCKER_NETWORK_MODE } : {}),
               },
+              [PROCESS_RUNNER_TYPE]: processRunnerOptions({ processSpawn }),
             },
           },
           tasks: registries.tasks,

@@ -18,7 +18,7 @@ import { ALL_WORKER_GROUPS, createBullmqQueue, createInProcessQueue } from '@slu
 import type { QueueDriver } from '@sluice/queue';
 import { createScheduler, startSchedulerProcess } from '@sluice/scheduler';
 import { LocalFileStorage } from '@sluice/storage';
-import { createWorker, startWorkerProcess, workerConfig } from '@sluice/worker';
+import { createWorker, PROCESS_RUNNER_TYPE, processRunnerOptions, startWorkerProcess, workerConfig } from '@sluice/worker';
 import type { Worker } from '@sluice/worker';
 import type { CliEnv } from '../main.js';
 import type { CliIO } from '../io.js';
@@ -107,6 +107,7 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
         registries,
         runnerOptions: {
           'io.kestra.plugin.scripts.runner.docker.Docker': { socketPath: config.dockerSocket, ...(config.dockerNetworkMode ? { networkMode: config.dockerNetworkMode } : {}) },
+          [PROCESS_RUNNER_TYPE]: processRunnerOptions(config),
         },
         secrets: env,
         workRoot: config.workRoot,

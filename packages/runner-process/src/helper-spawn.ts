@@ -1,0 +1,231 @@
+/**
+ * `spawn: 'helper'`: commands are started by a small helper process (`spawner.cjs`) instead of the worker.
+ *
+ * Why: on Linux, `child_process.spawn` forks the calling process and waits until the child has exec'd, all
+ * synchronously. In a worker of 300-450 MB whose event loop also serves the API and the scheduler, that blocks
+ * the loop 6-18 ms per command, more on a busy CPU. Handing the start to a ~40 MB helper over its IPC channel costs
+ * the worker well under a millisecond, and the command starts as fast.
+ *
+ * Lifetime: one helper per worker process, forked at the first command and shared by every runner. It never keeps
+ * the worker alive: its handles are unref'd while no command is in flight. When it dies, every command in flight
+ * is lost: `exited` rejects with SLU_RUNNER_START_FAILED and the runner kills the command's process group (its pid
+ * is known). The next command forks a new helper. The helper exits by itself when the worker exits or dies.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SluiceError } from '@sluice/core';
+import type { ExitStatus, SpawnedCommand, SpawnRequest, StartCommand } from './spawned-command.js';
+
+// Next to this module in src/ (run through tsx) as in dist/ (the build copies it).
+const SCRIPT = fileURLToPath(new URL('./spawner.cjs', import.meta.url));
+
+/** Messages from `spawner.cjs`: keep both sides in step. */
+type HelperMessage =
+  | { readonly type: 'spawned'; readonly id: number; readonly pid: number }
+  | { readonly type: 'error'; readonly id: number; readonly code?: string; readonly message: string }
+  | { readonly type: 'output'; readonly id: number; readonly fd: 1 | 2; readonly data: Buffer }
+  | { readonly type: 'exit'; readonly id: number; readonly code: number | null; readonly signal: NodeJS.Signals | null }
+  | { readonly type: 'closed'; readonly id: number };
+
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** One command, from the spawn request until both its exit and the end of its output were reported. */
+class Command {
+  readonly started = deferred<SpawnedCommand>();
+  readonly exited = deferred<ExitStatus>();
+  readonly closed = deferred<void>();
+  private hasExited = false;
+  private isClosed = false;
+  private pending: [1 | 2, Buffer][] | undefined = [];
+  private onChunk: ((fd: 1 | 2, chunk: Buffer) => void) | undefined;
+
+  constructor(private readonly onDone: () => void) {
+    // A lost command rejects `exited` even if nobody awaits it any more.
+    this.exited.promise.catch(() => undefined);
+  }
+
+  output(fd: 1 | 2, chunk: Buffer): void {
+    if (this.onChunk) this.onChunk(fd, chunk);
+    else this.pending?.push([fd, chunk]);
+  }
+
+  read(onChunk: (fd: 1 | 2, chunk: Buffer) => void): Promise<void> {
+    const pending = this.pending ?? [];
+    this.pending = undefined;
+    this.onChunk = onChunk;
+    for (const [fd, chunk] of pending) onChunk(fd, chunk);
+    return this.closed.promise;
+  }
+
+  exit(status: ExitStatus): void {
+    this.hasExited = true;
+    this.exited.resolve(status);
+    if (this.isClosed) this.onDone();
+  }
+
+  close(): void {
+    this.isClosed = true;
+    this.closed.resolve();
+    if (this.hasExited) this.onDone();
+  }
+
+  /** The helper died: fail whatever is still awaited. */
+  lose(error: SluiceError): void {
+    this.started.reject(error);
+    this.exited.reject(error);
+    this.closed.resolve();
+  }
+}
+
+/** The helper process and the commands it runs for us. */
+class Helper {
+  private readonly child: ChildProcess;
+  private readonly commands = new Map<number, Command>();
+  private nextId = 1;
+  private lost = false;
+
+  constructor(private readonly onLost: (helper: Helper) => void) {
+    const env = { ...workerEnv() };
+    // A worker run through tsx has a loader in NODE_OPTIONS: the helper is plain CommonJS and starts faster without.
+    delete env.NODE_OPTIONS;
+    this.child = fork(SCRIPT, [], {
+      // Not the worker's flags (tsx's --import, --conditions): plain node, allowed to collect garbage early.
+      execArgv: ['--expose-gc'],
+      env,
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its own session: Ctrl-C in a terminal must not kill it under the worker's running commands. It follows
+      // the worker through the IPC channel instead.
+      detached: true,
+    });
+    this.child.on('message', (message: HelperMessage) => this.receive(message));
+    this.child.once('disconnect', () => this.onLost(this));
+    this.child.once('exit', (code, signal) => this.lose(signal ? `signal ${signal}` : `code ${code}`));
+    this.child.on('error', (error) => {
+      // A failed fork. Other errors (failed sends: every send has a callback) are followed by 'exit'.
+      if (this.child.pid === undefined) this.lose(error.message);
+    });
+    this.release();
+  }
+
+  get pid(): number | undefined {
+    return this.lost ? undefined : this.child.pid;
+  }
+
+  get usable(): boolean {
+    return !this.lost && this.child.connected;
+  }
+
+  start(request: SpawnRequest): Promise<SpawnedCommand> {
+    const id = this.nextId++;
+    const command = new Command(() => {
+      this.commands.delete(id);
+      this.release();
+    });
+    this.commands.set(id, command);
+    this.hold();
+    const env = request.inheritEnv ? { ...workerEnv(), ...request.env } : { ...request.env };
+    this.send({ op: 'spawn', id, file: request.file, args: request.args, cwd: request.cwd, env });
+    return command.started.promise;
+  }
+
+  private receive(message: HelperMessage): void {
+    const command = this.commands.get(message.id);
+    if (!command) return;
+    switch (message.type) {
+      case 'spawned':
+        command.started.resolve({
+          pid: message.pid,
+          exited: command.exited.promise,
+          read: (onChunk) => command.read(onChunk),
+          destroyPipes: () => this.send({ op: 'destroy', id: message.id }),
+        });
+        return;
+      case 'error':
+        this.commands.delete(message.id);
+        this.release();
+        command.started.reject(Object.assign(new Error(message.message), { code: message.code }));
+        return;
+      case 'output':
+        command.output(message.fd, message.data);
+        return;
+      case 'exit':
+        command.exit({ code: message.code, signal: message.signal });
+        return;
+      case 'closed':
+        command.close();
+        return;
+    }
+  }
+
+  private send(message: Record<string, unknown>): void {
+    // A failed send means the helper is going away: its 'exit' fails the commands.
+    this.child.send(message, undefined, undefined, () => undefined);
+  }
+
+  private lose(how: string): void {
+    if (this.lost) return;
+    this.lost = true;
+    this.onLost(this);
+    const error = new SluiceError('SLU_RUNNER_START_FAILED', { reason: `the process spawner exited (${how})` });
+    for (const command of this.commands.values()) command.lose(error);
+    this.commands.clear();
+  }
+
+  // While a command is in flight, the helper's handles keep the worker's event loop alive; otherwise not.
+  private hold(): void {
+    if (this.commands.size !== 1) return;
+    this.child.ref();
+    this.child.channel?.ref();
+  }
+
+  private release(): void {
+    if (this.commands.size !== 0) return;
+    this.child.unref();
+    this.child.channel?.unref();
+  }
+}
+
+/**
+ * The worker's own environment, for commands that inherit it (`inheritEnv`), as `extendEnv` does in direct mode.
+ * Read at each start: a variable the worker sets later reaches later commands.
+ */
+function workerEnv(): NodeJS.ProcessEnv {
+  // eslint-disable-next-line no-restricted-properties -- the command inherits the worker's environment by design
+  return process.env;
+}
+
+let current: Helper | undefined;
+
+function helper(): Helper {
+  if (current?.usable) return current;
+  const created = new Helper((lost) => {
+    if (current === lost) current = undefined;
+  });
+  current = created;
+  return created;
+}
+
+export const startWithHelper: StartCommand = (request) => {
+  let target: Helper;
+  try {
+    target = helper();
+  } catch (error) {
+    const reason = `cannot start the process spawner: ${error instanceof Error ? error.message : String(error)}`;
+    return Promise.reject(new SluiceError('SLU_RUNNER_START_FAILED', { reason }, {}, { cause: error }));
+  }
+  return target.start(request);
+};
+
+/** For tests: the pid of the current helper process, if one runs. */
+export function helperPid(): number | undefined {
+  return current?.pid;
+}

@@ -1,0 +1,103 @@
+'use strict';
+/**
+ * The PROCESS runner's spawner: a small Node process, forked once per worker, that starts commands on the worker's
+ * behalf. Forking copies the page tables of the calling process, so `spawn()` in a worker of several hundred MB
+ * blocks its event loop for milliseconds; here it forks this ~40 MB process instead. Plain CommonJS without
+ * dependencies: it runs with plain `node`, from `src/` as from `dist/`. The parent side is `helper-spawn.ts`.
+ *
+ * Protocol over the IPC channel (`serialization: 'advanced'`, so output stays a Buffer):
+ *   in:  {op: 'spawn', id, file, args, cwd, env}   start a command, detached (it leads its own process group)
+ *        {op: 'destroy', id}                       stop reading the command's output and close its pipes
+ *   out: {type: 'spawned', id, pid} | {type: 'error', id, code, message}
+ *        {type: 'output', id, fd: 1 | 2, data}      output chunks, in order
+ *        {type: 'exit', id, code, signal}           the command's process exited
+ *        {type: 'closed', id}                       both pipes ended: the last message about this command
+ * Signals stay with the parent, which kills process groups itself. This process exits when the channel
+ * disconnects (the parent exited or died); the commands it started are then on their own, as with a direct spawn.
+ */
+const { spawn } = require('node:child_process');
+
+// Output read but not yet written to the channel. Above HIGH, commands' pipes are paused (the commands block on
+// a full pipe) until the parent caught up: this process stays small whatever the output rate.
+const HIGH_WATER = 1024 * 1024;
+const LOW_WATER = 256 * 1024;
+// Output chunks are external memory, which V8 collects only once tens of MB of it piled up: collect every few MB
+// forwarded instead (a full GC of this tiny heap takes about a millisecond). The parent starts us with --expose-gc.
+const GC_EVERY = 4 * 1024 * 1024;
+
+/** id -> [stdout, stderr] of a command while one of its pipes is open. */
+const commands = new Map();
+let unsent = 0;
+let paused = false;
+let sinceGc = 0;
+
+// With a callback, a failed write (the channel is closing: 'disconnect' follows) is passed to it, not thrown.
+function send(message, onSent = () => undefined) {
+  if (process.connected) process.send(message, undefined, undefined, onSent);
+}
+
+function setPaused(value) {
+  paused = value;
+  for (const streams of commands.values()) {
+    for (const stream of streams) {
+      if (value) stream.pause();
+      else stream.resume();
+    }
+  }
+}
+
+function forward(id, fd, stream) {
+  stream.on('data', (data) => {
+    sinceGc += data.length;
+    if (sinceGc >= GC_EVERY && typeof globalThis.gc === 'function') {
+      sinceGc = 0;
+      globalThis.gc();
+    }
+    unsent += data.length;
+    send({ type: 'output', id, fd, data }, () => {
+      unsent -= data.length;
+      if (paused && unsent <= LOW_WATER) setPaused(false);
+    });
+    if (!paused && unsent > HIGH_WATER) setPaused(true);
+  });
+}
+
+function start({ id, file, args, cwd, env }) {
+  let child;
+  try {
+    child = spawn(file, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    send({ type: 'error', id, code: error.code, message: error.message });
+    return;
+  }
+  if (child.pid === undefined) {
+    // ENOENT, EACCES...: reported by an 'error' event on the next tick.
+    child.once('error', (error) => send({ type: 'error', id, code: error.code, message: error.message }));
+    return;
+  }
+  const streams = [child.stdout, child.stderr];
+  commands.set(id, streams);
+  send({ type: 'spawned', id, pid: child.pid });
+  child.on('error', () => undefined);
+  child.once('exit', (code, signal) => send({ type: 'exit', id, code, signal }));
+  forward(id, 1, child.stdout);
+  forward(id, 2, child.stderr);
+  if (paused) for (const stream of streams) stream.pause();
+  let open = streams.length;
+  for (const stream of streams) {
+    // 'close' comes after 'end' and also after destroy(): the pipe is done either way.
+    stream.once('close', () => {
+      if (--open > 0) return;
+      commands.delete(id);
+      send({ type: 'closed', id });
+    });
+  }
+}
+
+process.on('message', (message) => {
+  if (message.op === 'spawn') start(message);
+  else if (message.op === 'destroy') {
+    for (const stream of commands.get(message.id) ?? []) stream.destroy();
+  }
+});
+process.on('disconnect', () => process.exit(0));
