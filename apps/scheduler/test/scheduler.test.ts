@@ -358,7 +358,19 @@ tasks:
     const a = h.jobsOf(ns)[0] as TaskJob;
     const startedAt = new Date(Date.now() - 20).toISOString();
     const endedAt = new Date().toISOString();
-    await h.queue.publishResult({ ...ended(a, 'SUCCESS'), startedAt, endedAt, reportsStart: true });
+    await h.queue.publishResult({
+      type: 'ended',
+      executionId: a.executionId,
+      taskRunId: a.taskRunId,
+      taskId: a.taskId,
+      attempt: a.attempt,
+      workerId: 'test-worker',
+      state: 'SUCCESS',
+      outputs: {},
+      startedAt,
+      endedAt,
+      reportsStart: true,
+    });
     await waitFor(() => h.jobsOf(ns).length === 2, 'the job of b');
     const runA = (await execution(id)).taskRuns.find((r) => r.taskId === 'a');
     expect(runA?.stateHistory).toEqual([expect.objectContaining({ state: 'CREATED' }), { state: 'RUNNING', date: startedAt }, { state: 'SUCCESS', date: endedAt }]);
