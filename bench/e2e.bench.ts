@@ -11,11 +11,12 @@
  *    machine noise hits all three alike. A profile splits each Sluice run with the timestamps of the execution's and
  *    its task run's state histories (one machine, so one clock; millisecond resolution);
  * 2. throughput: executions submitted by `--concurrency` clients in a closed loop (each waits for its answer, then
- *    sends the next), with the CPU time each process used (/proc/<pid>/stat; the worker's includes its shells) and
+ *    sends the next), with the CPU time each process used (/proc/<pid>/stat; the PROCESS runner's spawner helper,
+ *    a child of the worker, is counted with the shells it started) and
  *    the Postgres work (pg_stat_database of the bench database, read after an 11 s pause because backends publish
  *    their counters up to 10 s late);
  * 3. memory: `--executions` more executions the same way, the RSS (VmRSS of /proc/<pid>/status) of every server
- *    process read every tenth of the run.
+ *    process and of the spawner helper read every tenth of the run.
  *
  * Modes (both by default, `--mode local|distributed` for one):
  * - `local`: `startLocalServer` (what `sluice server local` runs: API + scheduler + worker, in-process queue) in a
@@ -706,7 +707,13 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     if (options.executions > 0) {
       const step = Math.max(1, Math.floor(options.executions / 10));
       const rows: string[] = [];
-      const samplesRss = async (): Promise<number[]> => Promise.all(stack.processes.map((p) => rssMb(p.child.pid ?? -1)));
+      // The servers, and the PROCESS runner's spawner helper each one with a worker has started.
+      const tracked: { name: string; pid: number }[] = [];
+      for (const p of stack.processes) {
+        tracked.push({ name: p.name, pid: p.child.pid ?? -1 });
+        for (const pid of await childrenMatching(p.child.pid ?? -1, 'spawner.cjs')) tracked.push({ name: `${p.name.split(' (')[0]}: process spawner`, pid });
+      }
+      const samplesRss = async (): Promise<number[]> => Promise.all(tracked.map((p) => rssMb(p.pid)));
       const start = await samplesRss();
       const series: number[][] = [];
       let windowStart = performance.now();
@@ -722,22 +729,22 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
         const now = performance.now();
         const windowRate = (step / (now - windowStart)) * 1000;
         rows.push(`| ${done} | ${rss.map(f1).join(' | ')} | ${f1(windowRate)} | ${f1(pct(window, 50))} | ${f1(pct(window, 99))} | ${windowFailures} |`);
-        log(`  [${mode}] ${done}/${options.executions} executions, ${f1(windowRate)}/s over the last ${step}, RSS ${rss.map((r, i) => `${stack.processes[i]?.name.split(' ')[0]} ${f1(r)} MiB`).join(', ')}`);
+        log(`  [${mode}] ${done}/${options.executions} executions, ${f1(windowRate)}/s over the last ${step}, RSS ${rss.map((r, i) => `${tracked[i]?.name.split(' (')[0]} ${f1(r)} MiB`).join(', ')}`);
         windowStart = now;
         window = [];
         windowFailures = 0;
       });
       const memFailures = run.samples.filter((s) => s.error).length;
       log(`\nRSS in MiB (VmRSS), per ${step} executions, with the rate and latency of each window:\n`);
-      log(`| executions | ${stack.processes.map((p) => `${p.name} RSS`).join(' | ')} | executions/s | p50 ms | p99 ms | failures |`);
-      log(`|---|${stack.processes.map(() => '---|').join('')}---|---|---|---|`);
+      log(`| executions | ${tracked.map((p) => `${p.name} RSS`).join(' | ')} | executions/s | p50 ms | p99 ms | failures |`);
+      log(`|---|${tracked.map(() => '---|').join('')}---|---|---|---|`);
       log(`| 0 (after the throughput phase) | ${start.map(f1).join(' | ')} | | | | |`);
       for (const row of rows) log(row);
       const second = series[1] ?? series[0] ?? [];
       const last = series[series.length - 1] ?? [];
-      const flat = stack.processes.map((_, i) => (last[i] ?? NaN) <= (second[i] ?? NaN) * 1.2);
+      const flat = tracked.map((_, i) => (last[i] ?? NaN) <= (second[i] ?? NaN) * 1.2);
       log('');
-      stack.processes.forEach((p, i) => {
+      tracked.forEach((p, i) => {
         const growth = ((last[i] ?? NaN) / (second[i] ?? NaN) - 1) * 100;
         log(`${p.name}: ${f1(second[i] ?? NaN)} MiB at ${2 * step} → ${f1(last[i] ?? NaN)} MiB at ${series.length * step} (${growth >= 0 ? '+' : ''}${f1(growth)}%): ${flat[i] ? 'flat (no growth beyond 20%)' : 'NOT flat (grew more than 20%)'}`);
       });
