@@ -3,6 +3,7 @@ import { processRunner } from './definition.js';
 
 export { processRunner };
 export { createProcessRunner } from './process-runner.js';
+export { helperPid } from './helper-spawn.js';
 export type { ProcessRunnerOptions } from './process-runner.js';
 export type { SpawnMode } from './spawned-command.js';
 

@@ -1,0 +1,105 @@
+/**
+ * What starting one process costs on this machine, in CPU time, whoever starts it: the floor under the PROCESS
+ * runner's per-task cost, and so under end-to-end throughput (issue #5). Each case starts `/bin/sh -c true` N times
+ * and reports the CPU time of the starter and of its children (utime + stime from /proc, 10 ms ticks; children's
+ * time counts once they are reaped) per process started, and the wall time per process:
+ * - `sh` loop: a dash process starting them one after the other (the smallest starter there is here);
+ * - Node `spawn()` from a fresh node process, then from one holding `--ballast` MB (a worker's size);
+ * - the PROCESS runner's spawner helper (`spawner.cjs`), through the runner itself (its CPU is the helper's).
+ *
+ *   npm run bench:spawn -- [N=400] [--ballast 300]
+ */
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { createProcessRunner, helperPid } from '@sluice/runner-process';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { ballast: { type: 'string', default: '300' } } });
+const N = Number(positionals[0] ?? 400);
+const BALLAST_MB = Number(values.ballast);
+const TICK_MS = 10;
+
+async function cpuOf(pid: number): Promise<{ self: number; children: number; rssMb: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const n = (i: number): number => Number(f[i] ?? NaN);
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
+  return { self: (n(11) + n(12)) * TICK_MS, children: (n(13) + n(14)) * TICK_MS, rssMb: rssKb / 1024 };
+}
+
+interface Row {
+  readonly label: string;
+  readonly rssMb: number;
+  readonly starterMs: number;
+  readonly childMs: number;
+  readonly wallMs: number;
+}
+
+const row = (r: Row): string =>
+  `| ${r.label} | ${r.rssMb.toFixed(0)} | ${r.starterMs.toFixed(2)} | ${r.childMs.toFixed(2)} | ${(r.starterMs + r.childMs).toFixed(2)} | ${r.wallMs.toFixed(2)} |`;
+
+/** A starter process that runs `script` (which starts N shells, then waits), measured from outside. */
+async function external(label: string, command: string, args: string[], ready: RegExp): Promise<Row> {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const pid = child.pid ?? -1;
+  await new Promise<void>((resolve) => {
+    const check = (): void => (ready.test(out) ? resolve() : void setTimeout(check, 5));
+    check();
+  });
+  const before = await cpuOf(pid);
+  const start = performance.now();
+  child.stdin.write('go\n');
+  await new Promise<void>((resolve) => {
+    const check = (): void => (/done/.test(out) ? resolve() : void setTimeout(check, 2));
+    check();
+  });
+  const wall = performance.now() - start;
+  const after = await cpuOf(pid);
+  child.stdin.end();
+  await new Promise((resolve) => child.once('close', resolve));
+  return { label, rssMb: after.rssMb, starterMs: (after.self - before.self) / N, childMs: (after.children - before.children) / N, wallMs: wall / N };
+}
+
+/** Node spawn() from a node process holding `ballastMb` of touched memory. */
+function nodeStarter(ballastMb: number): Promise<Row> {
+  const script = `
+    const { spawn } = require('node:child_process');
+    const ballast = []; for (let i = 0; i < ${ballastMb}; i++) ballast.push(Buffer.alloc(1 << 20, 1));
+    const once = () => new Promise((r) => spawn('/bin/sh', ['-c', 'true'], { detached: true, stdio: 'ignore' }).once('close', r));
+    (async () => { for (let i = 0; i < 20; i++) await once(); process.stdout.write('ready\\n');
+      process.stdin.once('data', async () => { for (let i = 0; i < ${N}; i++) await once(); process.stdout.write('done\\n'); }); })();`;
+  return external(`Node spawn() from a node process${ballastMb > 0 ? ` + ${ballastMb} MB` : ''}`, process.execPath, ['-e', script], /ready/);
+}
+
+/** The PROCESS runner in its default mode: its spawner helper starts the shells; the helper is measured. */
+async function spawnerHelper(): Promise<Row> {
+  const runner = createProcessRunner({ spawn: 'helper' });
+  const once = async (): Promise<void> => {
+    const result = await runner.run({ commands: ['true'], workingDirectory: tmpdir() }, { onStdout: () => undefined, onStderr: () => undefined }, new AbortController().signal);
+    if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}`);
+  };
+  for (let i = 0; i < 20; i++) await once();
+  const pid = helperPid() ?? -1;
+  const before = await cpuOf(pid);
+  const start = performance.now();
+  for (let i = 0; i < N; i++) await once();
+  const wall = performance.now() - start;
+  const after = await cpuOf(pid);
+  return { label: "the PROCESS runner's spawner helper (spawner.cjs)", rssMb: after.rssMb, starterMs: (after.self - before.self) / N, childMs: (after.children - before.children) / N, wallMs: wall / N };
+}
+
+console.log(`# Starting one process: CPU per \`/bin/sh -c true\`, ${N} each, one at a time`);
+console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+console.log('| starter | starter RSS MiB | starter CPU ms | child CPU ms | total CPU ms | wall ms |');
+console.log('|---|---|---|---|---|---|');
+const shLoop = `read go; i=0; while [ $i -lt ${N} ]; do /bin/sh -c true; i=$((i+1)); done; echo done; read end`;
+console.log(row(await external('a `sh` loop (dash)', '/bin/sh', ['-c', `echo ready; ${shLoop}`], /ready/)));
+console.log(row(await spawnerHelper()));
+console.log(row(await nodeStarter(0)));
+if (BALLAST_MB > 0) console.log(row(await nodeStarter(BALLAST_MB)));
+console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log('Children are charged for tearing down the copy of the starter they were forked from, so both columns grow with the starter.');
