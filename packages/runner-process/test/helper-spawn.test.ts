@@ -143,7 +143,8 @@ describe('PROCESS runner, spawn: helper', () => {
     await run({ commands: ['true'] });
     const pid = helperPid()!;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    expect(cmdline).toEqual([process.execPath, '--expose-gc', fileURLToPath(new URL('../src/spawner.cjs', import.meta.url))]);
+    // Its own small-heap flags, none of the parent's (tsx's --import, --conditions).
+    expect(cmdline).toEqual([process.execPath, '--expose-gc', '--max-semi-space-size=1', '--single-threaded', fileURLToPath(new URL('../src/spawner.cjs', import.meta.url))]);
     expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).not.toContainEqual(expect.stringMatching(/^NODE_OPTIONS=/));
     expect(rssMb(pid)).toBeLessThan(80);
   });
