@@ -33,6 +33,10 @@ export function createDb(options: DbOptions): Db {
     connectionString: options.databaseUrl,
     ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
   });
+  // An idle connection that fails (Postgres restarted, a backend terminated) is dropped by the pool, and the next query
+  // opens a new one. Without a listener the pool's 'error' event would end the process; Prisma adds its own only once
+  // it has connected, and the hot path may run long before it does.
+  pool.on('error', () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     prisma,

@@ -1,6 +1,7 @@
 import { beforeAll, expect, it } from 'vitest';
+import { createDb, migrate } from '@sluice/db';
 import type { Db, SchedulerTaskRun } from '@sluice/db';
-import { describeWithPostgres } from './postgres-fixture.js';
+import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
 
 // Text that would end a badly quoted literal, or smuggle a statement: the locked step's writes inline their values.
 const HOSTILE = [
@@ -136,5 +137,26 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     const read = await db.executions.get(execution.id);
     // Each step named its run after the count it saw: 0..9, each once.
     expect(read?.taskRuns.map((r) => r.id.split('-')[1]).sort()).toEqual(Array.from({ length: 10 }, (_, i) => String(i).padStart(2, '0')));
+  });
+
+  it('goes on after Postgres closed its idle pooled connections, before Prisma ever connected', async () => {
+    // A database of its own, used only through the plain-pg hot path: Prisma never connects, so only createDb's own
+    // listener stands between a closed idle connection and an 'error' event that would end the process.
+    const url = await postgres.createDatabase();
+    await migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR });
+    const fresh = createDb({ databaseUrl: url });
+    try {
+      const execution = await fresh.executions.create(base);
+      await Promise.all(Array.from({ length: 4 }, () => fresh.scheduler.withExecution(execution.id, async (locked) => locked.id)));
+      const name = new URL(url).pathname.slice(1);
+      const terminated = await db.prisma.$queryRaw<{ n: number }[]>`
+        SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = ${name}`;
+      expect(terminated[0]?.n).toBeGreaterThan(0);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect((await fresh.executions.get(execution.id))?.id).toBe(execution.id);
+      expect(await fresh.scheduler.withExecution(execution.id, async (locked) => locked.state)).toBe('CREATED');
+    } finally {
+      await fresh.close();
+    }
   });
 });
