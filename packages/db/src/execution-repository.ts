@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
-import { asArray, EXECUTION_SELECT, executionFromRow, jsonParam, selectExecution } from './rows.js';
+import { asArray, escapeLike, EXECUTION_SELECT, executionFromRow, jsonParam, selectExecution } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
 /** Kestra's terminated states (KESTRA.md A7): an execution in one of them has an end date and never changes again. */
@@ -115,10 +115,6 @@ export function newExecutionId(): string {
     n /= 62n;
   } while (n > 0n);
   return id;
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Flow, PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
+import { escapeLike } from './rows.js';
 
 /** One stored revision of a flow. */
 export interface FlowRevision {
@@ -75,10 +76,6 @@ function fromRow(row: FlowRow): FlowRevision {
     deleted: row.deleted,
     createdAt: row.created_at,
   };
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /**

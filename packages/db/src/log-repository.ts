@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { LogEntry, PrismaClient } from './generated/prisma/client.js';
+import { escapeLike } from './rows.js';
 import type { Queryable } from './rows.js';
 import { Prisma } from './generated/prisma/client.js';
 
@@ -120,10 +121,6 @@ function whereOf(executionId: string, filter: LogFilter): Prisma.LogEntryWhereIn
     ...(filter.taskRunId === undefined ? {} : { taskRunId: filter.taskRunId }),
     ...(filter.attempt === undefined ? {} : { attemptNumber: filter.attempt }),
   };
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
 /** A `logs` row read by raw SQL, with the columns aliased to the model's field names. */

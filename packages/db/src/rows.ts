@@ -53,6 +53,11 @@ interface TaskRunJson {
   end_date: string | null;
 }
 
+/** `text` for a LIKE pattern, matched literally (`\`, `%` and `_` escaped with the default escape character). */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 export function asArray<T>(value: unknown): T[] {
   return Array.isArray(value) ? (value as T[]) : [];
 }
