@@ -13,21 +13,12 @@ import type { ExecutionRow } from './rows.js';
  * messages of the same execution at once, and the lock makes them take turns, each seeing the other's writes.
  */
 
-/** A task run as the scheduler works with it. `attempts` is Kestra's shape: `[{state: {current, histories}, workerId?}]`. */
-export interface SchedulerTaskRun {
-  readonly id: string;
-  readonly taskId: string;
-  readonly parentTaskRunId: string | null;
-  readonly state: string;
-  readonly stateHistory: StateEntry[];
-  readonly attempts: AttemptEntry[];
-  readonly outputs: unknown;
-  readonly metrics: unknown;
-  readonly workerGroup: string | null;
-  readonly workerId: string | null;
-  readonly startDate: Date | null;
-  readonly endDate: Date | null;
-}
+/**
+ * A task run as the scheduler works with it: a stored task run without what the scheduler never sets (its execution
+ * is the locked one; `value` belongs to flowable tasks), with `attempts` in Kestra's shape:
+ * `[{state: {current, histories}, workerId?}]`.
+ */
+export type SchedulerTaskRun = Omit<StoredTaskRun, 'executionId' | 'value' | 'attempts'> & { readonly attempts: AttemptEntry[] };
 
 export interface AttemptEntry {
   readonly state: { readonly current: string; readonly histories: StateEntry[] };
@@ -68,21 +59,8 @@ export interface ExecutionTx {
 }
 
 /** The scheduler's view of a stored task run. */
-function toSchedulerRun(run: StoredTaskRun): SchedulerTaskRun {
-  return {
-    id: run.id,
-    taskId: run.taskId,
-    parentTaskRunId: run.parentTaskRunId,
-    state: run.state,
-    stateHistory: run.stateHistory,
-    attempts: run.attempts as AttemptEntry[],
-    outputs: run.outputs,
-    metrics: run.metrics,
-    workerGroup: run.workerGroup,
-    workerId: run.workerId,
-    startDate: run.startDate,
-    endDate: run.endDate,
-  };
+function toSchedulerRun({ executionId: _execution, value: _value, attempts, ...run }: StoredTaskRun): SchedulerTaskRun {
+  return { ...run, attempts: attempts as AttemptEntry[] };
 }
 
 export interface TriggerSlot {
