@@ -42,6 +42,7 @@ RUN npm run --silent db:generate \
       if [ -d "$d/dist" ]; then mkdir -p "/out/$d" && cp -a "$d/dist" "/out/$d/"; fi; \
     done \
  && cp -a apps/cli/bin /out/apps/cli/ \
+ && if [ -d packages/runner-process/native ]; then cp -a packages/runner-process/native /out/packages/runner-process/; fi \
  && find /out -name '*.tsbuildinfo' -delete \
  && find /out -name '*.test.*' -delete
 

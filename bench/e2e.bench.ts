@@ -110,7 +110,10 @@ async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
   }
 }
 
-/** Children of `pid` whose command line contains `needle` (the PROCESS runner's spawner helper: `spawner.cjs`). */
+/** The PROCESS runner's spawner, Node (`spawner.cjs`) or compiled (`native/sluice-spawner-<hash>`): its command line has this. */
+const SPAWNER_NEEDLE = 'spawner';
+
+/** Children of `pid` whose command line contains `needle` (the PROCESS runner's spawner). */
 async function childrenMatching(pid: number, needle: string): Promise<number[]> {
   const found: number[] = [];
   for (const entry of await readdir('/proc')) {
@@ -577,7 +580,7 @@ async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<strin
       snapshot.set(`${server.name}: child shells`, cpu.children);
       // The PROCESS runner starts commands from a helper process: its CPU and that of the shells it started.
       let spawner = 0;
-      for (const pid of await childrenMatching(server.child.pid ?? -1, 'spawner.cjs')) {
+      for (const pid of await childrenMatching(server.child.pid ?? -1, SPAWNER_NEEDLE)) {
         const helper = await cpuMs(pid);
         spawner += helper.self + helper.children;
       }
@@ -711,7 +714,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
       const tracked: { name: string; pid: number }[] = [];
       for (const p of stack.processes) {
         tracked.push({ name: p.name, pid: p.child.pid ?? -1 });
-        for (const pid of await childrenMatching(p.child.pid ?? -1, 'spawner.cjs')) tracked.push({ name: `${p.name.split(' (')[0]}: process spawner`, pid });
+        for (const pid of await childrenMatching(p.child.pid ?? -1, SPAWNER_NEEDLE)) tracked.push({ name: `${p.name.split(' (')[0]}: process spawner`, pid });
       }
       const samplesRss = async (): Promise<number[]> => Promise.all(tracked.map((p) => rssMb(p.pid)));
       const start = await samplesRss();

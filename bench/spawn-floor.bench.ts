@@ -5,7 +5,8 @@
  * time counts once they are reaped) per process started, and the wall time per process:
  * - `sh` loop: a dash process starting them one after the other (the smallest starter there is here);
  * - Node `spawn()` from a fresh node process, then from one holding `--ballast` MB (a worker's size);
- * - the PROCESS runner's spawner helper (`spawner.cjs`), through the runner itself (its CPU is the helper's).
+ * - the PROCESS runner's spawners, through the runner itself (the CPU is the spawner's): the compiled one
+ *   (`spawner.c`, posix_spawn, `spawn: 'native'`) and the Node helper (`spawner.cjs`, `spawn: 'helper'`).
  *
  *   npm run bench:spawn -- [N=400] [--ballast 300]
  */
@@ -13,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
-import { createProcessRunner, helperPid } from '@sluice/runner-process';
+import { createProcessRunner, helperPid, nativeSpawnerPid } from '@sluice/runner-process';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { ballast: { type: 'string', default: '300' } } });
 const N = Number(positionals[0] ?? 400);
@@ -75,21 +76,22 @@ function nodeStarter(ballastMb: number): Promise<Row> {
   return external(`Node spawn() from a node process${ballastMb > 0 ? ` + ${ballastMb} MB` : ''}`, process.execPath, ['-e', script], /ready/);
 }
 
-/** The PROCESS runner in its default mode: its spawner helper starts the shells; the helper is measured. */
-async function spawnerHelper(): Promise<Row> {
-  const runner = createProcessRunner({ spawn: 'helper' });
+/** The PROCESS runner with one of its spawner processes, which starts the shells and is measured. */
+async function runnerSpawner(spawn: 'native' | 'helper'): Promise<Row> {
+  const runner = createProcessRunner({ spawn });
   const once = async (): Promise<void> => {
     const result = await runner.run({ commands: ['true'], workingDirectory: tmpdir() }, { onStdout: () => undefined, onStderr: () => undefined }, new AbortController().signal);
     if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}`);
   };
   for (let i = 0; i < 20; i++) await once();
-  const pid = helperPid() ?? -1;
+  const pid = (spawn === 'native' ? nativeSpawnerPid() : helperPid()) ?? -1;
   const before = await cpuOf(pid);
   const start = performance.now();
   for (let i = 0; i < N; i++) await once();
   const wall = performance.now() - start;
   const after = await cpuOf(pid);
-  return { label: "the PROCESS runner's spawner helper (spawner.cjs)", rssMb: after.rssMb, starterMs: (after.self - before.self) / N, childMs: (after.children - before.children) / N, wallMs: wall / N };
+  const label = spawn === 'native' ? "the PROCESS runner's compiled spawner (spawner.c)" : "the PROCESS runner's Node helper (spawner.cjs)";
+  return { label, rssMb: after.rssMb, starterMs: (after.self - before.self) / N, childMs: (after.children - before.children) / N, wallMs: wall / N };
 }
 
 console.log(`# Starting one process: CPU per \`/bin/sh -c true\`, ${N} each, one at a time`);
@@ -98,7 +100,8 @@ console.log('| starter | starter RSS MiB | starter CPU ms | child CPU ms | total
 console.log('|---|---|---|---|---|---|');
 const shLoop = `read go; i=0; while [ $i -lt ${N} ]; do /bin/sh -c true; i=$((i+1)); done; echo done; read end`;
 console.log(row(await external('a `sh` loop (dash)', '/bin/sh', ['-c', `echo ready; ${shLoop}`], /ready/)));
-console.log(row(await spawnerHelper()));
+console.log(row(await runnerSpawner('native')));
+console.log(row(await runnerSpawner('helper')));
 console.log(row(await nodeStarter(0)));
 if (BALLAST_MB > 0) console.log(row(await nodeStarter(BALLAST_MB)));
 console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);

@@ -13,7 +13,7 @@
  * | `SLUICE_WORKER_ID` | `<hostname>-<pid>-<random>` | the worker's id; set a stable one so the orphan-container sweep at start finds what a crashed run of this worker left behind. Never share it between live workers |
  * | `DOCKER_HOST` | `unix:///var/run/docker.sock` | the Docker engine of the DOCKER runner (`unix:///path` or `tcp://host:port`) |
  * | `SLUICE_DOCKER_NETWORK_MODE` | (engine default) | network mode of containers whose task sets none (`none`, `host`, `bridge`...) |
- * | `SLUICE_PROCESS_SPAWN` | `helper` | how the PROCESS runner starts commands: `helper` (a small helper process) or `direct` (`spawn()` from the worker) |
+ * | `SLUICE_PROCESS_SPAWN` | `auto` | how the PROCESS runner starts commands: `native` (a small compiled spawner), `helper` (a small Node helper process), `auto` (`native` if it could be compiled, else `helper`) or `direct` (`spawn()` from the worker) |
  * | `SLUICE_QUEUE_LOCK_MS` | 30000 | BullMQ job lock; a worker killed mid-task has its job taken over about this long after |
  * | `SLUICE_WORKER_STOP_GRACE_MS` | 30000 | on SIGTERM/SIGINT, how long in-flight task runs may take to finish before they are handed back to the queue |
  * | `SLUICE_SECRET_<NAME>` / `SECRET_<NAME>` | | secrets for `secret('NAME')` (plain / base64) |
@@ -43,8 +43,8 @@ export interface WorkerConfig {
   /** A non-unix `DOCKER_HOST` (`tcp://host:2375`); when set it wins over `dockerSocket`. */
   readonly dockerHost?: string;
   readonly dockerNetworkMode?: string;
-  /** How the PROCESS runner starts commands (`SLUICE_PROCESS_SPAWN`); absent: the runner's default, `helper`. */
-  readonly processSpawn?: 'helper' | 'direct';
+  /** How the PROCESS runner starts commands (`SLUICE_PROCESS_SPAWN`); absent: the runner's default, `auto`. */
+  readonly processSpawn?: ProcessSpawn;
   /** On SIGTERM/SIGINT, how long in-flight task runs may take to finish (ms). */
   readonly stopGraceMs: number;
   /** BullMQ job lock (ms): a worker that dies mid-task has its job picked up again about this long after. */
@@ -139,9 +139,7 @@ export function workerConfig(args: WorkerConfigArgs, env: Readonly<Record<string
   }
   const networkMode = value(env.SLUICE_DOCKER_NETWORK_MODE);
   const processSpawn = value(env.SLUICE_PROCESS_SPAWN);
-  if (processSpawn !== undefined && processSpawn !== 'helper' && processSpawn !== 'direct') {
-    throw new WorkerConfigError(`SLUICE_PROCESS_SPAWN must be "helper" or "direct", got ${JSON.stringify(processSpawn)}`);
-  }
+  if (processSpawn !== undefined && !isProcessSpawn(processSpawn)) throw new WorkerConfigError(processSpawnError(processSpawn));
   const rawLock = value(env.SLUICE_QUEUE_LOCK_MS);
   const queueLockMs = rawLock === undefined ? undefined : /^\d+$/.test(rawLock) ? Number(rawLock) : Number.NaN;
   if (queueLockMs !== undefined && (!Number.isInteger(queueLockMs) || queueLockMs < 500 || queueLockMs > 600_000)) {
@@ -199,6 +197,18 @@ export function loadWorkerConfig(argv: readonly string[] = process.argv.slice(2)
 export const PROCESS_RUNNER_TYPE = 'io.kestra.plugin.core.runner.Process';
 
 /** The PROCESS runner's worker settings from the configuration (empty: the runner's defaults). */
+/** The PROCESS runner's `spawn` option, as `SLUICE_PROCESS_SPAWN` sets it. */
+export const PROCESS_SPAWN_MODES = ['auto', 'native', 'helper', 'direct'] as const;
+export type ProcessSpawn = (typeof PROCESS_SPAWN_MODES)[number];
+
+export const isProcessSpawn = (value: string): value is ProcessSpawn => (PROCESS_SPAWN_MODES as readonly string[]).includes(value);
+
+/** The message for a bad `SLUICE_PROCESS_SPAWN`, the same from every app. */
+export function processSpawnError(value: string): string {
+  const modes = PROCESS_SPAWN_MODES.map((mode) => JSON.stringify(mode));
+  return `SLUICE_PROCESS_SPAWN must be ${modes.slice(0, -1).join(', ')} or ${modes.at(-1)}, got ${JSON.stringify(value)}`;
+}
+
 export function processRunnerOptions(config: Pick<WorkerConfig, 'processSpawn'>): Record<string, unknown> {
   return config.processSpawn !== undefined ? { spawn: config.processSpawn } : {};
 }

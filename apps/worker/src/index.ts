@@ -3,7 +3,17 @@ export { createWorker, defaultWorkerId } from './worker.js';
 export type { Worker, WorkerJobEvent, WorkerOptions } from './worker.js';
 export { createHttpWorkerRegistry, WorkerRegistryError } from './registry-client.js';
 export type { HttpWorkerRegistryOptions, WorkerHeartbeat, WorkerRegistryClient } from './registry-client.js';
-export { DEFAULT_DOCKER_SOCKET, loadWorkerConfig, PROCESS_RUNNER_TYPE, processRunnerOptions, workerConfig, WorkerConfigError } from './config.js';
-export type { WorkerConfig, WorkerConfigArgs } from './config.js';
+export {
+  DEFAULT_DOCKER_SOCKET,
+  isProcessSpawn,
+  loadWorkerConfig,
+  PROCESS_RUNNER_TYPE,
+  PROCESS_SPAWN_MODES,
+  processRunnerOptions,
+  processSpawnError,
+  workerConfig,
+  WorkerConfigError,
+} from './config.js';
+export type { ProcessSpawn, WorkerConfig, WorkerConfigArgs } from './config.js';
 export { DOCKER_RUNNER_TYPE, main, startWorkerProcess } from './main.js';
 export type { StartWorkerProcessOptions, WorkerProcess } from './main.js';

@@ -85,7 +85,7 @@ describe('workerConfig', () => {
     const direct = workerConfig({}, { ...required, SLUICE_PROCESS_SPAWN: 'direct' });
     expect(direct.processSpawn).toBe('direct');
     expect(processRunnerOptions(direct)).toEqual({ spawn: 'direct' });
-    expect(failure(() => workerConfig({}, { ...required, SLUICE_PROCESS_SPAWN: 'fork' })).message).toBe('SLUICE_PROCESS_SPAWN must be "helper" or "direct", got "fork"');
+    expect(failure(() => workerConfig({}, { ...required, SLUICE_PROCESS_SPAWN: 'fork' })).message).toBe('SLUICE_PROCESS_SPAWN must be "auto", "native", "helper" or "direct", got "fork"');
   });
 
   it('reads the Docker engine, network mode and worker id', () => {

@@ -27,8 +27,8 @@ const SCRIPT = fileURLToPath(new URL('./spawner.cjs', import.meta.url));
  */
 const SPAWNER_FLAGS = ['--expose-gc', '--max-semi-space-size=1', '--single-threaded'];
 
-/** Messages from `spawner.cjs`: keep both sides in step. */
-type HelperMessage =
+/** Messages from a spawner (`spawner.cjs`, or `spawner.c` decoded by native-spawn.ts): keep every side in step. */
+export type HelperMessage =
   | { readonly type: 'spawned'; readonly id: number; readonly pid: number }
   | { readonly type: 'error'; readonly id: number; readonly code?: string; readonly message: string }
   | { readonly type: 'output'; readonly id: number; readonly fd: 1 | 2; readonly data: Buffer }
@@ -93,42 +93,62 @@ class Command {
   }
 }
 
-/** The helper process and the commands it runs for us. */
+/** A request to a spawner process; `spawner.cjs` and `spawner.c` take the same ones. */
+export type SpawnerRequest =
+  | {
+      readonly op: 'spawn';
+      readonly id: number;
+      readonly file: string;
+      readonly args: readonly string[];
+      readonly cwd: string;
+      readonly env: Readonly<Record<string, string | undefined>>;
+    }
+  | { readonly op: 'destroy'; readonly id: number };
+
+/** What the Helper needs from its process, whichever program it runs and however they talk. */
+export interface SpawnerTransport {
+  readonly pid: number | undefined;
+  /** Requests can still reach the process. */
+  readonly connected: boolean;
+  /** Throws when the request cannot be encoded (NUL in a string); a failed write shows as `lost`. */
+  send(request: SpawnerRequest): void;
+  /** Whether the process and its channel keep the worker's event loop alive. */
+  ref(): void;
+  unref(): void;
+}
+
+export interface SpawnerEvents {
+  message(message: HelperMessage): void;
+  /** No new request can be sent (the channel closed): the next command takes a new helper. */
+  disconnected(): void;
+  /** The process is gone: the commands in flight are lost. */
+  lost(how: string): void;
+}
+
+export type OpenTransport = (events: SpawnerEvents) => SpawnerTransport;
+
+/** A spawner process and the commands it runs for us. */
 class Helper {
-  private readonly child: ChildProcess;
+  private readonly transport: SpawnerTransport;
   private readonly commands = new Map<number, Command>();
   private nextId = 1;
   private lost = false;
 
-  constructor(private readonly onLost: (helper: Helper) => void) {
-    const env = { ...workerEnv() };
-    // A worker run through tsx has a loader in NODE_OPTIONS: the helper is plain CommonJS and starts faster without.
-    delete env.NODE_OPTIONS;
-    this.child = fork(SCRIPT, [], {
-      execArgv: [...SPAWNER_FLAGS],
-      env,
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // Its own session: Ctrl-C in a terminal must not kill it under the worker's running commands. It follows
-      // the worker through the IPC channel instead.
-      detached: true,
-    });
-    this.child.on('message', (message: HelperMessage) => this.receive(message));
-    this.child.once('disconnect', () => this.onLost(this));
-    this.child.once('exit', (code, signal) => this.lose(signal ? `signal ${signal}` : `code ${code}`));
-    this.child.on('error', (error) => {
-      // A failed fork. Other errors (failed sends: every send has a callback) are followed by 'exit'.
-      if (this.child.pid === undefined) this.lose(error.message);
+  constructor(open: OpenTransport, private readonly onLost: (helper: Helper) => void) {
+    this.transport = open({
+      message: (message) => this.receive(message),
+      disconnected: () => this.onLost(this),
+      lost: (how) => this.lose(how),
     });
     this.release();
   }
 
   get pid(): number | undefined {
-    return this.lost ? undefined : this.child.pid;
+    return this.lost ? undefined : this.transport.pid;
   }
 
   get usable(): boolean {
-    return !this.lost && this.child.connected;
+    return !this.lost && this.transport.connected;
   }
 
   start(request: SpawnRequest): Promise<SpawnedCommand> {
@@ -137,10 +157,14 @@ class Helper {
       this.commands.delete(id);
       this.release();
     });
+    const env = request.inheritEnv ? { ...workerEnv(), ...request.env } : { ...request.env };
+    try {
+      this.transport.send({ op: 'spawn', id, file: request.file, args: request.args, cwd: request.cwd, env });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     this.commands.set(id, command);
     this.hold();
-    const env = request.inheritEnv ? { ...workerEnv(), ...request.env } : { ...request.env };
-    this.send({ op: 'spawn', id, file: request.file, args: request.args, cwd: request.cwd, env });
     return command.started.promise;
   }
 
@@ -153,7 +177,7 @@ class Helper {
           pid: message.pid,
           exited: command.exited.promise,
           read: (onChunk) => command.read(onChunk),
-          destroyPipes: () => this.send({ op: 'destroy', id: message.id }),
+          destroyPipes: () => this.transport.send({ op: 'destroy', id: message.id }),
         });
         return;
       case 'error':
@@ -173,11 +197,6 @@ class Helper {
     }
   }
 
-  private send(message: Record<string, unknown>): void {
-    // A failed send means the helper is going away: its 'exit' fails the commands.
-    this.child.send(message, undefined, undefined, () => undefined);
-  }
-
   private lose(how: string): void {
     if (this.lost) return;
     this.lost = true;
@@ -189,17 +208,54 @@ class Helper {
 
   // While a command is in flight, the helper's handles keep the worker's event loop alive; otherwise not.
   private hold(): void {
-    if (this.commands.size !== 1) return;
-    this.child.ref();
-    this.child.channel?.ref();
+    if (this.commands.size === 1) this.transport.ref();
   }
 
   private release(): void {
-    if (this.commands.size !== 0) return;
-    this.child.unref();
-    this.child.channel?.unref();
+    if (this.commands.size === 0) this.transport.unref();
   }
 }
+
+/** `spawner.cjs` in a forked Node process, over its IPC channel. */
+const forkTransport: OpenTransport = (events) => {
+  const env = { ...workerEnv() };
+  // A worker run through tsx has a loader in NODE_OPTIONS: the helper is plain CommonJS and starts faster without.
+  delete env.NODE_OPTIONS;
+  const child: ChildProcess = fork(SCRIPT, [], {
+    execArgv: [...SPAWNER_FLAGS],
+    env,
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // Its own session: Ctrl-C in a terminal must not kill it under the worker's running commands. It follows
+    // the worker through the IPC channel instead.
+    detached: true,
+  });
+  child.on('message', (message: HelperMessage) => events.message(message));
+  child.once('disconnect', () => events.disconnected());
+  child.once('exit', (code, signal) => events.lost(signal ? `signal ${signal}` : `code ${code}`));
+  child.on('error', (error) => {
+    // A failed fork. Other errors (failed sends: every send has a callback) are followed by 'exit'.
+    if (child.pid === undefined) events.lost(error.message);
+  });
+  return {
+    get pid() {
+      return child.pid;
+    },
+    get connected() {
+      return child.connected;
+    },
+    // A failed send means the helper is going away: its 'exit' fails the commands.
+    send: (request) => void child.send(request, undefined, undefined, () => undefined),
+    ref: () => {
+      child.ref();
+      child.channel?.ref();
+    },
+    unref: () => {
+      child.unref();
+      child.channel?.unref();
+    },
+  };
+};
 
 /**
  * The worker's own environment, for commands that inherit it (`inheritEnv`), as `extendEnv` does in direct mode.
@@ -210,29 +266,38 @@ function workerEnv(): NodeJS.ProcessEnv {
   return process.env;
 }
 
-let current: Helper | undefined;
+/** One helper per kind of spawner and worker process, replaced when it is lost. */
+export class HelperSlot {
+  private current: Helper | undefined;
 
-function helper(): Helper {
-  if (current?.usable) return current;
-  const created = new Helper((lost) => {
-    if (current === lost) current = undefined;
-  });
-  current = created;
-  return created;
+  constructor(private readonly open: OpenTransport) {}
+
+  start(request: SpawnRequest): Promise<SpawnedCommand> {
+    let target = this.current;
+    if (!target?.usable) {
+      try {
+        target = new Helper(this.open, (lost) => {
+          if (this.current === lost) this.current = undefined;
+        });
+      } catch (error) {
+        const reason = `cannot start the process spawner: ${error instanceof Error ? error.message : String(error)}`;
+        return Promise.reject(new SluiceError('SLU_RUNNER_START_FAILED', { reason }, {}, { cause: error }));
+      }
+      this.current = target;
+    }
+    return target.start(request);
+  }
+
+  get pid(): number | undefined {
+    return this.current?.pid;
+  }
 }
 
-export const startWithHelper: StartCommand = (request) => {
-  let target: Helper;
-  try {
-    target = helper();
-  } catch (error) {
-    const reason = `cannot start the process spawner: ${error instanceof Error ? error.message : String(error)}`;
-    return Promise.reject(new SluiceError('SLU_RUNNER_START_FAILED', { reason }, {}, { cause: error }));
-  }
-  return target.start(request);
-};
+const nodeHelper = new HelperSlot(forkTransport);
 
-/** The pid of the current helper process, if one runs (tests, benchmarks, monitoring). */
+export const startWithHelper: StartCommand = (request) => nodeHelper.start(request);
+
+/** The pid of the current Node helper process, if one runs (tests, benchmarks, monitoring). */
 export function helperPid(): number | undefined {
-  return current?.pid;
+  return nodeHelper.pid;
 }

@@ -4,6 +4,8 @@ import { processRunner } from './definition.js';
 export { processRunner };
 export { createProcessRunner } from './process-runner.js';
 export { helperPid } from './helper-spawn.js';
+export { nativeSpawner, nativeSpawnerPid } from './native-spawn.js';
+export type { NativeSpawner } from './native-spawn.js';
 export type { ProcessRunnerOptions } from './process-runner.js';
 export type { SpawnMode } from './spawned-command.js';
 

@@ -6,6 +6,7 @@ import type { Runner, RunnerCommand, RunnerOutput, RunnerResult } from '@sluice/
 import { LineSplitter } from '@sluice/plugin-api';
 import { startDirect } from './direct-spawn.js';
 import { startWithHelper } from './helper-spawn.js';
+import { nativeSpawner, startWithNative } from './native-spawn.js';
 import { groupMembers, killGroup } from './process-group.js';
 import type { ExitStatus, SpawnMode, StartCommand } from './spawned-command.js';
 
@@ -21,11 +22,13 @@ export interface ProcessRunnerOptions {
   /** On abort, milliseconds between SIGTERM and SIGKILL of the process group. Default 2000. */
   readonly killGracePeriodMs?: number;
   /**
-   * How commands are started. `helper` (default): by a small helper process the worker forks once and shares
-   * between runners (`spawner.cjs`); a busy worker's event loop then stays free, where forking the worker itself
-   * blocks it for milliseconds per command. `direct`: `spawn()` from the worker process itself. Either way the
-   * command runs as the worker's user, in its own process group, which the worker signals itself. The apps set it
-   * from `SLUICE_PROCESS_SPAWN`.
+   * How commands are started. `native`: by a small compiled spawner process (`spawner.c`, posix_spawn), started
+   * once per worker and shared between runners; the cheapest start, it needs a C compiler once (see
+   * native-spawn.ts). `helper`: by a small Node helper process (`spawner.cjs`); a busy worker's event loop stays
+   * free too, but each start forks that helper. `auto` (default): `native` when it could be compiled, else
+   * `helper`. `direct`: `spawn()` from the worker process itself, which blocks the worker's event loop for
+   * milliseconds per command. Either way the command runs as the worker's user, in its own process group, which
+   * the worker signals itself. The apps set it from `SLUICE_PROCESS_SPAWN`.
    */
   readonly spawn?: SpawnMode;
 }
@@ -36,18 +39,19 @@ const DEFAULT_GRACE_MS = 2_000;
 // output pipes open before we stop reading them.
 const DRAIN_MS = 1_000;
 
-const isSpawnMode = (value: unknown): value is SpawnMode => value === 'helper' || value === 'direct';
-const STARTERS: Readonly<Record<SpawnMode, StartCommand>> = { helper: startWithHelper, direct: startDirect };
+const startAuto: StartCommand = async (request) => ('error' in (await nativeSpawner()) ? startWithHelper : startWithNative)(request);
+const STARTERS: Readonly<Record<SpawnMode, StartCommand>> = { auto: startAuto, native: startWithNative, helper: startWithHelper, direct: startDirect };
+const isSpawnMode = (value: unknown): value is SpawnMode => typeof value === 'string' && Object.hasOwn(STARTERS, value);
 
 function invalidOption(reason: string): SluiceError {
   return new SluiceError('SLU_PLUGIN_INVALID_DEFINITION', { kind: 'runner', type: 'PROCESS', reason });
 }
 
 function readOptions(options: Readonly<Record<string, unknown>>): Required<ProcessRunnerOptions> {
-  const { inheritEnv = true, killGracePeriodMs = DEFAULT_GRACE_MS, spawn = 'helper' } = options;
+  const { inheritEnv = true, killGracePeriodMs = DEFAULT_GRACE_MS, spawn = 'auto' } = options;
   if (typeof inheritEnv !== 'boolean') throw invalidOption('option inheritEnv must be a boolean');
   if (typeof killGracePeriodMs !== 'number' || !(killGracePeriodMs >= 0)) throw invalidOption('option killGracePeriodMs must be a number ≥ 0');
-  if (!isSpawnMode(spawn)) throw invalidOption(`option spawn must be "helper" or "direct", got ${JSON.stringify(spawn)}`);
+  if (!isSpawnMode(spawn)) throw invalidOption(`option spawn must be "auto", "native", "helper" or "direct", got ${JSON.stringify(spawn)}`);
   return { inheritEnv, killGracePeriodMs, spawn };
 }
 
@@ -87,9 +91,9 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
  *   exits while background children still run, so a run never leaves a process behind;
  * - a shell killed by a signal we did not send resolves with exit code 128 + the signal number;
  * - it does not sandbox anything: the command runs as the worker's user, with the worker's tools;
- * - by default the command is started by a helper process shared by the worker's runners (option `spawn`), which
- *   keeps the worker's event loop free; if that helper dies, the commands in flight are killed and reject with
- *   SLU_RUNNER_START_FAILED, and the next command starts a new helper.
+ * - by default the command is started by a spawner process shared by the worker's runners (option `spawn`), which
+ *   keeps the worker's event loop free; if that spawner dies, the commands in flight are killed and reject with
+ *   SLU_RUNNER_START_FAILED, and the next command starts a new spawner.
  */
 export function createProcessRunner(options: Readonly<Record<string, unknown>> = {}): Runner {
   const settings = readOptions(options);

@@ -1,12 +1,13 @@
 /**
- * How the PROCESS runner obtains a child process, internal to this package. Two implementations: `direct-spawn.ts`
- * (execa in the worker process) and `helper-spawn.ts` (a small helper process forked once, see `spawner.cjs`).
+ * How the PROCESS runner obtains a child process, internal to this package. Three implementations:
+ * `direct-spawn.ts` (execa in the worker process), `helper-spawn.ts` (a small Node helper process forked once, see
+ * `spawner.cjs`) and `native-spawn.ts` (a compiled spawner started once, see `spawner.c`).
  * What this leaves out on purpose: signals. The runner stops a command by signalling its process group itself
  * (`process-group.ts`), whichever way the command was started.
  */
 
 /** How a command is started: `ProcessRunnerOptions.spawn`. */
-export type SpawnMode = 'helper' | 'direct';
+export type SpawnMode = 'auto' | 'native' | 'helper' | 'direct';
 
 export interface SpawnRequest {
   readonly file: string;

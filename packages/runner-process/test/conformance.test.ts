@@ -6,7 +6,7 @@ import { isProcessGone, processesUnder } from '@sluice/testing';
 import { processRunner } from '../src/index.js';
 
 // Both ways of starting a command meet the same contract (ProcessRunnerOptions.spawn).
-for (const spawn of ['helper', 'direct'] as const) {
+for (const spawn of ['native', 'helper', 'direct'] as const) {
   runnerConformance(`PROCESS (spawn: ${spawn})`, async () => {
     const workRoot = await mkdtemp(join(tmpdir(), 'sluice-process-conformance-'));
     return {

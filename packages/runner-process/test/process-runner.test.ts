@@ -6,6 +6,7 @@ import type { RunnerCommand } from '@sluice/plugin-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createProcessRunner, processRunner } from '../src/index.js';
 import { helperPid } from '../src/helper-spawn.js';
+import { nativeSpawnerPid } from '../src/native-spawn.js';
 import { LineSplitter } from '@sluice/plugin-api';
 import { isProcessGone, processesUnder } from '@sluice/testing';
 
@@ -46,23 +47,24 @@ describe('PROCESS runner options', () => {
   it('is created through its definition, and rejects bad options', () => {
     expect(typeof processRunner.create!({}).run).toBe('function');
     expect(() => processRunner.create!({ inheritEnv: 'no' })).toThrowError(/inheritEnv must be a boolean/);
-    expect(() => processRunner.create!({ spawn: 'fork' })).toThrowError('invalid runner definition "PROCESS": option spawn must be "helper" or "direct", got "fork"');
+    expect(() => processRunner.create!({ spawn: 'fork' })).toThrowError('invalid runner definition "PROCESS": option spawn must be "auto", "native", "helper" or "direct", got "fork"');
     expect(() => createProcessRunner({ spawn: 'direct' })).not.toThrow();
   });
 
-  it('starts commands through the helper by default, directly with spawn: direct', async () => {
+  it('starts commands through the compiled spawner by default (auto), through the others on request', async () => {
     // The shell's parent tells who started it.
     const parent = async (options: Record<string, unknown>) => Number((await runCommand({ commands: ['echo $PPID'] }, options)).stdout[0]);
     const byDefault = await parent({});
-    expect(byDefault).toBe(helperPid());
-    expect(byDefault).not.toBe(process.pid);
-    expect(await parent({ spawn: 'direct' })).toBe(process.pid);
+    expect(byDefault).toBe(nativeSpawnerPid());
+    expect(await parent({ spawn: 'native' })).toBe(nativeSpawnerPid());
     expect(await parent({ spawn: 'helper' })).toBe(helperPid());
+    expect(await parent({ spawn: 'direct' })).toBe(process.pid);
+    expect(new Set([nativeSpawnerPid(), helperPid(), process.pid]).size).toBe(3);
   });
 });
 
 // Every behaviour below holds whichever way the command is started.
-describe.each(['helper', 'direct'] as const)('PROCESS runner (spawn: %s)', (spawn) => {
+describe.each(['native', 'helper', 'direct'] as const)('PROCESS runner (spawn: %s)', (spawn) => {
   const run = (command: Command, options: Record<string, unknown> = {}, signal?: AbortSignal, onStdout?: (line: string) => void) =>
     runCommand(command, { spawn, ...options }, signal, onStdout);
 

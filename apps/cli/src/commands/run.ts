@@ -16,7 +16,7 @@ import { createDefaultRegistries } from '@sluice/plugins';
 import { applyPluginDefaults, newTaskRunId, templateVariables } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
-import { PROCESS_RUNNER_TYPE, processRunnerOptions } from '@sluice/worker';
+import { isProcessSpawn, PROCESS_RUNNER_TYPE, processRunnerOptions, processSpawnError } from '@sluice/worker';
 import type { TaskLogEntry, TaskRunOutcome } from '@sluice/task-runtime';
 import type { CliEnv } from '../main.js';
 import type { CliIO } from '../io.js';
@@ -50,8 +50,8 @@ function time(date: Date): string {
 
 export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): Promise<number> {
   const processSpawn = env.SLUICE_PROCESS_SPAWN || undefined;
-  if (processSpawn !== undefined && processSpawn !== 'helper' && processSpawn !== 'direct') {
-    io.stderr(`sluice: SLUICE_PROCESS_SPAWN must be "helper" or "direct", got ${JSON.stringify(processSpawn)}`);
+  if (processSpawn !== undefined && !isProcessSpawn(processSpawn)) {
+    io.stderr(`sluice: ${processSpawnError(processSpawn)}`);
     return 2;
   }
   const registries = createDefaultRegistries();
