@@ -5,7 +5,7 @@
  * - a bare `child_process.spawn('/bin/sh', ['-c', 'true'])` until it exits.
  *
  * The flow (`bench.bench_one`) runs `true` with the PROCESS runner. Every execution is
- * `POST /api/v1/executions/bench/bench_one?wait=true` with an empty multipart form, and counts only when the answer is
+ * `POST /api/v1/executions/bench/bench_one?wait=true` with an empty multipart form (kept-alive connections), and counts only when the answer is
  * an execution in state SUCCESS. Phases, for each mode:
  * 1. latency: sequential executions after a warm-up; the runs alternate BullMQ baseline → spawn baseline → Sluice, so
  *    machine noise hits all three alike. A profile splits each Sluice run with the timestamps of the execution's and
@@ -41,6 +41,7 @@ import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
+import http from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -384,16 +385,40 @@ async function deploy(url: string): Promise<void> {
   if (!response.ok) throw new Error(`deploying the flow failed: ${response.status} ${await response.text()}`);
 }
 
+// The load generator shares the 2 cores with the stack it measures, so it stays cheap: plain http.request on
+// kept-alive connections and one pre-encoded empty multipart form (undici's fetch with a FormData body cost about
+// 2.7 ms of CPU per execution, as much as Postgres).
+const BOUNDARY = 'sluice-bench-boundary';
+const EMPTY_FORM = Buffer.from(`--${BOUNDARY}--\r\n`);
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': `multipart/form-data; boundary=${BOUNDARY}`, 'content-length': EMPTY_FORM.length } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(EMPTY_FORM);
+  });
+}
+
 /** One execution, `?wait=true`; never throws (an error is part of the sample). */
 async function executeOnce(url: string): Promise<Sample> {
   const sentAt = Date.now();
   const start = performance.now();
   try {
-    const response = await fetch(`${url}/api/v1/executions/${NAMESPACE}/${FLOW_ID}?wait=true`, { method: 'POST', body: new FormData() });
-    const text = await response.text();
+    const response = await post(`${url}/api/v1/executions/${NAMESPACE}/${FLOW_ID}?wait=true`);
+    const text = response.text;
     const ms = performance.now() - start;
     const receivedAt = Date.now();
-    if (!response.ok) return { ms, sentAt, receivedAt, error: `HTTP ${response.status}: ${text.slice(0, 300)}` };
+    if (response.status !== 200) return { ms, sentAt, receivedAt, error: `HTTP ${response.status}: ${text.slice(0, 300)}` };
     const execution = JSON.parse(text) as ExecutionJson;
     if (execution.state.current !== 'SUCCESS') return { ms, sentAt, receivedAt, execution, error: `execution ${execution.id} ended ${execution.state.current}` };
     return { ms, sentAt, receivedAt, execution };
@@ -603,6 +628,29 @@ async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<strin
   return snapshot;
 }
 
+/**
+ * Distributed mode: where the sequential executions' BullMQ jobs spent their time, from the jobs BullMQ keeps after
+ * completion (`timestamp` when added, `processedOn` when a consumer took it, `finishedOn`; 1 ms resolution).
+ */
+async function logQueueHops(redisUrl: string, from: number, to: number): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  try {
+    log('\nBullMQ jobs of those executions, per queue (ms; added → taken by a consumer → finished):\n');
+    log('| queue | jobs | wait p50 | wait p90 | handler p50 | handler p90 |');
+    log('|---|---|---|---|---|---|');
+    for (const queue of ['executions', 'tasks.default', 'results', 'logs']) {
+      const ids = await redis.zrangebyscore(`sluice:${queue}:completed`, from, to);
+      const jobs = await Promise.all(ids.map((id) => redis.hmget(`sluice:${queue}:${id}`, 'timestamp', 'processedOn', 'finishedOn')));
+      const rows = jobs.map((fields) => fields.map(Number)).filter(([added, taken, done]) => added! >= from && taken! > 0 && done! > 0);
+      const wait = rows.map(([added, taken]) => taken! - added!);
+      const handler = rows.map(([, taken, done]) => done! - taken!);
+      log(`| ${queue} | ${rows.length} | ${f1(pct(wait, 50))} | ${f1(pct(wait, 90))} | ${f1(pct(handler, 50))} | ${f1(pct(handler, 90))} |`);
+    }
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids: number[]): Promise<ModeResult> {
   log(`\n## mode: ${mode}\n`);
   const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency);
@@ -625,6 +673,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     const spawnMs: number[] = [];
     const bullMs: number[] = [];
     const sluice: Sample[] = [];
+    const latencyStart = Date.now();
     for (let i = 0; i < options.runs; i++) {
       bullMs.push(await timed(() => bull.roundTrip()));
       spawnMs.push(await timed(spawnTrue));
@@ -660,6 +709,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
         .slice(0, 3);
       log(`\nslowest 3, ms per stage in the order above: ${slowest.map((s) => `${f1(s.ms)} = [${s.stages?.join(', ') ?? '?'}]`).join('; ')}`);
     }
+    if (mode === 'distributed') await logQueueHops(redisUrl, latencyStart, Date.now());
 
     // 2. throughput.
     await sleep(STATS_SETTLE_MS);

@@ -215,11 +215,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   async function afterCommit(step: Step | undefined): Promise<void> {
     if (!step) return;
     const { execution, jobs, state } = step;
-    for (const { job, delayMs } of jobs) {
-      await queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) });
-    }
     const ended = isTerminalExecutionState(state);
-    await queue.publishExecutionUpdate({ executionId: execution.id, state, ended });
+    // Sent together: over Redis they share one round trip, and none of them depends on another.
+    await Promise.all([
+      ...jobs.map(({ job, delayMs }) =>
+        queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) }),
+      ),
+      queue.publishExecutionUpdate({ executionId: execution.id, state, ended }),
+    ]);
     if (ended) await dequeueNext(execution);
   }
 
