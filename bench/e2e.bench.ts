@@ -28,10 +28,13 @@
  * Each mode gets a fresh database on the test Postgres (`bash scripts/services.sh`, or SLUICE_TEST_DATABASE_URL).
  *
  *   npm run bench:e2e -- [--mode local|distributed] [--quick] [--executions N] [--runs N] [--warmup N]
- *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile]
+ *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile] [--idle-runs N]
  *
  * Defaults: 20 warm-up, 200 latency runs, 1,000 executions at 32 in flight, 10,000 for memory; `--quick`: 5, 30,
  * 200 and 1,000. `--worker-concurrency` is the worker's `--concurrency` (default: the product's, 4).
+ *
+ * 4. after idle: `--idle-runs` executions (default 5, `--quick` 2), each after 12 s without traffic: the latency of
+ *    sporadic executions, when connections, caches and the CPU have gone cold.
  *
  * `--cpu-profile` (local mode) adds a phase after the throughput one: as many executions again under V8's sampling
  * profiler in the server process, summarised as self time per package and per function (the .cpuprofile is kept).
@@ -581,6 +584,7 @@ interface Options {
   executions: number;
   workerConcurrency: number | undefined;
   cpuProfile: boolean;
+  idleRuns: number;
 }
 
 interface ModeResult {
@@ -588,9 +592,13 @@ interface ModeResult {
   latency: { spawn: number[]; bullmq: number[]; sluice: number[]; failures: number };
   throughput: { rate: number; p50: number; p99: number; max: number; failures: number; count: number };
   memory?: { rate: number; flat: boolean[]; failures: number };
+  idle?: number[];
 }
 
 const log = (line: string): void => console.log(line);
+
+/** Longer than pg-pool's default idle timeout (10 s), after which an idle pool would have closed its connections. */
+const IDLE_PAUSE_MS = 12_000;
 
 function latencyRow(label: string, xs: number[], baselineP50: number): string {
   return `| ${label} | ${xs.length} | ${f2(pct(xs, 50))} | ${f2(pct(xs, 90))} | ${f2(pct(xs, 99))} | ${f2(Math.max(...xs))} | ${f2(mean(xs))} | ${f2(pct(xs, 50) / baselineP50)}x |`;
@@ -805,11 +813,27 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
       log(`sustained over the whole run: ${f1(memRate)} executions/s, ${memFailures} failures; load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
       memory = { rate: memRate, flat, failures: memFailures };
     }
+
+    // 4. after idle: what a user with sporadic executions sees.
+    let idle: number[] | undefined;
+    if (options.idleRuns > 0) {
+      log(`\n### 4. after idle: ${options.idleRuns} executions, each after ${IDLE_PAUSE_MS / 1000} s without traffic\n`);
+      const samples: Sample[] = [];
+      for (let i = 0; i < options.idleRuns; i++) {
+        await sleep(IDLE_PAUSE_MS);
+        samples.push(await executeOnce(stack.url));
+      }
+      const failed = samples.find((s) => s.error);
+      if (failed) throw new Error(`after idle: ${failed.error}`);
+      idle = samples.map((s) => s.ms);
+      log(`ms: ${idle.map(f1).join(', ')}; p50 ${f1(pct(idle, 50))} (sequential p50 above: ${f1(pct(sluiceMs, 50))})`);
+    }
     return {
       mode,
       latency: { spawn: spawnMs, bullmq: bullMs, sluice: sluiceMs, failures },
       throughput: { rate, p50: pct(tpOk, 50), p99: pct(tpOk, 99), max: Math.max(...tpOk), failures: tpFailures, count: tp.samples.length },
       ...(memory ? { memory } : {}),
+      ...(idle ? { idle } : {}),
     };
   } catch (error) {
     for (const p of stack.processes) log(`--- last output of ${p.name}:\n${p.tail()}`);
@@ -833,6 +857,7 @@ function parseOptions(): Options {
       concurrency: { type: 'string' },
       'worker-concurrency': { type: 'string' },
       'cpu-profile': { type: 'boolean', default: false },
+      'idle-runs': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -853,6 +878,7 @@ function parseOptions(): Options {
     executions: int(values.executions, quick ? 1000 : 10_000, 'executions'),
     workerConcurrency: values['worker-concurrency'] === undefined ? undefined : int(values['worker-concurrency'], 4, 'worker-concurrency'),
     cpuProfile: values['cpu-profile'] === true,
+    idleRuns: int(values['idle-runs'], quick ? 2 : 5, 'idle-runs'),
   };
 }
 
@@ -878,14 +904,14 @@ async function main(): Promise<void> {
     await redis.stop();
   }
   log('\n## summary\n');
-  log('| mode | sluice p50 ms | p99 ms | bare BullMQ p50 ms | spawn p50 ms | sluice / BullMQ | sluice / spawn | executions/s | p99 ms under load | RSS flat |');
-  log('|---|---|---|---|---|---|---|---|---|---|');
+  log('| mode | sluice p50 ms | p99 ms | bare BullMQ p50 ms | spawn p50 ms | sluice / BullMQ | sluice / spawn | executions/s | p99 ms under load | RSS flat | p50 ms after idle |');
+  log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const p50 = pct(r.latency.sluice, 50);
     log(
       `| ${r.mode} | ${f2(p50)} | ${f2(pct(r.latency.sluice, 99))} | ${f2(pct(r.latency.bullmq, 50))} | ${f2(pct(r.latency.spawn, 50))} | ` +
         `${f1(p50 / pct(r.latency.bullmq, 50))}x | ${f1(p50 / pct(r.latency.spawn, 50))}x | ${f1(r.throughput.rate)} | ${f1(r.throughput.p99)} | ` +
-        `${r.memory ? (r.memory.flat.every(Boolean) ? 'yes' : 'no') : '-'} |`,
+        `${r.memory ? (r.memory.flat.every(Boolean) ? 'yes' : 'no') : '-'} | ${r.idle ? f1(pct(r.idle, 50)) : '-'} |`,
     );
   }
   log('\ntargets (issue #5): p50 ≤ 20 ms end to end; ≥ 200 executions/s with p99 < 1 s; scheduler and worker RSS flat over 10,000 executions');
