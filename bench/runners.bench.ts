@@ -1,7 +1,8 @@
 /**
  * Per-task overhead of each runner against its raw baseline, measured in the same run, side by side:
- * - PROCESS runner running `true`, started by its helper process (`spawn: 'helper'`, the default) and directly
- *   from this process (`spawn: 'direct'`), vs a bare `child_process.spawn('/bin/sh', ['-c', 'true'])`. Besides
+ * - PROCESS runner running `true`, started by its compiled spawner (`spawn: 'native'`, what the default `auto`
+ *   picks when `cc` can build it), by its Node helper process (`spawn: 'helper'`) and directly from this process
+ *   (`spawn: 'direct'`), vs a bare `child_process.spawn('/bin/sh', ['-c', 'true'])`. Besides
  *   the latency, what the PARENT pays per command: its CPU time (`process.cpuUsage`, all threads) and how long its
  *   event loop was busy (`performance.eventLoopUtilization`, mean and worst command), then in a second pass the
  *   worst event-loop delay seen by a 1 ms timer (`monitorEventLoopDelay`): the longest block, which is what
@@ -125,6 +126,7 @@ const processRows = await compareSpawns(processRuns, [
   ["bare spawn('/bin/sh', ['-c', 'true'])", () => spawnAndWait('/bin/sh', ['-c', 'true'])],
   ['PROCESS runner, spawn: direct', () => runnerOnce(processRunner.create!({ spawn: 'direct' }), workingDirectory)],
   ['PROCESS runner, spawn: helper', () => runnerOnce(processRunner.create!({ spawn: 'helper' }), workingDirectory)],
+  ['PROCESS runner, spawn: native', () => runnerOnce(processRunner.create!({ spawn: 'native' }), workingDirectory)],
 ]);
 const rows: string[] = [];
 if (dockerRuns > 0) {
