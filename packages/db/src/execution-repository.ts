@@ -226,13 +226,21 @@ export class ExecutionRepository {
    * Restart a FAILED execution (Kestra's FAILED → RESTARTED): in one transaction the execution moves to RESTARTED
    * and each FAILED or KILLED task run goes back to CREATED with a new attempt appended (earlier attempts are kept),
    * ready for the scheduler to dispatch again. Refused for any other state.
+   *
+   * `errorsTaskIds`, the ids of the flow's top-level `errors` tasks: their task runs (and their WorkingDirectory
+   * children) are removed, so the error handling starts over. If the restarted tasks fail again the handlers run
+   * again; if they succeed, none runs. Their log lines stay.
    */
-  async restart(id: string): Promise<TransitionResult> {
+  async restart(id: string, options: { readonly errorsTaskIds?: readonly string[] } = {}): Promise<TransitionResult> {
     const now = new Date();
     const date = now.toISOString();
+    const errorsTaskIds = new Set(options.errorsTaskIds ?? []);
     const changed = await this.prisma.$transaction(async (tx) => {
       if (!(await this.updateState(tx, id, ['FAILED'], 'RESTARTED', now))) return false;
-      const failed = await tx.taskRun.findMany({ where: { executionId: id, state: { in: ['FAILED', 'KILLED'] } } });
+      const runs = await tx.taskRun.findMany({ where: { executionId: id } });
+      const handlers = errorsBranchRuns(runs, errorsTaskIds);
+      if (handlers.size > 0) await tx.taskRun.deleteMany({ where: { id: { in: [...handlers] } } });
+      const failed = runs.filter((run) => !handlers.has(run.id) && (run.state === 'FAILED' || run.state === 'KILLED'));
       for (const run of failed) {
         const attempt = { state: { current: 'CREATED', histories: [{ state: 'CREATED', date }] } };
         await tx.taskRun.update({
@@ -270,4 +278,19 @@ export class ExecutionRepository {
        WHERE id = ${id} AND state IN (${Prisma.join([...fromStates])})`;
     return count === 1;
   }
+}
+
+/** Ids of the runs of top-level `errors` tasks and of everything below them (WorkingDirectory children). */
+function errorsBranchRuns(runs: readonly { id: string; taskId: string; parentTaskRunId: string | null }[], errorsTaskIds: ReadonlySet<string>): Set<string> {
+  const found = new Set(runs.filter((run) => run.parentTaskRunId === null && errorsTaskIds.has(run.taskId)).map((run) => run.id));
+  for (let grown = found.size > 0; grown; ) {
+    grown = false;
+    for (const run of runs) {
+      if (run.parentTaskRunId !== null && found.has(run.parentTaskRunId) && !found.has(run.id)) {
+        found.add(run.id);
+        grown = true;
+      }
+    }
+  }
+  return found;
 }

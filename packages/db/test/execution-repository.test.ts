@@ -93,6 +93,27 @@ await describeWithPostgres('ExecutionRepository', (postgres) => {
     expect(await db.executions.restart('missing')).toEqual({ status: 'not-found' });
   });
 
+  it('a restart removes the errors branch runs (and their children) so that error handling starts over', async () => {
+    const execution = await db.executions.create(base);
+    await db.executions.transition(execution.id, ['CREATED'], 'RUNNING');
+    const make = (id: string, taskId: string, state: string, parentTaskRunId: string | null = null) =>
+      db.prisma.taskRun.create({
+        data: { id: `${execution.id}-${id}`, executionId: execution.id, taskId, parentTaskRunId, state, stateHistory: [{ state, date: '2024-01-01T00:00:00.000Z' }], attempts: [{ state: { current: state, histories: [] } }] },
+      });
+    await make('main', 'load', 'FAILED');
+    await make('alert', 'alert', 'SUCCESS');
+    await make('cleanup', 'cleanup', 'FAILED');
+    await make('cleanup-child', 'inner', 'FAILED', `${execution.id}-cleanup`);
+    await make('cleanup-grandchild', 'deeper', 'SUCCESS', `${execution.id}-cleanup-child`);
+    await db.executions.transition(execution.id, ['RUNNING'], 'FAILED');
+
+    const restarted = await db.executions.restart(execution.id, { errorsTaskIds: ['alert', 'cleanup'] });
+    expect(restarted.status).toBe('changed');
+    const runs = (await db.executions.get(execution.id))!.taskRuns;
+    // Only the main branch is left, put back to CREATED; a failed handler is not run again at the restart.
+    expect(runs.map((run) => [run.taskId, run.state, run.attempts.length])).toEqual([['load', 'CREATED', 2]]);
+  });
+
   it('searches by namespace (with sub-namespaces), flow, states, labels and start date, newest first, paged', async () => {
     const make = async (namespace: string, flowId: string, labels: { key: string; value: string }[], state?: string): Promise<string> => {
       const e = await db.executions.create({ namespace, flowId, flowRevision: 1, labels });

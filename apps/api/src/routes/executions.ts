@@ -7,7 +7,7 @@
  * | `GET /executions/search?namespace&flowId&state&labels&startDate&endDate&page&size` | 200 `{results, total}` | 400 |
  * | `GET /executions/{id}` | 200 execution | 404 |
  * | `DELETE /executions/{id}/kill` | 202 execution (KILLING) | 404; 409 already ended |
- * | `POST /executions/{id}/restart` | 200 execution (RESTARTED) | 404; 409 not FAILED |
+ * | `POST /executions/{id}/restart` | 200 execution (RESTARTED; the `errors` branch runs removed, to start over) | 404; 409 not FAILED |
  * | `GET /executions/{id}/file?path=kestra:///...` | 200 the bytes, streamed | 400 bad URI or outside the execution's folder; 404 |
  * | `GET /executions/{id}/file/metas?path=kestra:///...` | 200 `{size}` (Kestra's FileMetas) | the same as the download |
  *
@@ -384,7 +384,12 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
 
   app.post('/executions/:id/restart', { schema: { tags: ['executions'], summary: 'Restart a FAILED execution', params: idParams } }, async (request) => {
     const { id } = request.params as { id: string };
-    const result = await executions.restart(id);
+    // The flow revision it ran: a restart starts the `errors` branch over (its earlier runs are removed).
+    const current = await executions.get(id);
+    if (!current) throw executionNotFound(id);
+    const stored = await flows.get(current.namespace, current.flowId, current.flowRevision);
+    const errorsTaskIds = ((stored?.flow as unknown as Flow | undefined)?.errors ?? []).map((task) => task.id);
+    const result = await executions.restart(id, { errorsTaskIds });
     if (result.status === 'not-found') throw executionNotFound(id);
     if (result.status === 'refused') {
       throw new SluiceError('SLU_API_EXECUTION_NOT_RESTARTABLE', { id, state: result.execution.state }, { id, state: result.execution.state });

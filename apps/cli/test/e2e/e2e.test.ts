@@ -234,6 +234,45 @@ for (const mode of ['local', 'distributed'] as const) {
       ]);
     }, 60_000);
 
+    it('restart starts the errors branch over: it runs again on a new failure, and not at all on success', async () => {
+      const marker = join(fixtures!.root, `restart-errors-${mode}`);
+      await stack.deploy(
+        shell(
+          'restart_errors',
+          ns,
+          `tasks:\n  - id: needs_marker\n    type: io.kestra.plugin.scripts.shell.Commands\n    runner: PROCESS\n    commands:\n      - test -f ${marker}\n` +
+            'errors:\n  - id: alert\n    type: io.kestra.plugin.core.log.Log\n    message: alerted\n',
+        ),
+      );
+      const failures = (count: number) => (e: { state: { current: string; histories: { state: string }[] } }) =>
+        e.state.current === 'SUCCESS' || e.state.histories.filter((h) => h.state === 'FAILED').length >= count;
+      const first = await stack.waitFor((await stack.execute(ns, 'restart_errors')).id);
+      expect(first.taskRunList.map((t) => [t.taskId, t.state.current])).toEqual([
+        ['needs_marker', 'FAILED'],
+        ['alert', 'SUCCESS'],
+      ]);
+      const firstAlert = first.taskRunList[1]?.id;
+
+      // Restarted while the task still fails: the handler runs again (a new run; the earlier one is gone).
+      expect((await stack.api(`/api/v1/executions/${first.id}/restart`, { method: 'POST' })).status).toBe(200);
+      const second = await stack.waitFor(first.id, failures(2));
+      expect(second.state.current).toBe('FAILED');
+      expect(second.taskRunList.map((t) => [t.taskId, t.state.current, t.attempts?.length])).toEqual([
+        ['needs_marker', 'FAILED', 2],
+        ['alert', 'SUCCESS', 1],
+      ]);
+      expect(second.taskRunList[1]?.id).not.toBe(firstAlert);
+
+      // Restarted once the task can succeed: no handler runs.
+      await writeFile(marker, 'ok');
+      expect((await stack.api(`/api/v1/executions/${first.id}/restart`, { method: 'POST' })).status).toBe(200);
+      const done = await stack.waitFor(first.id, (e) => e.state.current === 'SUCCESS' || failures(3)(e));
+      expect(done.state.current).toBe('SUCCESS');
+      expect(done.taskRunList.map((t) => [t.taskId, t.state.current, t.attempts?.length])).toEqual([['needs_marker', 'SUCCESS', 3]]);
+      const logs = await (await stack.api(`/api/v1/logs/${first.id}/download`)).text();
+      expect(logs.match(/alerted/g)).toHaveLength(2);
+    }, 90_000);
+
     it('a group with no worker waits, then runs when one starts', async () => {
       const group = `late${mode}`;
       await stack.deploy(shell('waits', ns, `tasks:\n  - id: job\n    type: io.kestra.plugin.core.log.Log\n    message: finally\n    workerGroup:\n      key: ${group}\n`));
