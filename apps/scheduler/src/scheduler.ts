@@ -518,11 +518,14 @@ export interface VariableScope {
   readonly state: string;
   readonly inputs: Record<string, unknown>;
   readonly labels: readonly { key: string; value: string }[];
+  /** The trigger that started it, if one did: its variables are `trigger.*`. */
+  readonly trigger?: { readonly variables: Record<string, unknown> } | null;
 }
 
 /**
- * Template variables of a task run: inputs, outputs of every ended task run by task id, vars, flow, execution and
- * labels (the flow's, then the execution's). Shared by the scheduler and `sluice run`.
+ * Template variables of a task run: inputs, outputs of every ended task run by task id, vars, flow, execution,
+ * labels (the flow's, then the execution's) and, when a trigger started the execution, `trigger` (a Schedule's
+ * `date`, `next` and `previous`). Shared by the scheduler and `sluice run`.
  */
 export function templateVariables(flow: Flow, execution: VariableScope, runs: readonly { taskId: string; state: string; outputs: unknown }[]): Record<string, unknown> {
   const outputs: Record<string, unknown> = {};
@@ -540,6 +543,7 @@ export function templateVariables(flow: Flow, execution: VariableScope, runs: re
     flow: { id: flow.id, namespace: flow.namespace, revision: execution.flowRevision },
     execution: { id: execution.id, startDate: execution.startDate.toISOString(), state: execution.state },
     labels,
+    ...(execution.trigger ? { trigger: execution.trigger.variables } : {}),
   };
 }
 

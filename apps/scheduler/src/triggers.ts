@@ -12,6 +12,8 @@ import type { Db, TriggerSlot } from '@sluice/db';
 import type { QueueDriver } from '@sluice/queue';
 
 export const SCHEDULE_TYPES = ['io.kestra.plugin.core.trigger.schedule', 'io.kestra.core.models.triggers.types.schedule'];
+/** The type an execution's `trigger` names, whichever alias the flow used. */
+const SCHEDULE_TYPE = 'io.kestra.plugin.core.trigger.Schedule';
 
 export interface TriggerLoopOptions {
   readonly db: Db;
@@ -38,6 +40,26 @@ export function nextTick(trigger: TriggerSpec, after: Date): Date | null {
   } catch {
     return null;
   }
+}
+
+/** The tick before `before` for the trigger, or null when there is none (within 8 years). */
+function previousTick(trigger: TriggerSpec, before: Date): Date | null {
+  try {
+    const cron = parseCron(String(trigger.cron), { withSeconds: trigger.withSeconds === true });
+    return cron.previous(before, typeof trigger.timezone === 'string' ? trigger.timezone : 'UTC');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Kestra's Schedule variables, `trigger.date` (the tick this execution is for), `trigger.next` and
+ * `trigger.previous`, as ISO-8601 instants in UTC (Kestra gives them in the trigger's time zone: format them with
+ * `date(format, timeZone=...)` for local dates).
+ */
+export function scheduleVariables(trigger: TriggerSpec, due: Date, next: Date | null): Record<string, string> {
+  const previous = previousTick(trigger, due);
+  return { date: due.toISOString(), ...(next ? { next: next.toISOString() } : {}), ...(previous ? { previous: previous.toISOString() } : {}) };
 }
 
 export class TriggerLoop {
@@ -114,7 +136,14 @@ export class TriggerLoop {
       return;
     }
     const labels = [...flowLabels(flow), ...flowLabels({ labels: trigger.labels as Flow['labels'] })];
-    const execution = await this.options.db.executions.create({ namespace: slot.namespace, flowId: slot.flowId, flowRevision: latest.revision, inputs, labels });
+    const execution = await this.options.db.executions.create({
+      namespace: slot.namespace,
+      flowId: slot.flowId,
+      flowRevision: latest.revision,
+      inputs,
+      labels,
+      trigger: { id: trigger.id, type: SCHEDULE_TYPE, variables: scheduleVariables(trigger, due, next) },
+    });
     await this.options.queue.publishExecution({ type: 'created', executionId: execution.id, namespace: slot.namespace, flowId: slot.flowId });
     this.options.log(`scheduler: trigger ${slot.namespace}.${slot.flowId}/${slot.triggerId} fired for ${due.toISOString()}: execution ${execution.id}`);
   }

@@ -52,10 +52,19 @@ export interface StoredExecution {
   readonly labels: LabelEntry[];
   readonly parentId: string | null;
   readonly restartedFrom: string | null;
+  /** What started it, when a trigger did (Kestra's `execution.trigger`). */
+  readonly trigger: ExecutionTrigger | null;
   readonly startDate: Date;
   readonly endDate: Date | null;
   /** Task runs, oldest first (empty in search results only when the execution has none). */
   readonly taskRuns: StoredTaskRun[];
+}
+
+/** Kestra's `execution.trigger`: the trigger's id and type, and the variables templates read as `trigger.*`. */
+export interface ExecutionTrigger {
+  readonly id: string;
+  readonly type: string;
+  readonly variables: Record<string, unknown>;
 }
 
 export interface NewExecution {
@@ -68,6 +77,8 @@ export interface NewExecution {
   readonly inputs?: Record<string, unknown>;
   readonly labels?: readonly LabelEntry[];
   readonly parentId?: string;
+  /** Set when a trigger starts the execution. */
+  readonly trigger?: ExecutionTrigger;
 }
 
 export interface ExecutionSearch {
@@ -143,13 +154,14 @@ export class ExecutionRepository {
       labels: (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
       parentId: execution.parentId ?? null,
       restartedFrom: null,
+      trigger: execution.trigger ?? null,
       startDate: now,
       endDate: null,
       taskRuns: [],
     };
     await this.pool.query(
-      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, start_date, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10, $10)`,
+      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, start_date, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $11, $11)`,
       [
         stored.id,
         stored.namespace,
@@ -160,6 +172,7 @@ export class ExecutionRepository {
         jsonParam(stored.inputs),
         jsonParam(stored.labels),
         stored.parentId,
+        jsonParam(stored.trigger),
         now,
       ],
     );

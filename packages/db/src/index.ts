@@ -3,6 +3,7 @@ export type { Db, DbOptions } from './create-db.js';
 export { ExecutionRepository, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from './execution-repository.js';
 export type {
   ExecutionSearch,
+  ExecutionTrigger,
   ExecutionSearchResult,
   LabelEntry,
   NewExecution,

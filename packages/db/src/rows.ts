@@ -15,7 +15,7 @@ export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
 /** The columns of an execution (alias `e`) and its task runs as one JSON array, oldest first. */
 export const EXECUTION_SELECT = `e.id, e.namespace, e.flow_id, e.flow_revision, e.state, e.state_history, e.inputs, e.outputs, e.labels,
-       e.parent_id, e.restarted_from, e.start_date, e.end_date,
+       e.parent_id, e.restarted_from, e.trigger, e.start_date, e.end_date,
        COALESCE((SELECT json_agg(tr ORDER BY tr.created_at, tr.id) FROM task_runs tr WHERE tr.execution_id = e.id), '[]'::json) AS task_runs`;
 
 export interface ExecutionRow {
@@ -30,6 +30,7 @@ export interface ExecutionRow {
   labels: unknown;
   parent_id: string | null;
   restarted_from: string | null;
+  trigger: unknown;
   start_date: Date;
   end_date: Date | null;
   task_runs: unknown;
@@ -100,6 +101,7 @@ export function executionFromRow(row: ExecutionRow): StoredExecution {
     labels: asArray(row.labels),
     parentId: row.parent_id,
     restartedFrom: row.restarted_from,
+    trigger: (row.trigger ?? null) as StoredExecution['trigger'],
     startDate: row.start_date,
     endDate: row.end_date,
     taskRuns: asArray<TaskRunJson>(row.task_runs).map(taskRunFromJson),

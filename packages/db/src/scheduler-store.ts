@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
-import type { StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
+import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
 import { insertLogs } from './log-repository.js';
 import type { LogLevel } from './log-repository.js';
 import { asArray, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal } from './rows.js';
@@ -33,6 +33,8 @@ export interface LockedExecution {
   readonly state: string;
   readonly inputs: Record<string, unknown>;
   readonly labels: { key: string; value: string }[];
+  /** What started it, when a trigger did: `trigger.*` in templates. */
+  readonly trigger: ExecutionTrigger | null;
   readonly startDate: Date;
   readonly taskRuns: SchedulerTaskRun[];
 }
@@ -79,6 +81,7 @@ function toLocked(found: StoredExecution): LockedExecution {
     state: found.state,
     inputs: found.inputs,
     labels: found.labels,
+    trigger: found.trigger,
     startDate: found.startDate,
     taskRuns: found.taskRuns.map(toSchedulerRun),
   };

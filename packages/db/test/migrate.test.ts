@@ -90,10 +90,12 @@ await describeWithPostgres('migrate', (postgres) => {
       migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR }),
       migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR }),
     ]);
-    expect([a.applied.length, b.applied.length].sort()).toEqual([0, 1]);
-    expect(a.applied.length + a.alreadyApplied.length).toBe(1);
+    const count = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((e) => e.isDirectory()).length;
+    // One applier applied all of them, the other none.
+    expect([a.applied.length, b.applied.length].sort()).toEqual([0, count]);
+    expect(a.applied.length + a.alreadyApplied.length).toBe(count);
     const rows = await query<{ n: string }>(url, 'SELECT count(*) AS n FROM "_prisma_migrations"');
-    expect(rows[0]!.n).toBe('1');
+    expect(rows[0]!.n).toBe(String(count));
   });
 
   it('refuses to start when an applied migration changed, naming it and both checksums', async () => {
@@ -133,6 +135,7 @@ await describeWithPostgres('migrate', (postgres) => {
     expect(await query(url, "SELECT 1 FROM information_schema.tables WHERE table_name = 'half_done'")).toEqual([]);
     const names = await query<{ migration_name: string }>(url, 'SELECT migration_name FROM "_prisma_migrations"');
     expect(names.map((n) => n.migration_name)).not.toContain('99990101000000_broken');
-    expect(names).toHaveLength(1); // the migrations before it stay applied
+    // The migrations before it stay applied.
+    expect(names).toHaveLength((await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((e) => e.isDirectory()).length);
   });
 });

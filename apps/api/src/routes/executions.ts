@@ -97,6 +97,7 @@ export function executionJson(execution: StoredExecution): Record<string, unknow
     outputs: execution.outputs ?? {},
     ...(execution.parentId ? { parentId: execution.parentId } : {}),
     ...(execution.restartedFrom ? { originalId: execution.restartedFrom } : {}),
+    ...(execution.trigger ? { trigger: execution.trigger } : {}),
   };
 }
 

@@ -320,9 +320,9 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(b.state.histories.map((h) => h.state)).toEqual(['CREATED', 'QUEUED', 'CREATED', 'RUNNING', 'SUCCESS']);
     }, 60_000);
 
-    it('a Schedule trigger fires once per tick, even with several schedulers', async () => {
+    it('a Schedule trigger fires once per tick, even with several schedulers, with trigger.date in its variables', async () => {
       await stack.deploy(
-        shell('ticking', ns, 'inputs:\n  - id: who\n    type: STRING\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: "hi {{ inputs.who }}"\ntriggers:\n  - id: every_second\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: "* * * * * *"\n    withSeconds: true\n    inputs:\n      who: cron\n'),
+        shell('ticking', ns, 'inputs:\n  - id: who\n    type: STRING\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: "hi {{ inputs.who }} for {{ trigger.date }}"\ntriggers:\n  - id: every_second\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: "* * * * * *"\n    withSeconds: true\n    inputs:\n      who: cron\n'),
       );
       const deployedAt = Date.now();
       const find = async (): Promise<ExecutionJson[]> =>
@@ -339,6 +339,23 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(executions.length).toBeGreaterThanOrEqual(3);
       expect(executions.length).toBeLessThanOrEqual(Math.ceil(elapsedS) + 1);
       expect(executions[0]?.inputs).toEqual({ who: 'cron' });
+
+      // Kestra's execution.trigger, and trigger.* in templates: the tick it fired for, the next and the previous.
+      const fired = await stack.waitFor(executions[executions.length - 1]!.id);
+      expect(fired.state.current).toBe('SUCCESS');
+      const trigger = (fired as unknown as { trigger: { id: string; type: string; variables: Record<string, string> } }).trigger;
+      expect(trigger).toMatchObject({ id: 'every_second', type: 'io.kestra.plugin.core.trigger.Schedule' });
+      const date = Date.parse(trigger.variables.date ?? '');
+      expect(date % 1000).toBe(0);
+      expect(trigger.variables).toEqual({
+        date: new Date(date).toISOString(),
+        next: new Date(date + 1000).toISOString(),
+        previous: new Date(date - 1000).toISOString(),
+      });
+      const logs = await (await stack.api(`/api/v1/logs/${fired.id}/download`)).text();
+      expect(logs).toContain(`hi cron for ${trigger.variables.date}`);
+      // Executions started through the API have no trigger.
+      expect('trigger' in (await stack.waitFor((await stack.execute(ns, 'ticking')).id))).toBe(false);
     }, 60_000);
 
     if (mode === 'distributed') {
