@@ -68,6 +68,19 @@ describe('sluice run', () => {
     expect(execution.taskRunList[1]?.outputs).toMatchObject({ vars: { n: 42 } });
   });
 
+  it('evaluates the flow outputs: printed, in the JSON, and a bad one fails the run with one line', async () => {
+    const withOutputs = (type: string) => `${hello}outputs:\n  - id: n\n    type: ${type}\n    value: "{{ outputs.count.vars.n }}"\n  - id: who\n    type: STRING\n    value: "{{ inputs.who }}"\n`;
+    const text = await run(withOutputs('INT'));
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('flow outputs: {"n":42,"who":"world"}');
+    const json = await run(withOutputs('INT'), ['--output', 'json']);
+    expect((JSON.parse(json.out[0]!) as { outputs: unknown }).outputs).toEqual({ n: 42, who: 'world' });
+    const bad = await run(withOutputs('BOOLEAN'));
+    expect(bad.code).toBe(1);
+    expect(bad.out.join('\n')).toMatch(/execution \S+ FAILED in/);
+    expect(bad.err).toEqual([expect.stringMatching(/^sluice: flow output "n" is not a valid BOOLEAN: /)]);
+  });
+
   it('a failure runs the errors tasks and exits 1', async () => {
     const { code, out } = await run(`id: broken
 namespace: demo

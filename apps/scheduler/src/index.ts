@@ -1,4 +1,6 @@
 export { createScheduler, newTaskRunId, templateVariables } from './scheduler.js';
+export { flowOutputs } from './flow-outputs.js';
+export type { FlowOutputsResult } from './flow-outputs.js';
 export type { Scheduler, SchedulerOptions, VariableScope } from './scheduler.js';
 export { applyPluginDefaults } from './plugin-defaults.js';
 export type { TypeResolver } from './plugin-defaults.js';

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { flowLabels, SluiceError } from '@sluice/core';
+import { flowOutputs } from './flow-outputs.js';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, LockedExecution, SchedulerTaskRun, StateEntry } from '@sluice/db';
 import { newExecutionId } from '@sluice/db';
@@ -135,10 +136,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           state = action.state;
           await tx.setState(action.state, date);
           return undefined;
-        case 'end':
-          state = action.state;
-          await tx.setState(action.state, date);
+        case 'end': {
+          // A successful end evaluates the flow's outputs; one that cannot be rendered or typed fails the execution.
+          let end: ExecutionStateName = action.state;
+          if ((end === 'SUCCESS' || end === 'WARNING') && (flow.outputs?.length ?? 0) > 0) {
+            const result = await flowOutputs(flow, templateVariables(flow, execution, [...runs.values()]), date);
+            if ('outputs' in result) {
+              await tx.setOutputs(result.outputs);
+            } else {
+              end = 'FAILED';
+              await tx.appendLogs([{ level: 'ERROR', message: result.error, timestamp: date }]);
+            }
+          }
+          state = end;
+          await tx.setState(end, date);
           return undefined;
+        }
         case 'cancelTaskRun': {
           const run = runs.get(action.taskRunId);
           if (!run) return undefined;

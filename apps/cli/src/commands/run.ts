@@ -13,7 +13,7 @@ import type { Flow, TaskSpec } from '@sluice/core';
 import { decide } from '@sluice/engine';
 import type { EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { createDefaultRegistries } from '@sluice/plugins';
-import { applyPluginDefaults, newTaskRunId, templateVariables } from '@sluice/scheduler';
+import { applyPluginDefaults, flowOutputs, newTaskRunId, templateVariables } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
 import { isProcessSpawn, PROCESS_RUNNER_TYPE, processRunnerOptions, processSpawnError } from '@sluice/worker';
@@ -114,6 +114,8 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   const started = new Date();
   let state: ExecutionStateName = 'CREATED';
   const runs: RunRecord[] = [];
+  // The flow's `outputs`, evaluated when the execution succeeds.
+  let flowOutputValues: Record<string, unknown> = {};
   const topLevel = [...flow.tasks, ...(flow.errors ?? [])].filter((t) => t.disabled !== true).length;
   const text = options.output === 'text';
   const out = (line: string): void => {
@@ -205,6 +207,16 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
         case 'end':
           state = action.state;
           ended = true;
+          if ((state === 'SUCCESS' || state === 'WARNING') && (flow.outputs?.length ?? 0) > 0) {
+            const variables = templateVariables(flow, { id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels: [] }, runs);
+            const result = await flowOutputs(flow, variables, new Date());
+            if ('outputs' in result) {
+              flowOutputValues = result.outputs;
+            } else {
+              state = 'FAILED';
+              io.stderr(`sluice: ${result.error}`);
+            }
+          }
           break;
         case 'cancelTaskRun': {
           const run = runs.find((r) => r.id === action.taskRunId);
@@ -253,6 +265,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           namespace: flow.namespace,
           flowId: flow.id,
           inputs,
+          outputs: flowOutputValues,
           state: { current: state, startDate: started.toISOString(), endDate: new Date().toISOString() },
           taskRunList: runs.map((r) => ({
             id: r.id,
@@ -274,6 +287,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
       if (Object.keys(run.outputs).length === 0) continue;
       out(`outputs.${run.taskId}: ${JSON.stringify(run.outputs)}`);
     }
+    if (Object.keys(flowOutputValues).length > 0) out(`flow outputs: ${JSON.stringify(flowOutputValues)}`);
   }
   return state === 'SUCCESS' || state === 'WARNING' ? 0 : 1;
 }

@@ -273,6 +273,24 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(logs.match(/alerted/g)).toHaveLength(2);
     }, 90_000);
 
+    it('flow outputs are evaluated when the execution succeeds; one that is not of its type fails it', async () => {
+      const body = (type: string) =>
+        `inputs:\n  - id: who\n    type: STRING\n    required: false\ntasks:\n  - id: produce\n    type: io.kestra.plugin.scripts.shell.Commands\n    runner: PROCESS\n    commands:\n      - echo '::{"outputs":{"count":42,"name":"x"}}::'\n` +
+        `outputs:\n  - id: total\n    type: ${type}\n    value: "{{ outputs.produce.vars.count }}"\n  - id: label\n    type: STRING\n    value: "{{ outputs.produce.vars.name }}-{{ inputs.who ?? 'none' }}"\n`;
+      await stack.deploy(shell('with_outputs', ns, body('INT')));
+      const done = await stack.waitFor((await stack.execute(ns, 'with_outputs')).id);
+      expect(done.state.current).toBe('SUCCESS');
+      expect((done as unknown as { outputs: unknown }).outputs).toEqual({ total: 42, label: 'x-none' });
+
+      await stack.deploy(shell('with_outputs', ns, body('BOOLEAN')));
+      const failed = await stack.waitFor((await stack.execute(ns, 'with_outputs')).id);
+      expect(failed.state.current).toBe('FAILED');
+      expect(failed.taskRunList.map((t) => [t.taskId, t.state.current])).toEqual([['produce', 'SUCCESS']]);
+      expect((failed as unknown as { outputs: unknown }).outputs).toEqual({});
+      const logs = await (await stack.api(`/api/v1/logs/${failed.id}/download`)).text();
+      expect(logs).toContain('flow output "total" is not a valid BOOLEAN');
+    }, 60_000);
+
     it('a group with no worker waits, then runs when one starts', async () => {
       const group = `late${mode}`;
       await stack.deploy(shell('waits', ns, `tasks:\n  - id: job\n    type: io.kestra.plugin.core.log.Log\n    message: finally\n    workerGroup:\n      key: ${group}\n`));
