@@ -18,7 +18,7 @@
  * `runTask` never rejects: setup problems (an unknown task type, a bad `timeout`, an unwritable `workRoot`) are
  * FAILED outcomes too.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOG_LEVELS, parseDuration, renderValue, SluiceError } from '@sluice/core';
@@ -209,10 +209,23 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     return (await runOne(job, { ...run, workingDirectory })).outcome;
   } finally {
     if (owned) {
-      await rm(workingDirectory, { recursive: true, force: true, maxRetries: 3 }).catch((error: unknown) => {
+      await removeWorkingDirectory(workingDirectory).catch((error: unknown) => {
         emitLog(job, run, 'WARN', `could not remove the working directory ${workingDirectory}: ${error instanceof Error ? error.message : String(error)}`);
       });
     }
+  }
+}
+
+/**
+ * Remove a task's working directory. Many tasks leave it empty, and one `rmdir` removes an empty directory, where
+ * `rm({recursive})` takes two `lstat` calls before its `rmdir`. Anything else (files left, a busy mount) goes the
+ * recursive way, with retries.
+ */
+async function removeWorkingDirectory(path: string): Promise<void> {
+  try {
+    await rmdir(path);
+  } catch {
+    await rm(path, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 
