@@ -15,6 +15,7 @@ import type { QueueDriver } from '@sluice/queue';
 import { LocalFileStorage } from '@sluice/storage';
 import type { Storage } from '@sluice/storage';
 import type { FastifyInstance } from 'fastify';
+import { createCachedFlowStore } from './cached-flow-store.js';
 import { createDbFlowStore } from './db-flow-store.js';
 import { readEnv } from './env.js';
 import type { ApiEnv } from './env.js';
@@ -27,6 +28,11 @@ export const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations',
 export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Storage, logger: boolean | Record<string, unknown> = true): FastifyInstance {
   const registries = createDefaultRegistries();
   const waiter = createExecutionWaiter(queue);
+  // The server's logger, once it exists.
+  const log: { warn?: (message: string) => void } = {};
+  const flows = createCachedFlowStore(createDbFlowStore(db), queue, {
+    onError: (error) => log.warn?.(`flow cache: ${error instanceof Error ? error.message : String(error)} (other API instances see the change within 30 s)`),
+  });
   const app = createServer({
     executions: db.executions,
     logs: db.logs,
@@ -34,7 +40,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     queue: createPublishingExecutionQueue(queue),
     waiter,
     workers: db.scheduler,
-    flows: createDbFlowStore(db),
+    flows,
     registries,
     validator: createFlowValidator(registries, { eager: true }),
     bodyLimit: env.bodyLimit,
@@ -46,7 +52,11 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     },
     logger,
   });
-  app.addHook('onClose', () => waiter.close());
+  log.warn = (message) => app.log.warn(message);
+  app.addHook('onClose', async () => {
+    await waiter.close();
+    await flows.close();
+  });
   return app;
 }
 

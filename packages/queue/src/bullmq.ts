@@ -11,6 +11,7 @@ import {
   type EnqueueOptions,
   type ExecutionMessage,
   type ExecutionUpdate,
+  type FlowChange,
   type LogBatch,
   type QueueDriver,
   type ResultMessage,
@@ -192,6 +193,15 @@ class BullmqQueue implements QueueDriver {
 
   subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void): Promise<Unsubscribe> {
     return this.#subscribe(this.#channel('execution-updates'), (message) => handler(JSON.parse(message) as ExecutionUpdate), 'execution update subscriber');
+  }
+
+  async publishFlowChange(change: FlowChange): Promise<void> {
+    this.#assertOpen();
+    await this.#connection.publish(this.#channel('flow-changes'), JSON.stringify(change));
+  }
+
+  subscribeFlowChanges(handler: (change: FlowChange) => void): Promise<Unsubscribe> {
+    return this.#subscribe(this.#channel('flow-changes'), (message) => handler(JSON.parse(message) as FlowChange), 'flow change subscriber');
   }
 
   close(): Promise<void> {

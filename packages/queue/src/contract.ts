@@ -147,6 +147,12 @@ export interface ExecutionUpdate {
   readonly ended: boolean;
 }
 
+/** API → every API instance: a flow changed (saved, deleted). */
+export interface FlowChange {
+  readonly namespace: string;
+  readonly flowId: string;
+}
+
 export interface EnqueueOptions {
   /** Deliver no sooner than this many ms from now (retry backoff). */
   readonly delayMs?: number;
@@ -206,6 +212,10 @@ export interface QueueDriver {
 
   publishExecutionUpdate(update: ExecutionUpdate): Promise<void>;
   subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void): Promise<Unsubscribe>;
+
+  /** A flow was saved or deleted: every API instance drops what it cached of it. Live only, like the others. */
+  publishFlowChange(change: FlowChange): Promise<void>;
+  subscribeFlowChanges(handler: (change: FlowChange) => void): Promise<Unsubscribe>;
 
   /** Close every connection and consumer. */
   close(): Promise<void>;

@@ -9,6 +9,7 @@ import {
   type EnqueueOptions,
   type ExecutionMessage,
   type ExecutionUpdate,
+  type FlowChange,
   type LogBatch,
   type QueueDriver,
   type ResultMessage,
@@ -118,6 +119,7 @@ class InProcessQueue implements QueueDriver {
   readonly #killed = new Set<string>();
   readonly #killSubscribers = new Set<(executionId: string) => void>();
   readonly #updateSubscribers = new Set<(update: ExecutionUpdate) => void>();
+  readonly #flowSubscribers = new Set<(change: FlowChange) => void>();
   #pumpScheduled = false;
   #closed = false;
   #closing: Promise<void> | undefined;
@@ -195,6 +197,15 @@ class InProcessQueue implements QueueDriver {
     return this.#subscribe(this.#updateSubscribers, handler);
   }
 
+  async publishFlowChange(change: FlowChange): Promise<void> {
+    this.#assertOpen();
+    this.#broadcast(this.#flowSubscribers, structuredClone(change), 'flow change subscriber');
+  }
+
+  async subscribeFlowChanges(handler: (change: FlowChange) => void): Promise<Unsubscribe> {
+    return this.#subscribe(this.#flowSubscribers, handler);
+  }
+
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= (async () => {
@@ -205,6 +216,7 @@ class InProcessQueue implements QueueDriver {
       this.#known.clear();
       this.#killSubscribers.clear();
       this.#updateSubscribers.clear();
+      this.#flowSubscribers.clear();
     })();
     return this.#closing;
   }

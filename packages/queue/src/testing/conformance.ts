@@ -14,6 +14,7 @@ import {
   type Consumer,
   type ExecutionMessage,
   type ExecutionUpdate,
+  type FlowChange,
   type LogBatch,
   type QueueDriver,
   type ResultMessage,
@@ -373,6 +374,25 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       await waitFor(() => second.length === 2, 10_000, 'the remaining subscriber');
       expect(second).toEqual([running, success]);
       expect(first).toEqual([running]);
+      await unsubscribeSecond();
+    });
+
+    it('broadcasts flow changes to every subscriber, until it unsubscribes', async () => {
+      const first: FlowChange[] = [];
+      const second: FlowChange[] = [];
+      const unsubscribeFirst = await driver.subscribeFlowChanges((change) => void first.push(change));
+      const unsubscribeSecond = await driver.subscribeFlowChanges((change) => void second.push(change));
+      await driver.publishFlowChange({ namespace: 'company.team', flowId: 'etl' });
+      await waitFor(() => first.length === 1 && second.length === 1, 10_000, 'both subscribers');
+      expect(first).toEqual([{ namespace: 'company.team', flowId: 'etl' }]);
+      await unsubscribeFirst();
+      await driver.publishFlowChange({ namespace: 'company.team', flowId: 'load' });
+      await waitFor(() => second.length === 2, 10_000, 'the remaining subscriber');
+      expect(second).toEqual([
+        { namespace: 'company.team', flowId: 'etl' },
+        { namespace: 'company.team', flowId: 'load' },
+      ]);
+      expect(first).toHaveLength(1);
       await unsubscribeSecond();
     });
 
