@@ -8,33 +8,18 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TaskSpec } from '@sluice/core';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { createBullmqQueue } from '@sluice/queue';
-import type { QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
+import type { QueueDriver, ResultMessage } from '@sluice/queue';
 import { LocalFileStorage } from '@sluice/storage';
 import { describeWithRedis, processesUnder } from '@sluice/testing';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import { createWorker, startWorkerProcess, workerConfig } from '../src/index.js';
 import type { WorkerJobEvent } from '../src/index.js';
+import { job } from './jobs.js';
 
 const WAIT = { timeout: 20_000, interval: 50 };
 
-function job(executionId: string, task: TaskSpec): TaskJob {
-  return {
-    executionId,
-    namespace: 'company.team',
-    flowId: 'hello',
-    flowRevision: 1,
-    taskRunId: `${executionId}-${task.id}`,
-    taskId: task.id,
-    attempt: 1,
-    task,
-    workerGroup: 'default',
-    variables: { inputs: {}, outputs: {}, vars: {} },
-    queuedAt: new Date().toISOString(),
-  };
-}
 
 describeWithRedis('worker on BullMQ', (redis) => {
   let root: string;
@@ -100,7 +85,7 @@ describeWithRedis('worker on BullMQ', (redis) => {
       expect(requests[0]).toBe('PUT /api/v1/internal/workers/worker-main-test Bearer worker-token');
 
       const driver = scheduler();
-      const j = job('exec-main', { id: 'hello', type: 'io.kestra.plugin.core.log.Log', message: 'hi' });
+      const j = job({ id: 'hello', type: 'io.kestra.plugin.core.log.Log', message: 'hi' }, { executionId: 'exec-main' });
       await driver.enqueueTask('etl', j);
       // A Log task ends within the default start-report delay: its one result reports its start too.
       await vi.waitFor(() => expect(results.map((r) => r.type)).toEqual(['ended']), WAIT);
@@ -145,7 +130,7 @@ describeWithRedis('worker on BullMQ', (redis) => {
     const events: WorkerJobEvent[] = [];
     const first = createWorker({ queue: workerQueue(), group: 'default', workerId: 'first', storage, registries, secrets: {}, workRoot, onJob: (e) => events.push(e), onError: () => undefined });
     await first.start();
-    const j = job('exec-handback', { id: 'slow', type: 'io.kestra.plugin.scripts.shell.Commands', runner: 'PROCESS', commands: ['sleep 2', 'echo finished'] });
+    const j = job({ id: 'slow', type: 'io.kestra.plugin.scripts.shell.Commands', runner: 'PROCESS', commands: ['sleep 2', 'echo finished'] }, { executionId: 'exec-handback' });
     await driver.enqueueTask('default', j);
     await vi.waitFor(() => expect(results.map((r) => r.type)).toEqual(['started']), WAIT);
 

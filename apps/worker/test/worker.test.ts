@@ -16,6 +16,7 @@ import { processesUnder } from '@sluice/testing';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ALL_WORKER_GROUPS, createHttpWorkerRegistry, createWorker } from '../src/index.js';
 import type { Worker, WorkerJobEvent, WorkerOptions } from '../src/index.js';
+import { job } from './jobs.js';
 
 const registries = createDefaultRegistries();
 const SHELL = 'io.kestra.plugin.scripts.shell.Commands';
@@ -24,32 +25,6 @@ const WAIT = { timeout: 10_000, interval: 20 };
 const shell = (id: string, commands: string[], extra: Record<string, unknown> = {}): TaskSpec => ({ id, type: SHELL, runner: 'PROCESS', commands, ...extra });
 const logTask = (id: string, message: string): TaskSpec => ({ id, type: 'io.kestra.plugin.core.log.Log', message });
 
-let counter = 0;
-function job(task: TaskSpec, overrides: Partial<TaskJob> = {}): TaskJob {
-  counter += 1;
-  const executionId = overrides.executionId ?? `exec-${counter}`;
-  return {
-    executionId,
-    namespace: 'company.team',
-    flowId: 'hello',
-    flowRevision: 1,
-    taskRunId: `${executionId}-${task.id}`,
-    taskId: task.id,
-    attempt: 1,
-    task,
-    workerGroup: 'default',
-    variables: {
-      flow: { id: 'hello', namespace: 'company.team', revision: 1 },
-      execution: { id: executionId },
-      inputs: { name: 'Ada' },
-      outputs: {},
-      vars: {},
-      labels: {},
-    },
-    queuedAt: new Date().toISOString(),
-    ...overrides,
-  };
-}
 
 let root: string;
 let workRoot: string;
