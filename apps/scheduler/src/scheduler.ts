@@ -11,7 +11,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { flowLabels, SluiceError } from '@sluice/core';
-import { flowOutputs } from './flow-outputs.js';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, LockedExecution, SchedulerTaskRun, StateEntry } from '@sluice/db';
 import { newExecutionId } from '@sluice/db';
@@ -19,6 +18,7 @@ import { admit, decide, isTerminalExecutionState, workerGroupOf } from '@sluice/
 import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
 import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
+import { flowOutputs } from './flow-outputs.js';
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
 import { TriggerLoop } from './triggers.js';
