@@ -304,6 +304,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   async function onResult(message: ResultMessage): Promise<void> {
     const outcome = await db.scheduler.withExecution(message.executionId, async (execution, tx) => {
       const run = execution.taskRuns.find((r) => r.id === message.taskRunId);
+      // The last log lines of a task run come with its end, and are stored even when the end itself no longer applies
+      // (a run killed meanwhile still shows what it printed), but only once: a second delivery of the same report
+      // finds its end already in the attempt's history.
+      const repeated =
+        message.type === 'ended' && run?.attempts[message.attempt - 1]?.state.histories.some((h) => h.state === message.state && h.date === message.endedAt);
+      if (message.type === 'ended' && message.logs && message.logs.length > 0 && !repeated) {
+        await tx.appendLogs(
+          message.logs.map((entry) => ({
+            taskId: entry.taskId,
+            taskRunId: entry.taskRunId,
+            attemptNumber: entry.attempt ?? null,
+            level: entry.level,
+            message: entry.message,
+            timestamp: new Date(entry.timestamp),
+          })),
+        );
+      }
       if (message.type === 'started' || message.type === 'child-started') {
         const startedAt = new Date(message.startedAt);
         if (run && !startApplies(run, message.type, message.attempt, startedAt)) return undefined;

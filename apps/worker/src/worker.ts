@@ -207,6 +207,19 @@ class LogBuffer {
     return this.#chain;
   }
 
+  /**
+   * What is buffered, taken out instead of sent: the job's last lines, which travel with its end result. Resolves
+   * once the batches sent before have been, so the lines keep their order.
+   */
+  async take(): Promise<WireLogEntry[]> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#chain;
+    const entries = this.#dropped ? [] : this.#entries;
+    this.#entries = [];
+    return entries;
+  }
+
   /** Forget what is buffered and ignore later lines (a handed-back job). */
   drop(): void {
     this.#dropped = true;
@@ -458,14 +471,19 @@ export function createWorker(options: WorkerOptions): Worker {
       };
     }
 
-    // The job's earlier results, then its logs, then its final result.
+    // The job's earlier results, then its final result, which carries its last log lines.
     clearTimeout(startTimer);
     const reportsStart = !startReported;
     startReported = true;
     await entry.results;
-    await entry.logs.flush();
+    // The last lines go with the end result, so that they are stored with it (see ResultMessage 'ended').
+    const lastLines = await entry.logs.take();
     if (entry.handedBack) throw new HandedBackError(job);
-    const ended: ResultMessage = { ...endedMessage(job, outcome, takeMetrics(job.taskRunId)), ...(reportsStart ? { reportsStart: true } : {}) };
+    const ended: ResultMessage = {
+      ...endedMessage(job, outcome, takeMetrics(job.taskRunId)),
+      ...(reportsStart ? { reportsStart: true } : {}),
+      ...(lastLines.length > 0 ? { logs: lastLines } : {}),
+    };
     if (!(await publishResult(entry, ended))) {
       if (entry.handedBack) throw new HandedBackError(job);
       throw new Error(`could not publish the result of task run ${job.taskRunId}: the queue will deliver the job again`);

@@ -2,8 +2,7 @@ import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
-import { insertLogs } from './log-repository.js';
-import type { LogLevel } from './log-repository.js';
+import { isLogLevel, LOG_LEVELS } from './log-repository.js';
 import { asArray, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
@@ -53,7 +52,10 @@ export interface ExecutionTx {
   flowRevision(namespace: string, flowId: string, revision: number): Promise<unknown>;
   /** Workers of `group` with a heartbeat at or after `since`. */
   liveWorkerCount(group: string, since: Date): Promise<number>;
-  appendLogs(entries: readonly { taskId?: string | null; taskRunId?: string | null; level: string; message: string; timestamp: Date }[]): Promise<void>;
+  /** Log lines of the execution, written with the step's other writes (at COMMIT). */
+  appendLogs(
+    entries: readonly { taskId?: string | null; taskRunId?: string | null; attemptNumber?: number | null; level: string; message: string; timestamp: Date }[],
+  ): Promise<void>;
   /** Take the flow's admission lock (after the execution's row lock: always in that order) until commit. */
   lockFlow(): Promise<void>;
   /** Executions of this flow holding a concurrency slot (RUNNING, KILLING, RESTARTED), this one excluded. */
@@ -140,20 +142,14 @@ function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending
       return rows[0]?.n ?? 0;
     },
     async appendLogs(entries) {
-      await flush();
-      await insertLogs(
-        client,
-        entries.map((entry) => ({
-          executionId: execution.id,
-          namespace: execution.namespace,
-          flowId: execution.flowId,
-          taskId: entry.taskId ?? null,
-          taskRunId: entry.taskRunId ?? null,
-          level: entry.level as LogLevel,
-          message: entry.message,
-          timestamp: entry.timestamp,
-        })),
-      );
+      const rows = entries.map((entry) => {
+        if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
+        if (Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
+        const values = [id, literal(execution.namespace), literal(execution.flowId), literal(entry.taskId ?? null), literal(entry.taskRunId ?? null)];
+        return `(${[...values, literal(entry.attemptNumber ?? null), literal(entry.level), literal(entry.message), dateLiteral(entry.timestamp)].join(', ')})`;
+      });
+      if (rows.length === 0) return;
+      pending.push(`INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp") VALUES ${rows.join(', ')}`);
     },
     async lockFlow() {
       await flush();

@@ -76,6 +76,29 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     expect(await db.prisma.execution.count()).toBeGreaterThan(0); // the table is still there
   });
 
+  it('stores log lines with the step, whatever their text, and none when the step fails', async () => {
+    const execution = await db.executions.create(base);
+    const at = new Date('2026-03-04T05:06:07.089Z');
+    await db.scheduler.withExecution(execution.id, async (_locked, tx) => {
+      await tx.appendLogs(HOSTILE.map((message, i) => ({ taskId: 't', taskRunId: `run-${i}`, attemptNumber: i + 1, level: 'WARN', message, timestamp: at })));
+      await tx.setState('RUNNING', at);
+    });
+    const stored = await db.logs.list(execution.id);
+    expect(stored.map((l) => [l.message, l.taskRunId, l.attemptNumber, l.level, l.timestamp.toISOString(), l.namespace, l.flowId])).toEqual(
+      HOSTILE.map((message, i) => [message, `run-${i}`, i + 1, 'WARN', at.toISOString(), base.namespace, base.flowId]),
+    );
+
+    const failing = db.scheduler.withExecution(execution.id, async (_locked, tx) => {
+      await tx.appendLogs([{ level: 'INFO', message: 'rolled back', timestamp: at }]);
+      await tx.setState('NO SUCH \u0000 STATE', at); // Postgres refuses the NUL byte: the whole step rolls back
+    });
+    await expect(failing).rejects.toThrow();
+    expect(await db.logs.list(execution.id)).toHaveLength(HOSTILE.length);
+    await expect(db.scheduler.withExecution(execution.id, (_locked, tx) => tx.appendLogs([{ level: 'LOUD', message: 'x', timestamp: at }]))).rejects.toThrow(
+      'log level must be one of TRACE, DEBUG, INFO, WARN, ERROR, got "LOUD"',
+    );
+  });
+
   it('replaces a saved task run on the next save, and sees it in the next step', async () => {
     const execution = await db.executions.create(base);
     await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.saveTaskRun(taskRun('again')));

@@ -107,6 +107,11 @@ export type ResultMessage =
        * (`startReportDelayMs`), so this message reports its start (RUNNING at `startedAt`) too.
        */
       readonly reportsStart?: boolean;
+      /**
+       * The task run's last log lines, not sent on `logs`: the scheduler stores them in the transaction that records
+       * the end, so an execution that has ended has them. Earlier lines went on `logs` as they came.
+       */
+      readonly logs?: readonly WireLogEntry[];
     };
 
 export interface WireLogEntry {

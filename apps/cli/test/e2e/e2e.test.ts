@@ -291,6 +291,20 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(logs).toContain('flow output "total" is not a valid BOOLEAN');
     }, 60_000);
 
+    it('an execution answered as ended by ?wait=true already has its last log lines stored', async () => {
+      await stack.deploy(
+        shell('chatty', ns, 'tasks:\n  - id: talk\n    type: io.kestra.plugin.scripts.shell.Commands\n    runner: PROCESS\n    commands:\n      - for i in 1 2 3; do echo "said $i"; done\n'),
+      );
+      for (let round = 0; round < 5; round++) {
+        const answered = await stack.api(`/api/v1/executions/${ns}/chatty?wait=true`, { method: 'POST' });
+        const execution = (await answered.json()) as { id: string; state: { current: string } };
+        expect(execution.state.current).toBe('SUCCESS');
+        // No waiting: the lines were stored in the transaction that ended the task run.
+        const logs = await (await stack.api(`/api/v1/logs/${execution.id}/download`)).text();
+        expect(logs.match(/said \d/g)).toEqual(['said 1', 'said 2', 'said 3']);
+      }
+    }, 60_000);
+
     it('a group with no worker waits, then runs when one starts', async () => {
       const group = `late${mode}`;
       await stack.deploy(shell('waits', ns, `tasks:\n  - id: job\n    type: io.kestra.plugin.core.log.Log\n    message: finally\n    workerGroup:\n      key: ${group}\n`));
