@@ -17,7 +17,7 @@ import { newExecutionId } from '@sluice/db';
 import { admit, decide, isTerminalExecutionState, workerGroupOf } from '@sluice/engine';
 import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
-import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
+import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, WireLogEntry } from '@sluice/queue';
 import { flowOutputs } from './flow-outputs.js';
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
@@ -310,16 +310,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const repeated =
         message.type === 'ended' && run?.attempts[message.attempt - 1]?.state.histories.some((h) => h.state === message.state && h.date === message.endedAt);
       if (message.type === 'ended' && message.logs && message.logs.length > 0 && !repeated) {
-        await tx.appendLogs(
-          message.logs.map((entry) => ({
-            taskId: entry.taskId,
-            taskRunId: entry.taskRunId,
-            attemptNumber: entry.attempt ?? null,
-            level: entry.level,
-            message: entry.message,
-            timestamp: new Date(entry.timestamp),
-          })),
-        );
+        await tx.appendLogs(message.logs.map(logLine));
       }
       if (message.type === 'started' || message.type === 'child-started') {
         const startedAt = new Date(message.startedAt);
@@ -407,19 +398,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       consumers.push(queue.consumeResults({ concurrency }, onResult));
       consumers.push(
         queue.consumeLogs({ concurrency }, async (batch) => {
-          await db.logs.append(
-            batch.entries.map((entry) => ({
-              executionId: batch.executionId,
-              namespace: batch.namespace,
-              flowId: batch.flowId,
-              taskId: entry.taskId,
-              taskRunId: entry.taskRunId,
-              attemptNumber: entry.attempt ?? null,
-              level: entry.level,
-              message: entry.message,
-              timestamp: new Date(entry.timestamp),
-            })),
-          );
+          await db.logs.append(batch.entries.map((entry) => ({ executionId: batch.executionId, namespace: batch.namespace, flowId: batch.flowId, ...logLine(entry) })));
         }),
       );
       await resumeUnfinished();
@@ -538,6 +517,11 @@ function endRun(run: SchedulerTaskRun, state: string, iso: string, date: Date, o
   const last = attempts[attempts.length - 1];
   if (last) attempts[attempts.length - 1] = { ...last, state: { current: state, histories: [...last.state.histories, { state, date: iso }] } };
   return { ...run, state, stateHistory: history, attempts, endDate: date, ...(outputs ? { outputs } : {}) };
+}
+
+/** A log line from a worker, as stored. */
+function logLine(entry: WireLogEntry): { taskId: string; taskRunId: string; attemptNumber: number | null; level: WireLogEntry['level']; message: string; timestamp: Date } {
+  return { taskId: entry.taskId, taskRunId: entry.taskRunId, attemptNumber: entry.attempt ?? null, level: entry.level, message: entry.message, timestamp: new Date(entry.timestamp) };
 }
 
 /** The execution as template variables see it (`execution`, `flow.revision`, `inputs`, `labels`). */
