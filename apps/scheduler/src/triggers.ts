@@ -32,24 +32,19 @@ function isSchedule(trigger: TriggerSpec): boolean {
   return SCHEDULE_TYPES.includes(trigger.type.toLowerCase()) && trigger.disabled !== true && typeof trigger.cron === 'string';
 }
 
-/** The tick after `after` for the trigger, or null when it never fires again. */
-export function nextTick(trigger: TriggerSpec, after: Date): Date | null {
+/** The trigger's tick strictly after (`next`) or before (`previous`) `at`, in its time zone; null when there is none. */
+function tick(trigger: TriggerSpec, at: Date, direction: 'next' | 'previous'): Date | null {
   try {
     const cron = parseCron(String(trigger.cron), { withSeconds: trigger.withSeconds === true });
-    return cron.next(after, typeof trigger.timezone === 'string' ? trigger.timezone : 'UTC');
+    return cron[direction](at, typeof trigger.timezone === 'string' ? trigger.timezone : 'UTC');
   } catch {
     return null;
   }
 }
 
-/** The tick before `before` for the trigger, or null when there is none (within 8 years). */
-function previousTick(trigger: TriggerSpec, before: Date): Date | null {
-  try {
-    const cron = parseCron(String(trigger.cron), { withSeconds: trigger.withSeconds === true });
-    return cron.previous(before, typeof trigger.timezone === 'string' ? trigger.timezone : 'UTC');
-  } catch {
-    return null;
-  }
+/** The tick after `after` for the trigger, or null when it never fires again. */
+export function nextTick(trigger: TriggerSpec, after: Date): Date | null {
+  return tick(trigger, after, 'next');
 }
 
 /**
@@ -58,7 +53,7 @@ function previousTick(trigger: TriggerSpec, before: Date): Date | null {
  * `date(format, timeZone=...)` for local dates).
  */
 export function scheduleVariables(trigger: TriggerSpec, due: Date, next: Date | null): Record<string, string> {
-  const previous = previousTick(trigger, due);
+  const previous = tick(trigger, due, 'previous');
   return { date: due.toISOString(), ...(next ? { next: next.toISOString() } : {}), ...(previous ? { previous: previous.toISOString() } : {}) };
 }
 

@@ -131,12 +131,15 @@ const SEARCH_COLUMNS = Prisma.sql`id, execution_id AS "executionId", namespace, 
  * Insert log lines in one statement (plain pg: the scheduler stores every batch a worker sends). Returns the count.
  * Throws a RangeError, before writing anything, on an unknown level or an invalid date.
  */
+/** Refuse a log line Postgres would store wrongly: an unknown level, or a timestamp that is not a valid Date. */
+export function assertLogEntry(entry: { readonly level: string; readonly timestamp: Date }): void {
+  if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
+  if (!(entry.timestamp instanceof Date) || Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
+}
+
 export async function insertLogs(db: Queryable, entries: readonly NewLogEntry[]): Promise<number> {
   if (entries.length === 0) return 0;
-  for (const entry of entries) {
-    if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
-    if (!(entry.timestamp instanceof Date) || Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
-  }
+  entries.forEach(assertLogEntry);
   const column = <T>(pick: (entry: NewLogEntry) => T): T[] => entries.map(pick);
   const result = await db.query(
     `INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp")

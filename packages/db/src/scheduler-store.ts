@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
-import { isLogLevel, LOG_LEVELS } from './log-repository.js';
+import { assertLogEntry } from './log-repository.js';
 import { asArray, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
@@ -143,8 +143,7 @@ function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending
     },
     async appendLogs(entries) {
       const rows = entries.map((entry) => {
-        if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
-        if (Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
+        assertLogEntry(entry);
         const values = [id, literal(execution.namespace), literal(execution.flowId), literal(entry.taskId ?? null), literal(entry.taskRunId ?? null)];
         return `(${[...values, literal(entry.attemptNumber ?? null), literal(entry.level), literal(entry.message), dateLiteral(entry.timestamp)].join(', ')})`;
       });

@@ -14,6 +14,7 @@ import { decide } from '@sluice/engine';
 import type { EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { applyPluginDefaults, flowOutputs, newTaskRunId, templateVariables } from '@sluice/scheduler';
+import type { VariableScope } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
 import { isProcessSpawn, PROCESS_RUNNER_TYPE, processRunnerOptions, processSpawnError } from '@sluice/worker';
@@ -114,6 +115,8 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   const started = new Date();
   let state: ExecutionStateName = 'CREATED';
   const runs: RunRecord[] = [];
+  // The execution as template variables see it, in its current state.
+  const variableScope = (): VariableScope => ({ id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels: [] });
   // The flow's `outputs`, evaluated when the execution succeeds.
   let flowOutputValues: Record<string, unknown> = {};
   const topLevel = [...flow.tasks, ...(flow.errors ?? [])].filter((t) => t.disabled !== true).length;
@@ -139,7 +142,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           taskRunId: run.id,
           attempt: run.attempt,
           execution: { id: executionId, namespace: flow.namespace, flowId: flow.id, flowRevision: flow.revision ?? 1 },
-          variables: templateVariables(flow, { id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels: [] }, runs),
+          variables: templateVariables(flow, variableScope(), runs),
           storage,
           runners: {
             registry: registries.runners,
@@ -208,7 +211,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           state = action.state;
           ended = true;
           if ((state === 'SUCCESS' || state === 'WARNING') && (flow.outputs?.length ?? 0) > 0) {
-            const variables = templateVariables(flow, { id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels: [] }, runs);
+            const variables = templateVariables(flow, variableScope(), runs);
             const result = await flowOutputs(flow, variables, new Date());
             if ('outputs' in result) {
               flowOutputValues = result.outputs;
