@@ -16,6 +16,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import { access, chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { constants, endianness } from 'node:os';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ for (const [name, value] of Object.entries(constants.signals)) if (!SIGNAL_NAMES
 export type NativeSpawner = { readonly path: string } | { readonly error: string };
 
 async function isExecutable(path: string): Promise<boolean> {
-  return access(path, 1 /* X_OK */).then(
+  return access(path, fsConstants.X_OK).then(
     () => true,
     () => false,
   );
