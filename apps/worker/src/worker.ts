@@ -3,9 +3,14 @@
  * runtime, and report what happens on the `results` and `logs` channels.
  *
  * Per job:
- * 1. An execution already killed (the durable mark) → one `ended` KILLED result; the task does not run.
- * 2. Otherwise `started`, then `runTask` with a per-job AbortController that a kill broadcast for the execution
- *    aborts. WorkingDirectory children report `child-started` and their own `ended` (with `parentTaskRunId`).
+ * 1. `runTask` starts at once, with a per-job AbortController that a kill broadcast for the execution aborts, while
+ *    the queue is asked whether the execution was already killed (the durable mark): that round trip overlaps the
+ *    task's preparation (context, working directory) instead of delaying it. The task's own code (its processes,
+ *    containers, WorkingDirectory children) waits for the answer (runTask's `startGate`).
+ * 2. Killed → the job is aborted before its code starts, and it reports only one `ended` KILLED result (no
+ *    `started`, no log line), as a task that never ran. Not answered (the queue is down) → it runs: a kill broadcast
+ *    still reaches it. Otherwise `started` (see startReportDelayMs), then what the task does: WorkingDirectory
+ *    children report `child-started` and their own `ended` (with `parentTaskRunId`).
  * 3. Log lines are buffered and sent as {@link LogBatch}es: every `logFlushMs`, or as soon as `logBatchSize` lines
  *    wait — never one message per line. When the task ends its logs are flushed first, then its `ended` result is
  *    published: that is always the job's last message.
@@ -337,34 +342,33 @@ export function createWorker(options: WorkerOptions): Worker {
     const began = Date.now();
     emit({ type: 'taken', job, deliveryCount: delivery.deliveryCount });
 
-    let killed = false;
-    const checked = await withRetry(`checking whether execution ${job.executionId} was killed`, async () => {
-      killed = await queue.isKilled(job.executionId);
-    });
-    // Unknown (the queue did not answer): run it; a kill broadcast still reaches it.
-    if (checked && killed) {
-      const at = new Date().toISOString();
-      const ended: ResultMessage = {
-        type: 'ended',
-        executionId: job.executionId,
-        taskRunId: job.taskRunId,
-        taskId: job.taskId,
-        attempt: job.attempt,
-        workerId: id,
-        state: 'KILLED',
-        outputs: {},
-        error: KILLED_BEFORE_START,
-        startedAt: at,
-        endedAt: at,
-      };
-      if (!(await publishResult(entry, ended))) throw new Error(`could not publish the result of task run ${job.taskRunId}`);
-      emit({ type: 'ended', job, state: 'KILLED', durationMs: Date.now() - began });
-      return;
-    }
+    // The kill check runs while runTask prepares the task, which holds the task's code until it is done (startGate).
+    // Never rejects. Unknown (the queue did not answer): run it; a kill broadcast still reaches it.
+    let refused = false;
+    // Lines logged before the answer are runTask's, not the task's (it has not started): the KILLED a kill broadcast
+    // ends it with, a setup failure. They wait for the answer, so that a refused job logs nothing, as before.
+    let held: WireLogEntry[] | undefined = [];
+    const checked = (async () => {
+      let killed = false;
+      const answered = await withRetry(`checking whether execution ${job.executionId} was killed`, async () => {
+        killed = await queue.isKilled(job.executionId);
+      });
+      if (!answered || !killed) {
+        for (const line of held ?? []) entry.logs.add(line);
+        held = undefined;
+        return;
+      }
+      refused = true;
+      // Before the gate opens: runTask then sees an aborted signal and does not start the task.
+      if (!entry.controller.signal.aborted) {
+        entry.controller.abort(new SluiceError('SLU_TASK_KILLED', { taskId: job.taskId, reason: `: ${KILLED_BEFORE_START.message}` }));
+      }
+    })();
 
     const startedAt = new Date().toISOString();
     // The start is reported after startReportDelayMs, or before anything else this job reports, or with the end.
     let startReported = false;
+    let startTimer: NodeJS.Timeout | undefined;
     const reportStart = (): void => {
       if (startReported) return;
       startReported = true;
@@ -381,8 +385,13 @@ export function createWorker(options: WorkerOptions): Worker {
         }),
       );
     };
-    const startTimer = startReportDelayMs > 0 ? setTimeout(reportStart, startReportDelayMs) : undefined;
-    if (startReportDelayMs === 0) reportStart();
+    // The task starts when the kill check lets it (startGate), so the delay counts from then; a job the check
+    // refuses never reports its start. Registered before runTask waits for the check: armed before the task starts.
+    void checked.then(() => {
+      if (refused) return;
+      if (startReportDelayMs === 0) reportStart();
+      else startTimer = setTimeout(reportStart, startReportDelayMs);
+    });
 
     const metrics = new Map<string, WireMetric[]>();
     const takeMetrics = (taskRunId: string): WireMetric[] | undefined => {
@@ -390,7 +399,12 @@ export function createWorker(options: WorkerOptions): Worker {
       metrics.delete(taskRunId);
       return found;
     };
-    const log = (entryLog: Omit<WireLogEntry, 'attempt'>): void => entry.logs.add({ ...entryLog, attempt: job.attempt });
+    const log = (entryLog: Omit<WireLogEntry, 'attempt'>): void => {
+      // A refused job never ran: the KILLED line runTask logs as it refuses to start it is not the task's.
+      if (refused) return;
+      if (held) held.push({ ...entryLog, attempt: job.attempt });
+      else entry.logs.add({ ...entryLog, attempt: job.attempt });
+    };
 
     let definition: TaskDefinition | undefined;
     let unknownType: SluiceError | undefined;
@@ -401,7 +415,7 @@ export function createWorker(options: WorkerOptions): Worker {
       unknownType =
         error instanceof SluiceError ? error : new SluiceError('SLU_TASK_FAILED', { taskId: job.taskId, reason: message(error) }, {}, { cause: error });
     }
-    let outcome: TaskRunOutcome;
+    let outcome: TaskRunOutcome | undefined;
     if (definition) {
       outcome = await runTask({
         definition,
@@ -417,6 +431,7 @@ export function createWorker(options: WorkerOptions): Worker {
         ...(options.workRoot !== undefined ? { workRoot: options.workRoot } : {}),
         ...(options.abortGracePeriodMs !== undefined ? { abortGracePeriodMs: options.abortGracePeriodMs } : {}),
         signal: entry.controller.signal,
+        startGate: checked,
         onLog: log,
         onChildStart: (child) => {
           reportStart();
@@ -455,7 +470,35 @@ export function createWorker(options: WorkerOptions): Worker {
           metrics.set(metric.taskRunId, list);
         },
       });
-    } else {
+    }
+    // Settled already when runTask waited for it; not when the run ended before (a disabled task, a setup failure) or
+    // there is no definition: a killed execution still takes precedence then, as it did when checked first.
+    await checked;
+    if (refused) {
+      await entry.results;
+      if (entry.handedBack) throw new HandedBackError(job);
+      const at = new Date().toISOString();
+      const ended: ResultMessage = {
+        type: 'ended',
+        executionId: job.executionId,
+        taskRunId: job.taskRunId,
+        taskId: job.taskId,
+        attempt: job.attempt,
+        workerId: id,
+        state: 'KILLED',
+        outputs: {},
+        error: KILLED_BEFORE_START,
+        startedAt: at,
+        endedAt: at,
+      };
+      if (!(await publishResult(entry, ended))) {
+        if (entry.handedBack) throw new HandedBackError(job);
+        throw new Error(`could not publish the result of task run ${job.taskRunId}`);
+      }
+      emit({ type: 'ended', job, state: 'KILLED', durationMs: Date.now() - began });
+      return;
+    }
+    if (!outcome) {
       const failure = unknownType ?? new SluiceError('SLU_TASK_FAILED', { taskId: job.taskId, reason: 'no task definition' });
       const at = new Date().toISOString();
       log({ taskRunId: job.taskRunId, taskId: job.taskId, level: 'ERROR', message: failure.message, timestamp: at });

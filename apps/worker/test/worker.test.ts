@@ -2,7 +2,8 @@
  * The worker with real parts: the in-process queue, local storage in a temporary directory, the default plugin
  * registries and the PROCESS runner (real shell processes).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -202,6 +203,30 @@ describe('createWorker', () => {
     });
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
+  });
+
+  it('does not run the command of an execution killed before it was taken, nor report its start', async () => {
+    // The default start report delay, and a WorkingDirectory: its first child is what would start a process.
+    await startWorker({ startReportDelayMs: 50 });
+    const marker = join(root, 'ran');
+    const j = job({ id: 'wd', type: 'io.kestra.plugin.core.flow.WorkingDirectory', tasks: [shell('touch', [`touch ${marker}`])] });
+    await queue.killExecution(j.executionId);
+    await queue.enqueueTask('default', j);
+    const end = await ended(j);
+    expect(end).toMatchObject({
+      state: 'KILLED',
+      outputs: {},
+      error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started', details: {} },
+    });
+    expect(end.startedAt).toBe(end.endedAt);
+    expect(end.reportsStart).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // past the start report delay
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
+    expect(linesOf(j.executionId)).toEqual([]);
+    expect(existsSync(marker)).toBe(false);
+    expect(await readdir(workRoot)).toEqual([]); // the working directory prepared meanwhile is removed
+    expect(events.map((e) => (e.type === 'ended' ? `ended ${e.state}` : e.type))).toEqual(['taken', 'ended KILLED']);
+    expect(errors).toEqual([]);
   });
 
   it('masks secrets in log lines', async () => {
@@ -428,6 +453,17 @@ describe('createWorker', () => {
   });
 });
 
+/** The real queue with some of its methods replaced. */
+function queueWith(overrides: Partial<QueueDriver>): QueueDriver {
+  return new Proxy(queue, {
+    get: (target, property, receiver) => {
+      if (property in overrides) return overrides[property as keyof QueueDriver];
+      const value: unknown = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
 describe('createWorker when the queue fails', () => {
   it('retries a failed publish and reports each failure', async () => {
     // The real queue, with the first publish of each kind failing (a Redis blip).
@@ -442,14 +478,7 @@ describe('createWorker when the queue fails', () => {
         await queue.publishLogs(batch);
       },
     };
-    const flaky = new Proxy(queue, {
-      get: (target, property, receiver) => {
-        if (property in overrides) return overrides[property as keyof QueueDriver];
-        const value: unknown = Reflect.get(target, property, receiver);
-        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    await startWorker({ queue: flaky });
+    await startWorker({ queue: queueWith(overrides) });
     // Long enough for its first line to go on `logs` (flushed after 100 ms); the last one comes with the end.
     const j = job(shell('hello', ['echo "Hello {{ inputs.name }}"', 'sleep 0.4', 'echo bye']));
     await queue.enqueueTask('default', j);
@@ -460,5 +489,66 @@ describe('createWorker when the queue fails', () => {
       `publishing the started result of task run ${j.taskRunId} failed (attempt 1 of 4, retrying)`,
       `publishing 1 log lines of execution ${j.executionId} failed (attempt 1 of 4, retrying)`,
     ]);
+  });
+
+  /** The real queue, with a kill check that answers after 300 ms. */
+  const slowKillCheck = (): QueueDriver =>
+    queueWith({
+      isKilled: async (executionId: string) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return queue.isKilled(executionId);
+      },
+    });
+
+  it.each([0, 50])('prepares the task during a slow kill check but starts no command when it says killed (start report delay %i ms)', async (startReportDelayMs) => {
+    // Killed before the worker subscribed to kills: only the check can stop the task. It answers after the
+    // working directory is ready and after the start report delay.
+    const marker = join(root, 'ran');
+    const j = job(shell('touch', [`touch ${marker}`]));
+    await queue.killExecution(j.executionId);
+    await startWorker({ startReportDelayMs, queue: slowKillCheck() });
+    await queue.enqueueTask('default', j);
+    await vi.waitFor(async () => expect(await readdir(workRoot)).toHaveLength(1), WAIT);
+    expect(resultsOf(j.executionId)).toEqual([]);
+
+    const end = await ended(j);
+    expect(end).toMatchObject({ state: 'KILLED', outputs: {}, error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started', details: {} } });
+    expect(end.startedAt).toBe(end.endedAt);
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
+    expect(linesOf(j.executionId)).toEqual([]);
+    expect(existsSync(marker)).toBe(false);
+    expect(await readdir(workRoot)).toEqual([]);
+  });
+
+  it('reports a job killed by a broadcast during a slow kill check as killed before it started, without log lines', async () => {
+    const marker = join(root, 'ran');
+    await startWorker({ queue: slowKillCheck() });
+    const j = job(shell('touch', [`touch ${marker}`]));
+    await queue.enqueueTask('default', j);
+    await vi.waitFor(() => expect(events).toContainEqual(expect.objectContaining({ type: 'taken', job: j })), WAIT);
+    await queue.killExecution(j.executionId);
+
+    const end = await ended(j);
+    expect(end).toMatchObject({ state: 'KILLED', error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started' } });
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
+    expect(linesOf(j.executionId)).toEqual([]);
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('runs the task when the kill check cannot be done', async () => {
+    await startWorker({
+      queue: queueWith({
+        isKilled: () => Promise.reject(new Error('connection lost')),
+      }),
+    });
+    const marker = join(root, 'ran');
+    const j = job(shell('touch', [`touch ${marker}`]));
+    await queue.enqueueTask('default', j);
+    expect((await ended(j)).state).toBe('SUCCESS');
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['started', 'ended']);
+    expect(existsSync(marker)).toBe(true);
+    expect(errors.map((e) => e.context)).toEqual(
+      [1, 2, 3, 4].map((n) => `checking whether execution ${j.executionId} was killed failed (attempt ${n} of 4, ${n === 4 ? 'giving up' : 'retrying'})`),
+    );
   });
 });

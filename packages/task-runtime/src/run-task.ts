@@ -11,6 +11,7 @@
  *   `details.outputs` when it carries some (a failed command still reports its exit code).
  * - the timeout elapses → FAILED with `SLU_TASK_TIMEOUT` (as Kestra: a timeout is a failure, so it is retried).
  * - the caller's signal aborts → KILLED with `SLU_TASK_KILLED`.
+ * - the caller's `startGate` rejects → FAILED with its error; the task's code never started.
  * On timeout or kill the task's signal aborts; it gets `abortGracePeriodMs` to stop and clean up, after which the
  * outcome is reported anyway (the runner contract promises to wait for its processes; a misbehaving task must not
  * hold the worker forever).
@@ -132,6 +133,15 @@ export interface RunTaskOptions {
   readonly secrets: Readonly<Record<string, string | undefined>>;
   /** Kill: aborting it stops the task (and its children) and ends it KILLED. */
   readonly signal?: AbortSignal;
+  /**
+   * The task's code starts only once this resolves. It is awaited after the working directory and the context are
+   * ready, right before the definition's `run` (so before any process, container or WorkingDirectory child): a
+   * caller can overlap a check of its own (the worker's "was the execution killed?") with that preparation instead of
+   * making it wait. If it rejects, the task does not run and ends FAILED with that error; a signal that aborts
+   * meanwhile ends the wait at once and the task KILLED. The wait counts toward the task's `timeout`. A disabled
+   * task, and a run whose setup fails before that point, end without waiting for it.
+   */
+  readonly startGate?: Promise<void>;
   /** How long a task may take to stop after its signal aborts before its outcome is reported anyway. Default 60 s. */
   readonly abortGracePeriodMs?: number;
   /** Largest file `read()` accepts. Default 10 MiB. */
@@ -171,6 +181,8 @@ interface Run {
   readonly workingDirectory: string;
   /** Aborted on kill (or the parent's timeout). */
   readonly signal?: AbortSignal;
+  /** The job's `startGate`: only the top task run waits for it (its children start from its `run`). */
+  readonly startGate?: Promise<void>;
 }
 
 /** Run one task (and, for a WorkingDirectory, its children). Never rejects. */
@@ -182,6 +194,8 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     runners: createRunnerProvider(options.runners),
     now: options.now ?? (() => new Date()),
   };
+  // A run that ends before it waits for the gate (disabled, setup failed) must not leave its rejection unhandled.
+  options.startGate?.catch(() => undefined);
   const run = {
     task: options.task,
     definition: options.definition,
@@ -189,6 +203,7 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     attempt: options.attempt,
     variables: options.variables,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.startGate ? { startGate: options.startGate } : {}),
   };
   if (options.task.disabled === true) return (await runOne(job, { ...run, workingDirectory: '' })).outcome;
 
@@ -315,6 +330,24 @@ async function settleOrAbort(running: Promise<TaskResult>, signal: AbortSignal, 
   }
 }
 
+/**
+ * Resolves when `gate` does; rejects with its error, or with the abort reason as soon as `signal` aborts (a kill or
+ * the timeout must not wait for a gate that is slow to answer).
+ */
+async function passGate(gate: Promise<void>, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) throw signal.reason;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([gate, aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 async function runOne(job: Job, run: Run): Promise<{ outcome: TaskRunOutcome; error?: SluiceError }> {
   const { task, taskRunId } = run;
   const startedAt = job.now().toISOString();
@@ -349,6 +382,7 @@ async function runOne(job: Job, run: Run): Promise<{ outcome: TaskRunOutcome; er
       const ms = parseDuration(timeout);
       cancelTimeout = startTimer(ms, () => controller.abort(new SluiceError('SLU_TASK_TIMEOUT', { taskId: task.id, timeout })));
     }
+    if (run.startGate) await passGate(run.startGate, controller.signal);
     if (controller.signal.aborted) throw controller.signal.reason;
     const running = Promise.resolve().then(() => runTaskFunction(task, context));
     const result = await settleOrAbort(running, controller.signal, job.options.abortGracePeriodMs ?? DEFAULT_ABORT_GRACE_MS);

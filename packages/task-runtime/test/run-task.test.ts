@@ -371,6 +371,124 @@ describe('runTask', () => {
     });
   });
 
+  describe('startGate', () => {
+    /** A gate the test opens or closes, and whether it was open when the task's run was called. */
+    function gate(): { promise: Promise<void>; open(): void; refuse(error: Error): void; readonly opened: boolean } {
+      let open!: () => void;
+      let refuse!: (error: Error) => void;
+      let opened = false;
+      const promise = new Promise<void>((resolve, reject) => {
+        open = () => {
+          opened = true;
+          resolve();
+        };
+        refuse = reject;
+      });
+      return {
+        promise,
+        open,
+        refuse,
+        get opened() {
+          return opened;
+        },
+      };
+    }
+
+    it('holds the task until the gate opens, its working directory ready meanwhile', async () => {
+      const g = gate();
+      const calls: { gateOpen: boolean; directoryExists: boolean }[] = [];
+      const run = vi.fn<NonNullable<TaskDefinition['run']>>((properties, context) => {
+        calls.push({ gateOpen: g.opened, directoryExists: existsSync(context.workingDirectory) });
+        return logTask.run!(properties, context);
+      });
+      const running = runTask(options({ id: 'l', type: 'test.Log', message: 'ran' }, { definition: { ...logTask, run }, startGate: g.promise }));
+      // The preparation does not wait for the gate: the working directory is created while it is closed.
+      await vi.waitFor(async () => expect(await readdir(workRoot)).toHaveLength(1));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(run).not.toHaveBeenCalled();
+
+      g.open();
+      const outcome = await running;
+      expect(outcome).toMatchObject({ state: 'SUCCESS', outputs: { message: 'ran' } });
+      expect(calls).toEqual([{ gateOpen: true, directoryExists: true }]);
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('does not run the task when the gate rejects: FAILED with its error, the directory removed', async () => {
+      const run = vi.fn(logTask.run!);
+      const outcome = await runTask(
+        options({ id: 'l', type: 'test.Log', message: 'x' }, { definition: { ...logTask, run }, startGate: Promise.reject(new Error('the check failed')) }),
+      );
+      expect(run).not.toHaveBeenCalled();
+      expect(outcome).toMatchObject({ state: 'FAILED', outputs: {}, error: { code: 'SLU_TASK_FAILED', message: 'task l failed: the check failed' } });
+      expect(messages()).toEqual(['l ERROR task l failed: the check failed']);
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('does not run the task when the signal aborts before the gate opens: KILLED, the directory removed', async () => {
+      // As the worker does when its kill check says killed: abort, then open the gate.
+      const g = gate();
+      const controller = new AbortController();
+      const run = vi.fn(logTask.run!);
+      const running = runTask(options({ id: 'l', type: 'test.Log', message: 'x' }, { definition: { ...logTask, run }, signal: controller.signal, startGate: g.promise }));
+      await vi.waitFor(async () => expect(await readdir(workRoot)).toHaveLength(1));
+      controller.abort();
+      g.open();
+      const outcome = await running;
+      expect(run).not.toHaveBeenCalled();
+      expect(outcome).toMatchObject({ state: 'KILLED', error: { code: 'SLU_TASK_KILLED', message: 'task l was killed' } });
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('stops waiting for a gate that never opens when the signal aborts or the timeout elapses', async () => {
+      const never = new Promise<void>(() => undefined);
+      const run = vi.fn(sleepTask.run!);
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const killed = await runTask(options({ id: 's', type: 'test.Sleep' }, { definition: { ...sleepTask, run }, signal: controller.signal, startGate: never }));
+      expect(killed).toMatchObject({ state: 'KILLED', error: { code: 'SLU_TASK_KILLED' } });
+
+      const timedOut = await runTask(options({ id: 's', type: 'test.Sleep', timeout: 'PT0.1S' }, { definition: { ...sleepTask, run }, startGate: never }));
+      expect(timedOut).toMatchObject({ state: 'FAILED', error: { code: 'SLU_TASK_TIMEOUT' } });
+      expect(run).not.toHaveBeenCalled();
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('holds the first child of a WorkingDirectory, and starts none when the gate rejects', async () => {
+      const g = gate();
+      const starts: { taskId: string; gateOpen: boolean }[] = [];
+      const running = runTask(
+        options(
+          { id: 'wd', type: 'test.WorkingDirectory', tasks: [{ id: 'first', type: 'test.Log', message: 'one' }] },
+          { startGate: g.promise, onChildStart: (child) => starts.push({ taskId: child.taskId, gateOpen: g.opened }) },
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(starts).toEqual([]);
+      g.open();
+      expect((await running).state).toBe('SUCCESS');
+      expect(starts).toEqual([{ taskId: 'first', gateOpen: true }]);
+
+      const refused = gate();
+      const refusedStarts: string[] = [];
+      const pending = runTask(
+        options(
+          { id: 'wd', type: 'test.WorkingDirectory', tasks: [{ id: 'first', type: 'test.Log', message: 'one' }] },
+          { startGate: refused.promise, onChildStart: (child) => refusedStarts.push(child.taskId) },
+        ),
+      );
+      refused.refuse(new Error('no'));
+      expect((await pending).state).toBe('FAILED');
+      expect(refusedStarts).toEqual([]);
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('does not wait for it, nor leave its rejection unhandled, for a disabled task', async () => {
+      const outcome = await runTask(options({ id: 'off', type: 'test.Log', message: 'x', disabled: true }, { startGate: Promise.reject(new Error('refused')) }));
+      expect(outcome.state).toBe('SKIPPED');
+    });
+  });
+
   it('skips a disabled task without running it or creating a directory', async () => {
     const run = vi.fn(logTask.run!);
     const outcome = await runTask(options({ id: 'off', type: 'test.Log', message: 'x', disabled: true }, { definition: { ...logTask, run } }));
