@@ -9,10 +9,14 @@
  * Redis); a rejection means it was not, and the API then fails the request (a created execution that could not be
  * enqueued is marked FAILED so it does not sit in CREATED forever).
  */
+import type { ExecutionSnapshot } from '@sluice/queue';
+
 export interface ExecutionEvent {
   readonly executionId: string;
   readonly namespace: string;
   readonly flowId: string;
+  /** A new execution as stored: the scheduler's first step then skips reading it back (`created` only). */
+  readonly snapshot?: ExecutionSnapshot;
 }
 
 export interface ExecutionQueue {
@@ -70,7 +74,7 @@ export function createRecordingExecutionQueue(): RecordingExecutionQueue {
 
 /** Messages the scheduler's queue accepts (the subset of `@sluice/queue`'s driver the API needs). */
 export interface ExecutionPublisher {
-  publishExecution(message: { type: 'created' | 'restarted' | 'kill'; executionId: string; namespace?: string; flowId?: string }): Promise<void>;
+  publishExecution(message: { type: 'created' | 'restarted' | 'kill'; executionId: string; namespace?: string; flowId?: string; snapshot?: ExecutionSnapshot }): Promise<void>;
 }
 
 /** The API side of the queue contract: each event becomes one message on the `executions` channel. */
@@ -84,18 +88,21 @@ export function createPublishingExecutionQueue(publisher: ExecutionPublisher): E
 
 /** Live execution updates (the scheduler publishes one per change), for `?wait=true`. */
 export interface ExecutionUpdateSource {
-  subscribeExecutionUpdates(handler: (update: { executionId: string; ended: boolean }) => void): Promise<() => Promise<void>>;
+  subscribeExecutionUpdates(handler: (update: { executionId: string; ended: boolean; execution?: unknown }) => void): Promise<() => Promise<void>>;
 }
 
 /** Waits for executions to end. One subscription serves every waiter of the server. */
 export interface ExecutionWaiter {
-  /** Start watching `executionId` (before enqueueing it, so no update is missed). */
-  watch(executionId: string): Promise<{ readonly ended: Promise<void>; cancel(): void }>;
+  /**
+   * Start watching `executionId` (before enqueueing it, so no update is missed). `ended` resolves with the execution
+   * the update carried (`@sluice/db`'s wire form), if it carried one.
+   */
+  watch(executionId: string): Promise<{ readonly ended: Promise<unknown>; cancel(): void }>;
   close(): Promise<void>;
 }
 
 export function createExecutionWaiter(source: ExecutionUpdateSource): ExecutionWaiter {
-  const waiting = new Map<string, Set<() => void>>();
+  const waiting = new Map<string, Set<(execution: unknown) => void>>();
   let subscription: Promise<() => Promise<void>> | undefined;
   const ensureSubscribed = (): Promise<unknown> =>
     (subscription ??= source.subscribeExecutionUpdates((update) => {
@@ -103,12 +110,12 @@ export function createExecutionWaiter(source: ExecutionUpdateSource): ExecutionW
       const resolvers = waiting.get(update.executionId);
       if (!resolvers) return;
       waiting.delete(update.executionId);
-      for (const resolve of resolvers) resolve();
+      for (const resolve of resolvers) resolve(update.execution);
     }));
   return {
     async watch(executionId) {
-      let resolver: () => void = () => undefined;
-      const ended = new Promise<void>((resolve) => {
+      let resolver: (execution: unknown) => void = () => undefined;
+      const ended = new Promise<unknown>((resolve) => {
         resolver = resolve;
       });
       const set = waiting.get(executionId) ?? new Set();

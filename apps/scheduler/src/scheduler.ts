@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { flowLabels, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
-import type { Db, ExecutionTx, LockedExecution, SchedulerTaskRun, StateEntry } from '@sluice/db';
-import { newExecutionId } from '@sluice/db';
+import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
+import { executionToWire, newExecutionId } from '@sluice/db';
 import { admit, decide, isTerminalExecutionState, workerGroupOf } from '@sluice/engine';
 import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
@@ -70,6 +70,8 @@ interface Step {
   readonly execution: LockedExecution;
   readonly jobs: readonly { job: TaskJob; delayMs: number }[];
   readonly state: string;
+  /** When the step ended the execution: the execution as stored, sent with the update (the API need not read it). */
+  readonly ended?: Promise<StoredExecution | undefined>;
 }
 
 const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED']);
@@ -115,6 +117,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const runs = new Map(execution.taskRuns.map((run) => [run.id, run]));
     let state = execution.state as ExecutionStateName;
     const jobs: { job: TaskJob; delayMs: number }[] = [];
+    let ended: Promise<StoredExecution | undefined> | undefined;
     // A worker-group fallback (FAIL/CANCEL) ends a task run at once: decide again on the new state.
     for (let round = 0; round < 20; round++) {
       const date = now();
@@ -127,7 +130,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       if (!again) break;
     }
-    return { execution, jobs, state };
+    return { execution, jobs, state, ...(ended ? { ended } : {}) };
 
     async function apply(action: EngineAction, date: Date): Promise<'again' | undefined> {
       const iso = date.toISOString();
@@ -150,6 +153,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           }
           state = end;
           await tx.setState(end, date);
+          ended = tx.readBack();
           return undefined;
         }
         case 'cancelTaskRun': {
@@ -229,12 +233,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (!step) return;
     const { execution, jobs, state } = step;
     const ended = isTerminalExecutionState(state);
+    const stored = ended ? await step.ended : undefined;
     // Sent together: over Redis they share one round trip, and none of them depends on another.
     await Promise.all([
       ...jobs.map(({ job, delayMs }) =>
         queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) }),
       ),
-      queue.publishExecutionUpdate({ executionId: execution.id, state, ended }),
+      queue.publishExecutionUpdate({ executionId: execution.id, state, ended, ...(stored ? { execution: executionToWire(stored) } : {}) }),
     ]);
     if (ended) await dequeueNext(execution);
   }
@@ -252,7 +257,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * transaction: the execution's row lock, then the flow's admission lock (always in that order), so two schedulers
    * cannot both take the last slot, and nothing waits for a second pooled connection.
    */
-  async function admitExecution(executionId: string): Promise<void> {
+  async function admitExecution(executionId: string, hint?: KnownExecution): Promise<void> {
     const outcome = await db.scheduler.withExecution(executionId, async (execution, tx): Promise<Step> => {
       if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return advanceLocked(execution, tx);
       const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
@@ -280,7 +285,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // Start: the engine treats QUEUED as waiting, so a dequeued execution goes back to CREATED first.
       if (execution.state === 'QUEUED') await tx.setState('CREATED', date);
       return advanceLocked({ ...execution, state: 'CREATED' }, tx);
-    });
+    }, hint);
     await afterCommit(outcome);
   }
 
@@ -288,7 +293,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     switch (message.type) {
       case 'created':
       case 'dequeued':
-        await admitExecution(message.executionId);
+        await admitExecution(message.executionId, knownFrom(message));
         return;
       case 'kill':
         await queue.killExecution(message.executionId);
@@ -475,6 +480,27 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     });
     await afterCommit(outcome);
   }
+}
+
+/** The execution a `created` message describes, for a first step that need not read it back. */
+function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
+  const { snapshot, namespace, flowId } = message;
+  if (message.type !== 'created' || !snapshot || namespace === undefined || flowId === undefined) return undefined;
+  return {
+    version: snapshot.version,
+    execution: {
+      id: message.executionId,
+      namespace,
+      flowId,
+      flowRevision: snapshot.flowRevision,
+      state: snapshot.state,
+      inputs: { ...snapshot.inputs },
+      labels: snapshot.labels.map((label) => ({ key: label.key, value: label.value })),
+      trigger: snapshot.trigger ? { ...snapshot.trigger, variables: { ...snapshot.trigger.variables } } : null,
+      startDate: new Date(snapshot.startDate),
+      taskRuns: [],
+    },
+  };
 }
 
 /**

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createFlowValidator } from '@sluice/core';
-import { createDb, migrate } from '@sluice/db';
+import { createDb, executionFromWire, executionSnapshot, migrate } from '@sluice/db';
 import type { Db, StoredExecution } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { createInProcessQueue } from '@sluice/queue';
@@ -193,7 +193,8 @@ describe.skipIf(!testDb)('scheduler on Postgres with the in-process queue', () =
     const latest = await db.flows.latest(namespace, flowId);
     if (!latest) throw new Error(`no flow ${namespace}.${flowId}`);
     const execution = await db.executions.create({ namespace, flowId, flowRevision: latest.revision, ...extra });
-    await queue.publishExecution({ type: 'created', executionId: execution.id, namespace, flowId });
+    // With the snapshot, as the API sends it: the first step starts from it instead of reading the execution.
+    await queue.publishExecution({ type: 'created', executionId: execution.id, namespace, flowId, snapshot: executionSnapshot(execution) });
     return execution.id;
   }
 
@@ -308,7 +309,7 @@ tasks:
       await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
       // The update is published after the commit.
       await waitFor(() => h.updates.some((u) => u.executionId === id && u.ended), 'the final execution update');
-      expect(h.updates.filter((u) => u.executionId === id && u.ended)).toEqual([{ executionId: id, state: 'SUCCESS', ended: true }]);
+      expect(h.updates.filter((u) => u.executionId === id && u.ended)).toEqual([{ executionId: id, state: 'SUCCESS', ended: true, execution: expect.anything() }]);
     } finally {
       if (previous === undefined) delete process.env.SECRET_API_KEY;
       else process.env.SECRET_API_KEY = previous;
@@ -534,7 +535,10 @@ tasks:
         ['b', 'SUCCESS'],
       ]);
       expect(jobs.filter((j) => j.executionId === id).map((j) => j.taskId)).toEqual(['a', 'b']);
-      expect(h.updates.filter((u) => u.executionId === id && u.ended)).toHaveLength(1);
+      const endUpdates = h.updates.filter((u) => u.executionId === id && u.ended);
+      expect(endUpdates).toHaveLength(1);
+      // It carries the execution exactly as a read returns it.
+      expect(executionFromWire(endUpdates[0]?.execution)).toEqual(found);
     }
     expect(h.handled.every((x) => x.ok)).toBe(true);
     // Both took part.
@@ -570,7 +574,9 @@ tasks:
     const logs = await db.prisma.logEntry.findMany({ where: { executionId: id } });
     expect(logs.map((l) => [l.level, l.taskId])).toEqual([['ERROR', 'gpu']]);
     await waitFor(() => h.updates.some((u) => u.executionId === id && u.ended), 'the final execution update');
-    expect(h.updates.filter((u) => u.executionId === id && u.ended)).toEqual([{ executionId: id, state: 'CANCELLED', ended: true }]);
+    const endUpdates = h.updates.filter((u) => u.executionId === id && u.ended);
+    expect(endUpdates).toEqual([{ executionId: id, state: 'CANCELLED', ended: true, execution: expect.anything() }]);
+    expect(executionFromWire(endUpdates[0]?.execution)).toEqual(await execution(id));
   });
 
   it("reads the workers table by default: a group's recent heartbeat makes it live", async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
-import { asArray, escapeLike, EXECUTION_SELECT, executionFromRow, jsonParam, selectExecution } from './rows.js';
+import { asArray, escapeLike, EXECUTION_SELECT, executionFromRow, jsonParam, NEW_EXECUTION_VERSION, selectExecution } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
 /** Kestra's terminated states (KESTRA.md A7): an execution in one of them has an end date and never changes again. */
@@ -160,8 +160,8 @@ export class ExecutionRepository {
       taskRuns: [],
     };
     await this.pool.query(
-      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, start_date, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $11, $11)`,
+      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, start_date, updated_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $11, $11, ${NEW_EXECUTION_VERSION})`,
       [
         stored.id,
         stored.namespace,

@@ -54,6 +54,9 @@ interface TaskRunJson {
   end_date: string | null;
 }
 
+/** The version of a newly created execution (executions.version; every change moves it on). */
+export const NEW_EXECUTION_VERSION = 0;
+
 /** `text` for a LIKE pattern, matched literally (`\`, `%` and `_` escaped with the default escape character). */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -137,3 +140,80 @@ export const jsonLiteral = (value: unknown): string => (value === null || value 
 
 /** A timestamptz literal, or NULL. */
 export const dateLiteral = (value: Date | null): string => (value === null ? 'NULL' : `${pg.escapeLiteral(value.toISOString())}::timestamptz`);
+
+/**
+ * `value` as a jsonb column gives it back: through JSON (undefined members dropped, dates as strings) with object
+ * keys in jsonb's order (shorter keys first, then by their UTF-8 bytes). A copy kept in memory then matches a read.
+ */
+export function asStoredJson(value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  return reorderKeys(JSON.parse(JSON.stringify(value)) as unknown);
+}
+
+function reorderKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(reorderKeys);
+  if (value === null || typeof value !== 'object') return value;
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => compareJsonbKeys(a, b));
+  const ordered: Record<string, unknown> = {};
+  for (const [key, member] of entries) ordered[key] = reorderKeys(member);
+  return ordered;
+}
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\u0000-\u007f]*$/;
+
+function compareJsonbKeys(a: string, b: string): number {
+  if (ASCII.test(a) && ASCII.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length - y.length || Buffer.compare(x, y);
+}
+
+/** Largest execution (as JSON) sent along with an update; a bigger one is read back by whoever needs it. */
+const WIRE_LIMIT = 256 * 1024;
+
+/**
+ * An execution as a message carries it (JSON: dates as ISO strings), or undefined when it is too big to send to every
+ * API instance (over {@link WIRE_LIMIT} as JSON). {@link executionFromWire} turns it back.
+ */
+export function executionToWire(execution: StoredExecution): Record<string, unknown> | undefined {
+  const json = JSON.stringify(execution);
+  return json.length > WIRE_LIMIT ? undefined : (JSON.parse(json) as Record<string, unknown>);
+}
+
+/** The execution a message carried ({@link executionToWire}), or undefined when it does not look like one. */
+export function executionFromWire(value: unknown): StoredExecution | undefined {
+  const wire = asRecord(value);
+  if (typeof wire.id !== 'string' || typeof wire.state !== 'string' || typeof wire.startDate !== 'string' || !Array.isArray(wire.taskRuns)) return undefined;
+  const date = (x: unknown): Date | null => (typeof x === 'string' ? new Date(x) : null);
+  return {
+    ...(wire as unknown as StoredExecution),
+    startDate: new Date(wire.startDate),
+    endDate: date(wire.endDate),
+    taskRuns: (wire.taskRuns as Record<string, unknown>[]).map((run) => ({ ...(run as unknown as StoredTaskRun), startDate: date(run.startDate), endDate: date(run.endDate) })),
+  };
+}
+
+/**
+ * A new execution as the scheduler's first step needs it (the `created` message's snapshot, `@sluice/queue`'s
+ * ExecutionSnapshot): with it, that step need not read the execution back.
+ */
+export function executionSnapshot(execution: StoredExecution): {
+  version: number;
+  flowRevision: number;
+  state: string;
+  inputs: Record<string, unknown>;
+  labels: { key: string; value: string }[];
+  trigger: StoredExecution['trigger'];
+  startDate: string;
+} {
+  return {
+    version: NEW_EXECUTION_VERSION,
+    flowRevision: execution.flowRevision,
+    state: execution.state,
+    inputs: execution.inputs,
+    labels: execution.labels,
+    trigger: execution.trigger,
+    startDate: execution.startDate.toISOString(),
+  };
+}

@@ -3,7 +3,7 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
 import { assertLogEntry } from './log-repository.js';
-import { asArray, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal } from './rows.js';
+import { asArray, asStoredJson, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
 /**
@@ -56,6 +56,11 @@ export interface ExecutionTx {
   appendLogs(
     entries: readonly { taskId?: string | null; taskRunId?: string | null; attemptNumber?: number | null; level: string; message: string; timestamp: Date }[],
   ): Promise<void>;
+  /**
+   * The execution as this step leaves it, read in the step's last round trip (no extra one): resolves once the step
+   * committed, with undefined if it did not (its attempt was abandoned or failed).
+   */
+  readBack(): Promise<StoredExecution | undefined>;
   /** Take the flow's admission lock (after the execution's row lock: always in that order) until commit. */
   lockFlow(): Promise<void>;
   /** Executions of this flow holding a concurrency slot (RUNNING, KILLING, RESTARTED), this one excluded. */
@@ -90,18 +95,43 @@ function toLocked(found: StoredExecution): LockedExecution {
 }
 
 /**
- * The writes of a locked step. Each write becomes one statement in `pending`; reads first send what is pending, so a
- * step reads its own writes as before.
+ * A known execution: the scheduler's copy of what Postgres holds at `version`. Values are kept as a read would
+ * return them (jsonb key order, see {@link asStoredJson}), so a step decided from memory sees what it would have read.
  */
-function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending: string[]): ExecutionTx {
+export interface KnownExecution {
+  readonly version: number;
+  readonly execution: LockedExecution;
+}
+
+/** Raised (SQLSTATE) by `sluice_claim_execution` when the execution is no longer at the expected version. */
+const VERSION_CHANGED = 'SL409';
+/** Executions kept in memory per store; the oldest are dropped past it. */
+const KNOWN_LIMIT = 10_000;
+
+/** A step decided from memory needs something only a held lock gives (a flow's admission lock): take the lock. */
+class NeedsLock extends Error {}
+
+/**
+ * The writes of a step. Each write becomes one statement in `pending`, and is applied to `shadow` (the execution as
+ * the step leaves it, for the next step from memory). With a lock held (`locked`), reads first send what is pending,
+ * so a step reads its own writes; without one (a step from memory), reads that need no lock go straight to Postgres
+ * and those that do throw {@link NeedsLock}.
+ */
+function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: StepState, locked: boolean): ExecutionTx {
+  const { pending, shadow } = step;
   const id = literal(execution.id);
   const flush = async (): Promise<void> => {
+    if (!locked) throw new NeedsLock();
     if (pending.length === 0) return;
     await client.query(pending.splice(0).join(';\n'));
+  };
+  const read = async (): Promise<void> => {
+    if (locked) await flush();
   };
   return {
     async setState(state, now) {
       const endDate = TERMINAL_STATES.includes(state) ? now : null;
+      shadow.state = state;
       pending.push(
         `UPDATE executions SET state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
                 end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)} WHERE id = ${id}`,
@@ -111,6 +141,10 @@ function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending
       pending.push(`UPDATE executions SET outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp() WHERE id = ${id}`);
     },
     async saveTaskRun(run) {
+      const stored = storedTaskRun(run);
+      const index = shadow.taskRuns.findIndex((r) => r.id === run.id);
+      if (index >= 0) shadow.taskRuns[index] = stored;
+      else shadow.taskRuns.push(stored);
       // created_at is the insertion time (clock_timestamp, not the transaction's start): task runs are read back in
       // that order, and one step may insert several.
       pending.push(
@@ -128,7 +162,7 @@ function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending
       );
     },
     async flowRevision(namespace, flowId, revision) {
-      await flush();
+      await read();
       const { rows } = await client.query<{ parsed: unknown }>('SELECT parsed FROM flows WHERE namespace = $1 AND flow_id = $2 AND revision = $3', [
         namespace,
         flowId,
@@ -137,7 +171,7 @@ function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending
       return rows[0]?.parsed;
     },
     async liveWorkerCount(group, since) {
-      await flush();
+      await read();
       const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM workers WHERE worker_group = $1 AND last_heartbeat >= $2', [group, since]);
       return rows[0]?.n ?? 0;
     },
@@ -149,6 +183,9 @@ function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending
       });
       if (rows.length === 0) return;
       pending.push(`INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp") VALUES ${rows.join(', ')}`);
+    },
+    readBack() {
+      return new Promise<StoredExecution | undefined>((resolve) => step.readBacks.push(resolve));
     },
     async lockFlow() {
       await flush();
@@ -165,46 +202,143 @@ function lockedWrites(client: pg.PoolClient, execution: StoredExecution, pending
   };
 }
 
+/** An execution as a read returns it (see {@link asStoredJson}). */
+function storedExecution(execution: LockedExecution): LockedExecution {
+  return {
+    ...execution,
+    inputs: asStoredJson(execution.inputs) as Record<string, unknown>,
+    labels: asStoredJson(execution.labels) as { key: string; value: string }[],
+    trigger: asStoredJson(execution.trigger) as ExecutionTrigger | null,
+    taskRuns: execution.taskRuns.map(storedTaskRun),
+  };
+}
+
+/** What one attempt at a step collects: its writes, the execution as they leave it, and who waits for a read-back. */
+interface StepState {
+  readonly pending: string[];
+  readonly shadow: { taskRuns: SchedulerTaskRun[]; state: string };
+  readonly readBacks: ((execution: StoredExecution | undefined) => void)[];
+}
+
+function newStep(execution: LockedExecution): StepState {
+  return { pending: [], shadow: { state: execution.state, taskRuns: [...execution.taskRuns] }, readBacks: [] };
+}
+
+/** The statements that end a step: the read-back when asked for, `last` (the step's version), COMMIT. */
+function closingStatements(step: StepState, key: string, last: string): string[] {
+  return [...(step.readBacks.length > 0 ? [`SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`] : []), last, 'COMMIT'];
+}
+
+/** After the closing statements ran: the step's version, and the read-back handed to who asked. */
+function closeStep(step: StepState, results: pg.QueryResult[]): number | undefined {
+  const version = (results[results.length - 2]?.rows[0] as { version?: number } | undefined)?.version;
+  const row = step.readBacks.length > 0 ? (results[results.length - 3]?.rows[0] as ExecutionRow | undefined) : undefined;
+  const read = row ? executionFromRow(row) : undefined;
+  for (const resolve of step.readBacks.splice(0)) resolve(read);
+  return version;
+}
+
+/** An attempt that did not commit: who waits for its read-back gets undefined. */
+function abandon(step: StepState): void {
+  for (const resolve of step.readBacks.splice(0)) resolve(undefined);
+}
+
+/** A task run as a read returns it: its jsonb values in Postgres' key order. */
+function storedTaskRun(run: SchedulerTaskRun): SchedulerTaskRun {
+  return {
+    ...run,
+    stateHistory: asStoredJson(run.stateHistory) as StateEntry[],
+    attempts: asStoredJson(run.attempts) as AttemptEntry[],
+    outputs: asStoredJson(run.outputs),
+    metrics: asStoredJson(run.metrics),
+  };
+}
+
 export class SchedulerStore {
+  /** Executions this store advanced (or was told about), at their last known version: see withExecution. */
+  readonly #known = new Map<string, KnownExecution>();
+  /** Steps so far: decided from memory and written in one round trip, locked, and from memory but stale (then locked). */
+  readonly steps = { fromMemory: 0, locked: 0, stale: 0 };
+
   constructor(
     private readonly prisma: PrismaClient,
     private readonly pool: pg.Pool,
   ) {}
 
   /**
-   * Run `fn` in a transaction that holds the execution's row lock. Returns undefined (without calling `fn`) when the
-   * execution does not exist. Plain pg on one pooled connection, in few round trips (loopback round trips are most of
-   * a step's cost): BEGIN, the lock and the read of the execution with its task runs go as one multi-statement query;
-   * writes are held back and sent together, before the step's next read or with the COMMIT.
+   * Run `fn` as one step of the execution: no other step of it (in any scheduler) interleaves, and `fn` sees what the
+   * step before it wrote. Returns undefined (without calling `fn`) when the execution does not exist.
+   *
+   * Two ways, in as few round trips as possible (loopback round trips are most of a step's cost):
+   * - **From memory**, when this store knows the execution (it made the step before, or `hint` is a snapshot the API
+   *   took at creation): `fn` runs on that copy without a lock, then ONE multi-statement query sends BEGIN, the claim
+   *   (`sluice_claim_execution`: the row lock, and the next version only if the version is still the known one), the
+   *   writes and COMMIT. If anything changed the execution meanwhile, the claim aborts the transaction and the step
+   *   runs again the locked way; `fn` must therefore do nothing but decide and write through `tx` (it may run twice).
+   *   A step that writes nothing only checks the version.
+   * - **Locked**: BEGIN, the row lock and the read of the execution with its task runs as one query; writes are held
+   *   back and sent together, before the step's next read or with the COMMIT.
    */
-  async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>): Promise<T | undefined> {
+  async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution): Promise<T | undefined> {
+    const known = this.#known.get(id) ?? (hint?.execution.id === id ? { version: hint.version, execution: storedExecution(hint.execution) } : undefined);
     const client = await this.pool.connect();
-    let broken: Error | undefined;
+    // Whether a transaction may be open on the connection; a connection that cannot even roll back is dropped rather
+    // than returned to the pool.
     let open = false;
+    let broken: Error | undefined;
     try {
-      // Under READ COMMITTED each statement reads its own snapshot: the read, a statement after the lock, sees what
-      // the previous holder of the lock committed.
-      const key = literal(id);
-      open = true;
-      const results = (await client.query(
-        `BEGIN; SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`,
-      )) as unknown as pg.QueryResult<ExecutionRow>[];
-      const row = results[2]?.rows[0];
-      if (!row) {
-        await client.query('ROLLBACK');
-        open = false;
-        return undefined;
+      if (known) {
+        const key = literal(id);
+        const step = newStep(known.execution);
+        try {
+          let result: T | undefined;
+          let needsLock = false;
+          try {
+            result = await fn(known.execution, stepWrites(client, known.execution, step, false));
+          } catch (error) {
+            if (!(error instanceof NeedsLock)) {
+              this.#forget(id, known);
+              throw error;
+            }
+            needsLock = true;
+          }
+          if (!needsLock && step.pending.length === 0 && step.readBacks.length === 0) {
+            // Nothing to write: the step holds if the execution is still at the known version.
+            const { rows } = await client.query<{ version: number }>(`SELECT version FROM executions WHERE id = ${key}`);
+            if (rows[0]?.version === known.version) {
+              this.steps.fromMemory++;
+              return result;
+            }
+            this.steps.stale++;
+            this.#forget(id, known);
+          } else if (!needsLock) {
+            open = true;
+            try {
+              const claim = `SELECT sluice_claim_execution(${key}, ${literal(known.version)})`;
+              const results = (await client.query(
+                ['BEGIN', claim, ...step.pending, ...closingStatements(step, key, `SELECT version FROM executions WHERE id = ${key}`)].join(';\n'),
+              )) as unknown as pg.QueryResult[];
+              open = false;
+              const version = closeStep(step, results);
+              if (version !== undefined) this.#remember(id, version, { ...known.execution, ...step.shadow });
+              this.steps.fromMemory++;
+              return result;
+            } catch (error) {
+              // Changed since: the aborted transaction is rolled back with the locked attempt's first query.
+              this.#forget(id, known);
+              if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
+              this.steps.stale++;
+            }
+          }
+        } finally {
+          abandon(step);
+        }
       }
-      const found = executionFromRow(row);
-      const pending: string[] = [];
-      const result = await fn(toLocked(found), lockedWrites(client, found, pending));
-      pending.push('COMMIT');
-      await client.query(pending.join(';\n'));
-      open = false;
-      return result;
+      const aborted = open;
+      open = true;
+      return await this.#locked(id, fn, client, aborted);
     } catch (error) {
-      // A failed statement aborts the transaction (the rest of its batch is skipped): roll back, and drop a connection
-      // that cannot even do that rather than return it to the pool.
+      this.#known.delete(id);
       if (open) {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -213,6 +347,59 @@ export class SchedulerStore {
       throw error;
     } finally {
       client.release(broken);
+    }
+  }
+
+  /** Forget what this store knows (tests; a scheduler that stops). */
+  forgetKnown(): void {
+    this.#known.clear();
+  }
+
+  #remember(id: string, version: number, execution: LockedExecution): void {
+    const current = this.#known.get(id);
+    if (current && current.version >= version) return;
+    this.#known.delete(id);
+    if (TERMINAL_STATES.includes(execution.state)) return;
+    if (this.#known.size >= KNOWN_LIMIT) {
+      const oldest = this.#known.keys().next().value;
+      if (oldest !== undefined) this.#known.delete(oldest);
+    }
+    this.#known.set(id, { version, execution });
+  }
+
+  #forget(id: string, known: KnownExecution): void {
+    if (this.#known.get(id) === known) this.#known.delete(id);
+  }
+
+  /**
+   * The locked step. `aborted`: the connection holds the aborted transaction of a stale step from memory, rolled back
+   * in the same round trip. A failure leaves the transaction open for withExecution to roll back (it rethrows).
+   */
+  async #locked<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, client: pg.PoolClient, aborted: boolean): Promise<T | undefined> {
+    // Under READ COMMITTED each statement reads its own snapshot: the read, a statement after the lock, sees what
+    // the previous holder of the lock committed.
+    const key = literal(id);
+    const results = (await client.query(
+      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`,
+    )) as unknown as pg.QueryResult<ExecutionRow>[];
+    const row = results[results.length - 1]?.rows[0];
+    if (!row) {
+      await client.query('ROLLBACK');
+      return undefined;
+    }
+    this.steps.locked++;
+    const execution = toLocked(executionFromRow(row));
+    const step = newStep(execution);
+    try {
+      const result = await fn(execution, stepWrites(client, execution, step, true));
+      // Every step moves the version on, so a scheduler that knows the execution from before knows it is stale.
+      const bump = `UPDATE executions SET version = version + 1 WHERE id = ${key} RETURNING version`;
+      const results = (await client.query([...step.pending, ...closingStatements(step, key, bump)].join(';\n'))) as unknown as pg.QueryResult[];
+      const version = closeStep(step, results);
+      if (version !== undefined) this.#remember(id, version, { ...execution, ...step.shadow });
+      return result;
+    } finally {
+      abandon(step);
     }
   }
 

@@ -74,7 +74,7 @@ await describeWithPostgres('models', (postgres) => {
     await db.prisma.taskRun.create({ data: taskRun });
     const read = await db.prisma.execution.findUniqueOrThrow({ where: { id: execution.id }, include: { taskRuns: true } });
     const { taskRuns, ...rest } = read;
-    expect(rest).toEqual({ ...execution, updatedAt: created.updatedAt });
+    expect(rest).toEqual({ ...execution, updatedAt: created.updatedAt, version: 0 });
     expect(taskRuns).toHaveLength(1);
     expect(taskRuns[0]).toEqual({ ...taskRun, updatedAt: taskRuns[0]!.updatedAt });
 

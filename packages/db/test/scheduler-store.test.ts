@@ -1,4 +1,4 @@
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, migrate } from '@sluice/db';
 import type { Db, SchedulerTaskRun } from '@sluice/db';
 import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
@@ -35,8 +35,14 @@ function taskRun(id: string, extra: Partial<SchedulerTaskRun> = {}): SchedulerTa
 
 await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
   let db: Db;
+  let databaseUrl: string;
   beforeAll(async () => {
-    db = await postgres.migratedDb();
+    databaseUrl = await postgres.createDatabase();
+    await migrate({ databaseUrl, migrationsDir: MIGRATIONS_DIR });
+    db = createDb({ databaseUrl });
+  });
+  afterAll(async () => {
+    await db.close();
   });
   const base = { namespace: 'company.team', flowId: 'etl', flowRevision: 1 };
 
@@ -160,6 +166,103 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     const read = await db.executions.get(execution.id);
     // Each step named its run after the count it saw: 0..9, each once.
     expect(read?.taskRuns.map((r) => r.id.split('-')[1]).sort()).toEqual(Array.from({ length: 10 }, (_, i) => String(i).padStart(2, '0')));
+  });
+
+  it('takes the next step from memory in one round trip, and the copy it uses is exactly what a read returns', async () => {
+    const execution = await db.executions.create(base);
+    const at = new Date('2026-04-05T06:07:08.090Z');
+    // Keys out of jsonb's order (it sorts by length, then bytes), hostile text, undefined members, a Date.
+    const outputs = { zeta: 1, a: { yy: 2, x: [3, { b: null, aa: true }] }, ünï: HOSTILE, '🌊': 'wave', gone: undefined, when: at };
+    const before = { ...db.scheduler.steps };
+    await db.scheduler.withExecution(execution.id, async (_locked, tx) => {
+      await tx.setState('RUNNING', at);
+      await tx.saveTaskRun(taskRun('first', { state: 'SUCCESS', outputs, metrics: [{ value: 2, name: 'n', tags: { z: '1', a: '2' } }], endDate: at }));
+      await tx.saveTaskRun(taskRun('second', { taskId: 'u' }));
+    });
+    const fromMemory = await db.scheduler.withExecution(execution.id, async (locked, tx) => {
+      await tx.saveTaskRun(taskRun('second', { taskId: 'u', state: 'RUNNING', startDate: at }));
+      return JSON.stringify(locked);
+    });
+    expect(db.scheduler.steps.locked - before.locked).toBe(1);
+    expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(1);
+    // The same step's view, read under the lock by a store that knows nothing: equal, key order included.
+    const other = createDb({ databaseUrl });
+    try {
+      const read = await other.scheduler.withExecution(execution.id, async (locked) => locked);
+      expect(other.scheduler.steps.locked).toBe(1);
+      const previous = JSON.parse(fromMemory ?? '{}') as { taskRuns: Record<string, unknown>[] };
+      const first = { ...(JSON.parse(JSON.stringify(read ?? {})) as Record<string, unknown>), taskRuns: JSON.parse(JSON.stringify(read?.taskRuns.slice(0, 1) ?? [])) as Record<string, unknown>[] };
+      expect(first).toEqual({ ...previous, taskRuns: previous.taskRuns.slice(0, 1) });
+      // Key order inside the JSON values too: templates may print them.
+      for (const field of ['stateHistory', 'attempts', 'outputs', 'metrics']) {
+        expect(JSON.stringify(first.taskRuns[0]?.[field])).toBe(JSON.stringify(previous.taskRuns[0]?.[field]));
+      }
+      expect(read?.taskRuns[1]).toMatchObject({ id: 'second', state: 'RUNNING' });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('sees what another writer changed since its last step: the copy in memory is stale, the step runs locked', async () => {
+    const execution = await db.executions.create(base);
+    await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.setState('RUNNING', new Date()));
+    // The API moves it on (a kill), and another scheduler replica adds a task run without touching the state.
+    expect((await db.executions.transition(execution.id, ['RUNNING'], 'KILLING')).status).toBe('changed');
+    const other = createDb({ databaseUrl });
+    try {
+      await other.scheduler.withExecution(execution.id, (_locked, tx) => tx.saveTaskRun(taskRun('by-other')));
+    } finally {
+      await other.close();
+    }
+    const before = { ...db.scheduler.steps };
+    const seen = await db.scheduler.withExecution(execution.id, async (locked, tx) => {
+      await tx.saveTaskRun(taskRun('mine'));
+      return { state: locked.state, runs: locked.taskRuns.map((r) => r.id) };
+    });
+    expect(seen).toEqual({ state: 'KILLING', runs: ['by-other'] });
+    expect(db.scheduler.steps.stale - before.stale).toBe(1);
+    expect(db.scheduler.steps.locked - before.locked).toBe(1);
+    // A step that writes nothing checks the version too.
+    await db.executions.transition(execution.id, ['KILLING'], 'KILLED');
+    expect(await db.scheduler.withExecution(execution.id, async (locked) => locked.state)).toBe('KILLED');
+    expect((await db.executions.get(execution.id))?.taskRuns.map((r) => r.id)).toEqual(['by-other', 'mine']);
+  });
+
+  it('starts from the snapshot it is given while it is current, and ignores it once the execution changed', async () => {
+    const execution = await db.executions.create({ ...base, inputs: { b: 1, a: 'x' }, labels: [{ key: 'k', value: 'v' }] });
+    const snapshot = {
+      version: 0,
+      execution: { id: execution.id, ...base, state: 'CREATED', inputs: execution.inputs, labels: execution.labels, trigger: null, startDate: execution.startDate, taskRuns: [] },
+    };
+    const before = { ...db.scheduler.steps };
+    const seen = await db.scheduler.withExecution(execution.id, async (locked, tx) => {
+      await tx.setState('RUNNING', new Date());
+      return Object.keys(locked.inputs);
+    }, snapshot);
+    expect(seen).toEqual(['a', 'b']); // in jsonb's order, as a read gives them
+    expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(1);
+    // The same snapshot again: the execution moved on, so it is not trusted.
+    db.scheduler.forgetKnown();
+    const state = await db.scheduler.withExecution(execution.id, async (locked) => locked.state, snapshot);
+    expect(state).toBe('RUNNING');
+    expect(db.scheduler.steps.stale - before.stale).toBe(1);
+  });
+
+  it('moves the version on with every change: a step, a transition, a restart', async () => {
+    const execution = await db.executions.create(base);
+    const version = async (): Promise<number> => (await db.prisma.execution.findUniqueOrThrow({ where: { id: execution.id }, select: { version: true } })).version;
+    expect(await version()).toBe(0);
+    const seen = [await version()];
+    await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.saveTaskRun(taskRun('r', { state: 'FAILED' })));
+    seen.push(await version());
+    await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.setState('FAILED', new Date()));
+    seen.push(await version());
+    await db.executions.restart(execution.id);
+    seen.push(await version());
+    await db.prisma.execution.update({ where: { id: execution.id }, data: { labels: [] } });
+    seen.push(await version());
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
   });
 
   it('goes on after Postgres closed its idle pooled connections, before Prisma ever connected', async () => {

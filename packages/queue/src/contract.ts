@@ -142,6 +142,23 @@ export interface ExecutionMessage {
   readonly executionId: string;
   readonly namespace?: string;
   readonly flowId?: string;
+  /**
+   * `created` only: the execution as the API stored it, so the scheduler's first step need not read it back. The
+   * scheduler trusts it only while the stored version is still `version` (see `SchedulerStore.withExecution`).
+   */
+  readonly snapshot?: ExecutionSnapshot;
+}
+
+/** A new execution as stored (its task runs: none yet). */
+export interface ExecutionSnapshot {
+  readonly version: number;
+  readonly flowRevision: number;
+  readonly state: string;
+  readonly inputs: Readonly<Record<string, unknown>>;
+  readonly labels: readonly { readonly key: string; readonly value: string }[];
+  readonly trigger: { readonly id: string; readonly type: string; readonly variables: Readonly<Record<string, unknown>> } | null;
+  /** ISO-8601. */
+  readonly startDate: string;
 }
 
 /** Scheduler → every API instance: an execution changed (state, task runs). */
@@ -150,6 +167,11 @@ export interface ExecutionUpdate {
   readonly state: string;
   /** True when `state` is terminal. */
   readonly ended: boolean;
+  /**
+   * With `ended`: the execution as stored at its end, in JSON form (`@sluice/db`'s `executionToWire`), so an API
+   * answering `?wait=true` need not read it back. Absent when it was too big to send.
+   */
+  readonly execution?: Readonly<Record<string, unknown>>;
 }
 
 /** API → every API instance: a flow changed (saved, deleted). */

@@ -22,7 +22,7 @@ import multipart from '@fastify/multipart';
 import { flowLabels, formatDuration, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
 import type { ExecutionRepository, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
-import { KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
+import { executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -211,7 +211,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
    * `?wait=true`: answer when the execution has ended — on the scheduler's live update, or at the latest on the
    * next database poll (updates are fire-and-forget) — or when the client goes away.
    */
-  async function waitForEnd(executionId: string, ended: Promise<void> | undefined, reply: FastifyReply): Promise<StoredExecution> {
+  async function waitForEnd(executionId: string, ended: Promise<unknown> | undefined, reply: FastifyReply): Promise<StoredExecution> {
     const pollMs = options.waitPollMs ?? 1000;
     // The response's 'close' fires when the client goes away (the request's fires once its body is read).
     const gone = new Promise<void>((resolve) => reply.raw.once('close', () => resolve()));
@@ -225,10 +225,15 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       }
       read = true;
       let timer: NodeJS.Timeout | undefined;
-      const live = ended?.then(() => 'live' as const);
+      const live = ended?.then((execution) => ({ execution }));
       const winner = await Promise.race([live ?? new Promise<never>(() => undefined), gone, new Promise((resolve) => (timer = setTimeout(resolve, pollMs)))]);
       clearTimeout(timer);
-      if (winner === 'live') ended = undefined; // fired once: from now on poll only
+      if (winner && typeof winner === 'object' && 'execution' in winner) {
+        ended = undefined; // fired once: from now on poll only
+        // The update carried the execution as stored at its end: no need to read it back.
+        const carried = executionFromWire(winner.execution);
+        if (carried?.id === executionId && TERMINAL_STATES.includes(carried.state)) return carried;
+      }
     }
   }
 
@@ -297,7 +302,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         storedFiles.length = 0; // from here on the files belong to a stored execution
         const watch = query.wait ? await options.waiter?.watch(executionId) : undefined;
         try {
-          await queue.executionCreated({ executionId, namespace, flowId: id });
+          await queue.executionCreated({ executionId, namespace, flowId: id, snapshot: executionSnapshot(execution) });
         } catch (error) {
           watch?.cancel();
           // Not handed to the scheduler: fail it rather than leave it CREATED forever.
