@@ -100,7 +100,6 @@ export function createProcessRunner(options: Readonly<Record<string, unknown>> =
   return {
     async run(command: RunnerCommand, output: RunnerOutput, signal: AbortSignal): Promise<RunnerResult> {
       signal.throwIfAborted();
-      await assertDirectory(command.workingDirectory);
       const [file, ...args] = command.interpreter ?? DEFAULT_INTERPRETER;
       if (!file) throw new SluiceError('SLU_RUNNER_START_FAILED', { reason: 'the interpreter is empty' });
       signal.throwIfAborted();
@@ -111,7 +110,10 @@ export function createProcessRunner(options: Readonly<Record<string, unknown>> =
         cwd: command.workingDirectory,
         env: command.env ?? {},
         inheritEnv: settings.inheritEnv,
-      }).catch((error: unknown) => {
+      }).catch(async (error: unknown) => {
+        // Every starter fails when it cannot enter the working directory; only then is it looked at, to say so
+        // (a stat before every start cost a file-system round trip per command).
+        await assertDirectory(command.workingDirectory);
         throw startFailed(error, [file, ...args]);
       });
       const pgid = child.pid;

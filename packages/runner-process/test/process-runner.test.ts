@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isSluiceError } from '@sluice/core';
@@ -79,6 +79,14 @@ describe.each(['native', 'helper', 'direct'] as const)('PROCESS runner (spawn: %
     const failure = await run({ workingDirectory: missing, commands: ['echo hi'] }).catch((e: unknown) => e);
     expect(isSluiceError(failure) && failure.code).toBe('SLU_RUNNER_START_FAILED');
     expect((failure as Error).message).toBe(`cannot start the command: working directory ${missing} does not exist`);
+  });
+
+  it('rejects SLU_RUNNER_START_FAILED when the working directory is a file', async () => {
+    const file = join(dir, `a-file-${spawn}`);
+    await writeFile(file, 'not a directory');
+    const failure = await run({ workingDirectory: file, commands: ['echo hi'] }).catch((e: unknown) => e);
+    expect(isSluiceError(failure) && failure.code).toBe('SLU_RUNNER_START_FAILED');
+    expect((failure as Error).message).toBe(`cannot start the command: working directory ${file} is not a directory`);
   });
 
   it('inherits the worker environment by default, and not with inheritEnv: false', async () => {
