@@ -288,52 +288,11 @@ export class SchedulerStore {
     let broken: Error | undefined;
     try {
       if (known) {
-        const key = literal(id);
-        const step = newStep(known.execution);
-        try {
-          let result: T | undefined;
-          let needsLock = false;
-          try {
-            result = await fn(known.execution, stepWrites(client, known.execution, step, false));
-          } catch (error) {
-            if (!(error instanceof NeedsLock)) {
-              this.#forget(id, known);
-              throw error;
-            }
-            needsLock = true;
-          }
-          if (!needsLock && step.pending.length === 0 && step.readBacks.length === 0) {
-            // Nothing to write: the step holds if the execution is still at the known version.
-            const { rows } = await client.query<{ version: number }>(`SELECT version FROM executions WHERE id = ${key}`);
-            if (rows[0]?.version === known.version) {
-              this.steps.fromMemory++;
-              return result;
-            }
-            this.steps.stale++;
-            this.#forget(id, known);
-          } else if (!needsLock) {
-            open = true;
-            try {
-              const claim = `SELECT sluice_claim_execution(${key}, ${literal(known.version)})`;
-              const results = (await client.query(
-                ['BEGIN', claim, ...step.pending, ...closingStatements(step, key, `SELECT version FROM executions WHERE id = ${key}`)].join(';\n'),
-              )) as unknown as pg.QueryResult[];
-              open = false;
-              const version = closeStep(step, results);
-              if (version !== undefined) this.#remember(id, version, { ...known.execution, ...step.shadow });
-              this.steps.fromMemory++;
-              return result;
-            } catch (error) {
-              // Changed since: the aborted transaction is rolled back with the locked attempt's first query.
-              this.#forget(id, known);
-              if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
-              this.steps.stale++;
-            }
-          }
-        } finally {
-          abandon(step);
-        }
+        const attempt = await this.#fromMemory(client, id, known, fn, () => (open = true));
+        if ('result' in attempt) return attempt.result;
+        open = attempt.aborted;
       }
+      // The aborted transaction of a stale attempt is rolled back in the locked attempt's first round trip.
       const aborted = open;
       open = true;
       return await this.#locked(id, fn, client, aborted);
@@ -347,6 +306,61 @@ export class SchedulerStore {
       throw error;
     } finally {
       client.release(broken);
+    }
+  }
+
+  /**
+   * The step decided from the known copy and written in one round trip. Resolves with the result, or says the step
+   * must run locked (the copy was stale, or the step needs a lock), with `aborted` when the connection holds the
+   * aborted transaction of the claim that failed. `opening` is called before a transaction is opened.
+   */
+  async #fromMemory<T>(
+    client: pg.PoolClient,
+    id: string,
+    known: KnownExecution,
+    fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>,
+    opening: () => void,
+  ): Promise<{ result: T | undefined } | { aborted: boolean }> {
+    const key = literal(id);
+    const step = newStep(known.execution);
+    try {
+      let result: T;
+      try {
+        result = await fn(known.execution, stepWrites(client, known.execution, step, false));
+      } catch (error) {
+        if (error instanceof NeedsLock) return { aborted: false };
+        this.#forget(id, known);
+        throw error;
+      }
+      if (step.pending.length === 0 && step.readBacks.length === 0) {
+        // Nothing to write: the step holds if the execution is still at the known version.
+        const { rows } = await client.query<{ version: number }>(`SELECT version FROM executions WHERE id = ${key}`);
+        if (rows[0]?.version === known.version) {
+          this.steps.fromMemory++;
+          return { result };
+        }
+        this.steps.stale++;
+        this.#forget(id, known);
+        return { aborted: false };
+      }
+      opening();
+      let results: pg.QueryResult[];
+      try {
+        const claim = `SELECT sluice_claim_execution(${key}, ${literal(known.version)})`;
+        const closing = closingStatements(step, key, `SELECT version FROM executions WHERE id = ${key}`);
+        results = (await client.query(['BEGIN', claim, ...step.pending, ...closing].join(';\n'))) as unknown as pg.QueryResult[];
+      } catch (error) {
+        this.#forget(id, known);
+        if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
+        this.steps.stale++;
+        return { aborted: true };
+      }
+      const version = closeStep(step, results);
+      if (version !== undefined) this.#remember(id, version, { ...known.execution, ...step.shadow });
+      this.steps.fromMemory++;
+      return { result };
+    } finally {
+      abandon(step);
     }
   }
 
