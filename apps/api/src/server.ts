@@ -70,7 +70,12 @@ const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
 
 export function createServer(deps: ServerDeps): FastifyInstance {
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
-  const app = Fastify({ bodyLimit, logger: deps.logger ?? false, routerOptions: { ignoreTrailingSlash: true } });
+  // One access-log line per request, when it is answered (Fastify's default is two: one when it comes in, one when
+  // it is answered; a busy API wrote twice the lines for the same facts).
+  const app = Fastify({ bodyLimit, logger: deps.logger ?? false, disableRequestLogging: true, routerOptions: { ignoreTrailingSlash: true } });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
 
   app.removeAllContentTypeParsers();
   const utf8 = new TextDecoder('utf-8', { fatal: true });

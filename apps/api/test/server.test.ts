@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { createFlowValidator } from '@sluice/core';
 import { createDb } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
@@ -35,6 +36,31 @@ describe.skipIf(!api || !secured)('health, plugins, docs and auth', () => {
       const response = await fetch(`http://127.0.0.1:${port}/health`);
       expect(response.status).toBe(503);
       expect(await response.json()).toMatchObject({ status: 'DOWN', checks: { database: { status: 'DOWN', error: expect.any(String) } } });
+    } finally {
+      await app.close();
+      await db.close();
+    }
+  });
+
+  it('logs one line per request, when it is answered, with its method, url, status and time', async () => {
+    const registries = createDefaultRegistries();
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        callback();
+      },
+    });
+    const db = createDb({ databaseUrl: 'postgres://nobody:nothing@127.0.0.1:1/none' });
+    const app = createServer({ flows: createDbFlowStore(db), registries, validator: createFlowValidator(registries), docs: false, logger: { level: 'info', stream } });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/api/v1/plugins' })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/api/v1/nothing?x=1' })).statusCode).toBe(404);
+      const requests = lines.filter((line) => line.msg !== 'Server listening at');
+      expect(requests).toEqual([
+        expect.objectContaining({ msg: 'request', method: 'GET', url: '/api/v1/plugins', statusCode: 200, responseTime: expect.any(Number) }),
+        expect.objectContaining({ msg: 'request', method: 'GET', url: '/api/v1/nothing?x=1', statusCode: 404, responseTime: expect.any(Number) }),
+      ]);
     } finally {
       await app.close();
       await db.close();
