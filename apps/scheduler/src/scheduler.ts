@@ -17,7 +17,7 @@ import { executionToWire, newExecutionId } from '@sluice/db';
 import { admit, decide, isTerminalExecutionState, workerGroupOf } from '@sluice/engine';
 import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
-import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, WireLogEntry } from '@sluice/queue';
+import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
 import { flowOutputs } from './flow-outputs.js';
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
@@ -95,6 +95,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   };
   const flowCache = new Map<string, Flow>();
   const consumers: Consumer[] = [];
+  let unsubscribeUpdates: Unsubscribe | undefined;
   let triggers: TriggerLoop | undefined;
   let watchdog: Watchdog | undefined;
 
@@ -239,7 +240,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       ...jobs.map(({ job, delayMs }) =>
         queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) }),
       ),
-      queue.publishExecutionUpdate({ executionId: execution.id, state, ended, ...(stored ? { execution: executionToWire(stored) } : {}) }),
+      queue.publishExecutionUpdate({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) }),
     ]);
     if (ended) await dequeueNext(execution);
   }
@@ -399,6 +400,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     id,
     async start() {
       const concurrency = options.concurrency ?? 8;
+      // A step another scheduler made leaves this one's copy of the execution stale: drop it rather than try it.
+      unsubscribeUpdates = await queue.subscribeExecutionUpdates((update) => {
+        if (update.scheduler !== id) db.scheduler.forget(update.executionId);
+      });
       consumers.push(queue.consumeExecutions({ concurrency }, onExecution));
       consumers.push(queue.consumeResults({ concurrency }, onResult));
       consumers.push(
@@ -427,6 +432,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       await triggers?.stop();
       await watchdog?.stop();
       await Promise.all(consumers.splice(0).map((c) => c.close()));
+      await unsubscribeUpdates?.();
+      unsubscribeUpdates = undefined;
     },
   };
 

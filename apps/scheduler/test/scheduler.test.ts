@@ -28,6 +28,7 @@ const validator = createFlowValidator(registries);
 
 interface MigratedDatabase {
   readonly db: Db;
+  readonly url: string;
   drop(): Promise<void>;
 }
 
@@ -39,6 +40,7 @@ async function createMigratedDatabase(): Promise<MigratedDatabase | undefined> {
   const db = createDb({ databaseUrl: database.url });
   return {
     db,
+    url: database.url,
     async drop() {
       await db.close();
       await database.drop();
@@ -309,7 +311,7 @@ tasks:
       await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
       // The update is published after the commit.
       await waitFor(() => h.updates.some((u) => u.executionId === id && u.ended), 'the final execution update');
-      expect(h.updates.filter((u) => u.executionId === id && u.ended)).toEqual([{ executionId: id, state: 'SUCCESS', ended: true, execution: expect.anything() }]);
+      expect(h.updates.filter((u) => u.executionId === id && u.ended)).toEqual([{ executionId: id, state: 'SUCCESS', ended: true, execution: expect.anything(), scheduler: expect.any(String) }]);
     } finally {
       if (previous === undefined) delete process.env.SECRET_API_KEY;
       else process.env.SECRET_API_KEY = previous;
@@ -546,6 +548,24 @@ tasks:
     expect(h.errors).toEqual([]);
   }, 90_000);
 
+  it('drops its copy of an execution another scheduler advanced, and keeps those it advanced itself', async () => {
+    const h = harness();
+    // A replica: its own database client, so its own copies of executions.
+    const replicaDb = createDb({ databaseUrl: (testDb as MigratedDatabase).url });
+    cleanups.push(() => replicaDb.close());
+    await h.startScheduler({ db: replicaDb, id: 'replica' });
+    const ns = freshNamespace();
+    const [mine, theirs] = await Promise.all([0, 1].map(async () => (await db.executions.create({ namespace: ns, flowId: 'f', flowRevision: 1 })).id));
+    for (const id of [mine, theirs]) {
+      await replicaDb.scheduler.withExecution(id as string, async () => undefined);
+      expect(replicaDb.scheduler.knownVersion(id as string)).toBeDefined();
+    }
+    await h.queue.publishExecutionUpdate({ executionId: mine as string, state: 'CREATED', ended: false, scheduler: 'replica' });
+    await h.queue.publishExecutionUpdate({ executionId: theirs as string, state: 'CREATED', ended: false, scheduler: 'another' });
+    await waitFor(() => replicaDb.scheduler.knownVersion(theirs as string) === undefined, 'the copy of the execution another scheduler advanced to go');
+    expect(replicaDb.scheduler.knownVersion(mine as string)).toBeDefined();
+  });
+
   it('ends the execution CANCELLED when a task group has no live worker and fallback CANCEL', async () => {
     const h = harness();
     await h.startScheduler();
@@ -575,7 +595,7 @@ tasks:
     expect(logs.map((l) => [l.level, l.taskId])).toEqual([['ERROR', 'gpu']]);
     await waitFor(() => h.updates.some((u) => u.executionId === id && u.ended), 'the final execution update');
     const endUpdates = h.updates.filter((u) => u.executionId === id && u.ended);
-    expect(endUpdates).toEqual([{ executionId: id, state: 'CANCELLED', ended: true, execution: expect.anything() }]);
+    expect(endUpdates).toEqual([{ executionId: id, state: 'CANCELLED', ended: true, execution: expect.anything(), scheduler: expect.any(String) }]);
     expect(executionFromWire(endUpdates[0]?.execution)).toEqual(await execution(id));
   });
 

@@ -364,9 +364,18 @@ export class SchedulerStore {
     }
   }
 
-  /** Forget what this store knows (tests; a scheduler that stops). */
-  forgetKnown(): void {
-    this.#known.clear();
+  /**
+   * Forget what this store knows of one execution, or of all (no id): another scheduler advanced it, so the copy here
+   * is stale, and trying it would cost a round trip for nothing.
+   */
+  forget(id?: string): void {
+    if (id === undefined) this.#known.clear();
+    else this.#known.delete(id);
+  }
+
+  /** The version this store knows an execution at, if it knows it (tests, observability). */
+  knownVersion(id: string): number | undefined {
+    return this.#known.get(id)?.version;
   }
 
   #remember(id: string, version: number, execution: LockedExecution): void {

@@ -242,7 +242,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     expect(seen).toEqual(['a', 'b']); // in jsonb's order, as a read gives them
     expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(1);
     // The same snapshot again: the execution moved on, so it is not trusted.
-    db.scheduler.forgetKnown();
+    db.scheduler.forget();
     const state = await db.scheduler.withExecution(execution.id, async (locked) => locked.state, snapshot);
     expect(state).toBe('RUNNING');
     expect(db.scheduler.steps.stale - before.stale).toBe(1);

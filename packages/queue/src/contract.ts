@@ -172,6 +172,8 @@ export interface ExecutionUpdate {
    * answering `?wait=true` need not read it back. Absent when it was too big to send.
    */
   readonly execution?: Readonly<Record<string, unknown>>;
+  /** The scheduler that made the change: the others drop their copy of the execution (it is stale now). */
+  readonly scheduler?: string;
 }
 
 /** API → every API instance: a flow changed (saved, deleted). */
