@@ -19,6 +19,13 @@ import { ALL_WORKER_GROUPS, createHttpWorkerRegistry, createWorker } from '../sr
 import type { Worker, WorkerJobEvent, WorkerOptions } from '../src/index.js';
 import { job } from './jobs.js';
 
+/** The one result of a job whose execution was killed before it started. */
+const KILLED_BEFORE_START = {
+  state: 'KILLED',
+  outputs: {},
+  error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started', details: {} },
+} as const;
+
 const registries = createDefaultRegistries();
 const SHELL = 'io.kestra.plugin.scripts.shell.Commands';
 const WAIT = { timeout: 10_000, interval: 20 };
@@ -196,11 +203,7 @@ describe('createWorker', () => {
     await queue.killExecution(j.executionId);
     await queue.enqueueTask('default', j);
     const end = await ended(j);
-    expect(end).toMatchObject({
-      state: 'KILLED',
-      outputs: {},
-      error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started', details: {} },
-    });
+    expect(end).toMatchObject(KILLED_BEFORE_START);
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
   });
@@ -213,11 +216,7 @@ describe('createWorker', () => {
     await queue.killExecution(j.executionId);
     await queue.enqueueTask('default', j);
     const end = await ended(j);
-    expect(end).toMatchObject({
-      state: 'KILLED',
-      outputs: {},
-      error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started', details: {} },
-    });
+    expect(end).toMatchObject(KILLED_BEFORE_START);
     expect(end.startedAt).toBe(end.endedAt);
     expect(end.reportsStart).toBeUndefined();
     await new Promise((resolve) => setTimeout(resolve, 200)); // past the start report delay
@@ -512,7 +511,7 @@ describe('createWorker when the queue fails', () => {
     expect(resultsOf(j.executionId)).toEqual([]);
 
     const end = await ended(j);
-    expect(end).toMatchObject({ state: 'KILLED', outputs: {}, error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started', details: {} } });
+    expect(end).toMatchObject(KILLED_BEFORE_START);
     expect(end.startedAt).toBe(end.endedAt);
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
@@ -529,7 +528,7 @@ describe('createWorker when the queue fails', () => {
     await queue.killExecution(j.executionId);
 
     const end = await ended(j);
-    expect(end).toMatchObject({ state: 'KILLED', error: { code: 'SLU_TASK_KILLED', message: 'the execution was killed before this task started' } });
+    expect(end).toMatchObject(KILLED_BEFORE_START);
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
     expect(existsSync(marker)).toBe(false);
