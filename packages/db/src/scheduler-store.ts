@@ -58,7 +58,8 @@ export interface ExecutionTx {
   ): Promise<void>;
   /**
    * The execution as this step leaves it, read in the step's last round trip (no extra one): resolves once the step
-   * committed, with undefined if it did not (its attempt was abandoned or failed).
+   * committed, with undefined if it did not (its attempt was abandoned or failed). Keep it for after the step: the
+   * step awaiting it would wait for its own commit.
    */
   readBack(): Promise<StoredExecution | undefined>;
   /** Take the flow's admission lock (after the execution's row lock: always in that order) until commit. */
@@ -132,12 +133,14 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
     async setState(state, now) {
       const endDate = TERMINAL_STATES.includes(state) ? now : null;
       shadow.state = state;
+      step.rowUpdates++;
       pending.push(
         `UPDATE executions SET state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
                 end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)} WHERE id = ${id}`,
       );
     },
     async setOutputs(outputs) {
+      step.rowUpdates++;
       pending.push(`UPDATE executions SET outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp() WHERE id = ${id}`);
     },
     async saveTaskRun(run) {
@@ -218,21 +221,27 @@ interface StepState {
   readonly pending: string[];
   readonly shadow: { taskRuns: SchedulerTaskRun[]; state: string };
   readonly readBacks: ((execution: StoredExecution | undefined) => void)[];
+  /** UPDATEs of the execution's row in `pending`: the version trigger moves the version on once for each. */
+  rowUpdates: number;
 }
 
 function newStep(execution: LockedExecution): StepState {
-  return { pending: [], shadow: { state: execution.state, taskRuns: [...execution.taskRuns] }, readBacks: [] };
+  return { pending: [], shadow: { state: execution.state, taskRuns: [...execution.taskRuns] }, readBacks: [], rowUpdates: 0 };
 }
 
-/** The statements that end a step: the read-back when asked for, `last` (the step's version), COMMIT. */
-function closingStatements(step: StepState, key: string, last: string): string[] {
-  return [...(step.readBacks.length > 0 ? [`SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`] : []), last, 'COMMIT'];
+/** The statements that end a step: the read-back when asked for, then `last` if given, then COMMIT. */
+function closingStatements(step: StepState, key: string, last?: string): string[] {
+  return [...(step.readBacks.length > 0 ? [`SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`] : []), ...(last ? [last] : []), 'COMMIT'];
 }
 
-/** After the closing statements ran: the step's version, and the read-back handed to who asked. */
-function closeStep(step: StepState, results: pg.QueryResult[]): number | undefined {
-  const version = (results[results.length - 2]?.rows[0] as { version?: number } | undefined)?.version;
-  const row = step.readBacks.length > 0 ? (results[results.length - 3]?.rows[0] as ExecutionRow | undefined) : undefined;
+/**
+ * After the closing statements ran: the read-back handed to who asked. Returns the `version` that `last` returned,
+ * when `last` was given.
+ */
+function closeStep(step: StepState, results: pg.QueryResult[], withLast: boolean): number | undefined {
+  const commit = results.length - 1;
+  const version = withLast ? (results[commit - 1]?.rows[0] as { version?: number } | undefined)?.version : undefined;
+  const row = step.readBacks.length > 0 ? (results[commit - (withLast ? 2 : 1)]?.rows[0] as ExecutionRow | undefined) : undefined;
   const read = row ? executionFromRow(row) : undefined;
   for (const resolve of step.readBacks.splice(0)) resolve(read);
   return version;
@@ -346,17 +355,18 @@ export class SchedulerStore {
       opening();
       let results: pg.QueryResult[];
       try {
-        const claim = `SELECT sluice_claim_execution(${key}, ${literal(known.version)})`;
-        const closing = closingStatements(step, key, `SELECT version FROM executions WHERE id = ${key}`);
-        results = (await client.query(['BEGIN', claim, ...step.pending, ...closing].join(';\n'))) as unknown as pg.QueryResult[];
+        const claim = `SELECT sluice_claim_execution(${key}, ${literal(known.version)}) AS version`;
+        results = (await client.query(['BEGIN', claim, ...step.pending, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
       } catch (error) {
         this.#forget(id, known);
         if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
         this.steps.stale++;
         return { aborted: true };
       }
-      const version = closeStep(step, results);
-      if (version !== undefined) this.#remember(id, version, { ...known.execution, ...step.shadow });
+      closeStep(step, results, false);
+      // The claim's version, moved on once more by the version trigger for each UPDATE of the row the step made.
+      const claimed = (results[1]?.rows[0] as { version?: number } | undefined)?.version;
+      if (claimed !== undefined) this.#remember(id, claimed + step.rowUpdates, { ...known.execution, ...step.shadow });
       this.steps.fromMemory++;
       return { result };
     } finally {
@@ -418,7 +428,7 @@ export class SchedulerStore {
       // Every step moves the version on, so a scheduler that knows the execution from before knows it is stale.
       const bump = `UPDATE executions SET version = version + 1 WHERE id = ${key} RETURNING version`;
       const results = (await client.query([...step.pending, ...closingStatements(step, key, bump)].join(';\n'))) as unknown as pg.QueryResult[];
-      const version = closeStep(step, results);
+      const version = closeStep(step, results, true);
       if (version !== undefined) this.#remember(id, version, { ...execution, ...step.shadow });
       return result;
     } finally {

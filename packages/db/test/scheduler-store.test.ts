@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDb, migrate } from '@sluice/db';
-import type { Db, SchedulerTaskRun } from '@sluice/db';
+import type { Db, ExecutionTx, SchedulerTaskRun } from '@sluice/db';
 import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
 
 // Text that would end a badly quoted literal, or smuggle a statement: the locked step's writes inline their values.
@@ -201,6 +201,38 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     } finally {
       await other.close();
     }
+  });
+
+  it('knows the version each step leaves, whatever the step wrote, so the next one is taken from memory again', async () => {
+    const execution = await db.executions.create(base);
+    const stored = async (): Promise<number> => (await db.prisma.execution.findUniqueOrThrow({ where: { id: execution.id }, select: { version: true } })).version;
+    const at = new Date();
+    const steps: ((tx: ExecutionTx) => Promise<unknown>)[] = [
+      (tx) => tx.saveTaskRun(taskRun('v')), // locked: nothing known yet
+      (tx) => tx.setState('RUNNING', at),
+      async (tx) => {
+        await tx.setOutputs({ a: 1 });
+        await tx.setOutputs({ a: 2 });
+        await tx.saveTaskRun(taskRun('v', { state: 'RUNNING' }));
+      },
+      (tx) => tx.saveTaskRun(taskRun('w')),
+      async () => undefined,
+      async (tx) => {
+        await tx.setState('RUNNING', at);
+        // Resolves after the commit: a step keeps it for later (awaiting it inside the step would wait forever).
+        return { read: tx.readBack() };
+      },
+    ];
+    const before = { ...db.scheduler.steps };
+    let last: unknown;
+    for (const step of steps) {
+      last = await db.scheduler.withExecution(execution.id, (_locked, tx) => step(tx));
+      expect(db.scheduler.knownVersion(execution.id)).toBe(await stored());
+    }
+    expect(await (last as { read: Promise<unknown> }).read).toEqual(await db.executions.get(execution.id));
+    expect(db.scheduler.steps.locked - before.locked).toBe(1);
+    expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(steps.length - 1);
+    expect(db.scheduler.steps.stale - before.stale).toBe(0);
   });
 
   it('sees what another writer changed since its last step: the copy in memory is stale, the step runs locked', async () => {
