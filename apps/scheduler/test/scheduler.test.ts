@@ -513,8 +513,13 @@ tasks:
         await Promise.all([h.queue.publishResult(end), h.queue.publishResult(end)]);
       })();
     });
+    // Each with its own database client, as replicas are: each keeps its own copies of the executions it advanced,
+    // so a step often finds its copy stale (the other one made the step before) and must run locked.
+    const replicaDb = createDb({ databaseUrl: (testDb as MigratedDatabase).url });
+    cleanups.push(() => replicaDb.close());
+    const before = { a: { ...db.scheduler.steps }, b: { ...replicaDb.scheduler.steps } };
     await h.startScheduler({ id: 'scheduler-a' });
-    await h.startScheduler({ id: 'scheduler-b' });
+    await h.startScheduler({ id: 'scheduler-b', db: replicaDb });
 
     const ids = await Promise.all(Array.from({ length: 20 }, () => startExecution(h.queue, ns, 'burst')));
     await waitFor(
@@ -543,8 +548,12 @@ tasks:
       expect(executionFromWire(endUpdates[0]?.execution)).toEqual(found);
     }
     expect(h.handled.every((x) => x.ok)).toBe(true);
-    // Both took part.
+    // Both took part; steps were taken from memory, and locked where a replica's copy was missing or stale.
     expect(new Set(h.handled.filter((x) => ids.includes(x.message.executionId)).map((x) => x.by))).toEqual(new Set(['scheduler-a', 'scheduler-b']));
+    const taken = (kind: 'fromMemory' | 'locked'): number =>
+      db.scheduler.steps[kind] - before.a[kind] + replicaDb.scheduler.steps[kind] - before.b[kind];
+    expect(taken('fromMemory')).toBeGreaterThan(0);
+    expect(taken('locked')).toBeGreaterThan(0);
     expect(h.errors).toEqual([]);
   }, 90_000);
 
