@@ -489,7 +489,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 }
 
-/** The execution a `created` message describes, for a first step that need not read it back. */
+/**
+ * The execution a `created` message describes, for a first step that need not read it back. Its values are not
+ * copied here: the store keeps its own copy of a hint (as Postgres would return it).
+ */
 function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
   const { snapshot, namespace, flowId } = message;
   if (message.type !== 'created' || !snapshot || namespace === undefined || flowId === undefined) return undefined;
@@ -501,9 +504,9 @@ function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
       flowId,
       flowRevision: snapshot.flowRevision,
       state: snapshot.state,
-      inputs: { ...snapshot.inputs },
-      labels: snapshot.labels.map((label) => ({ key: label.key, value: label.value })),
-      trigger: snapshot.trigger ? { ...snapshot.trigger, variables: { ...snapshot.trigger.variables } } : null,
+      inputs: snapshot.inputs as Record<string, unknown>,
+      labels: snapshot.labels as { key: string; value: string }[],
+      trigger: snapshot.trigger as LockedExecution['trigger'],
       startDate: new Date(snapshot.startDate),
       taskRuns: [],
     },

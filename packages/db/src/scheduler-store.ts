@@ -280,7 +280,7 @@ export class SchedulerStore {
    *
    * Two ways, in as few round trips as possible (loopback round trips are most of a step's cost):
    * - **From memory**, when this store knows the execution (it made the step before, or `hint` is a snapshot the API
-   *   took at creation): `fn` runs on that copy without a lock, then ONE multi-statement query sends BEGIN, the claim
+   *   took at creation; the store works on its own copy of it): `fn` runs on that copy without a lock, then ONE multi-statement query sends BEGIN, the claim
    *   (`sluice_claim_execution`: the row lock, and the next version only if the version is still the known one), the
    *   writes and COMMIT. If anything changed the execution meanwhile, the claim aborts the transaction and the step
    *   runs again the locked way; `fn` must therefore do nothing but decide and write through `tx` (it may run twice).

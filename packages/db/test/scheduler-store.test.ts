@@ -45,6 +45,8 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     await db.close();
   });
   const base = { namespace: 'company.team', flowId: 'etl', flowRevision: 1 };
+  const storedVersion = async (id: string): Promise<number> =>
+    (await db.prisma.execution.findUniqueOrThrow({ where: { id }, select: { version: true } })).version;
 
   it('stores every value exactly, however it is quoted, and reads the execution back with its task runs in order', async () => {
     const execution = await db.executions.create(base);
@@ -205,7 +207,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
 
   it('knows the version each step leaves, whatever the step wrote, so the next one is taken from memory again', async () => {
     const execution = await db.executions.create(base);
-    const stored = async (): Promise<number> => (await db.prisma.execution.findUniqueOrThrow({ where: { id: execution.id }, select: { version: true } })).version;
+    const stored = (): Promise<number> => storedVersion(execution.id);
     const at = new Date();
     const steps: ((tx: ExecutionTx) => Promise<unknown>)[] = [
       (tx) => tx.saveTaskRun(taskRun('v')), // locked: nothing known yet
@@ -282,7 +284,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
 
   it('moves the version on with every change: a step, a transition, a restart', async () => {
     const execution = await db.executions.create(base);
-    const version = async (): Promise<number> => (await db.prisma.execution.findUniqueOrThrow({ where: { id: execution.id }, select: { version: true } })).version;
+    const version = (): Promise<number> => storedVersion(execution.id);
     expect(await version()).toBe(0);
     const seen = [await version()];
     await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.saveTaskRun(taskRun('r', { state: 'FAILED' })));
