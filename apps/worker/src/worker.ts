@@ -338,6 +338,22 @@ export function createWorker(options: WorkerOptions): Worker {
   }
 
   async function runJob(entry: ActiveJob, delivery: TaskDelivery): Promise<void> {
+    let removal: Promise<void> | undefined;
+    try {
+      await runAndReport(entry, delivery, (promise) => {
+        removal = promise;
+      });
+    } finally {
+      // The task's working directory is removed once its result is out (runTask's onCleanup); the WARN line of a
+      // removal that failed leaves in a batch of its own.
+      if (removal) {
+        await removal;
+        await entry.logs.flush();
+      }
+    }
+  }
+
+  async function runAndReport(entry: ActiveJob, delivery: TaskDelivery, onCleanup: (removal: Promise<void>) => void): Promise<void> {
     const { job } = entry;
     const began = Date.now();
     emit({ type: 'taken', job, deliveryCount: delivery.deliveryCount });
@@ -432,6 +448,7 @@ export function createWorker(options: WorkerOptions): Worker {
         ...(options.abortGracePeriodMs !== undefined ? { abortGracePeriodMs: options.abortGracePeriodMs } : {}),
         signal: entry.controller.signal,
         startGate: checked,
+        onCleanup,
         onLog: log,
         onChildStart: (child) => {
           reportStart();

@@ -223,8 +223,19 @@ describe('createWorker', () => {
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
     expect(existsSync(marker)).toBe(false);
-    expect(await readdir(workRoot)).toEqual([]); // the working directory prepared meanwhile is removed
+    // The working directory prepared meanwhile is removed (after the result is reported: wait for it).
+    await vi.waitFor(async () => expect(await readdir(workRoot)).toEqual([]), WAIT);
     expect(events.map((e) => (e.type === 'ended' ? `ended ${e.state}` : e.type))).toEqual(['taken', 'ended KILLED']);
+    expect(errors).toEqual([]);
+  });
+
+  it('removes the working directory after reporting the result, before the job counts as done', async () => {
+    const worker = await startWorker();
+    const j = job(shell('files', ['echo data > left-behind.txt']));
+    await queue.enqueueTask('default', j);
+    expect((await ended(j)).state).toBe('SUCCESS');
+    await vi.waitFor(() => expect(worker.running).toBe(0), WAIT);
+    expect(await readdir(workRoot)).toEqual([]);
     expect(errors).toEqual([]);
   });
 
@@ -516,7 +527,7 @@ describe('createWorker when the queue fails', () => {
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
     expect(existsSync(marker)).toBe(false);
-    expect(await readdir(workRoot)).toEqual([]);
+    await vi.waitFor(async () => expect(await readdir(workRoot)).toEqual([]), WAIT);
   });
 
   it('reports a job killed by a broadcast during a slow kill check as killed before it started, without log lines', async () => {

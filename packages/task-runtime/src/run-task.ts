@@ -142,6 +142,14 @@ export interface RunTaskOptions {
    * task, and a run whose setup fails before that point, end without waiting for it.
    */
   readonly startGate?: Promise<void>;
+  /**
+   * Given, runTask does not wait for the removal of the fresh working directory it made: it returns the outcome as
+   * soon as the task ended and hands the removal here, so the caller can report the outcome first (a removal goes
+   * through the file system's thread pool, and cost a worker most of a millisecond per task before its report). The
+   * promise never rejects; a removal that fails logs its WARN line through `onLog`, after the outcome. Not called when
+   * there is nothing to remove (a `workingDirectory` given, a disabled task, a directory that could not be made).
+   */
+  readonly onCleanup?: (removal: Promise<void>) => void;
   /** How long a task may take to stop after its signal aborts before its outcome is reported anyway. Default 60 s. */
   readonly abortGracePeriodMs?: number;
   /** Largest file `read()` accepts. Default 10 MiB. */
@@ -224,9 +232,11 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     return (await runOne(job, { ...run, workingDirectory })).outcome;
   } finally {
     if (owned) {
-      await removeWorkingDirectory(workingDirectory).catch((error: unknown) => {
+      const removal = removeWorkingDirectory(workingDirectory).catch((error: unknown) => {
         emitLog(job, run, 'WARN', `could not remove the working directory ${workingDirectory}: ${error instanceof Error ? error.message : String(error)}`);
       });
+      if (options.onCleanup) options.onCleanup(removal);
+      else await removal;
     }
   }
 }

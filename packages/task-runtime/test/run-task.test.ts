@@ -512,6 +512,24 @@ describe('runTask', () => {
       expect(await readdir(workRoot)).toEqual([]);
     });
 
+    it('with onCleanup, returns before the removal and hands it over', async () => {
+      const removals: Promise<void>[] = [];
+      const outcome = await runTask(options({ id: 'p', type: 'test.Probe' }, { onCleanup: (removal) => removals.push(removal) }));
+      expect(outcome.state).toBe('SUCCESS');
+      expect(removals).toHaveLength(1);
+      // runTask resolved without waiting: the removal, a file-system call, cannot have finished within the microtasks since.
+      const directory = probes[0]!.workingDirectory;
+      expect(existsSync(directory)).toBe(true);
+      await removals[0];
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('does not call onCleanup for a directory given explicitly', async () => {
+      const onCleanup = vi.fn();
+      await runTask(options({ id: 'p', type: 'test.Probe' }, { workingDirectory: join(base, 'mine'), onCleanup }));
+      expect(onCleanup).not.toHaveBeenCalled();
+    });
+
     it('keeps a directory given explicitly', async () => {
       const directory = join(base, 'mine', 'wd');
       await runTask(options({ id: 'p', type: 'test.Probe' }, { workingDirectory: directory }));
