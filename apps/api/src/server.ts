@@ -13,7 +13,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FlowValidator } from '@sluice/core';
 import type { PluginRegistries } from '@sluice/plugin-api';
 import type { Storage } from '@sluice/storage';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { toErrorResponse } from './api-errors.js';
 import { createAuth, pathScope, Unauthorized } from './auth.js';
@@ -72,7 +72,12 @@ export function createServer(deps: ServerDeps): FastifyInstance {
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
   // One access-log line per request, when it is answered (Fastify's default is two: one when it comes in, one when
   // it is answered; a busy API wrote twice the lines for the same facts).
-  const app = Fastify({ bodyLimit, logger: deps.logger ?? false, disableRequestLogging: true, routerOptions: { ignoreTrailingSlash: true } });
+  const app = Fastify({
+    bodyLimit,
+    logger: deps.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { ignoreTrailingSlash: true },
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
