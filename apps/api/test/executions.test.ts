@@ -199,6 +199,30 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     expect(traversal.inputs.big).toBe(`kestra:///inputs/ns/upload/executions/${traversal.id}/inputs/big/passwd`);
   });
 
+  it('reads a form without fields (nothing but the close delimiter) as no inputs, and still checks the inputs', async () => {
+    const raw = (path: string, body: string, boundary = 'xYz'): Promise<Response> =>
+      a.fetch(`/api/v1/executions/${path}`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
+    // What fetch's FormData, browsers and the bench send for an empty form.
+    expect((await createOk('plain.ns/plain', new FormData())).inputs).toEqual({});
+    for (const body of ['--xYz--\r\n', '--xYz--', '']) {
+      const response = await raw('plain.ns/plain', body);
+      expect(response.status, body).toBe(200);
+      expect(((await response.json()) as ExecutionBody).inputs).toEqual({});
+    }
+    const quoted = await raw('plain.ns/plain', '--a b--\r\n', '"a b"');
+    expect(quoted.status).toBe(200);
+    // A required input is still missing.
+    const missing = await raw('inputs.ns/typed', '--xYz--\r\n');
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toMatchObject({ code: 'SLU_INPUT_INVALID', details: { problems: [{ input: 'name' }] } });
+    // A few bytes that are not the close delimiter: a clear 400, and nothing stored.
+    const before = await executionCount();
+    const garbage = await raw('plain.ns/plain', 'hello');
+    expect(garbage.status).toBe(400);
+    expect(await garbage.json()).toMatchObject({ code: 'SLU_API_BAD_REQUEST', message: expect.stringContaining('the multipart body is malformed: "hello"') });
+    expect(await executionCount()).toBe(before);
+  });
+
   it('404 for an unknown flow, 400 for a bad label, 415 for a non-multipart body', async () => {
     const unknown = await create('inputs.ns/nope');
     expect(unknown.status).toBe(404);

@@ -133,6 +133,33 @@ async function* limitedBytes(file: AsyncIterable<Buffer>, limit: number, error: 
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } as const;
 
+/** The `boundary` parameter of a multipart content type, if any. */
+function multipartBoundary(contentType: string | undefined): string | undefined {
+  const match = /;\s*boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(contentType ?? '');
+  return match?.[1] ?? match?.[2];
+}
+
+/**
+ * A multipart body too short to hold any part: its declared length is at most that of the close delimiter and a CRLF
+ * (`--boundary--\r\n`, what clients send for a form without fields, as most executions are), while a part needs its
+ * delimiter, a Content-Disposition header and the close delimiter. Such a body is read as it is, without starting the
+ * multipart parser (which cost the API about half a millisecond per execution here); anything else is left to it.
+ */
+function tooShortForAPart(request: FastifyRequest, boundary: string | undefined): boolean {
+  const length = Number(request.headers['content-length']);
+  return boundary !== undefined && Number.isInteger(length) && length <= boundary.length + 6;
+}
+
+/** Read a body known to be a few bytes: an empty form is nothing or the close delimiter, with an epilogue if any. */
+async function readEmptyForm(request: FastifyRequest, boundary: string): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request.raw) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks).toString('latin1');
+  if (body !== '' && !body.startsWith(`--${boundary}--`)) {
+    throw new SluiceError('SLU_API_BAD_REQUEST', { reason: `the multipart body is malformed: ${JSON.stringify(body)} is neither a part nor the close delimiter --${boundary}--` });
+  }
+}
+
 export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async (app, options) => {
   const { flows, executions, storage, queue } = options;
   const uploadLimit = options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
@@ -158,6 +185,11 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       if (request.body !== undefined && request.body !== null && request.body !== '') {
         throw new SluiceError('SLU_API_UNSUPPORTED_MEDIA_TYPE', { contentType: request.headers['content-type'] ?? 'none', expected: 'multipart/form-data' });
       }
+      return { given, problems };
+    }
+    const boundary = multipartBoundary(request.headers['content-type']);
+    if (boundary !== undefined && tooShortForAPart(request, boundary)) {
+      await readEmptyForm(request, boundary);
       return { given, problems };
     }
     const byId = new Map(declared.map((input) => [input.id, input]));
