@@ -3,8 +3,15 @@
  * each tick of the cron, in its time zone, starts one execution with the trigger's `inputs` — exactly once across
  * scheduler replicas, because a tick is claimed with a conditional UPDATE of the trigger row (`claimTick`).
  *
- * Backfill is off by default, as in Kestra: a new trigger's first tick is the next one after now, and ticks missed
- * while no scheduler ran (more than `lateMs` late) are skipped, not replayed.
+ * As in Kestra:
+ * - a new trigger first fires at its next tick after now, unless it has a `backfill`: then its first tick is the first
+ *   one at or after `backfill.start`, and every tick from there to `backfill.end` (or to when the trigger was first
+ *   seen) fires, with the backfill's `labels`; after `end`, the trigger goes on from its next tick after now. A
+ *   backfill added to a trigger that already exists does nothing (Kestra starts backfills from its UI);
+ * - ticks missed while no scheduler ran (more than `lateMs` late) follow `recoverMissedSchedules`: `ALL` (the default)
+ *   fires each of them, in order; `LAST` only the most recent one; `NONE` none, and the trigger goes on from its next
+ *   tick after now.
+ * A pass fires at most `maxTicksPerPass` ticks of one trigger, so a long catch-up spreads over passes.
  */
 import { flowLabels, parseCron, resolveInputs } from '@sluice/core';
 import type { Flow, TriggerSpec } from '@sluice/core';
@@ -22,8 +29,10 @@ export interface TriggerLoopOptions {
   readonly intervalMs: number;
   /** Re-read the flows' triggers this often. Default 10 × intervalMs. */
   readonly syncEveryMs?: number;
-  /** A tick later than this is skipped (no backfill). Default max(60 s, 5 × intervalMs). */
+  /** A tick later than this was missed, and follows the trigger's `recoverMissedSchedules`. Default max(60 s, 5 × intervalMs). */
   readonly lateMs?: number;
+  /** Ticks of one trigger fired (or skipped) per pass at most. Default 100. */
+  readonly maxTicksPerPass?: number;
   readonly log: (line: string) => void;
   readonly now: () => Date;
 }
@@ -45,6 +54,67 @@ function tick(trigger: TriggerSpec, at: Date, direction: 'next' | 'previous'): D
 /** The tick after `after` for the trigger, or null when it never fires again. */
 export function nextTick(trigger: TriggerSpec, after: Date): Date | null {
   return tick(trigger, after, 'next');
+}
+
+type Recovery = 'ALL' | 'LAST' | 'NONE';
+
+function recoveryOf(trigger: TriggerSpec): Recovery {
+  const value = trigger.recoverMissedSchedules;
+  return value === 'LAST' || value === 'NONE' ? value : 'ALL';
+}
+
+interface Backfill {
+  readonly start: Date;
+  /** The last date backfilled: `backfill.end`, or when the trigger was first seen. */
+  readonly end: Date;
+  /** `end` was given. */
+  readonly bounded: boolean;
+  readonly labels: unknown;
+}
+
+/** The trigger's `backfill` (validated with the flow: `start` and `end` are dates), or undefined. */
+function backfillOf(trigger: TriggerSpec, createdAt: Date): Backfill | undefined {
+  const backfill = trigger.backfill as { start?: unknown; end?: unknown; labels?: unknown } | undefined;
+  if (!backfill || typeof backfill.start !== 'string') return undefined;
+  const start = new Date(backfill.start);
+  const end = typeof backfill.end === 'string' ? new Date(backfill.end) : undefined;
+  if (Number.isNaN(start.getTime()) || (end && Number.isNaN(end.getTime()))) return undefined;
+  return { start, end: end ?? createdAt, bounded: end !== undefined, labels: backfill.labels };
+}
+
+/** The first tick of a new trigger: its next one after now, or with a backfill the first one at or after its start. */
+function firstTick(trigger: TriggerSpec, now: Date): Date | null {
+  const backfill = backfillOf(trigger, now);
+  return backfill ? nextTick(trigger, new Date(backfill.start.getTime() - 1)) : nextTick(trigger, now);
+}
+
+const inWindow = (backfill: Backfill | undefined, at: Date): backfill is Backfill => backfill !== undefined && at >= backfill.start && at <= backfill.end;
+
+/**
+ * What to do with a due tick of a trigger first seen at `createdAt`: fire it, or skip it without firing. `next` is
+ * the tick the trigger moves on to.
+ */
+function planTick(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, createdAt: Date): { fire: boolean; next: Date | null; reason?: string } {
+  const backfill = backfillOf(trigger, createdAt);
+  if (inWindow(backfill, due)) {
+    // After a backfill's given end, the trigger goes on from now: the ticks between its end and now are not missed.
+    const next = nextTick(trigger, due);
+    const jump = backfill.bounded && next !== null && next > backfill.end && next <= now;
+    return { fire: true, next: jump ? nextTick(trigger, now) : next };
+  }
+  if (now.getTime() - due.getTime() <= lateMs) return { fire: true, next: nextTick(trigger, due) };
+  switch (recoveryOf(trigger)) {
+    case 'ALL':
+      return { fire: true, next: nextTick(trigger, due) };
+    case 'NONE':
+      return { fire: false, next: nextTick(trigger, now), reason: 'recoverMissedSchedules: NONE' };
+    case 'LAST': {
+      // The most recent tick at or before now fires; the missed ones before it do not.
+      const last = tick(trigger, new Date(now.getTime() + 1), 'previous');
+      if (last && last > due) return { fire: false, next: last, reason: 'recoverMissedSchedules: LAST' };
+      return { fire: true, next: nextTick(trigger, due) };
+    }
+  }
 }
 
 /**
@@ -101,45 +171,62 @@ export class TriggerLoop {
       for (const trigger of flow.triggers) {
         if (!isSchedule(trigger)) continue;
         this.flows.set(`${row.namespace}\u0000${row.flowId}`, flow);
-        wanted.push({ namespace: row.namespace, flowId: row.flowId, triggerId: trigger.id, firstFireDate: nextTick(trigger, now) });
+        wanted.push({ namespace: row.namespace, flowId: row.flowId, triggerId: trigger.id, firstFireDate: firstTick(trigger, now) });
       }
     }
-    await this.options.db.scheduler.syncTriggers(wanted);
+    await this.options.db.scheduler.syncTriggers(wanted, now);
   }
 
+  /** Fire (or skip) the due ticks of one trigger, at most `maxTicksPerPass`, as long as this replica wins them. */
   private async fire(slot: TriggerSlot, now: Date): Promise<void> {
-    const due = slot.nextFireDate;
-    if (!due) return;
     const flow = this.flows.get(`${slot.namespace}\u0000${slot.flowId}`);
     const trigger = flow?.triggers?.find((t) => t.id === slot.triggerId);
     if (!flow || !trigger || !isSchedule(trigger)) return; // removed since the last sync; the next sync deletes it
     const lateMs = this.options.lateMs ?? Math.max(60_000, 5 * this.options.intervalMs);
-    const late = now.getTime() - due.getTime() > lateMs;
-    const next = nextTick(trigger, late ? now : due);
-    if (!(await this.options.db.scheduler.claimTick(slot, due, next, this.options.owner))) return; // another replica won
-    if (late) {
-      this.options.log(`scheduler: skipped missed tick ${due.toISOString()} of ${slot.namespace}.${slot.flowId}/${slot.triggerId} (no backfill)`);
-      return;
+    const name = `${slot.namespace}.${slot.flowId}/${slot.triggerId}`;
+    let current = slot;
+    for (let count = 0; count < (this.options.maxTicksPerPass ?? 100); count++) {
+      const due = current.nextFireDate;
+      if (!due || due > now) return;
+      const plan = planTick(trigger, due, now, lateMs, current.createdAt);
+      if (!(await this.options.db.scheduler.claimTick(current, due, plan.next, this.options.owner))) return; // another replica won
+      current = { ...current, nextFireDate: plan.next };
+      if (!plan.fire) {
+        const to = plan.next ? `, next tick ${plan.next.toISOString()}` : '';
+        this.options.log(`scheduler: skipped missed ticks of ${name} from ${due.toISOString()} (${plan.reason ?? 'missed'})${to}`);
+        continue;
+      }
+      await this.startExecution(flow, trigger, slot, due);
     }
+  }
+
+  /** Start the execution of one tick. */
+  private async startExecution(flow: Flow, trigger: TriggerSpec, slot: TriggerSlot, due: Date): Promise<void> {
+    const name = `${slot.namespace}.${slot.flowId}/${slot.triggerId}`;
     const latest = await this.options.db.flows.latest(slot.namespace, slot.flowId);
     if (!latest) return;
     let inputs: Record<string, unknown>;
     try {
       inputs = resolveInputs(flow.inputs, (trigger.inputs as Record<string, unknown> | undefined) ?? {});
     } catch (error) {
-      this.options.log(`scheduler: trigger ${slot.namespace}.${slot.flowId}/${slot.triggerId} has invalid inputs: ${error instanceof Error ? error.message : String(error)}`);
+      this.options.log(`scheduler: trigger ${name} has invalid inputs: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    const labels = [...flowLabels(flow), ...flowLabels({ labels: trigger.labels as Flow['labels'] })];
+    const backfill = backfillOf(trigger, slot.createdAt);
+    // The flow's labels, then the trigger's, then a backfill's: a later one replaces an earlier one of the same key.
+    const byKey = new Map<string, string>();
+    const sources = [flow.labels, trigger.labels, inWindow(backfill, due) ? backfill.labels : undefined];
+    for (const source of sources) for (const label of flowLabels({ labels: source as Flow['labels'] })) byKey.set(label.key, label.value);
+    const labels = [...byKey].map(([key, value]) => ({ key, value }));
     const execution = await this.options.db.executions.create({
       namespace: slot.namespace,
       flowId: slot.flowId,
       flowRevision: latest.revision,
       inputs,
       labels,
-      trigger: { id: trigger.id, type: SCHEDULE_TYPE, variables: scheduleVariables(trigger, due, next) },
+      trigger: { id: trigger.id, type: SCHEDULE_TYPE, variables: scheduleVariables(trigger, due, nextTick(trigger, due)) },
     });
     await this.options.queue.publishExecution({ type: 'created', executionId: execution.id, namespace: slot.namespace, flowId: slot.flowId });
-    this.options.log(`scheduler: trigger ${slot.namespace}.${slot.flowId}/${slot.triggerId} fired for ${due.toISOString()}: execution ${execution.id}`);
+    this.options.log(`scheduler: trigger ${name} fired for ${due.toISOString()}: execution ${execution.id}`);
   }
 }

@@ -10,43 +10,15 @@
  * resumes the unfinished executions of earlier tests too: jobs are always filtered by namespace.
  */
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { createFlowValidator } from '@sluice/core';
-import { createDb, executionFromWire, executionSnapshot, migrate } from '@sluice/db';
-import type { Db, StoredExecution } from '@sluice/db';
-import { createDefaultRegistries } from '@sluice/plugins';
+import { createDb, executionFromWire, executionSnapshot } from '@sluice/db';
+import type { StoredExecution } from '@sluice/db';
 import { createInProcessQueue } from '@sluice/queue';
 import type { ExecutionUpdate, QueueDriver, ResultMessage, TaskJob, TaskRunEndState } from '@sluice/queue';
-import { createTestDatabase } from '@sluice/testing';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createScheduler } from '../src/index.js';
 import type { Scheduler, SchedulerOptions } from '../src/index.js';
-
-const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
-const registries = createDefaultRegistries();
-const validator = createFlowValidator(registries);
-
-interface MigratedDatabase {
-  readonly db: Db;
-  readonly url: string;
-  drop(): Promise<void>;
-}
-
-/** A fresh migrated database, or undefined (skip) when Postgres does not answer and services are not required. */
-async function createMigratedDatabase(): Promise<MigratedDatabase | undefined> {
-  const database = await createTestDatabase('sluice_scheduler');
-  if (!database) return undefined;
-  await migrate({ databaseUrl: database.url, migrationsDir });
-  const db = createDb({ databaseUrl: database.url });
-  return {
-    db,
-    url: database.url,
-    async drop() {
-      await db.close();
-      await database.drop();
-    },
-  };
-}
+import { createMigratedDatabase, registries, validator } from './database.js';
+import type { MigratedDatabase } from './database.js';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -78,6 +78,8 @@ export interface TriggerSlot {
   readonly flowId: string;
   readonly triggerId: string;
   readonly nextFireDate: Date | null;
+  /** When the trigger's row was made (the trigger was first seen). */
+  readonly createdAt: Date;
 }
 
 function toLocked(found: StoredExecution): LockedExecution {
@@ -497,9 +499,9 @@ export class SchedulerStore {
 
   /**
    * Make the stored trigger rows match `wanted` (every Schedule trigger of every live flow): new ones get their
-   * first fire date, removed ones are deleted, existing ones keep their dates.
+   * first fire date and `now` as their creation date, removed ones are deleted, existing ones keep their dates.
    */
-  async syncTriggers(wanted: readonly { namespace: string; flowId: string; triggerId: string; firstFireDate: Date | null }[]): Promise<void> {
+  async syncTriggers(wanted: readonly { namespace: string; flowId: string; triggerId: string; firstFireDate: Date | null }[], now: Date = new Date()): Promise<void> {
     const existing = await this.prisma.trigger.findMany({ select: { namespace: true, flowId: true, triggerId: true } });
     const key = (t: { namespace: string; flowId: string; triggerId: string }) => `${t.namespace}\u0000${t.flowId}\u0000${t.triggerId}`;
     const wantedKeys = new Set(wanted.map(key));
@@ -510,7 +512,7 @@ export class SchedulerStore {
     const missing = wanted.filter((t) => !existingKeys.has(key(t)));
     if (missing.length > 0) {
       await this.prisma.trigger.createMany({
-        data: missing.map((t) => ({ namespace: t.namespace, flowId: t.flowId, triggerId: t.triggerId, nextFireDate: t.firstFireDate })),
+        data: missing.map((t) => ({ namespace: t.namespace, flowId: t.flowId, triggerId: t.triggerId, nextFireDate: t.firstFireDate, createdAt: now })),
         skipDuplicates: true,
       });
     }
@@ -520,7 +522,7 @@ export class SchedulerStore {
   async dueTriggers(now: Date): Promise<TriggerSlot[]> {
     return this.prisma.trigger.findMany({
       where: { nextFireDate: { lte: now } },
-      select: { namespace: true, flowId: true, triggerId: true, nextFireDate: true },
+      select: { namespace: true, flowId: true, triggerId: true, nextFireDate: true, createdAt: true },
       orderBy: { nextFireDate: 'asc' },
     });
   }

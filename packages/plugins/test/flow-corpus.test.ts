@@ -55,6 +55,15 @@ const expectations: Record<string, Expected[]> = {
   'cron-wrong-field-count': [
     { code: 'SLU_FLOW_INVALID_CRON', path: 'triggers[0].cron', line: 10, message: "invalid cron expression \"0 9 * *\": expected 5 fields (minute hour day-of-month month day-of-week), got 4" },
   ],
+  'schedule-backfill-bad-start': [
+    { code: 'SLU_FLOW_INVALID_VALUE', path: 'triggers[0].backfill.start', line: 12, message: 'must be a date-time such as 2024-01-01T00:00:00Z, got "last tuesday"' },
+  ],
+  'schedule-backfill-end-before-start': [
+    { code: 'SLU_FLOW_INVALID_VALUE', path: 'triggers[0].backfill.end', line: 13, message: 'must not be before backfill.start (2024-02-01T00:00:00Z)' },
+  ],
+  'schedule-backfill-no-start': [
+    { code: 'SLU_FLOW_REQUIRED_PROPERTY', path: 'triggers[0].backfill', line: 12, message: 'missing required property "start"' },
+  ],
   'disabled-not-boolean': [
     { code: 'SLU_FLOW_INVALID_TYPE', path: 'disabled', line: 3, message: "must be a boolean, got a string (\"no\")" },
   ],

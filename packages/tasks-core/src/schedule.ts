@@ -15,6 +15,8 @@ export const scheduleTrigger: TriggerDefinition = {
     labels: { type: ['object', 'array'] },
     backfill: {
       type: 'object',
+      description: 'Fire every tick from `start` (a date-time, e.g. 2024-01-01T00:00:00Z) to `end` (default: now) when the trigger is new.',
+      required: ['start'],
       properties: {
         start: { type: 'string' },
         end: { type: 'string' },
@@ -24,7 +26,7 @@ export const scheduleTrigger: TriggerDefinition = {
     },
     lateMaximumDelay: { type: 'string', format: 'duration' },
     conditions: { type: 'array', items: { type: 'object' } },
-    recoverMissedSchedules: { enum: ['LAST', 'NONE', 'ALL'] },
+    recoverMissedSchedules: { enum: ['LAST', 'NONE', 'ALL'], description: 'Ticks missed while no scheduler ran: ALL (default) fires them all, LAST the most recent, NONE none.' },
   },
   required: ['cron'],
   check(value): PluginIssue[] {
@@ -41,6 +43,21 @@ export const scheduleTrigger: TriggerDefinition = {
       collect('cron', () => parseCron(value.cron as string, { withSeconds: value.withSeconds === true }));
     }
     if (typeof value.timezone === 'string') collect('timezone', () => assertTimeZone(value.timezone as string));
+    const backfill = value.backfill as Record<string, unknown> | undefined;
+    if (backfill && typeof backfill === 'object') {
+      const dates: Record<string, number> = {};
+      for (const key of ['start', 'end']) {
+        const text = backfill[key];
+        if (typeof text !== 'string' || text.includes('{{')) continue;
+        const time = Date.parse(text);
+        if (Number.isNaN(time)) {
+          issues.push({ path: ['backfill', key], code: 'SLU_FLOW_INVALID_VALUE', params: { reason: `must be a date-time such as 2024-01-01T00:00:00Z, got ${JSON.stringify(text)}` } });
+        } else dates[key] = time;
+      }
+      if (dates.start !== undefined && dates.end !== undefined && dates.end < dates.start) {
+        issues.push({ path: ['backfill', 'end'], code: 'SLU_FLOW_INVALID_VALUE', params: { reason: `must not be before backfill.start (${String(backfill.start)})` } });
+      }
+    }
     return issues;
   },
 };
