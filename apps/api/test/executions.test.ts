@@ -223,7 +223,7 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     expect(await executionCount()).toBe(before);
   });
 
-  it('404 for an unknown flow, 400 for a bad label, 415 for a non-multipart body', async () => {
+  it('404 for an unknown flow, 400 for a bad label or a scheduleDate, 415 for a non-multipart body', async () => {
     const unknown = await create('inputs.ns/nope');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'SLU_API_FLOW_NOT_FOUND', details: { namespace: 'inputs.ns', id: 'nope' } });
@@ -235,6 +235,12 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     expect(await json.json()).toMatchObject({ code: 'SLU_API_UNSUPPORTED_MEDIA_TYPE' });
     const yaml = await a.fetch('/api/v1/executions/plain.ns/plain', { method: 'POST', headers: YAML, body: 'a: 1' });
     expect(yaml.status).toBe(415);
+    // Kestra's delayed start is refused rather than ignored (the execution would start at once), and nothing is stored.
+    const before = await executionCount();
+    const scheduled = await create('plain.ns/plain?scheduleDate=2030-01-01T00:00:00Z');
+    expect(scheduled.status).toBe(400);
+    expect(await scheduled.json()).toMatchObject({ code: 'SLU_API_BAD_REQUEST', message: expect.stringContaining('scheduleDate is not supported yet') });
+    expect(await executionCount()).toBe(before);
     const missing = await a.fetch('/api/v1/executions/doesNotExist');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toEqual({ code: 'SLU_API_EXECUTION_NOT_FOUND', message: 'execution doesNotExist not found', details: { id: 'doesNotExist' } });

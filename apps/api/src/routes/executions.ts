@@ -3,7 +3,7 @@
  *
  * | route | success | errors |
  * |---|---|---|
- * | `POST /executions/{namespace}/{id}?labels=k:v&revision` (multipart/form-data or no body) | 200 execution (CREATED) | 400 inputs (`SLU_INPUT_INVALID`, every problem listed), bad label, disabled flow, `wait=true`; 404 flow; 413 file larger than the upload limit; 415 |
+ * | `POST /executions/{namespace}/{id}?labels=k:v&revision` (multipart/form-data or no body) | 200 execution (CREATED) | 400 inputs (`SLU_INPUT_INVALID`, every problem listed), bad label, disabled flow, `scheduleDate` (not supported yet), a malformed body; 404 flow; 413 file larger than the upload limit; 415 |
  * | `GET /executions/search?namespace&flowId&state&labels&startDate&endDate&page&size` | 200 `{results, total}` | 400 |
  * | `GET /executions/{id}` | 200 execution | 404 |
  * | `DELETE /executions/{id}/kill` | 202 execution (KILLING) | 404; 409 already ended |
@@ -15,7 +15,7 @@
  * are FILE inputs, streamed into the internal storage at `.../executions/{id}/inputs/{input}/{filename}` as they
  * arrive (never held in memory). The inputs are typed (`resolveInputs`), the execution is stored CREATED, then handed
  * to the scheduler through the {@link ExecutionQueue}. A request that fails leaves nothing behind: files already
- * stored are deleted. `?wait=true` (answer when the execution ends) needs the scheduler and is refused for now.
+ * stored are deleted. `?wait=true` answers once the execution has ended (on the scheduler's live update, or polling).
  */
 import { finished } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
@@ -283,13 +283,18 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
             labels: { type: 'array', items: { type: 'string' } },
             revision: { type: 'integer', minimum: 1 },
             wait: { type: 'boolean', default: false },
+            scheduleDate: { type: 'string', description: 'Not supported yet: refused with 400, rather than starting the execution now.' },
           },
         },
       },
     },
     async (request, reply) => {
       const { namespace, id } = request.params as { namespace: string; id: string };
-      const query = request.query as { labels?: string[]; revision?: number; wait: boolean };
+      const query = request.query as { labels?: string[]; revision?: number; wait: boolean; scheduleDate?: string };
+      if (query.scheduleDate !== undefined) {
+        // Kestra's delayed start. Ignoring it would start the execution at once, which is not what was asked.
+        throw new SluiceError('SLU_API_BAD_REQUEST', { reason: 'scheduleDate is not supported yet: start the execution at that date instead' });
+      }
       const labels = parseLabels(query.labels);
       const stored = await flows.get(namespace, id, query.revision);
       if (!stored || stored.deleted) {
