@@ -10,10 +10,11 @@
  *   backfill added to a trigger that already exists does nothing (Kestra starts backfills from its UI);
  * - ticks missed while no scheduler ran (more than `lateMs` late) follow `recoverMissedSchedules`: `ALL` (the default)
  *   fires each of them, in order; `LAST` only the most recent one; `NONE` none, and the trigger goes on from its next
- *   tick after now.
+ *   tick after now;
+ * - a tick later than the trigger's `lateMaximumDelay` (an ISO-8601 duration) is skipped, whatever the above says.
  * A pass fires at most `maxTicksPerPass` ticks of one trigger, so a long catch-up spreads over passes.
  */
-import { flowLabels, parseCron, resolveInputs } from '@sluice/core';
+import { flowLabels, parseCron, parseDuration, resolveInputs } from '@sluice/core';
 import type { Flow, TriggerSpec } from '@sluice/core';
 import type { Db, TriggerSlot } from '@sluice/db';
 import type { QueueDriver } from '@sluice/queue';
@@ -54,6 +55,16 @@ function tick(trigger: TriggerSpec, at: Date, direction: 'next' | 'previous'): D
 /** The tick after `after` for the trigger, or null when it never fires again. */
 export function nextTick(trigger: TriggerSpec, after: Date): Date | null {
   return tick(trigger, after, 'next');
+}
+
+/** `lateMaximumDelay` in ms (validated with the flow; an unreadable one counts as unset, never stopping the pass). */
+function lateMaximumDelayOf(trigger: TriggerSpec): number | undefined {
+  if (typeof trigger.lateMaximumDelay !== 'string') return undefined;
+  try {
+    return parseDuration(trigger.lateMaximumDelay);
+  } catch {
+    return undefined;
+  }
 }
 
 type Recovery = 'ALL' | 'LAST' | 'NONE';
@@ -102,7 +113,12 @@ function planTick(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, cr
     const jump = backfill.bounded && next !== null && next > backfill.end && next <= now;
     return { fire: true, next: jump ? nextTick(trigger, now) : next };
   }
-  if (now.getTime() - due.getTime() <= lateMs) return { fire: true, next: nextTick(trigger, due) };
+  const lateBy = now.getTime() - due.getTime();
+  const maximumDelay = lateMaximumDelayOf(trigger);
+  if (maximumDelay !== undefined && lateBy > maximumDelay) {
+    return { fire: false, next: nextTick(trigger, due), reason: `more than lateMaximumDelay ${trigger.lateMaximumDelay} late` };
+  }
+  if (lateBy <= lateMs) return { fire: true, next: nextTick(trigger, due) };
   switch (recoveryOf(trigger)) {
     case 'ALL':
       return { fire: true, next: nextTick(trigger, due) };

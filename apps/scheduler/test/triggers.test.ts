@@ -104,6 +104,17 @@ describe.skipIf(!probe)('Schedule triggers on Postgres', () => {
     expect(await dates(db)).toEqual(['2026-01-01T10:25:00.000Z']);
   });
 
+  it('lateMaximumDelay skips the ticks later than it, even those recoverMissedSchedules: ALL would fire', async () => {
+    const { db, clock, lines, loop } = await setup(`${EVERY_5}    lateMaximumDelay: PT3M\n`, '2026-01-01T10:00:30Z');
+    const scheduler = loop();
+    await scheduler.tick();
+    clock.now = new Date('2026-01-01T10:22:30Z');
+    await scheduler.tick();
+    expect(await dates(db)).toEqual([MISSED[3]]); // 2.5 minutes late; the others 7.5 to 17.5
+    expect(lines.filter((l) => l.includes('(more than lateMaximumDelay PT3M late)'))).toHaveLength(3);
+    expect(await nextFireDate(db)).toBe('2026-01-01T10:25:00.000Z');
+  });
+
   it('a backfill fires every tick from its start to now, with its labels, then goes on as usual', async () => {
     const backfill = '    cron: "0 * * * *"\n    backfill:\n      start: "2026-01-01T07:30:00Z"\n      labels:\n        backfill: "true"\n';
     const { db, clock, loop } = await setup(backfill, '2026-01-01T10:30:00Z');
