@@ -11,10 +11,12 @@
  * - ticks missed while no scheduler ran (more than `lateMs` late) follow `recoverMissedSchedules`: `ALL` (the default)
  *   fires each of them, in order; `LAST` only the most recent one; `NONE` none, and the trigger goes on from its next
  *   tick after now;
- * - a tick later than the trigger's `lateMaximumDelay` (an ISO-8601 duration) is skipped, whatever the above says.
+ * - a tick later than the trigger's `lateMaximumDelay` (an ISO-8601 duration) is skipped, whatever the above says;
+ * - a tick that does not meet the trigger's `conditions` (DayWeek, DayWeekInMonth, ...: `meetsScheduleConditions`) is
+ *   skipped without a log line: the trigger moves on to its next tick.
  * A pass fires at most `maxTicksPerPass` ticks of one trigger, so a long catch-up spreads over passes.
  */
-import { flowLabels, parseCron, parseDuration, resolveInputs } from '@sluice/core';
+import { flowLabels, meetsScheduleConditions, parseCron, parseDuration, resolveInputs } from '@sluice/core';
 import type { Flow, TriggerSpec } from '@sluice/core';
 import type { Db, TriggerSlot } from '@sluice/db';
 import type { QueueDriver } from '@sluice/queue';
@@ -106,6 +108,14 @@ const inWindow = (backfill: Backfill | undefined, at: Date): backfill is Backfil
  * the tick the trigger moves on to.
  */
 function planTick(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, createdAt: Date): { fire: boolean; next: Date | null; reason?: string } {
+  const plan = planByTime(trigger, due, now, lateMs, createdAt);
+  const timeZone = typeof trigger.timezone === 'string' ? trigger.timezone : 'UTC';
+  // A tick its conditions rule out is not a skipped one: Kestra's trigger simply moves on, without a word.
+  if (plan.fire && !meetsScheduleConditions(trigger.conditions, due, timeZone)) return { fire: false, next: plan.next };
+  return plan;
+}
+
+function planByTime(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, createdAt: Date): { fire: boolean; next: Date | null; reason?: string } {
   const backfill = backfillOf(trigger, createdAt);
   if (inWindow(backfill, due)) {
     // After a backfill's given end, the trigger goes on from now: the ticks between its end and now are not missed.
@@ -209,7 +219,7 @@ export class TriggerLoop {
       current = { ...current, nextFireDate: plan.next };
       if (!plan.fire) {
         const to = plan.next ? `, next tick ${plan.next.toISOString()}` : '';
-        this.options.log(`scheduler: skipped missed ticks of ${name} from ${due.toISOString()} (${plan.reason ?? 'missed'})${to}`);
+        if (plan.reason) this.options.log(`scheduler: skipped missed ticks of ${name} from ${due.toISOString()} (${plan.reason})${to}`);
         continue;
       }
       await this.startExecution(flow, trigger, slot, due);

@@ -143,6 +143,27 @@ describe.skipIf(!probe)('Schedule triggers on Postgres', () => {
     expect(await nextFireDate(db)).toBe('2026-01-01T11:00:00.000Z');
   });
 
+  it('conditions rule out ticks without a word: the first Monday of each month, over a backfill', async () => {
+    const trigger = [
+      '    cron: "0 9 * * *"',
+      '    timezone: Europe/Paris',
+      '    backfill:',
+      '      start: "2026-01-01T00:00:00Z"',
+      '    conditions:',
+      '      - type: io.kestra.plugin.core.condition.DayWeekInMonth',
+      '        date: "{{ trigger.date }}"',
+      '        dayOfWeek: MONDAY',
+      '        dayInMonth: FIRST',
+      '',
+    ].join('\n');
+    const { db, lines, loop } = await setup(trigger, '2026-03-31T12:00:00Z');
+    await loop().tick();
+    // 09:00 in Paris is 08:00 UTC in winter.
+    expect(await dates(db)).toEqual(['2026-01-05T08:00:00.000Z', '2026-02-02T08:00:00.000Z', '2026-03-02T08:00:00.000Z']);
+    expect(lines.filter((l) => l.includes('skipped'))).toEqual([]);
+    expect(await nextFireDate(db)).toBe('2026-04-01T07:00:00.000Z'); // summer time
+  });
+
   it('spreads a long catch-up over passes (maxTicksPerPass), in order', async () => {
     const { db, clock, loop } = await setup('    cron: "* * * * *"\n', '2026-01-01T10:00:30Z');
     const scheduler = loop({ maxTicksPerPass: 4 });

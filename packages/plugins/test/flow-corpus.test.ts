@@ -61,6 +61,14 @@ const expectations: Record<string, Expected[]> = {
   'schedule-backfill-end-before-start': [
     { code: 'SLU_FLOW_INVALID_VALUE', path: 'triggers[0].backfill.end', line: 13, message: 'must not be before backfill.start (2024-02-01T00:00:00Z)' },
   ],
+  'schedule-condition-unsupported': [
+    {
+      code: 'SLU_FLOW_INVALID_VALUE',
+      path: 'triggers[0].conditions[0].type',
+      line: 12,
+      message: 'condition type "io.kestra.plugin.core.condition.PublicHoliday" is not supported on a Schedule trigger yet (supported: DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, Not, Or)',
+    },
+  ],
   'schedule-backfill-no-start': [
     { code: 'SLU_FLOW_REQUIRED_PROPERTY', path: 'triggers[0].backfill', line: 12, message: 'missing required property "start"' },
   ],

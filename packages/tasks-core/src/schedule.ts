@@ -1,4 +1,4 @@
-import { assertTimeZone, parseCron, SluiceError } from '@sluice/core';
+import { assertTimeZone, parseCron, scheduleConditionProblems, SluiceError } from '@sluice/core';
 import type { PluginIssue } from '@sluice/core';
 import type { TriggerDefinition } from '@sluice/plugin-api';
 
@@ -25,7 +25,11 @@ export const scheduleTrigger: TriggerDefinition = {
       additionalProperties: false,
     },
     lateMaximumDelay: { type: 'string', format: 'duration' },
-    conditions: { type: 'array', items: { type: 'object' } },
+    conditions: {
+      type: 'array',
+      items: { type: 'object' },
+      description: 'A tick fires only when every condition holds: DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, Not, Or.',
+    },
     recoverMissedSchedules: { enum: ['LAST', 'NONE', 'ALL'], description: 'Ticks missed while no scheduler ran: ALL (default) fires them all, LAST the most recent, NONE none.' },
   },
   required: ['cron'],
@@ -43,6 +47,13 @@ export const scheduleTrigger: TriggerDefinition = {
       collect('cron', () => parseCron(value.cron as string, { withSeconds: value.withSeconds === true }));
     }
     if (typeof value.timezone === 'string') collect('timezone', () => assertTimeZone(value.timezone as string));
+    if (Array.isArray(value.conditions)) {
+      value.conditions.forEach((condition, i) => {
+        for (const [path, reason] of scheduleConditionProblems(condition, ['conditions', i])) {
+          issues.push({ path, code: 'SLU_FLOW_INVALID_VALUE', params: { reason } });
+        }
+      });
+    }
     const backfill = value.backfill as Record<string, unknown> | undefined;
     if (backfill && typeof backfill === 'object') {
       const dates: Record<string, number> = {};
