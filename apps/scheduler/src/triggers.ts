@@ -103,11 +103,15 @@ function firstTick(trigger: TriggerSpec, now: Date): Date | null {
 
 const inWindow = (backfill: Backfill | undefined, at: Date): backfill is Backfill => backfill !== undefined && at >= backfill.start && at <= backfill.end;
 
-/**
- * What to do with a due tick of a trigger first seen at `createdAt`: fire it, or skip it without firing. `next` is
- * the tick the trigger moves on to.
- */
-function planTick(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, createdAt: Date): { fire: boolean; next: Date | null; reason?: string } {
+/** What to do with a due tick: fire it or not; `next` is the tick the trigger moves on to; `reason`, why it is skipped (logged). */
+interface TickPlan {
+  readonly fire: boolean;
+  readonly next: Date | null;
+  readonly reason?: string;
+}
+
+/** The plan for a due tick of a trigger first seen at `createdAt`. */
+function planTick(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, createdAt: Date): TickPlan {
   const plan = planByTime(trigger, due, now, lateMs, createdAt);
   const timeZone = typeof trigger.timezone === 'string' ? trigger.timezone : 'UTC';
   // A tick its conditions rule out is not a skipped one: Kestra's trigger simply moves on, without a word.
@@ -115,7 +119,8 @@ function planTick(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, cr
   return plan;
 }
 
-function planByTime(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, createdAt: Date): { fire: boolean; next: Date | null; reason?: string } {
+/** The plan by the tick's date alone: backfill, `lateMaximumDelay`, `recoverMissedSchedules`. */
+function planByTime(trigger: TriggerSpec, due: Date, now: Date, lateMs: number, createdAt: Date): TickPlan {
   const backfill = backfillOf(trigger, createdAt);
   if (inWindow(backfill, due)) {
     // After a backfill's given end, the trigger goes on from now: the ticks between its end and now are not missed.
@@ -222,13 +227,12 @@ export class TriggerLoop {
         if (plan.reason) this.options.log(`scheduler: skipped missed ticks of ${name} from ${due.toISOString()} (${plan.reason})${to}`);
         continue;
       }
-      await this.startExecution(flow, trigger, slot, due);
+      await this.startExecution(flow, trigger, slot, due, name);
     }
   }
 
   /** Start the execution of one tick. */
-  private async startExecution(flow: Flow, trigger: TriggerSpec, slot: TriggerSlot, due: Date): Promise<void> {
-    const name = `${slot.namespace}.${slot.flowId}/${slot.triggerId}`;
+  private async startExecution(flow: Flow, trigger: TriggerSpec, slot: TriggerSlot, due: Date, name: string): Promise<void> {
     const latest = await this.options.db.flows.latest(slot.namespace, slot.flowId);
     if (!latest) return;
     let inputs: Record<string, unknown>;
