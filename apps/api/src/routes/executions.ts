@@ -145,9 +145,9 @@ function multipartBoundary(contentType: string | undefined): string | undefined 
  * delimiter, a Content-Disposition header and the close delimiter. Such a body is read as it is, without starting the
  * multipart parser (which cost the API about half a millisecond per execution here); anything else is left to it.
  */
-function tooShortForAPart(request: FastifyRequest, boundary: string | undefined): boolean {
+function tooShortForAPart(request: FastifyRequest, boundary: string): boolean {
   const length = Number(request.headers['content-length']);
-  return boundary !== undefined && Number.isInteger(length) && length <= boundary.length + 6;
+  return Number.isInteger(length) && length <= boundary.length + 6;
 }
 
 /** Read a body known to be a few bytes: an empty form is nothing or the close delimiter, with an epilogue if any. */
