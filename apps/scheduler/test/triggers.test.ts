@@ -63,14 +63,20 @@ describe.skipIf(!probe)('Schedule triggers on Postgres', () => {
   const EVERY_5 = '    cron: "*/5 * * * *"\n';
   const MISSED = ['2026-01-01T10:05:00.000Z', '2026-01-01T10:10:00.000Z', '2026-01-01T10:15:00.000Z', '2026-01-01T10:20:00.000Z'];
 
+  /** The every-5-minutes trigger (with `extra` settings) made at 10:00:30, then a pass at 10:22:30. */
+  async function afterMissing(extra = '') {
+    const context = await setup(`${EVERY_5}${extra}`, '2026-01-01T10:00:30Z');
+    const scheduler = context.loop();
+    await scheduler.tick();
+    expect(await nextFireDate(context.db)).toBe('2026-01-01T10:05:00.000Z');
+    expect(await dates(context.db)).toEqual([]);
+    context.clock.now = new Date('2026-01-01T10:22:30Z');
+    await scheduler.tick();
+    return { ...context, scheduler };
+  }
+
   it('a new trigger fires from its next tick after now; missed ticks are all recovered by default (ALL), in order', async () => {
-    const { db, clock, loop } = await setup(EVERY_5, '2026-01-01T10:00:30Z');
-    const scheduler = loop();
-    await scheduler.tick();
-    expect(await nextFireDate(db)).toBe('2026-01-01T10:05:00.000Z');
-    expect(await dates(db)).toEqual([]);
-    clock.now = new Date('2026-01-01T10:22:30Z');
-    await scheduler.tick();
+    const { db } = await afterMissing();
     expect(await dates(db)).toEqual(MISSED);
     expect(await nextFireDate(db)).toBe('2026-01-01T10:25:00.000Z');
     // Each execution's trigger variables are those of its own tick.
@@ -79,22 +85,14 @@ describe.skipIf(!probe)('Schedule triggers on Postgres', () => {
   });
 
   it('recoverMissedSchedules: LAST fires only the most recent missed tick', async () => {
-    const { db, clock, lines, loop } = await setup(`${EVERY_5}    recoverMissedSchedules: LAST\n`, '2026-01-01T10:00:30Z');
-    const scheduler = loop();
-    await scheduler.tick();
-    clock.now = new Date('2026-01-01T10:22:30Z');
-    await scheduler.tick();
+    const { db, lines } = await afterMissing('    recoverMissedSchedules: LAST\n');
     expect(await dates(db)).toEqual([MISSED[3]]);
     expect(await nextFireDate(db)).toBe('2026-01-01T10:25:00.000Z');
     expect(lines).toContain(`scheduler: skipped missed ticks of ${NAMESPACE}.ticking/every from ${MISSED[0]} (recoverMissedSchedules: LAST), next tick ${MISSED[3]}`);
   });
 
   it('recoverMissedSchedules: NONE fires none of them and goes on from the next tick after now', async () => {
-    const { db, clock, lines, loop } = await setup(`${EVERY_5}    recoverMissedSchedules: NONE\n`, '2026-01-01T10:00:30Z');
-    const scheduler = loop();
-    await scheduler.tick();
-    clock.now = new Date('2026-01-01T10:22:30Z');
-    await scheduler.tick();
+    const { db, clock, lines, scheduler } = await afterMissing('    recoverMissedSchedules: NONE\n');
     expect(await dates(db)).toEqual([]);
     expect(await nextFireDate(db)).toBe('2026-01-01T10:25:00.000Z');
     expect(lines.filter((l) => l.includes('skipped'))).toHaveLength(1);
@@ -105,11 +103,7 @@ describe.skipIf(!probe)('Schedule triggers on Postgres', () => {
   });
 
   it('lateMaximumDelay skips the ticks later than it, even those recoverMissedSchedules: ALL would fire', async () => {
-    const { db, clock, lines, loop } = await setup(`${EVERY_5}    lateMaximumDelay: PT3M\n`, '2026-01-01T10:00:30Z');
-    const scheduler = loop();
-    await scheduler.tick();
-    clock.now = new Date('2026-01-01T10:22:30Z');
-    await scheduler.tick();
+    const { db, lines } = await afterMissing('    lateMaximumDelay: PT3M\n');
     expect(await dates(db)).toEqual([MISSED[3]]); // 2.5 minutes late; the others 7.5 to 17.5
     expect(lines.filter((l) => l.includes('(more than lateMaximumDelay PT3M late)'))).toHaveLength(3);
     expect(await nextFireDate(db)).toBe('2026-01-01T10:25:00.000Z');
