@@ -29,12 +29,16 @@
  *
  *   npm run bench:e2e -- [--mode local|distributed] [--quick] [--executions N] [--runs N] [--warmup N]
  *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile] [--idle-runs N]
+ *                        [--schedulers N]
  *
  * Defaults: 20 warm-up, 200 latency runs, 1,000 executions at 32 in flight, 10,000 for memory; `--quick`: 5, 30,
  * 200 and 1,000. `--worker-concurrency` is the worker's `--concurrency` (default: the product's, 4).
  *
  * 4. after idle: `--idle-runs` executions (default 5, `--quick` 2), each after 12 s without traffic: the latency of
  *    sporadic executions, when connections, caches and the CPU have gone cold.
+ *
+ * `--schedulers N` (distributed mode, default 1) runs N scheduler replicas, and prints at the end how each one's steps
+ * went (from memory, locked, or from a copy another replica had made stale).
  *
  * `--cpu-profile` (local mode) adds a phase after the throughput one: as many executions again under V8's sampling
  * profiler in the server process, summarised as self time per package and per function (the .cpuprofile is kept).
@@ -192,7 +196,8 @@ interface Stack {
   readonly workerConcurrency: string;
   /** Local mode: start or stop a CPU profile of the server process (written to `file` on stop). */
   profile?(action: 'start' | 'stop', file?: string): Promise<void>;
-  close(): Promise<void>;
+  /** Stop everything; resolves with lines to report (the schedulers' step counts, which they log as they stop). */
+  close(): Promise<string[]>;
 }
 
 /** Keep the last lines of a child's output; resolve `ready` when `pattern` shows up. */
@@ -276,6 +281,7 @@ async function startLocalStack(workerConcurrency: number | undefined): Promise<S
       await stopChild(child);
       await admin(`DROP DATABASE IF EXISTS "${database.name}" WITH (FORCE)`);
       await rm(dataDir, { recursive: true, force: true });
+      return [];
     },
   };
 }
@@ -317,7 +323,7 @@ async function serveLocal(dataDir: string, concurrency: string): Promise<void> {
 }
 
 /** `sluice server api|scheduler|worker` as three processes over BullMQ on `redisUrl`. */
-async function startDistributedStack(redisUrl: string, workerConcurrency: number | undefined): Promise<Stack> {
+async function startDistributedStack(redisUrl: string, workerConcurrency: number | undefined, schedulerCount: number): Promise<Stack> {
   const database = await freshDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-dist-'));
   const port = await freePort();
@@ -333,7 +339,10 @@ async function startDistributedStack(redisUrl: string, workerConcurrency: number
   try {
     const api = await start('api', ['api', '--port', String(port)], { ...base, SLUICE_API_HOST: '127.0.0.1', SLUICE_STORAGE_DIR: join(dataDir, 'storage') }, /listening on/);
     await waitForHealth(url, api.server);
-    const scheduler = await start('scheduler', ['scheduler'], base, /scheduler \S+ started/);
+    const schedulers: ServerProcess[] = [];
+    for (let i = 1; i <= schedulerCount; i++) {
+      schedulers.push((await start(schedulerCount === 1 ? 'scheduler' : `scheduler ${i}`, ['scheduler'], base, /scheduler \S+ started/)).server);
+    }
     const worker = await start(
       'worker',
       ['worker', ...(workerConcurrency === undefined ? [] : ['--concurrency', String(workerConcurrency)])],
@@ -344,13 +353,14 @@ async function startDistributedStack(redisUrl: string, workerConcurrency: number
       mode: 'distributed',
       url,
       database: database.name,
-      processes: [scheduler.server, worker.server, api.server],
+      processes: [...schedulers, worker.server, api.server],
       workerConcurrency: String(workerConcurrency ?? process.env.SLUICE_WORKER_CONCURRENCY ?? '4 (default)'),
       async close() {
         // Workers first (nothing left running), then the scheduler, then the API.
         for (const child of [...children].reverse()) await stopChild(child);
         await admin(`DROP DATABASE IF EXISTS "${database.name}" WITH (FORCE)`);
         await rm(dataDir, { recursive: true, force: true });
+        return schedulers.map((s) => `${s.name}: ${/stopped: (.*)/.exec(s.tail())?.[1] ?? 'no step counts (it did not stop cleanly)'}`);
       },
     };
   } catch (error) {
@@ -585,6 +595,7 @@ interface Options {
   workerConcurrency: number | undefined;
   cpuProfile: boolean;
   idleRuns: number;
+  schedulers: number;
 }
 
 interface ModeResult {
@@ -661,7 +672,7 @@ async function logQueueHops(redisUrl: string, from: number, to: number): Promise
 
 async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids: number[]): Promise<ModeResult> {
   log(`\n## mode: ${mode}\n`);
-  const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency);
+  const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency, options.schedulers);
   const bull = await bareBullmq(redisUrl);
   try {
     log(`load average at the start of the mode: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -840,7 +851,8 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     throw error;
   } finally {
     await bull.close();
-    await stack.close();
+    const report = await stack.close();
+    if (report.length > 0) log(`\nsteps of each scheduler (all phases):\n${report.map((line) => `- ${line}`).join('\n')}`);
   }
 }
 
@@ -858,6 +870,7 @@ function parseOptions(): Options {
       'worker-concurrency': { type: 'string' },
       'cpu-profile': { type: 'boolean', default: false },
       'idle-runs': { type: 'string' },
+      schedulers: { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -879,6 +892,7 @@ function parseOptions(): Options {
     workerConcurrency: values['worker-concurrency'] === undefined ? undefined : int(values['worker-concurrency'], 4, 'worker-concurrency'),
     cpuProfile: values['cpu-profile'] === true,
     idleRuns: int(values['idle-runs'], quick ? 2 : 5, 'idle-runs'),
+    schedulers: Math.max(1, int(values.schedulers, 1, 'schedulers')),
   };
 }
 
@@ -895,7 +909,7 @@ async function main(): Promise<void> {
   );
   log(
     `settings: modes ${options.modes.join(', ')}; warm-up ${options.warmup}; latency runs ${options.runs}; throughput ${options.throughput} at ${options.concurrency} in flight; ` +
-      `memory ${options.executions} executions`,
+      `memory ${options.executions} executions${options.schedulers > 1 ? `; ${options.schedulers} schedulers (distributed mode)` : ''}`,
   );
   const results: ModeResult[] = [];
   try {

@@ -534,7 +534,8 @@ tasks:
     // A replica: its own database client, so its own copies of executions.
     const replicaDb = createDb({ databaseUrl: (testDb as MigratedDatabase).url });
     cleanups.push(() => replicaDb.close());
-    await h.startScheduler({ db: replicaDb, id: 'replica' });
+    const lines: string[] = [];
+    const replica = await h.startScheduler({ db: replicaDb, id: 'replica', log: (line) => lines.push(line) });
     const ns = freshNamespace();
     const [mine, theirs] = await Promise.all([0, 1].map(async () => (await db.executions.create({ namespace: ns, flowId: 'f', flowRevision: 1 })).id));
     for (const id of [mine, theirs]) {
@@ -545,6 +546,10 @@ tasks:
     await h.queue.publishExecutionUpdate({ executionId: theirs as string, state: 'CREATED', ended: false, scheduler: 'another' });
     await waitFor(() => replicaDb.scheduler.knownVersion(theirs as string) === undefined, 'the copy of the execution another scheduler advanced to go');
     expect(replicaDb.scheduler.knownVersion(mine as string)).toBeDefined();
+    // As it stops, it says how its steps went (the two above were locked ones: it knew neither execution).
+    await h.stopScheduler(replica);
+    const stopped = lines.map((line) => /^scheduler replica stopped: (\d+) steps from memory, (\d+) locked, (\d+) from a stale copy \(then locked\)$/.exec(line)).find(Boolean);
+    expect(Number(stopped?.[2])).toBeGreaterThanOrEqual(2);
   });
 
   it('ends the execution CANCELLED when a task group has no live worker and fallback CANCEL', async () => {
