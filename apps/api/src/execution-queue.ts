@@ -17,6 +17,8 @@ export interface ExecutionEvent {
   readonly flowId: string;
   /** A new execution as stored: the scheduler's first step then skips reading it back (`created` only). */
   readonly snapshot?: ExecutionSnapshot;
+  /** Deliver it this much later (`created` of an execution with a `scheduleDate`). */
+  readonly delayMs?: number;
 }
 
 export interface ExecutionQueue {
@@ -74,13 +76,16 @@ export function createRecordingExecutionQueue(): RecordingExecutionQueue {
 
 /** Messages the scheduler's queue accepts (the subset of `@sluice/queue`'s driver the API needs). */
 export interface ExecutionPublisher {
-  publishExecution(message: { type: 'created' | 'restarted' | 'kill'; executionId: string; namespace?: string; flowId?: string; snapshot?: ExecutionSnapshot }): Promise<void>;
+  publishExecution(
+    message: { type: 'created' | 'restarted' | 'kill'; executionId: string; namespace?: string; flowId?: string; snapshot?: ExecutionSnapshot },
+    options?: { delayMs?: number },
+  ): Promise<void>;
 }
 
 /** The API side of the queue contract: each event becomes one message on the `executions` channel. */
 export function createPublishingExecutionQueue(publisher: ExecutionPublisher): ExecutionQueue {
   return {
-    executionCreated: (event) => publisher.publishExecution({ type: 'created', ...event }),
+    executionCreated: ({ delayMs, ...event }) => publisher.publishExecution({ type: 'created', ...event }, delayMs !== undefined && delayMs > 0 ? { delayMs } : undefined),
     executionRestarted: (event) => publisher.publishExecution({ type: 'restarted', ...event }),
     killRequested: (executionId) => publisher.publishExecution({ type: 'kill', executionId }),
   };

@@ -58,6 +58,7 @@ tasks:
 
 interface ExecutionBody {
   id: string;
+  scheduleDate?: string;
   namespace: string;
   flowId: string;
   flowRevision: number;
@@ -223,7 +224,25 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     expect(await executionCount()).toBe(before);
   });
 
-  it('404 for an unknown flow, 400 for a bad label or a scheduleDate, 415 for a non-multipart body', async () => {
+  it('?scheduleDate= stores the date and hands the execution to the scheduler for then, without a snapshot', async () => {
+    const before = a.queue.events.length;
+    const at = new Date(Date.now() + 3_600_000);
+    const execution = await createOk(`plain.ns/plain?scheduleDate=${encodeURIComponent(at.toISOString())}`);
+    expect(execution).toMatchObject({ state: { current: 'CREATED' }, scheduleDate: at.toISOString() });
+    const [event] = a.queue.events.slice(before);
+    expect(event).toEqual({ type: 'executionCreated', event: { executionId: execution.id, namespace: 'plain.ns', flowId: 'plain', delayMs: expect.any(Number) } });
+    const delayMs = (event as { event: { delayMs: number } }).event.delayMs;
+    expect(delayMs).toBeGreaterThan(3_500_000);
+    expect(delayMs).toBeLessThanOrEqual(3_600_000);
+    expect(await (await a.fetch(`/api/v1/executions/${execution.id}`)).json()).toMatchObject({ scheduleDate: at.toISOString() });
+    // An offset is read as such; a date already past starts the execution at once (a snapshot, no delay).
+    const past = await createOk(`plain.ns/plain?scheduleDate=${encodeURIComponent('2020-01-01T10:00:00+02:00')}`);
+    expect(past.scheduleDate).toBe('2020-01-01T08:00:00.000Z');
+    expect(a.queue.events.at(-1)).toMatchObject({ type: 'executionCreated', event: { executionId: past.id, snapshot: expect.anything() } });
+    expect(a.queue.events.at(-1)).not.toHaveProperty('event.delayMs');
+  });
+
+  it('404 for an unknown flow, 400 for a bad label or scheduleDate, 415 for a non-multipart body', async () => {
     const unknown = await create('inputs.ns/nope');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: 'SLU_API_FLOW_NOT_FOUND', details: { namespace: 'inputs.ns', id: 'nope' } });
@@ -235,11 +254,15 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     expect(await json.json()).toMatchObject({ code: 'SLU_API_UNSUPPORTED_MEDIA_TYPE' });
     const yaml = await a.fetch('/api/v1/executions/plain.ns/plain', { method: 'POST', headers: YAML, body: 'a: 1' });
     expect(yaml.status).toBe(415);
-    // Kestra's delayed start is refused rather than ignored (the execution would start at once), and nothing is stored.
+    // A scheduleDate that is not a date-time: nothing is stored.
     const before = await executionCount();
-    const scheduled = await create('plain.ns/plain?scheduleDate=2030-01-01T00:00:00Z');
-    expect(scheduled.status).toBe(400);
-    expect(await scheduled.json()).toMatchObject({ code: 'SLU_API_BAD_REQUEST', message: expect.stringContaining('scheduleDate is not supported yet') });
+    const badDate = await create('plain.ns/plain?scheduleDate=tomorrow');
+    expect(badDate.status).toBe(400);
+    expect(await badDate.json()).toMatchObject({
+      code: 'SLU_API_BAD_REQUEST',
+      message: 'scheduleDate must be a date-time such as 2030-01-01T09:00:00Z, got "tomorrow"',
+      details: { parameter: 'scheduleDate' },
+    });
     expect(await executionCount()).toBe(before);
     const missing = await a.fetch('/api/v1/executions/doesNotExist');
     expect(missing.status).toBe(404);

@@ -74,6 +74,9 @@ interface Step {
   readonly ended?: Promise<StoredExecution | undefined>;
 }
 
+/** The longest delay asked of the queue at once (a timer's range, for the in-process queue); a longer wait is re-armed. */
+const MAX_DELAY_MS = 2_147_483_647;
+
 const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED']);
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -259,8 +262,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * cannot both take the last slot, and nothing waits for a second pooled connection.
    */
   async function admitExecution(executionId: string, hint?: KnownExecution): Promise<void> {
+    // An execution to start later (Kestra's scheduleDate) that reached here early: put it off until its date.
+    let later: { until: Date; namespace: string; flowId: string } | undefined;
     const outcome = await db.scheduler.withExecution(executionId, async (execution, tx): Promise<Step> => {
+      later = undefined;
       if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return advanceLocked(execution, tx);
+      if (execution.state === 'CREATED' && execution.scheduleDate && execution.scheduleDate.getTime() > now().getTime()) {
+        later = { until: execution.scheduleDate, namespace: execution.namespace, flowId: execution.flowId };
+        return { execution, jobs: [], state: execution.state };
+      }
       const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
       if (!flow.concurrency) return advanceLocked(execution, tx);
       await tx.lockFlow();
@@ -287,6 +297,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (execution.state === 'QUEUED') await tx.setState('CREATED', date);
       return advanceLocked({ ...execution, state: 'CREATED' }, tx);
     }, hint);
+    if (later) {
+      const { until, namespace, flowId } = later;
+      const delayMs = Math.min(until.getTime() - now().getTime(), MAX_DELAY_MS);
+      await queue.publishExecution({ type: 'created', executionId, namespace, flowId }, { delayMs: Math.max(1, delayMs) });
+      return;
+    }
     await afterCommit(outcome);
   }
 
@@ -510,6 +526,8 @@ function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
       inputs: snapshot.inputs as Record<string, unknown>,
       labels: snapshot.labels as { key: string; value: string }[],
       trigger: snapshot.trigger as LockedExecution['trigger'],
+      // The API sends a snapshot only with executions that start at once.
+      scheduleDate: null,
       startDate: new Date(snapshot.startDate),
       taskRuns: [],
     },

@@ -447,6 +447,23 @@ tasks:
     expect(h.jobsOf(ns)).toHaveLength(2);
   });
 
+  it('puts off an execution to start later (scheduleDate) that reached it early, until its date', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    const revision = await saveFlow(twoTasks(ns, 'later'));
+    const scheduleDate = new Date(Date.now() + 1500);
+    const created = await db.executions.create({ namespace: ns, flowId: 'later', flowRevision: revision, scheduleDate });
+    // Early (as after a scheduler restart, or a delay beyond a timer's range): no snapshot, as the API sends it.
+    await h.queue.publishExecution({ type: 'created', executionId: created.id, namespace: ns, flowId: 'later' });
+    await sleep(700);
+    expect(h.jobsOf(ns)).toEqual([]);
+    expect(await stateOf(created.id)).toBe('CREATED');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the first task job, once the date has come');
+    expect(Date.now()).toBeGreaterThanOrEqual(scheduleDate.getTime());
+    expect(await execution(created.id)).toMatchObject({ state: 'RUNNING', scheduleDate });
+  });
+
   it('drops a result for an unknown execution without error', async () => {
     const h = harness();
     await h.startScheduler();

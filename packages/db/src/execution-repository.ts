@@ -54,6 +54,8 @@ export interface StoredExecution {
   readonly restartedFrom: string | null;
   /** What started it, when a trigger did (Kestra's `execution.trigger`). */
   readonly trigger: ExecutionTrigger | null;
+  /** When it is to start, if it was created to start later (Kestra's `scheduleDate`): it stays CREATED until then. */
+  readonly scheduleDate: Date | null;
   readonly startDate: Date;
   readonly endDate: Date | null;
   /** Task runs, oldest first (empty in search results only when the execution has none). */
@@ -79,6 +81,8 @@ export interface NewExecution {
   readonly parentId?: string;
   /** Set when a trigger starts the execution. */
   readonly trigger?: ExecutionTrigger;
+  /** Start it no earlier than this (Kestra's `scheduleDate`). */
+  readonly scheduleDate?: Date;
 }
 
 export interface ExecutionSearch {
@@ -155,13 +159,14 @@ export class ExecutionRepository {
       parentId: execution.parentId ?? null,
       restartedFrom: null,
       trigger: execution.trigger ?? null,
+      scheduleDate: execution.scheduleDate ?? null,
       startDate: now,
       endDate: null,
       taskRuns: [],
     };
     await this.pool.query(
-      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, start_date, updated_at, version)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $11, $11, ${NEW_EXECUTION_VERSION})`,
+      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date, start_date, updated_at, version)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $12, $11, $11, ${NEW_EXECUTION_VERSION})`,
       [
         stored.id,
         stored.namespace,
@@ -174,6 +179,7 @@ export class ExecutionRepository {
         stored.parentId,
         jsonParam(stored.trigger),
         now,
+        stored.scheduleDate,
       ],
     );
     return stored;

@@ -34,6 +34,8 @@ export interface LockedExecution {
   readonly labels: { key: string; value: string }[];
   /** What started it, when a trigger did: `trigger.*` in templates. */
   readonly trigger: ExecutionTrigger | null;
+  /** Not to start before this (Kestra's `scheduleDate`), if set. */
+  readonly scheduleDate: Date | null;
   readonly startDate: Date;
   readonly taskRuns: SchedulerTaskRun[];
 }
@@ -92,6 +94,7 @@ function toLocked(found: StoredExecution): LockedExecution {
     inputs: found.inputs,
     labels: found.labels,
     trigger: found.trigger,
+    scheduleDate: found.scheduleDate,
     startDate: found.startDate,
     taskRuns: found.taskRuns.map(toSchedulerRun),
   };

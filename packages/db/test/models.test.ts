@@ -46,6 +46,7 @@ await describeWithPostgres('models', (postgres) => {
       parentId: 'parentExec',
       restartedFrom: 'olderExec',
       trigger: { id: 'nightly', type: 'io.kestra.plugin.core.trigger.Schedule', variables: { date: '2026-01-02T03:04:00.000Z' } },
+      scheduleDate: t('2026-01-02T03:04:00.000Z'),
       createdAt: t('2026-01-02T03:04:05.006Z'),
       startDate: t('2026-01-02T03:04:05.006Z'),
       endDate: t('2026-01-02T03:05:00.000Z'),
@@ -82,7 +83,7 @@ await describeWithPostgres('models', (postgres) => {
     const bare = await db.prisma.execution.create({
       data: { id: 'bare', namespace: 'n', flowId: 'f', flowRevision: 1, state: 'CREATED', stateHistory: [], startDate: new Date() },
     });
-    expect(bare).toMatchObject({ inputs: {}, labels: [], outputs: null, parentId: null, restartedFrom: null, trigger: null, endDate: null });
+    expect(bare).toMatchObject({ inputs: {}, labels: [], outputs: null, parentId: null, restartedFrom: null, trigger: null, scheduleDate: null, endDate: null });
     const byLabel = await db.prisma.$queryRaw<{ id: string }[]>`
       SELECT id FROM executions WHERE labels @> ${JSON.stringify([{ key: 'team', value: 'data' }])}::jsonb`;
     expect(byLabel.map((r) => r.id)).toEqual([execution.id]);
@@ -119,6 +120,7 @@ await describeWithPostgres('models', (postgres) => {
       lastFireDate: t('2026-01-02T03:04:00.000Z'),
       lockOwner: 'scheduler-1',
       lockedUntil: t('2026-01-02T03:04:30.000Z'),
+      createdAt: t('2026-01-02T03:00:00.000Z'),
       updatedAt: t('2026-01-02T03:04:00.000Z'),
     };
     const created = await db.prisma.trigger.create({ data: trigger });

@@ -3,7 +3,7 @@
  *
  * | route | success | errors |
  * |---|---|---|
- * | `POST /executions/{namespace}/{id}?labels=k:v&revision` (multipart/form-data or no body) | 200 execution (CREATED) | 400 inputs (`SLU_INPUT_INVALID`, every problem listed), bad label, disabled flow, `scheduleDate` (not supported yet), a malformed body; 404 flow; 413 file larger than the upload limit; 415 |
+ * | `POST /executions/{namespace}/{id}?labels=k:v&revision&scheduleDate&wait` (multipart/form-data or no body) | 200 execution (CREATED) | 400 inputs (`SLU_INPUT_INVALID`, every problem listed), bad label, bad `scheduleDate`, disabled flow, a malformed body; 404 flow; 413 file larger than the upload limit; 415 |
  * | `GET /executions/search?namespace&flowId&state&labels&startDate&endDate&page&size` | 200 `{results, total}` | 400 |
  * | `GET /executions/{id}` | 200 execution | 404 |
  * | `DELETE /executions/{id}/kill` | 202 execution (KILLING) | 404; 409 already ended |
@@ -98,7 +98,22 @@ export function executionJson(execution: StoredExecution): Record<string, unknow
     ...(execution.parentId ? { parentId: execution.parentId } : {}),
     ...(execution.restartedFrom ? { originalId: execution.restartedFrom } : {}),
     ...(execution.trigger ? { trigger: execution.trigger } : {}),
+    ...(execution.scheduleDate ? { scheduleDate: execution.scheduleDate.toISOString() } : {}),
   };
+}
+
+/** `?scheduleDate=`: a date-time (an ISO-8601 instant, with its offset); 400 otherwise. */
+function parseScheduleDate(raw: string | undefined): Date | undefined {
+  if (raw === undefined) return undefined;
+  const date = new Date(raw);
+  if (!/\d{4}-\d{2}-\d{2}T/.test(raw) || Number.isNaN(date.getTime())) {
+    throw new SluiceError(
+      'SLU_API_BAD_REQUEST',
+      { reason: `scheduleDate must be a date-time such as 2030-01-01T09:00:00Z, got ${JSON.stringify(raw)}` },
+      { in: 'query', parameter: 'scheduleDate' },
+    );
+  }
+  return date;
 }
 
 /** `k:v` strings (Kestra's `labels` query parameter) as labels; 400 for one without a colon or with an empty key. */
@@ -283,7 +298,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
             labels: { type: 'array', items: { type: 'string' } },
             revision: { type: 'integer', minimum: 1 },
             wait: { type: 'boolean', default: false },
-            scheduleDate: { type: 'string', description: 'Not supported yet: refused with 400, rather than starting the execution now.' },
+            scheduleDate: { type: 'string', description: 'Start the execution at this date-time (it stays CREATED until then), as Kestra does.' },
           },
         },
       },
@@ -291,10 +306,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     async (request, reply) => {
       const { namespace, id } = request.params as { namespace: string; id: string };
       const query = request.query as { labels?: string[]; revision?: number; wait: boolean; scheduleDate?: string };
-      if (query.scheduleDate !== undefined) {
-        // Kestra's delayed start. Ignoring it would start the execution at once, which is not what was asked.
-        throw new SluiceError('SLU_API_BAD_REQUEST', { reason: 'scheduleDate is not supported yet: start the execution at that date instead' });
-      }
+      const scheduleDate = parseScheduleDate(query.scheduleDate);
       const labels = parseLabels(query.labels);
       const stored = await flows.get(namespace, id, query.revision);
       if (!stored || stored.deleted) {
@@ -335,11 +347,15 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           flowRevision: stored.revision,
           inputs,
           labels: [...byKey].map(([key, value]) => ({ key, value })),
+          ...(scheduleDate ? { scheduleDate } : {}),
         });
         storedFiles.length = 0; // from here on the files belong to a stored execution
         const watch = query.wait ? await options.waiter?.watch(executionId) : undefined;
+        // One to start later reaches the scheduler at its date, without a snapshot: the scheduler then reads it, date
+        // included, and puts it off again should it come early (a delay beyond a timer's range, a restart).
+        const delayMs = scheduleDate ? scheduleDate.getTime() - Date.now() : 0;
         try {
-          await queue.executionCreated({ executionId, namespace, flowId: id, snapshot: executionSnapshot(execution) });
+          await queue.executionCreated({ executionId, namespace, flowId: id, ...(delayMs > 0 ? { delayMs } : { snapshot: executionSnapshot(execution) }) });
         } catch (error) {
           watch?.cancel();
           // Not handed to the scheduler: fail it rather than leave it CREATED forever.
