@@ -74,9 +74,6 @@ interface Step {
   readonly ended?: Promise<StoredExecution | undefined>;
 }
 
-/** The longest delay asked of the queue at once (a timer's range, for the in-process queue); a longer wait is re-armed. */
-const MAX_DELAY_MS = 2_147_483_647;
-
 const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED']);
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -299,8 +296,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }, hint);
     if (later) {
       const { until, namespace, flowId } = later;
-      const delayMs = Math.min(until.getTime() - now().getTime(), MAX_DELAY_MS);
-      await queue.publishExecution({ type: 'created', executionId, namespace, flowId }, { delayMs: Math.max(1, delayMs) });
+      await queue.publishExecution({ type: 'created', executionId, namespace, flowId }, { delayMs: Math.max(1, until.getTime() - now().getTime()) });
       return;
     }
     await afterCommit(outcome);

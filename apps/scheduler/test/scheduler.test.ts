@@ -454,7 +454,7 @@ tasks:
     const revision = await saveFlow(twoTasks(ns, 'later'));
     const scheduleDate = new Date(Date.now() + 1500);
     const created = await db.executions.create({ namespace: ns, flowId: 'later', flowRevision: revision, scheduleDate });
-    // Early (as after a scheduler restart, or a delay beyond a timer's range): no snapshot, as the API sends it.
+    // Early, as a restarted scheduler resumes every CREATED execution: no snapshot, as the API sends it.
     await h.queue.publishExecution({ type: 'created', executionId: created.id, namespace: ns, flowId: 'later' });
     await sleep(700);
     expect(h.jobsOf(ns)).toEqual([]);

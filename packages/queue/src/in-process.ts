@@ -30,6 +30,9 @@ import {
   type ErrorReporter,
 } from './shared.js';
 
+/** setTimeout's longest delay: a longer one fires at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 export interface InProcessQueueOptions {
   /** Deliveries of a results, logs or executions message before it is dropped and reported. Default 3. */
   readonly maxDeliveries?: number;
@@ -268,18 +271,27 @@ class InProcessQueue implements QueueDriver {
     for (const [known, expires] of this.#known) if (expires <= now) this.#known.delete(known);
   }
 
-  /** Put the message back on its channel after `delayMs` (counted as pending meanwhile). */
+  /**
+   * Put the message back on its channel after `delayMs` (counted as pending meanwhile). A delay beyond a timer's range
+   * (about 24.8 days, where setTimeout would fire at once) is waited out in several timers, as BullMQ would wait.
+   */
   #later(envelope: Envelope, delayMs: number): void {
     if (this.#closed) return;
     const { channel } = envelope;
     channel.delayed += 1;
-    const timer = setTimeout(() => {
-      this.#timers.delete(timer);
-      channel.delayed -= 1;
-      channel.ready.push(envelope);
-      this.#schedulePump();
-    }, delayMs);
-    this.#timers.add(timer);
+    const due = Date.now() + delayMs;
+    const arm = (wait: number): void => {
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        const left = due - Date.now();
+        if (left > 0) return arm(left);
+        channel.delayed -= 1;
+        channel.ready.push(envelope);
+        this.#schedulePump();
+      }, Math.min(wait, MAX_TIMER_MS));
+      this.#timers.add(timer);
+    };
+    arm(delayMs);
   }
 
   #consumeChannel<T>(name: string, options: ConsumeOptions, handler: (message: T) => Promise<void>): Consumer {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ALL_WORKER_GROUPS, createInProcessQueue } from '../src/index.js';
 import type { ResultMessage } from '../src/index.js';
 import { queueConformance, sampleTaskJob, waitFor } from '../src/testing/index.js';
@@ -45,6 +45,24 @@ describe('in-process queue', () => {
     expect(await driver.pendingTasks('gpu')).toBe(1);
     await expect(driver.enqueueTask(ALL_WORKER_GROUPS, sampleTaskJob('c'))).rejects.toThrow(/in-process task consumer/);
     await driver.close();
+  });
+
+  it('waits out a delay beyond a timer\'s range (about 24.8 days) instead of delivering at once', async () => {
+    vi.useFakeTimers();
+    try {
+      const driver = createInProcessQueue();
+      const seen: string[] = [];
+      driver.consumeExecutions({}, async (message) => void seen.push(message.executionId));
+      const thirtyDays = 30 * 86_400_000;
+      await driver.publishExecution({ type: 'created', executionId: 'later' }, { delayMs: thirtyDays });
+      await vi.advanceTimersByTimeAsync(2_147_483_647 + 1000);
+      expect(seen).toEqual([]);
+      await vi.advanceTimersByTimeAsync(thirtyDays - 2_147_483_647);
+      expect(seen).toEqual(['later']);
+      await driver.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('drops a message after maxDeliveries failed deliveries and reports it to onError', async () => {

@@ -352,7 +352,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         storedFiles.length = 0; // from here on the files belong to a stored execution
         const watch = query.wait ? await options.waiter?.watch(executionId) : undefined;
         // One to start later reaches the scheduler at its date, without a snapshot: the scheduler then reads it, date
-        // included, and puts it off again should it come early (a delay beyond a timer's range, a restart).
+        // included, and puts it off again should it come early (a scheduler that restarts resumes it at once).
         const delayMs = scheduleDate ? scheduleDate.getTime() - Date.now() : 0;
         try {
           await queue.executionCreated({ executionId, namespace, flowId: id, ...(delayMs > 0 ? { delayMs } : { snapshot: executionSnapshot(execution) }) });
