@@ -127,16 +127,16 @@ function whereOf(executionId: string, filter: LogFilter): Prisma.LogEntryWhereIn
 const SEARCH_COLUMNS = Prisma.sql`id, execution_id AS "executionId", namespace, flow_id AS "flowId", task_id AS "taskId",
   task_run_id AS "taskRunId", attempt_number AS "attemptNumber", level, message, "timestamp"`;
 
-/**
- * Insert log lines in one statement (plain pg: the scheduler stores every batch a worker sends). Returns the count.
- * Throws a RangeError, before writing anything, on an unknown level or an invalid date.
- */
 /** Refuse a log line Postgres would store wrongly: an unknown level, or a timestamp that is not a valid Date. */
 export function assertLogEntry(entry: { readonly level: string; readonly timestamp: Date }): void {
   if (!isLogLevel(entry.level)) throw new RangeError(`log level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(entry.level)}`);
   if (!(entry.timestamp instanceof Date) || Number.isNaN(entry.timestamp.getTime())) throw new RangeError('log timestamp must be a valid Date');
 }
 
+/**
+ * Insert log lines in one statement (plain pg: the scheduler stores every batch a worker sends). Returns the count.
+ * Throws a RangeError, before writing anything, on an unknown level or an invalid date.
+ */
 export async function insertLogs(db: Queryable, entries: readonly NewLogEntry[]): Promise<number> {
   if (entries.length === 0) return 0;
   entries.forEach(assertLogEntry);
