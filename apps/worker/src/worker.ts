@@ -495,19 +495,8 @@ export function createWorker(options: WorkerOptions): Worker {
       await entry.results;
       if (entry.handedBack) throw new HandedBackError(job);
       const at = new Date().toISOString();
-      const ended: ResultMessage = {
-        type: 'ended',
-        executionId: job.executionId,
-        taskRunId: job.taskRunId,
-        taskId: job.taskId,
-        attempt: job.attempt,
-        workerId: id,
-        state: 'KILLED',
-        outputs: {},
-        error: KILLED_BEFORE_START,
-        startedAt: at,
-        endedAt: at,
-      };
+      const killed = { taskRunId: job.taskRunId, taskId: job.taskId, attempt: job.attempt, state: 'KILLED', outputs: {}, error: KILLED_BEFORE_START, startedAt: at, endedAt: at } as const;
+      const ended = endedMessage(job, killed, undefined);
       if (!(await publishResult(entry, ended))) {
         if (entry.handedBack) throw new HandedBackError(job);
         throw new Error(`could not publish the result of task run ${job.taskRunId}`);
