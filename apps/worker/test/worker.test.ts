@@ -120,7 +120,8 @@ describe('createWorker', () => {
     expect(batches.filter((b) => b.executionId === j.executionId)).toEqual([]);
     expect(events.map((e) => e.type)).toEqual(['taken', 'ended']);
     expect(errors).toEqual([]);
-    expect(worker.running).toBe(0);
+    // The job itself ends once its working directory is removed, which comes after the result is out.
+    await vi.waitFor(() => expect(worker.running).toBe(0), WAIT);
   });
 
   it('sends 2,000 lines of output in a few batches, in order', async () => {
@@ -287,7 +288,7 @@ describe('createWorker', () => {
     const next = job(logTask('after', 'still here'));
     await queue.enqueueTask('default', next);
     expect((await ended(next)).state).toBe('SUCCESS');
-    expect(worker.running).toBe(0);
+    await vi.waitFor(() => expect(worker.running).toBe(0), WAIT);
   });
 
   it('fails a task that exceeds its timeout', async () => {
