@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_ATTEMPT,
   isTerminalExecutionState,
   isTerminalTaskRunState,
+  newExecutionPolicyOf,
   retryDelayMs,
   retryPolicyOf,
   taskTimeoutMs,
@@ -53,7 +54,7 @@ const e1 = task('e1');
 const e2 = task('e2');
 
 describe('decide: execution states', () => {
-  it.each(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED'] as const)('does nothing for a %s execution', (state) => {
+  it.each(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED'] as const)('does nothing for a %s execution', (state) => {
     expect(actionsOf(flow([a, b]), execution(state, [run('a', 'FAILED')]))).toEqual([]);
   });
 
@@ -297,11 +298,45 @@ describe('decide: retries', () => {
     expect(actionsOf(f, execution('RUNNING', [run('a', 'SUCCESS'), run('b', 'SUCCESS', { attempt: 2 })]))).toEqual([end('SUCCESS')]);
   });
 
-  it('does not retry in the execution when the flow retry creates a new execution', () => {
-    const f = flow([a], { retry: { type: 'constant', interval: 'PT1S', maxAttempt: 5, behavior: 'CREATE_NEW_EXECUTION' } });
-    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED')]))).toEqual([end('FAILED')]);
+  it('retries as a new execution when the flow retry says CREATE_NEW_EXECUTION, never inside this one', () => {
+    const f = flow([a, b], { retry: { type: 'constant', interval: 'PT10S', maxAttempt: 3, behavior: 'CREATE_NEW_EXECUTION' } });
+    // The delay counts from the failed attempt's end, like an in-place retry's.
+    const failed = run('a', 'FAILED', { endedAt: at(-4 * S) });
+    expect(actionsOf(f, execution('RUNNING', [failed]))).toEqual([{ type: 'retryExecution', taskRunId: 'run-a', attempt: 2, delayMs: 6 * S }]);
+    expect(actionsOf(f, { ...execution('RUNNING', [failed]), attempt: 2 })).toEqual([{ type: 'retryExecution', taskRunId: 'run-a', attempt: 3, delayMs: 6 * S }]);
+    // maxAttempt counts executions: the third is the last.
+    expect(actionsOf(f, { ...execution('RUNNING', [failed]), attempt: 3 })).toEqual([end('FAILED')]);
     const retried = flow([a], { retry: { type: 'constant', interval: 'PT1S', maxAttempt: 5, behavior: 'RETRY_FAILED_TASK' } });
     expect(actionsOf(retried, execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'retry' }]);
+  });
+
+  it("takes the task's own policy first, whichever behavior each has", () => {
+    const newExecution: RetryPolicy = { type: 'constant', interval: 'PT1S', maxAttempt: 2, behavior: 'CREATE_NEW_EXECUTION' };
+    const inPlace: RetryPolicy = { type: 'constant', interval: 'PT1S', maxAttempt: 2 };
+    const own = task('a', { retry: newExecution });
+    expect(actionsOf(flow([own], { retry: inPlace }), execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'retryExecution', attempt: 2 }]);
+    const ownInPlace = task('a', { retry: inPlace });
+    expect(actionsOf(flow([ownInPlace], { retry: newExecution }), execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'retry', attempt: 2 }]);
+    // A task whose own in-place retries are used up does not fall back to the flow's policy.
+    expect(actionsOf(flow([ownInPlace], { retry: newExecution }), execution('RUNNING', [run('a', 'FAILED', { attempt: 2 })]))).toEqual([end('FAILED')]);
+  });
+
+  it('runs the errors branch and ends FAILED once no new execution is left; allowFailure goes on instead', () => {
+    const policy: RetryPolicy = { type: 'constant', interval: 'PT1S', maxAttempt: 2, behavior: 'CREATE_NEW_EXECUTION' };
+    const f = flow([a], { retry: policy, errors: [e1] });
+    expect(actionsOf(f, { ...execution('RUNNING', [run('a', 'FAILED')]), attempt: 2 })).toEqual([dispatchNew(e1)]);
+    // While one is left, the errors branch waits for the last attempt.
+    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'retryExecution' }]);
+    const lenient = flow([task('a', { allowFailure: true }), b], { retry: policy });
+    expect(actionsOf(lenient, { ...execution('RUNNING', [run('a', 'FAILED')]), attempt: 2 })).toEqual([dispatchNew(b)]);
+  });
+
+  it("counts maxDuration from the first execution's start (originalStartDate)", () => {
+    const f = flow([a], { retry: { type: 'constant', interval: 'PT1M', maxDuration: 'PT10M', behavior: 'CREATE_NEW_EXECUTION' } });
+    const failed = run('a', 'FAILED', { endedAt: at(0) });
+    expect(actionsOf(f, { ...execution('RUNNING', [failed]), attempt: 5, originalStartDate: at(-8 * 60 * S) })).toMatchObject([{ type: 'retryExecution', attempt: 6 }]);
+    // The next would start 11 minutes after the first.
+    expect(actionsOf(f, { ...execution('RUNNING', [failed]), attempt: 5, originalStartDate: at(-10 * 60 * S) })).toEqual([end('FAILED')]);
   });
 });
 
@@ -480,10 +515,13 @@ describe('retryPolicyOf', () => {
     expect(retryPolicyOf(flow([a]), a)).toBeUndefined();
   });
 
-  it('gives no policy for CREATE_NEW_EXECUTION, at either level', () => {
+  it('gives no policy for CREATE_NEW_EXECUTION, at either level: newExecutionPolicyOf does', () => {
     const newExecution: RetryPolicy = { ...own, behavior: 'CREATE_NEW_EXECUTION' };
     expect(retryPolicyOf(flow([a], { retry: newExecution }), a)).toBeUndefined();
     expect(retryPolicyOf(flow([a], { retry: flowPolicy }), task('a', { retry: newExecution }))).toBeUndefined();
+    expect(newExecutionPolicyOf(flow([a], { retry: newExecution }), a)).toBe(newExecution);
+    expect(newExecutionPolicyOf(flow([a], { retry: newExecution }), task('a', { retry: own }))).toBeUndefined();
+    expect(newExecutionPolicyOf(flow([a], { retry: flowPolicy }), a)).toBeUndefined();
   });
 });
 
@@ -544,6 +582,7 @@ describe('terminal states', () => {
     ['FAILED', true],
     ['KILLED', true],
     ['CANCELLED', true],
+    ['RETRIED', true],
   ] as const)('execution %s terminal: %s', (state, terminal) => {
     expect(isTerminalExecutionState(state)).toBe(terminal);
   });

@@ -4,7 +4,7 @@
  * changes. It keeps no memory, so calling it twice on the same input yields the same actions (fresh ids aside).
  *
  * Execution states:
- * - SUCCESS / WARNING / FAILED / KILLED / CANCELLED: terminal, nothing to do.
+ * - SUCCESS / WARNING / FAILED / KILLED / CANCELLED / RETRIED: terminal, nothing to do.
  * - QUEUED: waits for the scheduler's concurrency slot ({@link admit}), nothing to do here.
  * - CREATED: → RUNNING, then decided as RUNNING (the first task is dispatched in the same decision).
  * - RESTARTED: → RUNNING; task runs the restart put back to CREATED are enqueued again (`create: false`), then
@@ -13,8 +13,8 @@
  *   execution ends KILLED.
  * - RUNNING: `tasks` are walked in order, one at a time (sequential, as Kestra's top level). For each enabled task,
  *   the latest top-level run decides: none → dispatch it and stop; in flight → stop; SUCCESS / SKIPPED / WARNING →
- *   next; FAILED → retry while the policy allows, else next with a warning when `allowFailure`, else the `errors`
- *   branch; KILLED / CANCELLED → the execution ends so. The `errors` branch is walked the same way, every task
+ *   next; FAILED → retry while the policy allows (in place, or with behavior CREATE_NEW_EXECUTION as a new
+ *   execution: this one ends RETRIED), else next with a warning when `allowFailure`, else the `errors` branch; KILLED / CANCELLED → the execution ends so. The `errors` branch is walked the same way, every task
  *   running whatever the previous one's outcome, and the execution then ends FAILED.
  *
  * Only top-level task runs count: WorkingDirectory children run inside their parent's job.
@@ -35,10 +35,10 @@ export const DEFAULT_MAX_ATTEMPT = 3;
 /** Kestra's default `delayFactor` of exponential retries. */
 export const DEFAULT_DELAY_FACTOR = 2;
 
-export type TerminalExecutionState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'CANCELLED';
+export type TerminalExecutionState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'CANCELLED' | 'RETRIED';
 export type TerminalTaskRunState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED';
 
-export const TERMINAL_EXECUTION_STATES: readonly TerminalExecutionState[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED'];
+export const TERMINAL_EXECUTION_STATES: readonly TerminalExecutionState[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED'];
 export const TERMINAL_TASK_RUN_STATES: readonly TerminalTaskRunState[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED'];
 
 /** Execution states that hold a concurrency slot. */
@@ -88,12 +88,18 @@ export function taskTimeoutMs(task: TaskSpec): number | undefined {
 }
 
 /**
- * The retry policy that applies to `task`: its own, else the flow's. A policy with behavior CREATE_NEW_EXECUTION
- * (at either level) never retries inside the execution, so it yields undefined.
+ * The retry policy that retries `task` inside its execution: its own, else the flow's. A policy with behavior
+ * CREATE_NEW_EXECUTION (at either level) never does, so it yields undefined: see {@link newExecutionPolicyOf}.
  */
 export function retryPolicyOf(flow: Flow, task: TaskSpec): RetryPolicy | undefined {
   const policy = task.retry ?? flow.retry;
   return policy?.behavior === 'CREATE_NEW_EXECUTION' ? undefined : policy;
+}
+
+/** The policy (the task's own, else the flow's) when its behavior is CREATE_NEW_EXECUTION: retry as a new execution. */
+export function newExecutionPolicyOf(flow: Flow, task: TaskSpec): RetryPolicy | undefined {
+  const policy = task.retry ?? flow.retry;
+  return policy?.behavior === 'CREATE_NEW_EXECUTION' ? policy : undefined;
 }
 
 function durationMs(value: string | undefined): number {
@@ -146,6 +152,16 @@ export function canRetry(policy: RetryPolicy, run: EngineTaskRun, now: Date, del
   return true;
 }
 
+/**
+ * Whether execution attempt `attempt` (1-based, the one failing) gets a successor starting in `delayMs` from `now`,
+ * under a CREATE_NEW_EXECUTION policy: `maxAttempt` counts executions, the first included, and `maxDuration` counts
+ * from `originalStartDate` (Kestra's `metadata.originalCreatedDate`), when known. When neither limit applies,
+ * {@link DEFAULT_MAX_ATTEMPT} does.
+ */
+export function canRetryExecution(policy: RetryPolicy, attempt: number, originalStartDate: string | undefined, now: Date, delayMs: number): boolean {
+  return canRetry(policy, { id: '', taskId: '', state: 'FAILED', attempt, ...(originalStartDate ? { firstStartedAt: originalStartDate } : {}) }, now, delayMs);
+}
+
 /** Top-level task runs (no parent), oldest first. */
 function topLevelRuns(execution: EngineExecution): EngineTaskRun[] {
   return execution.taskRuns.filter((run) => run.parentTaskRunId === undefined);
@@ -171,6 +187,7 @@ type BranchOutcome =
 
 interface WalkContext {
   readonly flow: Flow;
+  readonly execution: EngineExecution;
   readonly latest: ReadonlyMap<string, EngineTaskRun>;
   readonly options: DecideOptions;
 }
@@ -185,6 +202,19 @@ function retryOf(context: WalkContext, task: TaskSpec, run: EngineTaskRun): Engi
   const delayMs = endedAt === undefined ? delay : Math.max(0, endedAt + delay - now.getTime());
   if (!canRetry(policy, run, now, delayMs)) return undefined;
   return { type: 'retry', taskRunId: run.id, task, attempt: run.attempt + 1, delayMs };
+}
+
+/** A retry of the whole execution for `run`'s failure (behavior CREATE_NEW_EXECUTION), or undefined when none is left. */
+function newExecutionOf(context: WalkContext, task: TaskSpec, run: EngineTaskRun): EngineAction | undefined {
+  const policy = newExecutionPolicyOf(context.flow, task);
+  if (!policy) return undefined;
+  const now = context.options.now;
+  const attempt = Math.max(1, Math.floor(context.execution.attempt ?? 1));
+  const delay = retryDelayMs(policy, attempt, context.options.random ?? Math.random);
+  const endedAt = timeMs(run.endedAt);
+  const delayMs = endedAt === undefined ? delay : Math.max(0, endedAt + delay - now.getTime());
+  if (!canRetryExecution(policy, attempt, context.execution.originalStartDate, now, delayMs)) return undefined;
+  return { type: 'retryExecution', taskRunId: run.id, attempt: attempt + 1, delayMs };
 }
 
 /**
@@ -215,7 +245,7 @@ function walk(context: WalkContext, tasks: readonly TaskSpec[], branch: 'main' |
         warning = true;
         break;
       case 'FAILED': {
-        const retry = retryOf(context, task, run);
+        const retry = retryOf(context, task, run) ?? newExecutionOf(context, task, run);
         if (retry) return { kind: 'wait', action: retry };
         if (branch === 'main') {
           if (task.allowFailure !== true) return { kind: 'failed' };
@@ -227,14 +257,18 @@ function walk(context: WalkContext, tasks: readonly TaskSpec[], branch: 'main' |
       case 'CANCELLED':
         if (branch === 'main') return { kind: 'ended', state: run.state };
         break;
+      case 'RETRIED':
+        // Only in an execution that ended RETRIED (a new execution took over): a failure for good here.
+        if (branch === 'main') return { kind: 'failed' };
+        break;
     }
   }
   return { kind: 'done', warning };
 }
 
 /** The actions of a RUNNING execution. */
-function decideRunning(flow: Flow, runs: readonly EngineTaskRun[], options: DecideOptions): EngineAction[] {
-  const context: WalkContext = { flow, latest: latestRuns(runs), options };
+function decideRunning(flow: Flow, execution: EngineExecution, runs: readonly EngineTaskRun[], options: DecideOptions): EngineAction[] {
+  const context: WalkContext = { flow, execution, latest: latestRuns(runs), options };
   const main = walk(context, flow.tasks, 'main');
   switch (main.kind) {
     case 'wait':
@@ -265,17 +299,17 @@ export function decide(flow: Flow, execution: EngineExecution, options: DecideOp
   const runs = topLevelRuns(execution);
   switch (execution.state) {
     case 'CREATED':
-      return { actions: [{ type: 'setState', state: 'RUNNING' }, ...decideRunning(flow, runs, options)] };
+      return { actions: [{ type: 'setState', state: 'RUNNING' }, ...decideRunning(flow, execution, runs, options)] };
     case 'RESTARTED': {
       const redispatch: EngineAction[] = [];
       for (const run of runs) {
         const task = run.state === 'CREATED' ? findTask(flow, run.taskId) : undefined;
         if (task) redispatch.push({ type: 'dispatch', taskRunId: run.id, task, attempt: run.attempt, create: false });
       }
-      return { actions: [{ type: 'setState', state: 'RUNNING' }, ...redispatch, ...decideRunning(flow, runs, options)] };
+      return { actions: [{ type: 'setState', state: 'RUNNING' }, ...redispatch, ...decideRunning(flow, execution, runs, options)] };
     }
     case 'RUNNING':
-      return { actions: decideRunning(flow, runs, options) };
+      return { actions: decideRunning(flow, execution, runs, options) };
     case 'KILLING':
       return { actions: decideKilling(runs) };
     default:

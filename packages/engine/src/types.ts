@@ -13,6 +13,7 @@ export type TaskRunStateName =
   | 'WARNING'
   | 'FAILED'
   | 'RETRYING'
+  | 'RETRIED'
   | 'KILLING'
   | 'KILLED'
   | 'SKIPPED'
@@ -28,7 +29,8 @@ export type ExecutionStateName =
   | 'WARNING'
   | 'FAILED'
   | 'KILLED'
-  | 'CANCELLED';
+  | 'CANCELLED'
+  | 'RETRIED';
 
 export interface EngineTaskRun {
   readonly id: string;
@@ -47,6 +49,16 @@ export interface EngineTaskRun {
 export interface EngineExecution {
   readonly id: string;
   readonly state: ExecutionStateName;
+  /**
+   * 1-based: which attempt of its flow run this execution is (Kestra's `metadata.attemptNumber`), for retries with
+   * behavior CREATE_NEW_EXECUTION. Default 1.
+   */
+  readonly attempt?: number;
+  /**
+   * When the first execution of that chain started (ISO-8601; Kestra's `metadata.originalCreatedDate`): such a
+   * retry's `maxDuration` counts from here. Unknown: `maxDuration` is not applied.
+   */
+  readonly originalStartDate?: string;
   /** Task runs of this execution, oldest first. */
   readonly taskRuns: readonly EngineTaskRun[];
 }
@@ -63,6 +75,9 @@ export interface DecideOptions {
  * What to do next. The scheduler applies actions in order, in one transaction, then enqueues.
  * - `dispatch`: create (when `create`) a task run in CREATED for `task` and enqueue attempt `attempt` for its group.
  * - `retry`: the FAILED task run goes to RETRYING; attempt `attempt` (previous + 1) is enqueued after `delayMs`.
+ * - `retryExecution`: a retry with behavior CREATE_NEW_EXECUTION. The FAILED task run becomes RETRIED and the
+ *   execution ends FAILED then RETRIED; a new execution of the same flow revision, inputs and labels, attempt
+ *   `attempt`, starts after `delayMs`.
  * - `cancelTaskRun`: a CREATED / RETRYING task run that never started becomes KILLED (kill) — no worker holds it.
  * - `end`: the execution ends in `state`.
  * - `setState`: the execution moves to a non-terminal state (CREATED/RESTARTED → RUNNING).
@@ -70,6 +85,7 @@ export interface DecideOptions {
 export type EngineAction =
   | { readonly type: 'dispatch'; readonly taskRunId: string; readonly task: TaskSpec; readonly attempt: number; readonly create: boolean }
   | { readonly type: 'retry'; readonly taskRunId: string; readonly task: TaskSpec; readonly attempt: number; readonly delayMs: number }
+  | { readonly type: 'retryExecution'; readonly taskRunId: string; readonly attempt: number; readonly delayMs: number }
   | { readonly type: 'cancelTaskRun'; readonly taskRunId: string; readonly state: 'KILLED' }
   | { readonly type: 'setState'; readonly state: 'RUNNING' }
   | { readonly type: 'end'; readonly state: 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'CANCELLED' };
