@@ -51,7 +51,12 @@ export interface StoredExecution {
   readonly outputs: unknown;
   readonly labels: LabelEntry[];
   readonly parentId: string | null;
+  /** The first execution of the chain this one retries (retry behavior CREATE_NEW_EXECUTION; Kestra's `originalId`). */
   readonly restartedFrom: string | null;
+  /** Which attempt of its flow run this is (Kestra's `metadata.attemptNumber`): 1 unless a retry started it. */
+  readonly attemptNumber: number;
+  /** When the first execution of the chain started (Kestra's `metadata.originalCreatedDate`); null on a first attempt. */
+  readonly originalCreatedDate: Date | null;
   /** What started it, when a trigger did (Kestra's `execution.trigger`). */
   readonly trigger: ExecutionTrigger | null;
   /** When it is to start, if it was created to start later (Kestra's `scheduleDate`): it stays CREATED until then. */
@@ -158,6 +163,8 @@ export class ExecutionRepository {
       labels: (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
       parentId: execution.parentId ?? null,
       restartedFrom: null,
+      attemptNumber: 1,
+      originalCreatedDate: null,
       trigger: execution.trigger ?? null,
       scheduleDate: execution.scheduleDate ?? null,
       startDate: now,

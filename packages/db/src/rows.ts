@@ -15,7 +15,7 @@ export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
 /** The columns of an execution (alias `e`) and its task runs as one JSON array, oldest first. */
 export const EXECUTION_SELECT = `e.id, e.namespace, e.flow_id, e.flow_revision, e.state, e.state_history, e.inputs, e.outputs, e.labels,
-       e.parent_id, e.restarted_from, e.trigger, e.schedule_date, e.start_date, e.end_date,
+       e.parent_id, e.restarted_from, e.trigger, e.schedule_date, e.attempt_number, e.original_created_date, e.start_date, e.end_date,
        COALESCE((SELECT json_agg(tr ORDER BY tr.created_at, tr.id) FROM task_runs tr WHERE tr.execution_id = e.id), '[]'::json) AS task_runs`;
 
 export interface ExecutionRow {
@@ -32,6 +32,8 @@ export interface ExecutionRow {
   restarted_from: string | null;
   trigger: unknown;
   schedule_date: Date | null;
+  attempt_number: number;
+  original_created_date: Date | null;
   start_date: Date;
   end_date: Date | null;
   task_runs: unknown;
@@ -106,6 +108,8 @@ export function executionFromRow(row: ExecutionRow): StoredExecution {
     parentId: row.parent_id,
     restartedFrom: row.restarted_from,
     scheduleDate: row.schedule_date,
+    attemptNumber: row.attempt_number,
+    originalCreatedDate: row.original_created_date,
     trigger: (row.trigger ?? null) as StoredExecution['trigger'],
     startDate: row.start_date,
     endDate: row.end_date,
@@ -191,6 +195,8 @@ export function executionFromWire(value: unknown): StoredExecution | undefined {
   return {
     ...(wire as unknown as StoredExecution),
     scheduleDate: date(wire.scheduleDate),
+    attemptNumber: typeof wire.attemptNumber === 'number' ? wire.attemptNumber : 1,
+    originalCreatedDate: date(wire.originalCreatedDate),
     startDate: new Date(wire.startDate),
     endDate: date(wire.endDate),
     taskRuns: (wire.taskRuns as Record<string, unknown>[]).map((run) => ({ ...(run as unknown as StoredTaskRun), startDate: date(run.startDate), endDate: date(run.endDate) })),

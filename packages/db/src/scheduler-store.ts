@@ -3,7 +3,7 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
 import { assertLogEntry } from './log-repository.js';
-import { asArray, asStoredJson, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal } from './rows.js';
+import { asArray, asStoredJson, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal, NEW_EXECUTION_VERSION } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
 /**
@@ -36,8 +36,21 @@ export interface LockedExecution {
   readonly trigger: ExecutionTrigger | null;
   /** Not to start before this (Kestra's `scheduleDate`), if set. */
   readonly scheduleDate: Date | null;
+  /** The first execution of the chain this one retries (retry behavior CREATE_NEW_EXECUTION), if it is a retry. */
+  readonly restartedFrom: string | null;
+  /** Which attempt of its flow run this is: 1 unless a retry with behavior CREATE_NEW_EXECUTION started it. */
+  readonly attemptNumber: number;
+  /** When the chain's first execution started; null on a first attempt (then it is `startDate`). */
+  readonly originalCreatedDate: Date | null;
   readonly startDate: Date;
   readonly taskRuns: SchedulerTaskRun[];
+}
+
+/** The execution a retry with behavior CREATE_NEW_EXECUTION starts: CREATED, to start at `scheduleDate`. */
+export interface RetryExecution {
+  readonly id: string;
+  readonly attemptNumber: number;
+  readonly scheduleDate: Date;
 }
 
 /** The writes allowed while an execution is locked. */
@@ -64,6 +77,12 @@ export interface ExecutionTx {
    * step awaiting it would wait for its own commit.
    */
   readBack(): Promise<StoredExecution | undefined>;
+  /**
+   * Store the execution that retries this one (behavior CREATE_NEW_EXECUTION): same flow revision, inputs, labels and
+   * trigger, in CREATED with `scheduleDate`; its `restartedFrom` names the chain's first execution and its
+   * `originalCreatedDate` that one's start. Written with the step (at COMMIT).
+   */
+  createRetryExecution(retry: RetryExecution, now: Date): Promise<void>;
   /** Take the flow's admission lock (after the execution's row lock: always in that order) until commit. */
   lockFlow(): Promise<void>;
   /** Executions of this flow holding a concurrency slot (RUNNING, KILLING, RESTARTED), this one excluded. */
@@ -95,6 +114,9 @@ function toLocked(found: StoredExecution): LockedExecution {
     labels: found.labels,
     trigger: found.trigger,
     scheduleDate: found.scheduleDate,
+    restartedFrom: found.restartedFrom,
+    attemptNumber: found.attemptNumber,
+    originalCreatedDate: found.originalCreatedDate,
     startDate: found.startDate,
     taskRuns: found.taskRuns.map(toSchedulerRun),
   };
@@ -194,6 +216,17 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
     },
     readBack() {
       return new Promise<StoredExecution | undefined>((resolve) => step.readBacks.push(resolve));
+    },
+    async createRetryExecution(retry, now) {
+      const history = [{ state: 'CREATED', date: now.toISOString() }];
+      pending.push(
+        `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, restarted_from, trigger,
+                                 schedule_date, attempt_number, original_created_date, start_date, updated_at, version)
+         SELECT ${literal(retry.id)}, namespace, flow_id, flow_revision, 'CREATED', ${jsonLiteral(history)}, inputs, labels, parent_id,
+                COALESCE(restarted_from, id), trigger, ${dateLiteral(retry.scheduleDate)}, ${literal(retry.attemptNumber)},
+                COALESCE(original_created_date, start_date), ${dateLiteral(now)}, ${dateLiteral(now)}, ${NEW_EXECUTION_VERSION}
+           FROM executions WHERE id = ${id}`,
+      );
     },
     async lockFlow() {
       await flush();

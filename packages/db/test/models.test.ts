@@ -47,6 +47,8 @@ await describeWithPostgres('models', (postgres) => {
       restartedFrom: 'olderExec',
       trigger: { id: 'nightly', type: 'io.kestra.plugin.core.trigger.Schedule', variables: { date: '2026-01-02T03:04:00.000Z' } },
       scheduleDate: t('2026-01-02T03:04:00.000Z'),
+      attemptNumber: 2,
+      originalCreatedDate: t('2026-01-01T03:04:05.006Z'),
       createdAt: t('2026-01-02T03:04:05.006Z'),
       startDate: t('2026-01-02T03:04:05.006Z'),
       endDate: t('2026-01-02T03:05:00.000Z'),
@@ -83,7 +85,7 @@ await describeWithPostgres('models', (postgres) => {
     const bare = await db.prisma.execution.create({
       data: { id: 'bare', namespace: 'n', flowId: 'f', flowRevision: 1, state: 'CREATED', stateHistory: [], startDate: new Date() },
     });
-    expect(bare).toMatchObject({ inputs: {}, labels: [], outputs: null, parentId: null, restartedFrom: null, trigger: null, scheduleDate: null, endDate: null });
+    expect(bare).toMatchObject({ inputs: {}, labels: [], outputs: null, parentId: null, restartedFrom: null, trigger: null, scheduleDate: null, attemptNumber: 1, originalCreatedDate: null, endDate: null });
     const byLabel = await db.prisma.$queryRaw<{ id: string }[]>`
       SELECT id FROM executions WHERE labels @> ${JSON.stringify([{ key: 'team', value: 'data' }])}::jsonb`;
     expect(byLabel.map((r) => r.id)).toEqual([execution.id]);

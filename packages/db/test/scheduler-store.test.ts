@@ -266,7 +266,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     const execution = await db.executions.create({ ...base, inputs: { b: 1, a: 'x' }, labels: [{ key: 'k', value: 'v' }] });
     const snapshot = {
       version: 0,
-      execution: { id: execution.id, ...base, state: 'CREATED', inputs: execution.inputs, labels: execution.labels, trigger: null, scheduleDate: null, startDate: execution.startDate, taskRuns: [] },
+      execution: { id: execution.id, ...base, state: 'CREATED', inputs: execution.inputs, labels: execution.labels, trigger: null, scheduleDate: null, restartedFrom: null, attemptNumber: 1, originalCreatedDate: null, startDate: execution.startDate, taskRuns: [] },
     };
     const before = { ...db.scheduler.steps };
     const seen = await db.scheduler.withExecution(execution.id, async (locked, tx) => {
