@@ -118,6 +118,8 @@ describe.skipIf(!api)('executions API on Postgres', () => {
       state: { current: 'CREATED', histories: [{ state: 'CREATED', date: expect.any(String) }], startDate: expect.any(String), duration: expect.stringMatching(/^PT/) },
       taskRunList: [],
       outputs: {},
+      // Kestra's metadata: a first attempt, its own start the chain's.
+      metadata: { attemptNumber: 1, originalCreatedDate: execution.state.startDate },
     });
     expect(execution.state.histories[0]?.date).toBe(execution.state.startDate);
     // With the execution as stored, at its first version, so the scheduler's first step need not read it back.

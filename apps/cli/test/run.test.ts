@@ -123,6 +123,58 @@ tasks:
     expect(out.join('\n')).toMatch(/── \[1\/1\] try \(attempt 2\)/);
   });
 
+  it('retries the flow as a new execution (behavior CREATE_NEW_EXECUTION): a fresh run of every task, attempt 2', async () => {
+    const counter = join(dir, 'flow-attempts');
+    const { code, out } = await run(
+      `id: flaky_flow
+namespace: demo
+retry:
+  type: constant
+  interval: PT0.1S
+  maxAttempt: 3
+  behavior: CREATE_NEW_EXECUTION
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: always fine
+  - id: try
+    type: io.kestra.plugin.scripts.shell.Commands
+    runner: PROCESS
+    commands:
+      - n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}; [ $n -ge 2 ]
+`,
+      ['--output', 'json'],
+    );
+    expect(code).toBe(0);
+    const execution = JSON.parse(out.join('\n')) as { state: { current: string }; metadata: { attemptNumber: number }; taskRunList: { taskId: string; attempts: number }[] };
+    expect(execution.state.current).toBe('SUCCESS');
+    expect(execution.metadata.attemptNumber).toBe(2);
+    // The new execution ran every task again, each at its first attempt.
+    expect(execution.taskRunList.map((r) => [r.taskId, r.attempts])).toEqual([['first', 1], ['try', 1]]);
+
+    const text = await run(
+      `id: always_failing
+namespace: demo
+retry:
+  type: constant
+  interval: PT0.1S
+  maxAttempt: 2
+  behavior: CREATE_NEW_EXECUTION
+tasks:
+  - id: fail
+    type: io.kestra.plugin.scripts.shell.Commands
+    runner: PROCESS
+    commands:
+      - exit 3
+`,
+    );
+    expect(text.code).toBe(1);
+    const lines = text.out.join('\n');
+    expect(lines).toMatch(/execution \S+ RETRIED: retrying the flow as a new execution in 0\.1 s \(attempt 2\)/);
+    expect(lines).toMatch(/execution \S+ of demo\.always_failing \(attempt 2\)/);
+    expect(lines).toMatch(/execution \S+ FAILED in/);
+  });
+
   it('a FILE input given as @path is stored and readable by the tasks', async () => {
     const data = join(dir, 'data.txt');
     await writeFile(data, 'file content here');

@@ -72,9 +72,11 @@ interface Step {
   readonly state: string;
   /** When the step ended the execution: the execution as stored, sent with the update (the API need not read it). */
   readonly ended?: Promise<StoredExecution | undefined>;
+  /** The execution the step created to retry this one (behavior CREATE_NEW_EXECUTION), to start in `delayMs`. */
+  readonly retry?: { readonly id: string; readonly delayMs: number };
 }
 
-const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED']);
+const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED', 'RETRIED']);
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { db, queue } = options;
@@ -119,10 +121,18 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let state = execution.state as ExecutionStateName;
     const jobs: { job: TaskJob; delayMs: number }[] = [];
     let ended: Promise<StoredExecution | undefined> | undefined;
+    let retry: Step['retry'];
+    const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
     // A worker-group fallback (FAIL/CANCEL) ends a task run at once: decide again on the new state.
     for (let round = 0; round < 20; round++) {
       const date = now();
-      const engineExecution: EngineExecution = { id: execution.id, state, taskRuns: [...runs.values()].map(toEngineRun) };
+      const engineExecution: EngineExecution = {
+        id: execution.id,
+        state,
+        attempt: execution.attemptNumber,
+        originalStartDate,
+        taskRuns: [...runs.values()].map(toEngineRun),
+      };
       const { actions } = decide(flow, engineExecution, { now: date, newTaskRunId });
       let again = false;
       for (const action of actions) {
@@ -131,7 +141,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       if (!again) break;
     }
-    return { execution, jobs, state, ...(ended ? { ended } : {}) };
+    return { execution, jobs, state, ...(ended ? { ended } : {}), ...(retry ? { retry } : {}) };
 
     async function apply(action: EngineAction, date: Date): Promise<'again' | undefined> {
       const iso = date.toISOString();
@@ -155,6 +165,33 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           state = end;
           await tx.setState(end, date);
           ended = tx.readBack();
+          return undefined;
+        }
+        case 'retryExecution': {
+          // Kestra's retry behavior CREATE_NEW_EXECUTION: the failed task run and this execution end RETRIED (the
+          // execution FAILED first, as in Kestra's history), and a new execution takes over at the retry date.
+          const run = runs.get(action.taskRunId);
+          if (run) {
+            const retried: SchedulerTaskRun = { ...run, state: 'RETRIED', stateHistory: [...run.stateHistory, { state: 'RETRIED', date: iso }] };
+            runs.set(run.id, retried);
+            await tx.saveTaskRun(retried);
+          }
+          const next = { id: newExecutionId(), attemptNumber: action.attempt, scheduleDate: new Date(date.getTime() + action.delayMs) };
+          await tx.createRetryExecution(next, date);
+          await tx.appendLogs([
+            {
+              taskId: run?.taskId ?? null,
+              taskRunId: action.taskRunId,
+              level: 'WARN',
+              message: `task ${run?.taskId ?? action.taskRunId} failed: retrying the flow as a new execution, ${next.id} (attempt ${next.attemptNumber}), at ${next.scheduleDate.toISOString()}`,
+              timestamp: date,
+            },
+          ]);
+          await tx.setState('FAILED', date);
+          state = 'RETRIED';
+          await tx.setState('RETRIED', date);
+          ended = tx.readBack();
+          retry = { id: next.id, delayMs: action.delayMs };
           return undefined;
         }
         case 'cancelTaskRun': {
@@ -242,6 +279,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       ),
       queue.publishExecutionUpdate({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) }),
     ]);
+    if (step.retry) {
+      const { id: retryId, delayMs } = step.retry;
+      await queue.publishExecution({ type: 'created', executionId: retryId, namespace: execution.namespace, flowId: execution.flowId }, delayMs > 0 ? { delayMs } : undefined);
+    }
     if (ended) await dequeueNext(execution);
   }
 
@@ -522,8 +563,11 @@ function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
       inputs: snapshot.inputs as Record<string, unknown>,
       labels: snapshot.labels as { key: string; value: string }[],
       trigger: snapshot.trigger as LockedExecution['trigger'],
-      // The API sends a snapshot only with executions that start at once.
+      // The API sends a snapshot only with new executions that start at once: never a retry's.
       scheduleDate: null,
+      restartedFrom: null,
+      attemptNumber: 1,
+      originalCreatedDate: null,
       startDate: new Date(snapshot.startDate),
       taskRuns: [],
     },

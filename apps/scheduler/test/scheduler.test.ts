@@ -464,6 +464,74 @@ tasks:
     expect(await execution(created.id)).toMatchObject({ state: 'RUNNING', scheduleDate });
   });
 
+  it('retries a failed flow as a new execution (behavior CREATE_NEW_EXECUTION) until maxAttempt, then fails', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(`id: again
+namespace: ${ns}
+labels:
+  team: data
+retry:
+  type: constant
+  interval: PT0.3S
+  maxAttempt: 2
+  behavior: CREATE_NEW_EXECUTION
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: flaky
+errors:
+  - id: cleanup
+    type: io.kestra.plugin.core.log.Log
+    message: cleaning up
+`);
+    const first = await startExecution(h.queue, ns, 'again', { inputs: { day: 'monday' }, labels: [{ key: 'run', value: 'nightly' }] });
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the job of a (attempt 1)');
+    const failedAt = Date.now();
+    await h.queue.publishResult(ended(h.jobsOf(ns)[0] as TaskJob, 'FAILED'));
+    await waitFor(async () => (await stateOf(first)) === 'RETRIED', 'the first execution to end RETRIED');
+
+    const original = await execution(first);
+    expect(original.stateHistory.map((s) => s.state)).toEqual(['CREATED', 'RUNNING', 'FAILED', 'RETRIED']);
+    expect(original.endDate).not.toBeNull();
+    // The errors branch waits for the last attempt: nothing but `a` ran here.
+    expect(original.taskRuns.map((r) => [r.taskId, r.state])).toEqual([['a', 'RETRIED']]);
+    expect(original.attemptNumber).toBe(1);
+    const logs = await db.logs.search({ executionId: first, page: 1, size: 50 });
+    const retryLine = logs.results.find((l) => l.level === 'WARN' && l.message.includes('retrying the flow as a new execution'));
+    expect(retryLine?.message).toMatch(/^task a failed: retrying the flow as a new execution, ([0-9A-Za-z]+) \(attempt 2\), at /);
+    const second = /execution, ([0-9A-Za-z]+) /.exec(retryLine?.message ?? '')?.[1] ?? '';
+    const update = h.updates.find((u) => u.executionId === first && u.ended);
+    expect(update).toMatchObject({ state: 'RETRIED', ended: true });
+
+    // The new execution: same revision, inputs and labels, attempt 2, linked to the first; it starts after the delay.
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of a (attempt 2, a new execution)');
+    expect(Date.now() - failedAt).toBeGreaterThanOrEqual(300);
+    const retried = await execution(second);
+    expect(retried).toMatchObject({
+      flowRevision: original.flowRevision,
+      inputs: { day: 'monday' },
+      labels: original.labels,
+      restartedFrom: first,
+      attemptNumber: 2,
+      originalCreatedDate: original.startDate,
+      state: 'RUNNING',
+    });
+    const secondJob = h.jobsOf(ns)[1] as TaskJob;
+    expect(secondJob).toMatchObject({ executionId: second, taskId: 'a', attempt: 1 });
+
+    // maxAttempt 2 counts executions: this one fails for good, through its errors branch.
+    await h.queue.publishResult(ended(secondJob, 'FAILED'));
+    await waitFor(() => h.jobsOf(ns).length === 3, 'the errors branch');
+    expect(h.jobsOf(ns)[2]).toMatchObject({ executionId: second, taskId: 'cleanup' });
+    await h.queue.publishResult(ended(h.jobsOf(ns)[2] as TaskJob, 'SUCCESS'));
+    await waitFor(async () => (await stateOf(second)) === 'FAILED', 'the second execution to fail');
+    await sleep(500);
+    const all = await db.executions.search({ namespace: ns, page: 1, size: 10 });
+    expect(all.total).toBe(2);
+  });
+
   it('drops a result for an unknown execution without error', async () => {
     const h = harness();
     await h.startScheduler();

@@ -99,6 +99,7 @@ export function executionJson(execution: StoredExecution): Record<string, unknow
     ...(execution.restartedFrom ? { originalId: execution.restartedFrom } : {}),
     ...(execution.trigger ? { trigger: execution.trigger } : {}),
     ...(execution.scheduleDate ? { scheduleDate: execution.scheduleDate.toISOString() } : {}),
+    metadata: { attemptNumber: execution.attemptNumber, originalCreatedDate: (execution.originalCreatedDate ?? execution.startDate).toISOString() },
   };
 }
 

@@ -76,7 +76,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
 
   const dataDir = resolve(options.dataDir ?? env.SLUICE_DATA_DIR ?? '.sluice');
   const storage = new LocalFileStorage({ root: resolve(env.SLUICE_STORAGE_DIR ?? `${dataDir}/storage`) });
-  const executionId = newTaskRunId();
+  let executionId = newTaskRunId();
   const scope = { namespace: flow.namespace, flowId: flow.id, executionId };
 
   // Inputs: k=v, or k=@path for FILE inputs (stored like an API upload).
@@ -112,7 +112,10 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     throw error;
   }
 
-  const started = new Date();
+  const originalStart = new Date();
+  // A retry with behavior CREATE_NEW_EXECUTION goes on as a new execution: another id, attempt, start date and runs.
+  let started = originalStart;
+  let attempt = 1;
   let state: ExecutionStateName = 'CREATED';
   const runs: RunRecord[] = [];
   // The execution as template variables see it, in its current state.
@@ -199,7 +202,11 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
       ...(r.firstStartedAt ? { firstStartedAt: r.firstStartedAt } : {}),
       ...(r.endedAt ? { endedAt: r.endedAt } : {}),
     }));
-    const { actions } = decide(flow, { id: executionId, state, taskRuns: engineRuns }, { now: new Date(), newTaskRunId });
+    const { actions } = decide(
+      flow,
+      { id: executionId, state, attempt, originalStartDate: originalStart.toISOString(), taskRuns: engineRuns },
+      { now: new Date(), newTaskRunId },
+    );
     const work: (() => Promise<void>)[] = [];
     let ended = false;
     for (const action of actions) {
@@ -224,6 +231,21 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
         case 'cancelTaskRun': {
           const run = runs.find((r) => r.id === action.taskRunId);
           if (run) run.state = action.state;
+          break;
+        }
+        case 'retryExecution': {
+          const run = runs.find((r) => r.id === action.taskRunId);
+          if (run) run.state = 'RETRIED';
+          out(`execution ${executionId} RETRIED: retrying the flow as a new execution in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
+          work.push(async () => {
+            await delay(action.delayMs, killed.signal);
+            executionId = newTaskRunId();
+            attempt = action.attempt;
+            started = new Date();
+            state = 'CREATED';
+            runs.length = 0;
+            out(`execution ${executionId} of ${flow.namespace}.${flow.id} (attempt ${attempt})`);
+          });
           break;
         }
         case 'dispatch': {
@@ -270,6 +292,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           inputs,
           outputs: flowOutputValues,
           state: { current: state, startDate: started.toISOString(), endDate: new Date().toISOString() },
+          metadata: { attemptNumber: attempt, originalCreatedDate: originalStart.toISOString() },
           taskRunList: runs.map((r) => ({
             id: r.id,
             taskId: r.taskId,

@@ -196,6 +196,26 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(states.filter((s) => s === 'RETRYING')).toHaveLength(2);
     }, 60_000);
 
+    it('retry as a new execution (behavior CREATE_NEW_EXECUTION): the first ends RETRIED, the second succeeds', async () => {
+      const counter = join(fixtures!.root, `new-execution-${mode}`);
+      await stack.deploy(
+        shell(
+          'flaky_flow',
+          ns,
+          `retry:\n  type: constant\n  interval: PT0.2S\n  maxAttempt: 2\n  behavior: CREATE_NEW_EXECUTION\ntasks:\n  - id: try\n    type: io.kestra.plugin.scripts.shell.Commands\n    runner: PROCESS\n    commands:\n      - n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}; [ $n -ge 2 ]\n`,
+        ),
+      );
+      const first = await stack.waitFor((await stack.execute(ns, 'flaky_flow')).id, undefined, 30_000);
+      expect(first.state.current).toBe('RETRIED');
+      expect(first.taskRunList.map((t) => [t.taskId, t.state.current])).toEqual([['try', 'RETRIED']]);
+      const search = (await (await stack.api(`/api/v1/executions/search?namespace=${ns}&flowId=flaky_flow`)).json()) as { results: (ExecutionJson & { originalId?: string })[] };
+      const second = search.results.find((e) => e.originalId === first.id);
+      expect(second).toBeDefined();
+      const done = await stack.waitFor(second!.id, undefined, 30_000);
+      expect(done.state.current).toBe('SUCCESS');
+      expect(done).toMatchObject({ originalId: first.id, metadata: { attemptNumber: 2, originalCreatedDate: (first.state as { startDate?: string }).startDate } });
+    }, 60_000);
+
     it('errors handlers run after a failure, and the execution is FAILED', async () => {
       await stack.deploy(
         shell(

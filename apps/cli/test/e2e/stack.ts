@@ -75,7 +75,7 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-const TERMINAL = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED'];
+const TERMINAL = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED'];
 
 function client(url: string, db: Db): Omit<Stack, 'mode' | 'startWorker' | 'close' | 'restartSchedulers'> {
   const api = (path: string, init: RequestInit = {}): Promise<Response> => fetch(`${url}${path}`, init);
