@@ -8,7 +8,12 @@
  * - the PROCESS runner's spawners, through the runner itself (the CPU is the spawner's): the compiled one
  *   (`spawner.c`, posix_spawn, `spawn: 'native'`) and the Node helper (`spawner.cjs`, `spawn: 'helper'`).
  *
- *   npm run bench:spawn -- [N=400] [--ballast 300]
+ * Then the ceiling (`--parallel K`, default 32; 0 skips it): how many `sh -c true` this machine starts per second
+ * when K run at once and nothing else runs, from K `sh` loops and through the PROCESS runner's compiled spawner
+ * (with the runner's own work: pipes, the group check). No end-to-end throughput can beat it, since every one-task
+ * PROCESS execution starts one such shell.
+ *
+ *   npm run bench:spawn -- [N=400] [--ballast 300] [--parallel 32] [--ceiling-runs 4000]
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
@@ -16,9 +21,19 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createProcessRunner, helperPid, nativeSpawnerPid } from '@sluice/runner-process';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { ballast: { type: 'string', default: '300' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: {
+    ballast: { type: 'string', default: '300' },
+    parallel: { type: 'string', default: '32' },
+    'ceiling-runs': { type: 'string', default: '4000' },
+  },
+});
 const N = Number(positionals[0] ?? 400);
 const BALLAST_MB = Number(values.ballast);
+const PARALLEL = Number(values.parallel);
+const CEILING_RUNS = Number(values['ceiling-runs']);
+for (const [name, value] of [['N', N], ['--ballast', BALLAST_MB], ['--parallel', PARALLEL], ['--ceiling-runs', CEILING_RUNS]] as const) {
+  if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be an integer >= 0, got ${String(value)}`);
+}
 const TICK_MS = 10;
 
 async function cpuOf(pid: number): Promise<{ self: number; children: number; rssMb: number }> {
@@ -94,15 +109,77 @@ async function runnerSpawner(spawn: 'native' | 'helper'): Promise<Row> {
   return { label, rssMb: after.rssMb, starterMs: (after.self - before.self) / N, childMs: (after.children - before.children) / N, wallMs: wall / N };
 }
 
-console.log(`# Starting one process: CPU per \`/bin/sh -c true\`, ${N} each, one at a time`);
-console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
-console.log('| starter | starter RSS MiB | starter CPU ms | child CPU ms | total CPU ms | wall ms |');
-console.log('|---|---|---|---|---|---|');
-const shLoop = `read go; i=0; while [ $i -lt ${N} ]; do /bin/sh -c true; i=$((i+1)); done; echo done; read end`;
-console.log(row(await external('a `sh` loop (dash)', '/bin/sh', ['-c', `echo ready; ${shLoop}`], /ready/)));
-console.log(row(await runnerSpawner('native')));
-console.log(row(await runnerSpawner('helper')));
-console.log(row(await nodeStarter(0)));
-if (BALLAST_MB > 0) console.log(row(await nodeStarter(BALLAST_MB)));
+console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+if (N > 0) {
+  console.log(`\n# Starting one process: CPU per \`/bin/sh -c true\`, ${N} each, one at a time\n`);
+  console.log('| starter | starter RSS MiB | starter CPU ms | child CPU ms | total CPU ms | wall ms |');
+  console.log('|---|---|---|---|---|---|');
+  const shLoop = `read go; i=0; while [ $i -lt ${N} ]; do /bin/sh -c true; i=$((i+1)); done; echo done; read end`;
+  console.log(row(await external('a `sh` loop (dash)', '/bin/sh', ['-c', `echo ready; ${shLoop}`], /ready/)));
+  console.log(row(await runnerSpawner('native')));
+  console.log(row(await runnerSpawner('helper')));
+  console.log(row(await nodeStarter(0)));
+  if (BALLAST_MB > 0) console.log(row(await nodeStarter(BALLAST_MB)));
+}
+/** Total CPU time (ms) of every process on the machine: user + nice + system + irq + softirq + steal from /proc/stat. */
+async function machineCpuMs(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const busy = (f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0);
+  return busy * TICK_MS;
+}
+
+interface CeilingRow {
+  readonly label: string;
+  readonly perSecond: number;
+  readonly machineCpuMs: number;
+}
+
+const ceilingRow = (r: CeilingRow): string => `| ${r.label} | ${r.perSecond.toFixed(0)} | ${r.machineCpuMs.toFixed(2)} |`;
+
+/** K `sh` loops at once, each starting its share of `runs` shells. */
+async function shCeiling(k: number, runs: number): Promise<CeilingRow> {
+  const each = Math.ceil(runs / k);
+  const loop = `i=0; while [ $i -lt ${each} ]; do /bin/sh -c true; i=$((i+1)); done`;
+  const cpuBefore = await machineCpuMs();
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: k }, () => new Promise<void>((resolve, reject) => spawn('/bin/sh', ['-c', loop], { stdio: 'ignore' }).once('close', (code) => (code === 0 ? resolve() : reject(new Error(`sh loop exit ${code}`)))))),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return { label: `${k} \`sh\` loops`, perSecond: (each * k) / seconds, machineCpuMs: ((await machineCpuMs()) - cpuBefore) / (each * k) };
+}
+
+/** The PROCESS runner (compiled spawner) with `k` runs in flight, as a worker would have them. */
+async function runnerCeiling(k: number, runs: number): Promise<CeilingRow> {
+  const runner = createProcessRunner({ spawn: 'native' });
+  const once = async (): Promise<void> => {
+    const result = await runner.run({ commands: ['true'], workingDirectory: tmpdir() }, { onStdout: () => undefined, onStderr: () => undefined }, new AbortController().signal);
+    if (result.exitCode !== 0) throw new Error(`exit ${result.exitCode}`);
+  };
+  for (let i = 0; i < 50; i++) await once();
+  let next = 0;
+  const cpuBefore = await machineCpuMs();
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: k }, async () => {
+      while (next < runs) {
+        next++;
+        await once();
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return { label: `the PROCESS runner (compiled spawner), ${k} in flight`, perSecond: runs / seconds, machineCpuMs: ((await machineCpuMs()) - cpuBefore) / runs };
+}
+
+if (PARALLEL > 0 && CEILING_RUNS > 0) {
+  console.log(`\n# The ceiling: \`/bin/sh -c true\` ${CEILING_RUNS} times, ${PARALLEL} at once, nothing else running`);
+  console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; machine CPU counts every process (idle excluded)\n`);
+  console.log('| starter | shells started per second | machine CPU ms per shell |');
+  console.log('|---|---|---|');
+  console.log(ceilingRow(await shCeiling(PARALLEL, CEILING_RUNS)));
+  console.log(ceilingRow(await runnerCeiling(PARALLEL, CEILING_RUNS)));
+}
 console.log(`\nload average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 console.log('Children are charged for tearing down the copy of the starter they were forked from, so both columns grow with the starter.');
