@@ -747,22 +747,25 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     log(`| ${tp.samples.length} | ${f2(tp.wallMs / 1000)} | ${f1(rate)} | ${f1(pct(tpOk, 50))} | ${f1(pct(tpOk, 90))} | ${f1(pct(tpOk, 99))} | ${f1(Math.max(...tpOk))} | ${tpFailures} |`);
     if (tpFailures > 0) log(`first failure: ${tp.samples.find((s) => s.error)?.error}`);
     log(`\nload average after the phase: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    log(`\nCPU during the throughput phase (${cpus().length} cores = ${cpus().length * 100}% at most; /proc clock ticks of 10 ms):\n`);
-    log('| process | CPU ms per execution | CPU % of one core |');
-    log('|---|---|---|');
-    let totalCpu = 0;
-    for (const [name, end] of after) {
-      const used = end - (before.get(name) ?? NaN);
-      totalCpu += used;
-      log(`| ${name} | ${f2(used / tp.samples.length)} | ${f1((100 * used) / tp.wallMs)}% |`);
+    // Per-execution figures mean nothing for a phase that ran none (--throughput 0).
+    if (tp.samples.length > 0) {
+      log(`\nCPU during the throughput phase (${cpus().length} cores = ${cpus().length * 100}% at most; /proc clock ticks of 10 ms):\n`);
+      log('| process | CPU ms per execution | CPU % of one core |');
+      log('|---|---|---|');
+      let totalCpu = 0;
+      for (const [name, end] of after) {
+        const used = end - (before.get(name) ?? NaN);
+        totalCpu += used;
+        log(`| ${name} | ${f2(used / tp.samples.length)} | ${f1((100 * used) / tp.wallMs)}% |`);
+      }
+      log(`| total | ${f2(totalCpu / tp.samples.length)} | ${f1((100 * totalCpu) / tp.wallMs)}% |`);
+      log(
+        `\nPostgres work per execution in that phase (pg_stat_database of the bench database): ` +
+          Object.entries(dbAfter)
+            .map(([key, value]) => `${f1((value - (dbBefore[key] ?? NaN)) / tp.samples.length)} ${key}`)
+            .join(', '),
+      );
     }
-    log(`| total | ${f2(totalCpu / tp.samples.length)} | ${f1((100 * totalCpu) / tp.wallMs)}% |`);
-    log(
-      `\nPostgres work per execution in that phase (pg_stat_database of the bench database): ` +
-        Object.entries(dbAfter)
-          .map(([key, value]) => `${f1((value - (dbBefore[key] ?? NaN)) / tp.samples.length)} ${key}`)
-          .join(', '),
-    );
 
     if (options.cpuProfile && stack.profile) {
       const file = join(tmpdir(), `sluice-bench-${mode}-${Date.now()}.cpuprofile`);
