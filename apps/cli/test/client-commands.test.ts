@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -257,6 +258,29 @@ describe.skipIf(!api)('sluice execute', async () => {
     const done = await json.done;
     expect(done.code).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ id, state: { current: 'WARNING' } });
+  });
+
+  it('--wait follows a retry as a new execution (RETRIED) to the end of the retry, and exits with its outcome', async () => {
+    const waiting = start(env, 'execute', 'cli.exec', 'plain', '--wait');
+    const first = await nextExecutionId();
+    await api!.db.executions.transition(first, ['CREATED'], 'RUNNING');
+    // What the scheduler writes in one transaction: the retry, starting when the first one ends RETRIED.
+    const at = new Date();
+    const second = `retry${randomBytes(6).toString('hex')}`;
+    const base = { namespace: 'cli.exec', flowId: 'plain', flowRevision: 1, stateHistory: [] };
+    // Another execution of the flow started at the same time (not of the chain), to be passed over.
+    await api!.db.prisma.execution.create({ data: { ...base, id: `other${randomBytes(6).toString('hex')}`, state: 'CREATED', startDate: at } });
+    await api!.db.prisma.execution.create({ data: { ...base, id: second, state: 'CREATED', startDate: at, restartedFrom: first, attemptNumber: 2, originalCreatedDate: at } });
+    await api!.db.logs.append([{ executionId: second, namespace: 'cli.exec', flowId: 'plain', level: 'INFO', message: 'second attempt here', timestamp: new Date() }]);
+    await api!.db.prisma.execution.update({ where: { id: first }, data: { state: 'RETRIED', endDate: at } });
+    await sleep(300);
+    await api!.db.executions.transition(second, ['CREATED'], 'SUCCESS');
+    const result = await waiting.done;
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    expect(lines).toContain(`execution ${first} RETRIED: following execution ${second} (attempt 2)`);
+    expect(lines.some((l) => l.endsWith('second attempt here'))).toBe(true);
+    expect(lines.at(-1)).toMatch(new RegExp(`^execution ${second} SUCCESS in \\d+\\.\\d s$`));
   });
 
   it('stops waiting on Ctrl-C with exit 130 and leaves the execution running', async () => {

@@ -26,7 +26,12 @@ export interface ExecuteOptions {
 /** An execution as the API returns it (only what is read here). */
 interface ExecutionJson {
   readonly id: string;
+  readonly namespace?: string;
+  readonly flowId?: string;
   readonly state: { readonly current: string; readonly startDate?: string; readonly endDate?: string };
+  /** The first execution of its retry chain (retry behavior CREATE_NEW_EXECUTION), when it is a retry. */
+  readonly originalId?: string;
+  readonly metadata?: { readonly attemptNumber?: number };
   readonly taskRunList: readonly { readonly taskId: string; readonly value?: string | null; readonly outputs?: Record<string, unknown> }[];
   readonly outputs?: Record<string, unknown>;
 }
@@ -47,7 +52,8 @@ const FAST_POLL_FOR_MS = 10_000;
 
 /**
  * `sluice execute NAMESPACE FLOW_ID`: create an execution (inputs as multipart form fields, files as file parts) and
- * print its id; with `wait`, follow it to its end: 0 on SUCCESS or WARNING, 1 otherwise, 130 when interrupted.
+ * print its id; with `wait`, follow it to its end (and a retry as a new execution to that one's end): 0 on SUCCESS or
+ * WARNING, 1 otherwise, 130 when interrupted.
  */
 export async function executeCommand(options: ExecuteOptions, io: CliIO): Promise<number> {
   const form = await formOf(options.inputs ?? []);
@@ -61,26 +67,48 @@ export async function executeCommand(options: ExecuteOptions, io: CliIO): Promis
     if (!json) io.stdout(`execution ${created.id} created (${created.state.current})`);
     if (!options.wait) return 0;
 
-    const printLogs = json ? async () => undefined : logPrinter(api, created.id, io);
     let last = created;
     const ended = await interruptible(options.signal, async (signal) => {
       const started = Date.now();
       for (;;) {
-        // The state first: every line stored before the execution ended is then read below.
-        last = await api.request<ExecutionJson>('GET', apiPath('api', 'v1', 'executions', created.id), { signal });
-        await printLogs(signal);
-        if (TERMINAL_STATES.includes(last.state.current)) return last;
-        await sleep(Date.now() - started < FAST_POLL_FOR_MS ? FAST_POLL_MS : SLOW_POLL_MS, undefined, { signal });
+        const printLogs = json ? async () => undefined : logPrinter(api, last.id, io);
+        for (;;) {
+          // The state first: every line stored before the execution ended is then read below.
+          last = await api.request<ExecutionJson>('GET', apiPath('api', 'v1', 'executions', last.id), { signal });
+          await printLogs(signal);
+          if (TERMINAL_STATES.includes(last.state.current)) break;
+          await sleep(Date.now() - started < FAST_POLL_FOR_MS ? FAST_POLL_MS : SLOW_POLL_MS, undefined, { signal });
+        }
+        // A retry with behavior CREATE_NEW_EXECUTION: the flow goes on as a new execution, which decides the outcome.
+        const retry = last.state.current === 'RETRIED' ? await retryOf(api, last, signal) : undefined;
+        if (!retry) return last;
+        if (!json) io.stdout(`execution ${last.id} RETRIED: following execution ${retry.id} (attempt ${retry.metadata?.attemptNumber ?? '?'})`);
+        last = retry;
       }
     });
     if (ended === undefined) {
-      io.stderr(`sluice: stopped waiting; execution ${created.id} is still ${last.state.current} (it was not killed)`);
+      io.stderr(`sluice: stopped waiting; execution ${last.id} is still ${last.state.current} (it was not killed)`);
       return 130;
     }
     if (json) io.stdout(JSON.stringify(ended, null, 2));
     else for (const line of summary(ended)) io.stdout(line);
     return SUCCESSFUL.has(ended.state.current) ? 0 : 1;
   });
+}
+
+/**
+ * The execution that retries `retried` (ended RETRIED): of the same flow, in the same retry chain, the next attempt.
+ * The scheduler stores it in the transaction that ends `retried`, with `retried`'s end as its start date.
+ */
+async function retryOf(api: ApiClient, retried: ExecutionJson, signal: AbortSignal): Promise<ExecutionJson | undefined> {
+  const { namespace, flowId } = retried;
+  const since = retried.state.endDate;
+  if (namespace === undefined || flowId === undefined || since === undefined) return undefined;
+  const chain = retried.originalId ?? retried.id;
+  const attempt = (retried.metadata?.attemptNumber ?? 1) + 1;
+  const query = new URLSearchParams({ namespace, flowId, startDate: since, size: '100' }).toString();
+  const found = await api.request<{ results: ExecutionJson[] }>('GET', `${apiPath('api', 'v1', 'executions', 'search')}?${query}`, { signal });
+  return found.results.find((e) => e.originalId === chain && e.metadata?.attemptNumber === attempt);
 }
 
 /** `HH:MM:SS.mmm LEVEL taskId  message` (local time; no task id for a line of the execution itself). */
