@@ -14,8 +14,9 @@
  * - RUNNING: `tasks` are walked in order, one at a time (sequential, as Kestra's top level). For each enabled task,
  *   the latest top-level run decides: none → dispatch it and stop; in flight → stop; SUCCESS / SKIPPED / WARNING →
  *   next; FAILED → retry while the policy allows (in place, or with behavior CREATE_NEW_EXECUTION as a new
- *   execution: this one ends RETRIED), else next with a warning when `allowFailure`, else the `errors` branch; KILLED / CANCELLED → the execution ends so. The `errors` branch is walked the same way, every task
- *   running whatever the previous one's outcome, and the execution then ends FAILED.
+ *   execution: this one ends RETRIED), else next with a warning when `allowFailure`, else the `errors` branch;
+ *   KILLED / CANCELLED → the execution ends so. The `errors` branch is walked the same way, every task running
+ *   whatever the previous one's outcome, and the execution then ends FAILED.
  *
  * Only top-level task runs count: WorkingDirectory children run inside their parent's job.
  */
