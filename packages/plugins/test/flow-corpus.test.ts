@@ -66,7 +66,15 @@ const expectations: Record<string, Expected[]> = {
       code: 'SLU_FLOW_INVALID_VALUE',
       path: 'triggers[0].conditions[0].type',
       line: 12,
-      message: 'condition type "io.kestra.plugin.core.condition.PublicHoliday" is not supported on a Schedule trigger yet (supported: DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, Not, Or)',
+      message: 'condition type "io.kestra.plugin.core.condition.PublicHoliday" is not supported on a Schedule trigger yet (supported: DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween, Not, Or)',
+    },
+  ],
+  'schedule-timebetween-no-offset': [
+    {
+      code: 'SLU_FLOW_INVALID_VALUE',
+      path: 'triggers[0].conditions[0].after',
+      line: 13,
+      message: 'must be a time with its offset such as 16:00:00+02:00 or 08:30Z, got "09:00"',
     },
   ],
   'schedule-backfill-no-start': [

@@ -28,7 +28,7 @@ export const scheduleTrigger: TriggerDefinition = {
     conditions: {
       type: 'array',
       items: { type: 'object' },
-      description: 'A tick fires only when every condition holds: DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, Not, Or.',
+      description: 'A tick fires only when every condition holds: DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween, Not, Or.',
     },
     recoverMissedSchedules: { enum: ['LAST', 'NONE', 'ALL'], description: 'Ticks missed while no scheduler ran: ALL (default) fires them all, LAST the most recent, NONE none.' },
   },

@@ -4,12 +4,13 @@
  *
  * Supported (`io.kestra.plugin.core.condition.<Name>`, or the older `io.kestra.core.models.conditions.types.<Name>
  * Condition`): `DayWeek` (`dayOfWeek`), `DayWeekInMonth` (`dayOfWeek`, `dayInMonth`: FIRST, SECOND, THIRD, FOURTH,
- * LAST), `Weekend`, `DateTimeBetween` (`after`, `before`: date-times, both exclusive), `Not` and `Or` (`conditions`).
+ * LAST), `Weekend`, `DateTimeBetween` (`after`, `before`: date-times, both exclusive), `TimeBetween` (`after`,
+ * `before`: times with an offset such as `16:00:00+02:00`, both exclusive), `Not` and `Or` (`conditions`).
  * Each tests its `date`, which may only be the tick (`{{ trigger.date }}`, the default) or a fixed date-time. Days are
  * those of the trigger's time zone, where Kestra's `trigger.date` is zoned.
  */
 
-export const SCHEDULE_CONDITIONS = ['DayWeek', 'DayWeekInMonth', 'Weekend', 'DateTimeBetween', 'Not', 'Or'] as const;
+export const SCHEDULE_CONDITIONS = ['DayWeek', 'DayWeekInMonth', 'Weekend', 'DateTimeBetween', 'TimeBetween', 'Not', 'Or'] as const;
 export type ScheduleConditionName = (typeof SCHEDULE_CONDITIONS)[number];
 
 export const DAYS_OF_WEEK = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'] as const;
@@ -24,6 +25,33 @@ export function scheduleConditionName(type: unknown): ScheduleConditionName | un
   if (!prefix) return undefined;
   const name = type.slice(prefix.length).replace(/Condition$/i, '').toLowerCase();
   return SCHEDULE_CONDITIONS.find((n) => n.toLowerCase() === name);
+}
+
+/** An ISO-8601 time with its offset (Java's OffsetTime): `HH:MM[:SS[.fraction]]` then `Z` or `±HH:MM`. */
+const OFFSET_TIME = /^(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** Seconds of an offset `Z` or `±HH:MM`, or undefined when it is not one (over 18 hours, as java.time refuses). */
+function offsetSeconds(text: string): number | undefined {
+  if (text === 'Z') return 0;
+  const match = /^([+-])(\d{2}):(\d{2})$/.exec(text);
+  if (!match) return undefined;
+  const seconds = Number(match[2]) * 3600 + Number(match[3]) * 60;
+  if (Number(match[3]) > 59 || seconds > 18 * 3600) return undefined;
+  return match[1] === '-' ? -seconds : seconds;
+}
+
+/**
+ * An OffsetTime as java.time compares two of them (`isAfter`, `isBefore`): its time of day minus its offset, in
+ * seconds (so below 0 or past a day when the offset crosses midnight). Undefined when `text` is not one.
+ */
+export function offsetTimeSeconds(text: unknown): number | undefined {
+  if (typeof text !== 'string') return undefined;
+  const match = OFFSET_TIME.exec(text);
+  if (!match) return undefined;
+  const [hours, minutes, seconds] = [Number(match[1]), Number(match[2]), Number(match[3] ?? 0)];
+  const offset = offsetSeconds(match[5] ?? '');
+  if (hours > 23 || minutes > 59 || seconds > 59 || offset === undefined) return undefined;
+  return hours * 3600 + minutes * 60 + seconds + Number(match[4] ?? 0) - offset;
 }
 
 /** `{{ trigger.date }}`, however spaced: the tick itself. */
@@ -64,6 +92,14 @@ export function scheduleConditionProblems(condition: unknown, path: (string | nu
     dateTime('after');
     dateTime('before');
   }
+  if (name === 'TimeBetween') {
+    if (c.after === undefined && c.before === undefined) problems.push([path, 'needs `after`, `before` or both']);
+    for (const key of ['after', 'before']) {
+      if (c[key] !== undefined && offsetTimeSeconds(c[key]) === undefined) {
+        problems.push([[...path, key], `must be a time with its offset such as 16:00:00+02:00 or 08:30Z, got ${JSON.stringify(c[key])}`]);
+      }
+    }
+  }
   return problems;
 }
 
@@ -78,6 +114,32 @@ function calendarDay(at: Date, timeZone: string): { weekday: number; day: number
     day: Number(part('day')),
     daysInMonth: new Date(Date.UTC(year, month, 0)).getUTCDate(),
   };
+}
+
+/**
+ * A date's time of day as java.time's OffsetTime compares it ({@link offsetTimeSeconds}): for the tick, its time in
+ * the trigger's time zone with that zone's offset then (Kestra zones `trigger.date`); for a fixed date-time, the
+ * time and offset written in it.
+ */
+function timeOfDaySeconds(date: Date, timeZone: string, written?: string): number {
+  const fixed = written === undefined ? undefined : /T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:\d{2})$/i.exec(written);
+  const fromText = fixed ? offsetTimeSeconds(`${fixed[1]}${(fixed[2] ?? '').toUpperCase()}`) : undefined;
+  if (fromText !== undefined) return fromText;
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(date);
+  const part = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? NaN);
+  const ms = date.getTime() % 1000;
+  const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'), ms < 0 ? ms + 1000 : ms);
+  const local = part('hour') * 3600 + part('minute') * 60 + part('second') + (ms < 0 ? ms + 1000 : ms) / 1000;
+  return local - (wall - date.getTime()) / 1000;
 }
 
 /** Whether one condition (checked by {@link scheduleConditionProblems}) holds for a tick. */
@@ -101,6 +163,12 @@ function holds(condition: Record<string, unknown>, tick: Date, timeZone: string)
       const after = typeof condition.after === 'string' ? Date.parse(condition.after) : undefined;
       const before = typeof condition.before === 'string' ? Date.parse(condition.before) : undefined;
       return (after === undefined || date.getTime() > after) && (before === undefined || date.getTime() < before);
+    }
+    case 'TimeBetween': {
+      const time = timeOfDaySeconds(date, timeZone, condition.date === undefined || isTickExpression(condition.date) ? undefined : String(condition.date));
+      const after = offsetTimeSeconds(condition.after);
+      const before = offsetTimeSeconds(condition.before);
+      return (after === undefined || time > after) && (before === undefined || time < before);
     }
     case 'Not':
       return !nested().some((c) => holds(c, tick, timeZone));
