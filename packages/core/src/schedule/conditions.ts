@@ -10,6 +10,8 @@
  * those of the trigger's time zone, where Kestra's `trigger.date` is zoned.
  */
 
+import { offsetFunction } from './timezone.js';
+
 export const SCHEDULE_CONDITIONS = ['DayWeek', 'DayWeekInMonth', 'Weekend', 'DateTimeBetween', 'TimeBetween', 'Not', 'Or'] as const;
 export type ScheduleConditionName = (typeof SCHEDULE_CONDITIONS)[number];
 
@@ -125,21 +127,10 @@ function timeOfDaySeconds(date: Date, timeZone: string, written?: string): numbe
   const fixed = written === undefined ? undefined : /T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:\d{2})$/i.exec(written);
   const fromText = fixed ? offsetTimeSeconds(`${fixed[1]}${(fixed[2] ?? '').toUpperCase()}`) : undefined;
   if (fromText !== undefined) return fromText;
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  }).formatToParts(date);
-  const part = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? NaN);
-  const ms = date.getTime() % 1000;
-  const wall = Date.UTC(part('year'), part('month') - 1, part('day'), part('hour'), part('minute'), part('second'), ms < 0 ? ms + 1000 : ms);
-  const local = part('hour') * 3600 + part('minute') * 60 + part('second') + (ms < 0 ? ms + 1000 : ms) / 1000;
-  return local - (wall - date.getTime()) / 1000;
+  const offset = offsetFunction(timeZone)(date.getTime());
+  const day = 86_400_000;
+  const localMs = (((date.getTime() + offset) % day) + day) % day;
+  return (localMs - offset) / 1000;
 }
 
 /** Whether one condition (checked by {@link scheduleConditionProblems}) holds for a tick. */
