@@ -225,6 +225,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
             };
           if (action.type === 'retry') {
             run = { ...run, state: 'RETRYING', stateHistory: [...run.stateHistory, { state: 'RETRYING', date: iso }] };
+            // The execution shows the wait too, as in Kestra; it is RUNNING again once the attempt starts (onResult).
+            if (state === 'RUNNING') {
+              state = 'RETRYING';
+              await tx.setState('RETRYING', date);
+            }
           }
           // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL); the query uses the locked
           // transaction's connection (a query through the pool from inside a lock deadlocked under bursts).
@@ -402,6 +407,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           startDate: base.startDate ?? startedAt,
           endDate: null,
         });
+        // A retry attempt started: the execution no longer waits.
+        if (execution.state === 'RETRYING') {
+          await tx.setState('RUNNING', now());
+          return { execution, jobs: [], state: 'RUNNING' };
+        }
         return { execution, jobs: [], state: execution.state };
       }
       // ended
@@ -444,6 +454,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       await tx.saveTaskRun(updated);
       if (message.parentTaskRunId !== undefined) return { execution, jobs: [], state: execution.state };
       const taskRuns = execution.taskRuns.map((r) => (r.id === updated.id ? updated : r));
+      // The retry attempt ended (its start reported with its end, or before): the execution ran it, so it is RUNNING
+      // again before deciding. Nothing else can end meanwhile: top-level tasks run one at a time.
+      if (execution.state === 'RETRYING') {
+        await tx.setState('RUNNING', now());
+        return advanceLocked({ ...execution, state: 'RUNNING', taskRuns }, tx);
+      }
       return advanceLocked({ ...execution, taskRuns }, tx);
     });
     await afterCommit(outcome);

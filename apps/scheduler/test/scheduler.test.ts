@@ -191,6 +191,11 @@ describe.skipIf(!testDb)('scheduler on Postgres with the in-process queue', () =
     return { type: 'ended', executionId: job.executionId, taskRunId: job.taskRunId, taskId: job.taskId, attempt, workerId: 'test-worker', state, outputs, startedAt: at, endedAt: at };
   }
 
+  /** The end of a short task, which a worker sends with its start (no 'started' message). */
+  function endedWithStart(job: TaskJob, state: TaskRunEndState): ResultMessage {
+    return { ...(ended(job, state) as Extract<ResultMessage, { type: 'ended' }>), reportsStart: true };
+  }
+
   /** Two sequential Log tasks `a` then `b`. */
   function twoTasks(namespace: string, id: string, extra = ''): string {
     return `id: ${id}
@@ -396,13 +401,15 @@ tasks:
     expect(run?.state).toBe('RETRYING');
     expect(run?.attempts).toHaveLength(1);
     expect(run?.attempts[0]).toMatchObject({ state: { current: 'FAILED' } });
-    expect(await stateOf(id)).toBe('RUNNING');
+    // The execution shows the wait, as in Kestra.
+    expect(await stateOf(id)).toBe('RETRYING');
 
     await waitFor(() => h.jobsOf(ns).length === 2, 'attempt 2');
     const second = h.jobsOf(ns)[1] as TaskJob;
     expect(second).toMatchObject({ taskRunId: first.taskRunId, taskId: 'a', attempt: 2 });
     await h.queue.publishResult(started(second));
     await waitFor(() => h.handledFor(id).length === 5, "attempt 2's start to be handled");
+    expect(await stateOf(id)).toBe('RUNNING');
     // Attempt 1 ends (late) while attempt 2 runs: ignored.
     await h.queue.publishResult(ended(first, 'SUCCESS', { late: true }, 1));
     await waitFor(() => h.handledFor(id).length === 6, 'the late end to be handled');
@@ -418,7 +425,39 @@ tasks:
     await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
     run = await runOf();
     expect(run?.attempts.map((a) => (a as { state: { current: string } }).state.current)).toEqual(['FAILED', 'SUCCESS']);
+    expect((await execution(id)).stateHistory.map((s) => s.state)).toEqual(['CREATED', 'RUNNING', 'RETRYING', 'RUNNING', 'SUCCESS']);
     expect(run?.outputs).toEqual({ attempt: 2 });
+  });
+
+  it('a retry attempt that reports its start with its end moves the execution from RETRYING to RUNNING, then on', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(`id: quick_retry
+namespace: ${ns}
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: flaky
+    retry:
+      type: constant
+      interval: PT0.1S
+      maxAttempt: 2
+  - id: b
+    type: io.kestra.plugin.core.log.Log
+    message: after
+`);
+    const id = await startExecution(h.queue, ns, 'quick_retry');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'attempt 1');
+    await h.queue.publishResult(endedWithStart(h.jobsOf(ns)[0] as TaskJob, 'FAILED'));
+    await waitFor(async () => (await stateOf(id)) === 'RETRYING', 'the execution to wait for the retry');
+    await waitFor(() => h.jobsOf(ns).length === 2, 'attempt 2');
+    await h.queue.publishResult(endedWithStart(h.jobsOf(ns)[1] as TaskJob, 'SUCCESS'));
+    await waitFor(() => h.jobsOf(ns).length === 3, 'the job of b');
+    expect(await stateOf(id)).toBe('RUNNING');
+    await h.queue.publishResult(ended(h.jobsOf(ns)[2] as TaskJob, 'SUCCESS'));
+    await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
+    expect((await execution(id)).stateHistory.map((s) => s.state)).toEqual(['CREATED', 'RUNNING', 'RETRYING', 'RUNNING', 'SUCCESS']);
   });
 
   it("does not reopen a run when its 'started' arrives after its 'ended'", async () => {

@@ -85,7 +85,7 @@ export interface ExecutionTx {
   createRetryExecution(retry: RetryExecution, now: Date): Promise<void>;
   /** Take the flow's admission lock (after the execution's row lock: always in that order) until commit. */
   lockFlow(): Promise<void>;
-  /** Executions of this flow holding a concurrency slot (RUNNING, KILLING, RESTARTED), this one excluded. */
+  /** Executions of this flow holding a concurrency slot (RUNNING, RETRYING, KILLING, RESTARTED), this one excluded. */
   countActive(): Promise<number>;
 }
 
@@ -235,7 +235,7 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
     async countActive() {
       await flush();
       const { rows } = await client.query<{ n: number }>(
-        "SELECT count(*)::int AS n FROM executions WHERE namespace = $1 AND flow_id = $2 AND state IN ('RUNNING', 'KILLING', 'RESTARTED') AND id <> $3",
+        "SELECT count(*)::int AS n FROM executions WHERE namespace = $1 AND flow_id = $2 AND state IN ('RUNNING', 'RETRYING', 'KILLING', 'RESTARTED') AND id <> $3",
         [execution.namespace, execution.flowId, execution.id],
       );
       return rows[0]?.n ?? 0;

@@ -58,6 +58,13 @@ describe('decide: execution states', () => {
     expect(actionsOf(flow([a, b]), execution(state, [run('a', 'FAILED')]))).toEqual([]);
   });
 
+  it('decides a RETRYING execution as a RUNNING one: it waits for the retry, then goes on', () => {
+    const f = flow([a, b]);
+    expect(actionsOf(f, execution('RETRYING', [run('a', 'RETRYING', { attempt: 2 })]))).toEqual([]);
+    expect(actionsOf(f, execution('RETRYING', [run('a', 'SUCCESS', { attempt: 2 })]))).toEqual([dispatchNew(b)]);
+    expect(isTerminalExecutionState('RETRYING')).toBe(false);
+  });
+
   it('does nothing for a QUEUED execution (the scheduler admits it)', () => {
     expect(actionsOf(flow([a]), execution('QUEUED'))).toEqual([]);
   });

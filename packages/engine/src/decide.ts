@@ -9,6 +9,8 @@
  * - CREATED: → RUNNING, then decided as RUNNING (the first task is dispatched in the same decision).
  * - RESTARTED: → RUNNING; task runs the restart put back to CREATED are enqueued again (`create: false`), then
  *   decided as RUNNING (which treats CREATED runs as in flight, so nothing is dispatched twice).
+ * - RETRYING: a task's in-place retry waits for its delay (Kestra shows it on the execution too); decided as
+ *   RUNNING, which waits for the RETRYING run. The scheduler moves it back to RUNNING when the attempt starts.
  * - KILLING: runs that never started (CREATED / RETRYING) are cancelled; once no run is RUNNING or KILLING the
  *   execution ends KILLED.
  * - RUNNING: `tasks` are walked in order, one at a time (sequential, as Kestra's top level). For each enabled task,
@@ -43,7 +45,7 @@ export const TERMINAL_EXECUTION_STATES: readonly TerminalExecutionState[] = ['SU
 export const TERMINAL_TASK_RUN_STATES: readonly TerminalTaskRunState[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED'];
 
 /** Execution states that hold a concurrency slot. */
-export const ACTIVE_EXECUTION_STATES: readonly ExecutionStateName[] = ['RUNNING', 'KILLING', 'RESTARTED'];
+export const ACTIVE_EXECUTION_STATES: readonly ExecutionStateName[] = ['RUNNING', 'RETRYING', 'KILLING', 'RESTARTED'];
 
 /** Takes any string, so a state read from storage needs no cast. */
 export function isTerminalExecutionState(state: string): state is TerminalExecutionState {
@@ -310,6 +312,7 @@ export function decide(flow: Flow, execution: EngineExecution, options: DecideOp
       return { actions: [{ type: 'setState', state: 'RUNNING' }, ...redispatch, ...decideRunning(flow, execution, runs, options)] };
     }
     case 'RUNNING':
+    case 'RETRYING':
       return { actions: decideRunning(flow, execution, runs, options) };
     case 'KILLING':
       return { actions: decideKilling(runs) };

@@ -23,6 +23,7 @@ export type ExecutionStateName =
   | 'CREATED'
   | 'QUEUED'
   | 'RUNNING'
+  | 'RETRYING'
   | 'RESTARTED'
   | 'KILLING'
   | 'SUCCESS'
@@ -74,7 +75,8 @@ export interface DecideOptions {
 /**
  * What to do next. The scheduler applies actions in order, in one transaction, then enqueues.
  * - `dispatch`: create (when `create`) a task run in CREATED for `task` and enqueue attempt `attempt` for its group.
- * - `retry`: the FAILED task run goes to RETRYING; attempt `attempt` (previous + 1) is enqueued after `delayMs`.
+ * - `retry`: the FAILED task run goes to RETRYING, and a RUNNING execution with it (back to RUNNING when the attempt
+ *   starts); attempt `attempt` (previous + 1) is enqueued after `delayMs`.
  * - `retryExecution`: a retry with behavior CREATE_NEW_EXECUTION. The FAILED task run becomes RETRIED and the
  *   execution ends FAILED then RETRIED; a new execution of the same flow revision, inputs and labels, attempt
  *   `attempt`, starts after `delayMs`.

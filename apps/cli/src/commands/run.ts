@@ -262,10 +262,12 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           const run = runs.find((r) => r.id === action.taskRunId);
           if (!run) break;
           run.state = 'RETRYING';
+          if (state === 'RUNNING') state = 'RETRYING';
           out(`── ${run.taskId} FAILED: retrying in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
           work.push(async () => {
             await delay(action.delayMs, killed.signal);
             if (killed.signal.aborted) return;
+            if (state === 'RETRYING') state = 'RUNNING';
             run.attempt = action.attempt;
             await runOne(action.task, run);
           });

@@ -194,6 +194,9 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(run.attempts?.map((a) => a.state.current)).toEqual(['FAILED', 'FAILED', 'SUCCESS']);
       const states = (run.state as unknown as { histories: { state: string }[] }).histories.map((h) => h.state);
       expect(states.filter((s) => s === 'RETRYING')).toHaveLength(2);
+      // The execution shows each wait too, as in Kestra: RUNNING → RETRYING → RUNNING, twice.
+      const executionStates = (done.state as unknown as { histories: { state: string }[] }).histories.map((h) => h.state);
+      expect(executionStates).toEqual(['CREATED', 'RUNNING', 'RETRYING', 'RUNNING', 'RETRYING', 'RUNNING', 'SUCCESS']);
     }, 60_000);
 
     it('retry as a new execution (behavior CREATE_NEW_EXECUTION): the first ends RETRIED, the second succeeds', async () => {
