@@ -196,6 +196,11 @@ describe.skipIf(!testDb)('scheduler on Postgres with the in-process queue', () =
     return { ...(ended(job, state) as Extract<ResultMessage, { type: 'ended' }>), reportsStart: true };
   }
 
+  /** A constant in-place retry policy for task `a`, as twoTasks' `extra`. */
+  function retryOfA(interval: string, maxAttempt: number): string {
+    return `\n    retry:\n      type: constant\n      interval: ${interval}\n      maxAttempt: ${maxAttempt}`;
+  }
+
   /** Two sequential Log tasks `a` then `b`. */
   function twoTasks(namespace: string, id: string, extra = ''): string {
     return `id: ${id}
@@ -369,20 +374,7 @@ tasks:
     const h = harness();
     await h.startScheduler();
     const ns = freshNamespace();
-    await saveFlow(`id: retried
-namespace: ${ns}
-tasks:
-  - id: a
-    type: io.kestra.plugin.core.log.Log
-    message: flaky
-    retry:
-      type: constant
-      interval: PT0.2S
-      maxAttempt: 3
-  - id: b
-    type: io.kestra.plugin.core.log.Log
-    message: after
-`);
+    await saveFlow(twoTasks(ns, 'retried', retryOfA('PT0.2S', 3)));
     const id = await startExecution(h.queue, ns, 'retried');
     await waitFor(() => h.jobsOf(ns).length === 1, 'attempt 1');
     const first = h.jobsOf(ns)[0] as TaskJob;
@@ -433,20 +425,7 @@ tasks:
     const h = harness();
     await h.startScheduler();
     const ns = freshNamespace();
-    await saveFlow(`id: quick_retry
-namespace: ${ns}
-tasks:
-  - id: a
-    type: io.kestra.plugin.core.log.Log
-    message: flaky
-    retry:
-      type: constant
-      interval: PT0.1S
-      maxAttempt: 2
-  - id: b
-    type: io.kestra.plugin.core.log.Log
-    message: after
-`);
+    await saveFlow(twoTasks(ns, 'quick_retry', retryOfA('PT0.1S', 2)));
     const id = await startExecution(h.queue, ns, 'quick_retry');
     await waitFor(() => h.jobsOf(ns).length === 1, 'attempt 1');
     await h.queue.publishResult(endedWithStart(h.jobsOf(ns)[0] as TaskJob, 'FAILED'));
