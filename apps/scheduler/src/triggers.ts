@@ -16,7 +16,7 @@
  *   skipped without a log line: the trigger moves on to its next tick.
  * A pass fires at most `maxTicksPerPass` ticks of one trigger, so a long catch-up spreads over passes.
  */
-import { flowLabels, meetsScheduleConditions, parseCron, parseDuration, resolveInputs } from '@sluice/core';
+import { flowLabels, meetsScheduleConditions, mergeLabels, parseCron, parseDuration, resolveInputs } from '@sluice/core';
 import type { Flow, TriggerSpec } from '@sluice/core';
 import type { Db, TriggerSlot } from '@sluice/db';
 import type { QueueDriver } from '@sluice/queue';
@@ -244,10 +244,8 @@ export class TriggerLoop {
     }
     const backfill = backfillOf(trigger, slot.createdAt);
     // The flow's labels, then the trigger's, then a backfill's: a later one replaces an earlier one of the same key.
-    const byKey = new Map<string, string>();
     const sources = [flow.labels, trigger.labels, inWindow(backfill, due) ? backfill.labels : undefined];
-    for (const source of sources) for (const label of flowLabels({ labels: source as Flow['labels'] })) byKey.set(label.key, label.value);
-    const labels = [...byKey].map(([key, value]) => ({ key, value }));
+    const labels = mergeLabels(...sources.map((source) => flowLabels({ labels: source as Flow['labels'] })));
     const execution = await this.options.db.executions.create({
       namespace: slot.namespace,
       flowId: slot.flowId,

@@ -19,7 +19,7 @@
  */
 import { finished } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
-import { flowLabels, formatDuration, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
+import { flowLabels, formatDuration, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
 import type { ExecutionRepository, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
 import { executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
@@ -339,15 +339,13 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           throw new SluiceError('SLU_INPUT_INVALID', { summary }, { problems });
         }
         // Kestra: the flow's labels, then the request's (a request label replaces a flow label of the same key).
-        const byKey = new Map<string, string>();
-        for (const label of [...flowLabels(flow), ...labels]) byKey.set(label.key, label.value);
         const execution = await executions.create({
           id: executionId,
           namespace,
           flowId: id,
           flowRevision: stored.revision,
           inputs,
-          labels: [...byKey].map(([key, value]) => ({ key, value })),
+          labels: mergeLabels(flowLabels(flow), labels),
           ...(scheduleDate ? { scheduleDate } : {}),
         });
         storedFiles.length = 0; // from here on the files belong to a stored execution

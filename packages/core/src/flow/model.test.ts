@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flowLabels, walkTasks } from './model.js';
+import { flowLabels, mergeLabels, walkTasks } from './model.js';
 import type { TaskSpec } from './model.js';
 
 describe('flow model helpers', () => {
@@ -7,6 +7,16 @@ describe('flow model helpers', () => {
     expect(flowLabels({})).toEqual([]);
     expect(flowLabels({ labels: { team: 'data', tier: '1' } })).toEqual([{ key: 'team', value: 'data' }, { key: 'tier', value: '1' }]);
     expect(flowLabels({ labels: [{ key: 'team', value: 'data' }] })).toEqual([{ key: 'team', value: 'data' }]);
+  });
+
+  it('merges label lists: a later label replaces an earlier one of the same key, which keeps its place', () => {
+    const flow = [{ key: 'team', value: 'data' }, { key: 'env', value: 'dev' }];
+    expect(mergeLabels(flow, [{ key: 'env', value: 'prod' }, { key: 'run', value: '42' }], [])).toEqual([
+      { key: 'team', value: 'data' },
+      { key: 'env', value: 'prod' },
+      { key: 'run', value: '42' },
+    ]);
+    expect(mergeLabels()).toEqual([]);
   });
 
   it('walks nested tasks depth first with their parent ids', () => {

@@ -120,6 +120,16 @@ export function flowLabels(flow: Pick<Flow, 'labels'>): Label[] {
   return Object.entries(labels as Record<string, unknown>).map(([key, value]) => ({ key, value: String(value) }));
 }
 
+/**
+ * Label lists merged the way Kestra layers them (a flow's, then a trigger's or a request's...): a later label replaces
+ * an earlier one of the same key, which keeps its place.
+ */
+export function mergeLabels(...lists: readonly (readonly Label[])[]): Label[] {
+  const byKey = new Map<string, string>();
+  for (const list of lists) for (const label of list) byKey.set(label.key, label.value);
+  return [...byKey].map(([key, value]) => ({ key, value }));
+}
+
 /** Every task of the flow (tasks, errors and nested children), depth first, with its parent's id. */
 export function* walkTasks(
   tasks: readonly TaskSpec[],
