@@ -11,3 +11,4 @@ export { createFlowValidator } from './flow/validate.js';
 export type { DocumentValidation, FlowValidator, FlowValidatorOptions } from './flow/validate.js';
 export { isFileRef, resolveInputs } from './flow/inputs.js';
 export type { FileRef, InputProblem, ResolveInputsOptions } from './flow/inputs.js';
+export { startTimer } from './timer.js';

@@ -1,3 +1,4 @@
+import { startTimer } from '@sluice/core';
 import {
   ALL_WORKER_GROUPS,
   EXECUTIONS_QUEUE,
@@ -29,9 +30,6 @@ import {
   reportToConsole,
   type ErrorReporter,
 } from './shared.js';
-
-/** setTimeout's longest delay: a longer one fires at once. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 export interface InProcessQueueOptions {
   /** Deliveries of a results, logs or executions message before it is dropped and reported. Default 3. */
@@ -115,7 +113,8 @@ class InProcessQueue implements QueueDriver {
   readonly #onError: ErrorReporter;
   readonly #channels = new Map<string, Channel>();
   readonly #consumers: ConsumerState[] = [];
-  readonly #timers = new Set<NodeJS.Timeout>();
+  /** Cancel functions of the pending delayed deliveries. */
+  readonly #timers = new Set<() => void>();
   /** Dedup key → when it is forgotten (epoch ms; Infinity while the message is not finished). */
   readonly #known = new Map<string, number>();
   #knownWrites = 0;
@@ -213,7 +212,7 @@ class InProcessQueue implements QueueDriver {
     this.#closed = true;
     this.#closing ??= (async () => {
       await Promise.all([...this.#consumers].map((consumer) => this.#closeConsumer(consumer, false)));
-      for (const timer of this.#timers) clearTimeout(timer);
+      for (const cancel of this.#timers) cancel();
       this.#timers.clear();
       this.#channels.clear();
       this.#known.clear();
@@ -279,19 +278,13 @@ class InProcessQueue implements QueueDriver {
     if (this.#closed) return;
     const { channel } = envelope;
     channel.delayed += 1;
-    const due = Date.now() + delayMs;
-    const arm = (wait: number): void => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        const left = due - Date.now();
-        if (left > 0) return arm(left);
-        channel.delayed -= 1;
-        channel.ready.push(envelope);
-        this.#schedulePump();
-      }, Math.min(wait, MAX_TIMER_MS));
-      this.#timers.add(timer);
-    };
-    arm(delayMs);
+    const cancel = startTimer(delayMs, () => {
+      this.#timers.delete(cancel);
+      channel.delayed -= 1;
+      channel.ready.push(envelope);
+      this.#schedulePump();
+    });
+    this.#timers.add(cancel);
   }
 
   #consumeChannel<T>(name: string, options: ConsumeOptions, handler: (message: T) => Promise<void>): Consumer {

@@ -22,7 +22,7 @@
 import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOG_LEVELS, parseDuration, renderValue, SluiceError } from '@sluice/core';
+import { LOG_LEVELS, parseDuration, renderValue, SluiceError, startTimer } from '@sluice/core';
 import type { ErrorCode, ExpressionFunction, LogLevel, TaskSpec } from '@sluice/core';
 import type {
   ChildOutcome,
@@ -166,8 +166,6 @@ export interface RunTaskOptions {
 }
 
 const DEFAULT_ABORT_GRACE_MS = 60_000;
-/** setTimeout fires at once for delays above 2^31-1 ms (~24.8 days): longer timeouts are armed in steps. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** What a task and its children share: one job, one masker, one runner cache. */
 interface Job {
@@ -296,18 +294,6 @@ function emitLog(job: Job, run: Pick<Run, 'taskRunId' | 'task'>, level: LogLevel
     message: job.masker.mask(typeof message === 'string' ? message : String(message)),
     timestamp: job.now().toISOString(),
   });
-}
-
-/** Call `fire` after `ms`, also beyond setTimeout's range. Returns the cancel function. */
-function startTimer(ms: number, fire: () => void, now: () => number = Date.now): () => void {
-  const deadline = now() + ms;
-  let handle: NodeJS.Timeout;
-  const arm = (): void => {
-    const left = deadline - now();
-    handle = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fire, Math.max(0, left));
-  };
-  arm();
-  return () => clearTimeout(handle);
 }
 
 /**
