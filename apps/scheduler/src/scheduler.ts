@@ -14,7 +14,7 @@ import { flowLabels, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
 import { executionToWire, newExecutionId } from '@sluice/db';
-import { admit, decide, isTerminalExecutionState, workerGroupOf } from '@sluice/engine';
+import { admit, decide, isTerminalExecutionState, isTerminalTaskRunState, workerGroupOf } from '@sluice/engine';
 import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
 import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
@@ -75,8 +75,6 @@ interface Step {
   /** The execution the step created to retry this one (behavior CREATE_NEW_EXECUTION), to start in `delayMs`. */
   readonly retry?: { readonly id: string; readonly delayMs: number };
 }
-
-const TERMINAL_TASK_RUN = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED', 'RETRIED']);
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { db, queue } = options;
@@ -596,7 +594,7 @@ function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
  */
 function startApplies(run: SchedulerTaskRun, type: 'started' | 'child-started', attempt: number, startedAt: Date): boolean {
   if (type === 'child-started') return run.endDate === null || run.endDate.getTime() <= startedAt.getTime();
-  if (TERMINAL_TASK_RUN.has(run.state)) return false;
+  if (isTerminalTaskRunState(run.state)) return false;
   // RETRYING: the last recorded attempt already ended (it failed), so only the next one may start. A late 'started'
   // of the failed attempt used to pass `attempt >= attempts.length` and move the run back to RUNNING, overwriting
   // that attempt's FAILED state (as endApplies already does for 'ended').
@@ -606,7 +604,7 @@ function startApplies(run: SchedulerTaskRun, type: 'started' | 'child-started', 
 
 /** An end applies to the current attempt of a run that is still open (children: any open run). */
 function endApplies(run: SchedulerTaskRun, child: boolean, attempt: number): boolean {
-  if (child) return !TERMINAL_TASK_RUN.has(run.state) || run.state === 'RUNNING';
+  if (child) return !isTerminalTaskRunState(run.state);
   if (run.state === 'RETRYING') return attempt > run.attempts.length;
   if (run.state === 'CREATED' || run.state === 'RUNNING' || run.state === 'KILLING') return attempt >= run.attempts.length;
   return false;

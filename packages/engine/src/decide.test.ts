@@ -610,6 +610,7 @@ describe('terminal states', () => {
     ['KILLED', true],
     ['SKIPPED', true],
     ['CANCELLED', true],
+    ['RETRIED', true],
   ] as const)('task run %s terminal: %s', (state, terminal) => {
     expect(isTerminalTaskRunState(state)).toBe(terminal);
   });

@@ -39,10 +39,10 @@ export const DEFAULT_MAX_ATTEMPT = 3;
 export const DEFAULT_DELAY_FACTOR = 2;
 
 export type TerminalExecutionState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'CANCELLED' | 'RETRIED';
-export type TerminalTaskRunState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED';
+export type TerminalTaskRunState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'SKIPPED' | 'CANCELLED' | 'RETRIED';
 
 export const TERMINAL_EXECUTION_STATES: readonly TerminalExecutionState[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED'];
-export const TERMINAL_TASK_RUN_STATES: readonly TerminalTaskRunState[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED'];
+export const TERMINAL_TASK_RUN_STATES: readonly TerminalTaskRunState[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'SKIPPED', 'CANCELLED', 'RETRIED'];
 
 /** Execution states that hold a concurrency slot. */
 export const ACTIVE_EXECUTION_STATES: readonly ExecutionStateName[] = ['RUNNING', 'RETRYING', 'KILLING', 'RESTARTED'];
