@@ -296,7 +296,7 @@ describe('valid flows', () => {
     for (const r of results) expect(r.flow?.tasks.length).toBeGreaterThan(0);
   });
 
-  it('the seed flows in ../shared/seed validate unchanged, straight from the source document', () => {
+  it('the seed flows in the seed document (packages/testing/fixtures/seed) validate unchanged, straight from the source document', () => {
     const flows = seedFlows();
     expect(flows).toHaveLength(3);
     const ids = flows.map((source) => {

@@ -6,6 +6,7 @@ export { describeWithDocker, dockerTestEnv, requireDocker, servicesRequired } fr
 export type { DockerTestEnv, DockerTestEnvOptions } from './docker.js';
 export * from './git-server.js';
 export { createTestDatabase, postgresUnavailable, testPostgresUrl, type TestDatabase } from './postgres.js';
+export { checkRepoBoundary, findBoundaryViolations, isBoundaryChecked, type BoundaryFinding } from './repo-boundary.js';
 export { isProcessGone, processesUnder } from './processes.js';
 export { describeWithRedis, freePort, startRedis, type RedisServer } from './redis.js';
 export { pointSeedAtFixtures, seedDir, seedExamplesRepo, seedFlows, type SeedFixtures } from './seed.js';

@@ -2,8 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RepoSetup } from './git-server.js';
 
-/** The shared seed document (Kestra's page on DOCKER and PROCESS runners), beside the repository. */
-export const seedDir = fileURLToPath(new URL('../../../../shared/seed/', import.meta.url));
+/**
+ * The seed document: the text of Kestra's page on DOCKER and PROCESS runners, the project's source document, kept in
+ * the repository (`fixtures/seed/`) so that its flows can be checked against it in any clone.
+ */
+export const seedDir = fileURLToPath(new URL('../fixtures/seed/', import.meta.url));
 
 /** The flows of the seed document, verbatim, in document order. */
 export function seedFlows(): string[] {
