@@ -1,4 +1,14 @@
-import Dockerode from 'dockerode';
+import { createRequire } from 'node:module';
+import type Dockerode from 'dockerode';
+
+// dockerode (and its HTTP, SSH and tar dependencies) is loaded on the first connection, not with the package: the CLI
+// reads the runner's schema to validate flows and must not pay for the client at start-up.
+const require = createRequire(import.meta.url);
+let dockerodeClass: typeof Dockerode | undefined;
+function newDockerode(options: Dockerode.DockerOptions): Dockerode {
+  dockerodeClass ??= require('dockerode') as typeof Dockerode;
+  return new dockerodeClass(options);
+}
 
 /** A connection to one Docker engine, with how to name it in errors. */
 export interface DockerEngine {
@@ -19,16 +29,16 @@ export function connectDocker(target: { readonly host?: string; readonly socketP
   if (host) {
     if (host.startsWith('unix://')) {
       const socketPath = host.slice('unix://'.length);
-      return { docker: new Dockerode({ socketPath }), description: host };
+      return { docker: newDockerode({ socketPath }), description: host };
     }
     const url = new URL(host.includes('://') ? host : `tcp://${host}`);
     const protocol = url.protocol === 'https:' ? 'https' : 'http';
     const port = url.port || (protocol === 'https' ? '2376' : '2375');
     return {
-      docker: new Dockerode({ protocol, host: url.hostname, port }),
+      docker: newDockerode({ protocol, host: url.hostname, port }),
       description: `${url.protocol}//${url.hostname}:${port}`,
     };
   }
   const socketPath = target.socketPath ?? DEFAULT_SOCKET;
-  return { docker: new Dockerode({ socketPath }), description: `unix://${socketPath}` };
+  return { docker: newDockerode({ socketPath }), description: `unix://${socketPath}` };
 }

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { execa } from 'execa';
 import type { ExitStatus, SpawnedCommand, StartCommand } from './spawned-command.js';
 
 /**
@@ -8,6 +7,7 @@ import type { ExitStatus, SpawnedCommand, StartCommand } from './spawned-command
  * fork blocks the worker's event loop for a time that grows with the worker's memory.
  */
 export const startDirect: StartCommand = async (request) => {
+  const { execa } = await import('execa'); // loaded on first use: most workers use the spawner, not this mode
   const subprocess = execa(request.file, [...request.args], {
     cwd: request.cwd,
     env: { ...request.env },

@@ -14,7 +14,6 @@ import { lstat, mkdir, realpath, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { SluiceError } from '@sluice/core';
 import type { TaskContext } from '@sluice/plugin-api';
-import { glob } from 'tinyglobby';
 
 type FileContext = Pick<TaskContext, 'workingDirectory' | 'storage' | 'signal'>;
 
@@ -115,6 +114,7 @@ export async function uploadOutputFiles(patterns: readonly string[], context: Fi
     const normalised = pattern.replace(/\\/g, '/');
     if (pattern.trim() === '' || pattern.includes('\0') || isAbsolute(pattern) || normalised.split('/').includes('..')) throw invalidPath(pattern);
   }
+  const { glob } = await import('tinyglobby'); // loaded when a task uploads outputs, not with the registry
   const matches = await glob([...patterns], { cwd: root, onlyFiles: true, followSymbolicLinks: false, signal: context.signal });
   const uris: Record<string, string> = {};
   for (const match of [...new Set(matches)].sort()) {

@@ -1,5 +1,4 @@
 import type { TaskDefinition } from '@sluice/plugin-api';
-import { runClone } from './run-clone.js';
 
 export const cloneTask: TaskDefinition = {
   type: 'io.kestra.plugin.git.Clone',
@@ -29,5 +28,6 @@ export const cloneTask: TaskDefinition = {
   outputs: {
     directory: { type: 'string', description: 'Absolute path of the checkout on the worker.' },
   },
-  run: runClone,
+  // isomorphic-git is loaded when a clone runs, not when the registry is built (the CLI's validator needs only the schema).
+  run: async (properties, context) => (await import('./run-clone.js')).runClone(properties, context),
 };

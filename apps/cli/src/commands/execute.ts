@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError } from '@sluice/core';
-import { TERMINAL_STATES } from '@sluice/db';
+import { isTerminalExecutionState } from '@sluice/engine';
 import { ApiClient, apiPath, reportingApiErrors } from '../api-client.js';
 import type { ServerOptions } from '../api-client.js';
 import type { CliIO } from '../io.js';
@@ -76,7 +76,7 @@ export async function executeCommand(options: ExecuteOptions, io: CliIO): Promis
           // The state first: every line stored before the execution ended is then read below.
           last = await api.request<ExecutionJson>('GET', apiPath('api', 'v1', 'executions', last.id), { signal });
           await printLogs(signal);
-          if (TERMINAL_STATES.includes(last.state.current)) break;
+          if (isTerminalExecutionState(last.state.current)) break;
           await sleep(Date.now() - started < FAST_POLL_FOR_MS ? FAST_POLL_MS : SLOW_POLL_MS, undefined, { signal });
         }
         // A retry with behavior CREATE_NEW_EXECUTION: the flow goes on as a new execution, which decides the outcome.
