@@ -1,55 +1,13 @@
 import { parseArgs } from 'node:util';
 import { SluiceError } from '@sluice/core';
 import { serverOptions } from './api-client.js';
-import { dbMigrateCommand } from './commands/db-migrate.js';
-import { executeCommand } from './commands/execute.js';
-import { flowDeployCommand } from './commands/flow-deploy.js';
-import { flowValidateCommand } from './commands/flow-validate.js';
+import { COMMAND_HELP, GROUP_HELP, HELP } from './help.js';
 import type { CliIO } from './io.js';
 import { processIO } from './io.js';
 import { VERSION } from './version.js';
 
 export { VERSION };
 export type { CliIO };
-
-const HELP = `sluice ${VERSION}: run Kestra-style YAML flows
-
-Usage:
-  sluice flow validate FILE_OR_DIR... [--format text|json]
-      Validate flow files (a directory is searched for *.yml and *.yaml).
-      Prints each problem as FILE:LINE:COL: message; exits 1 if any flow is invalid.
-  sluice flow deploy DIR_OR_FILE... [--namespace NS [--delete]] [--server URL]
-      Validate the flows, then create or update each on the server ("NS.ID: revision 3 (updated)"); nothing is
-      deployed if one is invalid. --namespace NS deploys them as namespace NS in one request (every flow must be in
-      NS); --delete also deletes the flows of NS that are not in the files.
-  sluice execute NAMESPACE FLOW_ID [--input KEY=VALUE]... [--input KEY=@FILE]... [--label KEY=VALUE]...
-                 [--wait] [--output text|json] [--server URL]
-      Start an execution and print its id. --wait follows it to its end, printing its log, then its state and task
-      outputs (exit 0 on SUCCESS or WARNING, 1 otherwise; Ctrl-C stops waiting, exit 130, without killing it).
-      --output json prints the execution as JSON (with --wait: the final one only).
-  sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json]
-      Run one flow here and now, with no server: streams its log with task ids and a progress line per task, then
-      prints its state and task outputs (exit 0 on SUCCESS or WARNING, 1 otherwise; Ctrl-C kills the run).
-  sluice server local [--port 8080] [--host 127.0.0.1] [--worker-group KEY] [--concurrency N] [--data-dir .sluice]
-      API + scheduler + worker in one process. Postgres: $DATABASE_URL, else an embedded one under the data dir;
-      queue: in-process, or BullMQ when $REDIS_URL is set. Its worker serves every worker group unless
-      --worker-group narrows it. Prints its URL; stops on Ctrl-C.
-  sluice server api [--port 8080]        The REST API ($DATABASE_URL, $REDIS_URL; see docs/remote-workers.md).
-  sluice server scheduler                The scheduler ($DATABASE_URL, $REDIS_URL); several may run at once.
-  sluice server worker [--worker-group KEY] [--concurrency N]
-      A worker of one group (default "default"). Needs only $REDIS_URL, $SLUICE_API_URL and $SLUICE_WORKER_TOKEN.
-  sluice db migrate [--database-url URL]
-      Apply pending migrations (prisma/migrations) to the database at URL (default: $DATABASE_URL).
-      Prints each applied migration, or "database is up to date"; exits 1 if a migration was changed or failed.
-  sluice --help | -h       Show this help.
-  sluice --version | -v    Print the version.
-
-Client commands (flow deploy, execute) talk to the server at --server URL, else $SLUICE_SERVER_URL, else
-http://localhost:8080, with $SLUICE_API_TOKEN (if set) as a bearer token.
-
-Exit codes: 0 success, 1 invalid flows, a failed migration, an API error or a failed execution, 2 usage error,
-unreadable file, unreachable database or server, 130 interrupted.
-Docs: docs/errors.md lists every error code.`;
 
 /** The environment variables the CLI reads (DESIGN.md §5b), read once here. */
 export type CliEnv = Readonly<Record<string, string | undefined>>;
@@ -59,6 +17,10 @@ export async function main(argv: readonly string[], io: CliIO = processIO, env: 
   try {
     return await dispatch(argv, io, env);
   } catch (error) {
+    if (error instanceof HelpRequest) {
+      io.stdout(error.text);
+      return 0;
+    }
     if (error instanceof SluiceError) {
       io.stderr(`sluice: ${error.message}${error.code === 'SLU_CLI_USAGE' ? ' (see sluice --help)' : ''}`);
       return 2;
@@ -69,7 +31,7 @@ export async function main(argv: readonly string[], io: CliIO = processIO, env: 
 
 async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promise<number> {
   const [first, second] = argv;
-  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+  if (first === undefined || first === '--help' || first === '-h') {
     io.stdout(HELP);
     return first === undefined ? 2 : 0;
   }
@@ -77,22 +39,30 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
     io.stdout(VERSION);
     return 0;
   }
+  if (first === 'help') return help(argv.slice(1), io);
+  // `sluice flow --help`, `sluice server -h`: the group's subcommands (a subcommand's own --help is handled by parseOptions).
+  if (isGroup(first) && !isCommand(`${first} ${second ?? ''}`) && (second === 'help' || argv.slice(1).some((arg) => arg === '--help' || arg === '-h'))) {
+    io.stdout(GROUP_HELP[first]!);
+    return 0;
+  }
   if (first === 'flow' && second === 'validate') {
-    const { values, positionals } = parseOptions(argv.slice(2), { format: { type: 'string', default: 'text' } });
+    const { values, positionals } = parseOptions('flow validate', argv.slice(2), { format: { type: 'string', default: 'text' } });
     const format = values.format;
     if (format !== 'text' && format !== 'json') throw usage(`--format must be text or json, got "${String(format)}"`);
     if (positionals.length === 0) throw usage('flow validate needs at least one FILE_OR_DIR');
+    const { flowValidateCommand } = await import('./commands/flow-validate.js');
     return flowValidateCommand(positionals, { format }, io);
   }
   if (first === 'flow' && second === 'deploy') {
-    const { values, positionals } = parseOptions(argv.slice(2), { namespace: { type: 'string' }, delete: { type: 'boolean' }, server: { type: 'string' } });
+    const { values, positionals } = parseOptions('flow deploy', argv.slice(2), { namespace: { type: 'string' }, delete: { type: 'boolean' }, server: { type: 'string' } });
     if (positionals.length === 0) throw usage('flow deploy needs at least one DIR_OR_FILE');
     const { namespace, delete: deleteMissing = false } = values;
     if (deleteMissing && namespace === undefined) throw usage('--delete needs --namespace NS');
+    const { flowDeployCommand } = await import('./commands/flow-deploy.js');
     return flowDeployCommand(positionals, { server: serverOptions(values.server, env), ...(namespace === undefined ? {} : { namespace }), deleteMissing }, io);
   }
   if (first === 'execute') {
-    const { values, positionals } = parseOptions(argv.slice(1), {
+    const { values, positionals } = parseOptions('execute', argv.slice(1), {
       input: { type: 'string', multiple: true },
       label: { type: 'string', multiple: true },
       wait: { type: 'boolean' },
@@ -103,10 +73,14 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
     if (namespace === undefined || flowId === undefined || rest.length > 0) throw usage('execute needs exactly NAMESPACE and FLOW_ID');
     const { output, input = [], label = [], wait = false } = values;
     if (output !== 'text' && output !== 'json') throw usage(`--output must be text or json, got "${output}"`);
+    const { executeCommand } = await import('./commands/execute.js');
     return executeCommand({ server: serverOptions(values.server, env), namespace, flowId, inputs: input, labels: label, wait, output }, io);
   }
   if (first === 'server') {
-    const { values, positionals } = parseOptions(argv.slice(2), {
+    if (!isCommand(`server ${second ?? ''}`)) {
+      throw usage(second === undefined ? 'server needs a mode: local, api, scheduler or worker' : `unknown server mode "${second}" (local, api, scheduler or worker)`);
+    }
+    const { values, positionals } = parseOptions(`server ${second}`, argv.slice(2), {
       port: { type: 'string' },
       host: { type: 'string' },
       'worker-group': { type: 'string' },
@@ -141,10 +115,10 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
     if (second === 'worker') {
       return serverWorkerCommand({ ...(group === undefined ? {} : { group }), ...(values.concurrency === undefined ? {} : { concurrency: String(values.concurrency) }) }, env, io);
     }
-    throw usage(second === undefined ? 'server needs a mode: local, api, scheduler or worker' : `unknown server mode "${second}" (local, api, scheduler or worker)`);
+    throw new Error(`unhandled server mode "${second}"`); // unreachable: isCommand checked it
   }
   if (first === 'run') {
-    const { values, positionals } = parseOptions(argv.slice(1), { input: { type: 'string', multiple: true }, output: { type: 'string', default: 'text' } } as OptionSpec);
+    const { values, positionals } = parseOptions('run', argv.slice(1), { input: { type: 'string', multiple: true }, output: { type: 'string', default: 'text' } } as OptionSpec);
     if (positionals.length !== 1) throw usage('run needs exactly one FLOW file');
     const output = values.output;
     if (output !== 'text' && output !== 'json') throw usage(`--output must be text or json, got "${String(output)}"`);
@@ -160,11 +134,12 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
     }
   }
   if (first === 'db' && second === 'migrate') {
-    const { values, positionals } = parseOptions(argv.slice(2), { 'database-url': { type: 'string' } });
+    const { values, positionals } = parseOptions('db migrate', argv.slice(2), { 'database-url': { type: 'string' } });
     if (positionals.length > 0) throw usage(`db migrate takes no arguments, got "${positionals.join(' ')}"`);
     const flag = values['database-url'];
     const databaseUrl = typeof flag === 'string' ? flag : env.DATABASE_URL;
     if (!databaseUrl) throw usage('db migrate needs a database: pass --database-url URL or set DATABASE_URL');
+    const { dbMigrateCommand } = await import('./commands/db-migrate.js'); // Prisma and pg: only for this command
     return dbMigrateCommand({ databaseUrl }, io);
   }
   if (first === 'db') throw usage(second === undefined ? 'db needs a subcommand: migrate' : `unknown db subcommand "${second}"`);
@@ -174,12 +149,47 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; default?: string | boolean; short?: string; multiple?: boolean }>;
 
-function parseOptions<T extends OptionSpec>(args: string[], options: T): ReturnType<typeof parseArgs<{ options: T; allowPositionals: true }>> {
+/** Thrown by parseOptions when a command's arguments ask for its help: main prints `text` and exits 0. */
+class HelpRequest extends Error {
+  constructor(readonly text: string) {
+    super('help requested');
+  }
+}
+
+function isCommand(name: string): boolean {
+  return Object.hasOwn(COMMAND_HELP, name);
+}
+
+function isGroup(name: string | undefined): name is string {
+  return name !== undefined && Object.hasOwn(GROUP_HELP, name);
+}
+
+/** `sluice help [COMMAND]`: the same text as `sluice [COMMAND] --help`. */
+function help(words: readonly string[], io: CliIO): number {
+  const name = words.join(' ');
+  const text = words.length === 0 ? HELP : isCommand(name) ? COMMAND_HELP[name] : words.length === 1 && isGroup(name) ? GROUP_HELP[name] : undefined;
+  if (text === undefined) throw usage(`unknown command "${name}"`);
+  io.stdout(text);
+  return 0;
+}
+
+/**
+ * The options and positionals of `command`; `--help` or `-h` anywhere among them (before `--`) throws a HelpRequest
+ * with the command's help, even next to an unknown option.
+ */
+function parseOptions<T extends OptionSpec>(command: string, args: string[], options: T): ReturnType<typeof parseArgs<{ options: T; allowPositionals: true }>> {
+  const withHelp: OptionSpec = { ...options, help: { type: 'boolean', short: 'h' } };
+  const asksHelp = (): boolean =>
+    parseArgs({ args, options: withHelp, allowPositionals: true, strict: false, tokens: true }).tokens.some((token) => token.kind === 'option' && token.name === 'help');
+  let parsed: ReturnType<typeof parseArgs<{ options: T; allowPositionals: true }>>;
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: withHelp as T, allowPositionals: true, strict: true });
   } catch (error) {
+    if (asksHelp()) throw new HelpRequest(COMMAND_HELP[command]!);
     throw usage(error instanceof Error ? error.message.split('\n')[0] ?? error.message : String(error));
   }
+  if (asksHelp()) throw new HelpRequest(COMMAND_HELP[command]!);
+  return parsed;
 }
 
 function usage(reason: string): SluiceError {
