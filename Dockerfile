@@ -18,12 +18,14 @@ WORKDIR /src
 COPY . .
 # The root manifest, the lockfile and every workspace's package.json (the workspaces are apps/* and packages/*).
 RUN mkdir -p /manifests \
- && for f in package.json package-lock.json .npmrc apps/*/package.json packages/*/package.json; do \
+ && for f in package.json package-lock.json .npmrc scripts/postinstall.mjs apps/*/package.json packages/*/package.json; do \
       if [ -f "$f" ]; then mkdir -p "/manifests/$(dirname "$f")" && cp "$f" "/manifests/$f"; fi; \
     done
 
 FROM ${NODE_IMAGE} AS deps
-ENV TURBO_TELEMETRY_DISABLED=1 CHECKPOINT_DISABLE=1 NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
+# The root postinstall (scripts/postinstall.mjs) generates and builds a checkout; here only the manifests exist, and the
+# build stage below does both itself.
+ENV SLUICE_SKIP_POSTINSTALL=1 TURBO_TELEMETRY_DISABLED=1 CHECKPOINT_DISABLE=1 NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
 WORKDIR /app
 COPY --from=manifests /manifests/ ./
 ARG NPM_CA_CERTS=""

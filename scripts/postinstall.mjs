@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Run by npm after `npm ci` or `npm install` at the top of the checkout (the root package's own `postinstall`: npm 11
+// runs a root package's lifecycle scripts; only dependencies' scripts need `allowScripts`). It leaves a checkout in
+// which every `sluice` command works at once:
+//   1. it generates the Prisma client (packages/db/src/generated/prisma), which the database code imports;
+//   2. it builds every package's dist/ (Turborepo, cached), so that `sluice` runs compiled JavaScript and starts fast
+//      (apps/cli/bin/sluice.mjs runs dist/ while it is newer than the sources, else the sources through tsx).
+// A failed generation fails the install: nothing that touches the database could run. A failed build only warns: the
+// CLI still works from the sources, slower to start. SLUICE_SKIP_BUILD=1 skips step 2 (the test script builds itself).
+// SLUICE_SKIP_POSTINSTALL=1 skips both (the Dockerfile's dependency stage, which has only the manifests).
+// `npm ci --ignore-scripts` skips all of this; the CLI then generates the client on first use.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bin = (name) => fileURLToPath(new URL(`../node_modules/.bin/${name}`, import.meta.url));
+const say = (message) => process.stderr.write(`sluice postinstall: ${message}\n`);
+
+/** Generate the Prisma client; true when it worked. Shared with the CLI launcher's first-use fallback. */
+export function generatePrismaClient(stdio = 'inherit') {
+  const result = spawnSync(bin('prisma'), ['generate', '--schema', 'prisma/schema.prisma'], {
+    cwd: root,
+    stdio,
+    // Offline: Prisma 7 needs no engine download to generate, and must not phone home.
+    env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/true', CHECKPOINT_DISABLE: '1', PRISMA_HIDE_UPDATE_MESSAGE: '1' },
+  });
+  return result.status === 0;
+}
+
+function build() {
+  const result = spawnSync(bin('turbo'), ['run', 'build', '--output-logs=errors-only'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' },
+  });
+  return result.status === 0;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.env.SLUICE_SKIP_POSTINSTALL === '1') {
+    say('SLUICE_SKIP_POSTINSTALL=1: nothing generated or built');
+    process.exit(0);
+  }
+  if (!existsSync(bin('prisma'))) {
+    // `npm ci --omit=dev`: no Prisma, no TypeScript; such an install runs a prebuilt dist/ (the Docker image does).
+    say('prisma is not installed (dev dependencies omitted): nothing to generate or build');
+    process.exit(0);
+  }
+  say('generating the Prisma client');
+  if (!generatePrismaClient()) {
+    say('prisma generate failed (see above): run `npm run db:generate` to retry');
+    process.exit(1);
+  }
+  if (process.env.SLUICE_SKIP_BUILD === '1') {
+    say('SLUICE_SKIP_BUILD=1: dist/ not built (the sluice command runs from the TypeScript sources)');
+  } else {
+    say('building dist/ for every package (about a minute the first time; cached after)');
+    if (!build()) say('WARNING: the build failed (see above); the sluice command runs from the TypeScript sources, slower to start');
+  }
+}
