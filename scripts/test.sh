@@ -23,6 +23,8 @@ step() {
   fi
 }
 
+# npm ci runs the root postinstall (scripts/postinstall.mjs): it generates the Prisma client and builds dist/, as it
+# does for a user's `npm ci`; the build step below then only checks it (Turborepo's cache answers).
 echo "==> install (npm ci)"
 if ! npm ci --no-audit --no-fund --loglevel=error; then
   echo "!!! npm ci failed"
@@ -30,7 +32,6 @@ if ! npm ci --no-audit --no-fund --loglevel=error; then
   exit 1
 fi
 
-step generate npm run --silent db:generate
 step lint npm run --silent lint
 step typecheck npm run --silent typecheck
 step build npm run --silent build -- --output-logs=errors-only
@@ -55,6 +56,9 @@ export SLUICE_TEST_REGISTRY=127.0.0.1:5000 SLUICE_TEST_REGISTRY_USER=sluice SLUI
 export SLUICE_TEST_BUSYBOX_IMAGE=sluice-test/busybox:1 SLUICE_TEST_PYTHON_IMAGE=sluice-test/python:3
 export SLUICE_TEST_DATABASE_URL=postgres://sluice:sluice@127.0.0.1:5433/postgres
 step tests npx vitest run --coverage --reporter=default --reporter=json --outputFile="$results/vitest.json"
+# The README's quick start on a fresh clone, as a newcomer runs it (scripts/quickstart-smoke.mjs): its checks are
+# appended to the vitest report too. Run after the tests, which it would otherwise compete with for the two cores.
+step quickstart node scripts/quickstart-smoke.mjs --report "$results/vitest.json"
 # The whole stack in containers (Dockerfile, docker-compose.yml, stand-in base images): see scripts/compose-smoke.sh.
 # After the tests: it appends its checks (one test each) to their JSON report, so they count in the last line, and a
 # Docker-heavy run never competes with the tests for the engine.
