@@ -88,6 +88,12 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
       'data-dir': { type: 'string' },
     });
     if (positionals.length > 0) throw usage(`server ${second ?? ''} takes no arguments, got "${positionals.join(' ')}"`);
+    // One option table serves every mode; a flag the mode does not use is refused, never silently ignored.
+    const accepted = SERVER_MODE_FLAGS[second ?? ''] ?? [];
+    const stray = Object.keys(values).filter((flag) => !accepted.includes(flag));
+    if (stray.length > 0) {
+      throw usage(`server ${second ?? ''} does not take --${stray.join(', --')}${accepted.length > 0 ? ` (it takes --${accepted.join(', --')})` : ' (it takes no flags)'}`);
+    }
     const port = values.port === undefined ? undefined : Number(values.port);
     if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw usage(`--port must be a port number, got "${String(values.port)}"`);
     const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
@@ -146,6 +152,14 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
   if (first === 'flow') throw usage(second === undefined ? 'flow needs a subcommand: validate or deploy' : `unknown flow subcommand "${second}"`);
   throw usage(`unknown command "${first}"`);
 }
+
+/** The flags each `server` mode uses (see its --help). */
+const SERVER_MODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  local: ['port', 'host', 'worker-group', 'concurrency', 'data-dir'],
+  api: ['port'],
+  scheduler: [],
+  worker: ['worker-group', 'concurrency'],
+};
 
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; default?: string | boolean; short?: string; multiple?: boolean }>;
 

@@ -86,6 +86,12 @@ describe('sluice flow validate', () => {
     expect((await run('frobnicate')).stderr).toBe('sluice: unknown command "frobnicate" (see sluice --help)');
     expect((await run('flow')).stderr).toBe('sluice: flow needs a subcommand: validate or deploy (see sluice --help)');
     expect((await run('flow', 'explode')).code).toBe(2);
+    // A server mode refuses the flags of the other modes instead of ignoring them.
+    expect(await run('server', 'scheduler', '--port', '9')).toEqual({ code: 2, stdout: '', stderr: 'sluice: server scheduler does not take --port (it takes no flags) (see sluice --help)' });
+    expect((await run('server', 'api', '--worker-group', 'gpu', '--data-dir', 'x')).stderr).toBe(
+      'sluice: server api does not take --worker-group, --data-dir (it takes --port) (see sluice --help)',
+    );
+    expect((await run('server', 'worker', '--port', '1')).stderr).toBe('sluice: server worker does not take --port (it takes --worker-group, --concurrency) (see sluice --help)');
     const empty = tempFlows({ 'readme.md': '# nothing' });
     expect((await run('flow', 'validate', empty)).stderr).toBe(`sluice: no flow files (*.yml, *.yaml) found in ${empty}`);
   });
