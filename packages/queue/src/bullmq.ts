@@ -1,4 +1,4 @@
-import { Queue, Worker, type Job, type JobsOptions } from 'bullmq';
+import { DelayedError, Queue, Worker, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   EXECUTIONS_QUEUE,
@@ -17,9 +17,12 @@ import {
   type ResultMessage,
   type TaskDelivery,
   type TaskJob,
+  type TaskLeaseAnswer,
   type Unsubscribe,
+  FINISHED_LEASE_SECONDS,
 } from './contract.js';
 import {
+  assertLease,
   assertWorkerGroup,
   COMPLETED_RETENTION_SECONDS,
   concurrencyOf,
@@ -27,9 +30,11 @@ import {
   delayOf,
   FAILED_RETENTION_SECONDS,
   KILL_MARK_SECONDS,
+  leaseKey,
   positiveInteger,
   REDELIVERY_DELAY_MS,
   reportToConsole,
+  TransientRetry,
   type ErrorReporter,
 } from './shared.js';
 
@@ -63,9 +68,46 @@ export function bullmqJobId(dedupId: string): string {
   return `j-${encodeURIComponent(dedupId)}`;
 }
 
+/** A lease's value: `run` or `done`, a newline, its holder. */
+const LEASE_RUN = 'run\n';
+const LEASE_DONE = 'done\n';
+
+/** KEYS[1] lease; ARGV run value, ttl. Acquired: {1}; else {0, value, pttl}. */
+const ACQUIRE_LEASE = `
+local value = redis.call('GET', KEYS[1])
+if (not value) or value == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return {1}
+end
+return {0, value, redis.call('PTTL', KEYS[1])}`;
+
+/** KEYS[1] lease; ARGV run value, ttl. Renewed (or taken again when it vanished): 1; held by another or done: 0. */
+const RENEW_LEASE = `
+local value = redis.call('GET', KEYS[1])
+if (not value) or value == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+
+/** KEYS[1] lease; ARGV run value, done value ('' to delete), done ttl. Only the holder's lease (or none) is touched. */
+const RELEASE_LEASE = `
+local value = redis.call('GET', KEYS[1])
+if value and value ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+end
+return 1`;
+
+/** Job states of a task job still to be handled (not completed or failed). */
+const UNFINISHED_STATES: ReadonlySet<string> = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
 interface WorkerEntry {
   readonly worker: Worker;
   readonly connection: Redis;
+  readonly transient: TransientRetry;
   /** Resolves once the consumer is closed, gracefully or by force (whichever finished first). */
   readonly closed: Promise<void>;
   readonly markClosed: () => void;
@@ -86,8 +128,13 @@ interface WorkerEntry {
  *
  * Task jobs have one attempt: a rejected task handler fails the job (reported to `onError`); only a consumer that
  * stops renewing its lock (it died) gets the job back, through BullMQ's stalled-job check, up to `maxStalledCount`
- * times. Results, logs and execution messages have `maxDeliveries` attempts, 100 ms apart. Finished jobs are kept
- * (so their `dedupId` stays known) 1 hour when completed, 24 hours when failed.
+ * times. Results, logs and execution messages have `maxDeliveries` attempts, 100 ms apart; a transient failure
+ * (`ConsumeOptions.transient`) is not an attempt: the handler runs again after a backoff while the job stays active
+ * (its lock renewed), and a consumer closed meanwhile moves the job to delayed (`DelayedError`: no attempt counted).
+ * Finished jobs are kept (so their `dedupId` stays known) 1 hour when completed, 24 hours when failed.
+ *
+ * Task leases are keys `<prefix>:lease:<taskRunId>:<attempt>` holding `run\n<holder>` with a TTL, or `done\n<holder>`
+ * once finished; acquire, renew and release are Lua scripts (compare-and-set on the holder).
  */
 class BullmqQueue implements QueueDriver {
   readonly kind = 'bullmq';
@@ -145,6 +192,41 @@ class BullmqQueue implements QueueDriver {
     assertWorkerGroup(group);
     this.#assertOpen();
     return this.#queue(taskQueueName(group)).getJobCountByTypes('waiting', 'delayed', 'prioritized');
+  }
+
+  async hasTask(group: string, dedupId: string): Promise<boolean> {
+    assertWorkerGroup(group);
+    this.#assertOpen();
+    const state = await this.#queue(taskQueueName(group)).getJobState(bullmqJobId(dedupId));
+    return UNFINISHED_STATES.has(state);
+  }
+
+  async acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<TaskLeaseAnswer> {
+    this.#assertOpen();
+    assertLease(holder, ttlMs);
+    const answer = (await this.#connection.eval(ACQUIRE_LEASE, 1, this.#leaseKey(taskRunId, attempt), LEASE_RUN + holder, ttlMs)) as [number, string?, number?];
+    if (answer[0] === 1) return { acquired: true };
+    const value = answer[1] ?? '';
+    const finished = value.startsWith(LEASE_DONE);
+    return {
+      acquired: false,
+      holder: value.slice(value.indexOf('\n') + 1),
+      finished,
+      expiresInMs: Math.max(0, answer[2] ?? 0),
+    };
+  }
+
+  async renewTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    assertLease(holder, ttlMs);
+    return (await this.#connection.eval(RENEW_LEASE, 1, this.#leaseKey(taskRunId, attempt), LEASE_RUN + holder, ttlMs)) === 1;
+  }
+
+  async releaseTaskLease(taskRunId: string, attempt: number, holder: string, finished: boolean): Promise<void> {
+    this.#assertOpen();
+    assertLease(holder);
+    const done = finished ? LEASE_DONE + holder : '';
+    await this.#connection.eval(RELEASE_LEASE, 1, this.#leaseKey(taskRunId, attempt), LEASE_RUN + holder, done, FINISHED_LEASE_SECONDS * 1000);
   }
 
   async publishResult(message: ResultMessage): Promise<void> {
@@ -236,6 +318,10 @@ class BullmqQueue implements QueueDriver {
     }
   }
 
+  #leaseKey(taskRunId: string, attempt: number): string {
+    return `${this.#prefix}:lease:${leaseKey(taskRunId, attempt)}`;
+  }
+
   #killedKey(executionId: string): string {
     return `${this.#prefix}:killed:${executionId}`;
   }
@@ -262,7 +348,14 @@ class BullmqQueue implements QueueDriver {
   async #add(queueName: string, jobName: string, data: unknown, jobOptions: JobsOptions, options: EnqueueOptions | undefined): Promise<void> {
     this.#assertOpen();
     const delay = delayOf(options);
-    await this.#queue(queueName).add(jobName, data, {
+    const queue = this.#queue(queueName);
+    if (options?.dedupId !== undefined && options.replaceFinished === true) {
+      // A finished job with this id would make add() a no-op: remove it first (one still to be handled stays).
+      const jobId = bullmqJobId(options.dedupId);
+      const state = await queue.getJobState(jobId);
+      if (state === 'completed' || state === 'failed') await queue.remove(jobId);
+    }
+    await queue.add(jobName, data, {
       ...jobOptions,
       removeOnComplete: { age: COMPLETED_RETENTION_SECONDS, count: 10_000 },
       removeOnFail: { age: FAILED_RETENTION_SECONDS },
@@ -275,10 +368,16 @@ class BullmqQueue implements QueueDriver {
     this.#assertOpen();
     const concurrency = concurrencyOf(options);
     const connection = this.#connect(`consumer connection of ${queueName}`);
+    const countWaiting = (): Promise<number> => this.#queue(queueName).getJobCountByTypes('waiting', 'delayed', 'prioritized', 'active');
+    const transient = new TransientRetry(options, queueName, countWaiting, (error, context) => this.#report(error, context));
     const worker = new Worker<T>(
       queueName,
-      async (job) => {
-        await process(job);
+      async (job, token) => {
+        if ((await transient.run(() => process(job))) === 'closed') {
+          // Closing while the message waits for a retry: back to the queue (delayed), not counted as an attempt.
+          await job.moveToDelayed(Date.now() + transient.delayMs(), token);
+          throw new DelayedError();
+        }
       },
       {
         connection,
@@ -299,7 +398,7 @@ class BullmqQueue implements QueueDriver {
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
     });
-    const entry: WorkerEntry = { worker, connection, closed, markClosed, done: false };
+    const entry: WorkerEntry = { worker, connection, transient, closed, markClosed, done: false };
     this.#workers.add(entry);
     return { close: (closeOptions) => this.#closeWorker(entry, closeOptions?.force ?? false) };
   }
@@ -315,6 +414,8 @@ class BullmqQueue implements QueueDriver {
    */
   #closeWorker(entry: WorkerEntry, force: boolean): Promise<void> {
     if (entry.done) return entry.closed;
+    // Messages waiting for a transient retry go back to the queue rather than hold the close.
+    entry.transient.close();
     if (force) {
       entry.forced ??= (async () => {
         await this.#settle(entry.worker.close(true), 'closing a consumer (force)');

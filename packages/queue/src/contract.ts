@@ -14,7 +14,12 @@
  * - execution updates: fire-and-forget to every API instance (pub/sub), for `?wait=true` and live follow.
  *
  * A consumer handler that resolves acknowledges its message; one that rejects fails it, and the message is delivered
- * again up to `maxDeliveries` times (results, logs and execution events are idempotent on the consumer side).
+ * again up to `maxDeliveries` times (results, logs and execution events are idempotent on the consumer side). A
+ * rejection the consumer calls transient (`ConsumeOptions.transient`: its database is unreachable) is not a failed
+ * delivery: the message is handled again after a backoff, for as long as it takes, and is never dropped.
+ *
+ * Task leases (`acquireTaskLease`...) let the worker that runs a task run attempt fence off any other delivery of the
+ * same attempt: at most one live run of an attempt, even when the queue delivers its job twice.
  *
  * Compatibility: every message here is JSON on Redis and may be read by a newer or older process during a rolling
  * upgrade: add optional fields, never rename or remove one.
@@ -190,12 +195,67 @@ export interface EnqueueOptions {
    * within the retention window), adding another with the same id does nothing.
    */
   readonly dedupId?: string;
+  /**
+   * With `dedupId`: a message with this id that has finished (completed, or failed for good) no longer blocks this
+   * one: it is forgotten and this one is added. One still waiting, delayed or active does (nothing is added). For a
+   * reconciliation that sends again what the queue lost: a legitimate re-send is not blocked for the retention window.
+   */
+  readonly replaceFinished?: boolean;
+}
+
+/** Where a consumer stands while its handler fails transiently (see {@link ConsumeOptions.transient}). */
+export interface TransientStatus {
+  /** The reason `transient` gave for the last failure ("database unreachable: connection refused"). */
+  readonly reason: string;
+  /** Messages of the channel not handled yet: waiting, delayed and active (those being retried included). */
+  readonly waiting: number;
+  /** When the first transient failure of this outage happened. */
+  readonly since: Date;
+  /** True on the call that ends an outage: a message that had failed transiently was handled. */
+  readonly recovered: boolean;
 }
 
 export interface ConsumeOptions {
   /** Messages handled at the same time by this consumer. Default 1. */
   readonly concurrency?: number;
+  /**
+   * Whether a handler's rejection is transient: a short reason (`database unreachable: connection refused`) when a
+   * dependency is away and a later try will succeed, undefined for any other failure (a bug, a bad message), which
+   * counts as a failed delivery as usual. A message that fails transiently keeps its slot and is handled again after
+   * a backoff shared by the consumer (doubling from {@link TRANSIENT_BACKOFF_MIN_MS} up to
+   * {@link TRANSIENT_BACKOFF_MAX_MS}), without limit of time: it is never dropped for it. A consumer closed meanwhile
+   * leaves the message in the queue (BullMQ: delayed) for the next one.
+   */
+  readonly transient?: (error: unknown) => string | undefined;
+  /**
+   * Told about an outage: at the first transient failure, then at most every {@link TRANSIENT_REPORT_EVERY_MS} while
+   * it lasts, and once when it ends (`recovered`). Default: the driver's `onError`.
+   */
+  readonly onTransient?: (status: TransientStatus) => void;
 }
+
+/** First pause before a transiently failed message is handled again; doubled after each transient failure. */
+export const TRANSIENT_BACKOFF_MIN_MS = 100;
+/** Longest pause between two tries of a transiently failed message. */
+export const TRANSIENT_BACKOFF_MAX_MS = 5000;
+/** A consumer reports an outage at most this often. */
+export const TRANSIENT_REPORT_EVERY_MS = 10_000;
+
+/** The answer to {@link QueueDriver.acquireTaskLease}. */
+export type TaskLeaseAnswer =
+  | { readonly acquired: true }
+  | {
+      readonly acquired: false;
+      /** Who holds it (the holder given to acquire), or who finished the attempt. */
+      readonly holder: string;
+      /** The holder released it as finished: the attempt has run to its end (its result is published). */
+      readonly finished: boolean;
+      /** When the holder's lease expires unless renewed (ms from now). */
+      readonly expiresInMs: number;
+    };
+
+/** How long a finished attempt's lease stays known (a later delivery of the attempt is then not run). */
+export const FINISHED_LEASE_SECONDS = 3600;
 
 /** What a task handler receives besides the job. */
 export interface TaskDelivery {
@@ -222,6 +282,31 @@ export interface QueueDriver {
   consumeTasks(group: string, options: ConsumeOptions, handler: (job: TaskJob, delivery: TaskDelivery) => Promise<void>): Consumer;
   /** Number of task jobs waiting or delayed (not yet taken) in a group's queue. */
   pendingTasks(group: string): Promise<number>;
+  /**
+   * Whether a task job enqueued with `dedupId` is in the group's queue and not finished: waiting, delayed or active
+   * (taken by a consumer that is alive or not yet known dead). False once it completed or failed, and for an id the
+   * queue never had or lost (Redis restarted without persistence).
+   */
+  hasTask(group: string, dedupId: string): Promise<boolean>;
+
+  /**
+   * Take the lease of a task run attempt for `holder` (unique per delivery), for `ttlMs`. Acquired when nobody holds
+   * it, or `holder` already does (then extended); otherwise says who holds it, for how long, or that the attempt has
+   * finished. A worker runs an attempt's code only while it holds its lease.
+   */
+  acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<TaskLeaseAnswer>;
+  /**
+   * Extend `holder`'s lease to `ttlMs` from now. When the lease vanished (Redis restarted without persistence) it is
+   * taken again; when another holder has it (or finished the attempt) it is not touched, and the answer is false:
+   * `holder` lost it.
+   */
+  renewTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Give the lease up, if `holder` has it (or nobody does). `finished`: the attempt ran to its end and its result is
+   * published: the lease stays, as finished, for {@link FINISHED_LEASE_SECONDS}, so a late second delivery of the
+   * attempt is not run. Otherwise it is deleted (a handed-back attempt may run again at once).
+   */
+  releaseTaskLease(taskRunId: string, attempt: number, holder: string, finished: boolean): Promise<void>;
 
   publishResult(message: ResultMessage): Promise<void>;
   consumeResults(options: ConsumeOptions, handler: (message: ResultMessage) => Promise<void>): Consumer;

@@ -16,18 +16,23 @@ import {
   type ResultMessage,
   type TaskDelivery,
   type TaskJob,
+  type TaskLeaseAnswer,
   type Unsubscribe,
+  FINISHED_LEASE_SECONDS,
 } from './contract.js';
 import {
+  assertLease,
   assertWorkerGroup,
   COMPLETED_RETENTION_SECONDS,
   concurrencyOf,
   DEFAULT_MAX_DELIVERIES,
   delayOf,
   FAILED_RETENTION_SECONDS,
+  leaseKey,
   positiveInteger,
   REDELIVERY_DELAY_MS,
   reportToConsole,
+  TransientRetry,
   type ErrorReporter,
 } from './shared.js';
 
@@ -88,6 +93,7 @@ interface ConsumerState {
   readonly accepts: (channel: Channel) => boolean;
   readonly concurrency: number;
   readonly handle: (payload: unknown, envelope: Envelope) => Promise<void>;
+  readonly transient: TransientRetry;
   inFlight: number;
   closed: boolean;
   /** Resolvers of `close()` calls waiting for the handlers in flight. */
@@ -104,8 +110,10 @@ interface ConsumerState {
  *
  * Failure handling mirrors the BullMQ driver: a rejected results, logs or executions message is delivered again
  * after 100 ms, up to `maxDeliveries` times, then dropped and reported to `onError`; a rejected task job is not
- * delivered again (a BullMQ task job has one attempt; only a dead consumer brings it back) and is reported.
+ * delivered again (a BullMQ task job has one attempt; only a dead consumer brings it back) and is reported. A
+ * transient rejection (`ConsumeOptions.transient`) is retried in place, without limit (see `TransientRetry`).
  * `dedupId`s stay known while waiting, delayed or active, then 1 hour after completion (24 hours after a drop).
+ * Task leases live in a map, with their expiry dates.
  */
 class InProcessQueue implements QueueDriver {
   readonly kind = 'in-process';
@@ -119,6 +127,8 @@ class InProcessQueue implements QueueDriver {
   readonly #known = new Map<string, number>();
   #knownWrites = 0;
   readonly #killed = new Set<string>();
+  /** Task leases: key → holder, whether finished, and expiry (epoch ms). */
+  readonly #leases = new Map<string, { holder: string; finished: boolean; expires: number }>();
   readonly #killSubscribers = new Set<(executionId: string) => void>();
   readonly #updateSubscribers = new Set<(update: ExecutionUpdate) => void>();
   readonly #flowSubscribers = new Set<(change: FlowChange) => void>();
@@ -140,7 +150,7 @@ class InProcessQueue implements QueueDriver {
     assertWorkerGroup(group, true);
     if (group !== ALL_WORKER_GROUPS) this.#channel(taskQueueName(group), group);
     const accepts = group === ALL_WORKER_GROUPS ? (channel: Channel) => channel.group !== undefined : (channel: Channel) => channel.group === group;
-    return this.#consume(accepts, options, (payload, envelope) => handler(payload as TaskJob, { deliveryCount: envelope.deliveries }));
+    return this.#consume(accepts, options, taskQueueName(group), (payload, envelope) => handler(payload as TaskJob, { deliveryCount: envelope.deliveries }));
   }
 
   async pendingTasks(group: string): Promise<number> {
@@ -150,6 +160,53 @@ class InProcessQueue implements QueueDriver {
       if (channel.group !== undefined && (group === ALL_WORKER_GROUPS || channel.group === group)) pending += channel.ready.size + channel.delayed;
     }
     return pending;
+  }
+
+  async hasTask(group: string, dedupId: string): Promise<boolean> {
+    assertWorkerGroup(group);
+    return this.#known.get(`${taskQueueName(group)}\n${dedupId}`) === Infinity;
+  }
+
+  async acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<TaskLeaseAnswer> {
+    this.#assertOpen();
+    assertLease(holder, ttlMs);
+    const key = leaseKey(taskRunId, attempt);
+    const lease = this.#lease(key);
+    if (!lease || (!lease.finished && lease.holder === holder)) {
+      this.#leases.set(key, { holder, finished: false, expires: Date.now() + ttlMs });
+      return { acquired: true };
+    }
+    return { acquired: false, holder: lease.holder, finished: lease.finished, expiresInMs: Math.max(0, lease.expires - Date.now()) };
+  }
+
+  async renewTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<boolean> {
+    this.#assertOpen();
+    assertLease(holder, ttlMs);
+    const key = leaseKey(taskRunId, attempt);
+    const lease = this.#lease(key);
+    if (lease && (lease.finished || lease.holder !== holder)) return false;
+    this.#leases.set(key, { holder, finished: false, expires: Date.now() + ttlMs });
+    return true;
+  }
+
+  async releaseTaskLease(taskRunId: string, attempt: number, holder: string, finished: boolean): Promise<void> {
+    this.#assertOpen();
+    assertLease(holder);
+    const key = leaseKey(taskRunId, attempt);
+    const lease = this.#lease(key);
+    if (lease && (lease.finished || lease.holder !== holder)) return;
+    if (finished) this.#leases.set(key, { holder, finished: true, expires: Date.now() + FINISHED_LEASE_SECONDS * 1000 });
+    else this.#leases.delete(key);
+  }
+
+  /** The lease under `key`, unless it expired (then forgotten). */
+  #lease(key: string): { holder: string; finished: boolean; expires: number } | undefined {
+    const lease = this.#leases.get(key);
+    if (lease && lease.expires <= Date.now()) {
+      this.#leases.delete(key);
+      return undefined;
+    }
+    return lease;
   }
 
   async publishResult(message: ResultMessage): Promise<void> {
@@ -216,6 +273,7 @@ class InProcessQueue implements QueueDriver {
       this.#timers.clear();
       this.#channels.clear();
       this.#known.clear();
+      this.#leases.clear();
       this.#killSubscribers.clear();
       this.#updateSubscribers.clear();
       this.#flowSubscribers.clear();
@@ -242,6 +300,8 @@ class InProcessQueue implements QueueDriver {
     const payload = structuredClone(message);
     const dedupKey = options?.dedupId === undefined ? undefined : `${channel.name}\n${options.dedupId}`;
     if (dedupKey !== undefined) {
+      // A finished message (known until a finite date) no longer blocks a replacing enqueue.
+      if (options?.replaceFinished === true && this.#known.get(dedupKey) !== Infinity) this.#known.delete(dedupKey);
       if (this.#isKnown(dedupKey)) return;
       this.#remember(dedupKey, Infinity);
     }
@@ -289,12 +349,19 @@ class InProcessQueue implements QueueDriver {
 
   #consumeChannel<T>(name: string, options: ConsumeOptions, handler: (message: T) => Promise<void>): Consumer {
     const channel = this.#channel(name);
-    return this.#consume((candidate) => candidate === channel, options, (payload) => handler(payload as T));
+    return this.#consume((candidate) => candidate === channel, options, name, (payload) => handler(payload as T));
   }
 
-  #consume(accepts: (channel: Channel) => boolean, options: ConsumeOptions, handle: ConsumerState['handle']): Consumer {
+  #consume(accepts: (channel: Channel) => boolean, options: ConsumeOptions, name: string, handle: ConsumerState['handle']): Consumer {
     this.#assertOpen();
-    const state: ConsumerState = { accepts, concurrency: concurrencyOf(options), handle, inFlight: 0, closed: false, idle: [] };
+    const concurrency = concurrencyOf(options);
+    const countWaiting = async (): Promise<number> => {
+      let waiting = 0;
+      for (const channel of this.#channels.values()) if (accepts(channel)) waiting += channel.ready.size + channel.delayed;
+      return waiting + state.inFlight;
+    };
+    const transient = new TransientRetry(options, name, countWaiting, (error, context) => this.#report(error, context));
+    const state: ConsumerState = { accepts, concurrency, handle, transient, inFlight: 0, closed: false, idle: [] };
     this.#consumers.push(state);
     this.#schedulePump();
     return { close: (closeOptions) => this.#closeConsumer(state, closeOptions?.force ?? false) };
@@ -305,6 +372,7 @@ class InProcessQueue implements QueueDriver {
       state.closed = true;
       const index = this.#consumers.indexOf(state);
       if (index >= 0) this.#consumers.splice(index, 1);
+      state.transient.close();
     }
     if (force || state.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => state.idle.push(resolve));
@@ -350,7 +418,14 @@ class InProcessQueue implements QueueDriver {
     envelope.deliveries += 1;
     void (async () => {
       try {
-        await consumer.handle(structuredClone(envelope.payload), envelope);
+        // Each try gets its own copy of the message; transient failures are retried in place (not deliveries).
+        const outcome = await consumer.transient.run(() => consumer.handle(structuredClone(envelope.payload), envelope));
+        if (outcome === 'closed') {
+          // The consumer closed while the message waited for a retry: back to its channel for the next consumer.
+          envelope.deliveries -= 1;
+          this.#later(envelope, consumer.transient.delayMs());
+          return;
+        }
         this.#settled(envelope, COMPLETED_RETENTION_SECONDS);
       } catch (error) {
         this.#failed(envelope, error);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { describeWithRedis } from '@sluice/testing';
+import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { ALL_WORKER_GROUPS, bullmqJobId, createBullmqQueue } from '../src/index.js';
 import type { QueueDriver, TaskDelivery } from '../src/index.js';
@@ -90,6 +91,54 @@ describeWithRedis('bullmq queue', (redis) => {
     await waitFor(() => deliveries.length === 1, 20_000, 'the held job to come back');
     expect(deliveries).toEqual([['tr-handback', { deliveryCount: 2 }]]);
   }, 30_000);
+
+  it('keeps renewing the lock of a job whose handler runs long: a 5 s task under a 1 s lock is delivered once', async () => {
+    // BullMQ renews a job's lock while its handler runs (every lockDuration/2, checked every lockDuration/4), so a task
+    // far longer than the lock is never taken for stalled. Two consumers on two connections compete for it.
+    const prefix = freshPrefix();
+    const first = open(prefix);
+    const second = open(prefix);
+    const deliveries: string[] = [];
+    let running = 0;
+    let overlapped = false;
+    const handler = (by: string) => async (): Promise<void> => {
+      deliveries.push(by);
+      running += 1;
+      if (running > 1) overlapped = true;
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      running -= 1;
+    };
+    first.consumeTasks('long', {}, handler('first'));
+    second.consumeTasks('long', {}, handler('second'));
+    await first.enqueueTask('long', sampleTaskJob('tr-long', 'long'), { dedupId: 'tr-long-1' });
+    await waitFor(() => deliveries.length === 1, 10_000, 'the job to be taken');
+    await waitFor(async () => !(await first.hasTask('long', 'tr-long-1')), 20_000, 'the job to complete');
+    // Several stalled-job checks (every 500 ms) after the end: nothing comes back.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(deliveries).toHaveLength(1);
+    expect(overlapped).toBe(false);
+  }, 30_000);
+
+  it('takes a lease again on renewal when its key vanished (Redis restarted without persistence), never from another holder', async () => {
+    const prefix = freshPrefix();
+    const driver = open(prefix);
+    expect(await driver.acquireTaskLease('tr-vanish', 1, 'w1/a', 60_000)).toEqual({ acquired: true });
+    const redisClient = new Redis(redis().url);
+    try {
+      const key = `${prefix}:lease:tr-vanish:1`;
+      expect(await redisClient.get(key)).toBe('run\nw1/a');
+      await redisClient.del(key);
+      expect(await driver.renewTaskLease('tr-vanish', 1, 'w1/a', 60_000)).toBe(true);
+      expect(await redisClient.get(key)).toBe('run\nw1/a');
+      const ttl = await redisClient.pttl(key);
+      expect(ttl).toBeGreaterThan(50_000);
+      await redisClient.set(key, 'run\nw2/b', 'PX', 60_000);
+      expect(await driver.renewTaskLease('tr-vanish', 1, 'w1/a', 60_000)).toBe(false);
+      expect(await redisClient.get(key)).toBe('run\nw2/b');
+    } finally {
+      redisClient.disconnect();
+    }
+  });
 
   it('refuses group keys BullMQ cannot name, and ALL_WORKER_GROUPS', async () => {
     const driver = open(freshPrefix());

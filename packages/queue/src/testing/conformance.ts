@@ -20,6 +20,7 @@ import {
   type ResultMessage,
   type TaskDelivery,
   type TaskJob,
+  type TransientStatus,
 } from '../contract.js';
 
 export interface QueueUnderTest {
@@ -318,6 +319,165 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       // Acknowledged by the third delivery: it never comes back.
       await sleep(300);
       expect(seen.filter((id) => id === 'flaky')).toHaveLength(3);
+    });
+
+    it('retries a message whose handler fails transiently beyond maxDeliveries, never dropping it, and reports the outage', async () => {
+      const unavailable = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      const statuses: TransientStatus[] = [];
+      let tries = 0;
+      const seen: string[] = [];
+      track(
+        driver.consumeResults(
+          {
+            transient: (error) => ((error as { code?: string }).code === 'ECONNREFUSED' ? 'database unreachable: connection refused' : undefined),
+            onTransient: (status) => void statuses.push(status),
+          },
+          async (message) => {
+            seen.push(message.taskRunId);
+            if (message.taskRunId !== 'outage') return;
+            tries += 1;
+            // Five transient failures: more than maxDeliveries (3), which would have dropped it.
+            if (tries <= 5) throw unavailable;
+          },
+        ),
+      );
+      await driver.publishResult(resultOf('outage'));
+      await waitFor(() => tries === 6, 20_000, 'the sixth try');
+      await waitFor(() => statuses.some((status) => status.recovered), 10_000, 'the recovery report');
+      expect(statuses[0]).toMatchObject({ reason: 'database unreachable: connection refused', recovered: false });
+      expect(statuses[0]?.waiting).toBeGreaterThanOrEqual(1);
+      // At most one report per outage before the recovery (five failures within a few seconds), then the recovery.
+      expect(statuses.filter((status) => !status.recovered)).toHaveLength(1);
+      expect(statuses.at(-1)).toMatchObject({ recovered: true, reason: 'database unreachable: connection refused' });
+      await driver.publishResult(resultOf('marker'));
+      await waitFor(() => seen.includes('marker'), 10_000, 'the marker');
+      await sleep(300);
+      expect(tries).toBe(6);
+    }, 30_000);
+
+    it('still drops a message whose handler fails otherwise after maxDeliveries, even with a transient classifier', async () => {
+      let tries = 0;
+      const seen: string[] = [];
+      track(
+        driver.consumeResults({ transient: (error) => ((error as Error).message === 'unreachable' ? 'unreachable' : undefined) }, async (message) => {
+          seen.push(message.taskRunId);
+          if (message.taskRunId !== 'poison') return;
+          tries += 1;
+          throw new Error('a bug');
+        }),
+      );
+      await driver.publishResult(resultOf('poison'));
+      await waitFor(() => tries >= 3, 10_000, 'three deliveries');
+      await sleep(500);
+      await driver.publishResult(resultOf('marker'));
+      await waitFor(() => seen.includes('marker'), 10_000, 'the marker');
+      // maxDeliveries is at least 3 for the suite; a bounded number in any case, not an endless retry.
+      expect(tries).toBeGreaterThanOrEqual(3);
+      expect(tries).toBeLessThanOrEqual(10);
+    });
+
+    it('leaves a message that waits for a transient retry in the queue when its consumer closes', async () => {
+      let firstTries = 0;
+      const first = track(
+        driver.consumeExecutions({ transient: () => 'database unreachable' }, async () => {
+          firstTries += 1;
+          throw new Error('unreachable');
+        }),
+      );
+      await driver.publishExecution(execution('exec-outage'));
+      await waitFor(() => firstTries >= 1, 10_000, 'the first try');
+      await first.close();
+      const received: string[] = [];
+      track(driver.consumeExecutions({}, async (message) => void received.push(message.executionId)));
+      await waitFor(() => received.length === 1, 20_000, 'the message to come back to the next consumer');
+      expect(received).toEqual(['exec-outage']);
+    }, 30_000);
+
+    it('says whether a task job is in its queue by dedupId: waiting, delayed or active, not finished', async () => {
+      expect(await driver.hasTask('has', 'tr-never-1')).toBe(false);
+      await driver.enqueueTask('has', sampleTaskJob('waiting', 'has'), { dedupId: 'tr-w-1' });
+      await driver.enqueueTask('has', sampleTaskJob('delayed', 'has'), { dedupId: 'tr-d-1', delayMs: 60_000 });
+      expect(await driver.hasTask('has', 'tr-w-1')).toBe(true);
+      expect(await driver.hasTask('has', 'tr-d-1')).toBe(true);
+      // Per group.
+      expect(await driver.hasTask('has-other', 'tr-w-1')).toBe(false);
+      const hold = gate();
+      const done: string[] = [];
+      track(
+        driver.consumeTasks('has', {}, async (job) => {
+          if (job.taskRunId === 'waiting') await hold.promise;
+          done.push(job.taskRunId);
+        }),
+      );
+      await sleep(200);
+      expect(await driver.hasTask('has', 'tr-w-1')).toBe(true);
+      hold.open();
+      await waitFor(() => done.includes('waiting'), 10_000, 'the job to complete');
+      await waitFor(async () => !(await driver.hasTask('has', 'tr-w-1')), 10_000, 'the completed job to be no longer pending');
+      expect(await driver.hasTask('has', 'tr-d-1')).toBe(true);
+    });
+
+    it('lets a finished job be replaced with replaceFinished, never one still pending', async () => {
+      const seen: string[] = [];
+      track(driver.consumeTasks('replace', {}, async (job) => void seen.push(job.taskRunId)));
+      await driver.enqueueTask('replace', sampleTaskJob('first', 'replace'), { dedupId: 'tr-r-1' });
+      await waitFor(() => seen.length === 1, 10_000, 'the first run');
+      await waitFor(async () => !(await driver.hasTask('replace', 'tr-r-1')), 10_000, 'the job to finish');
+      // Without replaceFinished the completed job's id still blocks; with it, the job is sent again.
+      await driver.enqueueTask('replace', sampleTaskJob('blocked', 'replace'), { dedupId: 'tr-r-1' });
+      await driver.enqueueTask('replace', sampleTaskJob('again', 'replace'), { dedupId: 'tr-r-1', replaceFinished: true });
+      await waitFor(() => seen.length === 2, 10_000, 'the second run');
+      expect(seen).toEqual(['first', 'again']);
+      // A pending job is never replaced.
+      await driver.enqueueTask('replace', sampleTaskJob('later', 'replace'), { dedupId: 'tr-r-2', delayMs: 60_000 });
+      await driver.enqueueTask('replace', sampleTaskJob('duplicate', 'replace'), { dedupId: 'tr-r-2', replaceFinished: true });
+      expect(await driver.pendingTasks('replace')).toBe(1);
+      // Executions too.
+      const executions: string[] = [];
+      track(driver.consumeExecutions({}, async (message) => void executions.push(message.executionId)));
+      await driver.publishExecution(execution('exec-r'), { dedupId: 'created:exec-r' });
+      await waitFor(() => executions.length === 1, 10_000, 'the first execution message');
+      await sleep(100);
+      await driver.publishExecution(execution('exec-r'), { dedupId: 'created:exec-r', replaceFinished: true });
+      await waitFor(() => executions.length === 2, 10_000, 'the replaced execution message');
+    });
+
+    it('leases a task run attempt to one holder at a time; renews, expires, releases, and remembers a finished one', async () => {
+      expect(await driver.acquireTaskLease('tr-lease', 1, 'w1/a', 60_000)).toEqual({ acquired: true });
+      // Re-entrant for its holder.
+      expect(await driver.acquireTaskLease('tr-lease', 1, 'w1/a', 60_000)).toEqual({ acquired: true });
+      const refused = await driver.acquireTaskLease('tr-lease', 1, 'w2/b', 60_000);
+      expect(refused).toMatchObject({ acquired: false, holder: 'w1/a', finished: false });
+      expect(refused.acquired === false && refused.expiresInMs).toBeGreaterThan(50_000);
+      // Other attempts and task runs are other leases.
+      expect(await driver.acquireTaskLease('tr-lease', 2, 'w2/b', 60_000)).toEqual({ acquired: true });
+      expect(await driver.acquireTaskLease('tr-lease-2', 1, 'w2/b', 60_000)).toEqual({ acquired: true });
+
+      expect(await driver.renewTaskLease('tr-lease', 1, 'w1/a', 60_000)).toBe(true);
+      expect(await driver.renewTaskLease('tr-lease', 1, 'w2/b', 60_000)).toBe(false);
+      // Releasing someone else's lease does nothing.
+      await driver.releaseTaskLease('tr-lease', 1, 'w2/b', false);
+      expect(await driver.acquireTaskLease('tr-lease', 1, 'w2/b', 60_000)).toMatchObject({ acquired: false, holder: 'w1/a' });
+      await driver.releaseTaskLease('tr-lease', 1, 'w1/a', false);
+      expect(await driver.acquireTaskLease('tr-lease', 1, 'w2/b', 60_000)).toEqual({ acquired: true });
+      await driver.releaseTaskLease('tr-lease', 1, 'w2/b', true);
+      expect(await driver.acquireTaskLease('tr-lease', 1, 'w3/c', 60_000)).toMatchObject({ acquired: false, holder: 'w2/b', finished: true });
+      expect(await driver.renewTaskLease('tr-lease', 1, 'w2/b', 60_000)).toBe(false);
+
+      // A lease not renewed expires; then another holder takes it, and the first has lost it.
+      expect(await driver.acquireTaskLease('tr-expire', 1, 'w1/a', 300)).toEqual({ acquired: true });
+      expect(await driver.acquireTaskLease('tr-expire', 1, 'w2/b', 300)).toMatchObject({ acquired: false });
+      await sleep(600);
+      expect(await driver.acquireTaskLease('tr-expire', 1, 'w2/b', 60_000)).toEqual({ acquired: true });
+      expect(await driver.renewTaskLease('tr-expire', 1, 'w1/a', 60_000)).toBe(false);
+      // Renewing a lease that vanished takes it again.
+      expect(await driver.renewTaskLease('tr-vanished', 1, 'w1/a', 60_000)).toBe(true);
+      expect(await driver.acquireTaskLease('tr-vanished', 1, 'w2/b', 60_000)).toMatchObject({ acquired: false, holder: 'w1/a' });
+
+      await expect(driver.acquireTaskLease('', 1, 'w1', 1000)).rejects.toThrow(/task run id/);
+      await expect(driver.acquireTaskLease('tr', 0, 'w1', 1000)).rejects.toThrow(/attempt/);
+      await expect(driver.acquireTaskLease('tr', 1, '', 1000)).rejects.toThrow(/holder/);
+      await expect(driver.acquireTaskLease('tr', 1, 'w1', 0)).rejects.toThrow(/ttlMs/);
     });
 
     it('does not deliver a task job again when its handler rejects (only a dead consumer brings it back)', async () => {
