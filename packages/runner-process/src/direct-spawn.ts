@@ -5,6 +5,11 @@ import type { ExitStatus, SpawnedCommand, StartCommand } from './spawned-command
 /**
  * `spawn: 'direct'`: the command is forked from the worker process itself (execa). Simple, but the synchronous
  * fork blocks the worker's event loop for a time that grows with the worker's memory.
+ *
+ * Not covered by "when the worker dies, its commands die with it": the command leads a process group of its own
+ * (so that the runner can signal the whole group), and nothing outside the worker knows about it, so a worker
+ * killed with SIGKILL leaves it running. The spawner modes (`native`, `helper`) have that guarantee, and `auto`
+ * never picks this mode; the worker app warns at start when it is configured.
  */
 export const startDirect: StartCommand = async (request) => {
   const { execa } = await import('execa'); // loaded on first use: most workers use the spawner, not this mode

@@ -9,7 +9,9 @@
  * Lifetime: one helper per worker process, forked at the first command and shared by every runner. It never keeps
  * the worker alive: its handles are unref'd while no command is in flight. When it dies, every command in flight
  * is lost: `exited` rejects with SLU_RUNNER_START_FAILED and the runner kills the command's process group (its pid
- * is known). The next command forks a new helper. The helper exits by itself when the worker exits or dies.
+ * is known). The next command forks a new helper. The helper exits by itself when the worker exits or dies, and
+ * kills the process group of every command it started on its way out: when the worker dies, its commands die
+ * with it (see spawner.cjs).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

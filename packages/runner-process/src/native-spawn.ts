@@ -3,8 +3,8 @@
  *
  * Why: Node starts a process with fork + exec, and a fork's cost grows with the forking process (page tables):
  * about 12 ms of CPU per command even from the small Node helper on a 2-core VM. The compiled spawner uses
- * posix_spawn (vfork semantics: nothing is copied) from a process of about 1 MB, so a start costs little more than
- * the command's own exec. With a few hundred short tasks per second, that is most of a worker's CPU.
+ * clone(CLONE_VM | CLONE_VFORK), as posix_spawn does (nothing is copied), from a process of about 1 MB, so a start
+ * costs little more than the command's own exec. With a few hundred short tasks per second, that is most of a worker's CPU.
  *
  * Building: the binary is compiled with the machine's C compiler (`cc`, Debian's gcc) by `npm run build`, or at
  * the first command when a checkout runs from source without a build. It is kept beside the package, in
@@ -12,7 +12,9 @@
  * compiler, `spawn: 'auto'` (the default) uses the Node helper and `spawn: 'native'` fails with the reason.
  *
  * Lifetime and failures: as the Node helper (helper-spawn.ts): one per worker process, unref'd while idle, lost
- * commands reject with SLU_RUNNER_START_FAILED, and it exits when the worker's end of its stdin closes.
+ * commands reject with SLU_RUNNER_START_FAILED, and it exits when the worker's end of its stdin closes, killing the
+ * process group of every command it started: when the worker dies, its commands die with it (see spawner.c). Each
+ * command's shell also gets PR_SET_PDEATHSIG(SIGKILL), so it dies if the spawner is killed outright.
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

@@ -28,7 +28,9 @@ export interface ProcessRunnerOptions {
    * free too, but each start forks that helper. `auto` (default): `native` when it could be compiled, else
    * `helper`. `direct`: `spawn()` from the worker process itself, which blocks the worker's event loop for
    * milliseconds per command. Either way the command runs as the worker's user, in its own process group, which
-   * the worker signals itself. The apps set it from `SLUICE_PROCESS_SPAWN`.
+   * the worker signals itself. With `native` and `helper` (so with `auto`) a command's group is killed when the
+   * worker process dies, even by SIGKILL (the spawner kills it when its pipe from the worker closes); with
+   * `direct` it is not, and runs on. The apps set it from `SLUICE_PROCESS_SPAWN`.
    */
   readonly spawn?: SpawnMode;
 }
@@ -93,7 +95,8 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
  * - it does not sandbox anything: the command runs as the worker's user, with the worker's tools;
  * - by default the command is started by a spawner process shared by the worker's runners (option `spawn`), which
  *   keeps the worker's event loop free; if that spawner dies, the commands in flight are killed and reject with
- *   SLU_RUNNER_START_FAILED, and the next command starts a new spawner.
+ *   SLU_RUNNER_START_FAILED, and the next command starts a new spawner; if the worker dies, the spawner kills
+ *   every command's process group and exits.
  */
 export function createProcessRunner(options: Readonly<Record<string, unknown>> = {}): Runner {
   const settings = readOptions(options);

@@ -1,9 +1,9 @@
 /*
  * sluice-spawner: the PROCESS runner's compiled spawner (`spawn: 'native'`). Same role as spawner.cjs, without
- * Node: one small process per worker starts every command with posix_spawn, which glibc implements with
- * clone(CLONE_VM | CLONE_VFORK). No page tables are copied, so a start costs the same whatever this process holds,
- * and about a fifth of a fork from a Node process (`npm run bench:spawn`). The parent side is native-spawn.ts, which
- * also compiles this file (`cc -O2`) on first use or at `npm run build`.
+ * Node: one small process per worker starts every command with clone(CLONE_VM | CLONE_VFORK), as glibc's
+ * posix_spawn does: no page tables are copied, so a start costs the same whatever this process holds, and about a
+ * fifth of a fork from a Node process (`npm run bench:spawn`). The parent side is native-spawn.ts, which also
+ * compiles this file (`cc -O2`) on first use or at `npm run build`.
  *
  * Protocol: frames on stdin (requests) and stdout (events), each a u32 byte count followed by that many bytes.
  * Integers are in the machine's byte order (both ends run on the same machine).
@@ -15,18 +15,42 @@
  *          4 exit: i32 code (-1 when signalled), i32 signal (0 when exited)      5 closed: nothing, the last event
  * Commands start detached (their own session and process group), with stdin on /dev/null, signals at their
  * defaults and an empty signal mask. A bare file name is looked up in the command's own PATH, as Node does.
- * Signals stay with the parent, which kills process groups itself. This process exits when stdin ends (the
- * parent exited or died); the commands it started are then on their own, as with a direct spawn.
+ * Signals stay with the parent, which kills process groups itself.
+ *
+ * When the worker dies, its commands die with it (at most one live run of a task attempt: the queue hands the
+ * job to another worker once the dead one's lock expired). How:
+ * - This process exits when its stdin ends: the worker exited or died (the kernel closes a dead process's pipes,
+ *   however it died, and no other process holds the worker's end: Node opens it close-on-exec). On its way out,
+ *   whatever the reason, it sends SIGKILL to the process group of every command it started whose group may still
+ *   have a member, so no command outlives this process. Not SIGTERM: the task attempt is given up and will run
+ *   again elsewhere; a grace period would only stretch the overlap.
+ * - A command's entry is kept until the command exited, its pipes closed and its process group is gone, not just
+ *   its shell: background children still run after the shell exited until the worker kills the group. A group id
+ *   cannot be taken by a new group while the old one has a member, so the SIGKILL never reaches a stranger.
+ * - This process is a child subreaper (Linux): a command's orphaned background processes are re-parented here,
+ *   reaped here, and a group of zombies does not look alive for ever where PID 1 does not reap (containers).
+ * - Each command's shell gets PR_SET_PDEATHSIG(SIGKILL) between clone and exec (why not posix_spawn: it has no
+ *   such hook): if this process is killed outright (SIGKILL, the OOM killer) the shell dies with it. That covers
+ *   the group leader only: when the worker is alive it sees this process lost and kills the groups itself; when
+ *   both die at the same moment, background processes of the commands then running can survive. A per-command
+ *   guardian process would close that gap at the cost of a second process per command; killing the worker and
+ *   its spawner together takes a deliberate act (the spawner runs in a session of its own, so neither Ctrl-C nor
+ *   a kill of the worker's process group reaches it), while a service manager or a container runtime stopping the
+ *   worker kills its whole cgroup anyway.
+ * Why not PR_SET_PDEATHSIG on this process itself: it would follow the worker thread that started it, not the
+ * worker process, and kill it with SIGKILL before it could kill the groups; the end of stdin says the same thing
+ * at the right moment, and is what spawner.cjs uses too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -45,7 +69,7 @@ enum { EV_SPAWNED = 1, EV_ERROR = 2, EV_OUTPUT = 3, EV_EXIT = 4, EV_CLOSED = 5 }
 
 typedef struct {
   uint32_t id;
-  pid_t pid;
+  pid_t pid; /* also its process group id */
   int fds[2]; /* stdout and stderr read ends, -1 once closed */
   int exited;
 } command_t;
@@ -57,15 +81,21 @@ typedef struct {
 
 static command_t *commands;
 static size_t ncommands, capcommands;
+/* Commands that exited, pipes closed, kept only because their group still has a member: looked at again soon. */
+static size_t lingering;
 static buffer_t out, in;
 static size_t in_start; /* consumed bytes at the front of `in` */
 static char chunk[CHUNK];
 
-static void die(void) { _exit(0); }
+/* Every exit goes through here: no command outlives this process (see the top of the file). */
+static void quit(int code) {
+  for (size_t i = 0; i < ncommands; i++) kill(-commands[i].pid, SIGKILL);
+  _exit(code);
+}
 
 static void *grow(void *ptr, size_t size) {
   void *next = realloc(ptr, size);
-  if (next == NULL) _exit(70);
+  if (next == NULL) quit(70);
   return next;
 }
 
@@ -106,7 +136,7 @@ static void flush_out(void) {
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       break;
     } else {
-      die();
+      quit(0);
     }
   }
   memmove(out.data, out.data + done, out.len - done);
@@ -119,9 +149,10 @@ static command_t *find_id(uint32_t id) {
   return NULL;
 }
 
+/* The running command of that pid (an entry kept for its group has exited: its pid is no longer its own). */
 static command_t *find_pid(pid_t pid) {
   for (size_t i = 0; i < ncommands; i++)
-    if (commands[i].pid == pid) return &commands[i];
+    if (commands[i].pid == pid && !commands[i].exited) return &commands[i];
   return NULL;
 }
 
@@ -132,12 +163,18 @@ static void close_pipe(command_t *command, int which) {
   if (command->fds[0] < 0 && command->fds[1] < 0) event(EV_CLOSED, command->id, NULL, 0);
 }
 
-/* Forget commands that exited and whose pipes are closed. */
+static int group_gone(pid_t pgid) { return kill(-pgid, 0) != 0 && errno == ESRCH; }
+
+/* Forget commands that exited, whose pipes are closed and whose process group is gone. */
 static void sweep(void) {
   size_t kept = 0;
+  lingering = 0;
   for (size_t i = 0; i < ncommands; i++) {
     command_t *command = &commands[i];
-    if (command->exited && command->fds[0] < 0 && command->fds[1] < 0) continue;
+    if (command->exited && command->fds[0] < 0 && command->fds[1] < 0) {
+      if (group_gone(command->pid)) continue;
+      lingering++;
+    }
     commands[kept++] = *command;
   }
   ncommands = kept;
@@ -149,51 +186,141 @@ static const char *env_path(char *const env[]) {
   return DEFAULT_PATH;
 }
 
-/* posix_spawn of `file`, or of the first executable `file` in the command's PATH when it has no slash. */
-static int spawn_in_path(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions, const posix_spawnattr_t *attr,
-                         char *const argv[], char *const env[]) {
-  if (strchr(file, '/') != NULL) return posix_spawn(pid, file, actions, attr, argv, env);
-  if (*file == '\0') return ENOENT;
-  const char *path = env_path(env);
-  size_t flen = strlen(file);
-  int error = ENOENT;
-  for (const char *dir = path;; dir++) {
-    const char *end = strchrnul(dir, ':');
-    size_t dlen = (size_t)(end - dir);
-    char *candidate = grow(NULL, dlen + flen + 2);
-    if (dlen == 0) {
-      memcpy(candidate, file, flen + 1); /* an empty entry is the current directory */
-    } else {
-      memcpy(candidate, dir, dlen);
-      candidate[dlen] = '/';
-      memcpy(candidate + dlen + 1, file, flen + 1);
-    }
-    struct stat info;
-    if (stat(candidate, &info) == 0 && S_ISREG(info.st_mode)) {
-      int result = posix_spawn(pid, candidate, actions, attr, argv, env);
-      free(candidate);
-      if (result != EACCES && result != ENOENT && result != ENOTDIR) return result;
-      if (result == EACCES) error = EACCES;
-    } else {
-      free(candidate);
-    }
-    if (*end == '\0') return error;
-    dir = end;
+/* What the child needs; it shares our memory (CLONE_VM) and writes `error` when a step fails. */
+typedef struct {
+  char **candidates; /* files to exec, in order */
+  size_t ncandidates;
+  char *const *argv, *const *env;
+  const char *cwd;
+  int out, err; /* write ends of the output pipes */
+  pid_t parent;
+  volatile int error;
+} child_t;
+
+/* The child's own stack: one child at a time uses it, from clone until its exec (CLONE_VFORK suspends us). */
+static char child_stack[64 * 1024] __attribute__((aligned(16)));
+
+/*
+ * Between clone and exec, in the child. It runs on its own stack but in our memory, so it only makes system calls
+ * (no allocation) and reports a failure through `error`. Order as posix_spawn: session, signals, files, directory.
+ */
+static int child_main(void *arg) {
+  child_t *child = arg;
+  int error;
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &dfl, NULL); /* glibc's reserved ones fail: fine */
+  if (setsid() < 0) goto failed;
+  /* Die with this spawner; if it already died (we would miss the signal), give up. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) goto failed;
+  if (getppid() != child->parent) {
+    errno = ESRCH;
+    goto failed;
   }
+  int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(child->out, STDOUT_FILENO) < 0 || dup2(child->err, STDERR_FILENO) < 0) goto failed;
+  if (chdir(child->cwd) != 0) goto failed;
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* As posix_spawn tried each candidate: the first that runs; EACCES wins over ENOENT if none does. */
+  error = ENOENT;
+  for (size_t i = 0; i < child->ncandidates; i++) {
+    execve(child->candidates[i], child->argv, child->env);
+    if (errno == EACCES) {
+      error = EACCES;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
+      error = errno;
+      break;
+    }
+  }
+  child->error = error;
+  _exit(127);
+failed:
+  child->error = errno ? errno : EIO;
+  _exit(127);
+}
+
+/* `file`, or the regular files named `file` in the command's PATH when it has no slash, in PATH order. */
+static char **candidates_for(const char *file, char *const env[], size_t *count) {
+  char **candidates = NULL;
+  size_t n = 0;
+  if (strchr(file, '/') != NULL) {
+    candidates = grow(NULL, sizeof *candidates);
+    candidates[n++] = strcpy(grow(NULL, strlen(file) + 1), file);
+  } else if (*file != '\0') {
+    const char *path = env_path(env);
+    size_t flen = strlen(file);
+    for (const char *dir = path;; dir++) {
+      const char *end = strchrnul(dir, ':');
+      size_t dlen = (size_t)(end - dir);
+      char *candidate = grow(NULL, dlen + flen + 2);
+      if (dlen == 0) {
+        memcpy(candidate, file, flen + 1); /* an empty entry is the current directory */
+      } else {
+        memcpy(candidate, dir, dlen);
+        candidate[dlen] = '/';
+        memcpy(candidate + dlen + 1, file, flen + 1);
+      }
+      struct stat info;
+      if (stat(candidate, &info) == 0 && S_ISREG(info.st_mode)) {
+        candidates = grow(candidates, (n + 1) * sizeof *candidates);
+        candidates[n++] = candidate;
+      } else {
+        free(candidate);
+      }
+      if (*end == '\0') break;
+      dir = end;
+    }
+  }
+  *count = n;
+  return candidates;
+}
+
+/* Start the command: its pid, or -1 with *error set. */
+static pid_t spawn_command(const char *file, const char *cwd, char *const argv[], char *const env[], int out, int err, int *error) {
+  child_t child = {.argv = argv, .env = env, .cwd = cwd, .out = out, .err = err, .parent = getpid(), .error = 0};
+  child.candidates = candidates_for(file, env, &child.ncandidates);
+  pid_t pid = -1;
+  if (child.ncandidates == 0) {
+    *error = ENOENT;
+  } else {
+    /* No signal handler may run in the child before it reset them: block everything around the clone. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
+    pid = clone(child_main, child_stack + sizeof child_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &child);
+    int clone_error = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+      *error = clone_error;
+    } else if (child.error != 0) {
+      /* It exited without exec: reap it here, the reaper never hears of it. */
+      *error = child.error;
+      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+      }
+      pid = -1;
+    }
+  }
+  for (size_t i = 0; i < child.ncandidates; i++) free(child.candidates[i]);
+  free(child.candidates);
+  return pid;
 }
 
 static void start(uint32_t id, const char *payload, size_t len) {
   uint32_t argc, envc;
-  if (len < 8) _exit(65);
+  if (len < 8) quit(65);
   memcpy(&argc, payload, 4);
   memcpy(&envc, payload + 4, 4);
   const char *cursor = payload + 8, *end = payload + len;
   size_t nstrings = 2 + (size_t)argc + envc;
-  if (nstrings > len) _exit(65);
+  if (nstrings > len) quit(65);
   const char **strings = grow(NULL, (nstrings + 2) * sizeof *strings);
   for (size_t i = 0; i < nstrings; i++) {
     const char *nul = memchr(cursor, '\0', (size_t)(end - cursor));
-    if (nul == NULL) _exit(65);
+    if (nul == NULL) quit(65);
     strings[i] = cursor;
     cursor = nul + 1;
   }
@@ -212,25 +339,7 @@ static void start(uint32_t id, const char *payload, size_t len) {
   if (pipe2(pipes[0], O_CLOEXEC) != 0 || pipe2(pipes[1], O_CLOEXEC) != 0) {
     error = errno;
   } else {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    sigdelset(&all, SIGKILL);
-    sigdelset(&all, SIGSTOP);
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, pipes[0][1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, pipes[1][1], STDERR_FILENO);
-    posix_spawn_file_actions_addchdir_np(&actions, cwd);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    error = spawn_in_path(&pid, file, &actions, &attr, argv, env);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
+    pid = spawn_command(file, cwd, argv, env, pipes[0][1], pipes[1][1], &error);
   }
   for (int i = 0; i < 2; i++)
     if (pipes[i][1] >= 0) close(pipes[i][1]);
@@ -259,7 +368,7 @@ static void handle_requests(void) {
     uint32_t size;
     if (available < 4) break;
     memcpy(&size, in.data + in_start, 4);
-    if (size < 5 || size > MAX_FRAME) _exit(65);
+    if (size < 5 || size > MAX_FRAME) quit(65);
     if (available < 4 + (size_t)size) break;
     const char *frame = in.data + in_start + 4;
     uint8_t op = (uint8_t)frame[0];
@@ -274,7 +383,7 @@ static void handle_requests(void) {
         close_pipe(command, 1);
       }
     } else {
-      _exit(65);
+      quit(65);
     }
     in_start += 4 + (size_t)size;
   }
@@ -286,10 +395,10 @@ static void handle_requests(void) {
 static void read_requests(void) {
   reserve(&in, CHUNK);
   ssize_t n = read(STDIN_FILENO, in.data + in.len, in.cap - in.len);
-  if (n == 0) die();
+  if (n == 0) quit(0);
   if (n < 0) {
     if (errno == EINTR || errno == EAGAIN) return;
-    die();
+    quit(0);
   }
   in.len += (size_t)n;
   handle_requests();
@@ -327,6 +436,8 @@ static void reap(int sigfd) {
 }
 
 int main(void) {
+  /* Orphans of the commands come to us rather than to PID 1, and are reaped (reap() waits for any child). */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   sigset_t child;
   sigemptyset(&child);
   sigaddset(&child, SIGCHLD);
@@ -335,7 +446,7 @@ int main(void) {
   /* Ctrl-C reaches the parent's terminal group; this process follows the parent through stdin instead. */
   signal(SIGINT, SIG_IGN);
   int sigfd = signalfd(-1, &child, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (sigfd < 0) return 71;
+  if (sigfd < 0) quit(71);
   fcntl(STDIN_FILENO, F_SETFD, FD_CLOEXEC);
   fcntl(STDOUT_FILENO, F_SETFD, FD_CLOEXEC);
   fcntl(STDOUT_FILENO, F_SETFL, fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
@@ -366,9 +477,10 @@ int main(void) {
         }
       }
     }
-    if (poll(fds, n, -1) < 0) {
+    /* A group that outlived its command is looked at again within a second even if nothing else happens. */
+    if (poll(fds, n, lingering ? 1000 : -1) < 0) {
       if (errno == EINTR) continue;
-      return 71;
+      quit(71);
     }
     /* Output first, then exits, so that a command's output reaches the parent before its end when both are ready. */
     for (size_t i = 3; i < n; i++) {

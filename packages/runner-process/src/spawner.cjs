@@ -12,10 +12,18 @@
  *        {type: 'output', id, fd: 1 | 2, data}      output chunks, in order
  *        {type: 'exit', id, code, signal}           the command's process exited
  *        {type: 'closed', id}                       both pipes ended: the last message about this command
- * Signals stay with the parent, which kills process groups itself. This process exits when the channel
- * disconnects (the parent exited or died); the commands it started are then on their own, as with a direct spawn.
+ * Signals stay with the parent, which kills process groups itself.
+ *
+ * When the worker dies, its commands die with it: this process exits when the channel disconnects (the worker
+ * exited or died: the kernel closes a dead process's end, however it died), and on its way out, whatever the reason,
+ * it sends SIGKILL to the process group of every command it started whose group may still have a member. A group
+ * is remembered until it has no live member, not only until its shell exited: background children run on until
+ * the worker kills the group. spawner.c does the same and tells why in more detail. What this one cannot do:
+ * PR_SET_PDEATHSIG on the commands (Node's spawn has no hook between fork and exec), so a command whose worker
+ * and helper are killed at the same moment survives them.
  */
 const { spawn } = require('node:child_process');
+const { readdirSync, readFileSync } = require('node:fs');
 
 // Output read but not yet written to the channel. Above HIGH, commands' pipes are paused (the commands block on
 // a full pipe) until the parent caught up: this process stays small whatever the output rate.
@@ -27,6 +35,12 @@ const GC_EVERY = 4 * 1024 * 1024;
 
 /** id -> [stdout, stderr] of a command while one of its pipes is open. */
 const commands = new Map();
+/** Process group ids of the commands started, until the group has no live member. */
+const groups = new Set();
+/** Groups whose shell exited while other members still ran: looked at again every LINGER_CHECK_MS. */
+const lingering = new Set();
+const LINGER_CHECK_MS = 1000;
+let lingerTimer;
 let unsent = 0;
 let paused = false;
 let sinceGc = 0;
@@ -62,6 +76,57 @@ function forward(id, fd, stream) {
   });
 }
 
+/** Process group ids that have a live (not zombie) member, from /proc; undefined without /proc. */
+function liveGroups() {
+  let names;
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  const live = new Set();
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      // `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] !== 'Z' && fields[0] !== 'X') live.add(Number(fields[2]));
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return live;
+}
+
+/** Forget the groups that have no member left; zombies do not count (PID 1 may never reap orphans). */
+function forgetGone(candidates) {
+  let live;
+  for (const pgid of candidates) {
+    let exists = true;
+    try {
+      process.kill(-pgid, 0);
+    } catch (error) {
+      exists = error.code !== 'ESRCH';
+    }
+    if (exists) {
+      live ??= liveGroups();
+      if (live === undefined || live.has(pgid)) {
+        lingering.add(pgid);
+        continue;
+      }
+    }
+    groups.delete(pgid);
+    lingering.delete(pgid);
+  }
+  if (lingering.size > 0 && lingerTimer === undefined) {
+    lingerTimer = setInterval(() => forgetGone([...lingering]), LINGER_CHECK_MS);
+  } else if (lingering.size === 0 && lingerTimer !== undefined) {
+    clearInterval(lingerTimer);
+    lingerTimer = undefined;
+  }
+}
+
 function start({ id, file, args, cwd, env }) {
   let child;
   try {
@@ -76,10 +141,15 @@ function start({ id, file, args, cwd, env }) {
     return;
   }
   const streams = [child.stdout, child.stderr];
+  const pgid = child.pid;
   commands.set(id, streams);
-  send({ type: 'spawned', id, pid: child.pid });
+  groups.add(pgid);
+  send({ type: 'spawned', id, pid: pgid });
   child.on('error', () => undefined);
-  child.once('exit', (code, signal) => send({ type: 'exit', id, code, signal }));
+  child.once('exit', (code, signal) => {
+    send({ type: 'exit', id, code, signal });
+    forgetGone([pgid]);
+  });
   forward(id, 1, child.stdout);
   forward(id, 2, child.stderr);
   if (paused) for (const stream of streams) stream.pause();
@@ -101,3 +171,13 @@ process.on('message', (message) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+// Every exit passes here, also an uncaught exception: no command outlives this process.
+process.on('exit', () => {
+  for (const pgid of groups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+});
