@@ -9,6 +9,7 @@ export { describeProblem, formatPath, parseYamlDocuments } from './flow/source.j
 export type { FlowProblem, ParsedDocument, PathSegment, SourcePosition } from './flow/source.js';
 export { createFlowValidator } from './flow/validate.js';
 export type { DocumentValidation, FlowValidator, FlowValidatorOptions } from './flow/validate.js';
+export type { CompiledSchemaCache } from './flow/schema-compiler.js';
 export { isFileRef, resolveInputs } from './flow/inputs.js';
 export type { FileRef, InputProblem, ResolveInputsOptions } from './flow/inputs.js';
 export { startTimer } from './timer.js';

@@ -4,6 +4,7 @@ import { createFlowValidator, SluiceError } from '@sluice/core';
 import type { DocumentValidation, FlowProblem } from '@sluice/core';
 import { createDefaultRegistries } from '@sluice/plugins';
 import type { CliIO } from '../io.js';
+import { fileSchemaCache } from '../schema-cache.js';
 
 export interface ValidateOptions {
   readonly format: 'text' | 'json';
@@ -33,7 +34,7 @@ export interface ValidatedDocument {
 export async function validateTargets(targets: readonly string[]): Promise<{ documents: ValidatedDocument[]; problems: ReportedProblem[] }> {
   const files: string[] = [];
   for (const target of targets) files.push(...(await findFlowFiles(target)));
-  const validator = createFlowValidator(createDefaultRegistries());
+  const validator = createFlowValidator(createDefaultRegistries(), { compiledSchemas: fileSchemaCache() });
   const documents: ValidatedDocument[] = [];
   for (const file of files) {
     for (const result of validator.validateSource(await readFile(file, 'utf8'))) documents.push({ file, result });

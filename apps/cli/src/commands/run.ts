@@ -21,6 +21,7 @@ import { isProcessSpawn, PROCESS_RUNNER_TYPE, processRunnerOptions, processSpawn
 import type { TaskLogEntry, TaskRunOutcome } from '@sluice/task-runtime';
 import type { CliEnv } from '../main.js';
 import type { CliIO } from '../io.js';
+import { fileSchemaCache } from '../schema-cache.js';
 
 export interface RunOptions {
   readonly file: string;
@@ -56,7 +57,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     return 2;
   }
   const registries = createDefaultRegistries();
-  const validator = createFlowValidator(registries, { eager: true });
+  const validator = createFlowValidator(registries, { eager: true, compiledSchemas: fileSchemaCache() });
   const path = resolve(options.file);
   let source: string;
   try {
