@@ -4,7 +4,8 @@
 // which every `sluice` command works at once:
 //   1. it generates the Prisma client (packages/db/src/generated/prisma), which the database code imports;
 //   2. it builds every package's dist/ (Turborepo, cached), so that `sluice` runs compiled JavaScript and starts fast
-//      (apps/cli/bin/sluice.mjs runs dist/ while it is newer than the sources, else the sources through tsx).
+//      (apps/cli/bin/sluice.mjs runs dist/ while it is newer than the sources, else the sources through tsx), and
+//      validates examples/ once to fill the CLI's cache of compiled flow schemas.
 // A failed generation fails the install: nothing that touches the database could run. A failed build only warns: the
 // CLI still works from the sources, slower to start. SLUICE_SKIP_BUILD=1 skips step 2 (the test script builds itself).
 // SLUICE_SKIP_POSTINSTALL=1 skips both (the Dockerfile's dependency stage, which has only the manifests).
@@ -37,6 +38,14 @@ function build() {
   return result.status === 0;
 }
 
+/**
+ * Validate the examples once, so that the flow schemas they use are compiled into the CLI's cache
+ * (node_modules/.cache/sluice) and a user's first `sluice flow validate` starts as fast as the next ones.
+ */
+function warmSchemaCache() {
+  spawnSync(process.execPath, ['apps/cli/bin/sluice.mjs', 'flow', 'validate', 'examples/'], { cwd: root, stdio: 'ignore' });
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (process.env.SLUICE_SKIP_POSTINSTALL === '1') {
     say('SLUICE_SKIP_POSTINSTALL=1: nothing generated or built');
@@ -57,5 +66,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   } else {
     say('building dist/ for every package (about a minute the first time; cached after)');
     if (!build()) say('WARNING: the build failed (see above); the sluice command runs from the TypeScript sources, slower to start');
+    else warmSchemaCache();
   }
 }
