@@ -7,7 +7,7 @@
 //      (apps/cli/bin/sluice.mjs runs dist/ while it is newer than the sources, else the sources through tsx), and
 //      validates examples/ once to fill the CLI's cache of compiled flow schemas.
 // A failed generation fails the install: nothing that touches the database could run. A failed build only warns: the
-// CLI still works from the sources, slower to start. SLUICE_SKIP_BUILD=1 skips step 2 (the test script builds itself).
+// CLI still works from the sources, slower to start. SLUICE_SKIP_BUILD=1 skips step 2.
 // SLUICE_SKIP_POSTINSTALL=1 skips both (the Dockerfile's dependency stage, which has only the manifests).
 // `npm ci --ignore-scripts` skips all of this; the CLI then generates the client on first use.
 import { spawnSync } from 'node:child_process';
