@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseByteSize } from './byte-size.js';
 import { readCommandOptions } from './command-options.js';
 import { buildContainerSpec, buildScript, RUNNER_LABEL, WORKER_LABEL } from './container-spec.js';
+import { formatProcessIdentity, parseProcessIdentity, WORKER_PROCESS_LABEL } from './worker-process.js';
 
 const command = { commands: ['echo hi'], workingDirectory: '/tmp/wd' };
 
@@ -27,6 +28,15 @@ describe('buildContainerSpec', () => {
     });
     expect(spec.HostConfig?.NetworkMode).toBeUndefined();
     expect(spec.User).toBeUndefined();
+  });
+
+  it('names the worker process in a label that reads back (the dead-worker sweep judges by it)', () => {
+    const workerProcess = { pid: 4242, startTime: '123456', bootId: '2b83e402-16c4-43e9-8128-bd23aefec800', pidNamespace: '4026531836', host: 'vm-1' };
+    const spec = buildContainerSpec({ command, image: 'busybox', options: readCommandOptions({}), workerId: 'w1', workerProcess });
+    expect(spec.Labels?.[WORKER_PROCESS_LABEL]).toBe('pid=4242 start=123456 boot=2b83e402-16c4-43e9-8128-bd23aefec800 pidns=4026531836 host=vm-1');
+    expect(parseProcessIdentity(formatProcessIdentity(workerProcess))).toEqual(workerProcess);
+    expect(parseProcessIdentity('pid=x start=1 boot=b pidns=2')).toBeUndefined();
+    expect(buildContainerSpec({ command, image: 'busybox', options: readCommandOptions({}), workerId: 'w1' }).Labels).not.toHaveProperty(WORKER_PROCESS_LABEL);
   });
 
   it('maps the task options', () => {

@@ -3,10 +3,15 @@ import type { RunnerCommand } from '@sluice/plugin-api';
 import { SluiceError } from '@sluice/core';
 import { parseByteSize } from './byte-size.js';
 import type { DockerCommandOptions } from './command-options.js';
+import { formatProcessIdentity, WORKER_PROCESS_LABEL } from './worker-process.js';
+import type { WorkerProcessIdentity } from './worker-process.js';
 
 /** Every container the runner creates carries this label (value `docker`): leftovers and orphans are found by it. */
 export const RUNNER_LABEL = 'io.sluice.runner';
-/** The id of the worker that created the container: `sweepOrphanContainers` removes only its own worker's. */
+/**
+ * The id of the worker that created the container: `sweepOrphanContainers` removes only its own worker's. The
+ * worker process is named by `WORKER_PROCESS_LABEL` (worker-process.ts), for `sweepDeadWorkerContainers`.
+ */
 export const WORKER_LABEL = 'io.sluice.worker';
 
 export interface ContainerSpecInput {
@@ -14,6 +19,8 @@ export interface ContainerSpecInput {
   readonly image: string;
   readonly options: DockerCommandOptions;
   readonly workerId: string;
+  /** The worker process, for `WORKER_PROCESS_LABEL`; absent (not Linux): no such label. */
+  readonly workerProcess?: WorkerProcessIdentity;
   readonly labels?: Readonly<Record<string, string>>;
   /** Network mode when the command sets none; absent: the engine's default (bridge on a stock engine). */
   readonly defaultNetworkMode?: string;
@@ -77,7 +84,12 @@ export function buildContainerSpec(input: ContainerSpecInput): ContainerCreateOp
     WorkingDir: command.workingDirectory,
     Env: Object.entries(command.env ?? {}).map(([name, value]) => `${name}=${value}`),
     ...(options.user ? { User: options.user } : {}),
-    Labels: { ...input.labels, [RUNNER_LABEL]: 'docker', [WORKER_LABEL]: input.workerId },
+    Labels: {
+      ...input.labels,
+      [RUNNER_LABEL]: 'docker',
+      [WORKER_LABEL]: input.workerId,
+      ...(input.workerProcess ? { [WORKER_PROCESS_LABEL]: formatProcessIdentity(input.workerProcess) } : {}),
+    },
     Tty: false,
     OpenStdin: false,
     AttachStdin: false,

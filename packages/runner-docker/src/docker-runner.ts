@@ -5,6 +5,9 @@
  * bind-mounted at the same path) → attach → start → stream demultiplexed stdout/stderr into line splitters → wait
  * for the exit code → always remove the container (force), also on failure or abort.
  *
+ * Labels: `io.sluice.runner=docker`, `io.sluice.worker=<workerId>` and `io.sluice.worker.process` (this process,
+ * see worker-process.ts), so that containers a dead worker left running are found and removed (sweep.ts).
+ *
  * Abort (kill or timeout): SIGKILL at once, or SIGTERM then SIGKILL after `killGracePeriod` when the command sets
  * one; then wait until the container has stopped, remove it, and reject with `signal.reason`. The container's PID 1
  * dying takes every process of the container with it, so background children cannot escape.
@@ -27,6 +30,7 @@ import { parseImageReference } from './image-reference.js';
 import { LineSplitter } from '@sluice/plugin-api';
 import { selectRegistryAuth } from './registry-auth.js';
 import type { DockerAuth } from './registry-auth.js';
+import { currentProcessIdentity } from './worker-process.js';
 
 /** The worker's settings for the DOCKER runner (not the per-task options, which come with each command). */
 export interface DockerRunnerOptions {
@@ -230,6 +234,7 @@ async function runInContainer(
     image,
     options,
     workerId: settings.workerId,
+    workerProcess: currentProcessIdentity(),
     labels: settings.labels,
     defaultNetworkMode: settings.networkMode,
     volumesEnabled: settings.volumesEnabled,

@@ -4,7 +4,16 @@ import { dockerRunner } from './definition.js';
 export { dockerRunner };
 export { createDockerRunner, readRunnerOptions } from './docker-runner.js';
 export type { DockerRunnerOptions } from './docker-runner.js';
-export { sweepOrphanContainers } from './sweep.js';
+export { sweepDeadWorkerContainers, sweepOrphanContainers } from './sweep.js';
+export {
+  currentProcessIdentity,
+  formatProcessIdentity,
+  parseProcessIdentity,
+  processIdentityOf,
+  processLiveness,
+  WORKER_PROCESS_LABEL,
+} from './worker-process.js';
+export type { WorkerProcessIdentity } from './worker-process.js';
 export { connectDocker, DEFAULT_SOCKET } from './engine.js';
 export type { DockerEngine } from './engine.js';
 export { buildContainerSpec, buildScript, RUNNER_LABEL, WORKER_LABEL } from './container-spec.js';
