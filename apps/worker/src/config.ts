@@ -13,6 +13,7 @@
  * | `SLUICE_WORKER_ID` | `<hostname>-<pid>-<random>` | the worker's id; set a stable one so the orphan-container sweep at start finds what a crashed run of this worker left behind. Never share it between live workers |
  * | `DOCKER_HOST` | `unix:///var/run/docker.sock` | the Docker engine of the DOCKER runner (`unix:///path` or `tcp://host:port`) |
  * | `SLUICE_DOCKER_NETWORK_MODE` | (engine default) | network mode of containers whose task sets none (`none`, `host`, `bridge`...) |
+ * | `SLUICE_DOCKER_SWEEP_INTERVAL_MS` | a third of the queue lock, 1 to 10 s | how often the worker removes the task containers of dead worker processes of this machine (also at start); `0`: only at start |
  * | `SLUICE_PROCESS_SPAWN` | `auto` | how the PROCESS runner starts commands: `native` (a small compiled spawner), `helper` (a small Node helper process), `auto` (`native` if it could be compiled, else `helper`) or `direct` (`spawn()` from the worker) |
  * | `SLUICE_QUEUE_LOCK_MS` | 30000 | BullMQ job lock; a worker killed mid-task has its job taken over about this long after |
  * | `SLUICE_WORKER_STOP_GRACE_MS` | 30000 | on SIGTERM/SIGINT, how long in-flight task runs may take to finish before they are handed back to the queue |
@@ -43,6 +44,8 @@ export interface WorkerConfig {
   /** A non-unix `DOCKER_HOST` (`tcp://host:2375`); when set it wins over `dockerSocket`. */
   readonly dockerHost?: string;
   readonly dockerNetworkMode?: string;
+  /** `SLUICE_DOCKER_SWEEP_INTERVAL_MS`; absent: `dockerSweepIntervalMs()` derives it from the queue lock. 0: off. */
+  readonly dockerSweepIntervalMs?: number;
   /** How the PROCESS runner starts commands (`SLUICE_PROCESS_SPAWN`); absent: the runner's default, `auto`. */
   readonly processSpawn?: ProcessSpawn;
   /** On SIGTERM/SIGINT, how long in-flight task runs may take to finish (ms). */
@@ -145,6 +148,11 @@ export function workerConfig(args: WorkerConfigArgs, env: Readonly<Record<string
   if (queueLockMs !== undefined && (!Number.isInteger(queueLockMs) || queueLockMs < 500 || queueLockMs > 600_000)) {
     throw new WorkerConfigError(`SLUICE_QUEUE_LOCK_MS must be a number of milliseconds (500..600000), got ${JSON.stringify(rawLock)}`);
   }
+  const rawSweep = value(env.SLUICE_DOCKER_SWEEP_INTERVAL_MS);
+  const dockerSweepIntervalMs = rawSweep === undefined ? undefined : /^\d+$/.test(rawSweep) ? Number(rawSweep) : Number.NaN;
+  if (dockerSweepIntervalMs !== undefined && !(dockerSweepIntervalMs === 0 || (dockerSweepIntervalMs >= 1000 && dockerSweepIntervalMs <= 600_000))) {
+    throw new WorkerConfigError(`SLUICE_DOCKER_SWEEP_INTERVAL_MS must be 0 (off) or a number of milliseconds (1000..600000), got ${JSON.stringify(rawSweep)}`);
+  }
   const rawGrace = value(env.SLUICE_WORKER_STOP_GRACE_MS);
   const stopGraceMs = rawGrace === undefined ? DEFAULT_STOP_GRACE_MS : /^\d+$/.test(rawGrace) ? Number(rawGrace) : Number.NaN;
   if (!Number.isInteger(stopGraceMs) || stopGraceMs > MAX_STOP_GRACE_MS) {
@@ -161,6 +169,7 @@ export function workerConfig(args: WorkerConfigArgs, env: Readonly<Record<string
     ...(queueLockMs !== undefined ? { queueLockMs } : {}),
     ...docker(env),
     ...(networkMode !== undefined ? { dockerNetworkMode: networkMode } : {}),
+    ...(dockerSweepIntervalMs !== undefined ? { dockerSweepIntervalMs } : {}),
     ...(processSpawn !== undefined ? { processSpawn } : {}),
     stopGraceMs,
     secrets: env,
@@ -191,6 +200,20 @@ export function loadWorkerConfig(argv: readonly string[] = process.argv.slice(2)
     },
     process.env,
   );
+}
+
+/** BullMQ's lock when `SLUICE_QUEUE_LOCK_MS` is not set. */
+export const DEFAULT_QUEUE_LOCK_MS = 30_000;
+
+/**
+ * How often the worker sweeps the containers of dead workers (0: only at start). Default a third of the queue lock,
+ * between 1 and 10 s: a job is handed to another worker no sooner than about half a lock after its worker died
+ * (the lock was renewed at most half a lock before), so a live worker of the same machine removes the dead one's
+ * containers before the task can start again elsewhere.
+ */
+export function dockerSweepIntervalMs(config: Pick<WorkerConfig, 'dockerSweepIntervalMs' | 'queueLockMs'>): number {
+  if (config.dockerSweepIntervalMs !== undefined) return config.dockerSweepIntervalMs;
+  return Math.min(10_000, Math.max(1_000, Math.floor((config.queueLockMs ?? DEFAULT_QUEUE_LOCK_MS) / 3)));
 }
 
 /** The PROCESS runner's type, for `runnerOptions`. */

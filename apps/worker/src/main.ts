@@ -4,14 +4,24 @@
  * registry), removes the containers a crashed run of this worker left behind, and serves its worker group until
  * SIGTERM or SIGINT, when it stops gracefully (in-flight task runs may finish; those that do not in time are handed
  * back to the queue) and exits.
+ *
+ * When a worker dies, its task processes and containers die with it (issue #15):
+ * - PROCESS: the runner's spawner kills every command's process group when this process goes, however it goes
+ *   (runner-process, spawner.c). Not with `SLUICE_PROCESS_SPAWN=direct`, which the worker warns about at start.
+ * - DOCKER: the engine keeps a dead worker's containers running, so every worker removes, at start and then every
+ *   `dockerSweepIntervalMs` (a third of the queue lock, 1 to 10 s), the task containers whose worker process is
+ *   dead on this machine (`sweepDeadWorkerContainers`: the containers name their worker process). Containers of
+ *   workers on other machines are left to those machines' workers; a machine whose only worker died and is not
+ *   started again keeps them until their command ends.
  */
 import { fileURLToPath } from 'node:url';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { createBullmqQueue } from '@sluice/queue';
 import type { QueueDriver } from '@sluice/queue';
-import { connectDocker, sweepOrphanContainers } from '@sluice/runner-docker';
+import { connectDocker, sweepDeadWorkerContainers, sweepOrphanContainers } from '@sluice/runner-docker';
+import type { DockerEngine } from '@sluice/runner-docker';
 import { HttpStorage } from '@sluice/storage';
-import { loadWorkerConfig, PROCESS_RUNNER_TYPE, processRunnerOptions, WorkerConfigError } from './config.js';
+import { dockerSweepIntervalMs, loadWorkerConfig, PROCESS_RUNNER_TYPE, processRunnerOptions, WorkerConfigError } from './config.js';
 import type { WorkerConfig } from './config.js';
 import { createHttpWorkerRegistry } from './registry-client.js';
 import { createWorker, defaultWorkerId } from './worker.js';
@@ -60,23 +70,70 @@ function dockerRunnerOptions(config: WorkerConfig, workerId: string): Record<str
   };
 }
 
-/** Remove this worker's orphan containers; best effort (no Docker on this machine is fine). */
-async function sweep(config: WorkerConfig, workerId: string, log: (line: string) => void): Promise<void> {
-  const engine = connectDocker(config.dockerHost !== undefined ? { host: config.dockerHost } : { socketPath: config.dockerSocket });
+function engineOf(config: WorkerConfig): DockerEngine {
+  return connectDocker(config.dockerHost !== undefined ? { host: config.dockerHost } : { socketPath: config.dockerSocket });
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    const removed = await Promise.race([
-      sweepOrphanContainers({ docker: engine.docker, workerId }),
+    return await Promise.race([
+      promise,
       new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer in ${SWEEP_TIMEOUT_MS / 1000} s`)), SWEEP_TIMEOUT_MS);
+        timer = setTimeout(() => reject(new Error(`no answer in ${ms / 1000} s`)), ms);
       }),
     ]);
-    if (removed.length > 0) log(`removed ${removed.length} orphan container(s) of worker ${workerId}`);
-  } catch (error) {
-    log(`Docker engine at ${engine.description} not usable (${describe(error)}): DOCKER tasks will fail until it is; PROCESS tasks run`);
   } finally {
     clearTimeout(timer);
   }
+}
+
+async function sweepDead(engine: DockerEngine, log: (line: string) => void): Promise<void> {
+  const removed = await withTimeout(sweepDeadWorkerContainers({ docker: engine.docker }), SWEEP_TIMEOUT_MS);
+  if (removed.length > 0) log(`removed ${removed.length} container(s) of dead worker processes on this machine`);
+}
+
+/**
+ * Remove this worker's orphan containers and those of dead workers on this machine; best effort (no Docker on this
+ * machine is fine). False when the engine could not be used.
+ */
+async function sweep(engine: DockerEngine, workerId: string, log: (line: string) => void): Promise<boolean> {
+  try {
+    const removed = await withTimeout(sweepOrphanContainers({ docker: engine.docker, workerId }), SWEEP_TIMEOUT_MS);
+    if (removed.length > 0) log(`removed ${removed.length} orphan container(s) of worker ${workerId}`);
+    await sweepDead(engine, log);
+    return true;
+  } catch (error) {
+    log(`Docker engine at ${engine.description} not usable (${describe(error)}): DOCKER tasks will fail until it is; PROCESS tasks run`);
+    return false;
+  }
+}
+
+/**
+ * Sweep the containers of dead workers every `intervalMs` until the returned function is called. One sweep at a
+ * time; a failure is logged once, not at every attempt, until a sweep succeeds again.
+ */
+function sweepPeriodically(engine: DockerEngine, intervalMs: number, usable: boolean, log: (line: string) => void): () => void {
+  let sweeping = false;
+  let failing = !usable;
+  const timer = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweepDead(engine, log).then(
+      () => {
+        if (failing) log(`Docker engine at ${engine.description} answers: containers of dead workers are swept every ${intervalMs / 1000} s`);
+        failing = false;
+      },
+      (error: unknown) => {
+        if (!failing) log(`cannot sweep the containers of dead workers (${describe(error)}): retrying every ${intervalMs / 1000} s`);
+        failing = true;
+      },
+    ).finally(() => {
+      sweeping = false;
+    });
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** Build and start a worker process from its configuration. */
@@ -85,18 +142,24 @@ export async function startWorkerProcess(
   log: (line: string) => void,
   options: StartWorkerProcessOptions = {},
 ): Promise<WorkerProcess> {
+  if (config.processSpawn === 'direct') {
+    log('SLUICE_PROCESS_SPAWN=direct: PROCESS commands outlive this worker if it is killed (SIGKILL) and may run twice; auto, native or helper kill them with it');
+  }
   const queue: QueueDriver = createBullmqQueue({
     url: config.redisUrl,
     ...(config.queueLockMs === undefined ? {} : { lockDurationMs: config.queueLockMs, stalledIntervalMs: Math.max(250, Math.floor(config.queueLockMs / 2)) }),
   });
   let worker: Worker;
+  let engine: DockerEngine;
+  let engineUsable: boolean;
   try {
     const registries = createDefaultRegistries();
     const storage = new HttpStorage({ apiUrl: config.apiUrl, workerToken: config.workerToken });
     const registry = createHttpWorkerRegistry({ apiUrl: config.apiUrl, token: config.workerToken });
     // The id is fixed before the worker exists: the DOCKER runner labels containers with it, and the sweep uses it.
     const workerId = config.workerId ?? defaultWorkerId();
-    await sweep(config, workerId, log);
+    engine = engineOf(config);
+    engineUsable = await sweep(engine, workerId, log);
     worker = createWorker({
       ...options.worker,
       queue,
@@ -117,6 +180,9 @@ export async function startWorkerProcess(
     throw error;
   }
 
+  const sweepEveryMs = dockerSweepIntervalMs(config);
+  const stopSweeping = sweepEveryMs > 0 ? sweepPeriodically(engine, sweepEveryMs, engineUsable, log) : () => undefined;
+
   log(
     `worker ${worker.id} serving group ${config.group} (concurrency ${config.concurrency}), API ${config.apiUrl}, Redis ${redact(config.redisUrl)}`,
   );
@@ -125,6 +191,7 @@ export async function startWorkerProcess(
   const handlers = new Map<NodeJS.Signals, () => void>();
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      stopSweeping();
       for (const [signal, handler] of handlers) process.removeListener(signal, handler);
       try {
         await worker.stop({ graceMs: options.stopGraceMs ?? config.stopGraceMs });
