@@ -11,6 +11,13 @@ export interface DbOptions {
   readonly databaseUrl: string;
   /** Maximum pool connections (pg's default, 10, when absent). */
   readonly maxConnections?: number;
+  /**
+   * Give up opening a connection, or waiting for a free one, after this long (ms). Without it (pg's default) a
+   * database that accepts TCP but never answers (a host gone from the network) holds every query forever; with it the
+   * query fails with `Connection terminated due to connection timeout` or `timeout exceeded when trying to connect`,
+   * which `classifyDbError` calls unavailable. The API sets it (it answers 503 rather than hang).
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /** The database handle an app builds once at start and passes down. */
@@ -40,6 +47,7 @@ export function createDb(options: DbOptions): Db {
     idleTimeoutMillis: IDLE_TIMEOUT_MS,
     // Idle connections never keep a process alive (they did for up to 10 s before, now it would be minutes).
     allowExitOnIdle: true,
+    ...(options.connectTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.connectTimeoutMs }),
     ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
   });
   // An idle connection that fails (Postgres restarted, a backend terminated) is dropped by the pool, and the next query

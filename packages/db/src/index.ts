@@ -1,4 +1,6 @@
 export { createDb } from './create-db.js';
+export { classifyDbError } from './db-errors.js';
+export type { DbErrorClass, DbErrorKind } from './db-errors.js';
 export type { Db, DbOptions } from './create-db.js';
 export { ExecutionRepository, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from './execution-repository.js';
 export type {
