@@ -63,6 +63,12 @@ export const errorTable = {
     message: '{reason}',
     description: 'A value breaks a schema constraint (pattern, length, range, item count, ...); the message says which.',
   },
+  SLU_FLOW_INVALID_CHARACTER: {
+    status: 400,
+    message: 'contains {character}: a flow cannot hold NUL characters or lone surrogates',
+    description:
+      'A string or key of the flow, or its YAML text (comments included), contains a NUL character (U+0000: a raw 0x00 byte, `"\\0"`, `"\\x00"`, `"\\u0000"`) or a lone UTF-16 surrogate (`"\\uD800"`), which cannot be stored; the problem gives its path, line and column.',
+  },
   SLU_FLOW_INVALID_ID: {
     status: 400,
     message: 'invalid id {actual}: must match {pattern} and be 1 to {max} characters',
@@ -279,6 +285,12 @@ export const errorTable = {
     message: '{reason}',
     description: 'The request is malformed: a bad parameter, a body that is not UTF-8 text, a repeated flow in a deploy.',
   },
+  SLU_API_INVALID_CHARACTER: {
+    status: 400,
+    message: '{field} contains {character}: NUL characters and lone surrogates are not accepted',
+    description:
+      'An execution input, a label, a path segment (an id, a namespace) or a query parameter contains a NUL character (U+0000, `%00`) or a lone UTF-16 surrogate (`\\uD800`), which cannot be stored; `details.field` names it (`inputs.name`, `labels.team`, `path.executionId`, `query.namespace`). Without `details.field`, the database refused a value of the request.',
+  },
   SLU_API_UNAUTHORIZED: {
     status: 401,
     message: 'missing or invalid credentials: send {expected}',
@@ -339,7 +351,7 @@ export const errorTable = {
   SLU_DB_UNAVAILABLE: {
     status: 503,
     message: 'cannot reach the database: {reason}',
-    description: 'Postgres is down or `DATABASE_URL` is wrong.',
+    description: 'Postgres is down, restarting or unreachable, or `DATABASE_URL` is wrong. The API answers 503 with `Retry-After: 5` (seconds): retry then.',
   },
   SLU_DB_MIGRATION_FAILED: {
     status: 500,

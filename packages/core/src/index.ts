@@ -13,3 +13,5 @@ export type { CompiledSchemaCache } from './flow/schema-compiler.js';
 export { isFileRef, resolveInputs } from './flow/inputs.js';
 export type { FileRef, InputProblem, ResolveInputsOptions } from './flow/inputs.js';
 export { startTimer } from './timer.js';
+export { findInvalidCharacter } from './text.js';
+export type { InvalidCharacter } from './text.js';

@@ -13,6 +13,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments
 import type { Document, Node, Pair } from 'yaml';
 import { formatErrorMessage } from '../errors.js';
 import type { ErrorCode, ErrorParams } from '../errors.js';
+import { findInvalidCharacter } from '../text.js';
 import { YAML_CORE_SCHEMA } from './yaml-core-schema.js';
 
 export type PathSegment = string | number;
@@ -103,6 +104,8 @@ function parseFast(source: string, options: ParseYamlOptions): ParsedDocument[] 
     return undefined; // `yaml` reports the syntax error with its position
   }
   if (anchors || values.length !== 1 || values[0] === null || values[0] === undefined) return undefined;
+  // js-yaml refuses a raw NUL or lone surrogate in a scalar but keeps one in a comment: `yaml` reports both.
+  if (findInvalidCharacter(source)) return undefined;
   let positions: ParsedDocument | undefined;
   return [
     {
@@ -121,7 +124,16 @@ function parseFast(source: string, options: ParseYamlOptions): ParsedDocument[] 
 /** The `yaml` package path: positions for every node, syntax errors, alias expansion limits. */
 export function parseWithPositions(source: string, options: ParseYamlOptions = {}): ParsedDocument[] {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+  const docs = (() => {
+    try {
+      return parseAllDocuments(source, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true });
+    } catch (error) {
+      // The parser recurses once per nesting level: a few thousand levels of block mappings exhaust the stack.
+      if (!isStackOverflow(error)) throw error;
+      return undefined;
+    }
+  })();
+  if (docs === undefined) return [tooDeep(source)];
   const list = Array.isArray(docs) ? docs : [];
   const position = (offset: number): SourcePosition => {
     const bounded = Math.max(0, Math.min(offset, source.length));
@@ -133,12 +145,36 @@ export function parseWithPositions(source: string, options: ParseYamlOptions = {
     return [];
   }
   const parsed: ParsedDocument[] = [];
+  const kept: Document.Parsed[] = [];
   for (const [index, doc] of list.entries()) {
     const contents = doc.contents;
     const isEmpty = doc.errors.length === 0 && (contents === null || (isScalar(contents) && contents.value === null && !contents.source));
     if (isEmpty && list.length > 1) continue;
     parsed.push(readDocument(doc, index, source, position, options.maxAliasCount ?? 1000));
+    kept.push(doc);
   }
+  // A raw NUL or lone surrogate (parseFast sends such a source here; `yaml` keeps them): each document's first one, at
+  // its exact position, with the path of the node holding it. Text between documents (comments, `---`, empty
+  // documents) counts with the document before it, text before the first with the first.
+  kept.forEach((doc, i) => {
+    const from = i === 0 ? 0 : (kept[i - 1]?.range[2] ?? 0);
+    const to = i === kept.length - 1 ? source.length : doc.range[2];
+    const invalid = findInvalidCharacter(source.slice(from, to));
+    const document = parsed[i];
+    if (!invalid || !document) return;
+    const offset = from + invalid.index;
+    const { line, column } = position(offset);
+    const params = { character: invalid.description };
+    document.problems.push({
+      code: 'SLU_FLOW_INVALID_CHARACTER',
+      message: formatErrorMessage('SLU_FLOW_INVALID_CHARACTER', params),
+      path: formatPath(pathAt(doc, offset)),
+      line,
+      column,
+      document: document.index,
+      params,
+    });
+  });
   // A lone document is the whole source, comments before it included (what a server stores as the flow's source).
   const [only] = parsed;
   if (only && parsed.length === 1) return [{ ...only, text: source }];
@@ -160,18 +196,22 @@ function readDocument(
     return { code, message: formatErrorMessage(code, params), path: '', line, column, document: index, params };
   };
   for (const error of doc.errors) {
-    problems.push(problem('SLU_FLOW_YAML_SYNTAX', { reason: yamlReason(error.message) }, error.pos[0]));
+    // The composer recurses once per nesting level and reports a stack overflow as RESOURCE_EXHAUSTION.
+    if (error.code === 'RESOURCE_EXHAUSTION') problems.push(problem('SLU_FLOW_TOO_LARGE', { reason: TOO_DEEP }, error.pos[0]));
+    else problems.push(problem('SLU_FLOW_YAML_SYNTAX', { reason: yamlReason(error.message) }, error.pos[0]));
   }
   let value: unknown;
   if (problems.length === 0) {
     try {
       value = doc.toJS({ maxAliasCount });
     } catch (error) {
-      // The yaml package throws a ReferenceError for alias bombs; nothing else is expected here.
+      // The yaml package throws a ReferenceError for alias bombs, and its recursion may exhaust the stack.
       problems.push(
         error instanceof ReferenceError && /alias/i.test(error.message)
           ? problem('SLU_FLOW_YAML_ALIAS_LIMIT', { max: maxAliasCount }, start)
-          : problem('SLU_FLOW_YAML_SYNTAX', { reason: error instanceof Error ? error.message : String(error) }, start),
+          : isStackOverflow(error)
+            ? problem('SLU_FLOW_TOO_LARGE', { reason: TOO_DEEP }, start)
+            : problem('SLU_FLOW_YAML_SYNTAX', { reason: error instanceof Error ? error.message : String(error) }, start),
       );
     }
   }
@@ -181,6 +221,24 @@ function readDocument(
     return position(offset);
   };
   return { index, value, problems, text, locate };
+}
+
+const TOO_DEEP = 'the YAML is nested too deeply to be read';
+
+function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /call stack/i.test(error.message);
+}
+
+/** The one document of a source too deeply nested to parse: no value, one problem at its start. */
+function tooDeep(source: string): ParsedDocument {
+  const params = { reason: TOO_DEEP };
+  return {
+    index: 0,
+    value: undefined,
+    problems: [{ code: 'SLU_FLOW_TOO_LARGE', message: formatErrorMessage('SLU_FLOW_TOO_LARGE', params), path: '', line: 1, column: 1, document: 0, params }],
+    text: source,
+    locate: () => ({ line: 1, column: 1, offset: 0 }),
+  };
 }
 
 /** The message of a yaml error without its trailing source excerpt, which the CLI shows as FILE:LINE:COL. */
@@ -215,6 +273,37 @@ function findNode(doc: Document.Parsed, path: readonly PathSegment[], target: 'k
     node = next;
   }
   return reached;
+}
+
+/** The path of the deepest node (key or value) whose source range holds `offset`; empty when none does. */
+function pathAt(doc: Document.Parsed, offset: number): PathSegment[] {
+  const path: PathSegment[] = [];
+  const holds = (node: unknown): node is Node => isNodeLike(node) && node.range !== undefined && node.range !== null && offset >= node.range[0] && offset < node.range[2];
+  let node: unknown = doc.contents;
+  while (path.length < 1000) {
+    let next: unknown;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        const key = keyOf(pair);
+        if (holds(pair.key)) return key === undefined ? path : [...path, key];
+        if (holds(pair.value)) {
+          if (key === undefined) return path;
+          path.push(key);
+          next = pair.value;
+          break;
+        }
+      }
+    } else if (isSeq(node)) {
+      const i = node.items.findIndex(holds);
+      if (i >= 0) {
+        path.push(i);
+        next = node.items[i];
+      }
+    }
+    if (next === undefined) return path;
+    node = next;
+  }
+  return path;
 }
 
 function keyOf(pair: Pair): string | undefined {

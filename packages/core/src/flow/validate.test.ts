@@ -118,6 +118,39 @@ describe('createFlowValidator', () => {
     expect(deepProblems[0]?.message).toContain('nested more than 3 levels');
   });
 
+  it('refuses NUL characters and lone surrogates anywhere, escaped or raw, with their path, line and column', () => {
+    const task = 'tasks:\n  - id: a\n    type: test.Echo\n    text: x\n';
+    const where = (source: string) => problemsOf(source).map((p) => [p.code, p.path, p.line, p.column, p.message]);
+    const nul = 'contains a NUL character (U+0000): a flow cannot hold NUL characters or lone surrogates';
+    // Escaped: "\0", "\x00", "\u0000" in a double-quoted scalar.
+    for (const escape of ['\\0', '\\x00', '\\u0000']) expect(where(`${head}description: "a${escape}"\n${task}`)).toEqual([['SLU_FLOW_INVALID_CHARACTER', 'description', 3, 14, nul]]);
+    expect(where(`${head}labels:\n  team: "\\uD800"\n${task}`)).toEqual([['SLU_FLOW_INVALID_CHARACTER', 'labels.team', 4, 9, expect.stringContaining('a lone surrogate (U+D800)')]]);
+    expect(where(`${head}labels:\n  "k\\uDC00": v\n${task}`)).toEqual([['SLU_FLOW_INVALID_CHARACTER', 'labels["k\\udc00"]', 4, 3, expect.stringContaining('U+DC00')]]);
+    // A well-formed pair is text like any other.
+    expect(where(`${head}description: "\\uD83D\\uDE00"\n${task}`)).toEqual([]);
+    // Raw: at the exact character, in a value, a task, a key, and a comment (stored with the source).
+    expect(where(`${head}description: a\u0000b\n${task}`)).toEqual([['SLU_FLOW_INVALID_CHARACTER', 'description', 3, 15, nul]]);
+    expect(where(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: "x\u0000"\n`)).toEqual([['SLU_FLOW_INVALID_CHARACTER', 'tasks[0].text', 6, 13, nul]]);
+    expect(where(`# note \u0000\n${head}${task}`)).toEqual([['SLU_FLOW_INVALID_CHARACTER', '', 1, 8, nul]]);
+    expect(where(`${head}${task}# trailing \uD800\n`)).toEqual([['SLU_FLOW_INVALID_CHARACTER', '', 7, 12, expect.stringContaining('U+D800')]]);
+    // In an id, the character is named first (the id pattern complains too).
+    expect(problemsOf(`id: "f\\0"\nnamespace: dev\n${task}`).map((p) => p.code)).toEqual(['SLU_FLOW_INVALID_CHARACTER', 'SLU_FLOW_INVALID_ID']);
+    // Each document of a multi-document source on its own; parseFlow throws the problem as its error.
+    const results = validator.validateSource(`${head}${task}---\n${head}description: "\\0"\n${task}`);
+    expect(results.map((r) => r.problems.map((p) => p.code))).toEqual([[], ['SLU_FLOW_INVALID_CHARACTER']]);
+    expect(() => validator.parseFlow(`${head}description: "\\0"\n${task}`)).toThrow(expect.objectContaining({ code: 'SLU_FLOW_INVALID_CHARACTER', details: expect.objectContaining({ path: 'description', line: 3 }) }));
+    // A flow full of them gets a bounded list.
+    const many = Array.from({ length: 50 }, (_, i) => `  v${i}: "\\0"\n`).join('');
+    expect(problemsOf(`${head}variables:\n${many}${task}`)).toHaveLength(20);
+  });
+
+  it('reports YAML nested too deeply for the parser as too large, not as a crash', () => {
+    for (const nested of [`\n    ${'- '.repeat(20_000)}1`, `${'['.repeat(20_000)}${']'.repeat(20_000)}`, `\n${Array.from({ length: 3000 }, (_, i) => `${' '.repeat(i + 4)}k:`).join('\n')} 1`]) {
+      const problems = problemsOf(`${head}variables:\n  deep: ${nested}\ntasks:\n  - id: a\n    type: test.Echo\n    text: x\n`);
+      expect(problems.map((p) => [p.code, p.message])).toEqual([['SLU_FLOW_TOO_LARGE', 'the flow is too large: the YAML is nested too deeply to be read']]);
+    }
+  });
+
   it('validates triggers by type, including formats', () => {
     expect(problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\ntriggers:\n  - id: t\n    type: test.tick\n    every: PT5M\n`)).toEqual([]);
     const problems = problemsOf(`${head}tasks:\n  - id: a\n    type: test.Echo\n    text: x\ntriggers:\n  - id: t\n    type: test.Tick\n    every: 5 minutes\n  - 42\n  - {id: u}\n`);

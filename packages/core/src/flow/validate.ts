@@ -14,6 +14,7 @@ import type { ErrorCode, ErrorParams } from '../errors.js';
 import { hasExpression, parseTemplate } from '../expression/index.js';
 import { parseDuration } from '../schedule/index.js';
 import { didYouMean, formatSuggestion as suggestion } from '../suggest.js';
+import { findInvalidCharacter } from '../text.js';
 import { FLOW_ID_MAX, FLOW_ID_PATTERN, INPUT_ID_MAX, INPUT_ID_PATTERN, NAMESPACE_MAX, NAMESPACE_PATTERN, TASK_ID_MAX, TASK_ID_PATTERN } from './model.js';
 import type { Flow } from './model.js';
 import type { FlowPlugins, JsonSchema, PluginSchema, RunnerSchema, TaskSchema, TriggerSchema } from './plugin-schemas.js';
@@ -169,6 +170,8 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
       return false;
     };
 
+    // First, so that a NUL in an id is reported as such (before the id pattern's complaint at the same place).
+    checkCharacters(value, [], report);
     runSchema(validateFlowDocument, value, []);
 
     // Tasks, recursively, with their runners; ids must be unique across the whole flow.
@@ -396,6 +399,43 @@ function checkInputs(inputs: unknown, document: ParsedDocument, report: Report):
         return;
     }
   });
+}
+
+/** Most invalid-character problems reported for one document (a flow full of NULs needs no thousand lines). */
+const MAX_CHARACTER_PROBLEMS = 20;
+
+/**
+ * Every string and key must be storable: no NUL and no lone surrogate, written escaped (`"\0"`, `"\uD800"`) since raw
+ * ones are found by the parser. Descriptions included: the whole flow is stored.
+ */
+function checkCharacters(root: unknown, rootPath: PathSegment[], report: Report): void {
+  let reported = 0;
+  const walk = (value: unknown, path: PathSegment[], depth: number): void => {
+    if (reported >= MAX_CHARACTER_PROBLEMS || depth > 1000) return;
+    if (typeof value === 'string') {
+      const invalid = findInvalidCharacter(value);
+      if (invalid) {
+        reported++;
+        report('SLU_FLOW_INVALID_CHARACTER', { character: invalid.description }, { path });
+      }
+      return;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, [...path, i], depth + 1));
+      return;
+    }
+    if (isPlainObject(value)) {
+      for (const [key, item] of Object.entries(value)) {
+        const invalid = findInvalidCharacter(key);
+        if (invalid && reported < MAX_CHARACTER_PROBLEMS) {
+          reported++;
+          report('SLU_FLOW_INVALID_CHARACTER', { character: invalid.description }, { path: [...path, key], target: 'key' });
+        }
+        walk(item, [...path, key], depth + 1);
+      }
+    }
+  };
+  walk(root, rootPath, 0);
 }
 
 const NOT_RENDERED = new Set(['description', 'displayName']);
