@@ -1,14 +1,22 @@
 /**
  * Maps every error that reaches the API's error handler to `{code, message, details}` with its status. The API's own
- * errors are `SluiceError`s from core's table (`SLU_API_*`); Fastify's own are translated by HTTP status.
+ * errors are `SluiceError`s from core's table (`SLU_API_*`); Fastify's own are translated by HTTP status. Database
+ * errors that are not bugs are a safety net behind the checks at the edges: the database unreachable is a 503
+ * `SLU_DB_UNAVAILABLE` with `Retry-After`, a value it cannot store (NUL, lone surrogate) a 400
+ * `SLU_API_INVALID_CHARACTER`. No body ever holds a stack trace or an unexpected error's message.
  */
 import { isSluiceError, SluiceError } from '@sluice/core';
+import { classifyDbError } from '@sluice/db';
 
-/** What every error body is: `{code, message, details}` with its HTTP status. */
+/** What every error body is: `{code, message, details}` with its HTTP status (and headers, `Retry-After` for 503). */
 export interface ErrorResponse {
   readonly status: number;
   readonly body: { code: string; message: string; details: Record<string, unknown> };
+  readonly headers: Record<string, string>;
 }
+
+/** Seconds a client is told to wait (`Retry-After`) when a dependency is down. */
+export const RETRY_AFTER_SECONDS = 5;
 
 interface FastifyLikeError {
   readonly code?: unknown;
@@ -49,11 +57,50 @@ function contentTypeOf(message: string): string {
   return /Unsupported Media Type:?\s*(.*)$/i.exec(message)?.[1]?.trim() || 'none';
 }
 
-/** One mapping for every error that reaches the handler: SluiceError, Fastify's, anything else (500). */
+/** A database error that is not a bug: the database unreachable (503), or a value it cannot store (400). */
+function fromDatabase(error: unknown): SluiceError | undefined {
+  const found = classifyDbError(error);
+  if (found?.kind === 'unavailable') return new SluiceError('SLU_DB_UNAVAILABLE', { reason: found.reason }, { cause: found.cause, retryAfterSeconds: RETRY_AFTER_SECONDS });
+  if (found?.kind === 'invalid-text') {
+    return new SluiceError(
+      'SLU_API_INVALID_CHARACTER',
+      { field: 'a value of the request', character: 'a character the database cannot store (NUL or a lone surrogate)' },
+      { cause: found.cause },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The multipart parser's (busboy's) errors for a body that is not well-formed multipart: plain `Error`s without a code
+ * or status. Everything else from a multipart route (a storage that failed) stays a 500.
+ */
+const MULTIPART_SYNTAX = [
+  /^Unexpected end of (multipart data|form)$/,
+  /terminated early due to unexpected end of multipart data$/,
+  /^Malformed part header$/,
+  /^Multipart: Boundary not found$/,
+  /^Boundary required$/,
+  /^The needle cannot (be an empty String\/Buffer|have a length bigger than \d+)\.$/,
+];
+
+function fromMultipart(error: unknown): SluiceError | undefined {
+  if (!(error instanceof Error) || 'code' in error || 'statusCode' in error) return undefined;
+  if (!MULTIPART_SYNTAX.some((pattern) => pattern.test(error.message))) return undefined;
+  return new SluiceError('SLU_API_BAD_REQUEST', { reason: `the multipart body is malformed: ${error.message}` }, { in: 'body' });
+}
+
+/**
+ * One mapping for every error that reaches the handler: SluiceError, database, multipart and Fastify errors, anything
+ * else (500, logged with its cause; the client gets the request id).
+ */
 export function toErrorResponse(error: unknown, bodyLimit: number, requestId: string): ErrorResponse {
-  if (isSluiceError(error)) return { status: error.status, body: error.toJSON() };
-  const fastify = typeof error === 'object' && error !== null ? fromFastify(error as FastifyLikeError, bodyLimit) : undefined;
-  // An unexpected error's message may hold internals (SQL, paths): the log has it, the client gets the request id.
-  const mapped = fastify ?? new SluiceError('SLU_API_INTERNAL', { requestId });
-  return { status: mapped.status, body: mapped.toJSON() };
+  const mapped =
+    (isSluiceError(error) ? error : undefined) ??
+    fromDatabase(error) ??
+    fromMultipart(error) ??
+    (typeof error === 'object' && error !== null ? fromFastify(error as FastifyLikeError, bodyLimit) : undefined) ??
+    // An unexpected error's message may hold internals (SQL, paths): the log has it, the client gets the request id.
+    new SluiceError('SLU_API_INTERNAL', { requestId });
+  return { status: mapped.status, body: mapped.toJSON(), headers: mapped.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {} };
 }

@@ -24,6 +24,12 @@ import { createServer } from './server.js';
 
 export const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 
+/**
+ * The API's database client gives up opening a connection after this long: a database that accepts TCP but never
+ * answers makes requests 503 (`SLU_DB_UNAVAILABLE`, `Retry-After`) instead of hanging them.
+ */
+export const DB_CONNECT_TIMEOUT_MS = 10_000;
+
 /** Build the API over a database, a queue driver and a storage (shared by `server api` and `server local`). */
 export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Storage, logger: boolean | Record<string, unknown> = true): FastifyInstance {
   const registries = createDefaultRegistries();
@@ -65,7 +71,7 @@ export async function startApiProcess(env: ApiEnv = readEnv()): Promise<FastifyI
   if (!env.databaseUrl) throw new Error('DATABASE_URL is not set: point it at a Postgres database (postgres://user:password@host:port/db)');
   if (!env.redisUrl) throw new Error('REDIS_URL is not set: the API hands executions to the scheduler over Redis (redis://host:6379); for one process without Redis use "sluice server local"');
   await migrate({ databaseUrl: env.databaseUrl, migrationsDir });
-  const db = createDb({ databaseUrl: env.databaseUrl });
+  const db = createDb({ databaseUrl: env.databaseUrl, connectTimeoutMs: DB_CONNECT_TIMEOUT_MS });
   const queue = createBullmqQueue({ url: env.redisUrl });
   const app = buildApi(env, db, queue, new LocalFileStorage({ root: env.storageDir }));
   app.addHook('onClose', async () => {

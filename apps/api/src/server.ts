@@ -14,10 +14,11 @@ import type { FlowValidator } from '@sluice/core';
 import type { PluginRegistries } from '@sluice/plugin-api';
 import type { Storage } from '@sluice/storage';
 import Fastify, { LogController } from 'fastify';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { toErrorResponse } from './api-errors.js';
 import { createAuth, pathScope, Unauthorized } from './auth.js';
 import type { AuthOptions } from './auth.js';
+import { rejectInvalidRequestCharacters } from './invalid-characters.js';
 import type { ExecutionQueue, ExecutionWaiter } from './execution-queue.js';
 import type { FlowStore } from './flow-store.js';
 import { DEFAULT_UPLOAD_LIMIT, executionRoutes } from './routes/executions.js';
@@ -77,6 +78,12 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     logger: deps.logger ?? false,
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { ignoreTrailingSlash: true },
+    // A path that is not valid percent-encoded UTF-8 (`%ED%A0%80`, a lone surrogate) or too long a parameter: the
+    // same `{code, message, details}` as every other error, not Fastify's own body.
+    frameworkErrors: (error, request, reply) => {
+      const { status, body, headers } = toErrorResponse(error, bodyLimit, request.id);
+      void (reply as FastifyReply).status(status).headers(headers).type('application/json; charset=utf-8').send(body);
+    },
   });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info({ method: request.method, url: request.url, statusCode: reply.statusCode, responseTime: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
@@ -93,9 +100,13 @@ export function createServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.setErrorHandler((error, request, reply) => {
-    const { status, body } = toErrorResponse(error, bodyLimit, request.id);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    void reply.status(status).type('application/json; charset=utf-8').send(body);
+    const { status, body, headers } = toErrorResponse(error, bodyLimit, request.id);
+    // Answered before the body was read to its end (a multipart upload refused at its first bad part): the rest of
+    // the body would sit unread in a kept-alive connection, and the client's next request on it would hang.
+    if (!request.raw.complete) void reply.header('connection', 'close');
+    if (status === 503) request.log.warn({ err: error, code: body.code }, 'request failed: a dependency is unavailable');
+    else if (status >= 500) request.log.error({ err: error }, 'request failed');
+    void reply.status(status).headers(headers).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((request) => {
     throw new SluiceError('SLU_API_ROUTE_NOT_FOUND', { method: request.method, url: request.url.split('?')[0] });
@@ -115,6 +126,17 @@ export function createServer(deps: ServerDeps): FastifyInstance {
       if (!(error instanceof Unauthorized)) throw error;
       return reply.status(401).header('www-authenticate', error.challenge).type('application/json; charset=utf-8').send(error.error.toJSON());
     }
+  });
+  // After auth: a NUL or a lone surrogate in a path segment or a query parameter is a 400 naming it, before a route
+  // reads the database with it (Postgres refuses such text: it was a 500).
+  app.addHook('onRequest', (request, _reply, done) => {
+    try {
+      rejectInvalidRequestCharacters(request);
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    done();
   });
 
   if (deps.docs ?? true) {

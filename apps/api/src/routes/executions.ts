@@ -28,6 +28,7 @@ import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } f
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
+import { rejectInvalidCharacters, rejectInvalidCharactersDeep } from '../invalid-characters.js';
 import { pagingQueryProperties, parseDate } from './http.js';
 
 /** Kestra's states (KESTRA.md A7). */
@@ -210,7 +211,9 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     }
     const byId = new Map(declared.map((input) => [input.id, input]));
     for await (const part of request.parts()) {
+      rejectInvalidCharacters(`inputs.${part.fieldname}`, part.fieldname, 'body');
       if (part.type === 'field') {
+        if (typeof part.value === 'string') rejectInvalidCharacters(`inputs.${part.fieldname}`, part.value, 'body');
         if (part.valueTruncated) problems.push({ input: part.fieldname, message: 'the value is too long' });
         else add(part.fieldname, typeof part.value === 'string' ? part.value : String(part.value));
         continue;
@@ -338,6 +341,8 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           const summary = problems.map((p) => `${p.input}: ${p.message}`).join('; ');
           throw new SluiceError('SLU_INPUT_INVALID', { summary }, { problems });
         }
+        // What the inputs became (a JSON input's "\u0000" is a NUL only once parsed) must be storable too.
+        rejectInvalidCharactersDeep(['inputs'], inputs, 'body');
         // Kestra: the flow's labels, then the request's (a request label replaces a flow label of the same key).
         const execution = await executions.create({
           id: executionId,

@@ -49,13 +49,23 @@ export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploa
   readonly docs?: boolean;
   /** Name prefix of the test database (default `sluice_api`). */
   readonly databasePrefix?: string;
+  /**
+   * The URL the API's database client connects with, from the test database's own (which migrations and `drop` keep
+   * using): point it at a proxy the test can stop, to see the API with its database down.
+   */
+  readonly connectThrough?: (databaseUrl: string) => string;
+  /** The API's database client gives up opening a connection after this long (`createDb`'s `connectTimeoutMs`). */
+  readonly connectTimeoutMs?: number;
 }
 
 export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixture | undefined> {
   const database = await createTestDatabase(options.databasePrefix ?? 'sluice_api');
   if (!database) return undefined;
   await migrate({ databaseUrl: database.url, migrationsDir });
-  const db = createDb({ databaseUrl: database.url });
+  const db = createDb({
+    databaseUrl: options.connectThrough ? options.connectThrough(database.url) : database.url,
+    ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
+  });
   const storageDir = await mkdtemp(join(tmpdir(), 'sluice-api-storage-'));
   const storage = new LocalFileStorage({ root: storageDir });
   const queue = createRecordingExecutionQueue();
@@ -65,6 +75,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     logs: db.logs,
     storage,
     queue,
+    workers: db.scheduler,
     ...(options.uploadLimit === undefined ? {} : { uploadLimit: options.uploadLimit }),
     registries,
     validator,
