@@ -531,6 +531,54 @@ export class SchedulerStore {
     }));
   }
 
+  // Reconciliation: what the queue should hold, from what Postgres (the truth) says.
+
+  /**
+   * Top-level task runs waiting for a worker, unchanged since `before`: CREATED (attempt: the last one, at least 1) or
+   * RETRYING (attempt: the next one), in a RUNNING or RETRYING execution. Their jobs should be in their group's queue;
+   * the reconciliation sends again those that are not. `retryAfter` (RETRYING only): the failed attempt's end.
+   */
+  async waitingTaskRuns(
+    before: Date,
+    limit = 500,
+  ): Promise<{ id: string; executionId: string; taskId: string; state: 'CREATED' | 'RETRYING'; attempt: number; workerGroup: string | null; endDate: Date | null }[]> {
+    const rows = await this.prisma.$queryRaw<
+      { id: string; execution_id: string; task_id: string; state: 'CREATED' | 'RETRYING'; attempts: number; worker_group: string | null; end_date: Date | null }[]
+    >`
+      SELECT tr.id, tr.execution_id, tr.task_id, tr.state, jsonb_array_length(tr.attempts)::int AS attempts, tr.worker_group, tr.end_date
+        FROM executions e JOIN task_runs tr ON tr.execution_id = e.id
+       WHERE e.state IN ('RUNNING', 'RETRYING') AND tr.parent_task_run_id IS NULL AND tr.state IN ('CREATED', 'RETRYING')
+         AND tr.updated_at < ${before}
+       ORDER BY tr.updated_at
+       LIMIT ${limit}`;
+    return rows.map((row) => ({
+      id: row.id,
+      executionId: row.execution_id,
+      taskId: row.task_id,
+      state: row.state,
+      attempt: row.state === 'RETRYING' ? row.attempts + 1 : Math.max(1, row.attempts),
+      workerGroup: row.worker_group,
+      endDate: row.end_date,
+    }));
+  }
+
+  /**
+   * Executions waiting for an event on the `executions` channel, unchanged since `before`: CREATED ones due to start
+   * (no schedule date, or one before `before`), RESTARTED ones, and the oldest QUEUED one of each flow (a `dequeued`
+   * event lets it start if a slot is free).
+   */
+  async waitingExecutions(before: Date, limit = 500): Promise<{ id: string; namespace: string; flowId: string; state: 'CREATED' | 'RESTARTED' | 'QUEUED' }[]> {
+    const rows = await this.prisma.$queryRaw<{ id: string; namespace: string; flow_id: string; state: 'CREATED' | 'RESTARTED' | 'QUEUED' }[]>`
+      (SELECT id, namespace, flow_id, state FROM executions
+        WHERE state IN ('CREATED', 'RESTARTED') AND updated_at < ${before} AND (schedule_date IS NULL OR schedule_date < ${before})
+        ORDER BY start_date LIMIT ${limit})
+      UNION ALL
+      (SELECT DISTINCT ON (namespace, flow_id) id, namespace, flow_id, state FROM executions
+        WHERE state = 'QUEUED' AND updated_at < ${before}
+        ORDER BY namespace, flow_id, start_date LIMIT ${limit})`;
+    return rows.map((row) => ({ id: row.id, namespace: row.namespace, flowId: row.flow_id, state: row.state }));
+  }
+
   // Triggers.
 
   /**
