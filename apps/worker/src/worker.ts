@@ -15,6 +15,14 @@
  *    wait — never one message per line. When the task ends its logs are flushed first, then its `ended` result is
  *    published: that is always the job's last message.
  *
+ * Lease: at most one live run of a task run attempt. Before it prepares a task, the worker takes the attempt's lease
+ * in the queue (`acquireTaskLease`: one round trip when nobody holds it), renews it every third of `leaseTtlMs` while the
+ * task runs, and releases it at the end, as finished once the `ended` result is out. A delivery of an attempt whose
+ * lease another delivery holds (the queue delivered the job twice: its first consumer was taken for dead) waits,
+ * asking again, until that lease is released or expires, and never runs meanwhile; one whose attempt has finished is
+ * not run at all (nothing is published: the first delivery's result stands). A worker that loses its lease while the
+ * task runs (another delivery took it: this worker could not renew it in time) stops the task and publishes nothing.
+ *
  * Results of one job are published in order (one chain per job). A publish that fails is reported to `onError` and
  * retried a few times with a short backoff. A task failure never rejects the job handler (it is a FAILED result);
  * only failing to publish the final `ended` result does (after the retries), so the queue records the job failed
@@ -52,7 +60,13 @@ export type WorkerJobEvent =
   | { readonly type: 'taken'; readonly job: TaskJob; readonly deliveryCount: number }
   | { readonly type: 'ended'; readonly job: TaskJob; readonly state: TaskRunEndState; readonly durationMs: number }
   /** The worker stopped before the job finished: it was aborted and left to the queue for another worker. */
-  | { readonly type: 'handed-back'; readonly job: TaskJob };
+  | { readonly type: 'handed-back'; readonly job: TaskJob }
+  /** Another delivery of the same attempt holds its lease: this one waits for it (emitted once per job). */
+  | { readonly type: 'lease-waiting'; readonly job: TaskJob; readonly holder: string }
+  /** Another delivery of the same attempt already ran it to its end: this one did not run it, and published nothing. */
+  | { readonly type: 'duplicate'; readonly job: TaskJob; readonly holder: string }
+  /** The attempt's lease was taken by another delivery while this one ran it: the task was stopped, nothing published. */
+  | { readonly type: 'lease-lost'; readonly job: TaskJob };
 
 export interface WorkerOptions {
   readonly queue: QueueDriver;
@@ -85,6 +99,12 @@ export interface WorkerOptions {
   readonly startReportDelayMs?: number;
   /** How long a killed or timed-out task may take to stop before its outcome is reported anyway (runTask's default: 60 s). */
   readonly abortGracePeriodMs?: number;
+  /**
+   * TTL of a task run attempt's lease (see the top of this file); renewed every third of it. A delivery of an attempt
+   * whose holder died waits this long at most. Default 15 s: after a Redis restart, the holder's next renewal (at most
+   * 5 s later) takes the lease again, well before the scheduler's reconciliation (15 s) sends the job again.
+   */
+  readonly leaseTtlMs?: number;
   /** Problems that do not stop the worker (a publish that failed, a missed heartbeat). Default: printed on stderr. */
   readonly onError?: (error: unknown, context: string) => void;
   readonly onJob?: (event: WorkerJobEvent) => void;
@@ -109,6 +129,7 @@ const DEFAULT_LOG_FLUSH_MS = 100;
 const DEFAULT_LOG_BATCH_SIZE = 500;
 const DEFAULT_START_REPORT_DELAY_MS = 50;
 const DEFAULT_STOP_GRACE_MS = 30_000;
+const DEFAULT_LEASE_TTL_MS = 15_000;
 /** Attempts per publish, and the first backoff (doubled after each failure). */
 const PUBLISH_ATTEMPTS = 4;
 const PUBLISH_BACKOFF_MS = 100;
@@ -243,6 +264,13 @@ interface ActiveJob {
   handedBack: boolean;
   /** Results of this job, published in order. */
   results: Promise<void>;
+  /** This delivery's name as a lease holder: `<workerId>/<random>` (two deliveries on one worker differ). */
+  readonly holder: string;
+  /** none: not (yet) taken; held: taken and renewed; lost: another delivery took it (publish nothing). */
+  lease: 'none' | 'held' | 'lost';
+  renewTimer?: NodeJS.Timeout;
+  /** Ends a wait for the lease at once (hand back). */
+  wake?: () => void;
 }
 
 export function createWorker(options: WorkerOptions): Worker {
@@ -253,6 +281,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const heartbeatMs = positiveInteger('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULT_HEARTBEAT_MS);
   const logFlushMs = positiveInteger('logFlushMs', options.logFlushMs, DEFAULT_LOG_FLUSH_MS);
   const logBatchSize = positiveInteger('logBatchSize', options.logBatchSize, DEFAULT_LOG_BATCH_SIZE);
+  const leaseTtlMs = positiveInteger('leaseTtlMs', options.leaseTtlMs, DEFAULT_LEASE_TTL_MS);
   const startReportDelayMs = options.startReportDelayMs ?? DEFAULT_START_REPORT_DELAY_MS;
   if (!Number.isInteger(startReportDelayMs) || startReportDelayMs < 0) {
     throw new Error(`createWorker: startReportDelayMs must be an integer >= 0, got ${startReportDelayMs}`);
@@ -337,13 +366,111 @@ export function createWorker(options: WorkerOptions): Worker {
     };
   }
 
+  /**
+   * Take the attempt's lease for this delivery: 'acquired' (renewed from then on), 'finished' (another delivery ran
+   * the attempt to its end), or 'stopped' (handed back while waiting). While another delivery holds it, asks again
+   * every third of the TTL, or when that holder's lease is due to expire, whichever comes first. A queue that does not
+   * answer is asked again too: the task never starts without the lease.
+   */
+  async function acquireLease(entry: ActiveJob): Promise<'acquired' | 'finished' | 'stopped'> {
+    const { job } = entry;
+    let waiting = false;
+    let failures = 0;
+    for (;;) {
+      if (entry.handedBack) return 'stopped';
+      let pause = Math.ceil(leaseTtlMs / 3);
+      try {
+        const answer = await queue.acquireTaskLease(job.taskRunId, job.attempt, entry.holder, leaseTtlMs);
+        failures = 0;
+        if (answer.acquired) {
+          if (entry.handedBack) {
+            await queue.releaseTaskLease(job.taskRunId, job.attempt, entry.holder, false).catch(() => undefined);
+            return 'stopped';
+          }
+          entry.lease = 'held';
+          entry.renewTimer = setInterval(() => void renewLease(entry), Math.max(1, Math.floor(leaseTtlMs / 3)));
+          return 'acquired';
+        }
+        if (answer.finished) {
+          emit({ type: 'duplicate', job, holder: answer.holder });
+          return 'finished';
+        }
+        if (!waiting) {
+          waiting = true;
+          emit({ type: 'lease-waiting', job, holder: answer.holder });
+          report(
+            new Error(`another delivery (${answer.holder}) holds the lease of task run ${job.taskRunId} attempt ${job.attempt}: waiting until it is released or expires`),
+            `task run ${job.taskRunId}`,
+          );
+        }
+        pause = Math.min(pause, Math.max(50, answer.expiresInMs + 10));
+      } catch (error) {
+        failures++;
+        if (failures === 1 || failures % 20 === 0) report(error, `taking the lease of task run ${job.taskRunId} (retrying)`);
+        pause = Math.min(pause, 100 * 2 ** Math.min(failures, 5));
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, pause);
+        function done(): void {
+          clearTimeout(timer);
+          entry.wake = undefined;
+          resolve();
+        }
+        entry.wake = done;
+      });
+    }
+  }
+
+  /** Renew the lease; when another delivery took it, stop the task and publish nothing more for it. */
+  async function renewLease(entry: ActiveJob): Promise<void> {
+    const { job } = entry;
+    if (entry.lease !== 'held') return;
+    let kept: boolean;
+    try {
+      kept = await queue.renewTaskLease(job.taskRunId, job.attempt, entry.holder, leaseTtlMs);
+    } catch (error) {
+      // The queue is away: nobody else can take the lease meanwhile, and the next renewal takes it again if it vanished.
+      report(error, `renewing the lease of task run ${job.taskRunId}`);
+      return;
+    }
+    if (kept || entry.lease !== 'held') return;
+    entry.lease = 'lost';
+    stopRenewing(entry);
+    entry.handedBack = true;
+    entry.logs.drop();
+    report(new Error(`task run ${job.taskRunId} attempt ${job.attempt}: another delivery took its lease: stopping this run, publishing nothing`), `task run ${job.taskRunId}`);
+    emit({ type: 'lease-lost', job });
+    if (!entry.controller.signal.aborted) {
+      entry.controller.abort(new SluiceError('SLU_TASK_KILLED', { taskId: job.taskId, reason: ': another delivery of this attempt took its lease' }));
+    }
+  }
+
+  function stopRenewing(entry: ActiveJob): void {
+    if (entry.renewTimer) clearInterval(entry.renewTimer);
+    entry.renewTimer = undefined;
+  }
+
+  /** At the job's end: release the lease it holds, as finished once its `ended` result is out. Never rejects. */
+  async function releaseLease(entry: ActiveJob, finished: boolean): Promise<void> {
+    stopRenewing(entry);
+    if (entry.lease !== 'held') return;
+    entry.lease = 'none';
+    await queue.releaseTaskLease(entry.job.taskRunId, entry.job.attempt, entry.holder, finished).catch((error: unknown) => {
+      // It expires by itself; a finished one not marked so lets a late duplicate delivery run the attempt again.
+      report(error, `releasing the lease of task run ${entry.job.taskRunId}`);
+    });
+  }
+
   async function runJob(entry: ActiveJob, delivery: TaskDelivery): Promise<void> {
     let removal: Promise<void> | undefined;
+    let published = false;
     try {
-      await runAndReport(entry, delivery, (promise) => {
+      published = await runAndReport(entry, delivery, (promise) => {
         removal = promise;
       });
     } finally {
+      // After the task's processes have stopped (runTask returned): the attempt may run elsewhere from now on.
+      await releaseLease(entry, published);
       // The task's working directory is removed once its result is out (runTask's onCleanup); the WARN line of a
       // removal that failed leaves in a batch of its own.
       if (removal) {
@@ -353,10 +480,17 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  async function runAndReport(entry: ActiveJob, delivery: TaskDelivery, onCleanup: (removal: Promise<void>) => void): Promise<void> {
+  /** Run the job and report it; resolves true once its `ended` result is published, false when it published none. */
+  async function runAndReport(entry: ActiveJob, delivery: TaskDelivery, onCleanup: (removal: Promise<void>) => void): Promise<boolean> {
     const { job } = entry;
     const began = Date.now();
     emit({ type: 'taken', job, deliveryCount: delivery.deliveryCount });
+
+    // The lease first: nothing of the task is prepared (its timeout not started) while another delivery may run it.
+    const lease = await acquireLease(entry);
+    if (lease === 'stopped') throw new HandedBackError(job);
+    // Another delivery of this attempt ran it to its end and published its result: this one completes silently.
+    if (lease === 'finished') return false;
 
     // The kill check runs while runTask prepares the task, which holds the task's code until it is done (startGate).
     // Never rejects. Unknown (the queue did not answer): run it; a kill broadcast still reaches it.
@@ -502,7 +636,7 @@ export function createWorker(options: WorkerOptions): Worker {
         throw new Error(`could not publish the result of task run ${job.taskRunId}`);
       }
       emit({ type: 'ended', job, state: 'KILLED', durationMs: Date.now() - began });
-      return;
+      return true;
     }
     if (!outcome) {
       const failure = unknownType ?? new SluiceError('SLU_TASK_FAILED', { taskId: job.taskId, reason: 'no task definition' });
@@ -538,6 +672,7 @@ export function createWorker(options: WorkerOptions): Worker {
       throw new Error(`could not publish the result of task run ${job.taskRunId}: the queue will deliver the job again`);
     }
     emit({ type: 'ended', job, state: outcome.state, durationMs: Date.now() - began });
+    return true;
   }
 
   function handle(job: TaskJob, delivery: TaskDelivery): Promise<void> {
@@ -551,6 +686,8 @@ export function createWorker(options: WorkerOptions): Worker {
       ),
       handedBack: false,
       results: Promise.resolve(),
+      holder: `${id}/${randomBytes(4).toString('hex')}`,
+      lease: 'none',
     };
     // Tracked before the killed check, so a kill broadcast arriving meanwhile still aborts it.
     active.add(entry);
@@ -565,6 +702,8 @@ export function createWorker(options: WorkerOptions): Worker {
     handlers.add(settled);
     void settled.finally(() => handlers.delete(settled));
     return running.catch((error: unknown) => {
+      // A job whose lease another delivery took completes silently: that delivery runs the attempt and reports it.
+      if (error instanceof HandedBackError && entry.lease === 'lost') return;
       // A handed-back job is left to the queue: settling it would tell the queue it completed or failed. It stays
       // pending; the consumer is force-closed, so the queue sees a dead consumer and delivers the job again.
       if (error instanceof HandedBackError) return new Promise<never>(() => undefined);
@@ -620,6 +759,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const left = [...active];
     for (const entry of left) {
       entry.handedBack = true;
+      entry.wake?.();
       entry.logs.drop();
       entry.controller.abort(new SluiceError('SLU_TASK_KILLED', { taskId: entry.job.taskId, reason: ': the worker stopped (handed back to the queue)' }));
     }
