@@ -141,6 +141,17 @@ describe.skipIf(!api)('bad input changes nothing stored', () => {
   it('bad query parameters and an unknown route: 400 and 404 as JSON', async () => {
     await expectRejected('/api/v1/flows/search?page=0', {}, 400, 'SLU_API_BAD_REQUEST');
     await expectRejected('/api/v1/flows/company.team?delete=maybe', { method: 'POST', headers: YAML, body: flowYaml('company.team', 'existing') }, 400, 'SLU_API_BAD_REQUEST');
+    // Integers beyond Postgres's integer (a revision, an attempt, a page): the database refused them with a 500.
+    for (const [path, init] of [
+      ['/api/v1/flows/company.team/existing?revision=2147483648', {}],
+      ['/api/v1/flows/search?page=1e300', {}],
+      ['/api/v1/executions/search?page=999999999999999', {}],
+      ['/api/v1/executions/company.team/existing?revision=999999999999', { method: 'POST' }],
+      ['/api/v1/logs/some-execution?attempt=2147483648', { method: 'DELETE' }],
+    ] as [string, RequestInit][]) {
+      const rejected = await expectRejected(path, init, 400, 'SLU_API_BAD_REQUEST');
+      expect(rejected.message).toContain('must be <= 2147483647');
+    }
     const body = await expectRejected('/api/v1/nothing-here', {}, 404, 'SLU_API_ROUTE_NOT_FOUND');
     expect(body.message).toBe('no route GET /api/v1/nothing-here');
   });

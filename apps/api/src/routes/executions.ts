@@ -29,7 +29,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
 import { rejectInvalidCharacters, rejectInvalidCharactersDeep } from '../invalid-characters.js';
-import { pagingQueryProperties, parseDate } from './http.js';
+import { INTEGER_PARAMETER_MAX, pagingQueryProperties, parseDate } from './http.js';
 
 /** Kestra's states (KESTRA.md A7). */
 export const EXECUTION_STATES = [
@@ -300,7 +300,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           type: 'object',
           properties: {
             labels: { type: 'array', items: { type: 'string' } },
-            revision: { type: 'integer', minimum: 1 },
+            revision: { type: 'integer', minimum: 1, maximum: INTEGER_PARAMETER_MAX },
             wait: { type: 'boolean', default: false },
             scheduleDate: { type: 'string', description: 'Start the execution at this date-time (it stays CREATED until then), as Kestra does.' },
           },

@@ -18,7 +18,7 @@ import { FLOW_ID_MAX, FLOW_ID_PATTERN, NAMESPACE_MAX, NAMESPACE_PATTERN, parseYa
 import type { DocumentValidation, FlowProblem, FlowValidator } from '@sluice/core';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { FlowStore, StoredFlow } from '../flow-store.js';
-import { pagingQueryProperties, SEARCH_PAGE_MAX, YAML_CONTENT_TYPES } from './http.js';
+import { INTEGER_PARAMETER_MAX, pagingQueryProperties, SEARCH_PAGE_MAX, YAML_CONTENT_TYPES } from './http.js';
 
 const YAML_TYPES: ReadonlySet<string> = new Set(YAML_CONTENT_TYPES);
 const namespacePattern = new RegExp(NAMESPACE_PATTERN);
@@ -162,7 +162,7 @@ export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowV
         tags: ['flows'],
         summary: 'Get a flow',
         params: flowParams,
-        querystring: { type: 'object', properties: { source: { type: 'boolean', default: false }, revision: { type: 'integer', minimum: 1 } } },
+        querystring: { type: 'object', properties: { source: { type: 'boolean', default: false }, revision: { type: 'integer', minimum: 1, maximum: INTEGER_PARAMETER_MAX } } },
       },
     },
     async (request) => {

@@ -7,9 +7,15 @@ export const YAML_CONTENT_TYPES = ['application/x-yaml', 'application/yaml', 'te
 /** Largest page a search endpoint returns. */
 export const SEARCH_PAGE_MAX = 500;
 
+/**
+ * Largest integer query parameter (a revision, an attempt, a page): Postgres's `integer`. A larger one was a 500 (the
+ * database refused it); with this bound it is a 400 naming the parameter.
+ */
+export const INTEGER_PARAMETER_MAX = 2_147_483_647;
+
 /** The `page` and `size` query parameters of every search endpoint (Kestra's paging). */
 export const pagingQueryProperties = {
-  page: { type: 'integer', minimum: 1, default: 1 },
+  page: { type: 'integer', minimum: 1, maximum: INTEGER_PARAMETER_MAX, default: 1 },
   size: { type: 'integer', minimum: 1, maximum: SEARCH_PAGE_MAX, default: 10 },
 } as const;
 

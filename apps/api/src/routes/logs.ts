@@ -21,7 +21,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { executionJson } from './executions.js';
 import { createFollowHub } from './follow.js';
 import type { FollowTiming } from './follow.js';
-import { pagingQueryProperties, parseDate } from './http.js';
+import { INTEGER_PARAMETER_MAX, pagingQueryProperties, parseDate } from './http.js';
 
 export type LogStore = Pick<LogRepository, 'list' | 'stream' | 'search' | 'deleteByExecution'>;
 
@@ -105,7 +105,7 @@ const searchQuery = {
 
 const deleteQuery = {
   type: 'object',
-  properties: { ...filterQuery.properties, attempt: { type: 'integer', minimum: 0 } },
+  properties: { ...filterQuery.properties, attempt: { type: 'integer', minimum: 0, maximum: INTEGER_PARAMETER_MAX } },
 } as const;
 
 
