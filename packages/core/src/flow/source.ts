@@ -9,12 +9,25 @@
  */
 import { loadAll } from 'js-yaml';
 import type { State } from 'js-yaml';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import type { Document, Node, Pair } from 'yaml';
 import { formatErrorMessage } from '../errors.js';
 import type { ErrorCode, ErrorParams } from '../errors.js';
 import { findInvalidCharacter } from '../text.js';
 import { YAML_CORE_SCHEMA } from './yaml-core-schema.js';
+
+// The `yaml` package (positions for every node) is loaded the first time a document needs it: a problem to place, an
+// anchor, several documents. A valid single-document flow is read by js-yaml alone, and `sluice flow validate` does
+// not pay the ~40 ms that loading `yaml` costs at start-up.
+const require = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlModule ??= require('yaml') as typeof Yaml);
+const isAlias = (node: unknown): node is Yaml.Alias => yaml().isAlias(node);
+const isMap = (node: unknown): node is Yaml.YAMLMap => yaml().isMap(node);
+const isPair = (node: unknown): node is Pair => yaml().isPair(node);
+const isScalar = (node: unknown): node is Yaml.Scalar => yaml().isScalar(node);
+const isSeq = (node: unknown): node is Yaml.YAMLSeq => yaml().isSeq(node);
 
 export type PathSegment = string | number;
 
@@ -123,6 +136,7 @@ function parseFast(source: string, options: ParseYamlOptions): ParsedDocument[] 
 
 /** The `yaml` package path: positions for every node, syntax errors, alias expansion limits. */
 export function parseWithPositions(source: string, options: ParseYamlOptions = {}): ParsedDocument[] {
+  const { LineCounter, parseAllDocuments } = yaml();
   const lineCounter = new LineCounter();
   const docs = (() => {
     try {
