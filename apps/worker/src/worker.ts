@@ -133,6 +133,11 @@ const DEFAULT_LEASE_TTL_MS = 15_000;
 /** Attempts per publish, and the first backoff (doubled after each failure). */
 const PUBLISH_ATTEMPTS = 4;
 const PUBLISH_BACKOFF_MS = 100;
+/**
+ * Heartbeat failures (the API answering 503 while its database is down, or unreachable) are transient: the next
+ * heartbeat retries. They are reported at most this often, so an outage prints a line every 30 s, not every 3.
+ */
+const HEARTBEAT_REPORT_INTERVAL_MS = 30_000;
 /** After a hand back, how long to wait for the aborted tasks to stop their processes before returning. */
 const HAND_BACK_CLEANUP_MS = 5000;
 /** How long a forced consumer close may take before stop() goes on without it. */
@@ -716,11 +721,27 @@ export function createWorker(options: WorkerOptions): Worker {
     await registry?.heartbeat({ id, group, concurrency, running: active.size });
   }
 
+  /** Failed heartbeats in a row, and when the last report of one was made. */
+  let heartbeatFailures = 0;
+  let heartbeatReportedAt: number | undefined;
+  function heartbeatFailed(error: unknown): void {
+    heartbeatFailures++;
+    const now = Date.now();
+    if (heartbeatReportedAt !== undefined && now - heartbeatReportedAt < HEARTBEAT_REPORT_INTERVAL_MS) return;
+    heartbeatReportedAt = now;
+    const failures = heartbeatFailures === 1 ? 'first failure' : `${heartbeatFailures} failures in a row`;
+    report(error, `heartbeat to the Sluice API failed (transient, ${failures}: retrying every ${heartbeatMs} ms, reported at most every ${HEARTBEAT_REPORT_INTERVAL_MS / 1000} s)`);
+  }
+
   function scheduleHeartbeat(): void {
     if (!registry || heartbeatsOff) return;
     heartbeatTimer = setTimeout(() => {
       void sendHeartbeat()
-        .catch((error: unknown) => report(error, 'heartbeat to the Sluice API'))
+        .then(() => {
+          // Back: the next outage is reported at once.
+          heartbeatFailures = 0;
+          heartbeatReportedAt = undefined;
+        }, heartbeatFailed)
         .finally(scheduleHeartbeat);
     }, heartbeatMs);
     heartbeatTimer.unref();

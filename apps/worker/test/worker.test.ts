@@ -409,6 +409,55 @@ describe('createWorker', () => {
     }
   });
 
+  it('heartbeat failures (503 while the API\'s database is down, then no API at all) are transient: reported at most every 30 s, retried, the worker keeps working', async () => {
+    let mode: 'ok' | 'unavailable' | 'reset' = 'ok';
+    let puts = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'PUT') puts++;
+        if (mode === 'reset') return void req.socket.destroy();
+        res.statusCode = mode === 'ok' ? 204 : 503;
+        if (mode === 'unavailable') {
+          res.setHeader('retry-after', '5');
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ code: 'SLU_DB_UNAVAILABLE', message: 'cannot reach the database: connection refused', details: {} }));
+        } else res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const worker = await startWorker({ heartbeatIntervalMs: 20, registry: createHttpWorkerRegistry({ apiUrl, token: 'worker-token' }) });
+      const heartbeatErrors = (): { error: unknown; context: string }[] => errors.filter((e) => e.context.startsWith('heartbeat'));
+      mode = 'unavailable';
+      const before = puts;
+      await vi.waitFor(() => expect(puts - before).toBeGreaterThanOrEqual(5), WAIT);
+      mode = 'reset';
+      const during = puts;
+      await vi.waitFor(() => expect(puts - during).toBeGreaterThanOrEqual(5), WAIT);
+      // Ten failed heartbeats and more, one report: the first, called transient, with the API's answer.
+      expect(heartbeatErrors()).toHaveLength(1);
+      expect(heartbeatErrors()[0]?.context).toMatch(/^heartbeat to the Sluice API failed \(transient, first failure: retrying every 20 ms/);
+      expect(String(heartbeatErrors()[0]?.error)).toContain('HTTP 503');
+      // The worker still runs jobs meanwhile.
+      const j = job(logTask('still', 'still working'));
+      await queue.enqueueTask('default', j);
+      expect(await ended(j)).toMatchObject({ state: 'SUCCESS' });
+      await vi.waitFor(() => expect(worker.running).toBe(0), WAIT);
+      // Back: heartbeats succeed again; the next outage is reported at once.
+      mode = 'ok';
+      const back = puts;
+      await vi.waitFor(() => expect(puts - back).toBeGreaterThanOrEqual(3), WAIT);
+      mode = 'unavailable';
+      await vi.waitFor(() => expect(heartbeatErrors()).toHaveLength(2), WAIT);
+      mode = 'ok';
+      await worker.stop();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('start() rejects with a clear message when the API refuses the worker', async () => {
     const server = createServer((_req, res) => {
       res.statusCode = 401;
