@@ -1,10 +1,14 @@
-export { createScheduler, newTaskRunId, templateVariables } from './scheduler.js';
+export { createScheduler, DEFAULT_REQUEUE_AFTER_MS, newTaskRunId, templateVariables } from './scheduler.js';
 export { flowOutputs } from './flow-outputs.js';
 export type { FlowOutputsResult } from './flow-outputs.js';
-export type { Scheduler, SchedulerOptions, VariableScope } from './scheduler.js';
+export type { Scheduler, SchedulerHealth, SchedulerOptions, VariableScope } from './scheduler.js';
+export { DatabaseStatus } from './database-status.js';
+export type { DatabaseHealth } from './database-status.js';
+export { Reconciler } from './reconcile.js';
+export type { ReconcilerOptions } from './reconcile.js';
 export { applyPluginDefaults } from './plugin-defaults.js';
 export type { TypeResolver } from './plugin-defaults.js';
 export { nextTick, TriggerLoop, SCHEDULE_TYPES } from './triggers.js';
-export { startSchedulerProcess } from './main.js';
-export type { SchedulerProcessConfig } from './main.js';
+export { schedulerEnv, startSchedulerProcess } from './main.js';
+export type { SchedulerEnv, SchedulerProcessConfig } from './main.js';
 export { Watchdog } from './watchdog.js';

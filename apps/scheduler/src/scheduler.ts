@@ -14,13 +14,16 @@ import { flowLabels, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
 import { executionToWire, newExecutionId } from '@sluice/db';
-import { admit, decide, isTerminalExecutionState, isTerminalTaskRunState, workerGroupOf } from '@sluice/engine';
+import { admit, decide, isTerminalExecutionState, isTerminalTaskRunState, retryDelayMs, retryPolicyOf, workerGroupOf } from '@sluice/engine';
 import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
-import type { Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
+import type { ConsumeOptions, Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
+import { DatabaseStatus } from './database-status.js';
+import type { DatabaseHealth } from './database-status.js';
 import { flowOutputs } from './flow-outputs.js';
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
+import { Reconciler } from './reconcile.js';
 import { TriggerLoop } from './triggers.js';
 import { Watchdog } from './watchdog.js';
 
@@ -42,10 +45,25 @@ export interface SchedulerOptions {
   readonly concurrency?: number;
   /** A RUNNING task run whose worker is gone and that has not changed for this long is failed. Default 90 s. */
   readonly lostTaskAfterMs?: number;
+  /** How often the watchdog looks for lost task runs. Default 5 s. */
+  readonly watchdogIntervalMs?: number;
   /** How often Schedule triggers are checked. Default 1000 ms; 0 turns triggers off. */
   readonly triggerIntervalMs?: number;
+  /**
+   * A task run CREATED (or RETRYING) for this long whose job is not in its group's queue, or an execution CREATED,
+   * RESTARTED or QUEUED this long, gets its job or event sent again (the queue lost it: see reconcile.ts). Default
+   * 15 s ({@link DEFAULT_REQUEUE_AFTER_MS}); `SLUICE_REQUEUE_AFTER_MS` in `sluice server scheduler` and `local`.
+   */
+  readonly requeueAfterMs?: number;
+  /** How often the reconciliation looks. Default 5 s (at most a third of `requeueAfterMs`). */
+  readonly reconcileIntervalMs?: number;
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
+}
+
+export interface SchedulerHealth {
+  readonly status: 'UP' | 'DOWN';
+  readonly checks: { readonly database: DatabaseHealth };
 }
 
 export interface Scheduler {
@@ -53,7 +71,15 @@ export interface Scheduler {
   /** Start consuming, then resume every unfinished execution (after a restart, nothing is lost). */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * UP, or DOWN while the database is unreachable (its queries fail with a connection error: results and events then
+   * wait in the queue). Asks the database (`SELECT 1`, at most `timeoutMs`, default 2 s) when nothing else did lately.
+   */
+  health(options?: { readonly timeoutMs?: number }): Promise<SchedulerHealth>;
 }
+
+/** Default of {@link SchedulerOptions.requeueAfterMs}: with a 5 s pass, a lost job is sent again within 20 s. */
+export const DEFAULT_REQUEUE_AFTER_MS = 15_000;
 
 const RUN_ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -98,6 +124,35 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let unsubscribeUpdates: Unsubscribe | undefined;
   let triggers: TriggerLoop | undefined;
   let watchdog: Watchdog | undefined;
+  let reconciler: Reconciler | undefined;
+  const database = new DatabaseStatus(log, () => now().getTime());
+  const requeueAfterMs = options.requeueAfterMs ?? DEFAULT_REQUEUE_AFTER_MS;
+  if (!Number.isInteger(requeueAfterMs) || requeueAfterMs < 1) throw new Error(`createScheduler: requeueAfterMs must be a positive integer, got ${requeueAfterMs}`);
+
+  /**
+   * Options of the scheduler's consumers: a handler that failed because the database is unreachable keeps its message
+   * (retried with a backoff, for as long as it takes: see ConsumeOptions.transient) instead of failing it.
+   */
+  function consuming(channel: string, concurrency: number): ConsumeOptions {
+    return {
+      concurrency,
+      transient: (error) => database.failed(error),
+      onTransient: (status) =>
+        log(
+          status.recovered
+            ? `scheduler: ${channel}: applying again (the database was unreachable since ${status.since.toISOString()})`
+            : `scheduler: ${channel}: ${status.reason}: ${status.waiting < 0 ? 'some' : status.waiting} messages waiting, retrying`,
+        ),
+    };
+  }
+
+  /** A handler whose success says the database answered. */
+  function reachable<T>(handler: (message: T) => Promise<void>): (message: T) => Promise<void> {
+    return async (message) => {
+      await handler(message);
+      database.succeeded();
+    };
+  }
 
   /** The flow of a revision (cached: revisions never change). Inside a lock, pass its `tx` (no second connection). */
   async function loadFlow(namespace: string, flowId: string, revision: number, tx?: ExecutionTx): Promise<Flow> {
@@ -419,7 +474,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         taskId: message.taskId,
         parentTaskRunId: message.parentTaskRunId ?? null,
         state: 'CREATED',
-        stateHistory: [],
+        // A child whose end is applied before its start (several consumers, or a start that waited longer): it was
+        // created when it started.
+        stateHistory: [{ state: 'CREATED', date: message.startedAt }],
         attempts: [],
         outputs: null,
         metrics: null,
@@ -432,8 +489,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       while (attempts.length < message.attempt) attempts.push({ state: { current: 'CREATED', histories: [] } });
       const index = message.attempt - 1;
       const previous = attempts[index] ?? { state: { current: 'CREATED', histories: [] } };
-      // A worker reports the start of a short task with its end (no 'started' message): record the RUNNING it missed.
-      const unstarted = message.reportsStart === true && !previous.state.histories.some((h) => h.state === 'RUNNING');
+      // The attempt ran, so its history shows RUNNING, at the date the worker started it, even when no 'started' was
+      // applied before this end: a short task reports its start with its end (`reportsStart`), and a 'started' sent
+      // before may be applied after (results are handled by several consumers, and one may have waited out a database
+      // outage). A late 'started' is then ignored (the run has ended). Only a task refused before it started (the
+      // worker's KILLED with no duration) never ran.
+      const neverRan = message.reportsStart !== true && message.state === 'KILLED' && message.startedAt === message.endedAt;
+      const unstarted = !neverRan && !previous.state.histories.some((h) => h.state === 'RUNNING');
       const running: StateEntry[] = unstarted ? [{ state: 'RUNNING', date: message.startedAt }] : [];
       const end: StateEntry = { state: message.state, date: message.endedAt };
       attempts[index] = { state: { current: message.state, histories: [...previous.state.histories, ...running, end] }, workerId: message.workerId };
@@ -471,32 +533,78 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       unsubscribeUpdates = await queue.subscribeExecutionUpdates((update) => {
         if (update.scheduler !== id) db.scheduler.forget(update.executionId);
       });
-      consumers.push(queue.consumeExecutions({ concurrency }, onExecution));
-      consumers.push(queue.consumeResults({ concurrency }, onResult));
+      consumers.push(queue.consumeExecutions(consuming('executions', concurrency), reachable(onExecution)));
+      consumers.push(queue.consumeResults(consuming('results', concurrency), reachable(onResult)));
       consumers.push(
-        queue.consumeLogs({ concurrency }, async (batch) => {
-          await db.logs.append(batch.entries.map((entry) => ({ executionId: batch.executionId, namespace: batch.namespace, flowId: batch.flowId, ...logLine(entry) })));
-        }),
+        queue.consumeLogs(
+          consuming('logs', concurrency),
+          reachable(async (batch) => {
+            await db.logs.append(batch.entries.map((entry) => ({ executionId: batch.executionId, namespace: batch.namespace, flowId: batch.flowId, ...logLine(entry) })));
+          }),
+        ),
       );
-      await resumeUnfinished();
+      try {
+        await resumeUnfinished();
+      } catch (error) {
+        // The database went away since the migrations ran: the reconciliation resumes what waits, once it is back.
+        const reason = database.failed(error);
+        if (reason === undefined) throw error;
+        log(`scheduler: could not resume the unfinished executions (${reason}): the reconciliation will, once the database is back`);
+      }
       watchdog = new Watchdog({
         db,
         queue,
-        intervalMs: 5000,
+        intervalMs: options.watchdogIntervalMs ?? 5000,
         workerLivenessMs: livenessMs,
         lostAfterMs: options.lostTaskAfterMs ?? 90_000,
+        database,
         log,
         now,
       });
       watchdog.start();
+      reconciler = new Reconciler({
+        db,
+        queue,
+        database,
+        requeueTaskRuns,
+        requeueAfterMs,
+        intervalMs: options.reconcileIntervalMs ?? Math.max(100, Math.min(5000, Math.floor(requeueAfterMs / 3))),
+        log,
+        now,
+      });
+      reconciler.start();
       const interval = options.triggerIntervalMs ?? 1000;
       if (interval > 0) {
         triggers = new TriggerLoop({ db, queue, owner: id, intervalMs: interval, log, now });
         triggers.start();
       }
     },
+    async health(healthOptions = {}) {
+      // A query failed lately: DOWN until one succeeds. Otherwise ask.
+      if (database.health.status === 'UP' || database.sinceUnavailableMs() > 1000) {
+        const timeoutMs = healthOptions.timeoutMs ?? 2000;
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            db.prisma.$queryRaw`SELECT 1`,
+            new Promise((_resolve, reject) => {
+              // pg's own message for a connection that timed out: classified unavailable like it.
+              timer = setTimeout(() => reject(new Error('Connection terminated due to connection timeout')), timeoutMs);
+            }),
+          ]);
+          database.succeeded();
+        } catch (error) {
+          database.failed(error);
+        } finally {
+          clearTimeout(timer);
+        }
+      }
+      const health = database.health;
+      return { status: health.status, checks: { database: health } };
+    },
     async stop() {
       await triggers?.stop();
+      await reconciler?.stop();
       await watchdog?.stop();
       await Promise.all(consumers.splice(0).map((c) => c.close()));
       await unsubscribeUpdates?.();
@@ -521,6 +629,47 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
   }
 
+  /** The jobs of an execution's top-level task runs that wait for a worker (CREATED, RETRYING), `only` those if given. */
+  function waitingJobs(flow: Flow, execution: LockedExecution, only?: ReadonlySet<string>): { job: TaskJob; delayMs: number }[] {
+    const jobs: { job: TaskJob; delayMs: number }[] = [];
+    for (const run of execution.taskRuns) {
+      if (run.parentTaskRunId !== null || (run.state !== 'CREATED' && run.state !== 'RETRYING')) continue;
+      if (only && !only.has(run.id)) continue;
+      const spec = [...flow.tasks, ...(flow.errors ?? [])].find((t) => t.id === run.taskId);
+      if (!spec) continue;
+      const task = applyPluginDefaults(flow, spec, options.resolveTaskType);
+      const attempt = run.state === 'RETRYING' ? run.attempts.length + 1 : Math.max(1, run.attempts.length);
+      jobs.push({
+        job: {
+          executionId: execution.id,
+          namespace: execution.namespace,
+          flowId: execution.flowId,
+          flowRevision: execution.flowRevision,
+          taskRunId: run.id,
+          taskId: run.taskId,
+          attempt,
+          task,
+          workerGroup: workerGroupOf(task).key,
+          variables: templateVariables(flow, execution, execution.taskRuns),
+          queuedAt: now().toISOString(),
+        },
+        delayMs: run.state === 'RETRYING' ? retryLeftMs(flow, spec, run) : 0,
+      });
+    }
+    return jobs;
+  }
+
+  /**
+   * What is left of a RETRYING run's retry delay: it counts from the failed attempt's end, and a random one is taken at
+   * its longest (never sooner than the delay the engine drew).
+   */
+  function retryLeftMs(flow: Flow, spec: Flow['tasks'][number], run: SchedulerTaskRun): number {
+    const policy = retryPolicyOf(flow, spec);
+    if (!policy || !run.endDate) return 0;
+    const delay = retryDelayMs(policy, Math.max(1, run.attempts.length), () => 1);
+    return Math.max(0, run.endDate.getTime() + delay - now().getTime());
+  }
+
   /**
    * A scheduler that stopped between committing and enqueueing may have left task runs CREATED with no job: enqueue
    * them again (the idempotency key makes it a no-op when the job exists), then advance.
@@ -528,34 +677,31 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   async function reenqueueInFlight(executionId: string): Promise<void> {
     const outcome = await db.scheduler.withExecution(executionId, async (execution, tx) => {
       const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
-      const jobs: { job: TaskJob; delayMs: number }[] = [];
-      for (const run of execution.taskRuns) {
-        if (run.parentTaskRunId !== null || (run.state !== 'CREATED' && run.state !== 'RETRYING')) continue;
-        const spec = [...flow.tasks, ...(flow.errors ?? [])].find((t) => t.id === run.taskId);
-        if (!spec) continue;
-        const task = applyPluginDefaults(flow, spec, options.resolveTaskType);
-        const attempt = run.state === 'RETRYING' ? run.attempts.length + 1 : Math.max(1, run.attempts.length);
-        jobs.push({
-          job: {
-            executionId,
-            namespace: execution.namespace,
-            flowId: execution.flowId,
-            flowRevision: execution.flowRevision,
-            taskRunId: run.id,
-            taskId: run.taskId,
-            attempt,
-            task,
-            workerGroup: workerGroupOf(task).key,
-            variables: templateVariables(flow, execution, execution.taskRuns),
-            queuedAt: now().toISOString(),
-          },
-          delayMs: 0,
-        });
-      }
+      const jobs = waitingJobs(flow, execution);
       const advanced = await advanceLocked(execution, tx);
       return { ...advanced, jobs: [...jobs, ...advanced.jobs] };
     });
     await afterCommit(outcome);
+  }
+
+  /**
+   * The reconciliation found these task runs waiting with no job in the queue (it lost them): send their jobs again,
+   * replacing a finished job of the same id (its key must not block this one). Runs no longer waiting are left.
+   */
+  async function requeueTaskRuns(executionId: string, taskRunIds: readonly string[]): Promise<number> {
+    let jobs: { job: TaskJob; delayMs: number }[] = [];
+    await db.scheduler.withExecution(executionId, async (execution, tx) => {
+      jobs = [];
+      if (execution.state !== 'RUNNING' && execution.state !== 'RETRYING') return;
+      const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
+      jobs = waitingJobs(flow, execution, new Set(taskRunIds));
+    });
+    await Promise.all(
+      jobs.map(({ job, delayMs }) =>
+        queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, replaceFinished: true, ...(delayMs > 0 ? { delayMs } : {}) }),
+      ),
+    );
+    return jobs.length;
   }
 }
 

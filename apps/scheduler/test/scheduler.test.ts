@@ -333,6 +333,36 @@ tasks:
     expect(h.jobsOf(ns)).toHaveLength(2);
   });
 
+  it('fences off a second delivery of an attempt that already ended: its start and end are ignored, idempotently', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(twoTasks(ns, 'fenced'));
+    const id = await startExecution(h.queue, ns, 'fenced');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the job of a');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    await h.queue.publishResult({ ...started(a), workerId: 'worker-1' });
+    await h.queue.publishResult({ ...(ended(a, 'SUCCESS', { v: 1 }) as Extract<ResultMessage, { type: 'ended' }>), workerId: 'worker-1' });
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of b');
+    const before = (await execution(id)).taskRuns.find((r) => r.taskId === 'a');
+
+    // The same attempt delivered again (its job came back) ran on another worker and reports, later: start, then a
+    // different end, twice.
+    const second = { ...(ended(a, 'FAILED', { v: 2 }) as Extract<ResultMessage, { type: 'ended' }>), workerId: 'worker-2', endedAt: new Date(Date.now() + 1000).toISOString() };
+    await h.queue.publishResult({ ...started(a), workerId: 'worker-2', startedAt: new Date(Date.now() + 500).toISOString() });
+    await h.queue.publishResult(second);
+    await h.queue.publishResult(second);
+    await waitFor(() => h.handledFor(id).length === 5, 'the second delivery to be handled');
+    expect(h.handledFor(id).every((x) => x.ok)).toBe(true);
+    const after = (await execution(id)).taskRuns.find((r) => r.taskId === 'a');
+    expect(after).toEqual(before);
+    expect(after).toMatchObject({ state: 'SUCCESS', outputs: { v: 1 }, workerId: 'worker-1' });
+    expect(h.jobsOf(ns).map((j) => j.taskId)).toEqual(['a', 'b']);
+    expect(await stateOf(id)).toBe('RUNNING');
+    await h.queue.publishResult(ended(h.jobsOf(ns)[1] as TaskJob, 'SUCCESS'));
+    await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
+  });
+
   it("records the start an 'ended' reports for a short task that sent no 'started'", async () => {
     const h = harness();
     await h.startScheduler();
@@ -439,7 +469,7 @@ tasks:
     expect((await execution(id)).stateHistory.map((s) => s.state)).toEqual(['CREATED', 'RUNNING', 'RETRYING', 'RUNNING', 'SUCCESS']);
   });
 
-  it("does not reopen a run when its 'started' arrives after its 'ended'", async () => {
+  it("does not reopen a run when its 'started' arrives after its 'ended', and still records that it ran (RUNNING)", async () => {
     const h = harness();
     await h.startScheduler();
     const ns = freshNamespace();
@@ -454,7 +484,10 @@ tasks:
     const runA = (await execution(id)).taskRuns.find((r) => r.taskId === 'a');
     expect(runA).toMatchObject({ state: 'SUCCESS', outputs: { v: 1 } });
     expect(runA?.endDate).not.toBeNull();
-    expect(runA?.stateHistory.map((s) => s.state)).toEqual(['CREATED', 'SUCCESS']);
+    // The end came first (the start waited in the queue): the history still shows the run RUNNING, at its real start.
+    expect(runA?.stateHistory.map((s) => s.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
+    const attemptA = (runA?.attempts as { state: { histories: { state: string; date: string }[] } }[] | undefined)?.[0];
+    expect(attemptA?.state.histories.map((h) => h.state)).toEqual(['RUNNING', 'SUCCESS']);
 
     const b = h.jobsOf(ns)[1] as TaskJob;
     await h.queue.publishResult(ended(b, 'SUCCESS'));

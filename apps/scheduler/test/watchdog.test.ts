@@ -12,6 +12,7 @@ import type { QueueDriver, ResultMessage } from '@sluice/queue';
 import { createTestDatabase } from '@sluice/testing';
 import type { TestDatabase } from '@sluice/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DatabaseStatus } from '../src/database-status.js';
 import { Watchdog } from '../src/watchdog.js';
 
 const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
@@ -84,5 +85,31 @@ describe('lost-task watchdog', () => {
     expect(ended?.type === 'ended' && ended.error?.code).toBe('SLU_TASK_WORKER_LOST');
     expect(lines.join('\n')).toContain('worker vanished stopped sending heartbeats while running task work');
     expect([healthy.taskRunId, recent.taskRunId]).not.toContain(ended?.taskRunId);
+  });
+
+  it('calls no run lost until the liveness window has passed since the database was last found unreachable', async (context) => {
+    if (!db) return context.skip('Postgres unavailable');
+    // A worker whose heartbeats could not be stored during an outage looks gone, and its run has not changed.
+    await db.scheduler.heartbeat('away', 'default', new Date(Date.now() - 10 * 60_000));
+    const run = await runningTaskRun(db, 'away', 5 * 60_000);
+    const results: ResultMessage[] = [];
+    const consumer = queue.consumeResults({}, async (message) => void results.push(message));
+    let clock = Date.now();
+    const lines: string[] = [];
+    const database = new DatabaseStatus((line) => lines.push(line), () => clock);
+    const watchdog = new Watchdog({ db, queue, intervalMs: 60_000, workerLivenessMs: 60_000, lostAfterMs: 60_000, database, log: (l) => lines.push(l), now: () => new Date(clock) });
+    expect(database.failed(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }))).toBe('database unreachable: connection refused');
+    expect(database.health).toMatchObject({ status: 'DOWN', reason: 'connection refused' });
+    expect(await watchdog.check()).toBe(0);
+    clock += 59_000;
+    expect(await watchdog.check()).toBe(0);
+    // The window has passed: a worker still without a heartbeat now is gone.
+    clock += 2000;
+    expect(await watchdog.check()).toBeGreaterThanOrEqual(1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await consumer.close();
+    expect(results.map((message) => message.taskRunId)).toContain(run.taskRunId);
+    expect(database.health.status).toBe('UP');
+    expect(lines.filter((line) => /database (DOWN|UP again)/.test(line))).toHaveLength(2);
   });
 });

@@ -16,7 +16,7 @@ import type { Db, EmbeddedPostgres } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { ALL_WORKER_GROUPS, createBullmqQueue, createInProcessQueue } from '@sluice/queue';
 import type { QueueDriver } from '@sluice/queue';
-import { createScheduler, startSchedulerProcess } from '@sluice/scheduler';
+import { createScheduler, schedulerEnv, startSchedulerProcess } from '@sluice/scheduler';
 import { LocalFileStorage } from '@sluice/storage';
 import { createWorker, PROCESS_RUNNER_TYPE, processRunnerOptions, startWorkerProcess, workerConfig } from '@sluice/worker';
 import type { Worker } from '@sluice/worker';
@@ -87,9 +87,11 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
       { ...env, REDIS_URL: 'redis://in-process', SLUICE_API_URL: 'http://in-process', SLUICE_WORKER_TOKEN: 'in-process' },
     );
     const groups = new Set<string>([group]);
+    const { requeueAfterMs } = schedulerEnv(env);
     const scheduler = createScheduler({
       db,
       queue,
+      ...(requeueAfterMs === undefined ? {} : { requeueAfterMs }),
       resolveTaskType: (type) => registries.tasks.find(type),
       // This process's worker serves its groups; with Redis, remote workers may serve others (the registry says).
       hasLiveWorker: async (key) =>
@@ -180,9 +182,16 @@ export async function serverSchedulerCommand(env: CliEnv, io: CliIO): Promise<nu
     io.stderr(`sluice: the scheduler needs DATABASE_URL and REDIS_URL: missing ${missing.join(', ')}`);
     return 2;
   }
+  let settings;
+  try {
+    // SLUICE_QUEUE_LOCK_MS, SLUICE_REQUEUE_AFTER_MS.
+    settings = schedulerEnv(env);
+  } catch (error) {
+    io.stderr(`sluice: ${error instanceof Error ? error.message : String(error)}`);
+    return 2;
+  }
   const signal = untilSignal();
-  const lockDuration = env.SLUICE_QUEUE_LOCK_MS ? Number(env.SLUICE_QUEUE_LOCK_MS) : undefined;
-  const running = await startSchedulerProcess({ databaseUrl, redisUrl, ...(lockDuration ? { lockDurationMs: lockDuration } : {}) }, (line) => io.stdout(line));
+  const running = await startSchedulerProcess({ databaseUrl, redisUrl, ...settings }, (line) => io.stdout(line));
   await signal.promise;
   await running.close();
   return 0;
