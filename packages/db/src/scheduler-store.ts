@@ -563,6 +563,32 @@ export class SchedulerStore {
   }
 
   /**
+   * Top-level task runs RUNNING in a RUNNING or RETRYING execution, unchanged since `before`, whose worker is alive (a
+   * heartbeat at or after `liveSince`). The reconciliation checks that someone still runs them (their job is in the
+   * queue, or a lease is held): a live worker that runs none of them lost its results with the queue.
+   */
+  async runningTaskRuns(
+    before: Date,
+    liveSince: Date,
+    limit = 500,
+  ): Promise<{ id: string; executionId: string; attempt: number; workerGroup: string | null; workerId: string | null }[]> {
+    const rows = await this.prisma.$queryRaw<{ id: string; execution_id: string; attempts: number; worker_group: string | null; worker_id: string | null }[]>`
+      SELECT tr.id, tr.execution_id, jsonb_array_length(tr.attempts)::int AS attempts, tr.worker_group, tr.worker_id
+        FROM executions e JOIN task_runs tr ON tr.execution_id = e.id
+       WHERE e.state IN ('RUNNING', 'RETRYING') AND tr.parent_task_run_id IS NULL AND tr.state = 'RUNNING' AND tr.updated_at < ${before}
+         AND EXISTS (SELECT 1 FROM workers w WHERE w.id = tr.worker_id AND w.last_heartbeat >= ${liveSince})
+       ORDER BY tr.updated_at
+       LIMIT ${limit}`;
+    return rows.map((row) => ({
+      id: row.id,
+      executionId: row.execution_id,
+      attempt: Math.max(1, row.attempts),
+      workerGroup: row.worker_group,
+      workerId: row.worker_id,
+    }));
+  }
+
+  /**
    * Executions waiting for an event on the `executions` channel, unchanged since `before`: CREATED ones due to start
    * (no schedule date, or one before `before`), RESTARTED ones, and the oldest QUEUED one of each flow (a `dequeued`
    * event lets it start if a slot is free).

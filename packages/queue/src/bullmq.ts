@@ -216,6 +216,14 @@ class BullmqQueue implements QueueDriver {
     };
   }
 
+  async taskLease(taskRunId: string, attempt: number): Promise<{ holder: string; finished: boolean; expiresInMs: number } | undefined> {
+    this.#assertOpen();
+    const key = this.#leaseKey(taskRunId, attempt);
+    const [value, ttl] = await Promise.all([this.#connection.get(key), this.#connection.pttl(key)]);
+    if (value === null) return undefined;
+    return { holder: value.slice(value.indexOf('\n') + 1), finished: value.startsWith(LEASE_DONE), expiresInMs: Math.max(0, ttl) };
+  }
+
   async renewTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
     assertLease(holder, ttlMs);

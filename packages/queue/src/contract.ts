@@ -295,6 +295,8 @@ export interface QueueDriver {
    * finished. A worker runs an attempt's code only while it holds its lease.
    */
   acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<TaskLeaseAnswer>;
+  /** Who holds the attempt's lease now, whether as finished, and for how long; undefined when nobody does. */
+  taskLease(taskRunId: string, attempt: number): Promise<{ readonly holder: string; readonly finished: boolean; readonly expiresInMs: number } | undefined>;
   /**
    * Extend `holder`'s lease to `ttlMs` from now. When the lease vanished (Redis restarted without persistence) it is
    * taken again; when another holder has it (or finished the attempt) it is not touched, and the answer is false:

@@ -179,6 +179,12 @@ class InProcessQueue implements QueueDriver {
     return { acquired: false, holder: lease.holder, finished: lease.finished, expiresInMs: Math.max(0, lease.expires - Date.now()) };
   }
 
+  async taskLease(taskRunId: string, attempt: number): Promise<{ holder: string; finished: boolean; expiresInMs: number } | undefined> {
+    this.#assertOpen();
+    const lease = this.#lease(leaseKey(taskRunId, attempt));
+    return lease ? { holder: lease.holder, finished: lease.finished, expiresInMs: Math.max(0, lease.expires - Date.now()) } : undefined;
+  }
+
   async renewTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<boolean> {
     this.#assertOpen();
     assertLease(holder, ttlMs);

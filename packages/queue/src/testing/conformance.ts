@@ -443,7 +443,9 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
     });
 
     it('leases a task run attempt to one holder at a time; renews, expires, releases, and remembers a finished one', async () => {
+      expect(await driver.taskLease('tr-lease', 1)).toBeUndefined();
       expect(await driver.acquireTaskLease('tr-lease', 1, 'w1/a', 60_000)).toEqual({ acquired: true });
+      expect(await driver.taskLease('tr-lease', 1)).toMatchObject({ holder: 'w1/a', finished: false });
       // Re-entrant for its holder.
       expect(await driver.acquireTaskLease('tr-lease', 1, 'w1/a', 60_000)).toEqual({ acquired: true });
       const refused = await driver.acquireTaskLease('tr-lease', 1, 'w2/b', 60_000);
@@ -462,12 +464,14 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       expect(await driver.acquireTaskLease('tr-lease', 1, 'w2/b', 60_000)).toEqual({ acquired: true });
       await driver.releaseTaskLease('tr-lease', 1, 'w2/b', true);
       expect(await driver.acquireTaskLease('tr-lease', 1, 'w3/c', 60_000)).toMatchObject({ acquired: false, holder: 'w2/b', finished: true });
+      expect(await driver.taskLease('tr-lease', 1)).toMatchObject({ holder: 'w2/b', finished: true });
       expect(await driver.renewTaskLease('tr-lease', 1, 'w2/b', 60_000)).toBe(false);
 
       // A lease not renewed expires; then another holder takes it, and the first has lost it.
       expect(await driver.acquireTaskLease('tr-expire', 1, 'w1/a', 300)).toEqual({ acquired: true });
       expect(await driver.acquireTaskLease('tr-expire', 1, 'w2/b', 300)).toMatchObject({ acquired: false });
       await sleep(600);
+      expect(await driver.taskLease('tr-expire', 1)).toBeUndefined();
       expect(await driver.acquireTaskLease('tr-expire', 1, 'w2/b', 60_000)).toEqual({ acquired: true });
       expect(await driver.renewTaskLease('tr-expire', 1, 'w1/a', 60_000)).toBe(false);
       // Renewing a lease that vanished takes it again.
