@@ -5,6 +5,11 @@
  * - a top-level task run CREATED, or RETRYING (its retry delay past or not: the job is sent with what is left of it),
  *   whose job (`<taskRunId>-<attempt>`) is not in its group's queue (waiting, delayed or active): its job, rebuilt
  *   under the execution's lock, replacing a finished job of the same id (`replaceFinished`);
+ * - a top-level task run RUNNING on a live worker (it heartbeats) that nobody runs any more: its job is not in the
+ *   queue and no lease on its attempt is held, on two passes at least `leaseTtlMs` apart (a worker running it renews
+ *   its lease every third of that, and takes it again after a Redis restart). Its results were lost with the queue
+ *   (Redis restarted before they were applied): the same attempt is sent again, to run again. A run whose worker is
+ *   gone is the watchdog's (SLU_TASK_WORKER_LOST);
  * - a CREATED execution due to start, a RESTARTED one, the oldest QUEUED one of a flow: its `created`, `restarted` or
  *   `dequeued` event, with a dedupId, so one at most waits per execution (duplicates are harmless: every step
  *   re-checks the execution under its lock).
@@ -21,8 +26,15 @@ export interface ReconcilerOptions {
   readonly db: Db;
   readonly queue: QueueDriver;
   readonly database: DatabaseStatus;
-  /** Send again the jobs of these task runs of one execution (those still waiting); resolves with how many were sent. */
-  readonly requeueTaskRuns: (executionId: string, taskRunIds: readonly string[]) => Promise<number>;
+  /**
+   * Send again the jobs of these task runs of one execution (those still waiting, and those RUNNING with `running`);
+   * resolves with how many were sent.
+   */
+  readonly requeueTaskRuns: (executionId: string, taskRunIds: readonly string[], running?: boolean) => Promise<number>;
+  /** The workers' task lease TTL: a RUNNING run with no job and no lease for this long is run by nobody. */
+  readonly leaseTtlMs: number;
+  /** A worker is alive when its last heartbeat is younger than this. */
+  readonly workerLivenessMs: number;
   /** How long a task run or an execution waits before its message is looked for. */
   readonly requeueAfterMs: number;
   /** How often to look. */
@@ -37,6 +49,8 @@ export class Reconciler {
   private stopped = false;
   /** When an execution's event was last logged as sent again (one line a minute each, not one a pass). */
   private readonly logged = new Map<string, number>();
+  /** RUNNING attempts (`<taskRunId>-<attempt>`) found with no job and no lease, and since when. */
+  private readonly unattended = new Map<string, number>();
 
   constructor(private readonly options: ReconcilerOptions) {}
 
@@ -96,6 +110,8 @@ export class Reconciler {
       }
     }
 
+    taskRuns += await this.checkRunning(before);
+
     let executions = 0;
     for (const execution of await db.scheduler.waitingExecutions(before)) {
       if (this.stopped) break;
@@ -111,6 +127,44 @@ export class Reconciler {
       executions += 1;
     }
     return { taskRuns, executions };
+  }
+
+  /** RUNNING runs nobody runs any more (see the top of this file): sent again. */
+  private async checkRunning(before: Date): Promise<number> {
+    const { db, queue, log, leaseTtlMs } = this.options;
+    const at = this.options.now().getTime();
+    const seen = new Set<string>();
+    const resend = new Map<string, string[]>();
+    for (const run of await db.scheduler.runningTaskRuns(before, new Date(at - this.options.workerLivenessMs))) {
+      if (this.stopped) break;
+      const key = `${run.id}-${run.attempt}`;
+      seen.add(key);
+      if ((await queue.hasTask(run.workerGroup ?? DEFAULT_WORKER_GROUP, key)) || (await queue.taskLease(run.id, run.attempt)) !== undefined) {
+        this.unattended.delete(key);
+        continue;
+      }
+      const since = this.unattended.get(key);
+      if (since === undefined) this.unattended.set(key, at);
+      if (since === undefined || at - since < leaseTtlMs) continue;
+      this.unattended.delete(key);
+      const runs = resend.get(run.executionId) ?? [];
+      runs.push(run.id);
+      resend.set(run.executionId, runs);
+    }
+    for (const key of this.unattended.keys()) if (!seen.has(key)) this.unattended.delete(key);
+    let sent = 0;
+    for (const [executionId, ids] of resend) {
+      if (this.stopped) break;
+      try {
+        const count = await this.options.requeueTaskRuns(executionId, ids, true);
+        if (count > 0) log(`scheduler: execution ${executionId}: ${count} RUNNING task run(s) with no job and no lease for ${leaseTtlMs} ms (their results were lost): sent again`);
+        sent += count;
+      } catch (error) {
+        if (this.options.database.failed(error) !== undefined) throw error;
+        if (this.shouldLog(executionId)) log(`scheduler: execution ${executionId}: could not send its jobs again: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return sent;
   }
 
   private shouldLog(executionId: string): boolean {

@@ -57,6 +57,11 @@ export interface SchedulerOptions {
   readonly requeueAfterMs?: number;
   /** How often the reconciliation looks. Default 5 s (at most a third of `requeueAfterMs`). */
   readonly reconcileIntervalMs?: number;
+  /**
+   * The workers' task run lease TTL (their `leaseTtlMs`, default 15 s). A RUNNING task run with no job in the queue
+   * and no lease held on two passes this far apart is run by nobody: its job is sent again (see reconcile.ts).
+   */
+  readonly workerLeaseTtlMs?: number;
   readonly log?: (line: string) => void;
   readonly now?: () => Date;
 }
@@ -450,6 +455,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         while (attempts.length < message.attempt) attempts.push({ state: { current: 'CREATED', histories: [] } });
         const index = message.attempt - 1;
         const previous = attempts[index] ?? { state: { current: 'CREATED', histories: [] } };
+        if (base.state === 'RUNNING' && previous.state.current === 'RUNNING') {
+          // The attempt is running already: a repeated 'started', or a second delivery of the attempt (its job came
+          // back). The history has its RUNNING; only who runs it may have changed (the watchdog watches that worker).
+          if (base.workerId === message.workerId) return undefined;
+          attempts[index] = { ...previous, workerId: message.workerId };
+          await tx.saveTaskRun({ ...base, attempts, workerId: message.workerId });
+          return { execution, jobs: [], state: execution.state };
+        }
         attempts[index] = { state: { current: 'RUNNING', histories: [...previous.state.histories, { state: 'RUNNING', date: message.startedAt }] }, workerId: message.workerId };
         await tx.saveTaskRun({
           ...base,
@@ -568,6 +581,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         database,
         requeueTaskRuns,
         requeueAfterMs,
+        leaseTtlMs: options.workerLeaseTtlMs ?? 15_000,
+        workerLivenessMs: livenessMs,
         intervalMs: options.reconcileIntervalMs ?? Math.max(100, Math.min(5000, Math.floor(requeueAfterMs / 3))),
         log,
         now,
@@ -629,11 +644,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
   }
 
-  /** The jobs of an execution's top-level task runs that wait for a worker (CREATED, RETRYING), `only` those if given. */
-  function waitingJobs(flow: Flow, execution: LockedExecution, only?: ReadonlySet<string>): { job: TaskJob; delayMs: number }[] {
+  /**
+   * The jobs of an execution's top-level task runs that wait for a worker (CREATED, RETRYING), `only` those if given;
+   * with `running`, those of RUNNING ones too (their current attempt, again).
+   */
+  function waitingJobs(flow: Flow, execution: LockedExecution, only?: ReadonlySet<string>, running = false): { job: TaskJob; delayMs: number }[] {
     const jobs: { job: TaskJob; delayMs: number }[] = [];
     for (const run of execution.taskRuns) {
-      if (run.parentTaskRunId !== null || (run.state !== 'CREATED' && run.state !== 'RETRYING')) continue;
+      if (run.parentTaskRunId !== null || (run.state !== 'CREATED' && run.state !== 'RETRYING' && !(running && run.state === 'RUNNING'))) continue;
       if (only && !only.has(run.id)) continue;
       const spec = [...flow.tasks, ...(flow.errors ?? [])].find((t) => t.id === run.taskId);
       if (!spec) continue;
@@ -688,13 +706,13 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * The reconciliation found these task runs waiting with no job in the queue (it lost them): send their jobs again,
    * replacing a finished job of the same id (its key must not block this one). Runs no longer waiting are left.
    */
-  async function requeueTaskRuns(executionId: string, taskRunIds: readonly string[]): Promise<number> {
+  async function requeueTaskRuns(executionId: string, taskRunIds: readonly string[], running = false): Promise<number> {
     let jobs: { job: TaskJob; delayMs: number }[] = [];
     await db.scheduler.withExecution(executionId, async (execution, tx) => {
       jobs = [];
       if (execution.state !== 'RUNNING' && execution.state !== 'RETRYING') return;
       const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
-      jobs = waitingJobs(flow, execution, new Set(taskRunIds));
+      jobs = waitingJobs(flow, execution, new Set(taskRunIds), running);
     });
     await Promise.all(
       jobs.map(({ job, delayMs }) =>

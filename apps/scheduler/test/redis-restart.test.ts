@@ -3,9 +3,9 @@
  * started again empty while task jobs, a delayed retry and execution events wait in it. The test plays the worker.
  *
  * What it proves: the reconciliation finds what the queue lost and sends it again (CREATED task runs, a RETRYING one
- * past its delay, CREATED executions whose `created` event is gone), and a task run whose job completed without a
- * result gets its job again although its idempotency key is still known (`replaceFinished`): every execution ends
- * SUCCESS.
+ * past its delay, CREATED executions whose `created` event is gone), a task run whose job completed without a
+ * result gets its job again although its idempotency key is still known (`replaceFinished`), and a task run RUNNING on
+ * a live worker that runs it no more (no job, no lease: its end was lost) runs again: every execution ends SUCCESS.
  */
 import { randomBytes } from 'node:crypto';
 import { executionSnapshot } from '@sluice/db';
@@ -41,6 +41,7 @@ it('sends again what a Redis restart lost (task jobs, a delayed retry, execution
     triggerIntervalMs: 0,
     requeueAfterMs: 2000,
     reconcileIntervalMs: 500,
+    workerLeaseTtlMs: 1000,
     log: (line) => lines.push(line),
   });
   await scheduler.start();
@@ -56,6 +57,7 @@ it('sends again what a Redis restart lost (task jobs, a delayed retry, execution
     lost: await save('lost', '', 'later'),
     retry: await save('retry', '\n    retry:\n      type: constant\n      interval: PT3S\n      maxAttempt: 2'),
     swallow: await save('swallow', ''),
+    silent: await save('silent', ''),
   };
   const create = async (flowId: keyof typeof revisions, delayMs?: number): Promise<string> => {
     const execution = await db.executions.create({ namespace: ns, flowId, flowRevision: revisions[flowId] });
@@ -69,12 +71,30 @@ it('sends again what a Redis restart lost (task jobs, a delayed retry, execution
   const deliveries: TaskJob[] = [];
   const stateOf = async (id: string): Promise<string | undefined> => (await db.executions.get(id))?.state;
 
-  // The default group's worker: a retry's first attempt fails; the first delivery of a `swallow` job completes
-  // without a result (as if its result was lost), later ones succeed.
+  // The default group's worker, alive (it heartbeats): a retry's first attempt fails; the first delivery of a
+  // `swallow` job completes without a result, that of a `silent` job with its start only (as if its end was lost);
+  // later ones succeed (a `silent` one starts again first).
+  let heartbeating = true;
+  const heartbeats = (async () => {
+    while (heartbeating) {
+      await db.scheduler.heartbeat('restart-worker', 'default');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  })();
+  closers.push(async () => {
+    heartbeating = false;
+    await heartbeats;
+  });
   worker.consumeTasks('default', { concurrency: 8 }, async (job) => {
     if (job.namespace !== ns) return;
     deliveries.push(job);
-    if (job.flowId === 'swallow' && deliveries.filter((d) => d.taskRunId === job.taskRunId).length === 1) return;
+    const first = deliveries.filter((d) => d.taskRunId === job.taskRunId).length === 1;
+    if (job.flowId === 'swallow' && first) return;
+    if (job.flowId === 'silent') {
+      const at = new Date().toISOString();
+      await worker.publishResult({ type: 'started', executionId: job.executionId, taskRunId: job.taskRunId, taskId: job.taskId, attempt: job.attempt, workerId: 'restart-worker', startedAt: at });
+      if (first) return;
+    }
     await worker.publishResult(ended(job, job.flowId === 'retry' && job.attempt === 1 ? 'FAILED' : 'SUCCESS'));
   });
 
@@ -101,8 +121,9 @@ it('sends again what a Redis restart lost (task jobs, a delayed retry, execution
     await worker.publishResult(ended(job, 'SUCCESS'));
   });
   const swallowed = [await create('swallow'), await create('swallow')];
+  const silent = [await create('silent'), await create('silent')];
 
-  const all = [...lost, ...retried, ...unannounced, ...swallowed];
+  const all = [...lost, ...retried, ...unannounced, ...swallowed, ...silent];
   await waitFor(
     async () => (await Promise.all(all.map(stateOf))).every((state) => state === 'SUCCESS'),
     'every execution to succeed',
@@ -112,6 +133,11 @@ it('sends again what a Redis restart lost (task jobs, a delayed retry, execution
   // did not block the second); each retry ran its second attempt once.
   expect(later.sort()).toEqual([...lost, ...unannounced].sort());
   for (const id of swallowed) expect(deliveries.filter((job) => job.executionId === id)).toHaveLength(2);
+  for (const id of silent) {
+    expect(deliveries.filter((job) => job.executionId === id).map((job) => job.attempt)).toEqual([1, 1]);
+    // Started twice, RUNNING once.
+    expect((await db.executions.get(id))?.taskRuns[0]?.stateHistory.map((entry) => entry.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
+  }
   for (const id of retried) {
     const attempts = deliveries.filter((job) => job.executionId === id).map((job) => job.attempt);
     expect(attempts).toEqual([1, 2]);
@@ -120,4 +146,5 @@ it('sends again what a Redis restart lost (task jobs, a delayed retry, execution
   }
   expect(lines.some((line) => /task run job\(s\) missing from the queue .*: sent again/.test(line))).toBe(true);
   expect(lines.some((line) => /CREATED for over 2000 ms: its created event sent again/.test(line))).toBe(true);
+  expect(lines.some((line) => /RUNNING task run\(s\) with no job and no lease for 1000 ms \(their results were lost\): sent again/.test(line))).toBe(true);
 }, 120_000);
