@@ -44,6 +44,19 @@ export SLUICE_TEST_REGISTRY=127.0.0.1:5000 SLUICE_TEST_REGISTRY_USER=sluice SLUI
 export SLUICE_TEST_BUSYBOX_IMAGE=sluice-test/busybox:1 SLUICE_TEST_PYTHON_IMAGE=sluice-test/python:3
 export SLUICE_TEST_DATABASE_URL=postgres://sluice:sluice@127.0.0.1:5433/postgres
 step tests npx vitest run --coverage --reporter=default --reporter=json --outputFile="$results/vitest.json"
+# The fault suite of issue #15 (tests/faults/): real Postgres, Redis and app processes of its own, one fault after
+# another (worker, scheduler and API SIGKILL, Redis restart, Postgres outages). Apart from the main run, which it
+# would otherwise compete with for the two cores; its tests are merged into the vitest report, so they count in the
+# last line. Figures: .test-results/faults/figures.json; logs and ledgers: .test-results/faults/<case>/.
+fault_suite() {
+  local rc=0
+  npx tsc -p tests/faults/tsconfig.json || rc=1
+  rm -f "$results/faults.json"
+  npx vitest run --config tests/faults/vitest.config.ts --reporter=default --reporter=json --outputFile="$results/faults.json" || rc=1
+  node scripts/merge-test-report.mjs "$results/faults.json" "$results/vitest.json" || rc=1
+  return $rc
+}
+step faults fault_suite
 # The README's quick start on a fresh clone, as a newcomer runs it (scripts/quickstart-smoke.mjs): its checks are
 # appended to the vitest report too. Run after the tests, which it would otherwise compete with for the two cores.
 step quickstart node scripts/quickstart-smoke.mjs --report "$results/vitest.json"
