@@ -20,6 +20,6 @@ export { internalWorkerRoutes } from './routes/internal-workers.js';
 export type { WorkerRegistryStore } from './routes/internal-workers.js';
 export { logJson, logLine, logRoutes } from './routes/logs.js';
 export type { LogRouteOptions, LogStore } from './routes/logs.js';
-export { buildApi, migrationsDir, startApiProcess } from './main.js';
+export { buildApi, DB_CONNECT_TIMEOUT_MS, migrationsDir, startApiProcess } from './main.js';
 export { readEnv } from './env.js';
 export type { ApiEnv } from './env.js';

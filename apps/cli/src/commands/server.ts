@@ -10,7 +10,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { buildApi, migrationsDir, readEnv, startApiProcess } from '@sluice/api';
+import { buildApi, DB_CONNECT_TIMEOUT_MS, migrationsDir, readEnv, startApiProcess } from '@sluice/api';
 import { createDb, migrate, startEmbeddedPostgres } from '@sluice/db';
 import type { Db, EmbeddedPostgres } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
@@ -74,7 +74,7 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
       databaseUrl = embedded.databaseUrl;
     }
     await migrate({ databaseUrl, migrationsDir });
-    const db = createDb({ databaseUrl });
+    const db = createDb({ databaseUrl, connectTimeoutMs: DB_CONNECT_TIMEOUT_MS }); // a database that never answers fails requests (503), never holds them
     closers.push(() => db.close());
     const queue: QueueDriver = apiEnv.redisUrl ? createBullmqQueue({ url: apiEnv.redisUrl }) : createInProcessQueue();
     closers.push(() => queue.close());
