@@ -25,6 +25,7 @@ describe('ledger analysis', () => {
     expect(found.duplicateStarts).toBe(1);
     expect(found.interrupted).toBe(1);
     expect([...found.completedByExecution.keys()].sort()).toEqual(['e1', 'e2']);
+    expect(found.rerunGapsMs).toEqual([6000]);
   });
 
   it('finds two runs of a task run alive at once (the killed worker\'s command survived)', () => {

@@ -38,6 +38,8 @@ export interface LedgerAnalysis {
   readonly rerunsAfterCompletion: readonly string[];
   /** Runs that never wrote `done` (killed). Allowed when a later run of the same attempt completed. */
   readonly interrupted: number;
+  /** For each run that followed another run of its task run: ms from the earlier run's last line to its start. */
+  readonly rerunGapsMs: readonly number[];
   /** Lines that do not parse. */
   readonly malformed: readonly string[];
   /** Task runs whose attempt has a completed run, by execution id. */
@@ -97,10 +99,12 @@ export function analyseLedger(text: string): LedgerAnalysis {
   const overlaps: string[] = [];
   const rerunsAfterCompletion: string[] = [];
   const completedByExecution = new Map<string, number>();
+  const rerunGapsMs: number[] = [];
   for (const list of byTaskRun.values()) {
     for (let i = 0; i < list.length; i++) {
       const run = list[i]!;
       if (run.done === undefined) interrupted++;
+      if (i > 0) rerunGapsMs.push(run.start - list[i - 1]!.last);
       for (let j = 0; j < i; j++) {
         const earlier = list[j]!;
         if (run.start < runEnd(earlier)) overlaps.push(`${describeRun(earlier)} overlaps ${describeRun(run)} by ${runEnd(earlier) - run.start} ms`);
@@ -113,5 +117,5 @@ export function analyseLedger(text: string): LedgerAnalysis {
     const first = list[0]!;
     if (list.some((run) => run.done !== undefined)) completedByExecution.set(first.executionId, (completedByExecution.get(first.executionId) ?? 0) + 1);
   }
-  return { runs, duplicateStarts, overlaps, rerunsAfterCompletion, interrupted, malformed, completedByExecution };
+  return { runs, duplicateStarts, overlaps, rerunsAfterCompletion, interrupted, rerunGapsMs, malformed, completedByExecution };
 }

@@ -71,6 +71,8 @@ export interface FaultFigures {
   readonly interruptedRuns: number;
   readonly overlaps: number;
   readonly rerunsAfterCompletion: number;
+  /** Seconds from a run's last ledger line to the start of the next run of its task run (min and max), if any. */
+  readonly rerunGapS?: readonly [number, number];
   readonly incompleteHistories: number;
   readonly orphansAfterKill: number;
   readonly leftoverProcesses: number;
@@ -304,6 +306,7 @@ export async function runFault(fault: FaultCase): Promise<FaultFigures> {
     interruptedRuns: ledger.interrupted,
     overlaps: ledger.overlaps.length,
     rerunsAfterCompletion: ledger.rerunsAfterCompletion.length,
+    ...(ledger.rerunGapsMs.length === 0 ? {} : { rerunGapS: [round(Math.min(...ledger.rerunGapsMs) / 1000), round(Math.max(...ledger.rerunGapsMs) / 1000)] as const }),
     incompleteHistories: histories.length,
     orphansAfterKill: orphans.length,
     leftoverProcesses: leftovers.length,
@@ -324,7 +327,7 @@ export function describeFigures(f: FaultFigures): string {
   const stuck = f.stuck > 0 ? `${f.stuck} stuck (${Object.entries(f.stuckStates).map(([state, n]) => `${n} ${state}`).join(', ')})` : '0 stuck';
   return [
     `${f.fault}: ${f.success}/${f.executions} SUCCESS${others.length ? `, ${others.join(', ')}` : ''}, ${stuck}`,
-    `${f.runs} runs, ${f.duplicateStarts} duplicate starts (${f.interruptedRuns} runs interrupted, ${f.overlaps} overlapping, ${f.rerunsAfterCompletion} after completion)`,
+    `${f.runs} runs, ${f.duplicateStarts} duplicate starts (${f.interruptedRuns} runs interrupted, ${f.overlaps} overlapping, ${f.rerunsAfterCompletion} after completion${f.rerunGapS ? `; run again ${f.rerunGapS[0]}–${f.rerunGapS[1]} s after the previous run's last line` : ''})`,
     `${f.incompleteHistories} incomplete histories, ${f.orphansAfterKill} orphans after kill, ${f.leftoverProcesses} leftover processes`,
     `fault ${f.faultStartS}–${f.faultEndS} s, ${f.recoveredAfterS === undefined ? 'never all ended' : `all ended ${f.recoveredAfterS} s after the fault`}, case ${f.wallS} s`,
   ].join('; ');
