@@ -303,19 +303,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           runs.set(run.id, run);
           await tx.saveTaskRun(run);
           jobs.push({
-            job: {
-              executionId: execution.id,
-              namespace: execution.namespace,
-              flowId: execution.flowId,
-              flowRevision: execution.flowRevision,
-              taskRunId: run.id,
-              taskId: task.id,
-              attempt: action.attempt,
-              task,
-              workerGroup: group.key,
-              variables: templateVariables(flow, execution, [...runs.values()]),
-              queuedAt: iso,
-            },
+            job: taskJob(execution, flow, run, task, action.attempt, group.key, [...runs.values()], iso),
             delayMs: action.type === 'retry' ? action.delayMs : 0,
           });
           return undefined;
@@ -658,19 +646,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const task = applyPluginDefaults(flow, spec, options.resolveTaskType);
       const attempt = run.state === 'RETRYING' ? run.attempts.length + 1 : Math.max(1, run.attempts.length);
       jobs.push({
-        job: {
-          executionId: execution.id,
-          namespace: execution.namespace,
-          flowId: execution.flowId,
-          flowRevision: execution.flowRevision,
-          taskRunId: run.id,
-          taskId: run.taskId,
-          attempt,
-          task,
-          workerGroup: workerGroupOf(task).key,
-          variables: templateVariables(flow, execution, execution.taskRuns),
-          queuedAt: now().toISOString(),
-        },
+        job: taskJob(execution, flow, run, task, attempt, workerGroupOf(task).key, execution.taskRuns, now().toISOString()),
         delayMs: run.state === 'RETRYING' ? retryLeftMs(flow, spec, run) : 0,
       });
     }
@@ -772,6 +748,21 @@ function endApplies(run: SchedulerTaskRun, child: boolean, attempt: number): boo
   if (run.state === 'RETRYING') return attempt > run.attempts.length;
   if (run.state === 'CREATED' || run.state === 'RUNNING' || run.state === 'KILLING') return attempt >= run.attempts.length;
   return false;
+}
+
+/** The worker job for attempt `attempt` of `run` (of `task`, pluginDefaults applied), queued for worker group `group`. */
+function taskJob(
+  execution: VariableScope & { readonly namespace: string; readonly flowId: string },
+  flow: Flow,
+  run: SchedulerTaskRun,
+  task: TaskJob['task'],
+  attempt: number,
+  group: string,
+  runs: readonly SchedulerTaskRun[],
+  queuedAt: string,
+): TaskJob {
+  const { id: executionId, namespace, flowId, flowRevision } = execution;
+  return { executionId, namespace, flowId, flowRevision, taskRunId: run.id, taskId: run.taskId, attempt, task, workerGroup: group, variables: templateVariables(flow, execution, runs), queuedAt };
 }
 
 function toEngineRun(run: SchedulerTaskRun): EngineTaskRun {
