@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SluiceError } from '@sluice/core';
 import { createDb, hydrateBinaries, migrate, startEmbeddedPostgres } from '@sluice/db';
 import type { EmbeddedPostgres } from '@sluice/db';
-import { binariesCopy, maySearch, unsearchableFolder } from '../src/embedded-postgres-placement.js';
+import { binariesCopy, maySearch, postgresUser, statFolder, unsearchableFolder } from '../src/embedded-postgres-placement.js';
 import type { FolderMode } from '../src/embedded-postgres-placement.js';
 import { MIGRATIONS_DIR } from './postgres-fixture.js';
 
@@ -43,6 +43,15 @@ async function privateDir(): Promise<string> {
   return dir;
 }
 
+/**
+ * Whether the server, as root, must run the binaries from a copy: the checkout itself sits in a folder the postgres
+ * user cannot enter (CI clones into a `mktemp -d` folder, 0700). False when not root.
+ */
+async function binariesBlocked(): Promise<boolean> {
+  if (!asRoot) return false;
+  return (await unsearchableFolder(await realpath(await hydrateBinaries()), await postgresUser(), statFolder)) !== undefined;
+}
+
 /** Remove, after the file, the relocated cluster a data dir links to (it lives outside the scratch folders). */
 function forgetCluster(server: EmbeddedPostgres): void {
   if (server.clusterDir !== server.dataDir) scratch.push(server.clusterDir);
@@ -69,10 +78,12 @@ describe('startEmbeddedPostgres', () => {
     running.push(first);
     const firstMs = performance.now() - started;
     expect(first.initialised).toBe(true);
-    // An open folder: the cluster stays in it and the binaries run from node_modules, as they always did.
+    // An open folder: the cluster stays in it. The binaries run from node_modules, as they always did, unless the
+    // checkout itself is private (then from their copy in the state folder).
     expect(first.clusterDir).toBe(dataDir);
     expect((await lstat(dataDir)).isDirectory()).toBe(true);
-    expect(first.binariesDir).toBe(await hydrateBinaries());
+    if (await binariesBlocked()) expect(first.binariesDir).toMatch(/^\/var\/lib\/sluice\/embedded-postgres\/[^/]+$/);
+    else expect(first.binariesDir).toBe(await hydrateBinaries());
     expect(first.databaseUrl).toMatch(/^postgres:\/\/sluice:[^@]+@127\.0\.0\.1:\d+\/sluice$/);
 
     expect((await migrate({ databaseUrl: first.databaseUrl, migrationsDir: MIGRATIONS_DIR })).applied.length).toBeGreaterThan(0);
@@ -242,8 +253,13 @@ describe('startEmbeddedPostgres', () => {
       )) as SluiceError;
       expect(error).toBeInstanceOf(SluiceError);
       expect(error.code).toBe('SLU_DB_UNAVAILABLE');
-      expect(error.message).toContain(`cannot create ${join(stateDir, 'clusters')}`);
-      expect(error.message).toContain(`the postgres user cannot enter ${home}`);
+      if (await binariesBlocked()) {
+        // A private checkout: its binaries need the state folder first, and the reason says so.
+        expect(error.message).toContain(`cannot create ${join(stateDir, 'embedded-postgres')}`);
+      } else {
+        expect(error.message).toContain(`cannot create ${join(stateDir, 'clusters')}`);
+        expect(error.message).toContain(`the postgres user cannot enter ${home}`);
+      }
       await expect(lstat(join(home, 'pg'))).rejects.toMatchObject({ code: 'ENOENT' });
     } else {
       const server = await attempt; // not root: Postgres runs as this user, nothing moves and the state folder is unused
