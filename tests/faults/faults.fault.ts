@@ -17,7 +17,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { processesLeft, resultsDir, sleep } from './harness.js';
-import { describeFigures, FAULT_LENGTH_MS, ORPHAN_CHECK_AFTER_MS, runFault } from './workload.js';
+import { describeFigures, FAULT_LENGTH_MS, ORPHAN_DEADLINE_MS, runFault } from './workload.js';
 import type { FaultCase, FaultContext, FaultFigures } from './workload.js';
 
 /** Short locks wherever the fault allows: a dead worker's job is delivered again after about this long. */
@@ -29,10 +29,16 @@ async function killWorker(context: FaultContext): Promise<void> {
   const victim = cluster.workers[0];
   if (!victim) throw new Error('no worker to kill');
   await victim.kill();
+  const killedAt = Date.now();
   context.note(`${victim.name} SIGKILLed`);
-  await sleep(ORPHAN_CHECK_AFTER_MS);
-  context.orphans(await processesLeft([cluster.workDir(1)]));
-  await sleep(FAULT_LENGTH_MS - ORPHAN_CHECK_AFTER_MS);
+  let left = await processesLeft([cluster.workDir(1)]);
+  while (left.length > 0 && Date.now() - killedAt < ORPHAN_DEADLINE_MS) {
+    await sleep(100);
+    left = await processesLeft([cluster.workDir(1)]);
+  }
+  context.orphans(left);
+  if (left.length === 0) context.note(`its task processes gone ${((Date.now() - killedAt) / 1000).toFixed(1)} s after`);
+  await sleep(FAULT_LENGTH_MS - (Date.now() - killedAt));
   const replacement = await cluster.startWorker();
   await replacement.ready();
   context.note(`${replacement.name} ready`);

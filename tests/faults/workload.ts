@@ -28,8 +28,11 @@ export const FAULT_LENGTH_MS = 5000;
 export const WAIT_AFTER_FAULT_MS = 180_000;
 /** Give up earlier when nothing moved (no execution ended, no ledger line) for this long after the fault. */
 export const STALL_MS = 60_000;
-/** After a worker's SIGKILL, when to look for the task processes it left (they must die with it). */
-export const ORPHAN_CHECK_AFTER_MS = 500;
+/**
+ * After a worker's SIGKILL, its task processes must be gone before its job can be delivered again: within the queue
+ * lock the suite runs with (5 s). Not a speed bound: a process alive past it could overlap the next delivery.
+ */
+export const ORPHAN_DEADLINE_MS = 5000;
 
 const TERMINAL = new Set(['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED']);
 
@@ -290,7 +293,7 @@ export async function runFault(fault: FaultCase): Promise<FaultFigures> {
   if (ledger.overlaps.length > 0) problems.push(`${ledger.overlaps.length} overlapping runs of one task run: ${ledger.overlaps.slice(0, 3).join('; ')}`);
   if (ledger.rerunsAfterCompletion.length > 0) problems.push(`${ledger.rerunsAfterCompletion.length} attempts started again after they had completed: ${ledger.rerunsAfterCompletion.slice(0, 3).join('; ')}`);
   if (histories.length > 0) problems.push(`${histories.length} incomplete histories: ${histories.slice(0, 3).map((h) => `${h.id}: ${h.problem}`).join('; ')}`);
-  if (orphans.length > 0) problems.push(`${orphans.length} task processes of a killed worker still alive ${ORPHAN_CHECK_AFTER_MS} ms after its SIGKILL: ${orphans.slice(0, 3).join('; ')}`);
+  if (orphans.length > 0) problems.push(`${orphans.length} task processes of a killed worker still alive ${ORPHAN_DEADLINE_MS} ms after its SIGKILL: ${orphans.slice(0, 3).join('; ')}`);
   if (leftovers.length > 0) problems.push(`${leftovers.length} processes left after the suite stopped everything: ${leftovers.slice(0, 3).join('; ')}`);
 
   return {
