@@ -49,7 +49,8 @@ RUN npm run --silent db:generate \
  && find /out -name '*.test.*' -delete
 
 FROM ${NODE_IMAGE} AS prod-deps
-ENV NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
+# Manifests only here too: nothing to generate or build (the build stage's dist/ is copied in).
+ENV SLUICE_SKIP_POSTINSTALL=1 NO_UPDATE_NOTIFIER=1 npm_config_update_notifier=false
 WORKDIR /app
 COPY --from=manifests /manifests/ ./
 ARG NPM_CA_CERTS=""

@@ -51,9 +51,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     say('SLUICE_SKIP_POSTINSTALL=1: nothing generated or built');
     process.exit(0);
   }
-  if (!existsSync(bin('prisma'))) {
-    // `npm ci --omit=dev`: no Prisma, no TypeScript; such an install runs a prebuilt dist/ (the Docker image does).
-    say('prisma is not installed (dev dependencies omitted): nothing to generate or build');
+  if (!existsSync(bin('prisma')) || !existsSync(new URL('../prisma/schema.prisma', import.meta.url))) {
+    // Manifests without the sources, or `npm ci --omit=dev` without Prisma: such an install runs a prebuilt dist/.
+    say('no Prisma schema or no prisma command here: nothing to generate or build');
     process.exit(0);
   }
   say('generating the Prisma client');
