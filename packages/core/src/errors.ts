@@ -359,6 +359,14 @@ export const errorTable = {
     description: 'A migration failed, or an applied migration was changed after it ran (checksum mismatch): the server refuses to start.',
   },
 
+  // Queue
+  SLU_QUEUE_UNAVAILABLE: {
+    status: 503,
+    message: 'cannot reach the queue: {reason}',
+    description:
+      'Redis is down, restarting or unreachable, or `REDIS_URL` is wrong, and the request needed it. The API answers 503 with `Retry-After: 5` (seconds): retry then. Creating, restarting and killing executions do not need it: they are stored and answered as usual, and the scheduler sends them on once Redis is back.',
+  },
+
   // Command line
   SLU_CLI_USAGE: {
     status: 400,

@@ -14,6 +14,7 @@ import {
   type FlowChange,
   type LogBatch,
   type QueueDriver,
+  type QueueHealth,
   type ResultMessage,
   type TaskDelivery,
   type TaskJob,
@@ -124,7 +125,8 @@ interface WorkerEntry {
  * Connections: one shared by every Queue (enqueue, counts) and the plain commands (kill marks, PUBLISH); one per
  * consumer (BullMQ duplicates it for its blocking fetch and owns the duplicate); one for pub/sub subscriptions,
  * opened with the first subscription. All use `maxRetriesPerRequest: null`: commands wait for Redis to come back
- * rather than fail.
+ * rather than fail. `health()` says DOWN while the shared connection is not ready, so a caller that must not wait
+ * (the API) can tell before it publishes.
  *
  * Task jobs have one attempt: a rejected task handler fails the job (reported to `onError`); only a consumer that
  * stops renewing its lock (it died) gets the job back, through BullMQ's stalled-job check, up to `maxStalledCount`
@@ -157,6 +159,8 @@ class BullmqQueue implements QueueDriver {
   #subscriptionChanges: Promise<unknown> = Promise.resolve();
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** The shared connection's last error since it was last ready (what {@link health} reports). */
+  #connectionError: string | undefined;
 
   constructor(options: BullmqQueueOptions) {
     if (typeof options.url !== 'string' || !/^rediss?:\/\//.test(options.url)) {
@@ -175,6 +179,19 @@ class BullmqQueue implements QueueDriver {
     this.#maxDeliveries = positiveInteger('maxDeliveries', options.maxDeliveries, DEFAULT_MAX_DELIVERIES);
     this.#onError = options.onError ?? reportToConsole;
     this.#connection = this.#connect('shared connection');
+    this.#connection.on('error', (error: unknown) => {
+      this.#connectionError = errorText(error);
+    });
+    this.#connection.on('ready', () => {
+      this.#connectionError = undefined;
+    });
+  }
+
+  health(): QueueHealth {
+    if (this.#closed) return { status: 'DOWN', error: 'the BullMQ queue driver is closed' };
+    const status = this.#connection.status;
+    if (status === 'ready') return { status: 'UP' };
+    return { status: 'DOWN', error: this.#connectionError ?? `Redis connection ${status}` };
   }
 
   async enqueueTask(group: string, job: TaskJob, options?: EnqueueOptions): Promise<void> {
@@ -524,6 +541,15 @@ class BullmqQueue implements QueueDriver {
       // An onError that throws must not break the driver.
     }
   }
+}
+
+/** An error's message, or its code when it has none (a Node `AggregateError` of refused connections). */
+function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return error.message || (typeof code === 'string' ? code : error.name);
+  }
+  return String(error);
 }
 
 /** The BullMQ queue driver (kind `bullmq`): see {@link BullmqQueue}. */

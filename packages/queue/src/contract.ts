@@ -270,9 +270,23 @@ export interface Consumer {
 
 export type Unsubscribe = () => Promise<void>;
 
+/** Whether the queue's server is reachable now (see {@link QueueDriver.health}). */
+export interface QueueHealth {
+  readonly status: 'UP' | 'DOWN';
+  /** Why it is DOWN: the connection's last error (`connect ECONNREFUSED 127.0.0.1:6379`), or its state. */
+  readonly error?: string;
+}
+
 export interface QueueDriver {
   /** `bullmq` or `in-process`. */
   readonly kind: string;
+
+  /**
+   * Whether the queue can take messages now, without a round trip: BullMQ says DOWN while its connection to Redis is
+   * not ready (Redis down, restarting, unreachable; its commands then wait for it to come back); the in-process
+   * driver is UP until closed. A caller that must not wait for Redis (the API) checks it before it publishes.
+   */
+  health(): QueueHealth;
 
   enqueueTask(group: string, job: TaskJob, options?: EnqueueOptions): Promise<void>;
   /**

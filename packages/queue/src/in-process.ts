@@ -13,6 +13,7 @@ import {
   type FlowChange,
   type LogBatch,
   type QueueDriver,
+  type QueueHealth,
   type ResultMessage,
   type TaskDelivery,
   type TaskJob,
@@ -139,6 +140,10 @@ class InProcessQueue implements QueueDriver {
   constructor(options: InProcessQueueOptions) {
     this.#maxDeliveries = positiveInteger('maxDeliveries', options.maxDeliveries, DEFAULT_MAX_DELIVERIES);
     this.#onError = options.onError ?? reportToConsole;
+  }
+
+  health(): QueueHealth {
+    return this.#closed ? { status: 'DOWN', error: 'the in-process queue driver is closed' } : { status: 'UP' };
   }
 
   async enqueueTask(group: string, job: TaskJob, options?: EnqueueOptions): Promise<void> {

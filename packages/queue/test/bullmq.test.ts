@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { describeWithRedis } from '@sluice/testing';
+import { describeWithRedis, freePort } from '@sluice/testing';
 import { Redis } from 'ioredis';
 import { afterAll, expect, it } from 'vitest';
 import { ALL_WORKER_GROUPS, bullmqJobId, createBullmqQueue } from '../src/index.js';
@@ -138,6 +138,14 @@ describeWithRedis('bullmq queue', (redis) => {
     } finally {
       redisClient.disconnect();
     }
+  });
+
+  it('says DOWN, with the connection error, while Redis cannot be reached', async () => {
+    // Nothing listens on this port: the driver keeps trying to connect, and health() says why it cannot.
+    const driver = createBullmqQueue({ url: `redis://127.0.0.1:${await freePort()}`, prefix: freshPrefix(), onError: () => undefined });
+    drivers.push(driver);
+    await waitFor(() => driver.health().error?.includes('ECONNREFUSED') === true, 10_000, 'the connection to be refused');
+    expect(driver.health()).toEqual({ status: 'DOWN', error: expect.stringMatching(/ECONNREFUSED/) });
   });
 
   it('refuses group keys BullMQ cannot name, and ALL_WORKER_GROUPS', async () => {

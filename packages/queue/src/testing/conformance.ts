@@ -162,6 +162,14 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       return consumer;
     };
 
+    it('says UP once connected (health), and DOWN once closed', async () => {
+      // A publish goes through once the connection is up: from then on health says UP.
+      await driver.publishExecution({ type: 'resume', executionId: 'health-check' });
+      expect(driver.health()).toEqual({ status: 'UP' });
+      await driver.close();
+      expect(driver.health()).toMatchObject({ status: 'DOWN', error: expect.stringMatching(/closed/) });
+    });
+
     it('round-trips a message on every channel, deep-equal and copied at enqueue', async () => {
       const tasks: [TaskJob, TaskDelivery][] = [];
       const received: { results: ResultMessage[]; logs: LogBatch[]; executions: ExecutionMessage[] } = { results: [], logs: [], executions: [] };
