@@ -12,7 +12,12 @@
  *   gone is the watchdog's (SLU_TASK_WORKER_LOST);
  * - a CREATED execution due to start, a RESTARTED one, the oldest QUEUED one of a flow: its `created`, `restarted` or
  *   `dequeued` event, with a dedupId, so one at most waits per execution (duplicates are harmless: every step
- *   re-checks the execution under its lock).
+ *   re-checks the execution under its lock). The API does not wait for an unreachable queue: it stores the execution
+ *   and leaves the event to this;
+ * - a KILLING execution: its `kill` event, whose handling marks the execution killed in the queue again (a Redis
+ *   restart loses the mark), broadcasts the kill to the workers again and cancels what never started; the execution
+ *   ends KILLED once its running task runs have reported. A kill requested while Redis was down, or lost with it, is
+ *   thus carried out once Redis is back.
  * A job sent again whose first copy did run anyway is not run twice: the task run attempt's lease says it finished
  * (see the worker). While the database is unreachable, and for `requeueAfterMs` after it was last found so, the
  * reconciliation waits: the results queued meanwhile are applied first.
@@ -42,6 +47,9 @@ export interface ReconcilerOptions {
   readonly log: (line: string) => void;
   readonly now: () => Date;
 }
+
+/** The event an execution waiting in each state needs (see the top of this file). */
+const EVENT_OF_STATE = { CREATED: 'created', RESTARTED: 'restarted', KILLING: 'kill', QUEUED: 'dequeued' } as const;
 
 export class Reconciler {
   private timer: NodeJS.Timeout | undefined;
@@ -115,7 +123,7 @@ export class Reconciler {
     let executions = 0;
     for (const execution of await db.scheduler.waitingExecutions(before)) {
       if (this.stopped) break;
-      const type = execution.state === 'CREATED' ? 'created' : execution.state === 'RESTARTED' ? 'restarted' : 'dequeued';
+      const type = EVENT_OF_STATE[execution.state];
       // One at most waiting per execution; a finished one does not block the next pass.
       await queue.publishExecution(
         { type, executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId },

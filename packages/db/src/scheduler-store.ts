@@ -590,13 +590,15 @@ export class SchedulerStore {
 
   /**
    * Executions waiting for an event on the `executions` channel, unchanged since `before`: CREATED ones due to start
-   * (no schedule date, or one before `before`), RESTARTED ones, and the oldest QUEUED one of each flow (a `dequeued`
-   * event lets it start if a slot is free).
+   * (no schedule date, or one before `before`), RESTARTED ones, KILLING ones (their `kill` event, which also marks
+   * them killed in the queue), and the oldest QUEUED one of each flow (a `dequeued` event lets it start if a slot is
+   * free).
    */
-  async waitingExecutions(before: Date, limit = 500): Promise<{ id: string; namespace: string; flowId: string; state: 'CREATED' | 'RESTARTED' | 'QUEUED' }[]> {
-    const rows = await this.prisma.$queryRaw<{ id: string; namespace: string; flow_id: string; state: 'CREATED' | 'RESTARTED' | 'QUEUED' }[]>`
+  async waitingExecutions(before: Date, limit = 500): Promise<{ id: string; namespace: string; flowId: string; state: 'CREATED' | 'RESTARTED' | 'KILLING' | 'QUEUED' }[]> {
+    const rows = await this.prisma.$queryRaw<{ id: string; namespace: string; flow_id: string; state: 'CREATED' | 'RESTARTED' | 'KILLING' | 'QUEUED' }[]>`
       (SELECT id, namespace, flow_id, state FROM executions
-        WHERE state IN ('CREATED', 'RESTARTED') AND updated_at < ${before} AND (schedule_date IS NULL OR schedule_date < ${before})
+        WHERE (state IN ('RESTARTED', 'KILLING') OR (state = 'CREATED' AND (schedule_date IS NULL OR schedule_date < ${before})))
+          AND updated_at < ${before}
         ORDER BY start_date LIMIT ${limit})
       UNION ALL
       (SELECT DISTINCT ON (namespace, flow_id) id, namespace, flow_id, state FROM executions
