@@ -3,10 +3,11 @@
  * errors are `SluiceError`s from core's table (`SLU_API_*`); Fastify's own are translated by HTTP status. Database
  * errors that are not bugs are a safety net behind the checks at the edges: the database unreachable is a 503
  * `SLU_DB_UNAVAILABLE` with `Retry-After`, a value it cannot store (NUL, lone surrogate) a 400
- * `SLU_API_INVALID_CHARACTER`. No body ever holds a stack trace or an unexpected error's message.
+ * `SLU_API_INVALID_CHARACTER`. The queue unreachable is a 503 `SLU_QUEUE_UNAVAILABLE` with `Retry-After`. No body ever holds a stack trace or an unexpected error's message.
  */
 import { isSluiceError, SluiceError } from '@sluice/core';
 import { classifyDbError } from '@sluice/db';
+import { classifyQueueError } from '@sluice/queue';
 
 /** What every error body is: `{code, message, details}` with its HTTP status (and headers, `Retry-After` for 503). */
 export interface ErrorResponse {
@@ -72,6 +73,15 @@ function fromDatabase(error: unknown): SluiceError | undefined {
 }
 
 /**
+ * The queue unreachable (Redis down, the driver closing): a 503 `SLU_QUEUE_UNAVAILABLE`. A safety net: the routes that
+ * publish do not wait for an unreachable queue (see queue-handoff.ts), so this is for what slips past them.
+ */
+function fromQueue(error: unknown): SluiceError | undefined {
+  const found = classifyQueueError(error);
+  return found ? new SluiceError('SLU_QUEUE_UNAVAILABLE', { reason: found.reason }, { retryAfterSeconds: RETRY_AFTER_SECONDS }) : undefined;
+}
+
+/**
  * The multipart parser's (busboy's) errors for a body that is not well-formed multipart: plain `Error`s without a code
  * or status. Everything else from a multipart route (a storage that failed) stays a 500.
  */
@@ -98,6 +108,7 @@ export function toErrorResponse(error: unknown, bodyLimit: number, requestId: st
   const mapped =
     (isSluiceError(error) ? error : undefined) ??
     fromDatabase(error) ??
+    fromQueue(error) ??
     fromMultipart(error) ??
     (typeof error === 'object' && error !== null ? fromFastify(error as FastifyLikeError, bodyLimit) : undefined) ??
     // An unexpected error's message may hold internals (SQL, paths): the log has it, the client gets the request id.

@@ -10,12 +10,18 @@
  * - Nothing is kept for `latestTtlMs` after it was read (default 30 s): a change announced while an instance was
  *   disconnected from Redis reaches it at the latest then. Until the subscription is ready, and if it failed,
  *   latest revisions are not kept at all.
+ * - A save or delete never waits for an unreachable Redis: the announcement is skipped while the queue is DOWN, and
+ *   given up on after `publishTimeoutMs` (2 s) otherwise (`onError` says so); the other instances then see the change
+ *   within `latestTtlMs`, as above.
  */
+import type { QueueHealth } from '@sluice/queue';
+import { publishBounded, QUEUE_PUBLISH_TIMEOUT_MS, within } from './queue-handoff.js';
 import type { FlowStore, StoredFlow } from './flow-store.js';
 
 export interface FlowChangeChannel {
   publishFlowChange(change: { namespace: string; flowId: string }): Promise<void>;
   subscribeFlowChanges(handler: (change: { namespace: string; flowId: string }) => void): Promise<() => Promise<void>>;
+  health?(): QueueHealth;
 }
 
 export interface CachedFlowStoreOptions {
@@ -23,6 +29,8 @@ export interface CachedFlowStoreOptions {
   readonly maxEntries?: number;
   /** A change that could not be announced (the other instances drop it after `latestTtlMs`). */
   readonly onError?: (error: unknown) => void;
+  /** Longest wait for the queue to take an announcement. Default 2000 ms. */
+  readonly publishTimeoutMs?: number;
   readonly now?: () => number;
 }
 
@@ -57,9 +65,16 @@ export function createCachedFlowStore(inner: FlowStore, channel: FlowChangeChann
       return undefined;
     },
   );
+  const publishTimeoutMs = options.publishTimeoutMs ?? QUEUE_PUBLISH_TIMEOUT_MS;
+  const health = channel.health ? () => channel.health!() : undefined;
   const changed = async (namespace: string, id: string): Promise<void> => {
     forget(namespace, id);
-    await channel.publishFlowChange({ namespace, flowId: id }).catch((error: unknown) => options.onError?.(error));
+    try {
+      const handoff = await publishBounded(() => channel.publishFlowChange({ namespace, flowId: id }), health, publishTimeoutMs);
+      if (!handoff.sent) options.onError?.(new Error(`queue unreachable: the change of flow ${namespace}.${id} was not announced (${handoff.reason})`));
+    } catch (error) {
+      options.onError?.(error);
+    }
   };
 
   return {
@@ -104,7 +119,9 @@ export function createCachedFlowStore(inner: FlowStore, channel: FlowChangeChann
     search: (query) => inner.search(query),
     ping: () => inner.ping(),
     async close() {
-      await (await subscription)?.();
+      // Neither a subscription nor an unsubscription waiting for an unreachable Redis holds the close.
+      const unsubscribe = await within(subscription, publishTimeoutMs);
+      await within(unsubscribe?.().catch(() => undefined), publishTimeoutMs);
       latest.clear();
       revisions.clear();
     },

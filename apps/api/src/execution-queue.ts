@@ -6,10 +6,14 @@
  * {@link createRecordingExecutionQueue}.
  *
  * Semantics every implementation keeps: a call resolves once the event is durably accepted (for BullMQ: added to
- * Redis); a rejection means it was not, and the API then fails the request (a created execution that could not be
- * enqueued is marked FAILED so it does not sit in CREATED forever).
+ * Redis), or once it is left to the scheduler's reconciliation: the queue is unreachable (Redis down), and Postgres,
+ * where the API stored the execution first, is the truth the reconciliation reads (it sends the `created`,
+ * `restarted` or `kill` event again for an execution that waited too long: `SLUICE_REQUEUE_AFTER_MS`). A rejection
+ * means the event was refused for another reason, and the API then fails the request (a created execution that could
+ * not be enqueued is marked FAILED so it does not sit in CREATED forever).
  */
-import type { ExecutionSnapshot } from '@sluice/queue';
+import type { ExecutionSnapshot, QueueHealth } from '@sluice/queue';
+import { publishBounded, QUEUE_PUBLISH_TIMEOUT_MS, within } from './queue-handoff.js';
 
 export interface ExecutionEvent {
   readonly executionId: string;
@@ -80,20 +84,49 @@ export interface ExecutionPublisher {
     message: { type: 'created' | 'restarted' | 'kill'; executionId: string; namespace?: string; flowId?: string; snapshot?: ExecutionSnapshot },
     options?: { delayMs?: number },
   ): Promise<void>;
+  /** Whether the queue is reachable now (`QueueDriver.health`); without it, every publish is only bounded in time. */
+  health?(): QueueHealth;
 }
 
-/** The API side of the queue contract: each event becomes one message on the `executions` channel. */
-export function createPublishingExecutionQueue(publisher: ExecutionPublisher): ExecutionQueue {
+export interface PublishingExecutionQueueOptions {
+  /** Longest wait for the queue to take an event. Default {@link QUEUE_PUBLISH_TIMEOUT_MS}. */
+  readonly timeoutMs?: number;
+  /** One line per event left to the reconciliation (`queue unreachable: execution X will start when it is back`). */
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The API side of the queue contract: each event becomes one message on the `executions` channel. While the queue
+ * is unreachable (see {@link publishBounded}) the event is not sent: the execution, already stored, gets it from the
+ * scheduler's reconciliation once Redis is back, and the request is answered as usual (a client that retried a
+ * creation on a 5xx would create a second execution).
+ */
+export function createPublishingExecutionQueue(publisher: ExecutionPublisher, options: PublishingExecutionQueueOptions = {}): ExecutionQueue {
+  const health = publisher.health ? () => publisher.health!() : undefined;
+  const send = async (publish: () => Promise<void>, executionId: string, what: string): Promise<void> => {
+    const handoff = await publishBounded(publish, health, options.timeoutMs);
+    if (!handoff.sent) options.log?.(`queue unreachable: execution ${executionId} will ${what} when it is back (${handoff.reason})`);
+  };
   return {
-    executionCreated: ({ delayMs, ...event }) => publisher.publishExecution({ type: 'created', ...event }, delayMs !== undefined && delayMs > 0 ? { delayMs } : undefined),
-    executionRestarted: (event) => publisher.publishExecution({ type: 'restarted', ...event }),
-    killRequested: (executionId) => publisher.publishExecution({ type: 'kill', executionId }),
+    executionCreated: ({ delayMs, ...event }) =>
+      send(() => publisher.publishExecution({ type: 'created', ...event }, delayMs !== undefined && delayMs > 0 ? { delayMs } : undefined), event.executionId, 'start'),
+    executionRestarted: (event) => send(() => publisher.publishExecution({ type: 'restarted', ...event }), event.executionId, 'restart'),
+    killRequested: (executionId) => send(() => publisher.publishExecution({ type: 'kill', executionId }), executionId, 'be killed'),
   };
 }
 
 /** Live execution updates (the scheduler publishes one per change), for `?wait=true`. */
 export interface ExecutionUpdateSource {
   subscribeExecutionUpdates(handler: (update: { executionId: string; ended: boolean; execution?: unknown }) => void): Promise<() => Promise<void>>;
+  health?(): QueueHealth;
+}
+
+export interface ExecutionWaiterOptions {
+  /**
+   * Longest wait for the subscription to be ready before a `watch` goes on without it (the waiter then polls the
+   * database, as it does besides live updates anyway). Default {@link QUEUE_PUBLISH_TIMEOUT_MS}.
+   */
+  readonly readyTimeoutMs?: number;
 }
 
 /** Waits for executions to end. One subscription serves every waiter of the server. */
@@ -106,17 +139,35 @@ export interface ExecutionWaiter {
   close(): Promise<void>;
 }
 
-export function createExecutionWaiter(source: ExecutionUpdateSource): ExecutionWaiter {
+export function createExecutionWaiter(source: ExecutionUpdateSource, options: ExecutionWaiterOptions = {}): ExecutionWaiter {
+  const readyTimeoutMs = options.readyTimeoutMs ?? QUEUE_PUBLISH_TIMEOUT_MS;
   const waiting = new Map<string, Set<(execution: unknown) => void>>();
   let subscription: Promise<() => Promise<void>> | undefined;
-  const ensureSubscribed = (): Promise<unknown> =>
-    (subscription ??= source.subscribeExecutionUpdates((update) => {
+  const ensureSubscribed = (): Promise<unknown> => {
+    if (subscription) return subscription;
+    const subscribing = source.subscribeExecutionUpdates((update) => {
       if (!update.ended) return;
       const resolvers = waiting.get(update.executionId);
       if (!resolvers) return;
       waiting.delete(update.executionId);
       for (const resolve of resolvers) resolve(update.execution);
-    }));
+    });
+    subscription = subscribing;
+    // A subscription that failed is tried again by the next watch, not kept failed for good.
+    subscribing.catch(() => {
+      if (subscription === subscribing) subscription = undefined;
+    });
+    return subscribing;
+  };
+  /**
+   * Subscribed, or gone on without it: the queue is DOWN, the subscription failed, or it is not ready within
+   * `readyTimeoutMs` (Redis does not answer). The waiter's database polls then see the end, a poll interval later.
+   */
+  const subscribed = async (): Promise<void> => {
+    const pending = ensureSubscribed().catch(() => undefined);
+    if (source.health?.().status === 'DOWN') return;
+    await within(pending, readyTimeoutMs);
+  };
   return {
     async watch(executionId) {
       let resolver: (execution: unknown) => void = () => undefined;
@@ -126,7 +177,7 @@ export function createExecutionWaiter(source: ExecutionUpdateSource): ExecutionW
       const set = waiting.get(executionId) ?? new Set();
       set.add(resolver);
       waiting.set(executionId, set);
-      await ensureSubscribed();
+      await subscribed();
       return {
         ended,
         cancel() {
@@ -137,9 +188,11 @@ export function createExecutionWaiter(source: ExecutionUpdateSource): ExecutionW
       };
     },
     async close() {
-      const unsubscribe = await subscription;
-      await unsubscribe?.();
+      const pending = subscription;
       subscription = undefined;
+      // A subscription or an unsubscription waiting for Redis does not hold the close (closing the driver ends it).
+      const unsubscribe = await within(pending?.catch(() => undefined), readyTimeoutMs);
+      await within(unsubscribe?.().catch(() => undefined), readyTimeoutMs);
     },
   };
 }

@@ -36,6 +36,8 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
   const waiter = createExecutionWaiter(queue);
   // The server's logger, once it exists.
   const log: { warn?: (message: string) => void } = {};
+  // While Redis is unreachable, execution events are not waited for: the scheduler's reconciliation sends them.
+  const executionQueue = createPublishingExecutionQueue(queue, { log: (line) => log.warn?.(line) });
   const flows = createCachedFlowStore(createDbFlowStore(db), queue, {
     onError: (error) => log.warn?.(`flow cache: ${error instanceof Error ? error.message : String(error)} (other API instances see the change within 30 s)`),
   });
@@ -43,7 +45,8 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     executions: db.executions,
     logs: db.logs,
     storage,
-    queue: createPublishingExecutionQueue(queue),
+    queue: executionQueue,
+    queueHealth: () => queue.health(),
     waiter,
     workers: db.scheduler,
     flows,

@@ -12,6 +12,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FlowValidator } from '@sluice/core';
 import type { PluginRegistries } from '@sluice/plugin-api';
+import type { QueueHealth } from '@sluice/queue';
 import type { Storage } from '@sluice/storage';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -63,6 +64,8 @@ export interface ServerDeps {
   readonly waitPollMs?: number;
   /** The worker registry (`db.scheduler`): remote workers heartbeat through `/api/v1/internal/workers`. */
   readonly workers?: WorkerRegistryStore;
+  /** The queue driver's connection state (`QueueDriver.health`): `/health` reports it as its `queue` check. */
+  readonly queueHealth?: () => QueueHealth;
 }
 
 export { YAML_CONTENT_TYPES };
@@ -148,7 +151,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     });
     void app.register(swaggerUi, { routePrefix: '/docs' });
   }
-  void app.register(healthRoutes, { flows: deps.flows });
+  void app.register(healthRoutes, { flows: deps.flows, ...(deps.queueHealth ? { queue: deps.queueHealth } : {}) });
   void app.register(flowRoutes, { prefix: '/api/v1', flows: deps.flows, validator: deps.validator });
   void app.register(pluginRoutes, { prefix: '/api/v1', registries: deps.registries });
   if (deps.executions && deps.storage && deps.queue) {
