@@ -20,12 +20,11 @@ import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import type { WriteStream } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '@sluice/testing';
+import { freePort, redisPing } from '@sluice/testing';
 
 const run = promisify(execFile);
 
@@ -116,25 +115,6 @@ export class Postgres {
     await pgCommand('pg_ctl', ['-D', this.data, '-m', mode, '-w', '-t', '60', 'stop']);
     this.running = false;
   }
-}
-
-/** True when the Redis on `port` answers `PING`. */
-function redisPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let answer = '';
-    const socket = connect({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk: Buffer) => {
-      answer += chunk.toString('utf8');
-      if (answer.includes('\r\n')) done(answer.startsWith('+PONG'));
-    });
-  });
 }
 
 /** A Redis server of the suite's own, without persistence: every start is empty. */

@@ -25,12 +25,11 @@ import { createDefaultRegistries } from '@sluice/plugins';
 import type { ExecutionMessage, QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
 import { createScheduler } from '@sluice/scheduler';
 import { LocalFileStorage } from '@sluice/storage';
-import { createTestDatabase, servicesRequired } from '@sluice/testing';
+import { createTestDatabase, RestartableRedis, servicesRequired, StallingProxy, waitFor } from '@sluice/testing';
 import type { TestDatabase } from '@sluice/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, migrationsDir, readEnv } from '../src/index.js';
-import { RestartableRedis, StallingProxy, waitFor } from './redis-faults.js';
 
 const closers: (() => Promise<void>)[] = [];
 const database: TestDatabase | undefined = await createTestDatabase('sluice_api_queue_down');

@@ -14,12 +14,11 @@ import { createDb, executionSnapshot } from '@sluice/db';
 import type { Db } from '@sluice/db';
 import { createBullmqQueue } from '@sluice/queue';
 import type { QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
-import { describeWithRedis } from '@sluice/testing';
+import { describeWithRedis, TcpProxy, waitFor } from '@sluice/testing';
 import { afterAll, expect, it } from 'vitest';
 import { createScheduler } from '../src/index.js';
 import type { Scheduler } from '../src/index.js';
 import { createMigratedDatabase, registries, validator } from './database.js';
-import { TcpProxy, waitFor } from './faults.js';
 
 const testDb = await createMigratedDatabase('sluice_outage');
 

@@ -12,7 +12,7 @@ import type { TaskJob } from '@sluice/queue';
 import { afterAll, expect, it } from 'vitest';
 import { createScheduler } from '../src/index.js';
 import { createMigratedDatabase, registries, validator } from './database.js';
-import { waitFor } from './faults.js';
+import { waitFor } from '@sluice/testing';
 
 const testDb = await createMigratedDatabase('sluice_reconcile_kill');
 const closers: (() => Promise<void>)[] = [];

@@ -14,7 +14,7 @@ import type { QueueDriver, ResultMessage, TaskJob } from '@sluice/queue';
 import { afterAll, expect, it } from 'vitest';
 import { createScheduler } from '../src/index.js';
 import { createMigratedDatabase, registries, validator } from './database.js';
-import { RestartableRedis, waitFor } from './faults.js';
+import { RestartableRedis, waitFor } from '@sluice/testing';
 
 const testDb = await createMigratedDatabase('sluice_redis_restart');
 const closers: (() => Promise<void>)[] = [];

@@ -8,5 +8,6 @@ export * from './git-server.js';
 export { createTestDatabase, postgresUnavailable, testPostgresUrl, type TestDatabase } from './postgres.js';
 export { checkRepoBoundary, findBoundaryViolations, isBoundaryChecked, type BoundaryFinding } from './repo-boundary.js';
 export { isProcessGone, processesUnder } from './processes.js';
-export { describeWithRedis, freePort, startRedis, type RedisServer } from './redis.js';
+export { describeWithRedis, freePort, redisPing, startRedis, type RedisServer } from './redis.js';
+export { RestartableRedis, StallingProxy, TcpProxy, waitFor } from './faults.js';
 export { pointSeedAtFixtures, seedDir, seedExamplesRepo, seedFlows, type SeedFixtures } from './seed.js';

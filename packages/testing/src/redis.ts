@@ -65,8 +65,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** True when the server on `port` answers `PING` with `+PONG`. */
-function ping(port: number): Promise<boolean> {
+/** True when the Redis server on 127.0.0.1:`port` answers `PING` with `+PONG`. */
+export function redisPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     let answer = '';
     const socket = connect({ host: '127.0.0.1', port });
@@ -123,7 +123,7 @@ async function launch(binary: string): Promise<RedisServer | { failed: string }>
       await stop();
       return { failed: `redis-server exited before answering PING${spawnError ? ` (${spawnError.message})` : ''}:\n${output}` };
     }
-    if (await ping(port)) return { url: `redis://127.0.0.1:${port}`, port, stop };
+    if (await redisPing(port)) return { url: `redis://127.0.0.1:${port}`, port, stop };
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   await stop();
