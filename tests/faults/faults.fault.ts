@@ -28,13 +28,14 @@ async function killWorker(context: FaultContext): Promise<void> {
   const { cluster } = context;
   const victim = cluster.workers[0];
   if (!victim) throw new Error('no worker to kill');
+  const victimDir = cluster.workDirOf(victim);
   await victim.kill();
   const killedAt = Date.now();
   context.note(`${victim.name} SIGKILLed`);
-  let left = await processesLeft([cluster.workDir(1)]);
+  let left = await processesLeft([victimDir]);
   while (left.length > 0 && Date.now() - killedAt < ORPHAN_DEADLINE_MS) {
     await sleep(100);
-    left = await processesLeft([cluster.workDir(1)]);
+    left = await processesLeft([victimDir]);
   }
   context.orphans(left);
   if (left.length === 0) context.note(`its task processes gone ${((Date.now() - killedAt) / 1000).toFixed(1)} s after`);

@@ -283,6 +283,7 @@ export class Cluster {
   api: AppProcess | undefined;
   scheduler: AppProcess | undefined;
   readonly workers: AppProcess[] = [];
+  private readonly workDirs = new Map<AppProcess, string>();
   private workerCount = 0;
   private readonly all: AppProcess[] = [];
 
@@ -376,11 +377,19 @@ export class Cluster {
       /worker (\S+) serving group/,
     );
     this.workers.push(worker);
+    this.workDirs.set(worker, workDir);
     return worker;
   }
 
   workDir(n: number): string {
     return join(this.root, `work-${n}`);
+  }
+
+  /** The work dir of `worker` (workers started together may join `workers` in either order). */
+  workDirOf(worker: AppProcess): string {
+    const dir = this.workDirs.get(worker);
+    if (dir === undefined) throw new Error(`${worker.name} is not a worker of this cluster`);
+    return dir;
   }
 
   /** Postgres, Redis, the API, then the scheduler and `workers` workers together; resolves once all are ready. */
