@@ -27,7 +27,12 @@ export interface StoredTaskRun {
   readonly executionId: string;
   readonly taskId: string;
   readonly parentTaskRunId: string | null;
+  /** The loop value this run handles (ForEach and the Each tasks set it on their direct children). */
   readonly value: string | null;
+  /** The WaitFor iteration this run belongs to (1-based), if any. */
+  readonly iteration: number | null;
+  /** The engine's own state of a flowable run (see @sluice/engine's EngineTaskRun.engineState); never shown by the API. */
+  readonly engineState: Record<string, unknown> | null;
   readonly state: string;
   readonly stateHistory: StateEntry[];
   /** `[{state: {current, histories}, workerId?}]`, one per attempt. */

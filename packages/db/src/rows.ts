@@ -46,6 +46,8 @@ interface TaskRunJson {
   task_id: string;
   parent_task_run_id: string | null;
   value: string | null;
+  iteration: number | null;
+  engine_state: unknown;
   attempts: unknown;
   state: string;
   state_history: unknown;
@@ -82,6 +84,8 @@ export function taskRunFromJson(run: TaskRunJson): StoredTaskRun {
     taskId: run.task_id,
     parentTaskRunId: run.parent_task_run_id,
     value: run.value,
+    iteration: run.iteration ?? null,
+    engineState: run.engine_state && typeof run.engine_state === 'object' ? (run.engine_state as Record<string, unknown>) : null,
     state: run.state,
     stateHistory: asArray<StateEntry>(run.state_history),
     attempts: asArray<unknown>(run.attempts),

@@ -17,7 +17,7 @@ import type { ExecutionRow } from './rows.js';
  * is the locked one; `value` belongs to flowable tasks), with `attempts` in Kestra's shape:
  * `[{state: {current, histories}, workerId?}]`.
  */
-export type SchedulerTaskRun = Omit<StoredTaskRun, 'executionId' | 'value' | 'attempts'> & { readonly attempts: AttemptEntry[] };
+export type SchedulerTaskRun = Omit<StoredTaskRun, 'executionId' | 'attempts'> & { readonly attempts: AttemptEntry[] };
 
 export interface AttemptEntry {
   readonly state: { readonly current: string; readonly histories: StateEntry[] };
@@ -90,7 +90,7 @@ export interface ExecutionTx {
 }
 
 /** The scheduler's view of a stored task run. */
-function toSchedulerRun({ executionId: _execution, value: _value, attempts, ...run }: StoredTaskRun): SchedulerTaskRun {
+function toSchedulerRun({ executionId: _execution, attempts, ...run }: StoredTaskRun): SchedulerTaskRun {
   return { ...run, attempts: attempts as AttemptEntry[] };
 }
 
@@ -178,14 +178,16 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       // created_at is the insertion time (clock_timestamp, not the transaction's start): task runs are read back in
       // that order, and one step may insert several.
       pending.push(
-        `INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, state, state_history, attempts, outputs, metrics,
+        `INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, iteration, engine_state, state, state_history, attempts, outputs, metrics,
                                 worker_group, worker_id, start_date, end_date, created_at, updated_at)
-         VALUES (${literal(run.id)}, ${id}, ${literal(run.taskId)}, ${literal(run.parentTaskRunId)}, ${literal(run.state)},
+         VALUES (${literal(run.id)}, ${id}, ${literal(run.taskId)}, ${literal(run.parentTaskRunId)}, ${literal(run.value)}, ${literal(run.iteration)},
+                 ${jsonLiteral(run.engineState)}, ${literal(run.state)},
                  ${jsonLiteral(run.stateHistory)}, ${jsonLiteral(run.attempts)}, ${jsonLiteral(run.outputs)}, ${jsonLiteral(run.metrics)},
                  ${literal(run.workerGroup)}, ${literal(run.workerId)}, ${dateLiteral(run.startDate)}, ${dateLiteral(run.endDate)},
                  clock_timestamp(), clock_timestamp())
          ON CONFLICT (id) DO UPDATE SET
-           task_id = EXCLUDED.task_id, parent_task_run_id = EXCLUDED.parent_task_run_id, state = EXCLUDED.state,
+           task_id = EXCLUDED.task_id, parent_task_run_id = EXCLUDED.parent_task_run_id, value = EXCLUDED.value,
+           iteration = EXCLUDED.iteration, engine_state = EXCLUDED.engine_state, state = EXCLUDED.state,
            state_history = EXCLUDED.state_history, attempts = EXCLUDED.attempts, outputs = EXCLUDED.outputs,
            metrics = EXCLUDED.metrics, worker_group = EXCLUDED.worker_group, worker_id = EXCLUDED.worker_id,
            start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, updated_at = clock_timestamp()`,
@@ -297,6 +299,7 @@ function storedTaskRun(run: SchedulerTaskRun): SchedulerTaskRun {
     stateHistory: asStoredJson(run.stateHistory) as StateEntry[],
     attempts: asStoredJson(run.attempts) as AttemptEntry[],
     outputs: asStoredJson(run.outputs),
+    engineState: asStoredJson(run.engineState) as Record<string, unknown> | null,
     metrics: asStoredJson(run.metrics),
   };
 }
