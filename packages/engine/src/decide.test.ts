@@ -44,7 +44,7 @@ function actionsOf(f: Flow, e: EngineExecution, o: DecideOptions = options()): r
   return decide(f, e, o).actions;
 }
 
-const dispatchNew = (t: TaskSpec, taskRunId = 'new-1') => ({ type: 'dispatch', taskRunId, task: t, attempt: 1, create: true });
+const dispatchNew = (t: TaskSpec, taskRunId = 'new-1') => ({ type: 'create', taskRunId, task: t, role: 'runnable' });
 const end = (state: string) => ({ type: 'end', state });
 
 const a = task('a');
@@ -101,11 +101,6 @@ describe('decide: sequential main branch', () => {
     expect(actionsOf(f, execution('RUNNING', [run('b', 'SUCCESS')]))).toEqual([end('SUCCESS')]);
   });
 
-  it('skips a disabled task even when a stale run of it exists', () => {
-    const f = flow([task('a', { disabled: true }), b]);
-    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED')]))).toEqual([dispatchNew(b)]);
-  });
-
   it.each(['CREATED', 'RUNNING', 'RETRYING', 'KILLING'] as const)('waits while a run is %s', (state) => {
     expect(actionsOf(flow([a, b]), execution('RUNNING', [run('a', state)]))).toEqual([]);
     expect(actionsOf(flow([a, b]), execution('RUNNING', [run('a', 'SUCCESS'), run('b', state)]))).toEqual([]);
@@ -121,28 +116,24 @@ describe('decide: sequential main branch', () => {
     expect(actionsOf(flow([a, b]), execution('RUNNING', [run('a', 'WARNING'), run('b', 'SUCCESS')]))).toEqual([end('WARNING')]);
   });
 
-  it('continues past a failure with allowFailure and ends WARNING', () => {
+  it('turns a failure with allowFailure into WARNING (SUCCESS with allowWarning), goes on and ends WARNING', () => {
     const f = flow([task('a', { allowFailure: true }), b]);
-    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED')]))).toEqual([dispatchNew(b)]);
-    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED'), run('b', 'SUCCESS')]))).toEqual([end('WARNING')]);
+    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'updateTaskRun', taskRunId: 'run-a', state: 'WARNING' }]);
+    expect(actionsOf(f, execution('RUNNING', [run('a', 'WARNING')]))).toEqual([dispatchNew(b)]);
+    expect(actionsOf(f, execution('RUNNING', [run('a', 'WARNING'), run('b', 'SUCCESS')]))).toEqual([end('WARNING')]);
+    const lenient = flow([task('a', { allowFailure: true, allowWarning: true }), b]);
+    expect(actionsOf(lenient, execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'updateTaskRun', taskRunId: 'run-a', state: 'SUCCESS' }]);
   });
 
   it('retries an allowFailure task before letting its failure pass', () => {
     const f = flow([task('a', { allowFailure: true, retry: { type: 'constant', interval: 'PT1S', maxAttempt: 2 } }), b]);
     expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'retry', attempt: 2 }]);
-    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED', { attempt: 2 })]))).toEqual([dispatchNew(b)]);
+    expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED', { attempt: 2 })]))).toMatchObject([{ type: 'updateTaskRun', state: 'WARNING' }]);
   });
 
   it('ends KILLED or CANCELLED when a main task run was', () => {
     expect(actionsOf(flow([a, b]), execution('RUNNING', [run('a', 'KILLED')]))).toEqual([end('KILLED')]);
     expect(actionsOf(flow([a, b]), execution('RUNNING', [run('a', 'SUCCESS'), run('b', 'CANCELLED')]))).toEqual([end('CANCELLED')]);
-  });
-
-  it('uses the latest top-level run of each task', () => {
-    const older = run('a', 'FAILED', { id: 'old' });
-    expect(actionsOf(flow([a, b]), execution('RUNNING', [older, run('a', 'SUCCESS', { id: 'new' })]))).toEqual([dispatchNew(b)]);
-    const newer = run('a', 'RUNNING', { id: 'new' });
-    expect(actionsOf(flow([a, b]), execution('RUNNING', [run('a', 'SUCCESS', { id: 'old' }), newer]))).toEqual([]);
   });
 
   it('ignores child task runs (WorkingDirectory children)', () => {
@@ -335,7 +326,7 @@ describe('decide: retries', () => {
     // While one is left, the errors branch waits for the last attempt.
     expect(actionsOf(f, execution('RUNNING', [run('a', 'FAILED')]))).toMatchObject([{ type: 'retryExecution' }]);
     const lenient = flow([task('a', { allowFailure: true }), b], { retry: policy });
-    expect(actionsOf(lenient, { ...execution('RUNNING', [run('a', 'FAILED')]), attempt: 2 })).toEqual([dispatchNew(b)]);
+    expect(actionsOf(lenient, { ...execution('RUNNING', [run('a', 'FAILED')]), attempt: 2 })).toMatchObject([{ type: 'updateTaskRun', state: 'WARNING' }]);
   });
 
   it("counts maxDuration from the first execution's start (originalStartDate)", () => {
@@ -417,7 +408,7 @@ describe('decide: idempotence', () => {
     const first = decide(f, e, options({ newTaskRunId: () => 'one' }));
     const second = decide(f, e, options({ newTaskRunId: () => 'two' }));
     const strip = (actions: readonly EngineAction[]) =>
-      actions.map((action) => (action.type === 'dispatch' && action.create ? { ...action, taskRunId: '?' } : action));
+      actions.map((action) => (action.type === 'create' ? { ...action, taskRunId: '?' } : action));
     expect(strip(second.actions)).toEqual(strip(first.actions));
     expect(first.actions.length).toBeGreaterThan(0);
   });
