@@ -10,3 +10,4 @@ export * from './run-index.js';
 export * from './settle.js';
 export { enabled, isTruthy, structureOf } from './structure.js';
 export type { FlowStructure, TaskNode } from './structure.js';
+export * from './graph.js';
