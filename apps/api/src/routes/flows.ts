@@ -10,12 +10,15 @@
  * | `GET /flows/{namespace}/{id}?source&revision` | 200 flow | 400, 404 |
  * | `PUT /flows/{namespace}/{id}` (YAML) | 200 flow | 400 invalid or id/namespace mismatch, 404, 413, 415 |
  * | `GET /flows/{namespace}/{id}/revisions` | 200 list of flows with source, oldest first | 400, 404 |
+ * | `GET /flows/{namespace}/{id}/graph?revision` | 200 `{nodes, edges, clusters}` (Kestra's FlowGraph) | 400, 404 |
  * | `DELETE /flows/{namespace}/{id}` | 204 | 400, 404 |
  *
  * Every body is validated completely before anything is written, so a bad request changes nothing stored.
  */
 import { FLOW_ID_MAX, FLOW_ID_PATTERN, NAMESPACE_MAX, NAMESPACE_PATTERN, parseYamlDocuments, SluiceError } from '@sluice/core';
 import type { DocumentValidation, FlowProblem, FlowValidator } from '@sluice/core';
+import { buildFlowGraph } from '@sluice/engine';
+import type { GraphFlow } from '@sluice/engine';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { FlowStore, StoredFlow } from '../flow-store.js';
 import { INTEGER_PARAMETER_MAX, pagingQueryProperties, SEARCH_PAGE_MAX, YAML_CONTENT_TYPES } from './http.js';
@@ -99,6 +102,7 @@ const flowParams = {
   required: ['namespace', 'id'],
   properties: { namespace: { type: 'string' }, id: { type: 'string' } },
 } as const;
+const revisionQuery = { type: 'integer', minimum: 1, maximum: INTEGER_PARAMETER_MAX } as const;
 
 export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowValidator }> = async (app, { flows, validator }) => {
   const parseOne = (source: string): { id: string; namespace: string; flow: Record<string, unknown> } => {
@@ -162,7 +166,7 @@ export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowV
         tags: ['flows'],
         summary: 'Get a flow',
         params: flowParams,
-        querystring: { type: 'object', properties: { source: { type: 'boolean', default: false }, revision: { type: 'integer', minimum: 1, maximum: INTEGER_PARAMETER_MAX } } },
+        querystring: { type: 'object', properties: { source: { type: 'boolean', default: false }, revision: revisionQuery } },
       },
     },
     async (request) => {
@@ -196,6 +200,27 @@ export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowV
     if (revisions.length === 0) throw notFound(namespace, id);
     return revisions.map((r) => flowJson(r, true));
   });
+
+  app.get(
+    '/flows/:namespace/:id/graph',
+    {
+      schema: {
+        tags: ['flows'],
+        summary: "A flow's topology: nodes, edges and clusters (flowable tasks, triggers), as Kestra's FlowGraph",
+        params: flowParams,
+        querystring: { type: 'object', properties: { revision: revisionQuery } },
+      },
+    },
+    async (request) => {
+      const { namespace, id } = request.params as { namespace: string; id: string };
+      const { revision } = request.query as { revision?: number };
+      checkNamespace(namespace);
+      checkId(id);
+      const stored = await flows.get(namespace, id, revision);
+      if (!stored) throw notFound(namespace, id, revision);
+      return buildFlowGraph(stored.flow as GraphFlow);
+    },
+  );
 
   app.delete('/flows/:namespace/:id', { schema: { tags: ['flows'], summary: 'Delete a flow (its revisions are kept)', params: flowParams } }, async (request, reply) => {
     const { namespace, id } = request.params as { namespace: string; id: string };
