@@ -124,17 +124,31 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
     throw new Error(`unhandled server mode "${second}"`); // unreachable: isCommand checked it
   }
   if (first === 'run') {
-    const { values, positionals } = parseOptions('run', argv.slice(1), { input: { type: 'string', multiple: true }, output: { type: 'string', default: 'text' } } as OptionSpec);
+    const { values, positionals } = parseOptions('run', argv.slice(1), {
+      input: { type: 'string', multiple: true },
+      output: { type: 'string', default: 'text' },
+      'resume-after': { type: 'string' },
+    } as OptionSpec);
     if (positionals.length !== 1) throw usage('run needs exactly one FLOW file');
     const output = values.output;
     if (output !== 'text' && output !== 'json') throw usage(`--output must be text or json, got "${String(output)}"`);
     const inputs = (values.input as string[] | undefined) ?? [];
+    let resumeAfterMs: number | undefined;
+    if (typeof values['resume-after'] === 'string') {
+      const { parseDuration } = await import('@sluice/core');
+      try {
+        resumeAfterMs = parseDuration(values['resume-after']);
+      } catch {
+        throw usage(`--resume-after must be an ISO-8601 duration such as PT10S, got "${values['resume-after']}"`);
+      }
+    }
+    const ask = process.stdin.isTTY ? await terminalQuestion() : undefined;
     const controller = new AbortController();
     const onSignal = (): void => controller.abort();
     process.once('SIGINT', onSignal);
     try {
       const { runCommand } = await import('./commands/run.js');
-      return await runCommand({ file: positionals[0]!, inputs, output, signal: controller.signal }, env, io);
+      return await runCommand({ file: positionals[0]!, inputs, output, signal: controller.signal, ...(resumeAfterMs !== undefined ? { resumeAfterMs } : {}), ...(ask ? { ask } : {}) }, env, io);
     } finally {
       process.off('SIGINT', onSignal);
     }
@@ -208,4 +222,19 @@ function parseOptions<T extends OptionSpec>(command: string, args: string[], opt
 
 function usage(reason: string): SluiceError {
   return new SluiceError('SLU_CLI_USAGE', { reason });
+}
+
+/** One line read from the terminal per question (a PAUSED `sluice run` asks to resume); undefined once stdin closed. */
+async function terminalQuestion(): Promise<(question: string) => Promise<string | undefined>> {
+  const { createInterface } = await import('node:readline/promises');
+  return async (question) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    try {
+      return await rl.question(question);
+    } catch {
+      return undefined;
+    } finally {
+      rl.close();
+    }
+  };
 }

@@ -1,7 +1,9 @@
-export { createScheduler, DEFAULT_REQUEUE_AFTER_MS, newTaskRunId, templateVariables } from './scheduler.js';
+export { createScheduler, DEFAULT_REQUEUE_AFTER_MS, newTaskRunId } from './scheduler.js';
+export { evaluate, executionOutputs, labelVariables, runVariables, templateVariables } from './variables.js';
+export type { VariableRun, VariableScope } from './variables.js';
 export { flowOutputs } from './flow-outputs.js';
 export type { FlowOutputsResult } from './flow-outputs.js';
-export type { Scheduler, SchedulerHealth, SchedulerOptions, VariableScope } from './scheduler.js';
+export type { Scheduler, SchedulerHealth, SchedulerOptions } from './scheduler.js';
 export { DatabaseStatus } from './database-status.js';
 export type { DatabaseHealth } from './database-status.js';
 export { Reconciler } from './reconcile.js';

@@ -10,12 +10,25 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { flowLabels, SluiceError } from '@sluice/core';
+import { SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
 import { executionToWire, newExecutionId } from '@sluice/db';
-import { admit, decide, isTerminalExecutionState, isTerminalTaskRunState, retryDelayMs, retryPolicyOf, workerGroupOf } from '@sluice/engine';
-import type { EngineAction, EngineExecution, EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
+import {
+  admit,
+  decide,
+  isTerminalExecutionState,
+  isTerminalTaskRunState,
+  needsAnotherDecision,
+  retryDelayMs,
+  retryPolicyOf,
+  roleOf,
+  RunIndex,
+  settleCreated,
+  structureOf,
+  workerGroupOf,
+} from '@sluice/engine';
+import type { EngineAction, EngineExecution, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
 import type { ConsumeOptions, Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
 import { DatabaseStatus } from './database-status.js';
@@ -25,6 +38,8 @@ import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
 import { Reconciler } from './reconcile.js';
 import { TriggerLoop } from './triggers.js';
+import { evaluate, executionOutputs, runVariables, templateVariables } from './variables.js';
+import type { VariableScope } from './variables.js';
 import { Watchdog } from './watchdog.js';
 
 export interface SchedulerOptions {
@@ -105,6 +120,8 @@ interface Step {
   readonly ended?: Promise<StoredExecution | undefined>;
   /** The execution the step created to retry this one (behavior CREATE_NEW_EXECUTION), to start in `delayMs`. */
   readonly retry?: { readonly id: string; readonly delayMs: number };
+  /** Decide again in this many ms (a Pause's delay or timeout, a WaitFor's interval). */
+  readonly wakeMs?: number;
 }
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -172,34 +189,56 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     return flow;
   }
 
-  /** Apply one engine decision inside the lock; returns the jobs to enqueue after commit. */
+  /**
+   * Decide and apply inside the lock until the engine has nothing more to do right now; returns the jobs to enqueue
+   * after commit. The run index and the outputs are built once per step and kept current as runs are written.
+   */
   async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<Step> {
     const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
+    const structure = structureOf(flow);
     const runs = new Map(execution.taskRuns.map((run) => [run.id, run]));
+    const index = RunIndex.build(structure, execution.taskRuns.map(toEngineRun));
     let state = execution.state as ExecutionStateName;
+    let labels = execution.labels;
     const jobs: { job: TaskJob; delayMs: number }[] = [];
     let ended: Promise<StoredExecution | undefined> | undefined;
     let retry: Step['retry'];
+    let wakeMs: number | undefined;
     const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
-    // A worker-group fallback (FAIL/CANCEL) ends a task run at once: decide again on the new state.
-    for (let round = 0; round < 20; round++) {
+    // The outputs of the execution's runs, computed when first needed and again after a run's outputs changed.
+    let outputs: Record<string, unknown> | undefined;
+    const scope = (): VariableScope => ({ ...execution, labels, state });
+    const variablesOf = (run: SchedulerTaskRun): Record<string, unknown> => {
+      outputs ??= executionOutputs([...runs.values()]);
+      return runVariables(templateVariables(flow, scope(), [], outputs), run, runs);
+    };
+    const save = async (run: SchedulerTaskRun): Promise<void> => {
+      const before = runs.get(run.id);
+      runs.set(run.id, run);
+      index.upsert(toEngineRun(run));
+      if (run.outputs !== null || (before && before.outputs !== null)) outputs = undefined;
+      await tx.saveTaskRun(run);
+    };
+    // A worker-group fallback (FAIL/CANCEL) ends a task run at once, and creating a run changes what the engine sees:
+    // decide again until it has nothing to add (each round moves at least one run on; the bound is a safety net).
+    for (let round = 0; round < 10_000; round++) {
       const date = now();
-      const engineExecution: EngineExecution = {
-        id: execution.id,
-        state,
-        attempt: execution.attemptNumber,
-        originalStartDate,
-        taskRuns: [...runs.values()].map(toEngineRun),
-      };
-      const { actions } = decide(flow, engineExecution, { now: date, newTaskRunId });
+      const engineExecution: EngineExecution = { id: execution.id, state, attempt: execution.attemptNumber, originalStartDate, taskRuns: [] };
+      const { actions } = decide(flow, engineExecution, { now: date, newTaskRunId, index });
       let again = false;
       for (const action of actions) {
         const result = await apply(action, date);
-        if (result === 'again') again = true;
+        if (result === 'again' || needsAnotherDecision(action)) again = true;
       }
-      if (!again) break;
+      if (!again || isTerminalExecutionState(state)) break;
     }
-    return { execution, jobs, state, ...(ended ? { ended } : {}), ...(retry ? { retry } : {}) };
+    return { execution, jobs, state, ...(ended ? { ended } : {}), ...(retry ? { retry } : {}), ...(wakeMs !== undefined ? { wakeMs } : {}) };
+
+    /** A run moves to `next`: history, the last attempt, the end date when it ended. */
+    function moved(run: SchedulerTaskRun, next: string, iso: string, date: Date): SchedulerTaskRun {
+      if (isTerminalTaskRunState(next)) return endRun(run, next, iso, date);
+      return { ...run, state: next, stateHistory: [...run.stateHistory, { state: next, date: iso }], endDate: null };
+    }
 
     async function apply(action: EngineAction, date: Date): Promise<'again' | undefined> {
       const iso = date.toISOString();
@@ -208,11 +247,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           state = action.state;
           await tx.setState(action.state, date);
           return undefined;
+        case 'wake':
+          wakeMs = wakeMs === undefined ? action.delayMs : Math.min(wakeMs, action.delayMs);
+          return undefined;
         case 'end': {
           // A successful end evaluates the flow's outputs; one that cannot be rendered or typed fails the execution.
           let end: ExecutionStateName = action.state;
           if ((end === 'SUCCESS' || end === 'WARNING') && (flow.outputs?.length ?? 0) > 0) {
-            const result = await flowOutputs(flow, templateVariables(flow, execution, [...runs.values()]), date);
+            outputs ??= executionOutputs([...runs.values()]);
+            const result = await flowOutputs(flow, templateVariables(flow, scope(), [], outputs), date);
             if ('outputs' in result) {
               await tx.setOutputs(result.outputs);
             } else {
@@ -229,11 +272,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           // Kestra's retry behavior CREATE_NEW_EXECUTION: the failed task run and this execution end RETRIED (the
           // execution FAILED first, as in Kestra's history), and a new execution takes over at the retry date.
           const run = runs.get(action.taskRunId);
-          if (run) {
-            const retried: SchedulerTaskRun = { ...run, state: 'RETRIED', stateHistory: [...run.stateHistory, { state: 'RETRIED', date: iso }] };
-            runs.set(run.id, retried);
-            await tx.saveTaskRun(retried);
-          }
+          if (run) await save({ ...run, state: 'RETRIED', stateHistory: [...run.stateHistory, { state: 'RETRIED', date: iso }] });
           const next = { id: newExecutionId(), attemptNumber: action.attempt, scheduleDate: new Date(date.getTime() + action.delayMs) };
           await tx.createRetryExecution(next, date);
           await tx.appendLogs([
@@ -254,33 +293,79 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         }
         case 'cancelTaskRun': {
           const run = runs.get(action.taskRunId);
-          if (!run) return undefined;
-          const ended = endRun(run, action.state, iso, date);
-          runs.set(run.id, ended);
-          await tx.saveTaskRun(ended);
+          if (run) await save(endRun(run, action.state, iso, date));
           return undefined;
+        }
+        case 'updateTaskRun': {
+          const run = runs.get(action.taskRunId);
+          if (!run) return undefined;
+          let updated = action.state && action.state !== run.state ? moved(run, action.state, iso, date) : run;
+          if (action.outputs) updated = { ...updated, outputs: { ...(isRecord(updated.outputs) ? updated.outputs : {}), ...action.outputs } };
+          if (action.iteration !== undefined) updated = { ...updated, iteration: action.iteration };
+          if (action.engineState) updated = { ...updated, engineState: action.engineState as Record<string, unknown> };
+          await save(updated);
+          if (action.log) await tx.appendLogs([{ taskId: run.taskId, taskRunId: run.id, level: action.log.level, message: action.log.message, timestamp: date }]);
+          return undefined;
+        }
+        case 'evaluate': {
+          const run = runs.get(action.taskRunId);
+          if (!run) return undefined;
+          const result = await evaluate(action.expression, variablesOf(run), date);
+          const engineState = (run.engineState ?? {}) as EngineRunState;
+          await save({ ...run, engineState: { ...engineState, evaluated: { ...engineState.evaluated, [action.key]: result } } });
+          return undefined;
+        }
+        case 'create': {
+          const task = applyPluginDefaults(flow, action.task, options.resolveTaskType);
+          const group = workerGroupOf(task);
+          let run: SchedulerTaskRun = {
+            id: action.taskRunId,
+            taskId: task.id,
+            parentTaskRunId: action.parentTaskRunId ?? null,
+            value: action.value ?? null,
+            iteration: action.iteration ?? null,
+            engineState: null,
+            state: 'CREATED',
+            stateHistory: [{ state: 'CREATED', date: iso }],
+            attempts: [],
+            outputs: null,
+            metrics: null,
+            workerGroup: action.role === 'runnable' && group.key !== DEFAULT_WORKER_GROUP ? group.key : null,
+            workerId: null,
+            startDate: null,
+            endDate: null,
+          };
+          const evaluations: Record<string, Evaluation> = {};
+          for (const [key, expression] of Object.entries(action.evaluate ?? {})) evaluations[key] = await evaluate(expression, variablesOf(run), date);
+          const settled = settleCreated({ ...action, task }, evaluations, date.getTime());
+          run = {
+            ...run,
+            ...(settled.outputs ? { outputs: settled.outputs } : {}),
+            ...(settled.engineState ? { engineState: settled.engineState as Record<string, unknown> } : {}),
+            ...(settled.iteration !== undefined ? { iteration: settled.iteration } : {}),
+          };
+          if (settled.error) {
+            await tx.appendLogs([{ taskId: task.id, taskRunId: run.id, level: 'ERROR', message: settled.error, timestamp: date }]);
+            run = { ...run, outputs: { ...(isRecord(run.outputs) ? run.outputs : {}), error: { code: 'SLU_TASK_FAILED', message: settled.error } } };
+          }
+          if (settled.labels) {
+            const merged = new Map(labels.map((label) => [label.key, label.value]));
+            for (const label of settled.labels) merged.set(label.key, label.value);
+            labels = [...merged].map(([key, value]) => ({ key, value }));
+            await tx.setLabels(labels);
+          }
+          if (settled.state !== 'CREATED') {
+            await save(settled.state === 'RUNNING' ? { ...moved(run, 'RUNNING', iso, date), startDate: date } : { ...moved(run, settled.state, iso, date), startDate: date });
+            return undefined;
+          }
+          return dispatchRun(run, task, 1, date, 0);
         }
         case 'dispatch':
         case 'retry': {
           const task = applyPluginDefaults(flow, action.task, options.resolveTaskType);
-          const group = workerGroupOf(task);
           const existing = runs.get(action.taskRunId);
-          let run: SchedulerTaskRun =
-            existing ??
-            {
-              id: action.taskRunId,
-              taskId: task.id,
-              parentTaskRunId: null,
-              state: 'CREATED',
-              stateHistory: [{ state: 'CREATED', date: iso }],
-              attempts: [],
-              outputs: null,
-              metrics: null,
-              workerGroup: group.key === DEFAULT_WORKER_GROUP ? null : group.key,
-              workerId: null,
-              startDate: null,
-              endDate: null,
-            };
+          if (!existing) return undefined;
+          let run = existing;
           if (action.type === 'retry') {
             run = { ...run, state: 'RETRYING', stateHistory: [...run.stateHistory, { state: 'RETRYING', date: iso }] };
             // The execution shows the wait too, as in Kestra; it is RUNNING again once the attempt starts (onResult).
@@ -289,26 +374,27 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
               await tx.setState('RETRYING', date);
             }
           }
-          // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL); the query uses the locked
-          // transaction's connection (a query through the pool from inside a lock deadlocked under bursts).
-          if (group.fallback !== 'WAIT' && !(await hasLiveWorker(group.key, tx))) {
-            const error = new SluiceError('SLU_TASK_NO_WORKER', { group: group.key, fallback: group.fallback });
-            const message = error.message;
-            const ended = endRun(run, group.fallback === 'FAIL' ? 'FAILED' : 'CANCELLED', iso, date, { error: error.toJSON() });
-            runs.set(ended.id, ended);
-            await tx.saveTaskRun(ended);
-            await tx.appendLogs([{ taskId: task.id, taskRunId: ended.id, level: 'ERROR', message, timestamp: date }]);
-            return 'again';
-          }
-          runs.set(run.id, run);
-          await tx.saveTaskRun(run);
-          jobs.push({
-            job: taskJob(execution, flow, run, task, action.attempt, group.key, [...runs.values()], iso),
-            delayMs: action.type === 'retry' ? action.delayMs : 0,
-          });
-          return undefined;
+          return dispatchRun(run, task, action.attempt, date, action.type === 'retry' ? action.delayMs : 0);
         }
       }
+    }
+
+    /** Save a run waiting for a worker and queue its job, or end it at once when its group has no worker and must not wait. */
+    async function dispatchRun(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date, delayMs: number): Promise<'again' | undefined> {
+      const iso = date.toISOString();
+      const group = workerGroupOf(task);
+      // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL); the query uses the locked
+      // transaction's connection (a query through the pool from inside a lock deadlocked under bursts).
+      if (group.fallback !== 'WAIT' && !(await hasLiveWorker(group.key, tx))) {
+        const error = new SluiceError('SLU_TASK_NO_WORKER', { group: group.key, fallback: group.fallback });
+        const message = error.message;
+        await save(endRun(run, group.fallback === 'FAIL' ? 'FAILED' : 'CANCELLED', iso, date, { error: error.toJSON() }));
+        await tx.appendLogs([{ taskId: task.id, taskRunId: run.id, level: 'ERROR', message, timestamp: date }]);
+        return 'again';
+      }
+      await save(run);
+      jobs.push({ job: taskJob(execution, flow, run, task, attempt, group.key, variablesOf(run), iso), delayMs });
+      return undefined;
     }
   }
 
@@ -330,6 +416,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       ),
       queue.publishExecutionUpdate({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) }),
     ]);
+    if (step.wakeMs !== undefined && !ended) {
+      await queue.publishExecution({ type: 'resume', executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId }, { delayMs: Math.max(1, step.wakeMs) });
+    }
     if (step.retry) {
       const { id: retryId, delayMs } = step.retry;
       await queue.publishExecution({ type: 'created', executionId: retryId, namespace: execution.namespace, flowId: execution.flowId }, delayMs > 0 ? { delayMs } : undefined);
@@ -429,6 +518,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           id: message.taskRunId,
           taskId: message.taskId,
           parentTaskRunId: message.type === 'child-started' ? message.parentTaskRunId : null,
+          value: null,
+          iteration: null,
+          engineState: null,
           state: 'CREATED',
           stateHistory: [{ state: 'CREATED', date: message.startedAt }],
           attempts: [],
@@ -474,6 +566,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         id: message.taskRunId,
         taskId: message.taskId,
         parentTaskRunId: message.parentTaskRunId ?? null,
+        value: null,
+        iteration: null,
+        engineState: null,
         state: 'CREATED',
         // A child whose end is applied before its start (several consumers, or a start that waited longer): it was
         // created when it started.
@@ -638,16 +733,23 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    */
   function waitingJobs(flow: Flow, execution: LockedExecution, only?: ReadonlySet<string>, running = false): { job: TaskJob; delayMs: number }[] {
     const jobs: { job: TaskJob; delayMs: number }[] = [];
+    const structure = structureOf(flow);
+    const byId = new Map(execution.taskRuns.map((run) => [run.id, run]));
+    let base: Record<string, unknown> | undefined;
     for (const run of execution.taskRuns) {
-      if (run.parentTaskRunId !== null || (run.state !== 'CREATED' && run.state !== 'RETRYING' && !(running && run.state === 'RUNNING'))) continue;
+      if (run.state !== 'CREATED' && run.state !== 'RETRYING' && !(running && run.state === 'RUNNING')) continue;
       if (only && !only.has(run.id)) continue;
-      const spec = [...flow.tasks, ...(flow.errors ?? [])].find((t) => t.id === run.taskId);
-      if (!spec) continue;
-      const task = applyPluginDefaults(flow, spec, options.resolveTaskType);
+      const node = structure.byId.get(run.taskId);
+      // Only runs a worker runs: not flowables, not Labels, not a WorkingDirectory's children (its job stands for them).
+      if (!node || roleOf(node) !== 'runnable') continue;
+      const parent = run.parentTaskRunId ? byId.get(run.parentTaskRunId) : undefined;
+      if (parent && node.parent?.kind === 'WorkingDirectory' && node.branch === 'main') continue;
+      const task = applyPluginDefaults(flow, node.task, options.resolveTaskType);
       const attempt = run.state === 'RETRYING' ? run.attempts.length + 1 : Math.max(1, run.attempts.length);
+      base ??= templateVariables(flow, execution, execution.taskRuns);
       jobs.push({
-        job: taskJob(execution, flow, run, task, attempt, workerGroupOf(task).key, execution.taskRuns, now().toISOString()),
-        delayMs: run.state === 'RETRYING' ? retryLeftMs(flow, spec, run) : 0,
+        job: taskJob(execution, flow, run, task, attempt, workerGroupOf(task).key, runVariables(base, run, byId), now().toISOString()),
+        delayMs: run.state === 'RETRYING' ? retryLeftMs(flow, node.task, run) : 0,
       });
     }
     return jobs;
@@ -752,17 +854,21 @@ function endApplies(run: SchedulerTaskRun, child: boolean, attempt: number): boo
 
 /** The worker job for attempt `attempt` of `run` (of `task`, pluginDefaults applied), queued for worker group `group`. */
 function taskJob(
-  execution: VariableScope & { readonly namespace: string; readonly flowId: string },
-  flow: Flow,
+  execution: { readonly id: string; readonly namespace: string; readonly flowId: string; readonly flowRevision: number },
+  _flow: Flow,
   run: SchedulerTaskRun,
   task: TaskJob['task'],
   attempt: number,
   group: string,
-  runs: readonly SchedulerTaskRun[],
+  variables: Record<string, unknown>,
   queuedAt: string,
 ): TaskJob {
   const { id: executionId, namespace, flowId, flowRevision } = execution;
-  return { executionId, namespace, flowId, flowRevision, taskRunId: run.id, taskId: run.taskId, attempt, task, workerGroup: group, variables: templateVariables(flow, execution, runs), queuedAt };
+  return { executionId, namespace, flowId, flowRevision, taskRunId: run.id, taskId: run.taskId, attempt, task, workerGroup: group, variables, queuedAt };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function toEngineRun(run: SchedulerTaskRun): EngineTaskRun {
@@ -770,6 +876,9 @@ function toEngineRun(run: SchedulerTaskRun): EngineTaskRun {
     id: run.id,
     taskId: run.taskId,
     ...(run.parentTaskRunId === null ? {} : { parentTaskRunId: run.parentTaskRunId }),
+    ...(run.value === null ? {} : { value: run.value }),
+    ...(run.iteration === null ? {} : { iteration: run.iteration }),
+    ...(run.engineState === null ? {} : { engineState: run.engineState as EngineRunState }),
     state: run.state as TaskRunStateName,
     attempt: Math.max(1, run.attempts.length),
     ...(run.startDate ? { firstStartedAt: run.startDate.toISOString() } : {}),
@@ -788,43 +897,6 @@ function endRun(run: SchedulerTaskRun, state: string, iso: string, date: Date, o
 /** A log line from a worker, as stored. */
 function logLine(entry: WireLogEntry): { taskId: string; taskRunId: string; attemptNumber: number | null; level: WireLogEntry['level']; message: string; timestamp: Date } {
   return { taskId: entry.taskId, taskRunId: entry.taskRunId, attemptNumber: entry.attempt ?? null, level: entry.level, message: entry.message, timestamp: new Date(entry.timestamp) };
-}
-
-/** The execution as template variables see it (`execution`, `flow.revision`, `inputs`, `labels`). */
-export interface VariableScope {
-  readonly id: string;
-  readonly flowRevision: number;
-  readonly startDate: Date;
-  readonly state: string;
-  readonly inputs: Record<string, unknown>;
-  readonly labels: readonly { key: string; value: string }[];
-  /** The trigger that started it, if one did: its variables are `trigger.*`. */
-  readonly trigger?: { readonly variables: Record<string, unknown> } | null;
-}
-
-/**
- * Template variables of a task run: inputs, outputs of every ended task run by task id, vars, flow, execution,
- * labels (the flow's, then the execution's) and, when a trigger started the execution, `trigger` (a Schedule's
- * `date`, `next` and `previous`). Shared by the scheduler and `sluice run`.
- */
-export function templateVariables(flow: Flow, execution: VariableScope, runs: readonly { taskId: string; state: string; outputs: unknown }[]): Record<string, unknown> {
-  const outputs: Record<string, unknown> = {};
-  for (const run of runs) {
-    if ((run.state === 'SUCCESS' || run.state === 'WARNING' || run.state === 'FAILED') && run.outputs && typeof run.outputs === 'object') {
-      outputs[run.taskId] = run.outputs;
-    }
-  }
-  const labels: Record<string, string> = {};
-  for (const label of [...flowLabels(flow), ...execution.labels]) labels[label.key] = label.value;
-  return {
-    inputs: execution.inputs,
-    outputs,
-    vars: flow.variables ?? {},
-    flow: { id: flow.id, namespace: flow.namespace, revision: execution.flowRevision },
-    execution: { id: execution.id, startDate: execution.startDate.toISOString(), state: execution.state },
-    labels,
-    ...(execution.trigger ? { trigger: execution.trigger.variables } : {}),
-  };
 }
 
 export { newExecutionId };

@@ -263,14 +263,15 @@ tasks:
       });
       // Only the matching entry applies.
       expect(first.task).not.toHaveProperty('containerImage');
-      expect(Object.keys(first.variables).sort()).toEqual(['execution', 'flow', 'inputs', 'labels', 'outputs', 'vars']);
+      expect(Object.keys(first.variables).sort()).toEqual(['execution', 'flow', 'inputs', 'labels', 'outputs', 'taskrun', 'vars']);
       expect(first.variables).toMatchObject({
         inputs: { name: 'world' },
         outputs: {},
         vars: { greeting: 'hello' },
         flow: { id: 'job-content', namespace: ns, revision },
         execution: { id },
-        labels: { team: 'data', run: 'manual' },
+        labels: { team: 'data', run: 'manual', 'system.correlationId': id, system: { correlationId: id } },
+        taskrun: { id: first.taskRunId },
       });
       expect(Number.isNaN(Date.parse(first.queuedAt))).toBe(false);
       expect(await stateOf(id)).toBe('RUNNING');

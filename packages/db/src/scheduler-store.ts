@@ -58,6 +58,8 @@ export interface ExecutionTx {
   /** Move the execution to `state` (history appended; a terminal state sets the end date). */
   setState(state: string, now: Date): Promise<void>;
   setOutputs(outputs: Record<string, unknown>): Promise<void>;
+  /** Replace the execution's labels (the Labels task). */
+  setLabels(labels: readonly { key: string; value: string }[]): Promise<void>;
   /** Insert or replace a task run (all fields written). */
   saveTaskRun(run: SchedulerTaskRun): Promise<void>;
   /**
@@ -166,15 +168,22 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
                 end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)} WHERE id = ${id}`,
       );
     },
+    async setLabels(labels) {
+      shadow.labels = labels.map((label) => ({ key: label.key, value: label.value }));
+      step.rowUpdates++;
+      pending.push(`UPDATE executions SET labels = ${jsonLiteral(shadow.labels)}, updated_at = clock_timestamp() WHERE id = ${id}`);
+    },
     async setOutputs(outputs) {
       step.rowUpdates++;
       pending.push(`UPDATE executions SET outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp() WHERE id = ${id}`);
     },
     async saveTaskRun(run) {
       const stored = storedTaskRun(run);
-      const index = shadow.taskRuns.findIndex((r) => r.id === run.id);
-      if (index >= 0) shadow.taskRuns[index] = stored;
-      else shadow.taskRuns.push(stored);
+      // Positions by id, built on the first save: a step that creates a thousand runs must not search a thousand times.
+      step.positions ??= new Map(shadow.taskRuns.map((r, i) => [r.id, i]));
+      const index = step.positions.get(run.id);
+      if (index !== undefined) shadow.taskRuns[index] = stored;
+      else step.positions.set(run.id, shadow.taskRuns.push(stored) - 1);
       // created_at is the insertion time (clock_timestamp, not the transaction's start): task runs are read back in
       // that order, and one step may insert several.
       pending.push(
@@ -259,7 +268,9 @@ function storedExecution(execution: LockedExecution): LockedExecution {
 /** What one attempt at a step collects: its writes, the execution as they leave it, and who waits for a read-back. */
 interface StepState {
   readonly pending: string[];
-  readonly shadow: { taskRuns: SchedulerTaskRun[]; state: string };
+  readonly shadow: { taskRuns: SchedulerTaskRun[]; state: string; labels?: { key: string; value: string }[] };
+  /** Where each task run is in `shadow.taskRuns`, once a step saved one. */
+  positions?: Map<string, number>;
   readonly readBacks: ((execution: StoredExecution | undefined) => void)[];
   /** UPDATEs of the execution's row in `pending`: the version trigger moves the version on once for each. */
   rowUpdates: number;
@@ -515,14 +526,16 @@ export class SchedulerStore {
   }
 
   /**
-   * Top-level task runs still RUNNING in an unfinished execution whose worker has sent no heartbeat since `liveSince`
+   * Task runs a worker ran (not a flowable, which no worker runs, nor a WorkingDirectory's child, which its parent's
+   * job stands for) still RUNNING in an unfinished execution whose worker has sent no heartbeat since `liveSince`
    * (or never registered), and that have not changed since `staleBefore`: their worker is gone and nobody took over.
    */
   async lostTaskRuns(liveSince: Date, staleBefore: Date): Promise<{ id: string; executionId: string; taskId: string; attempt: number; workerId: string | null }[]> {
     const rows = await this.prisma.$queryRaw<{ id: string; execution_id: string; task_id: string; attempts: unknown; worker_id: string | null }[]>`
       SELECT tr.id, tr.execution_id, tr.task_id, tr.attempts, tr.worker_id
         FROM task_runs tr JOIN executions e ON e.id = tr.execution_id
-       WHERE tr.state = 'RUNNING' AND tr.parent_task_run_id IS NULL AND e.end_date IS NULL AND tr.updated_at < ${staleBefore}
+       WHERE tr.state = 'RUNNING' AND tr.worker_id IS NOT NULL AND (tr.parent_task_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM task_runs p WHERE p.id = tr.parent_task_run_id AND p.worker_id IS NOT NULL AND COALESCE(p.engine_state->>'errorsPhase', 'false') <> 'true'))
+         AND e.end_date IS NULL AND tr.updated_at < ${staleBefore}
          AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.id = tr.worker_id AND w.last_heartbeat >= ${liveSince})
        LIMIT 100`;
     return rows.map((row) => ({
@@ -537,7 +550,7 @@ export class SchedulerStore {
   // Reconciliation: what the queue should hold, from what Postgres (the truth) says.
 
   /**
-   * Top-level task runs waiting for a worker, unchanged since `before`: CREATED (attempt: the last one, at least 1) or
+   * Task runs waiting for a worker (not a WorkingDirectory's child), unchanged since `before`: CREATED (attempt: the last one, at least 1) or
    * RETRYING (attempt: the next one), in a RUNNING or RETRYING execution. Their jobs should be in their group's queue;
    * the reconciliation sends again those that are not. `retryAfter` (RETRYING only): the failed attempt's end.
    */
@@ -550,7 +563,8 @@ export class SchedulerStore {
     >`
       SELECT tr.id, tr.execution_id, tr.task_id, tr.state, jsonb_array_length(tr.attempts)::int AS attempts, tr.worker_group, tr.end_date
         FROM executions e JOIN task_runs tr ON tr.execution_id = e.id
-       WHERE e.state IN ('RUNNING', 'RETRYING') AND tr.parent_task_run_id IS NULL AND tr.state IN ('CREATED', 'RETRYING')
+       WHERE e.state IN ('RUNNING', 'RETRYING') AND tr.state IN ('CREATED', 'RETRYING')
+         AND (tr.parent_task_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM task_runs p WHERE p.id = tr.parent_task_run_id AND p.worker_id IS NOT NULL AND COALESCE(p.engine_state->>'errorsPhase', 'false') <> 'true'))
          AND tr.updated_at < ${before}
        ORDER BY tr.updated_at
        LIMIT ${limit}`;
@@ -566,7 +580,7 @@ export class SchedulerStore {
   }
 
   /**
-   * Top-level task runs RUNNING in a RUNNING or RETRYING execution, unchanged since `before`, whose worker is alive (a
+   * Task runs a worker runs (not a WorkingDirectory's child) RUNNING in a RUNNING or RETRYING execution, unchanged since `before`, whose worker is alive (a
    * heartbeat at or after `liveSince`). The reconciliation checks that someone still runs them (their job is in the
    * queue, or a lease is held): a live worker that runs none of them lost its results with the queue.
    */
@@ -578,7 +592,7 @@ export class SchedulerStore {
     const rows = await this.prisma.$queryRaw<{ id: string; execution_id: string; attempts: number; worker_group: string | null; worker_id: string | null }[]>`
       SELECT tr.id, tr.execution_id, jsonb_array_length(tr.attempts)::int AS attempts, tr.worker_group, tr.worker_id
         FROM executions e JOIN task_runs tr ON tr.execution_id = e.id
-       WHERE e.state IN ('RUNNING', 'RETRYING') AND tr.parent_task_run_id IS NULL AND tr.state = 'RUNNING' AND tr.updated_at < ${before}
+       WHERE e.state IN ('RUNNING', 'RETRYING') AND tr.state = 'RUNNING' AND tr.updated_at < ${before} AND (tr.parent_task_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM task_runs p WHERE p.id = tr.parent_task_run_id AND p.worker_id IS NOT NULL AND COALESCE(p.engine_state->>'errorsPhase', 'false') <> 'true'))
          AND EXISTS (SELECT 1 FROM workers w WHERE w.id = tr.worker_id AND w.last_heartbeat >= ${liveSince})
        ORDER BY tr.updated_at
        LIMIT ${limit}`;

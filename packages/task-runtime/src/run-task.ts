@@ -436,7 +436,9 @@ function buildContext(
   const variables = {
     ...run.variables,
     task: { id: task.id, type: task.type },
+    // The scheduler sends the run's place in the tree (`value`, `iteration`, `parentId`) in `taskrun`.
     taskrun: {
+      ...(isRecord(run.variables.taskrun) ? run.variables.taskrun : {}),
       id: taskRunId,
       attemptsCount: run.attempt - 1,
       ...(run.parentTaskRunId !== undefined ? { parentId: run.parentTaskRunId } : {}),
@@ -512,4 +514,8 @@ function childRunner(job: Job, parent: Run, parentSignal: AbortSignal): (task: T
       ...(error ? { error } : {}),
     };
   };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,19 +1,21 @@
 /**
- * `sluice run FLOW.yml [--input k=v | k=@file]... [--output text|json]`: one execution of one flow, here and now,
- * with no server, no database and no queue. The pure engine (`@sluice/engine`, the scheduler's own logic) decides
- * what runs next; tasks run through the task runtime with the DOCKER and PROCESS runners, as on a worker; files go
- * to `./.sluice/storage`. Logs stream with task ids, a progress line marks each task run, outputs are printed at
- * the end. Exit code 0 on SUCCESS or WARNING, 1 otherwise (2 for usage errors and invalid flows or inputs).
+ * `sluice run FLOW.yml [--input k=v | k=@file]... [--output text|json] [--resume-after DURATION]`: one execution of
+ * one flow, here and now, with no server, no database and no queue. The pure engine (`@sluice/engine`, the
+ * scheduler's own logic) decides what runs next, flowables included; tasks run through the task runtime with the
+ * DOCKER and PROCESS runners, as on a worker, side by side when the flow says so (Parallel, ForEach...); files go to
+ * `./.sluice/storage`. Logs stream with task ids, a progress line marks each task run, indented by its depth in the
+ * tree with its loop value; outputs are printed at the end. A Pause asks on the terminal (or `--resume-after`).
+ * Exit code 0 on SUCCESS or WARNING, 1 otherwise (2 for usage errors and invalid flows or inputs).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createFlowValidator, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
-import type { Flow, TaskSpec } from '@sluice/core';
-import { decide } from '@sluice/engine';
-import type { EngineTaskRun, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
+import type { Flow, FlowInput, TaskSpec } from '@sluice/core';
+import { decide, isTerminalTaskRunState, needsAnotherDecision, RunIndex, settleCreated, structureOf } from '@sluice/engine';
+import type { EngineAction, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { createDefaultRegistries } from '@sluice/plugins';
-import { applyPluginDefaults, flowOutputs, newTaskRunId, templateVariables } from '@sluice/scheduler';
+import { applyPluginDefaults, evaluate, executionOutputs, flowOutputs, newTaskRunId, runVariables, templateVariables } from '@sluice/scheduler';
 import type { VariableScope } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
@@ -32,12 +34,19 @@ export interface RunOptions {
   readonly dataDir?: string;
   /** Abort to kill the run (Ctrl-C). */
   readonly signal?: AbortSignal;
+  /** Resume a paused execution by itself after this long (ms), instead of asking on the terminal. */
+  readonly resumeAfterMs?: number;
+  /** Reads one answer from the terminal (a PAUSED execution asks to resume); absent when stdin is not a terminal. */
+  readonly ask?: (question: string) => Promise<string | undefined>;
 }
 
 interface RunRecord {
   id: string;
   taskId: string;
   parentTaskRunId?: string;
+  value?: string;
+  iteration?: number;
+  engineState?: EngineRunState;
   state: TaskRunStateName;
   attempt: number;
   firstStartedAt?: string;
@@ -118,12 +127,16 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   let started = originalStart;
   let attempt = 1;
   let state: ExecutionStateName = 'CREATED';
+  let labels: { key: string; value: string }[] = [];
   const runs: RunRecord[] = [];
+  const byId = new Map<string, RunRecord>();
+  const structure = structureOf(flow);
+  let index = new RunIndex(structure);
   // The execution as template variables see it, in its current state.
-  const variableScope = (): VariableScope => ({ id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels: [] });
+  const variableScope = (): VariableScope => ({ id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels });
+  const variablesOf = (run: RunRecord): Record<string, unknown> => runVariables(templateVariables(flow, variableScope(), [], executionOutputs(runs.map(asVariableRun))), asVariableRun(run), toVariableMap(byId));
   // The flow's `outputs`, evaluated when the execution succeeds.
   let flowOutputValues: Record<string, unknown> = {};
-  const topLevel = [...flow.tasks, ...(flow.errors ?? [])].filter((t) => t.disabled !== true).length;
   const text = options.output === 'text';
   const out = (line: string): void => {
     if (text) io.stdout(line);
@@ -132,12 +145,31 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   options.signal?.addEventListener('abort', () => killed.abort(), { once: true });
   out(`execution ${executionId} of ${flow.namespace}.${flow.id}`);
 
+  const depthOf = (run: RunRecord): number => {
+    let depth = 0;
+    for (let parent = run.parentTaskRunId ? byId.get(run.parentTaskRunId) : undefined; parent && depth < 64; parent = parent.parentTaskRunId ? byId.get(parent.parentTaskRunId) : undefined) depth++;
+    return depth;
+  };
+  const label = (run: RunRecord): string => `${'  '.repeat(depthOf(run))}${run.taskId}${run.value !== undefined ? ` [${run.value}]` : ''}${run.iteration !== undefined ? ` #${run.iteration}` : ''}`;
+  const touch = (run: RunRecord): void => {
+    if (!byId.has(run.id)) {
+      runs.push(run);
+      byId.set(run.id, run);
+    }
+    index.upsert(engineRun(run));
+  };
+  const setState = (run: RunRecord, next: TaskRunStateName): void => {
+    run.state = next;
+    if (isTerminalTaskRunState(next)) run.endedAt ??= new Date().toISOString();
+    touch(run);
+  };
+
   const runOne = async (task: TaskSpec, run: RunRecord): Promise<void> => {
     const spec = applyPluginDefaults(flow, task, (type) => registries.tasks.find(type));
-    const position = runs.filter((r) => r.parentTaskRunId === undefined).findIndex((r) => r.id === run.id) + 1;
-    out(`── [${position}/${topLevel}] ${task.id}${run.attempt > 1 ? ` (attempt ${run.attempt})` : ''}`);
-    run.state = 'RUNNING';
+    out(`── ${label(run)}${run.attempt > 1 ? ` (attempt ${run.attempt})` : ''}`);
     run.firstStartedAt ??= new Date().toISOString();
+    delete run.endedAt;
+    setState(run, 'RUNNING');
     const definition = registries.tasks.find(spec.type);
     const outcome: TaskRunOutcome = definition
       ? await runTask({
@@ -146,7 +178,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           taskRunId: run.id,
           attempt: run.attempt,
           execution: { id: executionId, namespace: flow.namespace, flowId: flow.id, flowRevision: flow.revision ?? 1 },
-          variables: templateVariables(flow, variableScope(), runs),
+          variables: variablesOf(run),
           storage,
           runners: {
             registry: registries.runners,
@@ -163,13 +195,17 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           signal: killed.signal,
           onLog: (entry: TaskLogEntry) => out(`${time(new Date(entry.timestamp))} ${entry.level.padEnd(5)} ${entry.taskId}  ${entry.message}`),
           onChildStart: (child) => {
-            runs.push({ id: child.taskRunId, taskId: child.taskId, parentTaskRunId: child.parentTaskRunId, state: 'RUNNING', attempt: child.attempt, outputs: {} });
-            out(`   ${child.taskId}`);
+            const record: RunRecord = { id: child.taskRunId, taskId: child.taskId, parentTaskRunId: child.parentTaskRunId, state: 'RUNNING', attempt: child.attempt, outputs: {} };
+            touch(record);
+            out(`   ${label(record)}`);
           },
           onChildEnd: (child) => {
-            const record = runs.find((r) => r.id === child.taskRunId);
-            if (record) Object.assign(record, { state: child.state, outputs: child.outputs, endedAt: child.endedAt, ...(child.error ? { error: child.error } : {}) });
-            out(`   ${child.taskId} ${child.state}${child.error ? `: ${child.error.message}` : ''}`);
+            const record = byId.get(child.taskRunId);
+            if (record) {
+              Object.assign(record, { outputs: child.outputs, endedAt: child.endedAt, ...(child.error ? { error: child.error } : {}) });
+              setState(record, child.state as TaskRunStateName);
+              out(`   ${label(record)} ${child.state}${child.error ? `: ${child.error.message}` : ''}`);
+            }
           },
         })
       : {
@@ -182,107 +218,210 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           startedAt: new Date().toISOString(),
           endedAt: new Date().toISOString(),
         };
-    run.state = outcome.state as TaskRunStateName;
     run.outputs = { ...outcome.outputs };
     run.endedAt = outcome.endedAt;
     if (outcome.error) run.error = { code: outcome.error.code, message: outcome.error.message };
     else delete run.error;
+    setState(run, outcome.state as TaskRunStateName);
     const seconds = ((Date.parse(outcome.endedAt) - Date.parse(outcome.startedAt)) / 1000).toFixed(1);
-    out(`── ${task.id} ${outcome.state} in ${seconds} s${outcome.error ? `: ${outcome.error.message}` : ''}`);
+    out(`── ${label(run)} ${outcome.state} in ${seconds} s${outcome.error ? `: ${outcome.error.message}` : ''}`);
   };
 
-  // The engine loop: decide, run what it dispatches (sequentially, as the flow says), wait out retry delays.
+  // Work in flight (task runs, retry delays) and wake-ups: the loop decides again whenever one of them settles.
+  const inFlight = new Set<Promise<void>>();
+  const start = (work: () => Promise<void>): void => {
+    const promise: Promise<void> = work().finally(() => inFlight.delete(promise));
+    inFlight.add(promise);
+  };
+  let ended = false;
+  // `state` changes inside callbacks: read it through here so the compiler does not narrow it.
+  const current = (): ExecutionStateName => state;
+
+  const apply = async (action: EngineAction): Promise<void> => {
+    switch (action.type) {
+      case 'setState':
+        state = action.state;
+        return;
+      case 'end':
+        state = action.state;
+        ended = true;
+        if ((state === 'SUCCESS' || state === 'WARNING') && (flow.outputs?.length ?? 0) > 0) {
+          const result = await flowOutputs(flow, templateVariables(flow, variableScope(), runs.map(asVariableRun)), new Date());
+          if ('outputs' in result) {
+            flowOutputValues = result.outputs;
+          } else {
+            state = 'FAILED';
+            io.stderr(`sluice: ${result.error}`);
+          }
+        }
+        return;
+      case 'wake':
+        start(() => delay(action.delayMs, killed.signal));
+        return;
+      case 'cancelTaskRun': {
+        const run = byId.get(action.taskRunId);
+        if (run) setState(run, action.state);
+        return;
+      }
+      case 'updateTaskRun': {
+        const run = byId.get(action.taskRunId);
+        if (!run) return;
+        if (action.outputs) run.outputs = { ...run.outputs, ...action.outputs };
+        if (action.iteration !== undefined) run.iteration = action.iteration;
+        if (action.engineState) run.engineState = action.engineState;
+        if (action.log) out(`   ${action.log.message}`);
+        if (action.state && action.state !== run.state) {
+          setState(run, action.state);
+          if (isTerminalTaskRunState(action.state)) out(`── ${label(run)} ${action.state}`);
+          else if (action.state === 'PAUSED') out(`── ${label(run)} PAUSED`);
+        } else {
+          touch(run);
+        }
+        return;
+      }
+      case 'evaluate': {
+        const run = byId.get(action.taskRunId);
+        if (!run) return;
+        const result = await evaluate(action.expression, variablesOf(run), new Date());
+        run.engineState = { ...run.engineState, evaluated: { ...run.engineState?.evaluated, [action.key]: result } };
+        touch(run);
+        return;
+      }
+      case 'create': {
+        const run: RunRecord = {
+          id: action.taskRunId,
+          taskId: action.task.id,
+          ...(action.parentTaskRunId ? { parentTaskRunId: action.parentTaskRunId } : {}),
+          ...(action.value !== undefined ? { value: action.value } : {}),
+          ...(action.iteration !== undefined ? { iteration: action.iteration } : {}),
+          state: 'CREATED',
+          attempt: 1,
+          outputs: {},
+        };
+        touch(run);
+        const evaluations: Record<string, Evaluation> = {};
+        for (const [key, expression] of Object.entries(action.evaluate ?? {})) evaluations[key] = await evaluate(expression, variablesOf(run), new Date());
+        const settled = settleCreated(action, evaluations, Date.now());
+        if (settled.outputs) run.outputs = { ...settled.outputs };
+        if (settled.engineState) run.engineState = settled.engineState;
+        if (settled.iteration !== undefined) run.iteration = settled.iteration;
+        if (settled.error) run.error = { code: 'SLU_TASK_FAILED', message: settled.error };
+        if (settled.labels) {
+          const merged = new Map(labels.map((l) => [l.key, l.value]));
+          for (const l of settled.labels) merged.set(l.key, l.value);
+          labels = [...merged].map(([key, value]) => ({ key, value }));
+        }
+        if (settled.state === 'CREATED') {
+          start(() => runOne(action.task, run));
+          return;
+        }
+        run.firstStartedAt = new Date().toISOString();
+        setState(run, settled.state);
+        out(`── ${label(run)}${settled.state === 'RUNNING' ? '' : ` ${settled.state}${settled.error ? `: ${settled.error}` : ''}`}`);
+        return;
+      }
+      case 'dispatch': {
+        const run = byId.get(action.taskRunId);
+        if (run) start(() => runOne(action.task, run));
+        return;
+      }
+      case 'retry': {
+        const run = byId.get(action.taskRunId);
+        if (!run) return;
+        setState(run, 'RETRYING');
+        if (state === 'RUNNING') state = 'RETRYING';
+        out(`── ${label(run)} FAILED: retrying in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
+        start(async () => {
+          await delay(action.delayMs, killed.signal);
+          if (killed.signal.aborted) return;
+          if (state === 'RETRYING') state = 'RUNNING';
+          run.attempt = action.attempt;
+          await runOne(action.task, run);
+        });
+        return;
+      }
+      case 'retryExecution': {
+        const run = byId.get(action.taskRunId);
+        if (run) setState(run, 'RETRIED');
+        out(`execution ${executionId} RETRIED: retrying the flow as a new execution in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
+        await delay(action.delayMs, killed.signal);
+        executionId = newTaskRunId();
+        attempt = action.attempt;
+        started = new Date();
+        state = 'CREATED';
+        runs.length = 0;
+        byId.clear();
+        index = new RunIndex(structure);
+        out(`execution ${executionId} of ${flow.namespace}.${flow.id} (attempt ${attempt})`);
+        return;
+      }
+    }
+  };
+
+  /** A PAUSED execution with nothing else to wait for: resume its first paused run, after --resume-after or an answer. */
+  const resumePaused = async (): Promise<boolean> => {
+    const paused = runs.find((r) => r.state === 'PAUSED');
+    if (!paused) return false;
+    const pauseTask = structure.byId.get(paused.taskId)?.task;
+    const onResume = Array.isArray(pauseTask?.onResume) ? (pauseTask.onResume as FlowInput[]) : [];
+    const given: Record<string, unknown> = {};
+    if (options.resumeAfterMs !== undefined) {
+      out(`execution ${executionId} PAUSED at ${paused.taskId}: resuming in ${(options.resumeAfterMs / 1000).toFixed(1)} s (--resume-after)`);
+      await delay(options.resumeAfterMs, killed.signal);
+    } else if (options.ask) {
+      io.stderr(`execution ${executionId} PAUSED at ${paused.taskId}: answer to resume it, Ctrl-C to kill it`);
+      for (const input of onResume) {
+        const answer = await options.ask(`${input.id} (${input.type}${input.defaults !== undefined ? `, default ${JSON.stringify(input.defaults)}` : ''}): `);
+        if (answer === undefined) return false;
+        if (answer !== '') given[input.id] = answer;
+      }
+      if (onResume.length === 0 && (await options.ask('press Enter to resume: ')) === undefined) return false;
+    } else {
+      io.stderr(`sluice: execution ${executionId} PAUSED at ${paused.taskId} and stdin is not a terminal: pass --resume-after DURATION to resume it by itself`);
+      return false;
+    }
+    if (killed.signal.aborted) return true;
+    let typed: Record<string, unknown> = {};
+    try {
+      typed = resolveInputs(onResume as Flow['inputs'], given);
+    } catch (error) {
+      io.stderr(`sluice: cannot resume: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
+    if (onResume.length > 0) paused.outputs = { ...paused.outputs, onResume: typed };
+    const legacy = (structure.byId.get(paused.taskId)?.main.length ?? 0) > 0;
+    setState(paused, legacy ? 'RUNNING' : 'SUCCESS');
+    out(`── ${label(paused)} resumed`);
+    if (!runs.some((r) => r.state === 'PAUSED')) state = 'RUNNING';
+    return true;
+  };
+
+  // The engine loop: decide and apply until nothing changes, then wait for work in flight or a wake-up.
   for (;;) {
-    if (killed.signal.aborted && state !== 'KILLING' && !['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED'].includes(state)) state = 'KILLING';
-    const engineRuns: EngineTaskRun[] = runs.map((r) => ({
-      id: r.id,
-      taskId: r.taskId,
-      ...(r.parentTaskRunId ? { parentTaskRunId: r.parentTaskRunId } : {}),
-      state: r.state,
-      attempt: r.attempt,
-      ...(r.firstStartedAt ? { firstStartedAt: r.firstStartedAt } : {}),
-      ...(r.endedAt ? { endedAt: r.endedAt } : {}),
-    }));
-    const { actions } = decide(
-      flow,
-      { id: executionId, state, attempt, originalStartDate: originalStart.toISOString(), taskRuns: engineRuns },
-      { now: new Date(), newTaskRunId },
-    );
-    const work: (() => Promise<void>)[] = [];
-    let ended = false;
-    for (const action of actions) {
-      switch (action.type) {
-        case 'setState':
-          state = action.state;
-          break;
-        case 'end':
-          state = action.state;
-          ended = true;
-          if ((state === 'SUCCESS' || state === 'WARNING') && (flow.outputs?.length ?? 0) > 0) {
-            const variables = templateVariables(flow, variableScope(), runs);
-            const result = await flowOutputs(flow, variables, new Date());
-            if ('outputs' in result) {
-              flowOutputValues = result.outputs;
-            } else {
-              state = 'FAILED';
-              io.stderr(`sluice: ${result.error}`);
-            }
-          }
-          break;
-        case 'cancelTaskRun': {
-          const run = runs.find((r) => r.id === action.taskRunId);
-          if (run) run.state = action.state;
-          break;
-        }
-        case 'retryExecution': {
-          const run = runs.find((r) => r.id === action.taskRunId);
-          if (run) run.state = 'RETRIED';
-          out(`execution ${executionId} RETRIED: retrying the flow as a new execution in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
-          work.push(async () => {
-            await delay(action.delayMs, killed.signal);
-            executionId = newTaskRunId();
-            attempt = action.attempt;
-            started = new Date();
-            state = 'CREATED';
-            runs.length = 0;
-            out(`execution ${executionId} of ${flow.namespace}.${flow.id} (attempt ${attempt})`);
-          });
-          break;
-        }
-        case 'dispatch': {
-          let run = runs.find((r) => r.id === action.taskRunId);
-          if (!run) {
-            run = { id: action.taskRunId, taskId: action.task.id, state: 'CREATED', attempt: action.attempt, outputs: {} };
-            runs.push(run);
-          }
-          const target = run;
-          work.push(() => runOne(action.task, target));
-          break;
-        }
-        case 'retry': {
-          const run = runs.find((r) => r.id === action.taskRunId);
-          if (!run) break;
-          run.state = 'RETRYING';
-          if (state === 'RUNNING') state = 'RETRYING';
-          out(`── ${run.taskId} FAILED: retrying in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
-          work.push(async () => {
-            await delay(action.delayMs, killed.signal);
-            if (killed.signal.aborted) return;
-            if (state === 'RETRYING') state = 'RUNNING';
-            run.attempt = action.attempt;
-            await runOne(action.task, run);
-          });
-          break;
-        }
+    if (killed.signal.aborted && state !== 'KILLING' && !['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED'].includes(state)) state = 'KILLING';
+    let again = true;
+    while (again && !ended) {
+      again = false;
+      const { actions } = decide(flow, { id: executionId, state, attempt, originalStartDate: originalStart.toISOString(), taskRuns: [] }, { now: new Date(), newTaskRunId, index });
+      for (const action of actions) {
+        await apply(action);
+        if (needsAnotherDecision(action) || action.type === 'retryExecution') again = true;
       }
     }
     if (ended) break;
-    if (work.length === 0) {
-      if (killed.signal.aborted) continue; // KILLING with nothing running: the next decision ends it
-      throw new Error(`engine made no progress in state ${state}: this is a bug, please report it`);
+    if (inFlight.size > 0) {
+      await Promise.race([...inFlight, killedPromise(killed.signal)]);
+      continue;
     }
-    await Promise.all(work.map((w) => w()));
+    if (current() === 'PAUSED') {
+      if (await resumePaused()) continue;
+      if (!killed.signal.aborted) killed.abort();
+      continue;
+    }
+    if (killed.signal.aborted) continue; // KILLING with nothing running: the next decision ends it
+    throw new Error(`engine made no progress in state ${state}: this is a bug, please report it`);
   }
+  await Promise.allSettled([...inFlight]);
 
   const durationS = ((Date.now() - started.getTime()) / 1000).toFixed(1);
   if (options.output === 'json') {
@@ -294,12 +433,15 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           flowId: flow.id,
           inputs,
           outputs: flowOutputValues,
+          labels,
           state: { current: state, startDate: started.toISOString(), endDate: new Date().toISOString() },
           metadata: { attemptNumber: attempt, originalCreatedDate: originalStart.toISOString() },
           taskRunList: runs.map((r) => ({
             id: r.id,
             taskId: r.taskId,
             ...(r.parentTaskRunId ? { parentTaskRunId: r.parentTaskRunId } : {}),
+            ...(r.value !== undefined ? { value: r.value } : {}),
+            ...(r.iteration !== undefined ? { iteration: r.iteration } : {}),
             state: { current: r.state },
             attempts: r.attempt,
             outputs: r.outputs,
@@ -314,11 +456,41 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     out(`execution ${executionId} ${state} in ${durationS} s`);
     for (const run of runs) {
       if (Object.keys(run.outputs).length === 0) continue;
-      out(`outputs.${run.taskId}: ${JSON.stringify(run.outputs)}`);
+      out(`outputs.${run.taskId}${run.value !== undefined ? `[${JSON.stringify(run.value)}]` : ''}: ${JSON.stringify(run.outputs)}`);
     }
     if (Object.keys(flowOutputValues).length > 0) out(`flow outputs: ${JSON.stringify(flowOutputValues)}`);
   }
-  return state === 'SUCCESS' || state === 'WARNING' ? 0 : 1;
+  return current() === 'SUCCESS' || current() === 'WARNING' ? 0 : 1;
+}
+
+function engineRun(r: RunRecord): EngineTaskRun {
+  return {
+    id: r.id,
+    taskId: r.taskId,
+    ...(r.parentTaskRunId ? { parentTaskRunId: r.parentTaskRunId } : {}),
+    ...(r.value !== undefined ? { value: r.value } : {}),
+    ...(r.iteration !== undefined ? { iteration: r.iteration } : {}),
+    ...(r.engineState ? { engineState: r.engineState } : {}),
+    state: r.state,
+    attempt: r.attempt,
+    ...(r.firstStartedAt ? { firstStartedAt: r.firstStartedAt } : {}),
+    ...(r.endedAt ? { endedAt: r.endedAt } : {}),
+  };
+}
+
+function asVariableRun(r: RunRecord): { id: string; taskId: string; state: string; outputs: unknown; parentTaskRunId?: string; value?: string; iteration?: number } {
+  return r;
+}
+
+function toVariableMap(byId: ReadonlyMap<string, RunRecord>): ReadonlyMap<string, ReturnType<typeof asVariableRun>> {
+  return byId;
+}
+
+function killedPromise(signal: AbortSignal): Promise<void> {
+  return new Promise((resolvePromise) => {
+    if (signal.aborted) resolvePromise();
+    else signal.addEventListener('abort', () => resolvePromise(), { once: true });
+  });
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
