@@ -331,6 +331,11 @@ export const errorTable = {
     message: 'execution {id} is {state}: only a FAILED execution can be restarted',
     description: '`POST /executions/{id}/restart` of an execution that is not FAILED.',
   },
+  SLU_API_EXECUTION_NOT_PAUSED: {
+    status: 409,
+    message: 'execution {id} is {state}: only a PAUSED execution can be resumed',
+    description: '`POST /executions/{id}/resume` (or `.../resume/validate`) of an execution that is not PAUSED (already resumed, still running, ended...).',
+  },
   SLU_API_BODY_TOO_LARGE: {
     status: 413,
     message: 'request body is larger than {limit} bytes',
