@@ -129,6 +129,25 @@ export type TransitionResult =
   | { readonly status: 'refused'; readonly execution: StoredExecution }
   | { readonly status: 'not-found' };
 
+/**
+ * What resuming does to the first PAUSED task run (see {@link ExecutionRepository.resume}): the state it takes, SUCCESS
+ * for a Pause without legacy `tasks` and RUNNING otherwise, and, when the Pause declares `onResume` inputs, its outputs.
+ */
+export interface ResumePlan {
+  readonly state: 'SUCCESS' | 'RUNNING';
+  /** Merged into the run's outputs (`{onResume: {...}}`); the outputs stay as they are without it. */
+  readonly outputs?: Record<string, unknown>;
+}
+
+/**
+ * What a resume did: `resumed` (the execution was PAUSED; `taskRun` is the run that left PAUSED, as stored now, or
+ * undefined when none was PAUSED), `refused` (not PAUSED, given as it is now), `not-found`.
+ */
+export type ResumeResult =
+  | { readonly status: 'resumed'; readonly execution: StoredExecution; readonly taskRun: StoredTaskRun | undefined }
+  | { readonly status: 'refused'; readonly execution: StoredExecution }
+  | { readonly status: 'not-found' };
+
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** A Kestra-style execution id: 128 random bits in base 62 (about 22 characters, `[0-9A-Za-z]`, URL- and path-safe). */
@@ -292,6 +311,96 @@ export class ExecutionRepository {
     return changed ? { status: 'changed', execution } : { status: 'refused', execution };
   }
 
+  /**
+   * Resume a PAUSED execution (Kestra's manual resume, KESTRA-FLOW.md §2.10), in one transaction holding the
+   * execution's row lock (`SELECT ... FOR UPDATE`, as the scheduler's locked steps take it):
+   * - the first task run in state PAUSED (oldest first; see {@link firstPaused}) takes the state `planFor` gives it (a history entry appended,
+   *   the same on its last attempt, one attempt created if it had none; SUCCESS sets its end date), and the plan's
+   *   outputs; its ancestors that are not RUNNING (and not ended) go back to RUNNING;
+   * - if no other task run is still PAUSED the execution moves to RESTARTED (history appended, as a restart does; the
+   *   scheduler then takes it on), otherwise it stays PAUSED. Its row is updated either way, so its version moves on.
+   *
+   * `planFor` runs while the lock is held, on the run it applies to; what it throws rolls everything back and is
+   * rethrown. An execution that is PAUSED without any PAUSED task run only moves to RESTARTED. Refused for any other
+   * state.
+   */
+  async resume(id: string, planFor: (paused: StoredTaskRun, execution: StoredExecution) => ResumePlan): Promise<ResumeResult> {
+    const client = await this.pool.connect();
+    let outcome: 'resumed' | 'refused' | 'not-found';
+    let resumedRunId: string | undefined;
+    try {
+      await client.query('BEGIN');
+      const locked = await client.query('SELECT 1 FROM executions WHERE id = $1 FOR UPDATE', [id]);
+      // Read after the lock: under READ COMMITTED this statement sees what the previous holder of the lock committed.
+      const execution = locked.rowCount === 0 ? undefined : await selectExecution(client, id);
+      if (!execution || execution.state !== 'PAUSED') {
+        await client.query('ROLLBACK');
+        outcome = execution ? 'refused' : 'not-found';
+      } else {
+        const now = new Date();
+        const date = now.toISOString();
+        const paused = firstPaused(execution.taskRuns);
+        const leftPaused = new Set<string>();
+        if (paused) {
+          const plan = planFor(paused, execution);
+          await client.query(
+            `UPDATE task_runs
+                SET state = $2, state_history = state_history || $3::jsonb, attempts = $4::jsonb,
+                    outputs = CASE WHEN $5::boolean THEN $6::jsonb ELSE outputs END, end_date = $7, updated_at = $8
+              WHERE id = $1`,
+            [
+              paused.id,
+              plan.state,
+              JSON.stringify([{ state: plan.state, date }]),
+              JSON.stringify(withAttemptState(paused.attempts, plan.state, date)),
+              plan.outputs !== undefined,
+              jsonParam(plan.outputs === undefined ? null : { ...asRecordOrEmpty(paused.outputs), ...plan.outputs }),
+              plan.state === 'SUCCESS' ? now : null,
+              now,
+            ],
+          );
+          leftPaused.add(paused.id);
+          resumedRunId = paused.id;
+          for (const ancestor of ancestorsOf(paused, execution.taskRuns)) {
+            if (ancestor.state === 'RUNNING' || TERMINAL_STATES.includes(ancestor.state)) continue;
+            await client.query(
+              `UPDATE task_runs SET state = 'RUNNING', state_history = state_history || $2::jsonb, attempts = $3::jsonb, updated_at = $4 WHERE id = $1`,
+              [ancestor.id, JSON.stringify([{ state: 'RUNNING', date }]), JSON.stringify(withAttemptState(ancestor.attempts, 'RUNNING', date, false)), now],
+            );
+            leftPaused.add(ancestor.id);
+          }
+        }
+        const stillPaused = execution.taskRuns.some((run) => run.state === 'PAUSED' && !leftPaused.has(run.id));
+        if (stillPaused) {
+          // A change to its task runs must move the execution's version on (the version trigger does on any UPDATE).
+          await client.query('UPDATE executions SET updated_at = $2 WHERE id = $1', [id, now]);
+        } else {
+          await client.query(
+            `UPDATE executions SET state = 'RESTARTED', state_history = state_history || $2::jsonb, end_date = NULL, updated_at = $3 WHERE id = $1`,
+            [id, JSON.stringify([{ state: 'RESTARTED', date }]), now],
+          );
+        }
+        await client.query('COMMIT');
+        outcome = 'resumed';
+      }
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    if (outcome === 'not-found') return { status: 'not-found' };
+    const execution = await this.get(id);
+    if (!execution) return { status: 'not-found' };
+    if (outcome === 'refused') return { status: 'refused', execution };
+    return { status: 'resumed', execution, taskRun: execution.taskRuns.find((run) => run.id === resumedRunId) };
+  }
+
+  /** The task run {@link resume} applies to, among an execution's runs (oldest first): for who reads it beforehand. */
+  static pausedRunToResume<T extends Pick<StoredTaskRun, 'id' | 'parentTaskRunId' | 'state'>>(runs: readonly T[]): T | undefined {
+    return firstPaused(runs);
+  }
+
   /** The conditional UPDATE behind transition and restart; true when a row changed. */
   private async updateState(
     client: PrismaClient | Prisma.TransactionClient,
@@ -309,6 +418,59 @@ export class ExecutionRepository {
        WHERE id = ${id} AND state IN (${Prisma.join([...fromStates])})`;
     return count === 1;
   }
+}
+
+/**
+ * `attempts` (`[{state: {current, histories}, workerId?}]`) with the last attempt moved to `state` at `date`; with no
+ * attempt at all, one in that state is created (unless `create` is false: then there stays none).
+ */
+function withAttemptState(attempts: readonly unknown[], state: string, date: string, create = true): unknown[] {
+  const entry = { state, date };
+  const last = attempts[attempts.length - 1];
+  if (last === undefined || last === null || typeof last !== 'object') {
+    return create ? [...attempts.slice(0, -1), { state: { current: state, histories: [entry] } }] : [...attempts];
+  }
+  const previous = (last as { state?: { histories?: unknown } }).state;
+  const histories = Array.isArray(previous?.histories) ? previous.histories : [];
+  return [...attempts.slice(0, -1), { ...last, state: { ...previous, current: state, histories: [...histories, entry] } }];
+}
+
+function asRecordOrEmpty(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/**
+ * The task run a resume applies to: the first PAUSED one (oldest first, Kestra's `findFirstByState(PAUSED)`), passing
+ * over a PAUSED run that has a PAUSED run below it (the Pause itself is resumed, never only a flowable above it).
+ */
+function firstPaused<T extends Pick<StoredTaskRun, 'id' | 'parentTaskRunId' | 'state'>>(runs: readonly T[]): T | undefined {
+  const paused = runs.filter((run) => run.state === 'PAUSED');
+  if (paused.length <= 1) return paused[0];
+  const byId = new Map(runs.map((run) => [run.id, run]));
+  const abovePaused = new Set<string>();
+  for (const run of paused) {
+    const seen = new Set<string>([run.id]);
+    for (let parent = run.parentTaskRunId; parent !== null && !seen.has(parent); parent = byId.get(parent)?.parentTaskRunId ?? null) {
+      seen.add(parent);
+      abovePaused.add(parent);
+    }
+  }
+  return paused.find((run) => !abovePaused.has(run.id));
+}
+
+/** The run's parent, grand-parent... (nearest first), through `parentTaskRunId`. */
+function ancestorsOf(run: StoredTaskRun, runs: readonly StoredTaskRun[]): StoredTaskRun[] {
+  const byId = new Map(runs.map((r) => [r.id, r]));
+  const found: StoredTaskRun[] = [];
+  const seen = new Set<string>([run.id]);
+  for (let parent = run.parentTaskRunId; parent !== null && !seen.has(parent); ) {
+    const next = byId.get(parent);
+    if (!next) break;
+    seen.add(parent);
+    found.push(next);
+    parent = next.parentTaskRunId;
+  }
+  return found;
 }
 
 /** Ids of the runs of top-level `errors` tasks and of everything below them (WorkingDirectory children). */
