@@ -8,6 +8,9 @@
  * | `GET /executions/{id}` | 200 execution | 404 |
  * | `DELETE /executions/{id}/kill` | 202 execution (KILLING) | 404; 409 already ended |
  * | `POST /executions/{id}/restart` | 200 execution (RESTARTED; the `errors` branch runs removed, to start over) | 404; 409 not FAILED |
+ * | `POST /executions/{id}/resume` (multipart/form-data, application/json object or no body: the `onResume` inputs) | 204 (the first PAUSED task run resumed; RESTARTED unless another run is PAUSED) | 400 inputs (`SLU_INPUT_INVALID`); 404; 409 not PAUSED |
+ * | `POST /executions/{id}/resume/validate` (the same body) | 200 `{executionId, taskRunId, taskId, inputs}` (nothing stored) | the same as the resume |
+ * | `POST /executions/resume/by-ids` (JSON list of ids) | 200 `{count}` | 400 an id unknown, not PAUSED or needing inputs (none resumed, `details.invalids`) |
  * | `GET /executions/{id}/file?path=kestra:///...` | 200 the bytes, streamed | 400 bad URI or outside the execution's folder; 404 |
  * | `GET /executions/{id}/file/metas?path=kestra:///...` | 200 `{size}` (Kestra's FileMetas) | the same as the download |
  *
@@ -21,8 +24,8 @@ import { finished } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { flowLabels, formatDuration, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
-import type { ExecutionRepository, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
-import { executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
+import type { LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
+import { ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -40,7 +43,7 @@ export const EXECUTION_STATES = [
 /** Default largest FILE input, in bytes. */
 export const DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024;
 
-export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart'>;
+export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart' | 'resume'>;
 
 export interface ExecutionRouteOptions {
   readonly flows: FlowStore;
@@ -135,6 +138,104 @@ function executionNotFound(id: string): SluiceError {
   return new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id }, { id });
 }
 
+function executionNotPaused(id: string, state: string): SluiceError {
+  return new SluiceError('SLU_API_EXECUTION_NOT_PAUSED', { id, state }, { id, state });
+}
+
+/** The Pause task's type names (KESTRA-FLOW.md §2.10), lower-cased: task types are matched case-insensitively. */
+const PAUSE_TYPES: ReadonlySet<string> = new Set(['io.kestra.plugin.core.flow.pause', 'io.kestra.core.tasks.flows.pause']);
+
+/** What resuming needs to know of the task of a PAUSED run. */
+interface PausedTask {
+  /** A Pause task (the run then ends SUCCESS unless it has legacy `tasks`); false for another type (WaitFor...). */
+  readonly isPause: boolean;
+  /** Its `onResume` inputs, when it declares them. */
+  readonly onResume: readonly FlowInput[] | undefined;
+  /** A Pause with the deprecated `tasks`: resumed to RUNNING, its children run next. */
+  readonly hasTasks: boolean;
+}
+
+/**
+ * The task `taskId` anywhere in the flow: `tasks`, `errors`, `finally` and every nested list or map of tasks
+ * (flowables' `tasks`, `then`/`else`, Switch `cases.<key>`, Dag `tasks[i].task`...). Task ids are unique in a flow;
+ * inputs (`inputs`, a Pause's `onResume`) also have an id and a type, so they are not searched.
+ */
+function findTask(flow: Flow, taskId: string): Record<string, unknown> | undefined {
+  const walk = (node: unknown, depth: number): Record<string, unknown> | undefined => {
+    if (depth > 200 || node === null || typeof node !== 'object') return undefined;
+    if (Array.isArray(node)) {
+      for (const item of node) {
+        const found = walk(item, depth + 1);
+        if (found) return found;
+      }
+      return undefined;
+    }
+    const object = node as Record<string, unknown>;
+    if (object.id === taskId && typeof object.type === 'string') return object;
+    for (const [key, value] of Object.entries(object)) {
+      if (key === 'inputs' || key === 'onResume') continue;
+      const found = walk(value, depth + 1);
+      if (found) return found;
+    }
+    return undefined;
+  };
+  const root = flow as unknown as Record<string, unknown>;
+  return walk([root.tasks, root.errors, root.finally, root.afterExecution], 0);
+}
+
+function pausedTask(flow: Flow | undefined, taskId: string): PausedTask {
+  const task = flow ? findTask(flow, taskId) : undefined;
+  const isPause = typeof task?.type === 'string' && PAUSE_TYPES.has(task.type.toLowerCase());
+  if (!task || !isPause) return { isPause: false, onResume: undefined, hasTasks: false };
+  return {
+    isPause,
+    onResume: Array.isArray(task.onResume) ? (task.onResume as FlowInput[]) : undefined,
+    hasTasks: Array.isArray(task.tasks) && task.tasks.length > 0,
+  };
+}
+
+/**
+ * The given inputs typed against the declared ones (`resolveInputs`: defaults applied, required ones checked), or
+ * `SLU_INPUT_INVALID` listing every problem, those `readBody` found first.
+ */
+function typedInputs(
+  declared: readonly FlowInput[] | undefined,
+  given: Record<string, unknown>,
+  found: readonly InputProblem[],
+  scope: { namespace: string; flowId: string; executionId: string },
+): Record<string, unknown> {
+  const problems = [...found];
+  let inputs: Record<string, unknown> = {};
+  try {
+    inputs = resolveInputs(declared, given, { fileUriPrefix: executionPrefixUri(scope) });
+  } catch (error) {
+    if (!isSluiceError(error) || error.code !== 'SLU_INPUT_INVALID') throw error;
+    problems.push(...(error.details.problems as InputProblem[]).filter((p) => !problems.some((q) => q.input === p.input)));
+  }
+  if (problems.length > 0) {
+    const summary = problems.map((p) => `${p.input}: ${p.message}`).join('; ');
+    throw new SluiceError('SLU_INPUT_INVALID', { summary }, { problems });
+  }
+  // What the inputs became (a JSON input's "\u0000" is a NUL only once parsed) must be storable too.
+  rejectInvalidCharactersDeep(['inputs'], inputs, 'body');
+  return inputs;
+}
+
+/** What the paused run of `task` becomes when resumed with `inputs` (the typed `onResume` inputs). */
+function resumePlan(task: PausedTask, inputs: Record<string, unknown>): ResumePlan {
+  return {
+    state: task.isPause && !task.hasTasks ? 'SUCCESS' : 'RUNNING',
+    ...(task.onResume ? { outputs: { onResume: inputs } } : {}),
+  };
+}
+
+type ResumePlan = ReturnType<Parameters<ExecutionRepository['resume']>[1]>;
+
+/** A request whose body is `application/json` (`application/json; charset=utf-8` included). */
+function isJsonRequest(request: FastifyRequest): boolean {
+  return /^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '');
+}
+
 /**
  * The file's bytes, failing with `error` once they exceed `limit`. An async generator rather than a piped stream: it
  * reads only when the storage pulls, so nothing flows (and nothing can fail unobserved) before the storage is ready.
@@ -185,12 +286,17 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
 
   const tooLarge = (): SluiceError => new SluiceError('SLU_API_BODY_TOO_LARGE', { limit: uploadLimit }, { in: 'file' });
 
-  /** Read the multipart body: fields as strings (repeated ones as lists), file parts streamed into the storage. */
+  /**
+   * Read the multipart body: fields as strings (repeated ones as lists), file parts streamed into the storage. With
+   * `json`, an `application/json` object of inputs is taken as well; with `dryRun`, file parts are read to their end
+   * but not stored (each stands for the URI it would have).
+   */
   async function readBody(
     request: FastifyRequest,
     scope: { namespace: string; flowId: string; executionId: string },
     declared: readonly FlowInput[],
     stored: string[],
+    mode: { readonly json?: boolean; readonly dryRun?: boolean } = {},
   ): Promise<{ given: Record<string, unknown>; problems: InputProblem[] }> {
     const given: Record<string, unknown> = {};
     const problems: InputProblem[] = [];
@@ -199,8 +305,20 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       given[name] = before === undefined ? value : Array.isArray(before) ? [...(before as unknown[]), value] : [before, value];
     };
     if (!request.isMultipart()) {
-      if (request.body !== undefined && request.body !== null && request.body !== '') {
-        throw new SluiceError('SLU_API_UNSUPPORTED_MEDIA_TYPE', { contentType: request.headers['content-type'] ?? 'none', expected: 'multipart/form-data' });
+      const body = request.body;
+      if (mode.json && isJsonRequest(request)) {
+        if (body === undefined || body === null) return { given, problems };
+        if (typeof body !== 'object' || Array.isArray(body)) {
+          throw new SluiceError('SLU_API_BAD_REQUEST', { reason: 'the JSON body must be an object of inputs ({"inputId": value, ...})' }, { in: 'body' });
+        }
+        rejectInvalidCharactersDeep(['inputs'], body, 'body');
+        return { given: { ...(body as Record<string, unknown>) }, problems };
+      }
+      if (body !== undefined && body !== null && body !== '') {
+        throw new SluiceError('SLU_API_UNSUPPORTED_MEDIA_TYPE', {
+          contentType: request.headers['content-type'] ?? 'none',
+          expected: mode.json ? 'multipart/form-data or application/json' : 'multipart/form-data',
+        });
       }
       return { given, problems };
     }
@@ -244,6 +362,17 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       } catch (error) {
         if (!isSluiceError(error)) throw error;
         await drain(`bad file name ${JSON.stringify(part.filename)}: ${String(error.params.reason ?? error.message)}`);
+        continue;
+      }
+      if (mode.dryRun) {
+        // Read to its end (and held to the upload limit) as a real upload would be, then dropped.
+        try {
+          for await (const chunk of limitedBytes(part.file, uploadLimit, tooLarge)) void chunk;
+        } catch (error) {
+          part.file.resume();
+          throw error;
+        }
+        add(part.fieldname, { uri });
         continue;
       }
       stored.push(uri);
@@ -330,19 +459,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       const storedFiles: string[] = [];
       try {
         const { given, problems } = await readBody(request, scope, flow.inputs ?? [], storedFiles);
-        let inputs: Record<string, unknown> = {};
-        try {
-          inputs = resolveInputs(flow.inputs, given, { fileUriPrefix: executionPrefixUri(scope) });
-        } catch (error) {
-          if (!isSluiceError(error) || error.code !== 'SLU_INPUT_INVALID') throw error;
-          problems.push(...(error.details.problems as InputProblem[]).filter((p) => !problems.some((q) => q.input === p.input)));
-        }
-        if (problems.length > 0) {
-          const summary = problems.map((p) => `${p.input}: ${p.message}`).join('; ');
-          throw new SluiceError('SLU_INPUT_INVALID', { summary }, { problems });
-        }
-        // What the inputs became (a JSON input's "\u0000" is a NUL only once parsed) must be storable too.
-        rejectInvalidCharactersDeep(['inputs'], inputs, 'body');
+        const inputs = typedInputs(flow.inputs, given, problems, scope);
         // Kestra: the flow's labels, then the request's (a request label replaces a flow label of the same key).
         const execution = await executions.create({
           id: executionId,
@@ -460,6 +577,178 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     const { execution } = result;
     await queue.executionRestarted({ executionId: id, namespace: execution.namespace, flowId: execution.flowId });
     return executionJson(execution);
+  });
+
+  /** Resume requests: what the route read (the execution, its first PAUSED run and the typed `onResume` inputs). */
+  interface ResumeRequest {
+    readonly execution: StoredExecution;
+    readonly flow: Flow | undefined;
+    readonly paused: StoredTaskRun | undefined;
+    readonly task: PausedTask;
+    readonly given: Record<string, unknown>;
+    readonly inputs: Record<string, unknown>;
+  }
+
+  /**
+   * Read a resume request: 404 unknown execution, 409 not PAUSED, then the body's `onResume` inputs of the first
+   * PAUSED task run, typed as flow inputs are (FILE inputs stored under the execution's `inputs/` folder, as a new
+   * execution's are, unless `dryRun`).
+   */
+  async function readResume(request: FastifyRequest, id: string, dryRun: boolean, stored: string[]): Promise<ResumeRequest> {
+    const execution = await executions.get(id);
+    if (!execution) throw executionNotFound(id);
+    if (execution.state !== 'PAUSED') throw executionNotPaused(id, execution.state);
+    const paused = ExecutionRepository.pausedRunToResume(execution.taskRuns);
+    // The flow revision it runs (deleted revisions included, as restart reads them).
+    const flow = (await flows.get(execution.namespace, execution.flowId, execution.flowRevision))?.flow as unknown as Flow | undefined;
+    const task = paused ? pausedTask(flow, paused.taskId) : pausedTask(undefined, '');
+    const scope = { namespace: execution.namespace, flowId: execution.flowId, executionId: id };
+    const { given, problems } = await readBody(request, scope, task.onResume ?? [], stored, { json: true, dryRun });
+    return { execution, flow, paused, task, given, inputs: typedInputs(task.onResume, given, problems, scope) };
+  }
+
+  /**
+   * Resume the execution read by `readResume`. The run resumed is the first PAUSED one when the lock is held: if that is
+   * no longer a run of the task the inputs were typed for (another request resumed it meanwhile), the same inputs are
+   * typed again for the task it is (an error then rolls the resume back).
+   */
+  async function applyResume(read: ResumeRequest): Promise<StoredExecution> {
+    const { execution } = read;
+    const scope = { namespace: execution.namespace, flowId: execution.flowId, executionId: execution.id };
+    const result = await executions.resume(execution.id, (run) => {
+      if (run.taskId === read.paused?.taskId) return resumePlan(read.task, read.inputs);
+      const task = pausedTask(read.flow, run.taskId);
+      return resumePlan(task, typedInputs(task.onResume, read.given, [], scope));
+    });
+    if (result.status === 'not-found') throw executionNotFound(execution.id);
+    if (result.status === 'refused') throw executionNotPaused(execution.id, result.execution.state);
+    await queue.executionRestarted({ executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId });
+    return result.execution;
+  }
+
+  // The resume routes also take an application/json body (an object of inputs; a list of ids for by-ids).
+  await app.register(async (resumeApp) => {
+    resumeApp.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+      const text = body as string;
+      if (text.trim() === '') {
+        done(null, undefined);
+        return;
+      }
+      try {
+        done(null, JSON.parse(text) as unknown);
+      } catch (error) {
+        done(new SluiceError('SLU_API_BAD_REQUEST', { reason: `the request body is not valid JSON: ${(error as Error).message}` }, { in: 'body' }), undefined);
+      }
+    });
+
+    const resumeSchema = {
+      tags: ['executions'],
+      params: idParams,
+      consumes: ['multipart/form-data', 'application/json'],
+    };
+
+    resumeApp.post(
+      '/executions/:id/resume',
+      {
+        schema: {
+          ...resumeSchema,
+          summary: 'Resume a PAUSED execution',
+          description:
+            "The first PAUSED task run ends SUCCESS (RUNNING for a Pause with legacy `tasks`), with its Pause's `onResume` inputs " +
+            '(form fields and file parts, or a JSON object; typed and checked like flow inputs) as its outputs `onResume`. ' +
+            'The execution is RESTARTED and handed to the scheduler, or stays PAUSED while another task run is PAUSED. ' +
+            '404 unknown execution; 409 SLU_API_EXECUTION_NOT_PAUSED; 400 SLU_INPUT_INVALID naming each input.',
+          response: { 204: { description: 'Resumed', type: 'null' } },
+        },
+      },
+      async (request, reply) => {
+        const { id } = request.params as { id: string };
+        const stored: string[] = [];
+        try {
+          await applyResume(await readResume(request, id, false, stored));
+        } catch (error) {
+          await Promise.all(stored.map((uri) => storage.delete(uri).catch(() => false)));
+          throw error;
+        }
+        return reply.status(204).send();
+      },
+    );
+
+    resumeApp.post(
+      '/executions/:id/resume/validate',
+      {
+        schema: {
+          ...resumeSchema,
+          summary: 'Check the inputs to resume a PAUSED execution, without resuming it',
+          description:
+            'The same checks as the resume (files are read but not stored): 200 `{executionId, taskRunId, taskId, inputs}` with the typed ' +
+            'inputs (FILE inputs as the URI they would get), or the error the resume would answer.',
+        },
+      },
+      async (request) => {
+        const { id } = request.params as { id: string };
+        const read = await readResume(request, id, true, []);
+        return { executionId: id, taskRunId: read.paused?.id ?? null, taskId: read.paused?.taskId ?? null, inputs: read.inputs };
+      },
+    );
+
+    resumeApp.post(
+      '/executions/resume/by-ids',
+      {
+        schema: {
+          tags: ['executions'],
+          summary: 'Resume PAUSED executions by id, without inputs',
+          description:
+            "Each execution's first PAUSED task run is resumed as by `POST /executions/{id}/resume` with no inputs (the `onResume` defaults apply). " +
+            'Nothing is resumed when one of them is unknown, not PAUSED or needs inputs: 400 with `details.invalids: [{id, message}]`. ' +
+            'Answers `{count}`, the executions resumed.',
+          consumes: ['application/json'],
+          body: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 1000 },
+        },
+      },
+      async (request) => {
+        const ids = [...new Set(request.body as string[])];
+        ids.forEach((id, index) => rejectInvalidCharacters(`body[${index}]`, id, 'body'));
+        const invalids: { id: string; message: string }[] = [];
+        const reads: ResumeRequest[] = [];
+        for (const id of ids) {
+          const execution = await executions.get(id);
+          if (!execution) {
+            invalids.push({ id, message: 'execution not found' });
+            continue;
+          }
+          if (execution.state !== 'PAUSED') {
+            invalids.push({ id, message: `execution is ${execution.state}, not PAUSED` });
+            continue;
+          }
+          const paused = ExecutionRepository.pausedRunToResume(execution.taskRuns);
+          const flow = (await flows.get(execution.namespace, execution.flowId, execution.flowRevision))?.flow as unknown as Flow | undefined;
+          const task = paused ? pausedTask(flow, paused.taskId) : pausedTask(undefined, '');
+          const scope = { namespace: execution.namespace, flowId: execution.flowId, executionId: id };
+          try {
+            reads.push({ execution, flow, paused, task, given: {}, inputs: typedInputs(task.onResume, {}, [], scope) });
+          } catch (error) {
+            if (!isSluiceError(error) || error.code !== 'SLU_INPUT_INVALID') throw error;
+            invalids.push({ id, message: `task ${paused?.taskId ?? '?'} needs onResume inputs: ${String(error.params.summary)}` });
+          }
+        }
+        if (invalids.length > 0) {
+          const reason = `cannot resume ${invalids.length} of ${ids.length} executions (none was resumed): ${invalids.map((i) => `${i.id}: ${i.message}`).join('; ')}`;
+          throw new SluiceError('SLU_API_BAD_REQUEST', { reason }, { invalids });
+        }
+        let count = 0;
+        for (const read of reads) {
+          try {
+            await applyResume(read);
+            count++;
+          } catch (error) {
+            // Resumed, killed or removed by someone else since it was read: not counted.
+            if (!isSluiceError(error) || !['SLU_API_EXECUTION_NOT_PAUSED', 'SLU_API_EXECUTION_NOT_FOUND', 'SLU_INPUT_INVALID'].includes(error.code)) throw error;
+          }
+        }
+        return { count };
+      },
+    );
   });
 
   app.get(
