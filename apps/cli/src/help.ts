@@ -18,7 +18,10 @@ Usage:
                  [--wait] [--output text|json] [--server URL]
       Start an execution and print its id. --wait follows it to its end, printing its log, then its state and task
       outputs (exit 0 on SUCCESS or WARNING, 1 otherwise; Ctrl-C stops waiting, exit 130, without killing it).
-      --output json prints the execution as JSON (with --wait: the final one only).
+      --output json prints the execution as JSON (with --wait: the final one only). A PAUSED execution is
+      reported and waited for until it is resumed.
+  sluice resume EXECUTION_ID [--input KEY=VALUE]... [--input KEY=@FILE]... [--server URL]
+      Resume a PAUSED execution, giving its paused task's onResume inputs; prints the state it is in then.
   sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json]
       Run one flow here and now, with no server: streams its log with task ids and a progress line per task, then
       prints its state and task outputs (exit 0 on SUCCESS or WARNING, 1 otherwise; Ctrl-C kills the run).
@@ -38,7 +41,7 @@ Usage:
 
 Run \`sluice COMMAND --help\` for a command's flags and examples.
 
-Client commands (flow deploy, execute) talk to the server at --server URL, else $SLUICE_SERVER_URL, else
+Client commands (flow deploy, execute, resume) talk to the server at --server URL, else $SLUICE_SERVER_URL, else
 http://localhost:8080, with $SLUICE_API_TOKEN (if set) as a bearer token.
 
 Exit codes: 0 success, 1 invalid flows, a failed migration, an API error or a failed execution, 2 usage error,
@@ -98,8 +101,9 @@ Options:
   --input KEY=@FILE         Send the file FILE as the FILE input KEY (KEY=@@text sends the text "@text").
   --label KEY=VALUE         A label of the execution; repeatable. Default: none (only the flow's labels).
   --wait                    Follow the execution to its end, printing its log, then its state and task outputs.
-                            Ctrl-C stops waiting (exit 130) without killing the execution. Default: off (return
-                            as soon as it is created).
+                            A PAUSED execution is reported ("execution ID PAUSED: waiting for a resume") and
+                            waited for until it is resumed (sluice resume ID). Ctrl-C stops waiting (exit 130)
+                            without killing the execution. Default: off (return as soon as it is created).
   --output text|json        text (default): human-readable; json: the execution as JSON (with --wait: the final
                             one only).
 ${SERVER_FLAG}
@@ -111,6 +115,25 @@ unreadable file or unreachable server, 130 interrupted.
 Example:
   sluice execute tutorial hello
   sluice execute dev etl --input day=2024-01-31 --input data=@input.csv --label team=data --wait`,
+
+  resume: `Usage: sluice resume EXECUTION_ID [--input KEY=VALUE]... [--input KEY=@FILE]... [--server URL]
+
+Resume a PAUSED execution on the server (POST /api/v1/executions/EXECUTION_ID/resume): its first paused task ends,
+with the inputs given as its onResume outputs, and the execution goes on (or stays PAUSED while another task is
+paused). Prints the state the execution is in then.
+
+Options:
+  --input KEY=VALUE         An onResume input of the paused task; repeatable. Default: none (its defaults apply).
+  --input KEY=@FILE         Send the file FILE as the FILE input KEY (KEY=@@text sends the text "@text").
+${SERVER_FLAG}
+${HELP_FLAG}
+
+Exit codes: 0 resumed, 1 an API error (unknown execution, not PAUSED, invalid inputs), 2 usage error, unreadable
+file or unreachable server.
+
+Example:
+  sluice resume 3gsd3ugBqkJ3qJMJaHe8fv
+  sluice resume 3gsd3ugBqkJ3qJMJaHe8fv --input approved=true --input report=@review.pdf`,
 
   run: `Usage: sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json]
 

@@ -76,6 +76,13 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
     const { executeCommand } = await import('./commands/execute.js');
     return executeCommand({ server: serverOptions(values.server, env), namespace, flowId, inputs: input, labels: label, wait, output }, io);
   }
+  if (first === 'resume') {
+    const { values, positionals } = parseOptions('resume', argv.slice(1), { input: { type: 'string', multiple: true }, server: { type: 'string' } });
+    const [executionId, ...rest] = positionals;
+    if (executionId === undefined || rest.length > 0) throw usage('resume needs exactly one EXECUTION_ID');
+    const { resumeCommand } = await import('./commands/execute.js');
+    return resumeCommand({ server: serverOptions(values.server, env), executionId, inputs: values.input ?? [] }, io);
+  }
   if (first === 'server') {
     if (!isCommand(`server ${second ?? ''}`)) {
       throw usage(second === undefined ? 'server needs a mode: local, api, scheduler or worker' : `unknown server mode "${second}" (local, api, scheduler or worker)`);

@@ -52,8 +52,9 @@ const FAST_POLL_FOR_MS = 10_000;
 
 /**
  * `sluice execute NAMESPACE FLOW_ID`: create an execution (inputs as multipart form fields, files as file parts) and
- * print its id; with `wait`, follow it to its end (and a retry as a new execution to that one's end): 0 on SUCCESS or
- * WARNING, 1 otherwise, 130 when interrupted.
+ * print its id; with `wait`, follow it to its end (and a retry as a new execution to that one's end; a PAUSED
+ * execution is reported and waited for until it is resumed): 0 on SUCCESS or WARNING, 1 otherwise, 130 when
+ * interrupted.
  */
 export async function executeCommand(options: ExecuteOptions, io: CliIO): Promise<number> {
   const form = await formOf(options.inputs ?? []);
@@ -72,12 +73,19 @@ export async function executeCommand(options: ExecuteOptions, io: CliIO): Promis
       const started = Date.now();
       for (;;) {
         const printLogs = json ? async () => undefined : logPrinter(api, last.id, io);
+        let paused = false;
         for (;;) {
           // The state first: every line stored before the execution ended is then read below.
           last = await api.request<ExecutionJson>('GET', apiPath('api', 'v1', 'executions', last.id), { signal });
           await printLogs(signal);
           if (isTerminalExecutionState(last.state.current)) break;
-          await sleep(Date.now() - started < FAST_POLL_FOR_MS ? FAST_POLL_MS : SLOW_POLL_MS, undefined, { signal });
+          // PAUSED is not an end: say so once per pause (with --output json on stderr, stdout being the JSON), and wait.
+          const nowPaused = last.state.current === 'PAUSED';
+          if (nowPaused && !paused && json) io.stderr(pausedLine(last.id));
+          else if (nowPaused && !paused) io.stdout(pausedLine(last.id));
+          else if (!nowPaused && paused && !json) io.stdout(`execution ${last.id} resumed (${last.state.current})`);
+          paused = nowPaused;
+          await sleep(!paused && Date.now() - started < FAST_POLL_FOR_MS ? FAST_POLL_MS : SLOW_POLL_MS, undefined, { signal });
         }
         // A retry with behavior CREATE_NEW_EXECUTION: the flow goes on as a new execution, which decides the outcome.
         const retry = last.state.current === 'RETRIED' ? await retryOf(api, last, signal) : undefined;
@@ -93,6 +101,36 @@ export async function executeCommand(options: ExecuteOptions, io: CliIO): Promis
     if (json) io.stdout(JSON.stringify(ended, null, 2));
     else for (const line of summary(ended)) io.stdout(line);
     return SUCCESSFUL.has(ended.state.current) ? 0 : 1;
+  });
+}
+
+/** What `execute --wait` prints when the execution it follows is PAUSED (it keeps waiting). */
+export function pausedLine(executionId: string): string {
+  return `execution ${executionId} PAUSED: waiting for a resume (sluice resume ${executionId}, or POST /api/v1/executions/${executionId}/resume)`;
+}
+
+export interface ResumeOptions {
+  readonly server: ServerOptions;
+  readonly executionId: string;
+  /** The paused task's `onResume` inputs, as `execute` takes flow inputs: `key=value`, `key=@path` for a FILE input. */
+  readonly inputs?: readonly string[];
+}
+
+/**
+ * `sluice resume EXECUTION_ID`: resume a PAUSED execution (`POST /api/v1/executions/{id}/resume`, inputs as multipart
+ * form fields and files as file parts, as `execute` sends them), then print the state it is in: 0 resumed, 1 an API
+ * error (unknown execution, not PAUSED, invalid inputs), 2 usage error, unreadable file or unreachable server.
+ */
+export async function resumeCommand(options: ResumeOptions, io: CliIO): Promise<number> {
+  const form = await formOf(options.inputs ?? []);
+  const api = new ApiClient(options.server);
+  const { executionId } = options;
+  return reportingApiErrors(io, async () => {
+    await api.request<undefined>('POST', apiPath('api', 'v1', 'executions', executionId, 'resume'), form ? { body: form } : {});
+    const now = await api.request<ExecutionJson>('GET', apiPath('api', 'v1', 'executions', executionId));
+    const state = now.state.current;
+    io.stdout(`execution ${executionId} resumed (${state === 'PAUSED' ? 'still PAUSED: another task is paused' : state})`);
+    return 0;
   });
 }
 
