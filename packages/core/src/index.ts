@@ -13,5 +13,6 @@ export type { CompiledSchemaCache } from './flow/schema-compiler.js';
 export { isFileRef, resolveInputs } from './flow/inputs.js';
 export type { FileRef, InputProblem, ResolveInputsOptions } from './flow/inputs.js';
 export { startTimer } from './timer.js';
+export { isTruthy } from './truth.js';
 export { findInvalidCharacter } from './text.js';
 export type { InvalidCharacter } from './text.js';
