@@ -134,6 +134,18 @@ export const errorTable = {
     message: 'the flow is too large: {reason}',
     description: 'The flow exceeds a size limit (bytes, tasks or nesting depth).',
   },
+  SLU_FLOW_UNSUPPORTED_PROPERTY: {
+    status: 400,
+    message: '{property} is not supported by Sluice yet: {reason}',
+    description:
+      'The flow sets a property Kestra has but Sluice does not implement yet (`WorkingDirectory.cache`); it is refused rather than silently ignored. Remove it.',
+  },
+  SLU_FLOW_DEPRECATED: {
+    status: 400,
+    message: '{what} is deprecated: {instead}',
+    description:
+      'A warning, not an error: the flow uses a deprecated form that Sluice still accepts (an input\'s legacy `name` key instead of `id`). Validation results list it under `warnings`; the flow is valid.',
+  },
 
   // Expressions
   SLU_EXPR_SYNTAX: {

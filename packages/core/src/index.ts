@@ -4,7 +4,7 @@ export * from './schedule/index.js';
 export { closestNames, didYouMean, editDistance, formatSuggestion } from './suggest.js';
 export * from './flow/model.js';
 export type { FlowPlugins, JsonSchema, PluginIssue, PluginLookup, PluginSchema, RunnerSchema, TaskSchema, TriggerSchema } from './flow/plugin-schemas.js';
-export { commonTaskProperties, commonTriggerProperties, flowSchema } from './flow/schema.js';
+export { commonTaskProperties, commonTriggerProperties, flowSchema, inputSchema } from './flow/schema.js';
 export { describeProblem, formatPath, parseYamlDocuments } from './flow/source.js';
 export type { FlowProblem, ParsedDocument, PathSegment, SourcePosition } from './flow/source.js';
 export { createFlowValidator } from './flow/validate.js';

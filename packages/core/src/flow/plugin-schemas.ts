@@ -14,6 +14,8 @@ export interface PluginIssue {
   readonly path: readonly PathSegment[];
   readonly code: ErrorCode;
   readonly params: ErrorParams;
+  /** Point at the key at `path` rather than its value (default), e.g. for a refused property whose value is a block. */
+  readonly target?: 'key' | 'value';
 }
 
 export interface PluginSchema {
@@ -39,9 +41,42 @@ export interface TaskSchema extends PluginSchema {
    * sent to one worker as one job with its children.
    */
   readonly kind: 'runnable' | 'flowable';
-  /** Properties holding lists of child tasks (validated as tasks, recursively). */
+  /**
+   * Where a task keeps its children. The validator walks every one of them: each child is checked against its own
+   * type's schema, recursively, with its YAML path and line, and task ids stay unique across the whole flow.
+   * A property named here gets a default schema when the task declares none for it.
+   *
+   * Properties holding lists of child tasks: `tasks`, If's `then`/`else`, Switch's `defaults`. Default schema: a
+   * non-empty list. The `runsChildrenAsOneJob` rules apply to these lists.
+   */
   readonly childTasks?: readonly string[];
-  /** Children must be runnable and must not set `workerGroup` (WorkingDirectory: one job on one worker). */
+  /**
+   * Properties holding a map of name → list of child tasks (Switch's `cases`: `cases.<key>[i]`). Default schema: a
+   * mapping of lists.
+   */
+  readonly childTaskMaps?: readonly string[];
+  /**
+   * Properties holding a list of entries that each hold ONE child task under `key` (Dag's `tasks: [{task, dependsOn}]`:
+   * `tasks[i].task`). The task declares the entry schema (other entry keys, `additionalProperties`); the child is
+   * checked by the walk. Default schema: a non-empty list of mappings that require `key`.
+   */
+  readonly childTaskEntries?: readonly { readonly property: string; readonly key: string }[];
+  /**
+   * Properties holding error-branch task lists (`errors`): walked like `childTasks`, but outside the one job of
+   * `runsChildrenAsOneJob` (WorkingDirectory's `errors` run as ordinary tasks, so the one-job rules do not apply to
+   * them). Default schema: a list.
+   */
+  readonly errorTasks?: readonly string[];
+  /**
+   * Properties holding input declarations (Pause's `onResume`): typed by the flow inputs' schema unless the task
+   * declares one, and checked by the same rules as the flow's `inputs` (defaults, FILE, ARRAY, duplicate ids, the
+   * legacy `name`, normalised to `id`).
+   */
+  readonly inputDeclarations?: readonly string[];
+  /**
+   * The children in `childTasks` run together as one job on one worker (WorkingDirectory): they must be runnable
+   * and must not set `workerGroup`. Lists in `errorTasks` are not part of that job.
+   */
   readonly runsChildrenAsOneJob?: boolean;
   /** The task runs commands through a runner: `runner`, `taskRunner` and the runners' legacy blocks apply. */
   readonly usesRunner?: boolean;

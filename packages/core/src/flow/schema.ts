@@ -92,11 +92,16 @@ export const commonTriggerProperties: Readonly<Record<string, JsonSchema>> = {
 
 const labelValue = { type: ['string', 'number', 'boolean'] } as const;
 
-const inputSchema: JsonSchema = {
+/**
+ * One input declaration: the flow's `inputs` and Pause's `onResume`. `id` is required, but Kestra's legacy key `name`
+ * may stand in for it: the validator checks that one of them is there, warns about `name` and normalises it to `id`.
+ */
+export const inputSchema: JsonSchema = {
   type: 'object',
-  required: ['id', 'type'],
+  required: ['type'],
   properties: {
     id: { type: 'string', pattern: INPUT_ID_PATTERN, maxLength: INPUT_ID_MAX },
+    name: { type: 'string', pattern: INPUT_ID_PATTERN, maxLength: INPUT_ID_MAX },
     type: { enum: [...INPUT_TYPES] },
     description: { type: 'string' },
     displayName: { type: 'string', maxLength: 64 },

@@ -25,7 +25,25 @@ const echo: TaskSchema = {
   required: ['text'],
   check: (value) => (value.text === 'forbidden' ? [{ path: ['text'], code: 'SLU_FLOW_INVALID_VALUE', params: { reason: 'text is forbidden' } }] : []),
 };
-const group: TaskSchema = { type: 'test.Group', title: 'Group', kind: 'flowable', childTasks: ['tasks'], runsChildrenAsOneJob: true, properties: {}, required: ['tasks'] };
+const group: TaskSchema = { type: 'test.Group', title: 'Group', kind: 'flowable', childTasks: ['tasks'], errorTasks: ['errors'], runsChildrenAsOneJob: true, properties: {}, required: ['tasks'] };
+// Children kept in a map of lists, in entries of a list, and input declarations: the other places TaskSchema names.
+const branch: TaskSchema = { type: 'test.Branch', title: 'Branch', kind: 'flowable', childTasks: ['defaults'], childTaskMaps: ['cases'], errorTasks: ['errors'], properties: {} };
+const graph: TaskSchema = {
+  type: 'test.Graph',
+  title: 'Graph',
+  kind: 'flowable',
+  childTaskEntries: [{ property: 'nodes', key: 'task' }],
+  properties: { nodes: { type: 'array', items: { type: 'object', required: ['task'], properties: { task: {}, after: { type: 'string' } }, additionalProperties: false } } },
+  required: ['nodes'],
+};
+const wait: TaskSchema = {
+  type: 'test.Wait',
+  title: 'Wait',
+  kind: 'flowable',
+  inputDeclarations: ['ask'],
+  properties: { big: { type: 'object' } },
+  check: (value) => (value.big !== undefined ? [{ path: ['big'], target: 'key', code: 'SLU_FLOW_UNSUPPORTED_PROPERTY', params: { property: 'Wait.big', reason: 'no' } }] : []),
+};
 const sequence: TaskSchema = { type: 'test.Sequence', title: 'Sequence', kind: 'flowable', childTasks: ['tasks'], properties: {}, required: ['tasks'] };
 const script: TaskSchema = { type: 'test.Script', title: 'Script', kind: 'runnable', usesRunner: true, properties: { script: { type: 'string' } }, required: ['script'] };
 const local: RunnerSchema = { type: 'test.Local', legacyName: 'LOCAL', title: 'Local', properties: { nice: { type: 'integer' } } };
@@ -38,7 +56,7 @@ const box: RunnerSchema = {
 };
 
 const plugins: FlowPlugins = {
-  tasks: lookup([echo, group, sequence, script]),
+  tasks: lookup([echo, group, sequence, script, branch, graph, wait]),
   runners: lookup([box, local]),
   triggers: lookup<PluginSchema>([{ type: 'test.Tick', title: 'Tick', properties: { every: { type: 'string', format: 'duration' } }, required: ['every'] }]),
 };
@@ -217,5 +235,212 @@ describe('createFlowValidator', () => {
     expect(describeValue('x'.repeat(50))).toBe(`a string ("${'x'.repeat(40)}…")`);
     expect(describeValue(1.5)).toBe('a number (1.5)');
     expect(describeValue(true)).toBe('a boolean (true)');
+  });
+});
+
+describe('children wherever a task keeps them', () => {
+  const where = (source: string) => problemsOf(source).map((p) => [p.code, p.path, p.line]);
+
+  it('checks tasks in a map of lists (cases.<key>[i]) and in the defaults and errors lists, with path and line', () => {
+    const source = `${head}tasks:
+  - id: b
+    type: test.Branch
+    cases:
+      one:
+        - id: c1
+          type: test.Echo
+          text: x
+      "two words":
+        - id: c2
+          type: test.Echo
+          mode: C
+    defaults:
+      - id: d
+        type: test.Nope
+    errors:
+      - id: e
+        type: test.Echo
+`;
+    expect(where(source)).toEqual([
+      ['SLU_FLOW_REQUIRED_PROPERTY', 'tasks[0].cases["two words"][0]', 12],
+      ['SLU_FLOW_INVALID_ENUM', 'tasks[0].cases["two words"][0].mode', 14],
+      ['SLU_FLOW_UNKNOWN_TASK_TYPE', 'tasks[0].defaults[0].type', 17],
+      ['SLU_FLOW_REQUIRED_PROPERTY', 'tasks[0].errors[0]', 19],
+    ]);
+  });
+
+  it('checks the task of each entry of an entry list (nodes[i].task)', () => {
+    const source = `${head}tasks:
+  - id: g
+    type: test.Graph
+    nodes:
+      - task:
+          id: n1
+          type: test.Echo
+          text: x
+      - task:
+          id: n2
+          type: test.Echo
+          depth: 0
+          text: y
+        after: n1
+      - after: n1
+      - task: just text
+`;
+    expect(where(source)).toEqual([
+      ['SLU_FLOW_INVALID_VALUE', 'tasks[0].nodes[1].task.depth', 14],
+      ['SLU_FLOW_REQUIRED_PROPERTY', 'tasks[0].nodes[2]', 17],
+      ['SLU_FLOW_NOT_AN_OBJECT', 'tasks[0].nodes[3].task', 18],
+    ]);
+  });
+
+  it('keeps task ids unique across cases, entries, errors and the flow', () => {
+    const source = `${head}tasks:
+  - id: a
+    type: test.Echo
+    text: x
+  - id: b
+    type: test.Branch
+    cases:
+      k:
+        - id: a
+          type: test.Echo
+          text: x
+    errors:
+      - id: g
+        type: test.Echo
+        text: x
+  - id: g
+    type: test.Graph
+    nodes:
+      - task:
+          id: b
+          type: test.Echo
+          text: x
+errors:
+  - id: a
+    type: test.Echo
+    text: x
+`;
+    expect(problemsOf(source).map((p) => [p.path, p.line, p.message])).toEqual([
+      ['tasks[1].cases.k[0].id', 11, 'duplicate task id "a": already used at tasks[0] (line 4)'],
+      ['tasks[2].id', 18, 'duplicate task id "g": already used at tasks[1].errors[0] (line 15)'],
+      ['tasks[2].nodes[0].task.id', 22, 'duplicate task id "b": already used at tasks[1] (line 7)'],
+      ['errors[0].id', 26, 'duplicate task id "a": already used at tasks[0] (line 4)'],
+    ]);
+  });
+
+  it('applies the one-job rules to the main children only, not to errors', () => {
+    const flowable = (indent: string) =>
+      [`- id: s`, `  type: test.Sequence`, `  workerGroup: {key: gpu}`, `  tasks:`, `    - id: t`, `      type: test.Echo`, `      text: x`].map((l) => `${indent}${l}\n`).join('');
+    const inErrors = `${head}tasks:\n  - id: g\n    type: test.Group\n    tasks:\n      - id: e\n        type: test.Echo\n        text: x\n    errors:\n${flowable('      ')}`;
+    expect(where(inErrors)).toEqual([]);
+    const inTasks = `${head}tasks:\n  - id: g\n    type: test.Group\n    tasks:\n${flowable('      ')}`;
+    expect(where(inTasks)).toEqual([
+      ['SLU_FLOW_TASK_NOT_ALLOWED', 'tasks[0].tasks[0].type', 8],
+      ['SLU_FLOW_WORKER_GROUP_IN_CHILD', 'tasks[0].tasks[0].workerGroup', 9],
+    ]);
+  });
+
+  it('bounds nesting through maps and entries too', () => {
+    let deep = '- id: leaf\n  type: test.Echo\n  text: x\n';
+    for (let i = 0; i < 4; i++) deep = `- id: b${i}\n  type: test.Branch\n  cases:\n    k:\n${deep.replace(/^/gm, '      ')}`;
+    expect(problemsOf(`${head}tasks:\n${deep.replace(/^/gm, '  ')}`).map((p) => [p.code, p.message])).toEqual([
+      ['SLU_FLOW_TOO_LARGE', 'the flow is too large: tasks nested more than 3 levels deep'],
+    ]);
+  });
+
+  it('gives a cases or entries property of the wrong shape one schema error and walks nothing', () => {
+    expect(where(`${head}tasks:\n  - id: b\n    type: test.Branch\n    cases: [x]\n`)).toEqual([['SLU_FLOW_INVALID_TYPE', 'tasks[0].cases', 6]]);
+    expect(where(`${head}tasks:\n  - id: b\n    type: test.Branch\n    cases:\n      k: x\n`)).toEqual([['SLU_FLOW_INVALID_TYPE', 'tasks[0].cases.k', 7]]);
+    expect(where(`${head}tasks:\n  - id: g\n    type: test.Graph\n    nodes: {task: x}\n`)).toEqual([['SLU_FLOW_INVALID_TYPE', 'tasks[0].nodes', 6]]);
+  });
+
+  it('lets a plugin check point at a key', () => {
+    expect(problemsOf(`${head}tasks:\n  - id: w\n    type: test.Wait\n    big:\n      a: 1\n`).map((p) => [p.code, p.path, p.line, p.column, p.message])).toEqual([
+      ['SLU_FLOW_UNSUPPORTED_PROPERTY', 'tasks[0].big', 6, 5, 'Wait.big is not supported by Sluice yet: no'],
+    ]);
+  });
+});
+
+describe('input declarations', () => {
+  const task = 'tasks:\n  - id: a\n    type: test.Echo\n    text: x\n';
+  const where = (source: string) => problemsOf(source).map((p) => [p.code, p.path, p.line, p.message]);
+
+  it('refuses defaults on a FILE input, at the defaults line', () => {
+    expect(where(`${head}inputs:\n  - id: data\n    type: FILE\n    defaults: kestra:///x/y.csv\n${task}`)).toEqual([
+      [
+        'SLU_FLOW_INVALID_VALUE',
+        'inputs[0].defaults',
+        6,
+        'a FILE input cannot have defaults: its file is uploaded with each execution (remove defaults, or make the input required: false)',
+      ],
+    ]);
+    expect(where(`${head}inputs:\n  - id: data\n    type: FILE\n    required: false\n${task}`)).toEqual([]);
+  });
+
+  it('refuses an ARRAY input whose itemType is ARRAY', () => {
+    expect(where(`${head}inputs:\n  - id: l\n    type: ARRAY\n    itemType: ARRAY\n${task}`)).toEqual([
+      ['SLU_FLOW_INVALID_VALUE', 'inputs[0].itemType', 6, 'the itemType of an ARRAY input cannot be ARRAY (lists of lists are not supported)'],
+    ]);
+    expect(where(`${head}inputs:\n  - id: l\n    type: ARRAY\n    itemType: INT\n    defaults: [1, 2]\n${task}`)).toEqual([]);
+  });
+
+  it('accepts the legacy key name in place of id, with a warning, and gives the flow an id', () => {
+    const [result] = validator.validateSource(`${head}inputs:\n  - name: who\n    type: STRING\n    defaults: you\n  - id: n\n    type: INT\n${task}`);
+    expect(result?.problems).toEqual([]);
+    expect(result?.warnings?.map((w) => [w.code, w.path, w.line, w.column, w.message])).toEqual([
+      ['SLU_FLOW_DEPRECATED', 'inputs[0].name', 4, 5, 'the input key "name" is deprecated: write "id" instead'],
+    ]);
+    expect(result?.flow?.inputs).toEqual([
+      { id: 'who', type: 'STRING', defaults: 'you' },
+      { id: 'n', type: 'INT' },
+    ]);
+    // No warnings at all: no warnings key.
+    expect(validator.validateSource(`${head}${task}`)[0]).not.toHaveProperty('warnings');
+  });
+
+  it('with both id and name keeps id, drops name and warns', () => {
+    const [result] = validator.validateSource(`${head}inputs:\n  - id: real\n    name: legacy\n    type: STRING\n${task}`);
+    expect(result?.problems).toEqual([]);
+    expect(result?.warnings?.map((w) => w.message)).toEqual(['the input key "name" is deprecated: it is ignored, since this input has an "id"']);
+    expect(result?.flow?.inputs).toEqual([{ id: 'real', type: 'STRING' }]);
+  });
+
+  it('still requires an id (or name), checks a name like an id, and finds duplicates through name', () => {
+    expect(where(`${head}inputs:\n  - type: STRING\n${task}`)).toEqual([['SLU_FLOW_REQUIRED_PROPERTY', 'inputs[0]', 4, 'missing required property "id"']]);
+    expect(where(`${head}inputs:\n  - name: "bad id"\n    type: STRING\n${task}`)).toEqual([
+      ['SLU_FLOW_INVALID_ID', 'inputs[0].name', 4, 'invalid id "bad id": must match ^[a-zA-Z0-9][.a-zA-Z0-9_-]*$ and be 1 to 100 characters'],
+    ]);
+    expect(where(`${head}inputs:\n  - id: x\n    type: STRING\n  - name: x\n    type: INT\n${task}`)).toEqual([
+      ['SLU_FLOW_DUPLICATE_ID', 'inputs[1].name', 6, 'duplicate input id "x": already used at inputs[0] (line 4)'],
+    ]);
+  });
+
+  it('checks a task\'s input declarations (onResume-like) by the same rules, with input ids', () => {
+    const source = `${head}tasks:
+  - id: w
+    type: test.Wait
+    ask:
+      - id: ok
+        type: BOOLEAN
+        defaults: maybe
+      - id: file
+        type: FILE
+        defaults: x
+      - id: "not valid"
+        type: STRING
+      - name: ok
+        type: STRING
+`;
+    expect(where(source)).toEqual([
+      ['SLU_FLOW_INVALID_TYPE', 'tasks[0].ask[0].defaults', 9, 'must be a boolean, got a string ("maybe")'],
+      ['SLU_FLOW_INVALID_VALUE', 'tasks[0].ask[1].defaults', 12, expect.stringContaining('a FILE input cannot have defaults')],
+      ['SLU_FLOW_INVALID_ID', 'tasks[0].ask[2].id', 13, 'invalid id "not valid": must match ^[a-zA-Z0-9][.a-zA-Z0-9_-]*$ and be 1 to 100 characters'],
+      ['SLU_FLOW_DUPLICATE_ID', 'tasks[0].ask[3].name', 15, 'duplicate input id "ok": already used at tasks[0].ask[0] (line 7)'],
+    ]);
+    const [result] = validator.validateSource(`${head}tasks:\n  - id: w\n    type: test.Wait\n    ask:\n      - name: ok\n        type: BOOLEAN\n`);
+    expect(result?.warnings?.map((w) => w.path)).toEqual(['tasks[0].ask[0].name']);
+    expect(result?.flow?.tasks[0]?.ask).toEqual([{ id: 'ok', type: 'BOOLEAN' }]);
   });
 });

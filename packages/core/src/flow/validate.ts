@@ -20,7 +20,7 @@ import type { Flow } from './model.js';
 import type { FlowPlugins, JsonSchema, PluginSchema, RunnerSchema, TaskSchema, TriggerSchema } from './plugin-schemas.js';
 import { createSchemaCompiler } from './schema-compiler.js';
 import type { CompiledSchemaCache } from './schema-compiler.js';
-import { commonTaskProperties, commonTriggerProperties, flowSchema, flowTaskLists, taskListSchema } from './schema.js';
+import { commonTaskProperties, commonTriggerProperties, flowSchema, flowTaskLists, inputSchema, taskListSchema } from './schema.js';
 import { formatPath, parseYamlDocuments } from './source.js';
 import type { FlowProblem, ParsedDocument, PathSegment } from './source.js';
 
@@ -48,6 +48,11 @@ export interface DocumentValidation {
   readonly source: string;
   /** Problems, sorted by position. Empty when the flow is valid. */
   readonly problems: readonly FlowProblem[];
+  /**
+   * Things that do not stop the flow from being valid (a deprecated form Sluice still accepts, such as an input's
+   * legacy `name` key), sorted by position. Present only when there is at least one.
+   */
+  readonly warnings?: readonly FlowProblem[];
   /** The flow, present only when there are no problems. */
   readonly flow?: Flow;
 }
@@ -63,6 +68,12 @@ export interface FlowValidator {
 }
 
 type Located = { readonly path: readonly PathSegment[]; readonly target?: 'key' | 'value' };
+
+/** Default schemas of the properties a task names as holding children or inputs (see `TaskSchema`). */
+const childMapSchema = { type: 'object', additionalProperties: { type: 'array' } } as const;
+const errorListSchema = { type: 'array' } as const;
+const entryListSchema = (key: string): JsonSchema => ({ type: 'array', minItems: 1, items: { type: 'object', required: [key] } });
+const inputListSchema: JsonSchema = { type: 'array', items: inputSchema };
 
 const VALUE_KEYWORDS = new Set(['type', 'format', 'enum', 'const', 'pattern', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'multipleOf']);
 
@@ -120,8 +131,14 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
   const taskValidator = cached<TaskSchema>('task', (task) => {
     const properties: Record<string, JsonSchema> = { ...commonTaskProperties, ...(task.usesRunner ? runnerProperties : {}), ...task.properties };
     for (const child of task.childTasks ?? []) properties[child] = properties[child] ?? taskListSchema;
+    for (const child of task.childTaskMaps ?? []) properties[child] = properties[child] ?? childMapSchema;
+    for (const { property, key } of task.childTaskEntries ?? []) properties[property] = properties[property] ?? entryListSchema(key);
+    for (const child of task.errorTasks ?? []) properties[child] = properties[child] ?? errorListSchema;
+    for (const list of task.inputDeclarations ?? []) properties[list] = properties[list] ?? inputListSchema;
     return objectSchema(properties, ['id', 'type', ...(task.required ?? [])]);
   });
+  // Properties of any task that hold input declarations: their ids follow the input id pattern, not the task one.
+  const inputListNames = new Set(plugins.tasks.list().flatMap((task) => task.inputDeclarations ?? []));
   const runnerValidator = cached<RunnerSchema>('runner', (runner) =>
     objectSchema({ type: { type: 'string' }, ...runner.properties }, ['type', ...(runner.required ?? [])]),
   );
@@ -141,17 +158,25 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
 
   function validateDocument(document: ParsedDocument): DocumentValidation {
     const problems: FlowProblem[] = [...document.problems];
+    const warnings: FlowProblem[] = [];
     const result = (flow?: Flow): DocumentValidation => ({
       index: document.index,
       source: document.text,
       problems: sortProblems(problems),
+      ...(warnings.length > 0 ? { warnings: sortProblems(warnings) } : {}),
       ...(problems.length === 0 && flow ? { flow } : {}),
     });
     if (problems.length > 0) return result();
 
-    const report = (code: ErrorCode, params: ErrorParams, where: Located): void => {
+    const problemAt = (code: ErrorCode, params: ErrorParams, where: Located): FlowProblem => {
       const { line, column } = document.locate(where.path, where.target);
-      problems.push({ code, message: formatErrorMessage(code, params), path: formatPath(where.path), line, column, document: document.index, params });
+      return { code, message: formatErrorMessage(code, params), path: formatPath(where.path), line, column, document: document.index, params };
+    };
+    const report: Report = (code, params, where) => {
+      problems.push(problemAt(code, params, where));
+    };
+    const warn: Report = (code, params, where) => {
+      warnings.push(problemAt(code, params, where));
     };
 
     const value = document.value;
@@ -166,7 +191,7 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
 
     const runSchema = (validate: ValidateFunction, data: unknown, base: readonly PathSegment[]): boolean => {
       if (validate(data)) return true;
-      for (const error of validate.errors ?? []) translateError(error, data, base, report);
+      for (const error of validate.errors ?? []) translateError(error, data, base, report, inputListNames);
       return false;
     };
 
@@ -175,12 +200,12 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
     runSchema(validateFlowDocument, value, []);
 
     // Tasks, recursively, with their runners; ids must be unique across the whole flow.
-    const taskIds = new Map<string, readonly PathSegment[]>();
+    const taskIds = new Map<string, IdSite>();
     let taskCount = 0;
     let tooMany = false;
     const defaultsFor = collectPluginDefaults(value, plugins);
 
-    const checkTask = (task: unknown, path: readonly PathSegment[], parent: { def: TaskSchema; id: string } | undefined, depth: number): void => {
+    const checkTask = (task: unknown, path: readonly PathSegment[], parent: Parent | undefined, depth: number): void => {
       taskCount++;
       if (taskCount > maxTasks) {
         if (!tooMany) report('SLU_FLOW_TOO_LARGE', { reason: `more than ${maxTasks} tasks` }, { path });
@@ -208,10 +233,10 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
         for (const error of validator.errors ?? []) {
           // A required property may come from the flow's pluginDefaults, as in Kestra.
           if (error.keyword === 'required' && error.instancePath === '' && provided.has(String(error.params.missingProperty))) continue;
-          translateError(error, task, path, report);
+          translateError(error, task, path, report, inputListNames);
         }
       }
-      if (parent?.def.runsChildrenAsOneJob) {
+      if (parent?.oneJob) {
         if (def.kind !== 'runnable') {
           report('SLU_FLOW_TASK_NOT_ALLOWED', { reason: `${def.type} cannot run inside ${parent.def.type}: only runnable tasks can` }, { path: [...path, 'type'] });
         }
@@ -221,15 +246,37 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
       }
       if (def.usesRunner) checkTaskRunner(task.taskRunner, [...path, 'taskRunner']);
       if (problems.length === before) runPluginCheck(def, task, path, report);
-      for (const property of def.childTasks ?? []) {
-        const children = task[property];
-        if (!Array.isArray(children)) continue;
-        if (depth + 1 > maxDepth) {
-          report('SLU_FLOW_TOO_LARGE', { reason: `tasks nested more than ${maxDepth} levels deep` }, { path: [...path, property] });
-          continue;
-        }
-        children.forEach((child, i) => checkTask(child, [...path, property, i], { def, id: String(task.id) }, depth + 1));
+      for (const property of def.inputDeclarations ?? []) checkInputs(task[property], [...path, property], document, report, warn);
+      walkChildren(def, task, path, depth);
+    };
+
+    /** Every child of a task, wherever the task keeps them (`TaskSchema.childTasks` and the like). */
+    const walkChildren = (def: TaskSchema, task: Record<string, unknown>, path: readonly PathSegment[], depth: number): void => {
+      const id = String(task.id);
+      const deeper = (at: readonly PathSegment[]): boolean => {
+        if (depth + 1 <= maxDepth) return true;
+        report('SLU_FLOW_TOO_LARGE', { reason: `tasks nested more than ${maxDepth} levels deep` }, { path: at });
+        return false;
+      };
+      const list = (children: unknown, at: readonly PathSegment[], parent: Parent): void => {
+        if (!Array.isArray(children) || !deeper(at)) return;
+        children.forEach((child, i) => checkTask(child, [...at, i], parent, depth + 1));
+      };
+      const main: Parent = { def, id, oneJob: def.runsChildrenAsOneJob === true };
+      for (const property of def.childTasks ?? []) list(task[property], [...path, property], main);
+      for (const property of def.childTaskMaps ?? []) {
+        const map = task[property];
+        if (!isPlainObject(map)) continue;
+        for (const [key, children] of Object.entries(map)) list(children, [...path, property, key], main);
       }
+      for (const { property, key } of def.childTaskEntries ?? []) {
+        const entries = task[property];
+        if (!Array.isArray(entries) || !deeper([...path, property])) continue;
+        entries.forEach((entry, i) => {
+          if (isPlainObject(entry) && entry[key] !== undefined) checkTask(entry[key], [...path, property, i, key], main, depth + 1);
+        });
+      }
+      for (const property of def.errorTasks ?? []) list(task[property], [...path, property], { def, id, oneJob: false });
     };
 
     const checkTaskRunner = (taskRunner: unknown, path: readonly PathSegment[]): void => {
@@ -247,7 +294,7 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
       if (Array.isArray(tasks)) tasks.forEach((task, i) => checkTask(task, [list, i], undefined, 1));
     }
 
-    const triggerIds = new Map<string, readonly PathSegment[]>();
+    const triggerIds = new Map<string, IdSite>();
     if (Array.isArray(value.triggers)) {
       value.triggers.forEach((trigger: unknown, i) => {
         const path = ['triggers', i];
@@ -265,7 +312,7 @@ export function createFlowValidator(plugins: FlowPlugins, options: FlowValidator
       });
     }
 
-    checkInputs(value.inputs, document, report);
+    checkInputs(value.inputs, ['inputs'], document, report, warn);
     checkExpressions(value, [], report, 0);
 
     return result(value as unknown as Flow);
@@ -301,27 +348,34 @@ function emptyProblem(): FlowProblem {
 
 type Report = (code: ErrorCode, params: ErrorParams, where: Located) => void;
 
+/** The task whose child is being checked, and whether its children run as its one job (WorkingDirectory's `tasks`). */
+type Parent = { readonly def: TaskSchema; readonly id: string; readonly oneJob: boolean };
+
+/** Where an id was first seen: the object's path, and the key that holds the id (`id`, or an input's legacy `name`). */
+type IdSite = { readonly path: readonly PathSegment[]; readonly key: string };
+
 function recordId(
-  seen: Map<string, readonly PathSegment[]>,
+  seen: Map<string, IdSite>,
   id: unknown,
   path: readonly PathSegment[],
   kind: 'task' | 'trigger' | 'input',
   document: ParsedDocument,
   report: Report,
+  key = 'id',
 ): void {
   if (typeof id !== 'string') return;
   const first = seen.get(id);
   if (!first) {
-    seen.set(id, path);
+    seen.set(id, { path, key });
     return;
   }
-  const params = { id, firstPath: formatPath(first), firstLine: document.locate([...first, 'id']).line };
-  if (kind === 'task') report('SLU_FLOW_DUPLICATE_TASK_ID', params, { path: [...path, 'id'] });
-  else report('SLU_FLOW_DUPLICATE_ID', { ...params, kind }, { path: [...path, 'id'] });
+  const params = { id, firstPath: formatPath(first.path), firstLine: document.locate([...first.path, first.key]).line };
+  if (kind === 'task') report('SLU_FLOW_DUPLICATE_TASK_ID', params, { path: [...path, key] });
+  else report('SLU_FLOW_DUPLICATE_ID', { ...params, kind }, { path: [...path, key] });
 }
 
 function runPluginCheck(plugin: PluginSchema, value: Record<string, unknown>, path: readonly PathSegment[], report: Report): void {
-  for (const issue of plugin.check?.(value) ?? []) report(issue.code, issue.params, { path: [...path, ...issue.path] });
+  for (const issue of plugin.check?.(value) ?? []) report(issue.code, issue.params, { path: [...path, ...issue.path], ...(issue.target ? { target: issue.target } : {}) });
 }
 
 /** Which required properties the flow's `pluginDefaults` provide for a task type (Kestra matches by prefix). */
@@ -344,18 +398,52 @@ function collectPluginDefaults(flow: Record<string, unknown>, plugins: FlowPlugi
   };
 }
 
-function checkInputs(inputs: unknown, document: ParsedDocument, report: Report): void {
+/**
+ * Input declarations (the flow's `inputs`, Pause's `onResume`), after their schema: unique ids, SELECT values,
+ * defaults of the declared type, no defaults on a FILE input (a file is uploaded with each execution), no ARRAY of
+ * ARRAY (Kestra's rules).
+ *
+ * Kestra's legacy key `name` stands in for a missing `id`, with a warning. The declaration is then replaced, in the
+ * validated document, by one with `id` (and no `name`), so that everything past validation (stored flows, input
+ * typing, the engine) only ever sees `id`. With both keys, `id` wins and `name` is dropped, with a warning too.
+ */
+function checkInputs(inputs: unknown, listPath: readonly PathSegment[], document: ParsedDocument, report: Report, warn: Report): void {
   if (!Array.isArray(inputs)) return;
-  const seen = new Map<string, readonly PathSegment[]>();
+  const seen = new Map<string, IdSite>();
   inputs.forEach((input: unknown, i) => {
     if (!isPlainObject(input)) return;
-    const path = ['inputs', i];
-    recordId(seen, input.id, path, 'input', document, report);
+    const path = [...listPath, i];
+    let idKey = 'id';
+    if (input.name !== undefined) {
+      const { name, ...rest } = input;
+      if (input.id === undefined) {
+        idKey = 'name';
+        warn('SLU_FLOW_DEPRECATED', { what: 'the input key "name"', instead: 'write "id" instead' }, { path: [...path, 'name'], target: 'key' });
+        inputs[i] = { id: name, ...rest };
+      } else {
+        warn('SLU_FLOW_DEPRECATED', { what: 'the input key "name"', instead: 'it is ignored, since this input has an "id"' }, { path: [...path, 'name'], target: 'key' });
+        inputs[i] = rest;
+      }
+    } else if (input.id === undefined) {
+      report('SLU_FLOW_REQUIRED_PROPERTY', { property: 'id' }, { path });
+    }
+    recordId(seen, input[idKey], path, 'input', document, report, idKey);
     const type = input.type;
     if ((type === 'SELECT' || type === 'ENUM' || type === 'MULTISELECT') && input.values === undefined) {
       report('SLU_FLOW_REQUIRED_PROPERTY', { property: 'values' }, { path });
     }
+    if (type === 'ARRAY' && input.itemType === 'ARRAY') {
+      report('SLU_FLOW_INVALID_VALUE', { reason: 'the itemType of an ARRAY input cannot be ARRAY (lists of lists are not supported)' }, { path: [...path, 'itemType'] });
+    }
     if (!('defaults' in input) || input.defaults === null) return;
+    if (type === 'FILE') {
+      report(
+        'SLU_FLOW_INVALID_VALUE',
+        { reason: 'a FILE input cannot have defaults: its file is uploaded with each execution (remove defaults, or make the input required: false)' },
+        { path: [...path, 'defaults'], target: 'key' },
+      );
+      return;
+    }
     const defaults = input.defaults;
     if (typeof defaults === 'string' && hasExpression(defaults)) return;
     const where = { path: [...path, 'defaults'] };
@@ -465,7 +553,7 @@ function checkExpressions(value: unknown, path: PathSegment[], report: Report, d
 }
 
 /** Turn one ajv error into a problem with a precise code, path and message. */
-function translateError(error: ErrorObject, data: unknown, base: readonly PathSegment[], report: Report): void {
+function translateError(error: ErrorObject, data: unknown, base: readonly PathSegment[], report: Report, inputLists: ReadonlySet<string>): void {
   const relative = pointerToPath(error.instancePath, data);
   const path = [...base, ...relative];
   const value = error.data;
@@ -488,7 +576,8 @@ function translateError(error: ErrorObject, data: unknown, base: readonly PathSe
       return report('SLU_FLOW_INVALID_ENUM', { allowed: String(error.params.allowedValue), actual: JSON.stringify(value) }, { path });
     case 'pattern':
     case 'maxLength':
-      if (last === 'id' || last === 'namespace') return reportId(last, value, path, report);
+      if (last === 'id' || last === 'namespace') return reportId(last, value, path, report, inputLists);
+      if (last === 'name' && isInputPath(path, inputLists)) return reportId('id', value, path, report, inputLists);
       break;
     case 'format':
       if (error.params.format === 'duration') {
@@ -508,14 +597,21 @@ function translateError(error: ErrorObject, data: unknown, base: readonly PathSe
   report('SLU_FLOW_INVALID_VALUE', { reason: error.message ?? `fails ${error.keyword}` }, { path });
 }
 
-function reportId(kind: 'id' | 'namespace', value: unknown, path: readonly PathSegment[], report: Report): void {
+function reportId(kind: 'id' | 'namespace', value: unknown, path: readonly PathSegment[], report: Report, inputLists: ReadonlySet<string>): void {
   const actual = JSON.stringify(value);
   if (kind === 'namespace') return report('SLU_FLOW_INVALID_NAMESPACE', { actual, pattern: NAMESPACE_PATTERN, max: NAMESPACE_MAX }, { path });
   if (path.length === 1) return report('SLU_FLOW_INVALID_ID', { actual, pattern: FLOW_ID_PATTERN, max: FLOW_ID_MAX }, { path });
-  if (path[0] === 'inputs' || path[0] === 'outputs') {
+  if (isInputPath(path, inputLists)) {
     return report('SLU_FLOW_INVALID_ID', { actual, pattern: INPUT_ID_PATTERN, max: INPUT_ID_MAX }, { path });
   }
   report('SLU_FLOW_INVALID_ID', { actual, pattern: TASK_ID_PATTERN, max: TASK_ID_MAX }, { path });
+}
+
+/** Whether `path` is a key of an input declaration: the flow's `inputs[i].x` or `outputs[i].x`, or a task's `onResume[i].x`. */
+function isInputPath(path: readonly PathSegment[], inputLists: ReadonlySet<string>): boolean {
+  if (path[0] === 'inputs' || path[0] === 'outputs') return true;
+  const list = path[path.length - 3];
+  return path.length > 3 && typeof list === 'string' && inputLists.has(list);
 }
 
 /** JSON pointer → path segments; array indexes become numbers so paths print as `tasks[0]`. */
