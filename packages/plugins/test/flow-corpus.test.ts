@@ -189,7 +189,7 @@ const expectations: Record<string, Expected[]> = {
     { code: 'SLU_FLOW_REQUIRED_PROPERTY', path: 'tasks[0]', line: 4, message: "missing required property \"script\"" },
   ],
   'second-document-invalid': [
-    { code: 'SLU_FLOW_UNKNOWN_TASK_TYPE', path: 'tasks[0].type', line: 12, document: 1, message: "unknown task type \"io.kestra.plugin.core.log.Lg\"; did you mean \"io.kestra.plugin.core.log.Log\"?" },
+    { code: 'SLU_FLOW_UNKNOWN_TASK_TYPE', path: 'tasks[0].type', line: 12, document: 1, message: "unknown task type \"io.kestra.plugin.core.log.Lg\"; did you mean \"io.kestra.plugin.core.log.Log\", \"io.kestra.plugin.core.flow.Dag\" or \"io.kestra.plugin.core.flow.If\"?" },
   ],
   'task-id-with-dot': [
     { code: 'SLU_FLOW_INVALID_ID', path: 'tasks[0].id', line: 4, message: "invalid id \"my.task\": must match ^[a-zA-Z0-9][a-zA-Z0-9_-]*$ and be 1 to 256 characters" },

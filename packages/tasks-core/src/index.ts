@@ -1,15 +1,46 @@
 import type { PluginSet } from '@sluice/plugin-api';
+import {
+  allowFailureTask,
+  dagTask,
+  eachParallelTask,
+  eachSequentialTask,
+  flowControlTasks,
+  forEachTask,
+  ifTask,
+  parallelTask,
+  pauseTask,
+  sequentialTask,
+  switchTask,
+  waitForTask,
+} from './flow-control.js';
 import { localFilesTask } from './local-files.js';
 import { logTask } from './log.js';
 import { scheduleTrigger } from './schedule.js';
 import { workingDirectoryTask } from './working-directory.js';
 
 export { localFilesTask, logTask, scheduleTrigger, workingDirectoryTask };
+export {
+  allowFailureTask,
+  dagTask,
+  eachParallelTask,
+  eachSequentialTask,
+  flowControlTasks,
+  forEachTask,
+  ifTask,
+  parallelTask,
+  pauseTask,
+  sequentialTask,
+  switchTask,
+  waitForTask,
+};
 export { parseInputFiles, parseOutputFiles, resolveInside, uploadOutputFiles, writeInputFiles } from './files.js';
 export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
 
-/** Core plugins: Log, LocalFiles, WorkingDirectory and the Schedule trigger. */
+/**
+ * Core plugins: Log, LocalFiles, WorkingDirectory, Kestra's flowable tasks (resolved by the scheduler, never sent to
+ * a worker) and the Schedule trigger.
+ */
 export const corePlugins: PluginSet = {
-  tasks: [workingDirectoryTask, localFilesTask, logTask],
+  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks],
   triggers: [scheduleTrigger],
 };

@@ -1,5 +1,5 @@
 import { SluiceError } from '@sluice/core';
-import type { TaskSpec } from '@sluice/core';
+import type { PluginIssue, TaskSpec } from '@sluice/core';
 import type { ChildOutcome, TaskContext, TaskDefinition, TaskResult } from '@sluice/plugin-api';
 import { inputFilesSchema, outputFilesSchema } from './files-schema.js';
 import { parseInputFiles, parseOutputFiles, uploadOutputFiles, writeInputFiles } from './files.js';
@@ -52,15 +52,33 @@ async function runWorkingDirectory(properties: Readonly<Record<string, unknown>>
   return { state: warning ? 'WARNING' : 'SUCCESS', outputs: { outputFiles: uploaded } };
 }
 
+/**
+ * `cache` is Kestra's (files kept between executions, by pattern, for `ttl`), but Sluice does not implement it yet:
+ * every run starts from an empty directory. Refused at save, so that a flow relying on it does not silently run without.
+ */
+function checkWorkingDirectory(value: Readonly<Record<string, unknown>>): PluginIssue[] {
+  if (value.cache === undefined) return [];
+  return [
+    {
+      path: ['cache'],
+      target: 'key',
+      code: 'SLU_FLOW_UNSUPPORTED_PROPERTY',
+      params: { property: 'WorkingDirectory.cache', reason: 'every run starts from an empty directory, nothing is cached between executions; remove cache' },
+    },
+  ];
+}
+
 export const workingDirectoryTask: TaskDefinition = {
   type: 'io.kestra.plugin.core.flow.WorkingDirectory',
   aliases: ['io.kestra.core.tasks.flows.WorkingDirectory', 'io.kestra.core.tasks.flows.Worker'],
   title: 'Run tasks in one shared directory',
   description:
     'Runs its child tasks in order, on one worker, in one fresh temporary directory that is deleted afterwards. ' +
-    'Each child is reported as its own task run. Set `workerGroup` here, not on the children.',
+    'Each child is reported as its own task run. Set `workerGroup` here, not on the children. `errors` run as ' +
+    'ordinary tasks, outside the directory, when a child fails. `cache` is not supported yet and refused.',
   kind: 'flowable',
   childTasks: ['tasks'],
+  errorTasks: ['errors'],
   runsChildrenAsOneJob: true,
   properties: {
     inputFiles: inputFilesSchema,
@@ -82,9 +100,12 @@ export const workingDirectoryTask: TaskDefinition = {
         ttl: { type: 'string', format: 'duration' },
       },
       additionalProperties: false,
+      description: 'Not supported by Sluice yet: refused at save (Kestra keeps matching files between executions for ttl).',
     },
+    errors: { type: 'array', description: 'Tasks to run when a child task fails. They do not rescue it: this task still ends FAILED.' },
   },
   required: ['tasks'],
+  check: checkWorkingDirectory,
   run: runWorkingDirectory,
   outputs: {
     outputFiles: { type: 'object', additionalProperties: { type: 'string' }, description: 'Path → kestra:/// URI of each uploaded file.' },
