@@ -1,4 +1,5 @@
 import type { PluginSet } from '@sluice/plugin-api';
+import { coreTasks, echoTask, failTask, labelsTask, outputValuesTask, returnTask, sleepTask } from './core-tasks.js';
 import {
   allowFailureTask,
   dagTask,
@@ -19,6 +20,7 @@ import { scheduleTrigger } from './schedule.js';
 import { workingDirectoryTask } from './working-directory.js';
 
 export { localFilesTask, logTask, scheduleTrigger, workingDirectoryTask };
+export { coreTasks, echoTask, failTask, labelsTask, outputValuesTask, returnTask, sleepTask };
 export {
   allowFailureTask,
   dagTask,
@@ -38,9 +40,10 @@ export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
 
 /**
  * Core plugins: Log, LocalFiles, WorkingDirectory, Kestra's flowable tasks (resolved by the scheduler, never sent to
- * a worker) and the Schedule trigger.
+ * a worker), the in-process core tasks (Sleep, Fail, Return, Echo, OutputValues; Labels, applied by the scheduler)
+ * and the Schedule trigger.
  */
 export const corePlugins: PluginSet = {
-  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks],
+  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks],
   triggers: [scheduleTrigger],
 };
