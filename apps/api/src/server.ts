@@ -170,7 +170,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     void app.register(internalStorageRoutes, { prefix: '/api/v1', storage: deps.storage, uploadLimit: deps.uploadLimit ?? DEFAULT_UPLOAD_LIMIT });
   }
   if (deps.workers && auth.internalEnabled) void app.register(internalWorkerRoutes, { prefix: '/api/v1', workers: deps.workers });
-  if (deps.executions && deps.logs) void app.register(logRoutes, { prefix: '/api/v1', executions: deps.executions, logs: deps.logs });
+  if (deps.executions && deps.logs) void app.register(logRoutes, { prefix: '/api/v1', executions: deps.executions, logs: deps.logs, flows: deps.flows });
   return app;
 }
 

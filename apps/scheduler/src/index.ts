@@ -1,4 +1,4 @@
-export { createScheduler, DEFAULT_REQUEUE_AFTER_MS, newTaskRunId } from './scheduler.js';
+export { createScheduler, DEFAULT_REQUEUE_AFTER_MS, newTaskRunId, secretInputValues } from './scheduler.js';
 export { evaluate, executionOutputs, labelVariables, runVariables, templateVariables } from './variables.js';
 export type { VariableRun, VariableScope } from './variables.js';
 export { flowOutputs } from './flow-outputs.js';

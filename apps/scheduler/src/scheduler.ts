@@ -855,7 +855,7 @@ function endApplies(run: SchedulerTaskRun, child: boolean, attempt: number): boo
 /** The worker job for attempt `attempt` of `run` (of `task`, pluginDefaults applied), queued for worker group `group`. */
 function taskJob(
   execution: { readonly id: string; readonly namespace: string; readonly flowId: string; readonly flowRevision: number },
-  _flow: Flow,
+  flow: Flow,
   run: SchedulerTaskRun,
   task: TaskJob['task'],
   attempt: number,
@@ -864,7 +864,19 @@ function taskJob(
   queuedAt: string,
 ): TaskJob {
   const { id: executionId, namespace, flowId, flowRevision } = execution;
-  return { executionId, namespace, flowId, flowRevision, taskRunId: run.id, taskId: run.taskId, attempt, task, workerGroup: group, variables, queuedAt };
+  const masked = secretInputValues(flow, variables.inputs);
+  return { executionId, namespace, flowId, flowRevision, taskRunId: run.id, taskId: run.taskId, attempt, task, workerGroup: group, variables, ...(masked.length > 0 ? { masked } : {}), queuedAt };
+}
+
+/** The values of the flow's SECRET inputs in `inputs`: masked in task logs and outputs, as `secret()` values are. */
+export function secretInputValues(flow: Flow, inputs: unknown): string[] {
+  if (!isRecord(inputs)) return [];
+  const values: string[] = [];
+  for (const input of flow.inputs ?? []) {
+    const value = input.type === 'SECRET' ? inputs[input.id] : undefined;
+    if (typeof value === 'string' && value.length > 0) values.push(value);
+  }
+  return values;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

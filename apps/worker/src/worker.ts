@@ -579,6 +579,7 @@ export function createWorker(options: WorkerOptions): Worker {
         attempt: job.attempt,
         execution: { id: job.executionId, namespace: job.namespace, flowId: job.flowId, flowRevision: job.flowRevision },
         variables: job.variables as TaskVariables,
+        ...(job.masked && job.masked.length > 0 ? { masked: job.masked } : {}),
         storage: options.storage,
         runners: { registry: options.registries.runners, ...(options.runnerOptions ? { options: options.runnerOptions } : {}) },
         tasks: options.registries.tasks,

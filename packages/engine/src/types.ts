@@ -4,6 +4,7 @@
  * again when something changes (a task run ended, a retry delay elapsed, a kill was requested).
  */
 import type { Flow, TaskSpec } from '@sluice/core';
+import type { RunIndex } from './run-index.js';
 
 /** A task run's state as stored (Kestra's task-run states, KESTRA.md A7, plus SKIPPED/CANCELLED). */
 export type TaskRunStateName =
@@ -101,7 +102,7 @@ export interface DecideOptions {
    * with every run it writes) makes a decision cost what changed, not the execution's history. Built from
    * `execution.taskRuns` when absent.
    */
-  readonly index?: import('./run-index.js').RunIndex;
+  readonly index?: RunIndex;
   /** A fresh unique task run id. */
   readonly newTaskRunId: () => string;
   /** In [0, 1): jitter for `random` retries. Default Math.random. */

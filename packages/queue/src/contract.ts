@@ -47,6 +47,8 @@ export interface TaskJob {
   readonly workerGroup: string;
   /** Template variables: `inputs`, `outputs` (earlier task runs' outputs by task id), `vars`, `flow`, `execution`, `labels`. */
   readonly variables: Readonly<Record<string, unknown>>;
+  /** Values to mask (`******`) in the run's logs and outputs: the execution's SECRET inputs. */
+  readonly masked?: readonly string[];
   /** When the scheduler queued it (ISO-8601). */
   readonly queuedAt: string;
 }

@@ -120,6 +120,8 @@ export interface RunTaskOptions {
   readonly attempt: number;
   readonly execution: { readonly id: string; readonly namespace: string; readonly flowId: string; readonly flowRevision: number };
   readonly variables: TaskVariables;
+  /** Values masked in this run's logs and outputs from the start (SECRET inputs), as `secret()` values are. */
+  readonly masked?: readonly string[];
   /** Run in this existing directory (created if missing) and keep it. Default: a fresh one, removed afterwards. */
   readonly workingDirectory?: string;
   /** Where fresh working directories are created. Default: the OS temporary directory. */
@@ -200,6 +202,7 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     runners: createRunnerProvider(options.runners),
     now: options.now ?? (() => new Date()),
   };
+  for (const value of options.masked ?? []) job.masker.add(value);
   // A run that ends before it waits for the gate (disabled, setup failed) must not leave its rejection unhandled.
   options.startGate?.catch(() => undefined);
   const run = {

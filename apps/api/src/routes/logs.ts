@@ -22,6 +22,8 @@ import { executionJson } from './executions.js';
 import { createFollowHub } from './follow.js';
 import type { FollowTiming } from './follow.js';
 import { INTEGER_PARAMETER_MAX, pagingQueryProperties, parseDate } from './http.js';
+import type { FlowStore } from '../flow-store.js';
+import { secretInputMasker } from '../secret-inputs.js';
 
 export type LogStore = Pick<LogRepository, 'list' | 'stream' | 'search' | 'deleteByExecution'>;
 
@@ -31,6 +33,8 @@ export const LOG_SEARCH_PAGE_MAX = 1000;
 export interface LogRouteOptions extends FollowTiming {
   readonly executions: Pick<ExecutionRepository, 'get'>;
   readonly logs: LogStore;
+  /** To mask SECRET inputs in the executions the follow stream sends; without it they are sent as stored. */
+  readonly flows?: FlowStore;
 }
 
 /** Lines sent per poll of a log follow (the rest go on the next poll, at once). */
@@ -131,6 +135,7 @@ async function* downloadChunks(lines: AsyncIterable<StoredLogEntry>): AsyncGener
 
 export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, options) => {
   const { executions, logs } = options;
+  const masked = options.flows ? secretInputMasker(options.flows) : undefined;
   const { follow } = createFollowHub(app, options);
 
   async function existing(id: string): Promise<StoredExecution> {
@@ -239,12 +244,13 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
       await follow(request, reply, async (sse) => {
         if (sent !== undefined) execution = await existing(executionId);
         const snapshot = JSON.stringify(execution);
+        const shown = masked ? await masked(execution) : execution;
         if (snapshot !== sent) {
-          await sse.send('progress', executionJson(execution));
+          await sse.send('progress', executionJson(shown));
           sent = snapshot;
         }
         if (!isTerminal(execution)) return false;
-        await sse.send('end', executionJson(execution));
+        await sse.send('end', executionJson(shown));
         return true;
       });
     },

@@ -15,7 +15,7 @@ import type { Flow, FlowInput, TaskSpec } from '@sluice/core';
 import { decide, isTerminalTaskRunState, needsAnotherDecision, RunIndex, settleCreated, structureOf } from '@sluice/engine';
 import type { EngineAction, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { createDefaultRegistries } from '@sluice/plugins';
-import { applyPluginDefaults, evaluate, executionOutputs, flowOutputs, newTaskRunId, runVariables, templateVariables } from '@sluice/scheduler';
+import { applyPluginDefaults, evaluate, executionOutputs, flowOutputs, newTaskRunId, runVariables, secretInputValues, templateVariables } from '@sluice/scheduler';
 import type { VariableScope } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
@@ -179,6 +179,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           attempt: run.attempt,
           execution: { id: executionId, namespace: flow.namespace, flowId: flow.id, flowRevision: flow.revision ?? 1 },
           variables: variablesOf(run),
+          masked: secretInputValues(flow, inputs),
           storage,
           runners: {
             registry: registries.runners,
@@ -381,7 +382,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
       return false;
     }
     if (killed.signal.aborted) return true;
-    let typed: Record<string, unknown> = {};
+    let typed: Record<string, unknown>;
     try {
       typed = resolveInputs(onResume as Flow['inputs'], given);
     } catch (error) {
