@@ -473,9 +473,9 @@ function ancestorsOf(run: StoredTaskRun, runs: readonly StoredTaskRun[]): Stored
   return found;
 }
 
-/** Ids of the runs of top-level `errors` tasks and of everything below them (WorkingDirectory children). */
+/** Ids of the runs of `errors` tasks (the flow's and flowables') and of everything below them. */
 function errorsBranchRuns(runs: readonly { id: string; taskId: string; parentTaskRunId: string | null }[], errorsTaskIds: ReadonlySet<string>): Set<string> {
-  const found = new Set(runs.filter((run) => run.parentTaskRunId === null && errorsTaskIds.has(run.taskId)).map((run) => run.id));
+  const found = new Set(runs.filter((run) => errorsTaskIds.has(run.taskId)).map((run) => run.id));
   for (let grown = found.size > 0; grown; ) {
     grown = false;
     for (const run of runs) {

@@ -28,9 +28,11 @@ import type { LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
 import { ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
+import { structureOf } from '@sluice/engine';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
+import { secretInputMasker } from '../secret-inputs.js';
 import { rejectInvalidCharacters, rejectInvalidCharactersDeep } from '../invalid-characters.js';
 import { INTEGER_PARAMETER_MAX, pagingQueryProperties, parseDate } from './http.js';
 
@@ -79,6 +81,7 @@ function taskRunJson(execution: StoredExecution, run: StoredTaskRun): Record<str
     taskId: run.taskId,
     parentTaskRunId: run.parentTaskRunId,
     value: run.value,
+    ...(run.iteration !== null ? { iteration: run.iteration } : {}),
     state: stateJson(run.state, run.stateHistory, run.startDate, run.endDate),
     attempts: run.attempts,
     outputs: run.outputs ?? {},
@@ -280,6 +283,8 @@ async function readEmptyForm(request: FastifyRequest, boundary: string): Promise
 
 export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async (app, options) => {
   const { flows, executions, storage, queue } = options;
+  const masked = secretInputMasker(flows);
+  const present = async (execution: StoredExecution): Promise<Record<string, unknown>> => executionJson(await masked(execution));
   const uploadLimit = options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
   // One byte more than the limit reaches us, so an over-limit file is told apart from one of exactly the limit.
   await app.register(multipart, { limits: { fileSize: uploadLimit + 1, files: 100, fields: 1000, parts: 1100 }, throwFileSizeLimit: false });
@@ -483,9 +488,9 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           await executions.transition(executionId, ['CREATED'], 'FAILED').catch(() => undefined);
           throw error;
         }
-        if (!query.wait) return executionJson(execution);
+        if (!query.wait) return present(execution);
         try {
-          return executionJson(await waitForEnd(executionId, watch?.ended, reply));
+          return present(await waitForEnd(executionId, watch?.ended, reply));
         } finally {
           watch?.cancel();
         }
@@ -539,7 +544,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         page: query.page,
         size: query.size,
       });
-      return { results: found.results.map(executionJson), total: found.total };
+      return { results: await Promise.all(found.results.map(present)), total: found.total };
     },
   );
 
@@ -547,7 +552,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     const { id } = request.params as { id: string };
     const execution = await executions.get(id);
     if (!execution) throw executionNotFound(id);
-    return executionJson(execution);
+    return present(execution);
   });
 
   app.delete('/executions/:id/kill', { schema: { tags: ['executions'], summary: 'Kill an execution (→ KILLING)', params: idParams } }, async (request, reply) => {
@@ -559,7 +564,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       throw new SluiceError('SLU_API_EXECUTION_ENDED', { id, state: result.execution.state }, { id, state: result.execution.state });
     }
     await queue.killRequested(id);
-    return reply.status(202).send(executionJson(result.execution));
+    return reply.status(202).send(await present(result.execution));
   });
 
   app.post('/executions/:id/restart', { schema: { tags: ['executions'], summary: 'Restart a FAILED execution', params: idParams } }, async (request) => {
@@ -568,7 +573,9 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     const current = await executions.get(id);
     if (!current) throw executionNotFound(id);
     const stored = await flows.get(current.namespace, current.flowId, current.flowRevision);
-    const errorsTaskIds = ((stored?.flow as unknown as Flow | undefined)?.errors ?? []).map((task) => task.id);
+    // Every errors branch starts over: the flow's and those of flowable tasks (their runs are removed).
+    const storedFlow = stored?.flow as unknown as Flow | undefined;
+    const errorsTaskIds = storedFlow ? [...structureOf(storedFlow).byId.values()].filter((node) => node.branch === 'errors').map((node) => node.task.id) : [];
     const result = await executions.restart(id, { errorsTaskIds });
     if (result.status === 'not-found') throw executionNotFound(id);
     if (result.status === 'refused') {
@@ -576,7 +583,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     }
     const { execution } = result;
     await queue.executionRestarted({ executionId: id, namespace: execution.namespace, flowId: execution.flowId });
-    return executionJson(execution);
+    return present(execution);
   });
 
   /** Resume requests: what the route read (the execution, its first PAUSED run and the typed `onResume` inputs). */
