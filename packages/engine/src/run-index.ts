@@ -57,9 +57,20 @@ export class RunIndex {
 
   constructor(readonly structure: FlowStructure) {}
 
+  /**
+   * Index `runs`, parents before their children whatever their order: runs created in the same millisecond come back
+   * from storage in any order, and a child's group needs its parent's task to count loop values.
+   */
   static build(structure: FlowStructure, runs: readonly EngineTaskRun[]): RunIndex {
     const index = new RunIndex(structure);
-    for (const run of runs) index.upsert(run);
+    const byId = new Map(runs.map((run) => [run.id, run]));
+    const add = (run: EngineTaskRun, depth: number): void => {
+      if (index.#runs.has(run.id)) return;
+      const parent = run.parentTaskRunId === undefined ? undefined : byId.get(run.parentTaskRunId);
+      if (parent && depth < 64) add(parent, depth + 1);
+      index.upsert(run);
+    };
+    for (const run of runs) add(run, 0);
     return index;
   }
 

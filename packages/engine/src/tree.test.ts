@@ -305,3 +305,20 @@ describe('engine tree: Labels and cost', () => {
     expect(sim.state).toBe('SUCCESS');
   });
 });
+
+describe('engine tree: the run index', () => {
+  it('indexes children listed before their parent (runs stored in the same millisecond come back in any order)', async () => {
+    const { RunIndex } = await import('./run-index.js');
+    const { structureOf } = await import('./structure.js');
+    const { decide } = await import('./decide.js');
+    const f = flow([{ id: 'each', type: `${F}ForEach`, values: ['x', 'y', 'z'], concurrencyLimit: 2, tasks: [log('t')] }]);
+    const runs = [
+      { id: 'c1', taskId: 't', parentTaskRunId: 'p', value: 'x', state: 'RUNNING' as const, attempt: 1 },
+      { id: 'p', taskId: 'each', state: 'RUNNING' as const, attempt: 1, engineState: { values: ['x', 'y', 'z'] } },
+      { id: 'c2', taskId: 't', parentTaskRunId: 'p', value: 'y', state: 'RUNNING' as const, attempt: 1 },
+    ];
+    const index = RunIndex.build(structureOf(f), runs);
+    expect(decide(f, { id: 'e', state: 'RUNNING', taskRuns: [] }, { now: new Date(), newTaskRunId: () => 'n', index }).actions).toEqual([]);
+    expect(decide(f, { id: 'e', state: 'RUNNING', taskRuns: runs }, { now: new Date(), newTaskRunId: () => 'n' }).actions).toEqual([]);
+  });
+});
