@@ -79,7 +79,9 @@ await describeWithPostgres('models', (postgres) => {
     const { taskRuns, ...rest } = read;
     expect(rest).toEqual({ ...execution, updatedAt: created.updatedAt, version: 0 });
     expect(taskRuns).toHaveLength(1);
-    expect(taskRuns[0]).toEqual({ ...taskRun, updatedAt: taskRuns[0]!.updatedAt });
+    // iteration and engineState default to null; seq numbers the runs in insertion order.
+    expect(taskRuns[0]).toEqual({ ...taskRun, iteration: null, engineState: null, seq: taskRuns[0]!.seq, updatedAt: taskRuns[0]!.updatedAt });
+    expect(typeof taskRuns[0]!.seq).toBe('bigint');
 
     // Defaults, nullable columns, the label index's operator, and the cascade.
     const bare = await db.prisma.execution.create({

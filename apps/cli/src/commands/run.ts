@@ -150,7 +150,21 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     for (let parent = run.parentTaskRunId ? byId.get(run.parentTaskRunId) : undefined; parent && depth < 64; parent = parent.parentTaskRunId ? byId.get(parent.parentTaskRunId) : undefined) depth++;
     return depth;
   };
-  const label = (run: RunRecord): string => `${'  '.repeat(depthOf(run))}${run.taskId}${run.value !== undefined ? ` [${run.value}]` : ''}${run.iteration !== undefined ? ` #${run.iteration}` : ''}`;
+  // Top-level runs show their place in the flow (`[2/5]`); nested ones are indented under their parent.
+  const topLevel = structure.main.length + structure.errors.length;
+  const topLevelRuns: string[] = [];
+  const label = (run: RunRecord): string => {
+    const depth = depthOf(run);
+    let place = '';
+    if (depth === 0) {
+      if (!topLevelRuns.includes(run.id)) topLevelRuns.push(run.id);
+      place = `[${topLevelRuns.indexOf(run.id) + 1}/${topLevel}] `;
+    }
+    return `${'  '.repeat(depth)}${place}${name(run)}`;
+  };
+  /** The run on its end line: indented, no place. */
+  const name = (run: RunRecord): string => `${run.taskId}${run.value !== undefined ? ` [${run.value}]` : ''}${run.iteration !== undefined ? ` #${run.iteration}` : ''}`;
+  const endName = (run: RunRecord): string => `${'  '.repeat(depthOf(run))}${name(run)}`;
   const touch = (run: RunRecord): void => {
     if (!byId.has(run.id)) {
       runs.push(run);
@@ -225,7 +239,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     else delete run.error;
     setState(run, outcome.state as TaskRunStateName);
     const seconds = ((Date.parse(outcome.endedAt) - Date.parse(outcome.startedAt)) / 1000).toFixed(1);
-    out(`── ${label(run)} ${outcome.state} in ${seconds} s${outcome.error ? `: ${outcome.error.message}` : ''}`);
+    out(`── ${endName(run)} ${outcome.state} in ${seconds} s${outcome.error ? `: ${outcome.error.message}` : ''}`);
   };
 
   // Work in flight (task runs, retry delays) and wake-ups: the loop decides again whenever one of them settles.
@@ -273,7 +287,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
         if (action.log) out(`   ${action.log.message}`);
         if (action.state && action.state !== run.state) {
           setState(run, action.state);
-          if (isTerminalTaskRunState(action.state)) out(`── ${label(run)} ${action.state}`);
+          if (isTerminalTaskRunState(action.state)) out(`── ${endName(run)} ${action.state}`);
           else if (action.state === 'PAUSED') out(`── ${label(run)} PAUSED`);
         } else {
           touch(run);
@@ -331,7 +345,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
         if (!run) return;
         setState(run, 'RETRYING');
         if (state === 'RUNNING') state = 'RETRYING';
-        out(`── ${label(run)} FAILED: retrying in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
+        out(`── ${endName(run)} FAILED: retrying in ${(action.delayMs / 1000).toFixed(1)} s (attempt ${action.attempt})`);
         start(async () => {
           await delay(action.delayMs, killed.signal);
           if (killed.signal.aborted) return;
