@@ -176,6 +176,26 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     };
   }
 
+  /**
+   * One step of an execution at a time in this process: steps of one execution take turns on its row lock anyway, and
+   * a step that waited here starts from the copy the previous one left in memory (one round trip), where racing for
+   * the lock made all but one read the execution again (a ForEach whose children end together paid that per child).
+   */
+  const tails = new Map<string, Promise<unknown>>();
+  function locked<T>(executionId: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution): Promise<T | undefined> {
+    const previous = tails.get(executionId) ?? Promise.resolve();
+    const next = previous.then(
+      () => db.scheduler.withExecution(executionId, fn, hint),
+      () => db.scheduler.withExecution(executionId, fn, hint),
+    );
+    const tail = next.catch(() => undefined);
+    tails.set(executionId, tail);
+    void tail.then(() => {
+      if (tails.get(executionId) === tail) tails.delete(executionId);
+    });
+    return next;
+  }
+
   /** The flow of a revision (cached: revisions never change). Inside a lock, pass its `tx` (no second connection). */
   async function loadFlow(namespace: string, flowId: string, revision: number, tx?: ExecutionTx): Promise<Flow> {
     const key = `${namespace}\u0000${flowId}\u0000${revision}`;
@@ -190,14 +210,42 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   /**
+   * The run index of an execution, kept between its steps: a step starting from the copy the previous one left in
+   * memory has the same run objects, so only the runs that changed (a worker's result) are indexed again; any other
+   * copy (read from Postgres, a run removed) rebuilds it. A step costs what changed, not the execution's history.
+   */
+  const indexes = new Map<string, { flow: Flow; index: RunIndex; seen: Map<string, SchedulerTaskRun>; open: boolean }>();
+  function indexFor(execution: LockedExecution, flow: Flow): { index: RunIndex; seen: Map<string, SchedulerTaskRun> } {
+    let entry = indexes.get(execution.id);
+    // `open`: a step used it and did not commit (its attempt was abandoned): it may hold runs that were never stored.
+    if (entry && entry.flow === flow && !entry.open) {
+      entry.open = true;
+      for (const run of execution.taskRuns) {
+        if (entry.seen.get(run.id) === run) continue;
+        entry.index.upsert(toEngineRun(run));
+        entry.seen.set(run.id, run);
+      }
+      if (entry.seen.size === execution.taskRuns.length && entry.index.size === execution.taskRuns.length) return entry;
+    }
+    if (indexes.size >= 2000) indexes.clear();
+    entry = {
+      flow,
+      index: RunIndex.build(structureOf(flow), execution.taskRuns.map(toEngineRun)),
+      seen: new Map(execution.taskRuns.map((run) => [run.id, run])),
+      open: true,
+    };
+    indexes.set(execution.id, entry);
+    return entry;
+  }
+
+  /**
    * Decide and apply inside the lock until the engine has nothing more to do right now; returns the jobs to enqueue
    * after commit. The run index and the outputs are built once per step and kept current as runs are written.
    */
   async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<Step> {
     const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
-    const structure = structureOf(flow);
     const runs = new Map(execution.taskRuns.map((run) => [run.id, run]));
-    const index = RunIndex.build(structure, execution.taskRuns.map(toEngineRun));
+    const { index, seen } = indexFor(execution, flow);
     let state = execution.state as ExecutionStateName;
     let labels = execution.labels;
     const jobs: { job: TaskJob; delayMs: number }[] = [];
@@ -216,6 +264,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const before = runs.get(run.id);
       runs.set(run.id, run);
       index.upsert(toEngineRun(run));
+      seen.set(run.id, run);
       if (run.outputs !== null || (before && before.outputs !== null)) outputs = undefined;
       await tx.saveTaskRun(run);
     };
@@ -400,7 +449,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   /** Advance one execution: decide under its lock, then enqueue and notify. */
   async function advance(executionId: string): Promise<void> {
-    await afterCommit(await db.scheduler.withExecution(executionId, (execution, tx) => advanceLocked(execution, tx)));
+    await afterCommit(await locked(executionId, (execution, tx) => advanceLocked(execution, tx)));
   }
 
   /** After a locked step committed: enqueue its jobs, publish the update, and on an end let a QUEUED execution start. */
@@ -408,6 +457,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (!step) return;
     const { execution, jobs, state } = step;
     const ended = isTerminalExecutionState(state);
+    const kept = indexes.get(execution.id);
+    if (ended) indexes.delete(execution.id);
+    else if (kept) kept.open = false;
     const stored = ended ? await step.ended : undefined;
     // Sent together: over Redis they share one round trip, and none of them depends on another.
     await Promise.all([
@@ -442,7 +494,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   async function admitExecution(executionId: string, hint?: KnownExecution): Promise<void> {
     // An execution to start later (Kestra's scheduleDate) that reached here early: put it off until its date.
     let later: { until: Date; namespace: string; flowId: string } | undefined;
-    const outcome = await db.scheduler.withExecution(executionId, async (execution, tx): Promise<Step> => {
+    const outcome = await locked(executionId, async (execution, tx): Promise<Step> => {
       later = undefined;
       if (execution.state !== 'CREATED' && execution.state !== 'QUEUED') return advanceLocked(execution, tx);
       if (execution.state === 'CREATED' && execution.scheduleDate && execution.scheduleDate.getTime() > now().getTime()) {
@@ -501,7 +553,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   async function onResult(message: ResultMessage): Promise<void> {
-    const outcome = await db.scheduler.withExecution(message.executionId, async (execution, tx) => {
+    const outcome = await locked(message.executionId, async (execution, tx) => {
       const run = execution.taskRuns.find((r) => r.id === message.taskRunId);
       // The last log lines of a task run come with its end, and are stored even when the end itself no longer applies
       // (a run killed meanwhile still shows what it printed), but only once: a second delivery of the same report
@@ -771,7 +823,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * them again (the idempotency key makes it a no-op when the job exists), then advance.
    */
   async function reenqueueInFlight(executionId: string): Promise<void> {
-    const outcome = await db.scheduler.withExecution(executionId, async (execution, tx) => {
+    const outcome = await locked(executionId, async (execution, tx) => {
       const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
       const jobs = waitingJobs(flow, execution);
       const advanced = await advanceLocked(execution, tx);
@@ -786,7 +838,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    */
   async function requeueTaskRuns(executionId: string, taskRunIds: readonly string[], running = false): Promise<number> {
     let jobs: { job: TaskJob; delayMs: number }[] = [];
-    await db.scheduler.withExecution(executionId, async (execution, tx) => {
+    await locked(executionId, async (execution, tx) => {
       jobs = [];
       if (execution.state !== 'RUNNING' && execution.state !== 'RETRYING') return;
       const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
