@@ -199,13 +199,13 @@ describe('examples/flow-control', () => {
     expect(execution.state.current).toBe('SUCCESS');
     expect(runs(execution)).toEqual([
       'each_region SUCCESS',
-      'deploy[eu-west] SUCCESS',
-      'only_us[eu-west] SUCCESS',
-      'deploy[us-east] SUCCESS',
-      'only_us[us-east] SUCCESS',
+      'deploy[eu-west]#0 SUCCESS',
+      'only_us[eu-west]#0 SUCCESS',
+      'deploy[us-east]#1 SUCCESS',
+      'only_us[us-east]#1 SUCCESS',
       'notify_us_team SUCCESS',
-      'deploy[ap-south] SUCCESS',
-      'only_us[ap-south] SUCCESS',
+      'deploy[ap-south]#2 SUCCESS',
+      'only_us[ap-south]#2 SUCCESS',
       'summary SUCCESS',
     ]);
     expect(varOf(execution, 'deploy', 'endpoint', 'ap-south')).toBe('https://ap-south.example.com');
@@ -243,7 +243,7 @@ describe('examples/flow-control', () => {
   it('each-sequential.yml: values from a JSON string, duplicates once, in order', async () => {
     const { execution } = await runExample('each-sequential.yml');
     expect(execution.state.current).toBe('SUCCESS');
-    expect(runs(execution)).toEqual(['each_month SUCCESS', 'archive[2024-01] SUCCESS', 'archive[2024-02] SUCCESS', 'archive[2024-03] SUCCESS', 'done SUCCESS']);
+    expect(runs(execution)).toEqual(['each_month SUCCESS', 'archive[2024-01]#0 SUCCESS', 'archive[2024-02]#1 SUCCESS', 'archive[2024-03]#2 SUCCESS', 'done SUCCESS']);
     expect(varOf(execution, 'archive', 'archive', '2024-02')).toBe('logs-2024-02.tar.gz');
   });
 
@@ -595,13 +595,13 @@ tasks:
     expect(execution.state.current).toBe('SUCCESS');
     expect(runs(execution)).toEqual([
       'for_each SUCCESS',
-      'before_if[value 1] SUCCESS',
-      'if[value 1] SUCCESS',
-      'before_if[value 2] SUCCESS',
-      'if[value 2] SUCCESS',
+      'before_if[value 1]#0 SUCCESS',
+      'if[value 1]#0 SUCCESS',
+      'before_if[value 2]#1 SUCCESS',
+      'if[value 2]#1 SUCCESS',
       'after_if SUCCESS',
-      'before_if[value 3] SUCCESS',
-      'if[value 3] SUCCESS',
+      'before_if[value 3]#2 SUCCESS',
+      'if[value 3]#2 SUCCESS',
     ]);
     expect(runOf(execution, 'before_if', 'value 3').outputs).toEqual({ value: 'Before if value 3' });
     expect(runOf(execution, 'after_if').outputs).toEqual({ value: 'After if value 2' });
@@ -653,13 +653,13 @@ tasks:
     expect(loop.execution.state.current).toBe('SUCCESS');
     expect(runs(loop.execution)).toEqual([
       'each_sequential SUCCESS',
-      'before_if[value 1] SUCCESS',
-      'if[value 1] SUCCESS',
-      'before_if[value 2] SUCCESS',
-      'if[value 2] SUCCESS',
+      'before_if[value 1]#0 SUCCESS',
+      'if[value 1]#0 SUCCESS',
+      'before_if[value 2]#1 SUCCESS',
+      'if[value 2]#1 SUCCESS',
       'after_if SUCCESS',
-      'before_if[value 3] SUCCESS',
-      'if[value 3] SUCCESS',
+      'before_if[value 3]#2 SUCCESS',
+      'if[value 3]#2 SUCCESS',
     ]);
     expect(runOf(loop.execution, 'after_if').outputs).toEqual({ value: 'After if value 2' });
 
@@ -679,7 +679,7 @@ tasks:
         format: "{{ task.id }} with value '{{ taskrun.value }}'"
 `);
     expect(bullets.execution.state.current).toBe('SUCCESS');
-    expect(runs(bullets.execution)).toEqual(['each-sequential SUCCESS', 'each-value[value 1] SUCCESS', 'each-value[value 2] SUCCESS', 'each-value[value 3] SUCCESS']);
+    expect(runs(bullets.execution)).toEqual(['each-sequential SUCCESS', 'each-value[value 1]#0 SUCCESS', 'each-value[value 2]#1 SUCCESS', 'each-value[value 3]#2 SUCCESS']);
     expect(runOf(bullets.execution, 'each-value', 'value 2').outputs).toEqual({ value: "each-value with value 'value 2'" });
   });
 

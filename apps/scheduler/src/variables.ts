@@ -4,7 +4,7 @@
  *
  * - `outputs.<taskId>`: a run's outputs; a run inside loops is indexed by the values of its ancestors (outermost
  *   first) and its own: `outputs.t[value]`, `outputs.t[outer][inner]`. Runs of one task id are merged.
- * - `taskrun`: `{id, value, iteration, parentId}`; `parents`: the ancestors that have a value or outputs, closest
+ * - `taskrun`: `{id, startDate, value, iteration, parentId}`; `parents`: the ancestors that have a value or outputs, closest
  *   first, each `{taskrun: {value}, outputs}`; `parent` = `parents[0]`.
  * - `labels`: the flow's, then the execution's; dotted keys are also nested (`labels.system.correlationId`), and
  *   `system.correlationId` is the execution's id unless a label sets it.
@@ -34,6 +34,8 @@ export interface VariableRun {
   readonly parentTaskRunId?: string | null;
   readonly value?: string | null;
   readonly iteration?: number | null;
+  /** Its state history, oldest first: `taskrun.startDate` is the first entry's date (when it was created), as in Kestra. */
+  readonly stateHistory?: readonly { readonly date: string }[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -134,6 +136,7 @@ export function runVariables(base: Record<string, unknown>, run: VariableRun, by
     ...base,
     taskrun: {
       id: run.id,
+      ...(run.stateHistory?.[0] ? { startDate: run.stateHistory[0].date } : {}),
       ...(run.value !== null && run.value !== undefined ? { value: run.value } : {}),
       ...(run.iteration !== null && run.iteration !== undefined ? { iteration: run.iteration } : {}),
       ...(run.parentTaskRunId ? { parentId: run.parentTaskRunId } : {}),

@@ -195,6 +195,8 @@ interface Context {
 interface Planned {
   readonly task: TaskSpec;
   readonly value?: string;
+  /** The value's 0-based position in a loop (`taskrun.iteration` of its runs). */
+  readonly iteration?: number;
 }
 
 /** The children of a branch, in the order they are created. */
@@ -210,7 +212,7 @@ function listPlan(tasks: readonly TaskSpec[]): Plan {
 /** Every value × every task, value first: `v1:t1, v1:t2, v2:t1...` (Kestra's flattened loop plan). */
 function loopPlan(values: readonly string[], tasks: readonly TaskSpec[]): Plan {
   const n = tasks.length;
-  return { size: values.length * n, at: (i) => ({ task: tasks[i % n] as TaskSpec, value: values[Math.floor(i / n)] as string }) };
+  return { size: values.length * n, at: (i) => ({ task: tasks[i % n] as TaskSpec, value: values[Math.floor(i / n)] as string, iteration: Math.floor(i / n) }) };
 }
 
 const EMPTY_PLAN: Plan = listPlan([]);
@@ -278,8 +280,9 @@ function evaluationsOf(node: TaskNode | undefined, task: TaskSpec): Record<strin
   return Object.keys(evaluate).length > 0 ? evaluate : undefined;
 }
 
-function create(context: Context, planned: Planned, parent: EngineTaskRun | undefined, iteration?: number): void {
+function create(context: Context, planned: Planned, parent: EngineTaskRun | undefined, waitForIteration?: number): void {
   const node = context.structure.byId.get(planned.task.id);
+  const iteration = waitForIteration ?? planned.iteration;
   const evaluate = evaluationsOf(node, planned.task);
   context.actions.push({
     type: 'create',
@@ -363,12 +366,24 @@ function nextParallel(context: Context, group: ChildGroup, plan: Plan, limit: nu
 function nextConcurrent(context: Context, group: ChildGroup, values: readonly string[], tasks: readonly TaskSpec[], limit: number, parent: EngineTaskRun): void {
   for (const value of [...group.readyValues]) {
     const done = group.perValue.get(value)?.count ?? 0;
-    create(context, { task: tasks[done] as TaskSpec, value }, parent);
+    create(context, { task: tasks[done] as TaskSpec, value, iteration: positionOf(values, value) }, parent);
   }
   const started = group.perValue.size;
   const active = started - group.finishedValues;
   const slots = limit > 0 ? Math.max(0, limit - active) : values.length - started;
-  for (let i = started; i < Math.min(values.length, started + slots); i++) create(context, { task: tasks[0] as TaskSpec, value: values[i] as string }, parent);
+  for (let i = started; i < Math.min(values.length, started + slots); i++) create(context, { task: tasks[0] as TaskSpec, value: values[i] as string, iteration: i }, parent);
+}
+
+const positions = new WeakMap<readonly string[], Map<string, number>>();
+
+/** The position of `value` in a loop's values (they are distinct), from a map built once per values list. */
+function positionOf(values: readonly string[], value: string): number {
+  let map = positions.get(values);
+  if (!map) {
+    map = new Map(values.map((v, i) => [v, i]));
+    positions.set(values, map);
+  }
+  return map.get(value) ?? 0;
 }
 
 /** DAG: as PAR, creating a task only once each task it depends on has ended. */

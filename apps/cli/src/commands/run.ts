@@ -10,7 +10,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createFlowValidator, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
+import { createFlowValidator, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, TaskSpec } from '@sluice/core';
 import { decide, isTerminalTaskRunState, needsAnotherDecision, RunIndex, settleCreated, structureOf } from '@sluice/engine';
 import type { EngineAction, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
@@ -47,6 +47,8 @@ interface RunRecord {
   value?: string;
   iteration?: number;
   engineState?: EngineRunState;
+  /** When it was created: `taskrun.startDate`. */
+  stateHistory?: { date: string }[];
   state: TaskRunStateName;
   attempt: number;
   firstStartedAt?: string;
@@ -127,7 +129,8 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   let started = originalStart;
   let attempt = 1;
   let state: ExecutionStateName = 'CREATED';
-  let labels: { key: string; value: string }[] = [];
+  // The flow's labels, as an execution the API creates has them; a Labels task adds to them or changes them.
+  let labels: { key: string; value: string }[] = flowLabels(flow).map((label) => ({ key: label.key, value: label.value }));
   const runs: RunRecord[] = [];
   const byId = new Map<string, RunRecord>();
   const structure = structureOf(flow);
@@ -143,6 +146,9 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   };
   const killed = new AbortController();
   options.signal?.addEventListener('abort', () => killed.abort(), { once: true });
+  // Aborted once the execution ended: wake-ups and a --resume-after wait still pending are then moot.
+  const finished = new AbortController();
+  const moot = AbortSignal.any([killed.signal, finished.signal]);
   out(`execution ${executionId} of ${flow.namespace}.${flow.id}`);
 
   const depthOf = (run: RunRecord): number => {
@@ -210,7 +216,15 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           signal: killed.signal,
           onLog: (entry: TaskLogEntry) => out(`${time(new Date(entry.timestamp))} ${entry.level.padEnd(5)} ${entry.taskId}  ${entry.message}`),
           onChildStart: (child) => {
-            const record: RunRecord = { id: child.taskRunId, taskId: child.taskId, parentTaskRunId: child.parentTaskRunId, state: 'RUNNING', attempt: child.attempt, outputs: {} };
+            const record: RunRecord = {
+              id: child.taskRunId,
+              taskId: child.taskId,
+              parentTaskRunId: child.parentTaskRunId,
+              stateHistory: [{ date: new Date().toISOString() }],
+              state: 'RUNNING',
+              attempt: child.attempt,
+              outputs: {},
+            };
             touch(record);
             out(`   ${label(record)}`);
           },
@@ -271,7 +285,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
         }
         return;
       case 'wake':
-        start(() => delay(action.delayMs, killed.signal));
+        start(() => delay(action.delayMs, moot));
         return;
       case 'cancelTaskRun': {
         const run = byId.get(action.taskRunId);
@@ -309,6 +323,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           ...(action.parentTaskRunId ? { parentTaskRunId: action.parentTaskRunId } : {}),
           ...(action.value !== undefined ? { value: action.value } : {}),
           ...(action.iteration !== undefined ? { iteration: action.iteration } : {}),
+          stateHistory: [{ date: new Date().toISOString() }],
           state: 'CREATED',
           attempt: 1,
           outputs: {},
@@ -373,16 +388,18 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     }
   };
 
-  /** A PAUSED execution with nothing else to wait for: resume its first paused run, after --resume-after or an answer. */
+  /** A paused run that waits for a resume: no `delay` of its own. */
+  const waitsForResume = (r: RunRecord): boolean => r.state === 'PAUSED' && r.engineState?.resumeAt === undefined;
+  /** A PAUSED execution: resume its first run waiting for a resume, after --resume-after or an answer. */
   const resumePaused = async (): Promise<boolean> => {
-    const paused = runs.find((r) => r.state === 'PAUSED');
-    if (!paused) return false;
+    const paused = runs.find(waitsForResume);
+    if (!paused) return true; // resumed meanwhile (its delay elapsed, or its timeout failed it)
     const pauseTask = structure.byId.get(paused.taskId)?.task;
     const onResume = Array.isArray(pauseTask?.onResume) ? (pauseTask.onResume as FlowInput[]) : [];
     const given: Record<string, unknown> = {};
     if (options.resumeAfterMs !== undefined) {
       out(`execution ${executionId} PAUSED at ${paused.taskId}: resuming in ${(options.resumeAfterMs / 1000).toFixed(1)} s (--resume-after)`);
-      await delay(options.resumeAfterMs, killed.signal);
+      await delay(options.resumeAfterMs, moot);
     } else if (options.ask) {
       io.stderr(`execution ${executionId} PAUSED at ${paused.taskId}: answer to resume it, Ctrl-C to kill it`);
       for (const input of onResume) {
@@ -395,7 +412,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
       io.stderr(`sluice: execution ${executionId} PAUSED at ${paused.taskId} and stdin is not a terminal: pass --resume-after DURATION to resume it by itself`);
       return false;
     }
-    if (killed.signal.aborted) return true;
+    if (killed.signal.aborted || paused.state !== 'PAUSED') return true;
     let typed: Record<string, unknown>;
     try {
       typed = resolveInputs(onResume as Flow['inputs'], given);
@@ -411,6 +428,10 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     return true;
   };
 
+  // Resolves once the run is killed: raced with the work in flight (one listener for the whole run).
+  const killedSignal = killedPromise(killed.signal);
+  // A PAUSED execution is resumed by --resume-after or an answer, side by side with its Pause's own wake-up (a timeout).
+  let resuming: Promise<void> | undefined;
   // The engine loop: decide and apply until nothing changes, then wait for work in flight or a wake-up.
   for (;;) {
     if (killed.signal.aborted && state !== 'KILLING' && !['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED'].includes(state)) state = 'KILLING';
@@ -424,18 +445,23 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
       }
     }
     if (ended) break;
-    if (inFlight.size > 0) {
-      await Promise.race([...inFlight, killedPromise(killed.signal)]);
-      continue;
+    // With neither --resume-after nor a terminal, only the Pause's own delay or timeout can move it on: wait for it.
+    // A Pause with a `delay` resumes by itself: only one waiting for a resume is resumed here.
+    const canResume = runs.some(waitsForResume) && (options.resumeAfterMs !== undefined || options.ask !== undefined || inFlight.size === 0);
+    if (current() === 'PAUSED' && !resuming && !killed.signal.aborted && canResume) {
+      resuming = resumePaused().then((resumed) => {
+        resuming = undefined;
+        if (!resumed && current() === 'PAUSED' && !killed.signal.aborted) killed.abort();
+      });
     }
-    if (current() === 'PAUSED') {
-      if (await resumePaused()) continue;
-      if (!killed.signal.aborted) killed.abort();
+    if (inFlight.size > 0 || resuming) {
+      await Promise.race([...inFlight, killedSignal, ...(resuming ? [resuming] : [])]);
       continue;
     }
     if (killed.signal.aborted) continue; // KILLING with nothing running: the next decision ends it
     throw new Error(`engine made no progress in state ${state}: this is a bug, please report it`);
   }
+  finished.abort(); // a --resume-after wait still pending has nothing left to resume
   await Promise.allSettled([...inFlight]);
 
   const durationS = ((Date.now() - started.getTime()) / 1000).toFixed(1);
@@ -510,10 +536,15 @@ function killedPromise(signal: AbortSignal): Promise<void> {
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolvePromise) => {
-    const timer = setTimeout(resolvePromise, ms);
-    signal.addEventListener('abort', () => {
+    if (signal.aborted) return resolvePromise();
+    const onAbort = (): void => {
       clearTimeout(timer);
       resolvePromise();
-    }, { once: true });
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolvePromise();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }
