@@ -260,3 +260,16 @@ ${log('inside', '      ')}`);
     expect(problems(source).map((p) => p.code)).toEqual(['SLU_FLOW_TASK_NOT_ALLOWED']);
   });
 });
+
+describe('WaitFor nesting', () => {
+  const waitFor = (id: string, indent: string, inner: string) =>
+    `${indent}- id: ${id}\n${indent}  type: io.kestra.plugin.core.flow.WaitFor\n${indent}  condition: "true"\n${indent}  tasks:\n${inner}`;
+  it('refuses a WaitFor directly inside a WaitFor, at the inner one\'s type line', () => {
+    const source = flow(waitFor('outer', '  ', waitFor('inner', '      ', log('t', '          '))));
+    expect(where(source)).toEqual([['SLU_FLOW_TASK_NOT_ALLOWED', 'tasks[0].tasks[0].type', 9, expect.stringMatching(/WaitFor cannot be a direct child of a WaitFor/)]]);
+  });
+  it('accepts one wrapped in a Sequential', () => {
+    const wrapped = `      - id: seq\n        type: io.kestra.plugin.core.flow.Sequential\n        tasks:\n${waitFor('inner', '          ', log('t', '              '))}`;
+    expect(problems(flow(waitFor('outer', '  ', wrapped)))).toEqual([]);
+  });
+});

@@ -329,6 +329,23 @@ export const pauseTask: TaskDefinition = {
   examples: ['id: approve\ntype: io.kestra.plugin.core.flow.Pause\nonResume:\n  - id: approved\n    type: BOOLEAN\n    defaults: true'],
 };
 
+/** A WaitFor directly inside a WaitFor is refused: both loops would share the children's `iteration`. */
+function checkWaitFor(value: Readonly<Record<string, unknown>>): PluginIssue[] {
+  const tasks = Array.isArray(value.tasks) ? value.tasks : [];
+  const issues: PluginIssue[] = [];
+  tasks.forEach((task: unknown, i) => {
+    const type = typeof task === 'object' && task !== null ? (task as { type?: unknown }).type : undefined;
+    if (typeof type === 'string' && type.toLowerCase() === `${FLOW}WaitFor`.toLowerCase()) {
+      issues.push({
+        path: ['tasks', i, 'type'],
+        code: 'SLU_FLOW_TASK_NOT_ALLOWED',
+        params: { reason: 'a WaitFor cannot be a direct child of a WaitFor in Sluice: wrap it in a Sequential (both loops would share their iteration numbers)' },
+      });
+    }
+  });
+  return issues;
+}
+
 export const waitForTask: TaskDefinition = {
   type: `${FLOW}WaitFor`,
   title: 'Run tasks again until a condition holds',
@@ -356,6 +373,7 @@ export const waitForTask: TaskDefinition = {
     errors,
   },
   required: ['tasks', 'condition'],
+  check: checkWaitFor,
   outputs: {
     iterationCount: { type: 'integer', description: 'The current iteration, from 1.' },
   },
