@@ -99,6 +99,10 @@ export class Reconciler {
       if (this.stopped) break;
       const group = run.workerGroup ?? DEFAULT_WORKER_GROUP;
       if (await queue.hasTask(group, `${run.id}-${run.attempt}`)) continue;
+      // A worker took it (its lease is held, or it finished lately): its report waits in the results queue, behind a
+      // backlog (a loop's thousand children ending together). Sending it again would run it twice. Once the lease
+      // expires (reports lost), it is sent again.
+      if (await queue.taskLease(run.id, run.attempt)) continue;
       const runs = missing.get(run.executionId) ?? [];
       runs.push(run.id);
       missing.set(run.executionId, runs);

@@ -552,8 +552,24 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
   }
 
-  async function onResult(message: ResultMessage): Promise<void> {
-    const outcome = await locked(message.executionId, async (execution, tx) => {
+  /** How one worker report changed an execution, in a batch of reports applied in one step. */
+  interface Applied {
+    readonly execution: LockedExecution;
+    /** Something was written. */
+    readonly changed: boolean;
+    /** A run the engine watches ended: decide after the batch. */
+    readonly advance: boolean;
+  }
+
+  /** Apply one worker report to `execution` (as the batch's earlier reports left it). */
+  async function applyResult(execution: LockedExecution, tx: ExecutionTx, message: ResultMessage): Promise<Applied> {
+    const unchanged: Applied = { execution, changed: false, advance: false };
+    const withRun = (run: SchedulerTaskRun, state = execution.state, advance = false): Applied => {
+      const known = execution.taskRuns.some((r) => r.id === run.id);
+      const taskRuns = known ? execution.taskRuns.map((r) => (r.id === run.id ? run : r)) : [...execution.taskRuns, run];
+      return { execution: { ...execution, state, taskRuns }, changed: true, advance };
+    };
+    {
       const run = execution.taskRuns.find((r) => r.id === message.taskRunId);
       // The last log lines of a task run come with its end, and are stored even when the end itself no longer applies
       // (a run killed meanwhile still shows what it printed), but only once: a second delivery of the same report
@@ -565,7 +581,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       if (message.type === 'started' || message.type === 'child-started') {
         const startedAt = new Date(message.startedAt);
-        if (run && !startApplies(run, message.type, message.attempt, startedAt)) return undefined;
+        if (run && !startApplies(run, message.type, message.attempt, startedAt)) return unchanged;
         const base: SchedulerTaskRun = run ?? {
           id: message.taskRunId,
           taskId: message.taskId,
@@ -590,13 +606,14 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (base.state === 'RUNNING' && previous.state.current === 'RUNNING') {
           // The attempt is running already: a repeated 'started', or a second delivery of the attempt (its job came
           // back). The history has its RUNNING; only who runs it may have changed (the watchdog watches that worker).
-          if (base.workerId === message.workerId) return undefined;
+          if (base.workerId === message.workerId) return unchanged;
           attempts[index] = { ...previous, workerId: message.workerId };
-          await tx.saveTaskRun({ ...base, attempts, workerId: message.workerId });
-          return { execution, jobs: [], state: execution.state };
+          const moved: SchedulerTaskRun = { ...base, attempts, workerId: message.workerId };
+          await tx.saveTaskRun(moved);
+          return withRun(moved);
         }
         attempts[index] = { state: { current: 'RUNNING', histories: [...previous.state.histories, { state: 'RUNNING', date: message.startedAt }] }, workerId: message.workerId };
-        await tx.saveTaskRun({
+        const started: SchedulerTaskRun = {
           ...base,
           state: 'RUNNING',
           stateHistory: [...base.stateHistory, { state: 'RUNNING', date: message.startedAt }],
@@ -604,16 +621,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           workerId: message.workerId,
           startDate: base.startDate ?? startedAt,
           endDate: null,
-        });
+        };
+        await tx.saveTaskRun(started);
         // A retry attempt started: the execution no longer waits.
         if (execution.state === 'RETRYING') {
           await tx.setState('RUNNING', now());
-          return { execution, jobs: [], state: 'RUNNING' };
+          return withRun(started, 'RUNNING');
         }
-        return { execution, jobs: [], state: execution.state };
+        return withRun(started);
       }
       // ended
-      if (!run ? message.parentTaskRunId === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return undefined;
+      if (!run ? message.parentTaskRunId === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return unchanged;
       const base: SchedulerTaskRun = run ?? {
         id: message.taskRunId,
         taskId: message.taskId,
@@ -660,17 +678,58 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         endDate: new Date(message.endedAt),
       };
       await tx.saveTaskRun(updated);
-      if (message.parentTaskRunId !== undefined) return { execution, jobs: [], state: execution.state };
-      const taskRuns = execution.taskRuns.map((r) => (r.id === updated.id ? updated : r));
+      if (message.parentTaskRunId !== undefined) return withRun(updated);
       // The retry attempt ended (its start reported with its end, or before): the execution ran it, so it is RUNNING
-      // again before deciding. Nothing else can end meanwhile: top-level tasks run one at a time.
+      // again before deciding.
       if (execution.state === 'RETRYING') {
         await tx.setState('RUNNING', now());
-        return advanceLocked({ ...execution, state: 'RUNNING', taskRuns }, tx);
+        return withRun(updated, 'RUNNING', true);
       }
-      return advanceLocked({ ...execution, taskRuns }, tx);
+      return withRun(updated, execution.state, true);
+    }
+  }
+
+  /**
+   * Worker reports, applied in batches per execution: the reports of one execution that arrive while one of its steps
+   * runs wait for it, then go in one step together (one transaction, one decision), as a loop's children ending
+   * together would otherwise take a step each. Each caller resolves once its report is stored (its message is
+   * acknowledged only then).
+   */
+  const batches = new Map<string, ResultMessage[]>();
+  const pendingBatches = new WeakMap<ResultMessage[], Promise<void>>();
+  function onResult(message: ResultMessage): Promise<void> {
+    const { executionId } = message;
+    const open = batches.get(executionId);
+    if (open) {
+      open.push(message);
+      return pendingBatches.get(open) as Promise<void>;
+    }
+    const batch = [message];
+    batches.set(executionId, batch);
+    const done = (async () => {
+      const outcome = await locked(executionId, async (execution, tx) => {
+        // From here on, new reports start the next batch (it waits for this step).
+        if (batches.get(executionId) === batch) batches.delete(executionId);
+        let current = execution;
+        let changed = false;
+        let advance = false;
+        for (const each of batch) {
+          const applied = await applyResult(current, tx, each);
+          current = applied.execution;
+          changed ||= applied.changed;
+          advance ||= applied.advance;
+        }
+        if (advance) return advanceLocked(current, tx);
+        return changed ? { execution: current, jobs: [], state: current.state } : undefined;
+      });
+      await afterCommit(outcome);
+    })();
+    pendingBatches.set(batch, done);
+    // A batch that failed before its step started leaves no entry behind.
+    done.catch(() => undefined).finally(() => {
+      if (batches.get(executionId) === batch) batches.delete(executionId);
     });
-    await afterCommit(outcome);
+    return done;
   }
 
   return {
