@@ -22,7 +22,7 @@ Usage:
       reported and waited for until it is resumed.
   sluice resume EXECUTION_ID [--input KEY=VALUE]... [--input KEY=@FILE]... [--server URL]
       Resume a PAUSED execution, giving its paused task's onResume inputs; prints the state it is in then.
-  sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json]
+  sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json] [--resume-after DURATION]
       Run one flow here and now, with no server: streams its log with task ids and a progress line per task, then
       prints its state and task outputs (exit 0 on SUCCESS or WARNING, 1 otherwise; Ctrl-C kills the run).
   sluice server local [--port 8080] [--host 127.0.0.1] [--worker-group KEY] [--concurrency N] [--data-dir .sluice]
@@ -135,16 +135,20 @@ Example:
   sluice resume 3gsd3ugBqkJ3qJMJaHe8fv
   sluice resume 3gsd3ugBqkJ3qJMJaHe8fv --input approved=true --input report=@review.pdf`,
 
-  run: `Usage: sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json]
+  run: `Usage: sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json] [--resume-after DURATION]
 
 Run one flow here and now, with no server, database or queue: streams its log with task ids and a progress line
-per task, then prints its state and task outputs. Ctrl-C kills the run. Files go under $SLUICE_DATA_DIR
-(default .sluice).
+per task (nested tasks indented under their parent, with their loop value), then prints its state and task outputs.
+Branches run side by side when the flow says so (Parallel, ForEach...). A Pause waiting for a resume asks on the
+terminal (its onResume inputs, then Enter), or resumes by itself after --resume-after. Ctrl-C kills the run. Files
+go under $SLUICE_DATA_DIR (default .sluice).
 
 Options:
   --input KEY=VALUE         A flow input; repeatable. Default: none (the flow's input defaults apply).
   --input KEY=@FILE         Read the FILE input KEY from the file FILE.
   --output text|json        text (default): the log, then the state and outputs; json: the execution as JSON.
+  --resume-after DURATION   Resume a paused execution by itself after DURATION (ISO-8601, e.g. PT10S) instead of
+                            asking. Without it and without a terminal, a Pause waiting for a resume kills the run.
 ${HELP_FLAG}
 
 Exit codes: 0 SUCCESS or WARNING, 1 any other end state (KILLED after Ctrl-C), 2 usage error, invalid flow
