@@ -70,6 +70,71 @@ export interface TaskContext {
    * failure (the outcome says FAILED). Absent for ordinary tasks.
    */
   readonly runChild?: (task: TaskSpec) => Promise<ChildOutcome>;
+  /**
+   * The executions of this Sluice installation and their logs, for the tasks that act on executions
+   * (`log.Fetch`, `execution.Resume`). Given by the worker of a Sluice server (over the API's internal routes, or
+   * straight over the database in `sluice server local`); absent where the runtime has no execution store, and a
+   * task that needs it then fails saying where it can run.
+   */
+  readonly executions?: ExecutionsAccess;
+}
+
+/** What a task may know of an execution. */
+export interface ExecutionInfo {
+  readonly id: string;
+  readonly namespace: string;
+  readonly flowId: string;
+  /** Its current state (`RUNNING`, `PAUSED`, `SUCCESS`...). */
+  readonly state: string;
+}
+
+/** One stored log line of an execution, as Kestra's log JSON (`GET /api/v1/logs/{id}`); null fields left out. */
+export interface ExecutionLogLine {
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly executionId: string;
+  readonly taskId?: string;
+  readonly taskRunId?: string;
+  readonly attemptNumber?: number;
+  /** ISO-8601. */
+  readonly timestamp: string;
+  readonly level: LogLevel;
+  readonly message: string;
+}
+
+/** Which log lines {@link ExecutionsAccess.fetchLogs} reads. */
+export interface ExecutionLogQuery {
+  /** This level and the more severe ones (TRACE < DEBUG < INFO < WARN < ERROR). */
+  readonly minLevel: LogLevel;
+  /** Only the lines of these tasks; every line when absent or empty. */
+  readonly taskIds?: readonly string[];
+}
+
+/**
+ * Executions as a task sees them (see `TaskContext.executions`). Errors are `SluiceError`s:
+ * `SLU_API_EXECUTION_NOT_FOUND` for an unknown id, `SLU_API_EXECUTION_NOT_PAUSED` (with `details.state`) for a resume
+ * of an execution that is not PAUSED; anything else is a failure to reach the store.
+ */
+export interface ExecutionsAccess {
+  /** The execution, or undefined when there is none with this id. */
+  get(executionId: string): Promise<ExecutionInfo | undefined>;
+  /**
+   * Every log line of the execution that matches `query`, oldest first (by timestamp, then by the order they were
+   * stored), handed to `onPage` a page at a time: never the whole log in memory. The next page is read once
+   * `onPage` has resolved. An unknown execution has no lines. Stops with `signal.reason` when `signal` aborts.
+   */
+  fetchLogs(
+    executionId: string,
+    query: ExecutionLogQuery,
+    onPage: (lines: readonly ExecutionLogLine[]) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<void>;
+  /**
+   * Resume a PAUSED execution as `POST /api/v1/executions/{id}/resume` does (its first PAUSED task run ends, the
+   * execution goes on), except that `inputs`, when given, become that run's `onResume` output as they are: neither
+   * checked nor typed against the Pause's `onResume` declarations (Kestra's Resume task).
+   */
+  resume(executionId: string, inputs?: Readonly<Record<string, unknown>>): Promise<void>;
 }
 
 /** How a child task run ended (see `TaskContext.runChild`). */

@@ -1,5 +1,9 @@
 export type {
   ChildOutcome,
+  ExecutionInfo,
+  ExecutionLogLine,
+  ExecutionLogQuery,
+  ExecutionsAccess,
   MetricEntry,
   Runner,
   RunnerCommand,

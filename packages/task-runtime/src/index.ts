@@ -9,6 +9,8 @@ export type {
   TaskRunState,
   TaskVariables,
 } from './run-task.js';
+export { createSingleRunExecutions } from './single-run-executions.js';
+export type { SingleRunExecutions } from './single-run-executions.js';
 export { createSecretProvider } from './secrets.js';
 export type { SecretProvider } from './secrets.js';
 export { Masker, MASK, MIN_MASKED_LENGTH } from './masker.js';

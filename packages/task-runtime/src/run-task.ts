@@ -26,6 +26,7 @@ import { LOG_LEVELS, parseDuration, renderValue, SluiceError, startTimer } from 
 import type { ErrorCode, ExpressionFunction, LogLevel, TaskSpec } from '@sluice/core';
 import type {
   ChildOutcome,
+  ExecutionsAccess,
   MetricEntry,
   Registry,
   RunnerProvider,
@@ -133,6 +134,11 @@ export interface RunTaskOptions {
   readonly tasks: Registry<TaskDefinition>;
   /** The worker's environment, for `secret()` (`SECRET_X` base64, `SLUICE_SECRET_X` plain). */
   readonly secrets: Readonly<Record<string, string | undefined>>;
+  /**
+   * The execution store, as `context.executions` of the task and of a WorkingDirectory's children (`log.Fetch`,
+   * `execution.Resume`). Absent: those tasks fail, saying where they can run.
+   */
+  readonly executions?: ExecutionsAccess;
   /** Kill: aborting it stops the task (and its children) and ends it KILLED. */
   readonly signal?: AbortSignal;
   /**
@@ -471,6 +477,7 @@ function buildContext(
     render: <V>(value: V) => renderValue(value, variables, renderOptions) as Promise<V>,
     metric: (entry) => options.onMetric?.({ ...entry, taskRunId, taskId: task.id, timestamp: job.now().toISOString() }),
     ...(definition.runsChildrenAsOneJob ? { runChild: childRunner(job, run, signal) } : {}),
+    ...(options.executions ? { executions: options.executions } : {}),
   };
   return context;
 }

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SluiceError } from '@sluice/core';
 import type { TaskSpec } from '@sluice/core';
 import { Registry, selectRunner } from '@sluice/plugin-api';
-import type { ChildOutcome, Runner, RunnerDefinition, TaskContext, TaskDefinition } from '@sluice/plugin-api';
+import type { ChildOutcome, ExecutionsAccess, Runner, RunnerDefinition, TaskContext, TaskDefinition } from '@sluice/plugin-api';
 import { LocalFileStorage, taskRunFileUri } from '@sluice/storage';
 import {
   runTask,
@@ -621,6 +621,29 @@ describe('runTask', () => {
       expect(fits.outputs).toEqual({ value: '100' });
       const missing = await runTask(options({ id: 'r', type: 'test.Render', value: `{{ read('${uri}.nope') }}` }, { storage }));
       expect(missing.error?.code).toBe('SLU_STORAGE_NOT_FOUND');
+    });
+  });
+
+  describe('executions (the execution store)', () => {
+    const store: ExecutionsAccess = {
+      get: async () => undefined,
+      fetchLogs: async () => undefined,
+      resume: async () => undefined,
+    };
+
+    it('is the context\'s executions, for the task and for a WorkingDirectory\'s children', async () => {
+      await runTask(options({ id: 'p', type: 'test.Probe' }, { executions: store }));
+      await runTask(options({ id: 'wd', type: 'test.WorkingDirectory', tasks: [{ id: 'child', type: 'test.Probe' }] }, { executions: store }));
+      expect(probes.map((probe) => [probe.taskRun.taskId, probe.executions])).toEqual([
+        ['p', store],
+        ['child', store],
+      ]);
+    });
+
+    it('is absent when not given', async () => {
+      await runTask(options({ id: 'p', type: 'test.Probe' }));
+      expect(probes[0]).toBeDefined();
+      expect('executions' in probes[0]!).toBe(false);
     });
   });
 
