@@ -40,6 +40,8 @@ export interface LogFilter {
   /** Keep this level and the more severe ones (TRACE < DEBUG < INFO < WARN < ERROR). */
   readonly minLevel?: LogLevel;
   readonly taskId?: string;
+  /** Only the lines of these tasks (with `taskId`, of the tasks in both). */
+  readonly taskIds?: readonly string[];
   readonly taskRunId?: string;
   /** The attempt number (`attempt_number`) of the task run. */
   readonly attempt?: number;
@@ -76,6 +78,11 @@ export interface LogSearchResult {
 export interface LogListOptions extends LogFilter {
   /** Only lines stored after the line with this id (`id > afterId`). */
   readonly afterId?: bigint;
+  /**
+   * Only lines after this one in the `timestamp` order (a keyset cursor: the last line of the previous page), so a
+   * log is paged without OFFSET and a line appended meanwhile that sorts later is not missed.
+   */
+  readonly after?: { readonly timestamp: Date; readonly id: bigint };
   /** At most this many lines (1 to 10,000; default 10,000). */
   readonly limit?: number;
   /**
@@ -117,7 +124,9 @@ function whereOf(executionId: string, filter: LogFilter): Prisma.LogEntryWhereIn
   return {
     executionId,
     ...(filter.minLevel === undefined || filter.minLevel === 'TRACE' ? {} : { level: { in: levelsFrom(filter.minLevel) } }),
-    ...(filter.taskId === undefined ? {} : { taskId: filter.taskId }),
+    ...(filter.taskId === undefined && filter.taskIds === undefined
+      ? {}
+      : { taskId: { ...(filter.taskId === undefined ? {} : { equals: filter.taskId }), ...(filter.taskIds === undefined ? {} : { in: [...filter.taskIds] }) } }),
     ...(filter.taskRunId === undefined ? {} : { taskRunId: filter.taskRunId }),
     ...(filter.attempt === undefined ? {} : { attemptNumber: filter.attempt }),
   };
@@ -180,8 +189,13 @@ export class LogRepository {
   async list(executionId: string, options: LogListOptions = {}): Promise<StoredLogEntry[]> {
     const limit = options.limit ?? MAX_LIMIT;
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new RangeError(`limit must be an integer from 1 to ${MAX_LIMIT}, got ${limit}`);
+    const { after } = options;
     const rows = await this.prisma.logEntry.findMany({
-      where: { ...whereOf(executionId, options), ...(options.afterId === undefined ? {} : { id: { gt: options.afterId } }) },
+      where: {
+        ...whereOf(executionId, options),
+        ...(options.afterId === undefined ? {} : { id: { gt: options.afterId } }),
+        ...(after === undefined ? {} : { OR: [{ timestamp: { gt: after.timestamp } }, { timestamp: after.timestamp, id: { gt: after.id } }] }),
+      },
       orderBy: options.order === 'id' ? [{ id: 'asc' }] : [{ timestamp: 'asc' }, { id: 'asc' }],
       take: limit,
     });

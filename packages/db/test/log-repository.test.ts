@@ -77,6 +77,31 @@ await describeWithPostgres('LogRepository', (postgres) => {
     expect(await db.logs.append([])).toBe(0);
   });
 
+  it('filters by several task ids and pages by a (timestamp, id) cursor', async () => {
+    await db.logs.append([
+      line('k', 4, { taskId: 'c', message: 'c4' }),
+      line('k', 1, { taskId: 'a', message: 'a1' }),
+      line('k', 2, { taskId: 'b', message: 'b2' }),
+      line('k', 2, { taskId: 'a', message: 'a2' }),
+      line('k', 3, { taskId: null, taskRunId: null, message: 'flow' }),
+    ]);
+    expect((await db.logs.list('k', { taskIds: ['a', 'c'] })).map((e) => e.message)).toEqual(['a1', 'a2', 'c4']);
+    expect((await db.logs.list('k', { taskIds: [] })).map((e) => e.message)).toEqual([]);
+    expect((await db.logs.list('k', { taskIds: ['a', 'b'], taskId: 'b' })).map((e) => e.message)).toEqual(['b2']);
+    expect((await db.logs.stream('k', { taskIds: ['b', 'c'] }).next()).value?.message).toBe('b2');
+    // Pages of two: b2 and a2 share a timestamp, and the cursor's id keeps them apart.
+    const pages: string[][] = [];
+    let after: { timestamp: Date; id: bigint } | undefined;
+    for (;;) {
+      const page = await db.logs.list('k', { limit: 2, ...(after ? { after } : {}) });
+      if (page.length === 0) break;
+      pages.push(page.map((e) => e.message));
+      const last = page[page.length - 1]!;
+      after = { timestamp: last.timestamp, id: last.id };
+    }
+    expect(pages).toEqual([['a1', 'b2'], ['a2', 'flow'], ['c4']]);
+  });
+
   it('rejects a bad level or timestamp before writing anything', async () => {
     await expect(db.logs.append([line('bad', 1), line('bad', 2, { level: 'LOUD' as 'INFO' })])).rejects.toThrow(/log level/);
     await expect(db.logs.append([line('bad', 1, { timestamp: new Date(Number.NaN) })])).rejects.toThrow(/timestamp/);
