@@ -14,12 +14,16 @@ import {
   switchTask,
   waitForTask,
 } from './flow-control.js';
+import { executionTarget, executionTasks, fetchTask, resumeTask } from './execution-tasks.js';
+import type { ExecutionTarget } from './execution-tasks.js';
 import { localFilesTask } from './local-files.js';
 import { logTask } from './log.js';
 import { scheduleTrigger } from './schedule.js';
 import { workingDirectoryTask } from './working-directory.js';
 
 export { localFilesTask, logTask, scheduleTrigger, workingDirectoryTask };
+export { executionTarget, executionTasks, fetchTask, resumeTask };
+export type { ExecutionTarget };
 export { coreTasks, echoTask, failTask, labelsTask, outputValuesTask, returnTask, sleepTask };
 export {
   allowFailureTask,
@@ -40,10 +44,10 @@ export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
 
 /**
  * Core plugins: Log, LocalFiles, WorkingDirectory, Kestra's flowable tasks (resolved by the scheduler, never sent to
- * a worker), the in-process core tasks (Sleep, Fail, Return, Echo, OutputValues; Labels, applied by the scheduler)
- * and the Schedule trigger.
+ * a worker), the in-process core tasks (Sleep, Fail, Return, Echo, OutputValues; Labels, applied by the scheduler),
+ * those that need the execution store (log.Fetch, execution.Resume) and the Schedule trigger.
  */
 export const corePlugins: PluginSet = {
-  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks],
+  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks],
   triggers: [scheduleTrigger],
 };
