@@ -17,6 +17,10 @@ export type {
   RecordingExecutionQueue,
 } from './execution-queue.js';
 export { internalWorkerRoutes } from './routes/internal-workers.js';
+export { internalExecutionRoutes } from './routes/internal-executions.js';
+export type { InternalExecutionRouteOptions } from './routes/internal-executions.js';
+export { createDbExecutionsAccess, DEFAULT_LOG_PAGE, MAX_LOG_PAGE } from './executions-access.js';
+export type { DbExecutionsAccess, DbExecutionsAccessDeps, ExecutionLogPage } from './executions-access.js';
 export type { WorkerRegistryStore } from './routes/internal-workers.js';
 export { logJson, logLine, logRoutes } from './routes/logs.js';
 export type { LogRouteOptions, LogStore } from './routes/logs.js';

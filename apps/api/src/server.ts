@@ -27,6 +27,8 @@ import type { ExecutionStore } from './routes/executions.js';
 import { flowRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes, type LogStore } from './routes/logs.js';
+import { createDbExecutionsAccess } from './executions-access.js';
+import { internalExecutionRoutes } from './routes/internal-executions.js';
 import { internalStorageRoutes } from './routes/internal-storage.js';
 import { internalWorkerRoutes } from './routes/internal-workers.js';
 import type { WorkerRegistryStore } from './routes/internal-workers.js';
@@ -170,6 +172,10 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     void app.register(internalStorageRoutes, { prefix: '/api/v1', storage: deps.storage, uploadLimit: deps.uploadLimit ?? DEFAULT_UPLOAD_LIMIT });
   }
   if (deps.workers && auth.internalEnabled) void app.register(internalWorkerRoutes, { prefix: '/api/v1', workers: deps.workers });
+  if (deps.executions && deps.logs && deps.queue && auth.internalEnabled) {
+    const access = createDbExecutionsAccess({ executions: deps.executions, logs: deps.logs, flows: deps.flows, queue: deps.queue });
+    void app.register(internalExecutionRoutes, { prefix: '/api/v1', access });
+  }
   if (deps.executions && deps.logs) void app.register(logRoutes, { prefix: '/api/v1', executions: deps.executions, logs: deps.logs, flows: deps.flows });
   return app;
 }

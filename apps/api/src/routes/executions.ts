@@ -149,7 +149,7 @@ function executionNotPaused(id: string, state: string): SluiceError {
 const PAUSE_TYPES: ReadonlySet<string> = new Set(['io.kestra.plugin.core.flow.pause', 'io.kestra.core.tasks.flows.pause']);
 
 /** What resuming needs to know of the task of a PAUSED run. */
-interface PausedTask {
+export interface PausedTask {
   /** A Pause task (the run then ends SUCCESS unless it has legacy `tasks`); false for another type (WaitFor...). */
   readonly isPause: boolean;
   /** Its `onResume` inputs, when it declares them. */
@@ -186,7 +186,8 @@ function findTask(flow: Flow, taskId: string): Record<string, unknown> | undefin
   return walk([root.tasks, root.errors, root.finally, root.afterExecution], 0);
 }
 
-function pausedTask(flow: Flow | undefined, taskId: string): PausedTask {
+/** What the task `taskId` of `flow` is, for resuming its PAUSED run (no flow, or no Pause task: not a Pause). */
+export function pausedTask(flow: Flow | undefined, taskId: string): PausedTask {
   const task = flow ? findTask(flow, taskId) : undefined;
   const isPause = typeof task?.type === 'string' && PAUSE_TYPES.has(task.type.toLowerCase());
   if (!task || !isPause) return { isPause: false, onResume: undefined, hasTasks: false };
@@ -225,14 +226,14 @@ function typedInputs(
 }
 
 /** What the paused run of `task` becomes when resumed with `inputs` (the typed `onResume` inputs). */
-function resumePlan(task: PausedTask, inputs: Record<string, unknown>): ResumePlan {
+export function resumePlan(task: PausedTask, inputs: Record<string, unknown>): ResumePlan {
   return {
     state: task.isPause && !task.hasTasks ? 'SUCCESS' : 'RUNNING',
     ...(task.onResume ? { outputs: { onResume: inputs } } : {}),
   };
 }
 
-type ResumePlan = ReturnType<Parameters<ExecutionRepository['resume']>[1]>;
+export type ResumePlan = ReturnType<Parameters<ExecutionRepository['resume']>[1]>;
 
 /** A request whose body is `application/json` (`application/json; charset=utf-8` included). */
 function isJsonRequest(request: FastifyRequest): boolean {
