@@ -2,6 +2,8 @@ export { ALL_WORKER_GROUPS, DEFAULT_WORKER_GROUP } from '@sluice/queue';
 export { createWorker, defaultWorkerId } from './worker.js';
 export type { Worker, WorkerJobEvent, WorkerOptions } from './worker.js';
 export { createHttpWorkerRegistry, WorkerRegistryError } from './registry-client.js';
+export { createHttpExecutionsAccess } from './executions-client.js';
+export type { HttpExecutionsAccessOptions } from './executions-client.js';
 export type { HttpWorkerRegistryOptions, WorkerHeartbeat, WorkerRegistryClient } from './registry-client.js';
 export {
   DEFAULT_DOCKER_SOCKET,

@@ -5,6 +5,9 @@
  * SIGTERM or SIGINT, when it stops gracefully (in-flight task runs may finish; those that do not in time are handed
  * back to the queue) and exits.
  *
+ * Tasks that act on executions (`log.Fetch`, `execution.Resume`) reach them through the API's internal routes
+ * (executions-client.ts), with the same worker token.
+ *
  * When a worker dies, its task processes and containers die with it (issue #15):
  * - PROCESS: the runner's spawner kills every command's process group when this process goes, however it goes
  *   (runner-process, spawner.c). Not with `SLUICE_PROCESS_SPAWN=direct`, which the worker warns about at start.
@@ -23,6 +26,7 @@ import type { DockerEngine } from '@sluice/runner-docker';
 import { HttpStorage } from '@sluice/storage';
 import { dockerSweepIntervalMs, loadWorkerConfig, PROCESS_RUNNER_TYPE, processRunnerOptions, WorkerConfigError } from './config.js';
 import type { WorkerConfig } from './config.js';
+import { createHttpExecutionsAccess } from './executions-client.js';
 import { createHttpWorkerRegistry } from './registry-client.js';
 import { createWorker, defaultWorkerId } from './worker.js';
 import type { Worker, WorkerOptions } from './worker.js';
@@ -172,6 +176,7 @@ export async function startWorkerProcess(
       secrets: config.secrets,
       workRoot: config.workRoot,
       registry,
+      executions: createHttpExecutionsAccess({ apiUrl: config.apiUrl, token: config.workerToken }),
       ...(options.worker?.onError ? {} : { onError: (error: unknown, context: string) => log(`${context}: ${describe(error)}`) }),
     });
     await worker.start();

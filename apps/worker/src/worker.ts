@@ -37,7 +37,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { SluiceError } from '@sluice/core';
-import type { PluginRegistries, TaskDefinition } from '@sluice/plugin-api';
+import type { ExecutionsAccess, PluginRegistries, TaskDefinition } from '@sluice/plugin-api';
 import type {
   Consumer,
   LogBatch,
@@ -86,6 +86,11 @@ export interface WorkerOptions {
   readonly workRoot?: string;
   /** The API's registry of live workers: heartbeats while running, deregistration on stop. */
   readonly registry?: WorkerRegistryClient;
+  /**
+   * The execution store, for the tasks that act on executions (`log.Fetch`, `execution.Resume`): the API's internal
+   * routes for a remote worker, the database itself in `sluice server local`. Absent: those tasks fail, saying so.
+   */
+  readonly executions?: ExecutionsAccess;
   /** Default 3000. */
   readonly heartbeatIntervalMs?: number;
   /** Longest a log line waits before it is sent. Default 100. */
@@ -584,6 +589,7 @@ export function createWorker(options: WorkerOptions): Worker {
         runners: { registry: options.registries.runners, ...(options.runnerOptions ? { options: options.runnerOptions } : {}) },
         tasks: options.registries.tasks,
         secrets: options.secrets,
+        ...(options.executions ? { executions: options.executions } : {}),
         ...(options.workRoot !== undefined ? { workRoot: options.workRoot } : {}),
         ...(options.abortGracePeriodMs !== undefined ? { abortGracePeriodMs: options.abortGracePeriodMs } : {}),
         signal: entry.controller.signal,

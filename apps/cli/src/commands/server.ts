@@ -10,7 +10,16 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { buildApi, DB_CONNECT_TIMEOUT_MS, migrationsDir, readEnv, startApiProcess } from '@sluice/api';
+import {
+  buildApi,
+  createDbExecutionsAccess,
+  createDbFlowStore,
+  createPublishingExecutionQueue,
+  DB_CONNECT_TIMEOUT_MS,
+  migrationsDir,
+  readEnv,
+  startApiProcess,
+} from '@sluice/api';
 import { createDb, migrate, startEmbeddedPostgres } from '@sluice/db';
 import type { Db, EmbeddedPostgres } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
@@ -100,6 +109,14 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
     });
     await scheduler.start();
     closers.push(() => scheduler.stop());
+    // Its worker reaches the executions (log.Fetch, execution.Resume) straight through the database and the queue,
+    // as the API's internal routes do for remote workers.
+    const executions = createDbExecutionsAccess({
+      executions: db.executions,
+      logs: db.logs,
+      flows: createDbFlowStore(db),
+      queue: createPublishingExecutionQueue(queue, { log: (line) => io.stderr(`sluice: ${line}`) }),
+    });
     const newWorker = (key: string): Worker =>
       createWorker({
         queue,
@@ -113,6 +130,7 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
         },
         secrets: env,
         workRoot: config.workRoot,
+        executions,
         registry: {
           heartbeat: (info) => db.scheduler.heartbeat(info.id, info.group),
           deregister: (id) => db.scheduler.removeWorker(id),
