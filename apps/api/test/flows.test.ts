@@ -142,6 +142,14 @@ describe.skipIf(!api)('flows API on Postgres', () => {
     expect(await a.snapshot()).toBe(before);
   });
 
+  it('POST /flows/validate lists warnings and deprecation paths (an input\'s legacy name key) on a valid flow', async () => {
+    const response = await post('/api/v1/flows/validate', 'id: legacy\nnamespace: company.team\ninputs:\n  - name: who\n    type: STRING\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n');
+    const [entry] = (await response.json()) as { problems: unknown[]; warnings?: string[]; deprecationPaths?: string[] }[];
+    expect(entry?.problems).toEqual([]);
+    expect(entry?.deprecationPaths).toEqual(['inputs[0].name']);
+    expect(entry?.warnings?.[0]).toMatch(/^inputs\[0\]\.name: /);
+  });
+
   describe('POST /flows/{namespace} (deploy a namespace)', () => {
     const ns = 'deploy.ns';
     const names = async (): Promise<string[]> => {

@@ -70,6 +70,14 @@ describe('sluice flow validate', () => {
     expect(JSON.parse(valid.stdout)).toEqual([]);
   });
 
+  it('shows a deprecation warning (an input\'s legacy name key) without making the flow invalid', async () => {
+    const dir = tempFlows({ 'legacy.yml': 'id: a\nnamespace: dev\ninputs:\n  - name: who\n    type: STRING\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: hi {{ inputs.who }}\n' });
+    const result = await run('flow', 'validate', dir);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/legacy\.yml:4:\d+: inputs\[0\]\.name: .*\[SLU_FLOW_DEPRECATED\] \(warning\)/);
+    expect(result.stderr).toBe('1 flow valid');
+  });
+
   it('validates every document of a multi-document file', async () => {
     const dir = tempFlows({ 'two.yml': `id: a\nnamespace: dev\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n---\n${invalid}` });
     const result = await run('flow', 'validate', dir);

@@ -127,6 +127,13 @@ export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowV
         ...(names.namespace === undefined ? {} : { namespace: names.namespace }),
         ...(result.problems.length > 0 ? { constraints: result.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('\n') } : {}),
         problems: result.problems.map(problemJson),
+        // Kestra's shape: warnings as lines, and the paths of deprecated keys.
+        ...(result.warnings && result.warnings.length > 0
+          ? {
+              warnings: result.warnings.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)),
+              deprecationPaths: result.warnings.filter((p) => p.code === 'SLU_FLOW_DEPRECATED').map((p) => p.path),
+            }
+          : {}),
       };
     });
   });

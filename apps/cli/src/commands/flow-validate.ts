@@ -55,6 +55,8 @@ export async function flowValidateCommand(targets: readonly string[], options: V
     io.stdout(JSON.stringify(problems, null, 2));
   } else {
     for (const p of problems) io.stdout(problemLine(p));
+    // Warnings (a deprecated key, say) do not make a flow invalid: shown, exit code unchanged.
+    for (const d of documents) for (const w of d.result.warnings ?? []) io.stdout(`${problemLine(report(d.file, w))} (warning)`);
     const invalid = new Set(problems.map((p) => `${p.file}#${p.document}`)).size;
     io.stderr(
       problems.length === 0
