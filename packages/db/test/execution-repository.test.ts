@@ -28,8 +28,9 @@ await describeWithPostgres('ExecutionRepository', (postgres) => {
     });
     await db.prisma.taskRun.create({ data: { id: 'tr-a', executionId: created.id, taskId: 'a', state: 'RUNNING', stateHistory: [], createdAt: new Date(Date.now() - 1000) } });
     const read = await db.executions.get(created.id);
-    expect(read?.taskRuns.map((t) => t.taskId)).toEqual(['a', 'b']);
-    expect(read?.taskRuns[0]).toMatchObject({ id: 'tr-a', executionId: created.id, state: 'RUNNING', attempts: [], parentTaskRunId: null });
+    // Listed in insertion order (task_runs.seq), whatever their created_at: a step may create several in one millisecond.
+    expect(read?.taskRuns.map((t) => t.taskId)).toEqual(['b', 'a']);
+    expect(read?.taskRuns[1]).toMatchObject({ id: 'tr-a', executionId: created.id, state: 'RUNNING', attempts: [], parentTaskRunId: null });
     expect(await db.executions.get('nope')).toBeUndefined();
 
     const withId = await db.executions.create({ ...base, id: 'givenId1' });
