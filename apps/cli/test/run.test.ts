@@ -2,7 +2,7 @@
  * `sluice run FLOW.yml`: a one-shot local run with no server — the engine, the task runtime and the PROCESS runner,
  * for real (no Docker needed: the flows here use PROCESS and Log tasks).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +173,20 @@ tasks:
     expect(lines).toMatch(/execution \S+ RETRIED: retrying the flow as a new execution in 0\.1 s \(attempt 2\)/);
     expect(lines).toMatch(/execution \S+ of demo\.always_failing \(attempt 2\)/);
     expect(lines).toMatch(/execution \S+ FAILED in/);
+  });
+
+  it('log.Fetch reads the run\'s own log lines into a file; Resume of this running execution fails as in Kestra', async () => {
+    const flow = `id: fetcher\nnamespace: demo\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: ["one", "two"]\n  - id: fetch\n    type: io.kestra.plugin.core.log.Fetch\n  - id: resume\n    type: io.kestra.plugin.core.execution.Resume\n`;
+    const { code, out } = await run(flow, ['--output', 'json']);
+    expect(code).toBe(1);
+    const execution = JSON.parse(out.join('\n')) as { taskRunList: { taskId: string; state: { current: string }; outputs: Record<string, unknown>; error?: { message: string } }[] };
+    const fetch = execution.taskRunList.find((r) => r.taskId === 'fetch');
+    expect(fetch?.outputs.size).toBe(2);
+    const stored = join(dir, 'data', 'storage', String(fetch?.outputs.uri).replace('kestra:///', ''));
+    expect((await readFile(stored, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { message: string }).message)).toEqual(['one', 'two']);
+    const resume = execution.taskRunList.find((r) => r.taskId === 'resume');
+    expect(resume?.state.current).toBe('FAILED');
+    expect(resume?.error?.message).toMatch(/The execution is not paused/);
   });
 
   it('a FILE input given as @path is stored and readable by the tasks', async () => {

@@ -18,7 +18,7 @@ import { createDefaultRegistries } from '@sluice/plugins';
 import { applyPluginDefaults, evaluate, executionOutputs, flowOutputs, newTaskRunId, runVariables, secretInputValues, templateVariables } from '@sluice/scheduler';
 import type { VariableScope } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
-import { runTask } from '@sluice/task-runtime';
+import { createSingleRunExecutions, runTask } from '@sluice/task-runtime';
 import { isProcessSpawn, PROCESS_RUNNER_TYPE, processRunnerOptions, processSpawnError } from '@sluice/worker';
 import type { TaskLogEntry, TaskRunOutcome } from '@sluice/task-runtime';
 import type { CliEnv } from '../main.js';
@@ -151,6 +151,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   const moot = AbortSignal.any([killed.signal, finished.signal]);
   out(`execution ${executionId} of ${flow.namespace}.${flow.id}`);
 
+  const executionStore = createSingleRunExecutions(() => ({ id: executionId, namespace: flow.namespace, flowId: flow.id, state }));
   const depthOf = (run: RunRecord): number => {
     let depth = 0;
     for (let parent = run.parentTaskRunId ? byId.get(run.parentTaskRunId) : undefined; parent && depth < 64; parent = parent.parentTaskRunId ? byId.get(parent.parentTaskRunId) : undefined) depth++;
@@ -214,7 +215,12 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           tasks: registries.tasks,
           secrets: env,
           signal: killed.signal,
-          onLog: (entry: TaskLogEntry) => out(`${time(new Date(entry.timestamp))} ${entry.level.padEnd(5)} ${entry.taskId}  ${entry.message}`),
+          // log.Fetch reads this run's own lines; Resume can only target this (running) execution here.
+          executions: executionStore,
+          onLog: (entry: TaskLogEntry) => {
+            executionStore.record(entry, run.attempt);
+            out(`${time(new Date(entry.timestamp))} ${entry.level.padEnd(5)} ${entry.taskId}  ${entry.message}`);
+          },
           onChildStart: (child) => {
             const record: RunRecord = {
               id: child.taskRunId,
