@@ -561,16 +561,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     readonly advance: boolean;
   }
 
-  /** Apply one worker report to `execution` (as the batch's earlier reports left it). */
-  async function applyResult(execution: LockedExecution, tx: ExecutionTx, message: ResultMessage): Promise<Applied> {
+  /**
+   * Apply one worker report to `execution` (as the batch's earlier reports left it). `execution.taskRuns` is the
+   * batch's own copy, updated in place, and `positions` says where each run is in it: a batch of a loop's thousand
+   * reports must not copy or search the execution's runs once per report.
+   */
+  async function applyResult(execution: LockedExecution, positions: Map<string, number>, tx: ExecutionTx, message: ResultMessage): Promise<Applied> {
     const unchanged: Applied = { execution, changed: false, advance: false };
     const withRun = (run: SchedulerTaskRun, state = execution.state, advance = false): Applied => {
-      const known = execution.taskRuns.some((r) => r.id === run.id);
-      const taskRuns = known ? execution.taskRuns.map((r) => (r.id === run.id ? run : r)) : [...execution.taskRuns, run];
-      return { execution: { ...execution, state, taskRuns }, changed: true, advance };
+      const position = positions.get(run.id);
+      if (position !== undefined) execution.taskRuns[position] = run;
+      else positions.set(run.id, execution.taskRuns.push(run) - 1);
+      return { execution: state === execution.state ? execution : { ...execution, state }, changed: true, advance };
     };
     {
-      const run = execution.taskRuns.find((r) => r.id === message.taskRunId);
+      const position = positions.get(message.taskRunId);
+      const run = position === undefined ? undefined : execution.taskRuns[position];
       // The last log lines of a task run come with its end, and are stored even when the end itself no longer applies
       // (a run killed meanwhile still shows what it printed), but only once: a second delivery of the same report
       // finds its end already in the attempt's history.
@@ -710,11 +716,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const outcome = await locked(executionId, async (execution, tx) => {
         // From here on, new reports start the next batch (it waits for this step).
         if (batches.get(executionId) === batch) batches.delete(executionId);
-        let current = execution;
+        let current: LockedExecution = { ...execution, taskRuns: [...execution.taskRuns] };
+        const positions = new Map(current.taskRuns.map((run, i) => [run.id, i]));
         let changed = false;
         let advance = false;
         for (const each of batch) {
-          const applied = await applyResult(current, tx, each);
+          const applied = await applyResult(current, positions, tx, each);
           current = applied.execution;
           changed ||= applied.changed;
           advance ||= applied.advance;
