@@ -244,8 +244,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    */
   async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<Step> {
     const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
-    const runs = new Map(execution.taskRuns.map((run) => [run.id, run]));
-    const { index, seen } = indexFor(execution, flow);
+    // The runs by id, kept between the execution's steps with its index (see indexFor).
+    const { index, seen: runs } = indexFor(execution, flow);
     let state = execution.state as ExecutionStateName;
     let labels = execution.labels;
     const jobs: { job: TaskJob; delayMs: number }[] = [];
@@ -264,7 +264,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const before = runs.get(run.id);
       runs.set(run.id, run);
       index.upsert(toEngineRun(run));
-      seen.set(run.id, run);
       if (run.outputs !== null || (before && before.outputs !== null)) outputs = undefined;
       await tx.saveTaskRun(run);
     };
