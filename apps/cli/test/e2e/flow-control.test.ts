@@ -177,6 +177,32 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(await logsOf(created.id)).toContain('count is 42');
     }, 60_000);
 
+    it('a kill of a PAUSED execution kills the paused task and what waits, and ends KILLED', async () => {
+      await stack.deploy(
+        [
+          'id: paused_kill',
+          `namespace: ${ns}`,
+          'tasks:',
+          '  - id: both',
+          '    type: io.kestra.plugin.core.flow.Parallel',
+          '    tasks:',
+          '      - id: hold',
+          '        type: io.kestra.plugin.core.flow.Pause',
+          sh('side', 'echo side done', '      '),
+          sh('never', 'echo never', '  '),
+        ].join('\n'),
+      );
+      const created = await stack.execute(ns, 'paused_kill');
+      await stack.waitFor(created.id, (e) => e.state.current === 'PAUSED' && byTask(e, 'side')[0]?.state.current === 'SUCCESS', 30_000);
+      expect((await stack.api(`/api/v1/executions/${created.id}/kill`, { method: 'DELETE' })).status).toBe(202);
+      const done = await stack.waitFor(created.id, undefined, 30_000);
+      expect(done.state.current).toBe('KILLED');
+      expect(one(done, 'hold').state.current).toBe('KILLED');
+      expect(one(done, 'side').state.current).toBe('SUCCESS');
+      expect(one(done, 'both').state.current).toBe('KILLED');
+      expect(byTask(done, 'never')).toHaveLength(0);
+    }, 60_000);
+
     it('a kill in the middle of a loop kills the running iterations, starts no other, and ends KILLED', async () => {
       const marker = join(root, `kill-${mode}`);
       await stack.deploy(
