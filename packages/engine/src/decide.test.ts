@@ -480,6 +480,13 @@ describe('canRetry', () => {
     expect(canRetry(policy, failed(3), NOW, 0)).toBe(false);
   });
 
+  it("takes Kestra 0.24's maxAttempts as maxAttempt, which it wins over", () => {
+    const policy: RetryPolicy = { type: 'constant', interval: 'PT1S', maxAttempts: 2 };
+    expect(canRetry(policy, failed(1), NOW, 0)).toBe(true);
+    expect(canRetry(policy, failed(2), NOW, 0)).toBe(false);
+    expect(canRetry({ ...policy, maxAttempt: 5 }, failed(2), NOW, 0)).toBe(false);
+  });
+
   it('applies the default attempts only when no limit is set', () => {
     const policy: RetryPolicy = { type: 'constant', interval: 'PT1S' };
     expect(canRetry(policy, failed(DEFAULT_MAX_ATTEMPT - 1), NOW, 0)).toBe(true);

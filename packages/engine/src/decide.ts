@@ -164,7 +164,7 @@ export function retryDelayMs(policy: RetryPolicy, attempt: number, random: () =>
 export function canRetry(policy: RetryPolicy, run: EngineTaskRun, now: Date, delayMs: number): boolean {
   const startedAt = timeMs(run.firstStartedAt);
   const maxDuration = policy.maxDuration !== undefined && startedAt !== undefined ? parseDuration(policy.maxDuration) : undefined;
-  const maxAttempt = policy.maxAttempt ?? (maxDuration === undefined ? DEFAULT_MAX_ATTEMPT : undefined);
+  const maxAttempt = policy.maxAttempts ?? policy.maxAttempt ?? (maxDuration === undefined ? DEFAULT_MAX_ATTEMPT : undefined);
   if (maxAttempt !== undefined && run.attempt >= maxAttempt) return false;
   if (maxDuration !== undefined && startedAt !== undefined && now.getTime() + delayMs > startedAt + maxDuration) return false;
   return true;

@@ -48,7 +48,10 @@ export interface FlowInput {
 
 export interface RetryPolicy {
   readonly type: (typeof RETRY_TYPES)[number];
+  /** Kestra's name before 0.24; still accepted, as Kestra does. */
   readonly maxAttempt?: number;
+  /** Attempts in all, the first included (Kestra 0.24+; `maxAttempt` is its older alias). */
+  readonly maxAttempts?: number;
   readonly maxDuration?: string;
   readonly interval?: string;
   readonly maxInterval?: string;

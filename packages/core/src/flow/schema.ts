@@ -32,6 +32,7 @@ const optionalTaskListSchema = { type: 'array' } as const;
 const retryProperties = {
   type: { enum: [...RETRY_TYPES] },
   maxAttempt: { type: 'integer', minimum: 1 },
+  maxAttempts: { type: 'integer', minimum: 1 },
   maxDuration: durationSchema,
   interval: durationSchema,
   maxInterval: durationSchema,
