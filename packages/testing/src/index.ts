@@ -10,4 +10,5 @@ export { checkRepoBoundary, findBoundaryViolations, isBoundaryChecked, type Boun
 export { isProcessGone, processesUnder } from './processes.js';
 export { describeWithRedis, freePort, redisPing, startRedis, type RedisServer } from './redis.js';
 export { RestartableRedis, StallingProxy, TcpProxy, waitFor } from './faults.js';
+export { kestraExample, kestraExamples, kestraExamplesDir } from './kestra-examples.js';
 export { pointSeedAtFixtures, seedDir, seedExamplesRepo, seedFlows, type SeedFixtures } from './seed.js';
