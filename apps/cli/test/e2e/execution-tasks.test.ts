@@ -7,11 +7,8 @@
  * - `execution.Resume`: a flow with a Pause is resumed by another flow's Resume task, whose inputs become the Pause's
  *   `onResume` output as given; resuming the current execution, or one that is not PAUSED, fails.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDistributedStack, startLocalStack } from './stack.js';
-import type { ExecutionJson, Stack } from './stack.js';
-
-type Run = ExecutionJson['taskRunList'][number];
+import { describe, expect, it } from 'vitest';
+import { taskRun, useStack } from './stack.js';
 
 interface LogLineJson {
   executionId: string;
@@ -23,25 +20,9 @@ interface LogLineJson {
 
 for (const mode of ['local', 'distributed'] as const) {
   describe(`log.Fetch and execution.Resume end to end (${mode === 'local' ? 'sluice server local' : 'distributed apps over BullMQ'})`, () => {
-    let stack: Stack;
+    const stack = useStack(mode);
     const ns = `execution.tasks.${mode}`;
 
-    beforeAll(async () => {
-      const started = mode === 'local' ? await startLocalStack({}) : await startDistributedStack({});
-      if (!started) throw new Error('Postgres or redis-server unavailable: run scripts/services.sh');
-      stack = started;
-      if (mode === 'distributed') await stack.startWorker('default');
-    }, 120_000);
-
-    afterAll(async () => {
-      await stack?.close();
-    }, 60_000);
-
-    const one = (execution: ExecutionJson, taskId: string): Run => {
-      const found = execution.taskRunList.filter((r) => r.taskId === taskId);
-      expect(found, taskId).toHaveLength(1);
-      return found[0]!;
-    };
     const logsOf = async (id: string, query = ''): Promise<LogLineJson[]> => (await (await stack.api(`/api/v1/logs/${id}${query}`)).json()) as LogLineJson[];
     /** A file of the execution, through the storage API, as JSON lines. */
     const fileLines = async (id: string, uri: unknown): Promise<LogLineJson[]> => {
@@ -105,17 +86,17 @@ for (const mode of ['local', 'distributed'] as const) {
       const numbers = stored.filter((l) => l.taskId === 'numbers').map((l) => Number(l.message));
       expect(numbers.sort((x, y) => x - y)).toEqual(Array.from({ length: 2500 }, (_, i) => i + 1));
 
-      const fetch = one(done, 'fetch').outputs!;
+      const fetch = taskRun(done, 'fetch').outputs!;
       const all = await fileLines(done.id, fetch.uri);
       expect(fetch.size).toBe(all.length);
       expect(all).toEqual(stored);
       expect(all[0]).toMatchObject({ namespace: ns, flowId: 'fetch_logs', executionId: done.id, taskId: 'hello', level: 'INFO', message: 'Hello World!' });
 
-      const errors = one(done, 'fetch_errors').outputs!;
+      const errors = taskRun(done, 'fetch_errors').outputs!;
       expect(errors.size).toBe(1);
       expect((await fileLines(done.id, errors.uri)).map((l) => [l.taskId, l.level, l.message])).toEqual([['error_message', 'ERROR', 'This is an error message']]);
 
-      const hello = one(done, 'fetch_hello').outputs!;
+      const hello = taskRun(done, 'fetch_hello').outputs!;
       expect(hello.size).toBe(3);
       expect((await fileLines(done.id, hello.uri)).map((l) => l.message)).toEqual(['Hello World!', 'second line', 'below INFO']);
     }, 90_000);
@@ -169,8 +150,8 @@ for (const mode of ['local', 'distributed'] as const) {
       const done = await stack.waitFor(created.id, undefined, 30_000);
       expect(done.state.current).toBe('SUCCESS');
       // As given: "forty-two" is not an INT, and `by` is not declared; neither is checked (Kestra's Resume task).
-      expect(one(done, 'wait').outputs).toEqual({ onResume: { count: 'forty-two', by: 'resumer' } });
-      expect(one(done, 'wait').state.current).toBe('SUCCESS');
+      expect(taskRun(done, 'wait').outputs).toEqual({ onResume: { count: 'forty-two', by: 'resumer' } });
+      expect(taskRun(done, 'wait').state.current).toBe('SUCCESS');
       expect(done.state.histories.map((h) => h.state)).toEqual(['CREATED', 'RUNNING', 'PAUSED', 'RESTARTED', 'RUNNING', 'SUCCESS']);
       expect((await logsOf(done.id)).map((l) => l.message)).toContain('count is forty-two, by resumer');
 

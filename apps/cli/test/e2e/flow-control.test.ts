@@ -7,10 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDistributedStack, startLocalStack } from './stack.js';
-import type { ExecutionJson, Stack } from './stack.js';
-
-type Run = ExecutionJson['taskRunList'][number] & { value?: string | null; iteration?: number };
+import { taskRun, taskRuns, useStack } from './stack.js';
 
 const sh = (id: string, command: string, indent: string): string =>
   [`- id: ${id}`, `  type: io.kestra.plugin.scripts.shell.Commands`, `  taskRunner:`, `    type: io.kestra.plugin.core.runner.Process`, `  commands:`, `    - ${JSON.stringify(command)}`]
@@ -27,27 +24,9 @@ afterAll(async () => {
 
 for (const mode of ['local', 'distributed'] as const) {
   describe(`flow control end to end (${mode === 'local' ? 'sluice server local' : 'distributed apps over BullMQ'})`, () => {
-    let stack: Stack;
+    const stack = useStack(mode);
     const ns = `flow.control.${mode}`;
 
-    beforeAll(async () => {
-      const started = mode === 'local' ? await startLocalStack({}) : await startDistributedStack({});
-      if (!started) throw new Error('Postgres or redis-server unavailable: run scripts/services.sh');
-      stack = started;
-      if (mode === 'distributed') await stack.startWorker('default');
-    }, 120_000);
-
-    afterAll(async () => {
-      await stack?.close();
-    }, 60_000);
-
-    const runsOf = (execution: ExecutionJson): Run[] => execution.taskRunList as Run[];
-    const byTask = (execution: ExecutionJson, taskId: string): Run[] => runsOf(execution).filter((r) => r.taskId === taskId);
-    const one = (execution: ExecutionJson, taskId: string): Run => {
-      const found = byTask(execution, taskId);
-      expect(found, taskId).toHaveLength(1);
-      return found[0]!;
-    };
     const logsOf = async (id: string): Promise<string[]> => {
       const response = await stack.api(`/api/v1/logs/${id}`);
       return ((await response.json()) as { message: string }[]).map((l) => l.message);
@@ -93,10 +72,10 @@ for (const mode of ['local', 'distributed'] as const) {
         '    type: io.kestra.plugin.core.flow.Dag',
         '    tasks:',
         '      - task:',
-        sh('p_d2', 'echo second', '          ').replace('          - id', '          id').replace(/\n {10}  /g, '\n          '),
+        sh('p_d2', 'echo second', '          ').replace('          - id', '          id').replace(/\n {12}/g, '\n          '),
         '        dependsOn: [p_d1]',
         '      - task:',
-        sh('p_d1', 'echo first', '          ').replace('          - id', '          id').replace(/\n {10}  /g, '\n          '),
+        sh('p_d1', 'echo first', '          ').replace('          - id', '          id').replace(/\n {12}/g, '\n          '),
         '  - id: allow',
         '    type: io.kestra.plugin.core.flow.AllowFailure',
         '    tasks:',
@@ -117,35 +96,35 @@ for (const mode of ['local', 'distributed'] as const) {
       const done = await stack.waitFor(created.id, undefined, 60_000);
       expect(done.state.current).toBe('WARNING'); // AllowFailure turns its failed child into WARNING
       expect(done.inputs).toEqual({ token: '******' });
-      const id = (taskId: string): string => one(done, taskId).id;
-      expect(one(done, 'p_seq').parentTaskRunId).toBe(id('seq'));
-      expect(one(done, 'seq').parentTaskRunId).toBe(id('par'));
-      expect(one(done, 'p_then').parentTaskRunId).toBe(id('cond'));
-      expect(byTask(done, 'p_else')).toHaveLength(0);
-      expect(one(done, 'cond').outputs).toEqual({ evaluationResult: true });
-      expect(one(done, 'p_case').state.current).toBe('SUCCESS');
-      expect(byTask(done, 'p_default')).toHaveLength(0);
-      expect(byTask(done, 'p_each').map((r) => [r.value, r.state.current, r.parentTaskRunId === id('each')])).toEqual(
+      const id = (taskId: string): string => taskRun(done, taskId).id;
+      expect(taskRun(done, 'p_seq').parentTaskRunId).toBe(id('seq'));
+      expect(taskRun(done, 'seq').parentTaskRunId).toBe(id('par'));
+      expect(taskRun(done, 'p_then').parentTaskRunId).toBe(id('cond'));
+      expect(taskRuns(done, 'p_else')).toHaveLength(0);
+      expect(taskRun(done, 'cond').outputs).toEqual({ evaluationResult: true });
+      expect(taskRun(done, 'p_case').state.current).toBe('SUCCESS');
+      expect(taskRuns(done, 'p_default')).toHaveLength(0);
+      expect(taskRuns(done, 'p_each').map((r) => [r.value, r.state.current, r.parentTaskRunId === id('each')])).toEqual(
         expect.arrayContaining([
           ['x', 'SUCCESS', true],
           ['y', 'SUCCESS', true],
           ['z', 'SUCCESS', true],
         ]),
       );
-      expect(byTask(done, 'p_each')).toHaveLength(3);
+      expect(taskRuns(done, 'p_each')).toHaveLength(3);
       // Dag: p_d2 waits for p_d1.
-      const d1 = one(done, 'p_d1');
-      const d2 = one(done, 'p_d2');
-      expect(runsOf(done).indexOf(d1)).toBeLessThan(runsOf(done).indexOf(d2));
-      expect(one(done, 'p_fail').state.current).toBe('FAILED');
-      expect(one(done, 'allow').state.current).toBe('WARNING');
-      expect(byTask(done, 'p_wait').map((r) => r.iteration)).toEqual([1, 2]);
-      expect(one(done, 'wait').outputs).toMatchObject({ iterationCount: 2 });
+      const d1 = taskRun(done, 'p_d1');
+      const d2 = taskRun(done, 'p_d2');
+      expect(done.taskRunList.indexOf(d1)).toBeLessThan(done.taskRunList.indexOf(d2));
+      expect(taskRun(done, 'p_fail').state.current).toBe('FAILED');
+      expect(taskRun(done, 'allow').state.current).toBe('WARNING');
+      expect(taskRuns(done, 'p_wait').map((r) => r.iteration)).toEqual([1, 2]);
+      expect(taskRun(done, 'wait').outputs).toMatchObject({ iterationCount: 2 });
       const logs = await logsOf(created.id);
       expect(logs).toContain('token is ******');
       expect(logs.join('\n')).not.toContain('s3cret-value-42');
       expect(logs).toContain(`y gave got-y, correlation ${created.id}`);
-      for (const run of runsOf(done)) expect(['SUCCESS', 'WARNING', 'FAILED'], run.taskId).toContain(run.state.current);
+      for (const run of done.taskRunList) expect(['SUCCESS', 'WARNING', 'FAILED'], run.taskId).toContain(run.state.current);
     }, 90_000);
 
     it('a Pause waits for a REST resume with typed onResume inputs, which the next task reads', async () => {
@@ -164,7 +143,7 @@ for (const mode of ['local', 'distributed'] as const) {
       );
       const created = await stack.execute(ns, 'approval');
       const paused = await stack.waitFor(created.id, (e) => e.state.current === 'PAUSED', 30_000);
-      expect(one(paused, 'ask').state.current).toBe('PAUSED');
+      expect(taskRun(paused, 'ask').state.current).toBe('PAUSED');
       const refused = await stack.api(`/api/v1/executions/${created.id}/resume`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ count: 'many' }) });
       expect(refused.status).toBe(400);
       const form = new FormData();
@@ -172,7 +151,7 @@ for (const mode of ['local', 'distributed'] as const) {
       expect((await stack.api(`/api/v1/executions/${created.id}/resume`, { method: 'POST', body: form })).status).toBe(204);
       const done = await stack.waitFor(created.id, undefined, 30_000);
       expect(done.state.current).toBe('SUCCESS');
-      expect(one(done, 'ask').outputs).toEqual({ onResume: { count: 41 } });
+      expect(taskRun(done, 'ask').outputs).toEqual({ onResume: { count: 41 } });
       expect(done.state.histories.map((h) => h.state)).toEqual(['CREATED', 'RUNNING', 'PAUSED', 'RESTARTED', 'RUNNING', 'SUCCESS']);
       expect(await logsOf(created.id)).toContain('count is 42');
     }, 60_000);
@@ -193,14 +172,14 @@ for (const mode of ['local', 'distributed'] as const) {
         ].join('\n'),
       );
       const created = await stack.execute(ns, 'paused_kill');
-      await stack.waitFor(created.id, (e) => e.state.current === 'PAUSED' && byTask(e, 'side')[0]?.state.current === 'SUCCESS', 30_000);
+      await stack.waitFor(created.id, (e) => e.state.current === 'PAUSED' && taskRuns(e, 'side')[0]?.state.current === 'SUCCESS', 30_000);
       expect((await stack.api(`/api/v1/executions/${created.id}/kill`, { method: 'DELETE' })).status).toBe(202);
       const done = await stack.waitFor(created.id, undefined, 30_000);
       expect(done.state.current).toBe('KILLED');
-      expect(one(done, 'hold').state.current).toBe('KILLED');
-      expect(one(done, 'side').state.current).toBe('SUCCESS');
-      expect(one(done, 'both').state.current).toBe('KILLED');
-      expect(byTask(done, 'never')).toHaveLength(0);
+      expect(taskRun(done, 'hold').state.current).toBe('KILLED');
+      expect(taskRun(done, 'side').state.current).toBe('SUCCESS');
+      expect(taskRun(done, 'both').state.current).toBe('KILLED');
+      expect(taskRuns(done, 'never')).toHaveLength(0);
     }, 60_000);
 
     it('a kill in the middle of a loop kills the running iterations, starts no other, and ends KILLED', async () => {
@@ -219,12 +198,12 @@ for (const mode of ['local', 'distributed'] as const) {
         ].join('\n'),
       );
       const created = await stack.execute(ns, 'long_loop');
-      await stack.waitFor(created.id, (e) => byTask(e, 'slow').filter((r) => r.state.current === 'RUNNING').length === 2, 30_000);
+      await stack.waitFor(created.id, (e) => taskRuns(e, 'slow').filter((r) => r.state.current === 'RUNNING').length === 2, 30_000);
       expect((await stack.api(`/api/v1/executions/${created.id}/kill`, { method: 'DELETE' })).status).toBe(202);
       const done = await stack.waitFor(created.id, undefined, 30_000);
       expect(done.state.current).toBe('KILLED');
-      expect(byTask(done, 'slow').map((r) => r.state.current)).toEqual(['KILLED', 'KILLED']);
-      expect(one(done, 'each').state.current).toBe('KILLED');
+      expect(taskRuns(done, 'slow').map((r) => r.state.current)).toEqual(['KILLED', 'KILLED']);
+      expect(taskRun(done, 'each').state.current).toBe('KILLED');
     }, 60_000);
 
     it('restart of a failed iteration runs it again and goes on with the loop', async () => {
@@ -247,21 +226,21 @@ for (const mode of ['local', 'distributed'] as const) {
       );
       const failed = await stack.waitFor((await stack.execute(ns, 'loop_restart')).id, undefined, 30_000);
       expect(failed.state.current).toBe('FAILED');
-      expect(byTask(failed, 'work').map((r) => [r.value, r.state.current])).toEqual([
+      expect(taskRuns(failed, 'work').map((r) => [r.value, r.state.current])).toEqual([
         ['1', 'SUCCESS'],
         ['2', 'FAILED'],
       ]);
-      expect(one(failed, 'handler').state.current).toBe('SUCCESS');
+      expect(taskRun(failed, 'handler').state.current).toBe('SUCCESS');
       await writeFile(marker, 'ok');
       expect((await stack.api(`/api/v1/executions/${failed.id}/restart`, { method: 'POST' })).status).toBe(200);
       const done = await stack.waitFor(failed.id, (e) => e.state.current === 'SUCCESS' || e.state.histories.filter((h) => h.state === 'FAILED').length >= 2, 30_000);
       expect(done.state.current).toBe('SUCCESS');
-      expect(byTask(done, 'work').map((r) => [r.value, r.state.current, r.attempts?.length])).toEqual([
+      expect(taskRuns(done, 'work').map((r) => [r.value, r.state.current, r.attempts?.length])).toEqual([
         ['1', 'SUCCESS', 1],
         ['2', 'SUCCESS', 2],
         ['3', 'SUCCESS', 1],
       ]);
-      expect(byTask(done, 'handler')).toHaveLength(0);
+      expect(taskRuns(done, 'handler')).toHaveLength(0);
     }, 60_000);
   });
 }

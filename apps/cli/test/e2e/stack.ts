@@ -26,6 +26,7 @@ import { LocalFileStorage } from '@sluice/storage';
 import { createTestDatabase, startRedis } from '@sluice/testing';
 import type { RedisServer } from '@sluice/testing';
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { startLocalServer } from '../../src/commands/server.js';
 import type { RunningLocalServer } from '../../src/commands/server.js';
 
@@ -42,6 +43,8 @@ export interface ExecutionJson {
     id: string;
     taskId: string;
     parentTaskRunId?: string;
+    value?: string | null;
+    iteration?: number;
     state: { current: string };
     attempts?: { state: { current: string } }[];
     outputs?: Record<string, unknown>;
@@ -49,6 +52,20 @@ export interface ExecutionJson {
     workerId?: string;
   }[];
   [key: string]: unknown;
+}
+
+export type TaskRunJson = ExecutionJson['taskRunList'][number];
+
+/** The task runs of `taskId`, in the execution's order. */
+export function taskRuns(execution: ExecutionJson, taskId: string): TaskRunJson[] {
+  return execution.taskRunList.filter((r) => r.taskId === taskId);
+}
+
+/** The one task run of `taskId`; fails the test when there is none or several. */
+export function taskRun(execution: ExecutionJson, taskId: string): TaskRunJson {
+  const found = taskRuns(execution, taskId);
+  expect(found, taskId).toHaveLength(1);
+  return found[0]!;
 }
 
 export interface WorkerHandle {
@@ -256,5 +273,44 @@ export async function startDistributedStack(env: Record<string, string>): Promis
       await database.drop();
       await rm(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The stack of `mode`, with no extra environment, for the tests of the enclosing `describe`: started before them (in
+ * distributed mode with a worker of group `default`, which the local stack has built in) and closed after them. The
+ * stack returned hands every call to the started one, so use it in tests and hooks only.
+ */
+export function useStack(mode: 'local' | 'distributed'): Stack {
+  let started: Stack | undefined;
+  beforeAll(async () => {
+    const stack = mode === 'local' ? await startLocalStack({}) : await startDistributedStack({});
+    if (!stack) throw new Error('Postgres or redis-server unavailable: run scripts/services.sh');
+    started = stack;
+    if (mode === 'distributed') await stack.startWorker('default');
+  }, 120_000);
+  afterAll(async () => {
+    await started?.close();
+  }, 60_000);
+  const current = (): Stack => {
+    if (!started) throw new Error(`the ${mode} stack is not started: use it in a test or a hook`);
+    return started;
+  };
+  return {
+    mode,
+    get url() {
+      return current().url;
+    },
+    get db() {
+      return current().db;
+    },
+    api: (path, init) => current().api(path, init),
+    deploy: (yaml) => current().deploy(yaml),
+    execute: (namespace, flowId, options) => current().execute(namespace, flowId, options),
+    get: (id) => current().get(id),
+    waitFor: (id, predicate, timeoutMs) => current().waitFor(id, predicate, timeoutMs),
+    startWorker: (group, options) => current().startWorker(group, options),
+    ...(mode === 'distributed' ? { restartSchedulers: (between?: () => Promise<void>) => current().restartSchedulers!(between) } : {}),
+    close: () => current().close(),
   };
 }
