@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NewLogEntry } from '@sluice/db';
-import { startApi, YAML } from './fixture.js';
+import { createFlows, legacyPauseFlow, seedExecution, startApi } from './fixture.js';
 import type { ApiFixture } from './fixture.js';
 
 const API_TOKEN = 'user-token';
@@ -24,17 +24,6 @@ tasks:
   - id: after
     type: io.kestra.plugin.core.log.Log
     message: "{{ outputs.approve.onResume.count }}"
-`;
-
-const LEGACY = `id: legacy
-namespace: internal.ns
-tasks:
-  - id: wait
-    type: io.kestra.core.tasks.flows.Pause
-    tasks:
-      - id: then
-        type: io.kestra.plugin.core.log.Log
-        message: resumed
 `;
 
 interface LogLineBody {
@@ -55,10 +44,7 @@ describe.skipIf(!api)('internal execution routes (workers)', () => {
   let a: ApiFixture;
   beforeAll(async () => {
     a = api!;
-    for (const source of [APPROVAL, LEGACY]) {
-      const response = await a.fetch('/api/v1/flows', { method: 'POST', headers: YAML, body: source });
-      expect(response.status, await response.clone().text()).toBe(200);
-    }
+    await createFlows(a, [APPROVAL, legacyPauseFlow('internal.ns')]);
   });
   afterAll(async () => {
     await api?.close();
@@ -68,20 +54,8 @@ describe.skipIf(!api)('internal execution routes (workers)', () => {
     a.fetch(`/api/v1/internal${path}`, { ...init, headers: { authorization: `Bearer ${WORKER_TOKEN}`, ...(init.headers as Record<string, string> | undefined) } });
 
   /** A new execution of `flowId`, PAUSED at its first task `pausedTask` (as the scheduler leaves it). */
-  async function paused(flowId: string, pausedTask: string): Promise<string> {
-    const created = await a.fetch(`/api/v1/executions/internal.ns/${flowId}`, { method: 'POST' });
-    expect(created.status).toBe(200);
-    const { id } = (await created.json()) as { id: string };
-    const now = new Date().toISOString();
-    const history = JSON.stringify(['RUNNING', 'PAUSED'].map((state) => ({ state, date: now })));
-    await a.db.prisma.$executeRaw`UPDATE executions SET state = 'PAUSED', state_history = state_history || ${history}::jsonb WHERE id = ${id}`;
-    const runHistory = JSON.stringify(['CREATED', 'RUNNING', 'PAUSED'].map((state) => ({ state, date: now })));
-    const attempts = JSON.stringify([{ state: { current: 'PAUSED', histories: JSON.parse(runHistory) as unknown } }]);
-    await a.db.prisma.$executeRaw`
-      INSERT INTO task_runs (id, execution_id, task_id, state, state_history, attempts, start_date, created_at, updated_at)
-      VALUES (${`${id}-${pausedTask}`}, ${id}, ${pausedTask}, 'PAUSED', ${runHistory}::jsonb, ${attempts}::jsonb, now(), now(), now())`;
-    return id;
-  }
+  const paused = (flowId: string, pausedTask: string): Promise<string> =>
+    seedExecution(a, 'internal.ns', flowId, 'PAUSED', [{ id: pausedTask, taskId: pausedTask, state: 'PAUSED', history: ['CREATED', 'RUNNING', 'PAUSED'] }]);
 
   const execution = async (id: string): Promise<{ state: { current: string }; taskRunList: { taskId: string; state: { current: string }; outputs?: unknown }[] }> =>
     (await (await a.fetch(`/api/v1/executions/${id}`)).json()) as never;

@@ -5,8 +5,8 @@
  * so these tests need no scheduler.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, YAML } from './fixture.js';
-import type { ApiFixture } from './fixture.js';
+import { createFlows, legacyPauseFlow, seededState, seedExecution, startApi, YAML } from './fixture.js';
+import type { ApiFixture, SeededRun } from './fixture.js';
 
 const api = await startApi({ databasePrefix: 'sluice_api_resume' });
 
@@ -50,17 +50,6 @@ tasks:
         type: io.kestra.plugin.core.flow.Pause
 `;
 
-const LEGACY = `id: legacy
-namespace: resume.ns
-tasks:
-  - id: wait
-    type: io.kestra.core.tasks.flows.Pause
-    tasks:
-      - id: then
-        type: io.kestra.plugin.core.log.Log
-        message: resumed
-`;
-
 const REDO = `id: redo
 namespace: resume.ns
 tasks:
@@ -99,57 +88,18 @@ interface ErrorBody {
   details: Record<string, unknown>;
 }
 
-interface RunSpec {
-  readonly id: string;
-  readonly taskId: string;
-  readonly parent?: string;
-  readonly state: string;
-  /** Its state history; the last attempt gets the same one unless `attempts` says otherwise. */
-  readonly history: readonly string[];
-  readonly attempts?: unknown[];
-  readonly outputs?: unknown;
-  readonly workerId?: string;
-}
-
 describe.skipIf(!api)('resuming a PAUSED execution', () => {
   let a: ApiFixture;
   beforeAll(async () => {
     a = api!;
-    for (const source of [APPROVAL, TWICE, LEGACY, REDO]) {
-      const response = await a.fetch('/api/v1/flows', { method: 'POST', headers: YAML, body: source });
-      expect(response.status, await response.clone().text()).toBe(200);
-    }
+    await createFlows(a, [APPROVAL, TWICE, legacyPauseFlow('resume.ns'), REDO]);
   });
   afterAll(async () => {
     await api?.close();
   });
 
-  const at = (ms: number): string => new Date(Date.UTC(2026, 0, 2, 3, 4, 5) + ms).toISOString();
-  const stateOf = (history: readonly string[]): StateJson => ({
-    current: history.at(-1)!,
-    histories: history.map((state, i) => ({ state, date: at(i * 1000) })),
-  });
-
   /** A new execution of `flowId`, then moved to `state` with these task runs, as the scheduler would have left it. */
-  async function seeded(flowId: string, state: string, runs: readonly RunSpec[]): Promise<string> {
-    const created = await a.fetch(`/api/v1/executions/resume.ns/${flowId}`, { method: 'POST' });
-    expect(created.status).toBe(200);
-    const { id } = (await created.json()) as { id: string };
-    const history = JSON.stringify(['RUNNING', state].map((s, i) => ({ state: s, date: at(i * 1000) })));
-    await a.db.prisma.$executeRaw`UPDATE executions SET state = ${state}, state_history = state_history || ${history}::jsonb WHERE id = ${id}`;
-    let order = 0;
-    for (const run of runs) {
-      const runId = `${id}-${run.id}`;
-      const attempts = run.attempts ?? [{ state: stateOf(run.history), ...(run.workerId ? { workerId: run.workerId } : {}) }];
-      await a.db.prisma.$executeRaw`
-        INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, state, state_history, attempts, outputs, worker_id, start_date, created_at, updated_at)
-        VALUES (${runId}, ${id}, ${run.taskId}, ${run.parent ? `${id}-${run.parent}` : null}, ${run.state}, ${JSON.stringify(stateOf(run.history).histories)}::jsonb,
-                ${JSON.stringify(attempts)}::jsonb, ${run.outputs === undefined ? null : JSON.stringify(run.outputs)}::jsonb, ${run.workerId ?? null},
-                ${new Date(at(0))}, ${new Date(Date.parse(at(0)) + order)}, now())`;
-      order += 1;
-    }
-    return id;
-  }
+  const seeded = (flowId: string, state: string, runs: readonly SeededRun[]): Promise<string> => seedExecution(a, 'resume.ns', flowId, state, runs);
 
   const get = async (id: string): Promise<ExecutionBody> => (await (await a.fetch(`/api/v1/executions/${id}`)).json()) as ExecutionBody;
   const run = (execution: ExecutionBody, taskId: string): TaskRunBody => {
@@ -362,7 +312,7 @@ describe.skipIf(!api)('resuming a PAUSED execution', () => {
   });
 
   it('by-ids resumes every listed PAUSED execution without inputs ({count}); any unknown, not PAUSED or needing inputs: 400, none resumed', async () => {
-    const pausedRuns = (): RunSpec[] => [{ id: 'wait', taskId: 'wait', state: 'PAUSED', history: ['CREATED', 'RUNNING', 'PAUSED'] }];
+    const pausedRuns = (): SeededRun[] => [{ id: 'wait', taskId: 'wait', state: 'PAUSED', history: ['CREATED', 'RUNNING', 'PAUSED'] }];
     const one = await seeded('legacy', 'PAUSED', pausedRuns());
     const two = await seeded('legacy', 'PAUSED', pausedRuns());
     const byIds = (ids: unknown): Promise<Response> =>
@@ -416,8 +366,8 @@ describe.skipIf(!api)('resuming a PAUSED execution', () => {
     await a.db.executions.transition(id, ['RESTARTED'], 'RUNNING');
     await a.db.prisma.$executeRaw`
       INSERT INTO task_runs (id, execution_id, task_id, state, state_history, attempts, created_at, updated_at)
-      VALUES (${`${id}-fails`}, ${id}, 'fails', 'FAILED', ${JSON.stringify(stateOf(['CREATED', 'RUNNING', 'FAILED']).histories)}::jsonb,
-              ${JSON.stringify([{ state: stateOf(['CREATED', 'RUNNING', 'FAILED']) }])}::jsonb, now(), now())`;
+      VALUES (${`${id}-fails`}, ${id}, 'fails', 'FAILED', ${JSON.stringify(seededState(['CREATED', 'RUNNING', 'FAILED']).histories)}::jsonb,
+              ${JSON.stringify([{ state: seededState(['CREATED', 'RUNNING', 'FAILED']) }])}::jsonb, now(), now())`;
     await a.db.executions.transition(id, ['RUNNING'], 'FAILED');
 
     const restarted = await a.fetch(`/api/v1/executions/${id}/restart`, { method: 'POST' });
