@@ -317,8 +317,8 @@ describe('examples/flow-control', () => {
     expect(stderr.join('\n')).toMatch(/PAUSED at approve and stdin is not a terminal: pass --resume-after/);
   });
 
-  // Fails today: `sluice run` waits for the timeout's wake-up before it resumes (--resume-after or the terminal), so
-  // a Pause with a `timeout` is never resumed and ends FAILED when the timeout elapses (engine bug list, docs).
+  // `sluice run` resumes a Pause waiting for a resume while its timeout's wake-up is pending (it once waited for the
+  // wake-up first, and the Pause failed).
   it('pause-approval.yml with a timeout: --resume-after resumes it before the timeout', async () => {
     const source = await readFile(join(EXAMPLES, 'pause-approval.yml'), 'utf8');
     const withTimeout = source.replace('    type: io.kestra.plugin.core.flow.Pause\n', '    type: io.kestra.plugin.core.flow.Pause\n    timeout: PT3S\n');
@@ -574,8 +574,8 @@ describe("Kestra's documented examples", () => {
     expect(labelsOf(execution)).toMatchObject({ customerId: 'Rick Astley', song_url: 'https://t.ly/Vemr0' });
   });
 
-  // Fails today: Sluice has no `taskrun.startDate`, and an undefined variable is an error, so every example below
-  // fails its first task that reads it. Kestra gives each the state listed (engine bug list, docs).
+  // Each reads `{{ taskrun.startDate }}` (an undefined variable is an error, so these failed before Sluice had it).
+  // Kestra gives each the state listed.
   it('the examples that read {{ taskrun.startDate }} end as in Kestra: Sequential, Parallel, Switch, AllowFailure, Pause, Return, Echo, OutputValues', async () => {
     // By fixture name. switch: a value no case matches, so defaults; pause_human_in_the_loop_task_runner: resumed as
     // a REST resume would.
@@ -609,8 +609,8 @@ describe("Kestra's documented examples", () => {
     });
   });
 
-  // Fails today: `sluice run --output json` lists only the labels a Labels task set; the flow's own labels (which an
-  // execution started through the API carries) are missing, so genre and artist are absent (engine bug list, docs).
+  // `sluice run --output json` lists the flow's own labels with those a Labels task set (as an execution started
+  // through the API carries them).
   it('Labels: flow_with_labels ("Labels" docs page) overrides one flow label and keeps the others', async () => {
     const { execution } = await runKestra('flow_with_labels');
     expect(execution.state.current).toBe('SUCCESS');
