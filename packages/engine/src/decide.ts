@@ -431,6 +431,33 @@ function endFlowable(
   context.actions.push({ type: 'updateTaskRun', taskRunId: run.id, state: final, ...extra });
 }
 
+/**
+ * A flowable run's children (and `errors`) ended in `state`: its `finally` tasks run now, one after another, whatever
+ * that state; the run ends once they did, FAILED if one of them failed (WARNING or SUCCESS by its allowFailure). Without
+ * `finally` it ends at once.
+ */
+function finish(
+  context: Context,
+  run: EngineTaskRun,
+  node: TaskNode,
+  iteration: number | undefined,
+  state: 'KILLED' | 'CANCELLED' | 'FAILED' | 'WARNING' | 'SUCCESS',
+  extra: { outputs?: Record<string, unknown>; log?: { level: 'INFO' | 'WARN' | 'ERROR'; message: string } } = {},
+): void {
+  if (node.finally.length === 0) return endFlowable(context, run, node, state, extra);
+  const group = context.index.group(run.id, 'finally', iteration);
+  if (handleFailures(context, group)) return;
+  nextSequential(context, group, listPlan(node.finally), run, iteration);
+  if (group.count < node.finally.length || group.open > 0) return;
+  endFlowable(context, run, node, worst(state, guessFinalState(group)), extra);
+}
+
+/** The worse of two end states (Kestra's order: KILLED > CANCELLED > FAILED > WARNING > SUCCESS). */
+function worst<S extends 'KILLED' | 'CANCELLED' | 'FAILED' | 'WARNING' | 'SUCCESS'>(a: S, b: S): S {
+  const order = ['SUCCESS', 'WARNING', 'FAILED', 'CANCELLED', 'KILLED'];
+  return order.indexOf(a) >= order.indexOf(b) ? a : b;
+}
+
 /** The main branch of a flowable run, as it stands: null for Kestra's "no task found" (a Switch with no match). */
 function mainPlan(run: EngineTaskRun, node: TaskNode): { plan: Plan; mode: 'seq' | 'par' | 'conc' | 'dag'; limit: number } | null {
   const task = node.task;
@@ -508,15 +535,15 @@ function durationOf(result: Evaluation | undefined): number | undefined {
 function waitForNext(context: Context, run: EngineTaskRun, node: TaskNode, group: ChildGroup, iteration: number): void {
   const task = node.task;
   const outputs = { iterationCount: iteration };
-  if (group.endedCount('WARNING') > 0) return endFlowable(context, run, node, 'WARNING', { outputs });
+  if (group.endedCount('WARNING') > 0) return finish(context, run, node, iteration, 'WARNING', { outputs });
   const key = `condition:${iteration}`;
   const result = evaluation(run, key);
   if (!result) {
     context.actions.push({ type: 'evaluate', taskRunId: run.id, key, expression: task.condition });
     return;
   }
-  if ('error' in result) return endFlowable(context, run, node, 'FAILED', { outputs, log: { level: 'ERROR', message: `task ${run.taskId}: condition: ${result.error}` } });
-  if (isTruthy(result.value)) return endFlowable(context, run, node, 'SUCCESS', { outputs });
+  if ('error' in result) return finish(context, run, node, iteration, 'FAILED', { outputs, log: { level: 'ERROR', message: `task ${run.taskId}: condition: ${result.error}` } });
+  if (isTruthy(result.value)) return finish(context, run, node, iteration, 'SUCCESS', { outputs });
   const frequency = (task.checkFrequency ?? {}) as { maxIterations?: number; maxDuration?: string; interval?: string };
   const maxIterations = frequency.maxIterations ?? 100;
   const maxDurationMs = parseDuration(frequency.maxDuration ?? 'PT1H');
@@ -524,7 +551,7 @@ function waitForNext(context: Context, run: EngineTaskRun, node: TaskNode, group
   if (iteration >= maxIterations || context.now - createdAt > maxDurationMs) {
     const why = iteration >= maxIterations ? `${maxIterations} iterations` : `its maxDuration ${frequency.maxDuration ?? 'PT1H'}`;
     const failed = task.failOnMaxReached === true;
-    return endFlowable(context, run, node, failed ? 'FAILED' : 'SUCCESS', {
+    return finish(context, run, node, iteration, failed ? 'FAILED' : 'SUCCESS', {
       outputs,
       log: { level: failed ? 'ERROR' : 'WARN', message: `task ${run.taskId}: the condition was still false after ${why}` },
     });
@@ -552,7 +579,7 @@ function resolveFlowable(context: Context, run: EngineTaskRun): void {
   if (handleFailures(context, main) || handleFailures(context, errors)) return;
   const planned = mainPlan(run, node);
   if (planned === null) {
-    return endFlowable(context, run, node, 'FAILED', { log: { level: 'ERROR', message: `task ${run.taskId}: no task found to run (no case matched and no defaults)` } });
+    return finish(context, run, node, iteration, 'FAILED', { log: { level: 'ERROR', message: `task ${run.taskId}: no task found to run (no case matched and no defaults)` } });
   }
   const erroring = node.kind === 'WorkingDirectory' || main.failed.size > 0 || errors.count > 0;
   if (erroring) {
@@ -561,12 +588,12 @@ function resolveFlowable(context: Context, run: EngineTaskRun): void {
     else nextSequential(context, errors, plan, run, iteration);
     if (plan.size === 0 || (errors.count >= plan.size && errors.open === 0)) {
       // The errors branch decides when the flowable ends; its state comes from the main children (Kestra's rule).
-      endFlowable(context, run, node, node.kind === 'WorkingDirectory' ? 'FAILED' : guessFinalState(main));
+      finish(context, run, node, iteration, node.kind === 'WorkingDirectory' ? 'FAILED' : guessFinalState(main));
     }
     return;
   }
   if (stopped(main)) {
-    if (main.open === 0) endFlowable(context, run, node, guessFinalState(main));
+    if (main.open === 0) finish(context, run, node, iteration, guessFinalState(main));
     return;
   }
   const { plan, mode, limit } = planned;
@@ -586,36 +613,50 @@ function resolveFlowable(context: Context, run: EngineTaskRun): void {
   }
   if (main.count < plan.size || main.open > 0) return;
   if (node.kind === 'WaitFor' && iteration !== undefined) return waitForNext(context, run, node, main, iteration);
-  endFlowable(context, run, node, guessFinalState(main));
+  finish(context, run, node, iteration, guessFinalState(main));
 }
 
-/** The flow's own level: its `tasks` one after another, its `errors` after a failure, then the execution's end. */
+/**
+ * The flow's own level: its `tasks` one after another, its `errors` after a failure, its `finally` once everything else
+ * ended, then the execution's end.
+ */
 function resolveRoot(context: Context): void {
   const { index, structure } = context;
   const main = index.group(undefined, 'main');
   const errors = index.group(undefined, 'errors');
   if (handleFailures(context, main) || handleFailures(context, errors)) return;
-  // Nothing may still run when the execution ends (a flowable may end before its children: Kestra's rule).
-  const quiet = index.open.size === 0;
+  /**
+   * End in `state` once nothing runs any more (a flowable may end before its children: Kestra's rule), after the
+   * flow's `finally` tasks: they start once every other run ended, and one that fails makes the execution FAILED.
+   */
+  const endWith = (state: 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'CANCELLED'): void => {
+    const quiet = index.open.size === 0;
+    if (structure.finally.length === 0) {
+      if (quiet) context.actions.push({ type: 'end', state });
+      return;
+    }
+    const group = index.group(undefined, 'finally');
+    if (handleFailures(context, group)) return;
+    if (group.count === 0 && !quiet) return;
+    nextSequential(context, group, listPlan(structure.finally), undefined);
+    if (group.count >= structure.finally.length && group.open === 0 && quiet) context.actions.push({ type: 'end', state: worst(state, guessFinalState(group)) });
+  };
   if (main.failed.size > 0 || errors.count > 0) {
     const plan = listPlan(structure.errors);
     nextSequential(context, errors, plan, undefined);
-    if (errors.count >= plan.size && errors.open === 0 && quiet) context.actions.push({ type: 'end', state: 'FAILED' });
+    if (errors.count >= plan.size && errors.open === 0) endWith('FAILED');
     return;
   }
   if (stopped(main)) {
-    if (quiet) {
+    if (main.open === 0) {
       const state = guessFinalState(main);
-      context.actions.push({ type: 'end', state: state === 'SUCCESS' || state === 'WARNING' ? 'FAILED' : state });
+      endWith(state === 'SUCCESS' || state === 'WARNING' ? 'FAILED' : state);
     }
     return;
   }
   const plan = listPlan(structure.main);
   nextSequential(context, main, plan, undefined);
-  if (main.count >= plan.size && main.open === 0 && quiet) {
-    const state = guessFinalState(main);
-    context.actions.push({ type: 'end', state: state === 'WARNING' ? 'WARNING' : state === 'SUCCESS' ? 'SUCCESS' : state });
-  }
+  if (main.count >= plan.size && main.open === 0) endWith(guessFinalState(main));
 }
 
 function decideRunning(context: Context): void {

@@ -66,14 +66,17 @@ export function executorTaskKind(type: string): ExecutorTaskKind | undefined {
   return executorByName.get(type.toLowerCase());
 }
 
+/** Which list of a flowable (or of the flow) a task is in. */
+export type Branch = 'main' | 'errors' | 'finally';
+
 /** One list of child tasks of a task: where it is (for errors and graphs) and what it holds. */
 export interface ChildList {
   /** `tasks`, `then`, `else`, `defaults`, `errors`, or `cases.<key>`; `tasks` for a Dag (items are `{task}`). */
   readonly property: string;
   /** Path of the list below the task, e.g. `['cases', 'a']`. */
   readonly path: readonly (string | number)[];
-  /** `errors` for the error branch, `main` for the rest. */
-  readonly branch: 'main' | 'errors';
+  /** `errors` for the error branch, `finally` for the tasks run after the others whatever their outcome, `main` for the rest. */
+  readonly branch: Branch;
   readonly tasks: readonly TaskSpec[];
 }
 
@@ -137,6 +140,8 @@ export function childLists(task: TaskSpec): ChildList[] {
       list('tasks');
   }
   if (task.errors !== undefined) lists.push({ property: 'errors', path: ['errors'], branch: 'errors', tasks: asTasks(task.errors) });
+  // Kestra 0.24's `finally` (not on WorkingDirectory, whose worker runs its tasks).
+  if (task.finally !== undefined && kind !== 'WorkingDirectory') lists.push({ property: 'finally', path: ['finally'], branch: 'finally', tasks: asTasks(task.finally) });
   return lists;
 }
 

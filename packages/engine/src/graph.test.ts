@@ -372,3 +372,14 @@ describe('buildFlowGraph', () => {
     expect(edges(buildFlowGraph({ tasks: [] }))).toEqual(['root._root -> root._end']);
   });
 });
+
+describe('buildFlowGraph: finally', () => {
+  it("shows the flow's and a flowable's finally tasks", () => {
+    const graph = buildFlowGraph({
+      tasks: [{ id: 'seq', type: 'io.kestra.plugin.core.flow.Sequential', tasks: [{ id: 'a', type: 'io.kestra.plugin.core.log.Log' }], finally: [{ id: 'inner_f', type: 'io.kestra.plugin.core.log.Log' }] }],
+      finally: [{ id: 'flow_f', type: 'io.kestra.plugin.core.log.Log' }],
+    } as never);
+    const ids = graph.nodes.flatMap((n) => ('task' in n && n.task ? [(n.task as { id: string }).id] : []));
+    expect(ids).toEqual(expect.arrayContaining(['inner_f', 'flow_f']));
+  });
+});

@@ -115,6 +115,7 @@ export interface FlowGraph {
 export interface GraphFlow {
   readonly tasks?: readonly TaskSpec[];
   readonly errors?: readonly TaskSpec[];
+  readonly finally?: readonly TaskSpec[];
   readonly triggers?: readonly TriggerSpec[];
 }
 
@@ -196,6 +197,8 @@ class GraphBuilder {
     if (triggers.length > 0) this.triggers(scope, triggers);
     if (!this.list(scope, asList(flow.tasks), 'SEQUENTIAL')) this.edge(root, end);
     this.list(scope, asList(flow.errors), 'ERROR');
+    // Kestra 0.24's `finally`: shown as a sequence of its own, like a branch of the cluster.
+    this.list(scope, asList(flow.finally), 'SEQUENTIAL');
   }
 
   /** The `Triggers` cluster: each trigger between its root and its end, which leads to the flow's root. */
@@ -279,6 +282,7 @@ class GraphBuilder {
     }
     if (!connected) this.edge(path, end);
     for (const list of lists) if (list.branch === 'errors') this.list(inner, list.tasks, 'ERROR');
+    for (const list of lists) if (list.branch === 'finally') this.list(inner, list.tasks, 'SEQUENTIAL');
     return { in: root, out: end };
   }
 

@@ -5,6 +5,7 @@
  * between decisions pays for what changed, and a decision costs what is open, not the execution's history: a ForEach
  * over 10,000 values decides as fast at its end as at its start.
  */
+import type { Branch } from './flowables.js';
 import type { FlowStructure, TaskNode } from './structure.js';
 import type { EngineTaskRun, TaskRunStateName } from './types.js';
 
@@ -40,7 +41,7 @@ export class ChildGroup {
   }
 }
 
-export function groupKey(parentId: string, branch: 'main' | 'errors', iteration: number | undefined): string {
+export function groupKey(parentId: string, branch: Branch, iteration: number | undefined): string {
   return `${parentId}\u0000${branch}\u0000${iteration ?? ''}`;
 }
 
@@ -87,7 +88,7 @@ export class RunIndex {
   }
 
   /** The group of `parentId`'s children (ROOT for top level), created empty when absent. */
-  group(parentId: string | undefined, branch: 'main' | 'errors', iteration?: number): ChildGroup {
+  group(parentId: string | undefined, branch: Branch, iteration?: number): ChildGroup {
     const key = groupKey(parentId ?? ROOT, branch, iteration);
     let group = this.#groups.get(key);
     if (!group) {

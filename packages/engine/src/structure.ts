@@ -5,7 +5,7 @@
  */
 import type { Flow, RetryPolicy, TaskSpec } from '@sluice/core';
 import { childLists, dagEntries, executorTaskKind, flowableKind } from './flowables.js';
-import type { ExecutorTaskKind, FlowableKind } from './flowables.js';
+import type { Branch, ExecutorTaskKind, FlowableKind } from './flowables.js';
 
 export interface TaskNode {
   readonly task: TaskSpec;
@@ -15,12 +15,14 @@ export interface TaskNode {
   readonly executor: ExecutorTaskKind | undefined;
   /** The flowable holding it; undefined at top level. */
   readonly parent: TaskNode | undefined;
-  readonly branch: 'main' | 'errors';
+  readonly branch: Branch;
   /** A retry policy that applies to it: its own, else the nearest ancestor's, else the flow's (Kestra's rule). */
   readonly retry: RetryPolicy | undefined;
   /** Enabled tasks of its main list(s) and of `errors` (flowables; WorkingDirectory's are run by its worker). */
   readonly main: readonly TaskSpec[];
   readonly errors: readonly TaskSpec[];
+  /** Enabled tasks of `finally`: run after the main tasks and `errors`, whatever their outcome. */
+  readonly finally: readonly TaskSpec[];
   /** Dag: each enabled child's dependencies. */
   readonly dependsOn?: ReadonlyMap<string, readonly string[]>;
 }
@@ -28,9 +30,10 @@ export interface TaskNode {
 export interface FlowStructure {
   readonly flow: Flow;
   readonly byId: ReadonlyMap<string, TaskNode>;
-  /** The flow's own enabled `tasks` and `errors`. */
+  /** The flow's own enabled `tasks`, `errors` and `finally`. */
   readonly main: readonly TaskSpec[];
   readonly errors: readonly TaskSpec[];
+  readonly finally: readonly TaskSpec[];
 }
 
 const cache = new WeakMap<Flow, FlowStructure>();
@@ -43,7 +46,7 @@ export function structureOf(flow: Flow): FlowStructure {
   const cached = cache.get(flow);
   if (cached) return cached;
   const byId = new Map<string, TaskNode>();
-  const visit = (tasks: readonly TaskSpec[], parent: TaskNode | undefined, branch: 'main' | 'errors', inherited: RetryPolicy | undefined): void => {
+  const visit = (tasks: readonly TaskSpec[], parent: TaskNode | undefined, branch: Branch, inherited: RetryPolicy | undefined): void => {
     for (const task of tasks) {
       const kind = flowableKind(task.type);
       const lists = childLists(task);
@@ -56,6 +59,7 @@ export function structureOf(flow: Flow): FlowStructure {
         retry: task.retry ?? inherited,
         main: enabled(lists.filter((list) => list.branch === 'main').flatMap((list) => list.tasks)),
         errors: enabled(lists.filter((list) => list.branch === 'errors').flatMap((list) => list.tasks)),
+        finally: enabled(lists.filter((list) => list.branch === 'finally').flatMap((list) => list.tasks)),
         ...(kind === 'Dag' ? { dependsOn: new Map(dagEntries(task).map((entry) => [entry.task.id, entry.dependsOn])) } : {}),
       };
       if (!byId.has(task.id)) byId.set(task.id, node);
@@ -64,7 +68,8 @@ export function structureOf(flow: Flow): FlowStructure {
   };
   visit(flow.tasks, undefined, 'main', flow.retry);
   visit(flow.errors ?? [], undefined, 'errors', flow.retry);
-  const structure: FlowStructure = { flow, byId, main: enabled(flow.tasks), errors: enabled(flow.errors) };
+  visit(flow.finally ?? [], undefined, 'finally', flow.retry);
+  const structure: FlowStructure = { flow, byId, main: enabled(flow.tasks), errors: enabled(flow.errors), finally: enabled(flow.finally) };
   cache.set(flow, structure);
   return structure;
 }

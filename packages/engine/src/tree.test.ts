@@ -322,3 +322,40 @@ describe('engine tree: the run index', () => {
     expect(decide(f, { id: 'e', state: 'RUNNING', taskRuns: runs }, { now: new Date(), newTaskRunId: () => 'n' }).actions).toEqual([]);
   });
 });
+
+describe('engine tree: finally (Kestra 0.24+)', () => {
+  it("a flowable's finally runs after its tasks, and after its errors when one failed; the flowable keeps its state", async () => {
+    const seq = (extra: Partial<TaskSpec>): TaskSpec => ({ id: 'seq', type: `${F}Sequential`, tasks: [log('a'), log('b')], finally: [log('f1'), log('f2')], ...extra });
+    let sim = new Simulation(flow([seq({}), log('next')]));
+    await sim.settle();
+    expect(sim.order()).toEqual(['seq', 'a', 'b', 'f1', 'f2', 'next']);
+    expect(sim.state).toBe('SUCCESS');
+    sim = new Simulation(flow([seq({ errors: [log('e')] })]), fails('a'));
+    await sim.settle();
+    expect(sim.order()).toEqual(['seq', 'a', 'e', 'f1', 'f2']);
+    expect(sim.get('seq')?.state).toBe('FAILED');
+    expect(sim.state).toBe('FAILED');
+  });
+
+  it('a failing finally task fails its flowable', async () => {
+    const sim = new Simulation(flow([{ id: 'par', type: `${F}Parallel`, tasks: [log('a')], finally: [log('f')] }]), fails('f'));
+    await sim.settle();
+    expect(sim.get('par')?.state).toBe('FAILED');
+    expect(sim.state).toBe('FAILED');
+  });
+
+  it("the flow's finally runs once everything else ended, errors included, and does not rescue a failure", async () => {
+    let sim = new Simulation(flow([log('a'), log('b')], { errors: [log('e')], finally: [log('f')] }), fails('a'));
+    await sim.settle();
+    expect(sim.order()).toEqual(['a', 'e', 'f']);
+    expect(sim.state).toBe('FAILED');
+    sim = new Simulation(flow([{ id: 'p', type: `${F}Parallel`, tasks: [log('a'), log('b')] }], { finally: [log('f')] }), () => 'hold');
+    await sim.settle();
+    expect(sim.order()).toEqual(['p', 'a', 'b']);
+    await sim.end('a', 'SUCCESS');
+    await sim.end('b', 'SUCCESS');
+    expect(sim.order()).toEqual(['p', 'a', 'b', 'f']);
+    await sim.end('f', 'FAILED');
+    expect(sim.state).toBe('FAILED');
+  });
+});

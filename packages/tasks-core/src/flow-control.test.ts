@@ -34,7 +34,8 @@ describe('flowable task definitions', () => {
     for (const task of flowControlTasks) {
       expect(task.kind, task.type).toBe('flowable');
       expect(task.run, task.type).toBeUndefined();
-      expect(task.errorTasks, task.type).toEqual(['errors']);
+      // Kestra 0.24's `finally` too, except on Pause (it ends by a resume, not by its children).
+      expect(task.errorTasks, task.type).toEqual(task.type.endsWith('.Pause') ? ['errors'] : ['errors', 'finally']);
     }
     expect(registries.tasks.find('IO.KESTRA.CORE.TASKS.FLOWS.PARALLEL')?.type).toBe(`${flow}Parallel`);
   });
@@ -271,5 +272,14 @@ describe('WaitFor nesting', () => {
   it('accepts one wrapped in a Sequential', () => {
     const wrapped = `      - id: seq\n        type: io.kestra.plugin.core.flow.Sequential\n        tasks:\n${waitFor('inner', '          ', log('t', '              '))}`;
     expect(problems(flow(waitFor('outer', '  ', wrapped)))).toEqual([]);
+  });
+});
+
+describe('finally (Kestra 0.24+)', () => {
+  it('is accepted on the flow and on flowables, its tasks validated and their ids unique with the rest', () => {
+    const source = `id: f\nnamespace: dev\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n${log('a', '      ')}    finally:\n${log('b', '      ')}finally:\n${log('c', '  ')}`;
+    expect(problems(source)).toEqual([]);
+    const duplicate = `id: f\nnamespace: dev\ntasks:\n${log('a', '  ')}finally:\n${log('a', '  ')}`;
+    expect(problems(duplicate).map((p) => [p.code, p.path])).toEqual([['SLU_FLOW_DUPLICATE_TASK_ID', 'finally[0].id']]);
   });
 });

@@ -21,6 +21,9 @@ const LEGACY = 'io.kestra.core.tasks.flows.';
 const taskList = (description: string): JsonSchema => ({ type: 'array', description });
 const nonEmptyTaskList = (description: string): JsonSchema => ({ type: 'array', minItems: 1, description });
 const errors: JsonSchema = taskList('Tasks to run when a child task fails. They do not rescue it: this task still ends FAILED.');
+const finallyTasks: JsonSchema = taskList(
+  'Tasks run once the others (and `errors`) ended, whatever their outcome, one after another (Kestra 0.24+). A failure among them fails this task.',
+);
 const duration = (description: string): JsonSchema => ({ type: 'string', format: 'duration', description });
 const concurrent: JsonSchema = {
   type: 'integer',
@@ -40,10 +43,11 @@ export const sequentialTask: TaskDefinition = {
   description: 'Runs its tasks in order, each once the previous one ended; mostly used to group tasks (in a Parallel branch, say).',
   kind: 'flowable',
   childTasks: ['tasks'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     tasks: taskList('The tasks, run in order.'),
     errors,
+    finally: finallyTasks,
   },
   examples: ['id: group\ntype: io.kestra.plugin.core.flow.Sequential\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: one\n  - id: second\n    type: io.kestra.plugin.core.log.Log\n    message: two'],
 };
@@ -57,11 +61,12 @@ export const parallelTask: TaskDefinition = {
     'To run several steps in order inside one branch, wrap them in a Sequential.',
   kind: 'flowable',
   childTasks: ['tasks'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     tasks: nonEmptyTaskList('The tasks, run in parallel.'),
     concurrent,
     errors,
+    finally: finallyTasks,
   },
   required: ['tasks'],
   examples: ['id: fan_out\ntype: io.kestra.plugin.core.flow.Parallel\nconcurrent: 2\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: a\n  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: b'],
@@ -76,12 +81,13 @@ export const ifTask: TaskDefinition = {
     'to nothing, `false`, `0`, `-0` or an empty string (exactly: `False` is true). Output `evaluationResult`.',
   kind: 'flowable',
   childTasks: ['then', 'else'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     condition: condition('The condition; usually an expression such as "{{ inputs.mode == \'full\' }}".'),
     then: nonEmptyTaskList('Tasks to run, in order, when the condition is true.'),
     else: taskList('Tasks to run, in order, when the condition is false.'),
     errors,
+    finally: finallyTasks,
   },
   required: ['condition', 'then'],
   outputs: {
@@ -109,7 +115,7 @@ export const switchTask: TaskDefinition = {
   kind: 'flowable',
   childTasks: ['defaults'],
   childTaskMaps: ['cases'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     value: { type: ['string', 'number', 'boolean'], minLength: 1, description: 'The value to match against the case keys.' },
     cases: {
@@ -119,6 +125,7 @@ export const switchTask: TaskDefinition = {
     },
     defaults: taskList('Tasks to run, in order, when no case matches.'),
     errors,
+    finally: finallyTasks,
   },
   required: ['value'],
   check: checkSwitch,
@@ -139,7 +146,7 @@ export const forEachTask: TaskDefinition = {
     'by it: `{{ outputs.task[value] }}`.',
   kind: 'flowable',
   childTasks: ['tasks'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     values: loopValues('The values: a list, or a string holding a JSON array (usually an expression).'),
     concurrencyLimit: {
@@ -150,6 +157,7 @@ export const forEachTask: TaskDefinition = {
     },
     tasks: nonEmptyTaskList('The tasks to run for each value.'),
     errors,
+    finally: finallyTasks,
   },
   required: ['values', 'tasks'],
   examples: ['id: each_region\ntype: io.kestra.plugin.core.flow.ForEach\nvalues: ["eu", "us"]\ntasks:\n  - id: deploy\n    type: io.kestra.plugin.core.log.Log\n    message: "deploying {{ taskrun.value }}"'],
@@ -164,11 +172,12 @@ export const eachSequentialTask: TaskDefinition = {
     'after another. Use ForEach in new flows.',
   kind: 'flowable',
   childTasks: ['tasks'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     value: loopValues('The values: a list, or a string holding a JSON array.'),
     tasks: taskList('The tasks to run for each value.'),
     errors,
+    finally: finallyTasks,
   },
   required: ['value'],
 };
@@ -182,12 +191,13 @@ export const eachParallelTask: TaskDefinition = {
     'time), in no particular order. Use ForEach with concurrencyLimit in new flows.',
   kind: 'flowable',
   childTasks: ['tasks'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     value: loopValues('The values: a list, or a string holding a JSON array.'),
     concurrent,
     tasks: taskList('The tasks to run for each value.'),
     errors,
+    finally: finallyTasks,
   },
   required: ['value'],
 };
@@ -201,10 +211,11 @@ export const allowFailureTask: TaskDefinition = {
     'instead of FAILED, so the flow goes on.',
   kind: 'flowable',
   childTasks: ['tasks'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     tasks: taskList('The tasks, run in order.'),
     errors,
+    finally: finallyTasks,
   },
 };
 
@@ -276,7 +287,7 @@ export const dagTask: TaskDefinition = {
     'and cycles are refused when the flow is saved.',
   kind: 'flowable',
   childTaskEntries: [{ property: 'tasks', key: 'task' }],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     tasks: {
       type: 'array',
@@ -294,6 +305,7 @@ export const dagTask: TaskDefinition = {
     },
     concurrent,
     errors,
+    finally: finallyTasks,
   },
   required: ['tasks'],
   check: checkDag,
@@ -355,7 +367,7 @@ export const waitForTask: TaskDefinition = {
     '`failOnMaxReached`, else SUCCESS). Output `iterationCount`.',
   kind: 'flowable',
   childTasks: ['tasks'],
-  errorTasks: ['errors'],
+  errorTasks: ['errors', 'finally'],
   properties: {
     tasks: nonEmptyTaskList('The tasks of one iteration, run in order.'),
     condition: condition('The exit condition, rendered after each iteration; the loop stops when it is true.'),
@@ -371,6 +383,7 @@ export const waitForTask: TaskDefinition = {
       description: 'How often and how long to try.',
     },
     errors,
+    finally: finallyTasks,
   },
   required: ['tasks', 'condition'],
   check: checkWaitFor,

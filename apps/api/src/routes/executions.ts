@@ -576,7 +576,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     const stored = await flows.get(current.namespace, current.flowId, current.flowRevision);
     // Every errors branch starts over: the flow's and those of flowable tasks (their runs are removed).
     const storedFlow = stored?.flow as unknown as Flow | undefined;
-    const errorsTaskIds = storedFlow ? [...structureOf(storedFlow).byId.values()].filter((node) => node.branch === 'errors').map((node) => node.task.id) : [];
+    const errorsTaskIds = storedFlow ? [...structureOf(storedFlow).byId.values()].filter((node) => node.branch !== 'main').map((node) => node.task.id) : [];
     const result = await executions.restart(id, { errorsTaskIds });
     if (result.status === 'not-found') throw executionNotFound(id);
     if (result.status === 'refused') {

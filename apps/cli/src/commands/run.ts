@@ -158,7 +158,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     return depth;
   };
   // Top-level runs show their place in the flow (`[2/5]`); nested ones are indented under their parent.
-  const topLevel = structure.main.length + structure.errors.length;
+  const topLevel = structure.main.length + structure.errors.length + structure.finally.length;
   const topLevelRuns: string[] = [];
   const label = (run: RunRecord): string => {
     const depth = depthOf(run);

@@ -206,6 +206,37 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(taskRun(done, 'each').state.current).toBe('KILLED');
     }, 60_000);
 
+    it("finally (Kestra 0.24+): a flowable's after its failure and errors, the flow's last; a failed flowable stays FAILED", async () => {
+      await stack.deploy(
+        [
+          'id: with_finally',
+          `namespace: ${ns}`,
+          'tasks:',
+          '  - id: work',
+          '    type: io.kestra.plugin.core.flow.Sequential',
+          '    tasks:',
+          sh('step', 'exit 4', '      '),
+          '    errors:',
+          sh('handle', 'echo handled', '      '),
+          '    finally:',
+          sh('cleanup', 'echo cleanup after {{ outputs.step.exitCode }}', '      '),
+          'finally:',
+          sh('bye', 'echo bye', '  '),
+        ].join('\n'),
+      );
+      const done = await stack.waitFor((await stack.execute(ns, 'with_finally')).id, undefined, 30_000);
+      expect(done.state.current).toBe('FAILED');
+      expect(done.taskRunList.map((r) => [r.taskId, r.state.current])).toEqual([
+        ['work', 'FAILED'],
+        ['step', 'FAILED'],
+        ['handle', 'SUCCESS'],
+        ['cleanup', 'SUCCESS'],
+        ['bye', 'SUCCESS'],
+      ]);
+      expect(taskRun(done, 'cleanup').parentTaskRunId).toBe(taskRun(done, 'work').id);
+      expect(await logsOf(done.id)).toContain('cleanup after 4');
+    }, 60_000);
+
     it('restart of a failed iteration runs it again and goes on with the loop', async () => {
       const marker = join(root, `restart-${mode}`);
       await stack.deploy(

@@ -105,6 +105,8 @@ export interface Flow {
   readonly variables?: Readonly<Record<string, unknown>>;
   readonly tasks: readonly TaskSpec[];
   readonly errors?: readonly TaskSpec[];
+  /** Kestra 0.24+: tasks run after `tasks` and `errors`, whatever their outcome. */
+  readonly finally?: readonly TaskSpec[];
   readonly triggers?: readonly TriggerSpec[];
   readonly retry?: RetryPolicy;
   readonly concurrency?: { readonly limit: number; readonly behavior?: (typeof CONCURRENCY_BEHAVIORS)[number] };

@@ -165,6 +165,7 @@ export const flowSchema: JsonSchema = {
     variables: { type: 'object' },
     tasks: taskListSchema,
     errors: optionalTaskListSchema,
+    finally: optionalTaskListSchema,
     triggers: { type: 'array' },
     retry: retrySchema,
     concurrency: {
@@ -198,4 +199,4 @@ export const flowSchema: JsonSchema = {
 };
 
 /** Top-level properties that hold task lists (each task validated by its own type). */
-export const flowTaskLists = ['tasks', 'errors'] as const;
+export const flowTaskLists = ['tasks', 'errors', 'finally'] as const;
