@@ -38,7 +38,7 @@ import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
 import { Reconciler } from './reconcile.js';
 import { TriggerLoop } from './triggers.js';
-import { evaluate, executionOutputs, runVariables, templateVariables } from './variables.js';
+import { evaluate, executionOutputs, isRecord, runVariables, templateVariables } from './variables.js';
 import type { VariableScope } from './variables.js';
 import { Watchdog } from './watchdog.js';
 
@@ -994,10 +994,6 @@ export function secretInputValues(flow: Flow, inputs: unknown): string[] {
     if (typeof value === 'string' && value.length > 0) values.push(value);
   }
   return values;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function toEngineRun(run: SchedulerTaskRun): EngineTaskRun {

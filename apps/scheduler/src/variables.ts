@@ -38,7 +38,8 @@ export interface VariableRun {
   readonly stateHistory?: readonly { readonly date: string }[];
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+/** A mapping (not a list, not null). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

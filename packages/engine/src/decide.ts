@@ -24,11 +24,12 @@
  * Cost: every decision reads a {@link RunIndex} (children by parent with their counts) and visits the open flowable
  * runs only, so it does not grow with the runs that ended long ago.
  */
-import { parseDuration } from '@sluice/core';
+import { isTruthy, parseDuration } from '@sluice/core';
 import type { Flow, RetryPolicy, TaskSpec } from '@sluice/core';
-import { RunIndex } from './run-index.js';
+import { isOpenState, RunIndex } from './run-index.js';
 import type { ChildGroup } from './run-index.js';
-import { enabled, isTruthy, structureOf } from './structure.js';
+import { enabled, structureOf } from './structure.js';
+import { textOf } from './settle.js';
 import type { FlowStructure, TaskNode } from './structure.js';
 import type {
   DecideOptions,
@@ -398,16 +399,12 @@ function nextDag(context: Context, group: ChildGroup, node: TaskNode, limit: num
       const run = runId ? context.index.get(runId) : undefined;
       // A disabled dependency never runs: it does not hold its dependents back.
       const disabled = !node.main.some((t) => t.id === dependency);
-      return disabled || (run !== undefined && !isOpen(run.state));
+      return disabled || (run !== undefined && !isOpenState(run.state));
     });
     if (!ready) continue;
     create(context, { task }, parent);
     slots--;
   }
-}
-
-function isOpen(state: TaskRunStateName): boolean {
-  return state === 'CREATED' || state === 'RUNNING' || state === 'RETRYING' || state === 'KILLING' || state === 'PAUSED';
 }
 
 function evaluation(run: EngineTaskRun, key: string): Evaluation | undefined {
@@ -470,7 +467,7 @@ function mainPlan(run: EngineTaskRun, node: TaskNode): { plan: Plan; mode: 'seq'
     }
     case 'Switch': {
       const result = evaluation(run, 'value');
-      const key = result && 'value' in result ? stringOf(result.value) : '';
+      const key = result && 'value' in result ? textOf(result.value) : '';
       const cases = (task.cases ?? {}) as Record<string, TaskSpec[]>;
       const chosen = Object.prototype.hasOwnProperty.call(cases, key) ? cases[key] : task.defaults;
       if (!Array.isArray(chosen)) return null;
@@ -497,12 +494,6 @@ function mainPlan(run: EngineTaskRun, node: TaskNode): { plan: Plan; mode: 'seq'
       // AllowFailure, Pause (its legacy `tasks`), WaitFor.
       return { plan: listPlan(node.main), mode: 'seq', limit: 1 };
   }
-}
-
-function stringOf(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value === null || value === undefined) return '';
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
 /** Pause a Pause run: the run and the execution become PAUSED, and a `delay` or `timeout` sets a wake-up. */

@@ -3,10 +3,9 @@
  * expressions the action listed (`evaluate`) with the new run's variables. Pure; shared by the scheduler and
  * `sluice run`, so both create runs the same way.
  */
-import { parseDuration } from '@sluice/core';
+import { isTruthy, parseDuration } from '@sluice/core';
 import type { TaskSpec } from '@sluice/core';
 import { executorTaskKind, flowableKind } from './flowables.js';
-import { isTruthy } from './structure.js';
 import type { EngineAction, EngineRunState, Evaluation, TaskRunStateName } from './types.js';
 
 export interface Settled {
@@ -88,7 +87,8 @@ export function settleCreated(action: CreateAction, evaluations: Readonly<Record
   }
 }
 
-function textOf(value: unknown): string {
+/** A rendered value as text: strings as they are, nothing as the empty string, lists and maps as their JSON. */
+export function textOf(value: unknown): string {
   if (typeof value === 'string') return value;
   if (value === null || value === undefined) return '';
   return typeof value === 'object' ? JSON.stringify(value) : String(value);

@@ -73,11 +73,3 @@ export function structureOf(flow: Flow): FlowStructure {
   cache.set(flow, structure);
   return structure;
 }
-
-/** Kestra's truthiness for If, Fail, runIf and WaitFor: false only for null, `false`, `0`, `-0` and the empty string. */
-export function isTruthy(value: unknown): boolean {
-  if (value === null || value === undefined) return false;
-  if (typeof value === 'boolean') return value;
-  const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : JSON.stringify(value);
-  return !(text === 'false' || text === '0' || text === '-0' || text === '');
-}
