@@ -146,6 +146,7 @@ const COVERED = [
   'echo.yml',
   'errors-and-runif.yml',
   'fail.yml',
+  'finally-and-after-execution.yml',
   'foreach-concurrent.yml',
   'foreach.yml',
   'if.yml',
@@ -175,6 +176,15 @@ describe('examples/flow-control', () => {
     expect(childrenOf(execution, build).map((r) => r.taskId)).toEqual(['compile', 'package']);
     expect(varOf(execution, 'package', 'checksum')).toBe('16'); // "app-1.4.2.tar.gz" | length
     expect(build.outputs).toEqual({});
+  });
+
+  it('finally-and-after-execution.yml: cleanup whatever happened, then the alert for the final state', async () => {
+    const failed = await runExample('finally-and-after-execution.yml');
+    expect(failed.code).toBe(1);
+    expectEnded(failed.execution, 'FAILED', ['load FAILED', 'cleanup SUCCESS', 'on_success SKIPPED', 'on_failure SUCCESS']);
+    const loaded = await runExample('finally-and-after-execution.yml', { inputs: ['rows=3'] });
+    expect(loaded.code).toBe(0);
+    expectEnded(loaded.execution, 'SUCCESS', ['load SUCCESS', 'cleanup SUCCESS', 'on_success SUCCESS', 'on_failure SKIPPED']);
   });
 
   it('parallel.yml: two tasks at a time; the third starts once one of the first two ended', async () => {

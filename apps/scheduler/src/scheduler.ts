@@ -17,6 +17,7 @@ import { executionToWire, newExecutionId } from '@sluice/db';
 import {
   admit,
   decide,
+  executionStateFor,
   isTerminalExecutionState,
   isTerminalTaskRunState,
   needsAnotherDecision,
@@ -255,7 +256,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
     // The outputs of the execution's runs, computed when first needed and again after a run's outputs changed.
     let outputs: Record<string, unknown> | undefined;
-    const scope = (): VariableScope => ({ ...execution, labels, state });
+    // `{{ execution.state }}`: the final state while the flow's afterExecution tasks run.
+    const scope = (): VariableScope => ({ ...execution, labels, state: executionStateFor(flow, engineExecutionOf(), { now: now(), newTaskRunId, index }) });
+    const engineExecutionOf = (): EngineExecution => ({ id: execution.id, state, attempt: execution.attemptNumber, originalStartDate, taskRuns: [] });
     const variablesOf = (run: SchedulerTaskRun): Record<string, unknown> => {
       outputs ??= executionOutputs([...runs.values()]);
       return runVariables(templateVariables(flow, scope(), [], outputs), run, runs);
@@ -271,8 +274,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     // decide again until it has nothing to add (each round moves at least one run on; the bound is a safety net).
     for (let round = 0; round < 10_000; round++) {
       const date = now();
-      const engineExecution: EngineExecution = { id: execution.id, state, attempt: execution.attemptNumber, originalStartDate, taskRuns: [] };
-      const { actions } = decide(flow, engineExecution, { now: date, newTaskRunId, index });
+      const { actions } = decide(flow, engineExecutionOf(), { now: date, newTaskRunId, index });
       let again = false;
       for (const action of actions) {
         const result = await apply(action, date);
@@ -863,7 +865,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (parent && node.parent?.kind === 'WorkingDirectory' && node.branch === 'main') continue;
       const task = applyPluginDefaults(flow, node.task, options.resolveTaskType);
       const attempt = run.state === 'RETRYING' ? run.attempts.length + 1 : Math.max(1, run.attempts.length);
-      base ??= templateVariables(flow, execution, execution.taskRuns);
+      base ??= templateVariables(flow, { ...execution, state: stateForVariables(flow, execution) }, execution.taskRuns);
       jobs.push({
         job: taskJob(execution, flow, run, task, attempt, workerGroupOf(task).key, runVariables(base, run, byId), now().toISOString()),
         delayMs: run.state === 'RETRYING' ? retryLeftMs(flow, node.task, run) : 0,
@@ -994,6 +996,19 @@ export function secretInputValues(flow: Flow, inputs: unknown): string[] {
     if (typeof value === 'string' && value.length > 0) values.push(value);
   }
   return values;
+}
+
+/** `{{ execution.state }}` of a stored execution: its final state while the flow's afterExecution tasks run. */
+function stateForVariables(flow: Flow, execution: LockedExecution): string {
+  const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
+  const engineExecution: EngineExecution = {
+    id: execution.id,
+    state: execution.state as ExecutionStateName,
+    attempt: execution.attemptNumber,
+    originalStartDate,
+    taskRuns: execution.taskRuns.map(toEngineRun),
+  };
+  return executionStateFor(flow, engineExecution, { now: new Date(), newTaskRunId });
 }
 
 function toEngineRun(run: SchedulerTaskRun): EngineTaskRun {

@@ -607,47 +607,85 @@ function resolveFlowable(context: Context, run: EngineTaskRun): void {
   finish(context, run, node, iteration, guessFinalState(main));
 }
 
+type FinalState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'CANCELLED';
+
 /**
  * The flow's own level: its `tasks` one after another, its `errors` after a failure, its `finally` once everything else
- * ended, then the execution's end.
+ * ended. Returns the state the execution ends in once that is known, and undefined while it is not; the runs to create
+ * meanwhile are pushed as actions. `quiet`: nothing runs any more (a flowable may end before its children: Kestra's
+ * rule).
  */
-function resolveRoot(context: Context): void {
+function rootOutcome(context: Context, quiet: boolean): FinalState | undefined {
   const { index, structure } = context;
   const main = index.group(undefined, 'main');
   const errors = index.group(undefined, 'errors');
-  if (handleFailures(context, main) || handleFailures(context, errors)) return;
-  /**
-   * End in `state` once nothing runs any more (a flowable may end before its children: Kestra's rule), after the
-   * flow's `finally` tasks: they start once every other run ended, and one that fails makes the execution FAILED.
-   */
-  const endWith = (state: 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'CANCELLED'): void => {
-    const quiet = index.open.size === 0;
-    if (structure.finally.length === 0) {
-      if (quiet) context.actions.push({ type: 'end', state });
-      return;
-    }
+  if (handleFailures(context, main) || handleFailures(context, errors)) return undefined;
+  /** End in `state` after the flow's `finally` tasks: they start once every other run ended, and one that fails makes the execution FAILED. */
+  const endWith = (state: FinalState): FinalState | undefined => {
+    if (structure.finally.length === 0) return quiet ? state : undefined;
     const group = index.group(undefined, 'finally');
-    if (handleFailures(context, group)) return;
-    if (group.count === 0 && !quiet) return;
+    if (handleFailures(context, group)) return undefined;
+    if (group.count === 0 && !quiet) return undefined;
     nextSequential(context, group, listPlan(structure.finally), undefined);
-    if (group.count >= structure.finally.length && group.open === 0 && quiet) context.actions.push({ type: 'end', state: worst(state, guessFinalState(group)) });
+    return group.count >= structure.finally.length && group.open === 0 && quiet ? worst(state, guessFinalState(group)) : undefined;
   };
   if (main.failed.size > 0 || errors.count > 0) {
     const plan = listPlan(structure.errors);
     nextSequential(context, errors, plan, undefined);
-    if (errors.count >= plan.size && errors.open === 0) endWith('FAILED');
-    return;
+    return errors.count >= plan.size && errors.open === 0 ? endWith('FAILED') : undefined;
   }
   if (stopped(main)) {
-    if (main.open === 0) {
-      const state = guessFinalState(main);
-      endWith(state === 'SUCCESS' || state === 'WARNING' ? 'FAILED' : state);
-    }
-    return;
+    if (main.open > 0) return undefined;
+    const state = guessFinalState(main);
+    return endWith(state === 'SUCCESS' || state === 'WARNING' ? 'FAILED' : state);
   }
   const plan = listPlan(structure.main);
   nextSequential(context, main, plan, undefined);
-  if (main.count >= plan.size && main.open === 0) endWith(guessFinalState(main));
+  return main.count >= plan.size && main.open === 0 ? endWith(guessFinalState(main)) : undefined;
+}
+
+/**
+ * The state an execution in its `afterExecution` phase ends in: that of its other tasks, which all ended. Its
+ * afterExecution tasks read it as `{{ execution.state }}` (the execution itself stays RUNNING until they ended).
+ */
+function settledOutcome(context: Context): FinalState | undefined {
+  return rootOutcome({ ...context, actions: [] }, true);
+}
+
+/**
+ * The execution's end: once its final state is known, its `afterExecution` tasks (Kestra 0.24+) run one after
+ * another, whatever the state and whatever theirs; then the execution ends in that state.
+ */
+function resolveRoot(context: Context): void {
+  const { index, structure } = context;
+  if (structure.afterExecution.length === 0) {
+    const state = rootOutcome(context, index.open.size === 0);
+    if (state !== undefined) context.actions.push({ type: 'end', state });
+    return;
+  }
+  const after = index.group(undefined, 'afterExecution');
+  const plan = listPlan(structure.afterExecution);
+  if (after.count === 0) {
+    if (rootOutcome(context, index.open.size === 0) !== undefined) nextSequential(context, after, plan, undefined);
+    return;
+  }
+  if (handleFailures(context, after)) return;
+  nextSequential(context, after, plan, undefined);
+  if (after.count < plan.size || index.open.size > 0) return;
+  const state = settledOutcome(context);
+  if (state !== undefined) context.actions.push({ type: 'end', state });
+}
+
+/**
+ * The value of `{{ execution.state }}` for the runs of `execution`: its final state while its `afterExecution` tasks
+ * run, its own state otherwise.
+ */
+export function executionStateFor(flow: Flow, execution: EngineExecution, options: DecideOptions): string {
+  const structure = structureOf(flow);
+  if (structure.afterExecution.length === 0) return execution.state;
+  const index = options.index ?? RunIndex.build(structure, execution.taskRuns);
+  if (index.group(undefined, 'afterExecution').count === 0) return execution.state;
+  return settledOutcome({ flow, structure, index, execution, options, now: options.now.getTime(), actions: [] }) ?? execution.state;
 }
 
 function decideRunning(context: Context): void {

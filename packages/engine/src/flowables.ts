@@ -67,7 +67,7 @@ export function executorTaskKind(type: string): ExecutorTaskKind | undefined {
 }
 
 /** Which list of a flowable (or of the flow) a task is in. */
-export type Branch = 'main' | 'errors' | 'finally';
+export type Branch = 'main' | 'errors' | 'finally' | 'afterExecution';
 
 /** One list of child tasks of a task: where it is (for errors and graphs) and what it holds. */
 export interface ChildList {

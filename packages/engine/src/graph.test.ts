@@ -383,3 +383,12 @@ describe('buildFlowGraph: finally', () => {
     expect(ids).toEqual(expect.arrayContaining(['inner_f', 'flow_f']));
   });
 });
+
+describe('buildFlowGraph: afterExecution', () => {
+  it("shows the flow's afterExecution tasks in a sequence of their own", () => {
+    const graph = buildFlowGraph({ tasks: [{ id: 'a', type: 'io.kestra.plugin.core.log.Log' }], afterExecution: [{ id: 'x', type: 'io.kestra.plugin.core.log.Log' }, { id: 'y', type: 'io.kestra.plugin.core.log.Log' }] } as never);
+    const ids = graph.nodes.flatMap((n) => ('task' in n && n.task ? [(n.task as { id: string }).id] : []));
+    expect(ids).toEqual(['a', 'x', 'y']);
+    expect(edges(graph)).toEqual(expect.arrayContaining(['root._root -> root.x', 'root.x -> root.y SEQUENTIAL', 'root.y -> root._end']));
+  });
+});

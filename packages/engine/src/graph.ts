@@ -25,8 +25,8 @@
  *   cluster whose main lists are all empty links its task node to its end, so the graph stays connected.
  * - A Dag task with `dependsOn: []` starts from the Dag, like one without `dependsOn` (Kestra leaves it unlinked).
  * - WaitFor is a SEQUENTIAL cluster, as in Kestra (its loop is not drawn), not DYNAMIC.
- * - No `finally`/`afterExecution` nodes (Sluice flows have neither), no task runs (this is the flow's graph, not an
- *   execution's), no subflow expansion.
+ * - `finally` and `afterExecution` are SEQUENTIAL lists of their own in their scope, linked like a branch; no task
+ *   runs (this is the flow's graph, not an execution's), no subflow expansion.
  */
 import type { TaskSpec, TriggerSpec } from '@sluice/core';
 import { childLists, dagEntries, flowableKind } from './flowables.js';
@@ -116,6 +116,7 @@ export interface GraphFlow {
   readonly tasks?: readonly TaskSpec[];
   readonly errors?: readonly TaskSpec[];
   readonly finally?: readonly TaskSpec[];
+  readonly afterExecution?: readonly TaskSpec[];
   readonly triggers?: readonly TriggerSpec[];
 }
 
@@ -199,6 +200,8 @@ class GraphBuilder {
     this.list(scope, asList(flow.errors), 'ERROR');
     // Kestra 0.24's `finally`: shown as a sequence of its own, like a branch of the cluster.
     this.list(scope, asList(flow.finally), 'SEQUENTIAL');
+    // Kestra 0.24's `afterExecution`: after the execution's end, in a sequence of its own too.
+    this.list(scope, asList(flow.afterExecution), 'SEQUENTIAL');
   }
 
   /** The `Triggers` cluster: each trigger between its root and its end, which leads to the flow's root. */

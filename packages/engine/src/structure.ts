@@ -30,10 +30,12 @@ export interface TaskNode {
 export interface FlowStructure {
   readonly flow: Flow;
   readonly byId: ReadonlyMap<string, TaskNode>;
-  /** The flow's own enabled `tasks`, `errors` and `finally`. */
+  /** The flow's own enabled `tasks`, `errors`, `finally` and `afterExecution`. */
   readonly main: readonly TaskSpec[];
   readonly errors: readonly TaskSpec[];
   readonly finally: readonly TaskSpec[];
+  /** Kestra 0.24+: run after the execution's final state is known, which they do not change. */
+  readonly afterExecution: readonly TaskSpec[];
 }
 
 const cache = new WeakMap<Flow, FlowStructure>();
@@ -69,7 +71,15 @@ export function structureOf(flow: Flow): FlowStructure {
   visit(flow.tasks, undefined, 'main', flow.retry);
   visit(flow.errors ?? [], undefined, 'errors', flow.retry);
   visit(flow.finally ?? [], undefined, 'finally', flow.retry);
-  const structure: FlowStructure = { flow, byId, main: enabled(flow.tasks), errors: enabled(flow.errors), finally: enabled(flow.finally) };
+  visit(flow.afterExecution ?? [], undefined, 'afterExecution', flow.retry);
+  const structure: FlowStructure = {
+    flow,
+    byId,
+    main: enabled(flow.tasks),
+    errors: enabled(flow.errors),
+    finally: enabled(flow.finally),
+    afterExecution: enabled(flow.afterExecution),
+  };
   cache.set(flow, structure);
   return structure;
 }

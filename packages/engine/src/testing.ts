@@ -6,7 +6,7 @@
  */
 import { renderValue } from '@sluice/core';
 import type { Flow, TaskSpec } from '@sluice/core';
-import { decide, needsAnotherDecision } from './decide.js';
+import { decide, executionStateFor, needsAnotherDecision } from './decide.js';
 import { settleCreated } from './settle.js';
 import type { EngineAction, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from './types.js';
 
@@ -112,8 +112,10 @@ export class Simulation {
       else outputs[r.taskId] = { ...(outputs[r.taskId] as object), [r.value]: r.outputs };
     }
     const parent = this.runs.find((r) => r.id === run.parentTaskRunId);
+    const execution = { id: 'e', state: this.state, taskRuns: this.runs.map((r) => this.#engineRun(r)) };
     return {
       inputs: this.inputs,
+      execution: { id: 'e', state: executionStateFor(this.flow, execution, { now: new Date(this.now), newTaskRunId: () => 'unused' }) },
       outputs,
       taskrun: { id: run.id, value: run.value, iteration: run.iteration },
       ...(parent ? { parent: { taskrun: { value: parent.value }, outputs: parent.outputs } } : {}),

@@ -1,6 +1,7 @@
 import type { Flow, TaskSpec } from '@sluice/core';
 import { describe, expect, it } from 'vitest';
 import { loopValues } from './settle.js';
+import { executionStateFor } from './decide.js';
 import { Simulation } from './testing.js';
 
 const F = 'io.kestra.plugin.core.flow.';
@@ -357,5 +358,43 @@ describe('engine tree: finally (Kestra 0.24+)', () => {
     expect(sim.order()).toEqual(['p', 'a', 'b', 'f']);
     await sim.end('f', 'FAILED');
     expect(sim.state).toBe('FAILED');
+  });
+});
+
+describe('engine tree: afterExecution (Kestra 0.24+)', () => {
+  const onState = (id: string, state: string): TaskSpec => log(id, { runIf: `{{ execution.state == '${state}' }}` });
+
+  it('runs after the tasks, errors and finally, one after another, reading the final state; the execution ends in it', async () => {
+    const f = flow([log('a')], { errors: [log('e')], finally: [log('f')], afterExecution: [onState('on_success', 'SUCCESS'), onState('on_failure', 'FAILED'), log('always')] });
+    let sim = new Simulation(f);
+    await sim.settle();
+    expect(sim.order()).toEqual(['a', 'f', 'on_success', 'on_failure', 'always']);
+    expect([sim.get('on_success')?.state, sim.get('on_failure')?.state]).toEqual(['SUCCESS', 'SKIPPED']);
+    expect(sim.state).toBe('SUCCESS');
+    sim = new Simulation(f, fails('a'));
+    await sim.settle();
+    expect(sim.order()).toEqual(['a', 'e', 'f', 'on_success', 'on_failure', 'always']);
+    expect([sim.get('on_success')?.state, sim.get('on_failure')?.state]).toEqual(['SKIPPED', 'SUCCESS']);
+    expect(sim.state).toBe('FAILED');
+  });
+
+  it('a failing afterExecution task neither changes the state nor stops the next one', async () => {
+    const sim = new Simulation(flow([log('a')], { afterExecution: [log('x'), log('y')] }), fails('x'));
+    await sim.settle();
+    expect(sim.order()).toEqual(['a', 'x', 'y']);
+    expect(sim.get('x')?.state).toBe('FAILED');
+    expect(sim.state).toBe('SUCCESS');
+  });
+
+  it('the execution stays RUNNING until they ended; execution.state reads the final state meanwhile', async () => {
+    const f = flow([log('a', { allowFailure: true })], { afterExecution: [{ id: 'seq', type: `${F}Sequential`, tasks: [log('x')] }] });
+    const sim = new Simulation(f, (task) => (task.id === 'a' ? { state: 'FAILED' } : 'hold'));
+    await sim.settle();
+    expect(sim.order()).toEqual(['a', 'seq', 'x']);
+    expect(sim.state).toBe('RUNNING');
+    const taskRuns = sim.runs.map((r) => ({ id: r.id, taskId: r.taskId, state: r.state, attempt: 1, ...(r.parentTaskRunId ? { parentTaskRunId: r.parentTaskRunId } : {}) }));
+    expect(executionStateFor(f, { id: 'e', state: 'RUNNING', taskRuns }, { now: new Date(), newTaskRunId: () => 'n' })).toBe('WARNING');
+    await sim.end('x', 'SUCCESS');
+    expect(sim.state).toBe('WARNING');
   });
 });

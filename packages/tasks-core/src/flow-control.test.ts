@@ -283,3 +283,17 @@ describe('finally (Kestra 0.24+)', () => {
     expect(problems(duplicate).map((p) => [p.code, p.path])).toEqual([['SLU_FLOW_DUPLICATE_TASK_ID', 'finally[0].id']]);
   });
 });
+
+describe('afterExecution (Kestra 0.24+)', () => {
+  it('is accepted on the flow, its tasks validated and their ids unique with the rest', () => {
+    expect(problems(`id: f\nnamespace: dev\ntasks:\n${log('a', '  ')}afterExecution:\n${log('b', '  ')}`)).toEqual([]);
+    const duplicate = `id: f\nnamespace: dev\ntasks:\n${log('a', '  ')}afterExecution:\n${log('a', '  ')}`;
+    expect(problems(duplicate).map((p) => [p.code, p.path])).toEqual([['SLU_FLOW_DUPLICATE_TASK_ID', 'afterExecution[0].id']]);
+    const unknown = `id: f\nnamespace: dev\ntasks:\n${log('a', '  ')}afterExecution:\n  - id: b\n    type: io.kestra.plugin.core.log.Nope\n`;
+    expect(problems(unknown).map((p) => [p.code, p.path])).toEqual([['SLU_FLOW_UNKNOWN_TASK_TYPE', 'afterExecution[0].type']]);
+  });
+  it('is not a property of a flowable task', () => {
+    const source = `id: f\nnamespace: dev\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n${log('a', '      ')}    afterExecution:\n${log('b', '      ')}`;
+    expect(problems(source).map((p) => p.path)).toEqual(['tasks[0].afterExecution']);
+  });
+});

@@ -12,7 +12,7 @@ import { basename, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createFlowValidator, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, TaskSpec } from '@sluice/core';
-import { decide, isTerminalTaskRunState, needsAnotherDecision, RunIndex, settleCreated, structureOf } from '@sluice/engine';
+import { decide, executionStateFor, isTerminalTaskRunState, needsAnotherDecision, RunIndex, settleCreated, structureOf } from '@sluice/engine';
 import type { EngineAction, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { applyPluginDefaults, evaluate, executionOutputs, flowOutputs, newTaskRunId, runVariables, secretInputValues, templateVariables } from '@sluice/scheduler';
@@ -136,7 +136,15 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   const structure = structureOf(flow);
   let index = new RunIndex(structure);
   // The execution as template variables see it, in its current state.
-  const variableScope = (): VariableScope => ({ id: executionId, flowRevision: flow.revision ?? 1, startDate: started, state, inputs, labels });
+  // `{{ execution.state }}` is the final state while the flow's afterExecution tasks run.
+  const variableScope = (): VariableScope => ({
+    id: executionId,
+    flowRevision: flow.revision ?? 1,
+    startDate: started,
+    state: executionStateFor(flow, { id: executionId, state, attempt, originalStartDate: originalStart.toISOString(), taskRuns: [] }, { now: new Date(), newTaskRunId, index }),
+    inputs,
+    labels,
+  });
   const variablesOf = (run: RunRecord): Record<string, unknown> => runVariables(templateVariables(flow, variableScope(), [], executionOutputs(runs.map(asVariableRun))), asVariableRun(run), toVariableMap(byId));
   // The flow's `outputs`, evaluated when the execution succeeds.
   let flowOutputValues: Record<string, unknown> = {};
@@ -158,7 +166,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     return depth;
   };
   // Top-level runs show their place in the flow (`[2/5]`); nested ones are indented under their parent.
-  const topLevel = structure.main.length + structure.errors.length + structure.finally.length;
+  const topLevel = structure.main.length + structure.errors.length + structure.finally.length + structure.afterExecution.length;
   const topLevelRuns: string[] = [];
   const label = (run: RunRecord): string => {
     const depth = depthOf(run);

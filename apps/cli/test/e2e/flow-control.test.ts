@@ -237,6 +237,30 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(await logsOf(done.id)).toContain('cleanup after 4');
     }, 60_000);
 
+    it('afterExecution (Kestra 0.24+): runs once the final state is known, reads it, and a failure there changes nothing', async () => {
+      await stack.deploy(
+        [
+          'id: with_after',
+          `namespace: ${ns}`,
+          'tasks:',
+          sh('step', 'exit 3', '  ').replace(/$/, '\n    allowFailure: true'),
+          'afterExecution:',
+          sh('notify', 'echo ended {{ execution.state }}', '  '),
+          sh('broken', 'exit 5', '  '),
+          sh('only_failed', 'echo failed', '  ').replace(/$/, "\n    runIf: \"{{ execution.state == 'FAILED' }}\""),
+        ].join('\n'),
+      );
+      const done = await stack.waitFor((await stack.execute(ns, 'with_after')).id, undefined, 30_000);
+      expect(done.state.current).toBe('WARNING');
+      expect(done.taskRunList.map((r) => [r.taskId, r.state.current])).toEqual([
+        ['step', 'WARNING'],
+        ['notify', 'SUCCESS'],
+        ['broken', 'FAILED'],
+        ['only_failed', 'SKIPPED'],
+      ]);
+      expect(await logsOf(done.id)).toContain('ended WARNING');
+    }, 60_000);
+
     it('restart of a failed iteration runs it again and goes on with the loop', async () => {
       const marker = join(root, `restart-${mode}`);
       await stack.deploy(

@@ -107,6 +107,8 @@ export interface Flow {
   readonly errors?: readonly TaskSpec[];
   /** Kestra 0.24+: tasks run after `tasks` and `errors`, whatever their outcome. */
   readonly finally?: readonly TaskSpec[];
+  /** Kestra 0.24+: tasks run once the execution's final state is known (`{{ execution.state }}`); they do not change it. */
+  readonly afterExecution?: readonly TaskSpec[];
   readonly triggers?: readonly TriggerSpec[];
   readonly retry?: RetryPolicy;
   readonly concurrency?: { readonly limit: number; readonly behavior?: (typeof CONCURRENCY_BEHAVIORS)[number] };

@@ -166,6 +166,7 @@ export const flowSchema: JsonSchema = {
     tasks: taskListSchema,
     errors: optionalTaskListSchema,
     finally: optionalTaskListSchema,
+    afterExecution: optionalTaskListSchema,
     triggers: { type: 'array' },
     retry: retrySchema,
     concurrency: {
@@ -199,4 +200,4 @@ export const flowSchema: JsonSchema = {
 };
 
 /** Top-level properties that hold task lists (each task validated by its own type). */
-export const flowTaskLists = ['tasks', 'errors', 'finally'] as const;
+export const flowTaskLists = ['tasks', 'errors', 'finally', 'afterExecution'] as const;
