@@ -243,7 +243,8 @@ async function main(): Promise<void> {
   const server = await startServer(concurrency);
   try {
     await benchLoop(server, list(values.values));
-    await benchParallel(server, Number(values.parallel), concurrency);
+    // --parallel 0 leaves the third part out.
+    if (Number(values.parallel) > 0) await benchParallel(server, Number(values.parallel), concurrency);
   } finally {
     await server.close();
   }

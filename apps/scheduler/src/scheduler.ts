@@ -13,7 +13,8 @@ import { hostname } from 'node:os';
 import { SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
-import { executionToWire, newExecutionId } from '@sluice/db';
+import { copyRuns, executionToWire, findRun, newExecutionId, runsMark, runsWrittenSince, upsertRun } from '@sluice/db';
+import type { RunMark } from '@sluice/db';
 import {
   admit,
   decide,
@@ -215,25 +216,32 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * memory has the same run objects, so only the runs that changed (a worker's result) are indexed again; any other
    * copy (read from Postgres, a run removed) rebuilds it. A step costs what changed, not the execution's history.
    */
-  const indexes = new Map<string, { flow: Flow; index: RunIndex; seen: Map<string, SchedulerTaskRun>; open: boolean }>();
+  const indexes = new Map<string, { flow: Flow; index: RunIndex; seen: Map<string, SchedulerTaskRun>; open: boolean; mark: RunMark }>();
   function indexFor(execution: LockedExecution, flow: Flow): { index: RunIndex; seen: Map<string, SchedulerTaskRun> } {
     let entry = indexes.get(execution.id);
+    const runs = execution.taskRuns;
     // `open`: a step used it and did not commit (its attempt was abandoned): it may hold runs that were never stored.
     if (entry && entry.flow === flow && !entry.open) {
       entry.open = true;
-      for (const run of execution.taskRuns) {
-        if (entry.seen.get(run.id) === run) continue;
-        entry.index.upsert(toEngineRun(run));
-        entry.seen.set(run.id, run);
-      }
-      if (entry.seen.size === execution.taskRuns.length && entry.index.size === execution.taskRuns.length) return entry;
+      const catchUp = (run: SchedulerTaskRun | undefined): void => {
+        if (!run || entry?.seen.get(run.id) === run) return;
+        entry?.index.upsert(toEngineRun(run));
+        entry?.seen.set(run.id, run);
+      };
+      // The runs written since the last step (a copy of the same runs), else every run (a copy read from Postgres).
+      const written = runsWrittenSince(runs, entry.mark);
+      if (written) for (const id of written) catchUp(findRun(runs, id));
+      else for (const run of runs) catchUp(run);
+      entry.mark = runsMark(runs);
+      if (entry.seen.size === runs.length && entry.index.size === runs.length) return entry;
     }
     if (indexes.size >= 2000) indexes.clear();
     entry = {
       flow,
-      index: RunIndex.build(structureOf(flow), execution.taskRuns.map(toEngineRun)),
-      seen: new Map(execution.taskRuns.map((run) => [run.id, run])),
+      index: RunIndex.build(structureOf(flow), runs.map(toEngineRun)),
+      seen: new Map(runs.map((run) => [run.id, run])),
       open: true,
+      mark: runsMark(runs),
     };
     indexes.set(execution.id, entry);
     return entry;
@@ -564,20 +572,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
   /**
    * Apply one worker report to `execution` (as the batch's earlier reports left it). `execution.taskRuns` is the
-   * batch's own copy, updated in place, and `positions` says where each run is in it: a batch of a loop's thousand
-   * reports must not copy or search the execution's runs once per report.
+   * batch's own copy (`copyRuns`), updated in place by id: a batch of a loop's thousand reports must not copy or search
+   * the execution's runs once per report.
    */
-  async function applyResult(execution: LockedExecution, positions: Map<string, number>, tx: ExecutionTx, message: ResultMessage): Promise<Applied> {
+  async function applyResult(execution: LockedExecution, tx: ExecutionTx, message: ResultMessage): Promise<Applied> {
     const unchanged: Applied = { execution, changed: false, advance: false };
     const withRun = (run: SchedulerTaskRun, state = execution.state, advance = false): Applied => {
-      const position = positions.get(run.id);
-      if (position !== undefined) execution.taskRuns[position] = run;
-      else positions.set(run.id, execution.taskRuns.push(run) - 1);
+      upsertRun(execution.taskRuns, run);
       return { execution: state === execution.state ? execution : { ...execution, state }, changed: true, advance };
     };
     {
-      const position = positions.get(message.taskRunId);
-      const run = position === undefined ? undefined : execution.taskRuns[position];
+      const run = findRun(execution.taskRuns, message.taskRunId);
       // The last log lines of a task run come with its end, and are stored even when the end itself no longer applies
       // (a run killed meanwhile still shows what it printed), but only once: a second delivery of the same report
       // finds its end already in the attempt's history.
@@ -717,12 +722,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const outcome = await locked(executionId, async (execution, tx) => {
         // From here on, new reports start the next batch (it waits for this step).
         if (batches.get(executionId) === batch) batches.delete(executionId);
-        let current: LockedExecution = { ...execution, taskRuns: [...execution.taskRuns] };
-        const positions = new Map(current.taskRuns.map((run, i) => [run.id, i]));
+        let current: LockedExecution = { ...execution, taskRuns: copyRuns(execution.taskRuns) };
         let changed = false;
         let advance = false;
         for (const each of batch) {
-          const applied = await applyResult(current, positions, tx, each);
+          const applied = await applyResult(current, tx, each);
           current = applied.execution;
           changed ||= applied.changed;
           advance ||= applied.advance;

@@ -24,5 +24,7 @@ export { Prisma, PrismaClient } from './generated/prisma/client.js';
 export type { Execution, Flow, LogEntry, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
 export { startEmbeddedPostgres, hydrateBinaries, binariesPackageName, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { SchedulerStore } from './scheduler-store.js';
+export { copyRuns, findRun, runsMark, runsWrittenSince, upsertRun } from './run-list.js';
+export type { RunMark } from './run-list.js';
 export type { AttemptEntry, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, TriggerSlot } from './scheduler-store.js';
 export { executionFromWire, executionSnapshot, executionToWire, NEW_EXECUTION_VERSION } from './rows.js';

@@ -3,6 +3,7 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
 import { assertLogEntry } from './log-repository.js';
+import { copyRuns, upsertRun } from './run-list.js';
 import { asArray, asStoredJson, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal, NEW_EXECUTION_VERSION } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
@@ -178,12 +179,7 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       pending.push(`UPDATE executions SET outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp() WHERE id = ${id}`);
     },
     async saveTaskRun(run) {
-      const stored = storedTaskRun(run);
-      // Positions by id, built on the first save: a step that creates a thousand runs must not search a thousand times.
-      step.positions ??= new Map(shadow.taskRuns.map((r, i) => [r.id, i]));
-      const index = step.positions.get(run.id);
-      if (index !== undefined) shadow.taskRuns[index] = stored;
-      else step.positions.set(run.id, shadow.taskRuns.push(stored) - 1);
+      upsertRun(shadow.taskRuns, storedTaskRun(run));
       // created_at is the insertion time (clock_timestamp, not the transaction's start): task runs are read back in
       // that order, and one step may insert several.
       pending.push(
@@ -269,15 +265,13 @@ function storedExecution(execution: LockedExecution): LockedExecution {
 interface StepState {
   readonly pending: string[];
   readonly shadow: { taskRuns: SchedulerTaskRun[]; state: string; labels?: { key: string; value: string }[] };
-  /** Where each task run is in `shadow.taskRuns`, once a step saved one. */
-  positions?: Map<string, number>;
   readonly readBacks: ((execution: StoredExecution | undefined) => void)[];
   /** UPDATEs of the execution's row in `pending`: the version trigger moves the version on once for each. */
   rowUpdates: number;
 }
 
 function newStep(execution: LockedExecution): StepState {
-  return { pending: [], shadow: { state: execution.state, taskRuns: [...execution.taskRuns] }, readBacks: [], rowUpdates: 0 };
+  return { pending: [], shadow: { state: execution.state, taskRuns: copyRuns(execution.taskRuns) }, readBacks: [], rowUpdates: 0 };
 }
 
 /** The statements that end a step: the read-back when asked for, then `last` if given, then COMMIT. */
