@@ -313,6 +313,12 @@ export const errorTable = {
     message: 'no route {method} {url}',
     description: 'No endpoint at this method and path.',
   },
+  SLU_API_TENANT_NOT_FOUND: {
+    status: 404,
+    message: 'tenant "{tenant}" not found: this server serves tenant "{expected}" (/api/v1/{expected}/...) and the same routes without a tenant (/api/v1/...)',
+    description:
+      'A Kestra 1.x path `/api/v1/{tenant}/...` named a tenant this server does not serve. Sluice serves one tenant, `main` (as an open-source Kestra does) unless `SLUICE_TENANT` sets another, and every route without a tenant too.',
+  },
   SLU_API_FLOW_NOT_FOUND: {
     status: 404,
     message: 'flow {namespace}.{id} not found{revision}',
