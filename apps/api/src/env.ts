@@ -13,12 +13,15 @@
  * | `SLUICE_WORKER_TOKEN` | (none) | the workers' bearer token, accepted ONLY on `/api/v1/internal/...` (internal storage); unset → those routes do not exist (404) |
  * | `SLUICE_API_BODY_LIMIT` | 5242880 | largest request body (YAML) in bytes |
  * | `SLUICE_API_UPLOAD_LIMIT` | 1073741824 | largest uploaded file in bytes (FILE inputs, worker uploads to the internal storage) |
+ * | `SLUICE_TENANT` | main | the tenant of Kestra 1.x paths: every public route is served as `/api/v1/{tenant}/...` and as `/api/v1/...`; another tenant is a 404 (tenant.ts) |
  *
  * Auth is off when neither `SLUICE_API_TOKEN` nor basic credentials are set. When on, it covers every `/api` route
  * except `/api/v1/health`; `/health` and the OpenAPI document at `/docs` stay open. When both a token and basic
  * credentials are set, either is accepted. User credentials are never accepted on the internal routes, and the worker
  * token never on user routes.
  */
+import { DEFAULT_TENANT, tenantProblem } from './tenant.js';
+
 export interface ApiEnv {
   readonly port: number;
   readonly host: string;
@@ -32,6 +35,8 @@ export interface ApiEnv {
   readonly workerToken: string | undefined;
   readonly bodyLimit: number;
   readonly uploadLimit: number;
+  /** The one tenant served under `/api/v1/{tenant}/...` (Kestra 1.x paths). Default `main`. */
+  readonly tenant: string;
 }
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number, max: number): number {
@@ -67,6 +72,13 @@ function basicAuth(env: NodeJS.ProcessEnv): ApiEnv['basicAuth'] {
   return { username, password };
 }
 
+function tenantOf(raw: string | undefined): string {
+  const tenant = raw?.trim() || DEFAULT_TENANT;
+  const problem = tenantProblem(tenant);
+  if (problem !== undefined) throw new Error(`SLUICE_TENANT ${problem}`);
+  return tenant;
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   const apiToken = secret(env.SLUICE_API_TOKEN);
   const workerToken = secret(env.SLUICE_WORKER_TOKEN);
@@ -84,5 +96,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     workerToken,
     bodyLimit: positiveInteger('SLUICE_API_BODY_LIMIT', env.SLUICE_API_BODY_LIMIT, 5 * 1024 * 1024, 1024 * 1024 * 1024),
     uploadLimit: positiveInteger('SLUICE_API_UPLOAD_LIMIT', env.SLUICE_API_UPLOAD_LIMIT, 1024 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    tenant: tenantOf(env.SLUICE_TENANT),
   };
 }

@@ -54,6 +54,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     validator: createFlowValidator(registries, { eager: true }),
     bodyLimit: env.bodyLimit,
     uploadLimit: env.uploadLimit,
+    tenant: env.tenant,
     auth: {
       ...(env.apiToken ? { apiToken: env.apiToken } : {}),
       ...(env.basicAuth ? { basic: env.basicAuth } : {}),

@@ -34,6 +34,7 @@ import { internalWorkerRoutes } from './routes/internal-workers.js';
 import type { WorkerRegistryStore } from './routes/internal-workers.js';
 import { YAML_CONTENT_TYPES } from './routes/http.js';
 import { pluginRoutes } from './routes/plugins.js';
+import { DEFAULT_TENANT, tenantProblem, tenantScope } from './tenant.js';
 
 export interface ServerDeps {
   readonly flows: FlowStore;
@@ -68,6 +69,11 @@ export interface ServerDeps {
   readonly workers?: WorkerRegistryStore;
   /** The queue driver's connection state (`QueueDriver.health`): `/health` reports it as its `queue` check. */
   readonly queueHealth?: () => QueueHealth;
+  /**
+   * The tenant of Kestra 1.x paths (`SLUICE_TENANT`). Default `main`. Every public route is served both as
+   * `/api/v1/{tenant}/...` and as `/api/v1/...`; the internal routes only without a tenant. See tenant.ts.
+   */
+  readonly tenant?: string;
 }
 
 export { YAML_CONTENT_TYPES };
@@ -76,6 +82,9 @@ const DEFAULT_BODY_LIMIT = 5 * 1024 * 1024;
 
 export function createServer(deps: ServerDeps): FastifyInstance {
   const bodyLimit = deps.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const tenant = deps.tenant ?? DEFAULT_TENANT;
+  const tenantInvalid = tenantProblem(tenant);
+  if (tenantInvalid !== undefined) throw new Error(`the tenant ${tenantInvalid}`);
   // One access-log line per request, when it is answered (Fastify's default is two: one when it comes in, one when
   // it is answered; a busy API wrote twice the lines for the same facts).
   const app = Fastify({
@@ -154,20 +163,32 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     void app.register(swaggerUi, { routePrefix: '/docs' });
   }
   void app.register(healthRoutes, { flows: deps.flows, ...(deps.queueHealth ? { queue: deps.queueHealth } : {}) });
-  void app.register(flowRoutes, { prefix: '/api/v1', flows: deps.flows, validator: deps.validator });
-  void app.register(pluginRoutes, { prefix: '/api/v1', registries: deps.registries });
-  if (deps.executions && deps.storage && deps.queue) {
-    void app.register(executionRoutes, {
-      prefix: '/api/v1',
-      flows: deps.flows,
-      executions: deps.executions,
-      storage: deps.storage,
-      queue: deps.queue,
-      ...(deps.uploadLimit === undefined ? {} : { uploadLimit: deps.uploadLimit }),
-      ...(deps.waiter === undefined ? {} : { waiter: deps.waiter }),
-      ...(deps.waitPollMs === undefined ? {} : { waitPollMs: deps.waitPollMs }),
-    });
-  }
+  // The public routes, registered twice: as `/api/v1/...` and as Kestra 1.x's `/api/v1/{tenant}/...`. Static path
+  // segments win over the `:tenant` parameter, so every path without a tenant resolves as it always did.
+  const publicRoutes = async (api: FastifyInstance): Promise<void> => {
+    await api.register(flowRoutes, { flows: deps.flows, validator: deps.validator });
+    await api.register(pluginRoutes, { registries: deps.registries });
+    if (deps.executions && deps.storage && deps.queue) {
+      await api.register(executionRoutes, {
+        flows: deps.flows,
+        executions: deps.executions,
+        storage: deps.storage,
+        queue: deps.queue,
+        ...(deps.uploadLimit === undefined ? {} : { uploadLimit: deps.uploadLimit }),
+        ...(deps.waiter === undefined ? {} : { waiter: deps.waiter }),
+        ...(deps.waitPollMs === undefined ? {} : { waitPollMs: deps.waitPollMs }),
+      });
+    }
+    if (deps.executions && deps.logs) await api.register(logRoutes, { executions: deps.executions, logs: deps.logs, flows: deps.flows });
+  };
+  void app.register(publicRoutes, { prefix: '/api/v1' });
+  void app.register(
+    async (api) => {
+      tenantScope(api, tenant);
+      await publicRoutes(api);
+    },
+    { prefix: '/api/v1/:tenant' },
+  );
   if (deps.storage && auth.internalEnabled) {
     void app.register(internalStorageRoutes, { prefix: '/api/v1', storage: deps.storage, uploadLimit: deps.uploadLimit ?? DEFAULT_UPLOAD_LIMIT });
   }
@@ -176,7 +197,6 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     const access = createDbExecutionsAccess({ executions: deps.executions, logs: deps.logs, flows: deps.flows, queue: deps.queue });
     void app.register(internalExecutionRoutes, { prefix: '/api/v1', access });
   }
-  if (deps.executions && deps.logs) void app.register(logRoutes, { prefix: '/api/v1', executions: deps.executions, logs: deps.logs, flows: deps.flows });
   return app;
 }
 

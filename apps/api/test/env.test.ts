@@ -14,6 +14,7 @@ describe('readEnv', () => {
       workerToken: undefined,
       bodyLimit: 5 * 1024 * 1024,
       uploadLimit: 1024 * 1024 * 1024,
+      tenant: 'main',
     });
   });
 
@@ -27,6 +28,7 @@ describe('readEnv', () => {
         SLUICE_STORAGE_DIR: '/data/storage',
         SLUICE_API_TOKEN: 't',
         SLUICE_API_BODY_LIMIT: '1024',
+        SLUICE_TENANT: 'acme',
       }),
     ).toEqual({
       port: 9090,
@@ -39,6 +41,7 @@ describe('readEnv', () => {
       workerToken: undefined,
       bodyLimit: 1024,
       uploadLimit: 1024 * 1024 * 1024,
+      tenant: 'acme',
     });
   });
 
@@ -46,5 +49,14 @@ describe('readEnv', () => {
     expect(() => readEnv({ PORT: 'http' })).toThrow(/PORT must be an integer/);
     expect(() => readEnv({ PORT: '70000' })).toThrow(/PORT/);
     expect(() => readEnv({ SLUICE_API_BODY_LIMIT: '-1' })).toThrow(/SLUICE_API_BODY_LIMIT/);
+  });
+
+  it('SLUICE_TENANT: main when unset or blank; a tenant Kestra would refuse, or one named like a path without a tenant, is an error naming the variable', () => {
+    expect(readEnv({ SLUICE_TENANT: '  ' }).tenant).toBe('main');
+    expect(readEnv({ SLUICE_TENANT: ' team-a_1 ' }).tenant).toBe('team-a_1');
+    for (const bad of ['Acme', 'a/b', '-a', 'a b', 'ténant']) expect(() => readEnv({ SLUICE_TENANT: bad }), bad).toThrow(/^SLUICE_TENANT must be lower-case/);
+    for (const reserved of ['flows', 'executions', 'logs', 'plugins', 'internal', 'health']) {
+      expect(() => readEnv({ SLUICE_TENANT: reserved }), reserved).toThrow(/^SLUICE_TENANT cannot be/);
+    }
   });
 });

@@ -39,7 +39,7 @@ export interface ApiFixture {
   close(): Promise<void>;
 }
 
-export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploadLimit'> {
+export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploadLimit' | 'tenant'> {
   readonly apiToken?: string;
   /** Basic-auth credentials for user routes. */
   readonly basic?: { readonly username: string; readonly password: string };
@@ -86,6 +86,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
       ...(options.workerToken ? { workerToken: options.workerToken } : {}),
     },
     ...(options.docs === undefined ? {} : { docs: options.docs }),
+    ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
     // SLUICE_TEST_API_LOG=1 prints the server's log (every request, and the cause of any 500).
     logger: process.env.SLUICE_TEST_API_LOG === '1',
   });
