@@ -98,6 +98,8 @@ export interface NewExecution {
 export interface ExecutionSearch {
   /** Exact namespace or a parent namespace (`company` matches `company.team`). */
   readonly namespace?: string;
+  /** `namespace` matches only itself, not its child namespaces (Kestra's executions of one flow). */
+  readonly exactNamespace?: boolean;
   readonly flowId?: string;
   /** Any of these states. */
   readonly states?: readonly string[];
@@ -229,7 +231,8 @@ export class ExecutionRepository {
     }
     // Raw SQL for the page of ids: LIKE with escaped wildcards, and jsonb containment served by the labels GIN index.
     const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
-    if (search.namespace !== undefined) {
+    if (search.namespace !== undefined && search.exactNamespace === true) conditions.push(Prisma.sql`namespace = ${search.namespace}`);
+    else if (search.namespace !== undefined) {
       conditions.push(Prisma.sql`(namespace = ${search.namespace} OR namespace LIKE ${escapeLike(search.namespace) + '.%'})`);
     }
     if (search.flowId !== undefined) conditions.push(Prisma.sql`flow_id = ${search.flowId}`);
