@@ -6,8 +6,11 @@
  * | `POST /executions/{namespace}/{id}?labels=k:v&revision&scheduleDate&wait` (multipart/form-data or no body) | 200 execution (CREATED) | 400 inputs (`SLU_INPUT_INVALID`, every problem listed), bad label, bad `scheduleDate`, disabled flow, a malformed body; 404 flow; 413 file larger than the upload limit; 415 |
  * | `GET /executions/search?namespace&flowId&state&labels&startDate&endDate&page&size` | 200 `{results, total}` | 400 |
  * | `GET /executions/{id}` | 200 execution | 404 |
- * | `DELETE /executions/{id}/kill` | 202 execution (KILLING) | 404; 409 already ended |
- * | `POST /executions/{id}/restart` | 200 execution (RESTARTED; the `errors` branch runs removed, to start over) | 404; 409 not FAILED |
+ * | `GET /executions?namespace&flowId&page&size` (Kestra's executions of one flow: this namespace only) | 200 `{results, total}` | 400 a missing or unknown parameter |
+ * | `DELETE /executions/{id}/kill`, `DELETE /executions/{id}/actions/kill` | 202 execution (KILLING) | 404; 409 already ended |
+ * | `POST /executions/{id}/restart`, `POST /executions/{id}/actions/restart` | 200 execution (RESTARTED; the `errors` branch runs removed, to start over) | 404; 409 not FAILED |
+ * | `DELETE /executions/kill/by-ids`, `POST /executions/restart/by-ids` (JSON list of ids) | 200 `{count}` (Kestra's BulkResponse) | 400 an id unknown or in a state that refuses it (none acted on, `details.invalids`) |
+ * | `DELETE /executions/kill/by-query`, `POST /executions/restart/by-query` (the search's filters, without paging) | the same as by-ids, for every execution matched | the same; 400 more than {@link BULK_MAX} matched, or an unknown parameter |
  * | `POST /executions/{id}/resume` (multipart/form-data, application/json object or no body: the `onResume` inputs) | 204 (the first PAUSED task run resumed; RESTARTED unless another run is PAUSED) | 400 inputs (`SLU_INPUT_INVALID`); 404; 409 not PAUSED |
  * | `POST /executions/{id}/resume/validate` (the same body) | 200 `{executionId, taskRunId, taskId, inputs}` (nothing stored) | the same as the resume |
  * | `POST /executions/resume/by-ids` (JSON list of ids) | 200 `{count}` | 400 an id unknown, not PAUSED or needing inputs (none resumed, `details.invalids`) |
@@ -24,12 +27,12 @@ import { finished } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { flowLabels, formatDuration, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
-import type { LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
+import type { ExecutionSearch, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
 import { ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
 import { structureOf } from '@sluice/engine';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
 import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
 import { secretInputMasker } from '../secret-inputs.js';
@@ -143,6 +146,121 @@ function executionNotFound(id: string): SluiceError {
 
 function executionNotPaused(id: string, state: string): SluiceError {
   return new SluiceError('SLU_API_EXECUTION_NOT_PAUSED', { id, state }, { id, state });
+}
+
+function executionEnded(id: string, state: string): SluiceError {
+  return new SluiceError('SLU_API_EXECUTION_ENDED', { id, state }, { id, state });
+}
+
+function executionNotRestartable(id: string, state: string): SluiceError {
+  return new SluiceError('SLU_API_EXECUTION_NOT_RESTARTABLE', { id, state }, { id, state });
+}
+
+/** Why execution `id` (as read, undefined when absent) cannot be killed, or undefined: one still KILLING can be, again. */
+function killRefusal(id: string, execution: StoredExecution | undefined): SluiceError | undefined {
+  if (!execution) return executionNotFound(id);
+  if (!KILLABLE_STATES.includes(execution.state) && execution.state !== 'KILLING') return executionEnded(id, execution.state);
+  return undefined;
+}
+
+/** Why execution `id` (as read, undefined when absent) cannot be restarted, or undefined: only a FAILED one can. */
+function restartRefusal(id: string, execution: StoredExecution | undefined): SluiceError | undefined {
+  if (!execution) return executionNotFound(id);
+  if (execution.state !== 'FAILED') return executionNotRestartable(id, execution.state);
+  return undefined;
+}
+
+/** An execution a bulk request could not act on, and why (the error its own route would answer). */
+interface BulkInvalid {
+  readonly id: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Most executions a bulk request acts on: the ids of a by-ids body, the matches of a by-query. */
+export const BULK_MAX = 1000;
+
+/**
+ * A preValidation hook answering 400 `SLU_API_BAD_REQUEST` for a query parameter that is not one of the route's
+ * `properties`, naming it in the message and in `details.parameter`. (Fastify's validation lets unknown parameters
+ * through, or drops them silently with `additionalProperties: false`: a misspelt filter would match everything.)
+ */
+export function rejectUnknownQueryParameters(querystring: { readonly properties?: Readonly<Record<string, unknown>> }): preValidationHookHandler {
+  const known = Object.keys(querystring.properties ?? {});
+  return (request, _reply, done) => {
+    const given = Object.keys((request.query ?? {}) as Record<string, unknown>);
+    const unknown = given.find((name) => !known.includes(name));
+    if (unknown === undefined) {
+      done();
+      return;
+    }
+    const takes = known.length === 0 ? 'this route takes no query parameter' : `this route takes ${known.join(', ')}`;
+    done(new SluiceError('SLU_API_BAD_REQUEST', { reason: `unknown query parameter ${JSON.stringify(unknown)}: ${takes}` }, { in: 'query', parameter: unknown }));
+  };
+}
+
+/** The filters of `GET /executions/search`, also those of the by-query bulk routes (which have no paging). */
+const searchFilterProperties = {
+  namespace: { type: 'string', description: 'This namespace and its child namespaces' },
+  flowId: { type: 'string' },
+  state: { type: 'array', items: { enum: [...EXECUTION_STATES] } },
+  labels: { type: 'array', items: { type: 'string' }, description: 'key:value, every one must match' },
+  startDate: { type: 'string', description: 'Started at or after this ISO-8601 date-time' },
+  endDate: { type: 'string', description: 'Started at or before this ISO-8601 date-time' },
+} as const;
+
+interface SearchFilterQuery {
+  readonly namespace?: string;
+  readonly flowId?: string;
+  readonly state?: string[];
+  readonly labels?: string[];
+  readonly startDate?: string;
+  readonly endDate?: string;
+}
+
+/** The search filters of a query validated against {@link searchFilterProperties}: 400 for a bad date or label. */
+function searchFilter(query: SearchFilterQuery): Omit<ExecutionSearch, 'page' | 'size'> {
+  const startDate = parseDate('startDate', query.startDate);
+  const endDate = parseDate('endDate', query.endDate);
+  return {
+    ...(query.namespace ? { namespace: query.namespace } : {}),
+    ...(query.flowId ? { flowId: query.flowId } : {}),
+    ...(query.state && query.state.length > 0 ? { states: query.state } : {}),
+    ...(query.labels && query.labels.length > 0 ? { labels: parseLabels(query.labels) } : {}),
+    ...(startDate ? { startDate } : {}),
+    ...(endDate ? { endDate } : {}),
+  };
+}
+
+/** The body of the bulk by-ids routes: Kestra's JSON list of execution ids. */
+const idListBody = { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: BULK_MAX, description: 'The execution ids' } as const;
+
+/** Kestra's BulkResponse: how many executions were acted on (and, rarely, those that changed state meanwhile). */
+const bulkResponse = {
+  type: 'object',
+  required: ['count'],
+  properties: {
+    count: { type: 'integer' },
+    invalids: {
+      type: 'array',
+      description: 'Only when some changed state between their check and the action (by someone else): those, not counted',
+      items: { type: 'object', properties: { id: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } },
+    },
+  },
+} as const;
+
+/** An `application/json` body parsed (an empty one is no body); invalid JSON is a 400. */
+function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, body?: unknown) => void): void {
+  const text = body.toString();
+  if (text.trim() === '') {
+    done(null, undefined);
+    return;
+  }
+  try {
+    done(null, JSON.parse(text) as unknown);
+  } catch (error) {
+    done(new SluiceError('SLU_API_BAD_REQUEST', { reason: `the request body is not valid JSON: ${(error as Error).message}` }, { in: 'body' }), undefined);
+  }
 }
 
 /** The Pause task's type names (KESTRA-FLOW.md §2.10), lower-cased: task types are matched case-insensitively. */
@@ -508,43 +626,40 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       schema: {
         tags: ['executions'],
         summary: 'Search executions (newest first)',
-        querystring: {
-          type: 'object',
-          properties: {
-            namespace: { type: 'string' },
-            flowId: { type: 'string' },
-            state: { type: 'array', items: { enum: [...EXECUTION_STATES] } },
-            labels: { type: 'array', items: { type: 'string' } },
-            startDate: { type: 'string' },
-            endDate: { type: 'string' },
-            ...pagingQueryProperties,
-          },
-        },
+        querystring: { type: 'object', properties: { ...searchFilterProperties, ...pagingQueryProperties } },
       },
     },
     async (request) => {
-      const query = request.query as {
-        namespace?: string;
-        flowId?: string;
-        state?: string[];
-        labels?: string[];
-        startDate?: string;
-        endDate?: string;
-        page: number;
-        size: number;
-      };
-      const startDate = parseDate('startDate', query.startDate);
-      const endDate = parseDate('endDate', query.endDate);
-      const found = await executions.search({
-        ...(query.namespace ? { namespace: query.namespace } : {}),
-        ...(query.flowId ? { flowId: query.flowId } : {}),
-        ...(query.state && query.state.length > 0 ? { states: query.state } : {}),
-        ...(query.labels && query.labels.length > 0 ? { labels: parseLabels(query.labels) } : {}),
-        ...(startDate ? { startDate } : {}),
-        ...(endDate ? { endDate } : {}),
-        page: query.page,
-        size: query.size,
-      });
+      const query = request.query as SearchFilterQuery & { page: number; size: number };
+      const found = await executions.search({ ...searchFilter(query), page: query.page, size: query.size });
+      return { results: await Promise.all(found.results.map(present)), total: found.total };
+    },
+  );
+
+  const byFlowQuery = {
+    type: 'object',
+    required: ['namespace', 'flowId'],
+    properties: {
+      namespace: { type: 'string', minLength: 1, description: 'The flow namespace (this namespace only, not its children)' },
+      flowId: { type: 'string', minLength: 1, description: 'The flow id' },
+      ...pagingQueryProperties,
+    },
+  } as const;
+
+  app.get(
+    '/executions',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'The executions of one flow (newest first)',
+        description: "Kestra's executions of a flow: `namespace` and `flowId` are required, any other parameter but `page` and `size` is a 400 naming it.",
+        querystring: byFlowQuery,
+      },
+      preValidation: rejectUnknownQueryParameters(byFlowQuery),
+    },
+    async (request) => {
+      const query = request.query as { namespace: string; flowId: string; page: number; size: number };
+      const found = await executions.search({ namespace: query.namespace, exactNamespace: true, flowId: query.flowId, page: query.page, size: query.size });
       return { results: await Promise.all(found.results.map(present)), total: found.total };
     },
   );
@@ -556,20 +671,18 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     return present(execution);
   });
 
-  app.delete('/executions/:id/kill', { schema: { tags: ['executions'], summary: 'Kill an execution (→ KILLING)', params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+  /** Kill execution `id` (→ KILLING) and hand the kill to the scheduler: 404 unknown, 409 already ended. */
+  async function killOne(id: string): Promise<StoredExecution> {
     const result = await executions.transition(id, KILLABLE_STATES, 'KILLING');
     if (result.status === 'not-found') throw executionNotFound(id);
     // A second kill of an execution still KILLING is accepted again (and re-sent: a lost kill must not stick).
-    if (result.status === 'refused' && result.execution.state !== 'KILLING') {
-      throw new SluiceError('SLU_API_EXECUTION_ENDED', { id, state: result.execution.state }, { id, state: result.execution.state });
-    }
+    if (result.status === 'refused' && result.execution.state !== 'KILLING') throw executionEnded(id, result.execution.state);
     await queue.killRequested(id);
-    return reply.status(202).send(await present(result.execution));
-  });
+    return result.execution;
+  }
 
-  app.post('/executions/:id/restart', { schema: { tags: ['executions'], summary: 'Restart a FAILED execution', params: idParams } }, async (request) => {
-    const { id } = request.params as { id: string };
+  /** Restart FAILED execution `id` (→ RESTARTED) and hand it to the scheduler: 404 unknown, 409 not FAILED. */
+  async function restartOne(id: string): Promise<StoredExecution> {
     // The flow revision it ran: a restart starts the `errors` branch over (its earlier runs are removed).
     const current = await executions.get(id);
     if (!current) throw executionNotFound(id);
@@ -579,13 +692,83 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     const errorsTaskIds = storedFlow ? [...structureOf(storedFlow).byId.values()].filter((node) => node.branch !== 'main').map((node) => node.task.id) : [];
     const result = await executions.restart(id, { errorsTaskIds });
     if (result.status === 'not-found') throw executionNotFound(id);
-    if (result.status === 'refused') {
-      throw new SluiceError('SLU_API_EXECUTION_NOT_RESTARTABLE', { id, state: result.execution.state }, { id, state: result.execution.state });
-    }
+    if (result.status === 'refused') throw executionNotRestartable(id, result.execution.state);
     const { execution } = result;
     await queue.executionRestarted({ executionId: id, namespace: execution.namespace, flowId: execution.flowId });
-    return present(execution);
-  });
+    return execution;
+  }
+
+  // Kestra 0.x's paths and the `actions/` ones, one handler each.
+  for (const path of ['/executions/:id/kill', '/executions/:id/actions/kill']) {
+    app.delete(path, { schema: { tags: ['executions'], summary: 'Kill an execution (→ KILLING)', params: idParams } }, async (request, reply) => {
+      const { id } = request.params as { id: string };
+      return reply.status(202).send(await present(await killOne(id)));
+    });
+  }
+
+  for (const path of ['/executions/:id/restart', '/executions/:id/actions/restart']) {
+    app.post(path, { schema: { tags: ['executions'], summary: 'Restart a FAILED execution', params: idParams } }, async (request) => {
+      const { id } = request.params as { id: string };
+      return present(await restartOne(id));
+    });
+  }
+
+  /** A bulk action: what may refuse an execution as read, what acts on one, and the verb for messages. */
+  interface BulkAction {
+    readonly verb: 'kill' | 'restart';
+    readonly refusal: (id: string, execution: StoredExecution | undefined) => SluiceError | undefined;
+    readonly apply: (id: string) => Promise<StoredExecution>;
+  }
+
+  const bulkActions: Record<BulkAction['verb'], BulkAction> = {
+    kill: { verb: 'kill', refusal: killRefusal, apply: killOne },
+    restart: { verb: 'restart', refusal: restartRefusal, apply: restartOne },
+  };
+
+  /**
+   * Act on every execution of `ids` (duplicates once), as Kestra's by-ids routes do: each is read first, and when one
+   * is unknown or in a state that refuses the action, nothing is done and the answer is a 400 listing each of them
+   * (`details.invalids: [{id, code, message}]`). Otherwise each is acted on, as its own route would: `{count}`. One
+   * that changed in between (killed, restarted or ended by someone else) is not counted and is listed in `invalids`.
+   */
+  async function bulk(action: BulkAction, requested: readonly string[]): Promise<{ count: number; invalids?: BulkInvalid[] }> {
+    const ids = [...new Set(requested)];
+    ids.forEach((id, index) => rejectInvalidCharacters(`body[${index}]`, id, 'body'));
+    const invalids: BulkInvalid[] = [];
+    for (const id of ids) {
+      const refused = action.refusal(id, await executions.get(id));
+      if (refused) invalids.push({ id, code: refused.code, message: refused.message });
+    }
+    if (invalids.length > 0) {
+      const listed = invalids.slice(0, 10).map((i) => i.message).join('; ') + (invalids.length > 10 ? `; and ${invalids.length - 10} more (details.invalids)` : '');
+      const reason = `cannot ${action.verb} ${invalids.length} of ${ids.length} executions (none was acted on): ${listed}`;
+      throw new SluiceError('SLU_API_BAD_REQUEST', { reason }, { invalids });
+    }
+    let count = 0;
+    for (const id of ids) {
+      try {
+        await action.apply(id);
+        count++;
+      } catch (error) {
+        if (!isSluiceError(error) || !['SLU_API_EXECUTION_NOT_FOUND', 'SLU_API_EXECUTION_ENDED', 'SLU_API_EXECUTION_NOT_RESTARTABLE'].includes(error.code)) throw error;
+        invalids.push({ id, code: error.code, message: error.message });
+      }
+    }
+    return invalids.length > 0 ? { count, invalids } : { count };
+  }
+
+  /** The ids of every execution matching the search filters, at most {@link BULK_MAX} (400 beyond, nothing done). */
+  async function idsMatching(action: BulkAction, query: SearchFilterQuery): Promise<string[]> {
+    const found = await executions.search({ ...searchFilter(query), page: 1, size: BULK_MAX });
+    if (found.total > BULK_MAX) {
+      throw new SluiceError(
+        'SLU_API_BAD_REQUEST',
+        { reason: `the query matches ${found.total} executions, more than ${BULK_MAX} can be acted on at once (none was): narrow it, or ${action.verb} them by ids` },
+        { in: 'query', total: found.total, max: BULK_MAX },
+      );
+    }
+    return found.results.map((e) => e.id);
+  }
 
   /** Resume requests: what the route read (the execution, its first PAUSED run and the typed `onResume` inputs). */
   interface ResumeRequest {
@@ -636,18 +819,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
 
   // The resume routes also take an application/json body (an object of inputs; a list of ids for by-ids).
   await app.register(async (resumeApp) => {
-    resumeApp.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
-      const text = body as string;
-      if (text.trim() === '') {
-        done(null, undefined);
-        return;
-      }
-      try {
-        done(null, JSON.parse(text) as unknown);
-      } catch (error) {
-        done(new SluiceError('SLU_API_BAD_REQUEST', { reason: `the request body is not valid JSON: ${(error as Error).message}` }, { in: 'body' }), undefined);
-      }
-    });
+    resumeApp.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
 
     const resumeSchema = {
       tags: ['executions'],
@@ -757,6 +929,51 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         return { count };
       },
     );
+  });
+
+  // The bulk routes: by-ids take a JSON list of ids, by-query the search's filters.
+  await app.register(async (bulkApp) => {
+    bulkApp.addContentTypeParser('application/json', { parseAs: 'string' }, parseJsonBody);
+    const byQuery = { type: 'object', properties: searchFilterProperties } as const;
+    const refusals = {
+      kill: 'unknown, or already ended (KILLING is accepted again)',
+      restart: 'unknown, or not FAILED',
+    } as const;
+    for (const [method, action] of [['DELETE', bulkActions.kill], ['POST', bulkActions.restart]] as const) {
+      const { verb } = action;
+      const answers = `Answers \`{count}\` (Kestra's BulkResponse), the executions acted on, each as by \`${method} /executions/{id}/${verb}\`.`;
+      bulkApp.route({
+        method,
+        url: `/executions/${verb}/by-ids`,
+        schema: {
+          tags: ['executions'],
+          summary: `${verb === 'kill' ? 'Kill' : 'Restart'} executions by id`,
+          description:
+            `${answers} Nothing is done when one of them is ${refusals[verb]}: 400 with \`details.invalids: [{id, code, message}]\` naming each. ` +
+            `At most ${BULK_MAX} ids; a repeated id counts once.`,
+          consumes: ['application/json'],
+          body: idListBody,
+          response: { 200: bulkResponse },
+        },
+        preValidation: rejectUnknownQueryParameters({}),
+        handler: async (request) => bulk(action, request.body as string[]),
+      });
+      bulkApp.route({
+        method,
+        url: `/executions/${verb}/by-query`,
+        schema: {
+          tags: ['executions'],
+          summary: `${verb === 'kill' ? 'Kill' : 'Restart'} every execution matching the search filters`,
+          description:
+            `The filters of \`GET /executions/search\` (no paging). ${answers} Nothing is done when one of the executions matched is ${refusals[verb]} ` +
+            `(filter by \`state\` to leave those out): 400 with \`details.invalids\`; nor when more than ${BULK_MAX} match. An unknown parameter is a 400 naming it.`,
+          querystring: byQuery,
+          response: { 200: bulkResponse },
+        },
+        preValidation: rejectUnknownQueryParameters(byQuery),
+        handler: async (request) => bulk(action, await idsMatching(action, request.query as SearchFilterQuery)),
+      });
+    }
   });
 
   app.get(

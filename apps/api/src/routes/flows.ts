@@ -7,6 +7,7 @@
  * | `POST /flows/validate` (YAML, `---` documents) | 200 one entry per document | 413, 415 |
  * | `POST /flows/{namespace}?delete=true` (YAML documents) | 200 list of flows | 400 (nothing changes), 413, 415 |
  * | `GET /flows/search?namespace&q&page&size` | 200 `{results, total}` | 400 |
+ * | `GET /flows/{namespace}` (Kestra 1.x's flows of a namespace) | 200 list of flows without source, by id: this namespace only, `[]` for none | 400 bad namespace or any query parameter |
  * | `GET /flows/{namespace}/{id}?source&revision` | 200 flow | 400, 404 |
  * | `PUT /flows/{namespace}/{id}` (YAML) | 200 flow | 400 invalid or id/namespace mismatch, 404, 413, 415 |
  * | `GET /flows/{namespace}/{id}/revisions` | 200 list of flows with source, oldest first | 400, 404 |
@@ -21,6 +22,7 @@ import { buildFlowGraph } from '@sluice/engine';
 import type { GraphFlow } from '@sluice/engine';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { FlowStore, StoredFlow } from '../flow-store.js';
+import { rejectUnknownQueryParameters } from './executions.js';
 import { INTEGER_PARAMETER_MAX, pagingQueryProperties, SEARCH_PAGE_MAX, YAML_CONTENT_TYPES } from './http.js';
 
 const YAML_TYPES: ReadonlySet<string> = new Set(YAML_CONTENT_TYPES);
@@ -163,6 +165,28 @@ export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowV
         size: query.size,
       });
       return { results: found.results.map((f) => flowJson(f, false)), total: found.total };
+    },
+  );
+
+  // `/flows/search` is a static path: it wins over this one (a namespace named `search` is listed through `/flows/search?namespace=search`).
+  const noQuery = { type: 'object', properties: {} } as const;
+  app.get(
+    '/flows/:namespace',
+    {
+      schema: {
+        tags: ['flows'],
+        summary: 'The flows of a namespace',
+        description: "Kestra's flows of a namespace: every flow of exactly this namespace (not its children), deleted ones left out, by id, without their source. `[]` when it has none.",
+        params: { type: 'object', required: ['namespace'], properties: { namespace: { type: 'string' } } },
+        querystring: noQuery,
+      },
+      preValidation: rejectUnknownQueryParameters(noQuery),
+    },
+    async (request) => {
+      const { namespace } = request.params as { namespace: string };
+      checkNamespace(namespace);
+      const found = await flowsOfNamespace(flows, namespace);
+      return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((f) => flowJson(f, false));
     },
   );
 
