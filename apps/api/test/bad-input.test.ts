@@ -2,7 +2,7 @@
  * Hostile and broken requests: each gets a clear 4xx JSON error `{code, message, details}` and leaves the stored
  * flows exactly as they were (compared row by row before and after).
  */
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { flowYaml, startApi, YAML } from './fixture.js';
 import type { ApiFixture } from './fixture.js';
@@ -154,5 +154,45 @@ describe.skipIf(!api)('bad input changes nothing stored', () => {
     }
     const body = await expectRejected('/api/v1/nothing-here', {}, 404, 'SLU_API_ROUTE_NOT_FOUND');
     expect(body.message).toBe('no route GET /api/v1/nothing-here');
+  });
+
+  it('a multipart body left partly unread closes its connection: the next request is answered; no boundary is a 400', async () => {
+    // One connection for every request, as a keep-alive client has it.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, path: string, contentType: string | undefined, body: Buffer): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        const headers: Record<string, string> = { 'content-length': String(body.length), ...(contentType ? { 'content-type': contentType } : {}) };
+        const req = httpRequest(`${a.url}${path}`, { method, agent, headers, timeout: 10_000 }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('timeout', () => req.destroy(new Error(`no answer to ${method} ${path}`)));
+        req.on('error', reject);
+        req.end(body);
+      });
+    const part = (name: string, value: string): string => `--b\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const path = '/api/v1/executions/company.team/existing';
+    const padding = 'x'.repeat(300_000);
+    try {
+      // Bytes after the close delimiter (an epilogue) are never read by the parser.
+      const epilogue = await send('POST', path, 'multipart/form-data; boundary=b', Buffer.from(`--b--\r\n${padding}`));
+      expect(epilogue.status, epilogue.text).toBe(200);
+      expect((await send('GET', '/health', undefined, Buffer.alloc(0))).status).toBe(200);
+      // An error on the first part leaves the others unread.
+      const nul = await send('POST', path, 'multipart/form-data; boundary=b', Buffer.from(`${part('in\u0000put', 'v')}${part('big', padding)}--b--\r\n`));
+      expect(nul.status, nul.text).toBe(400);
+      expect((await send('GET', '/health', undefined, Buffer.alloc(0))).status).toBe(200);
+      // Without a boundary the parser took the body's first "----" for the end of an empty form: the inputs were lost.
+      const before = (await (await a.fetch('/api/v1/executions/search?namespace=company.team')).json()) as { total: number };
+      const none = await send('POST', path, 'multipart/form-data; boundary=', Buffer.from(`------x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n------x--\r\n`));
+      expect(none.status).toBe(400);
+      expect(JSON.parse(none.text)).toMatchObject({ code: 'SLU_API_BAD_REQUEST', message: expect.stringContaining('no boundary') });
+      const after = (await (await a.fetch('/api/v1/executions/search?namespace=company.team')).json()) as { total: number };
+      expect(after.total).toBe(before.total);
+      expect((await send('GET', '/health', undefined, Buffer.alloc(0))).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
   });
 });

@@ -409,6 +409,12 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
   await app.register(multipart, { limits: { fileSize: uploadLimit + 1, files: 100, fields: 1000, parts: 1100 }, throwFileSizeLimit: false });
 
   const tooLarge = (): SluiceError => new SluiceError('SLU_API_BODY_TOO_LARGE', { limit: uploadLimit }, { in: 'file' });
+  // A multipart body the answer leaves unread (an error in the middle, bytes after the close delimiter) would stay
+  // in the connection, and the next request a client sends on it would never be read: close it after the answer.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.isMultipart() && !request.raw.readableEnded) reply.header('connection', 'close');
+    return payload;
+  });
 
   /**
    * Read the multipart body: fields as strings (repeated ones as lists), file parts streamed into the storage. With
@@ -447,7 +453,11 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
       return { given, problems };
     }
     const boundary = multipartBoundary(request.headers['content-type']);
-    if (boundary !== undefined && tooShortForAPart(request, boundary)) {
+    if (boundary === undefined) {
+      // Without one, the parser reads the body's first `----` as the end of an empty form: the inputs would be lost.
+      throw new SluiceError('SLU_API_BAD_REQUEST', { reason: 'the multipart/form-data content type has no boundary (`; boundary=...`)' }, { in: 'header' });
+    }
+    if (tooShortForAPart(request, boundary)) {
       await readEmptyForm(request, boundary);
       return { given, problems };
     }
