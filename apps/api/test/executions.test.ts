@@ -114,7 +114,8 @@ describe.skipIf(!api)('executions API on Postgres', () => {
       flowId: 'plain',
       flowRevision: 1,
       inputs: {},
-      labels: [],
+      // Kestra's system label, on every execution: its own id.
+      labels: [{ key: 'system.correlationId', value: execution.id }],
       state: { current: 'CREATED', histories: [{ state: 'CREATED', date: expect.any(String) }], startDate: expect.any(String), duration: expect.stringMatching(/^PT/) },
       taskRunList: [],
       outputs: {},
@@ -123,7 +124,7 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     });
     expect(execution.state.histories[0]?.date).toBe(execution.state.startDate);
     // With the execution as stored, at its first version, so the scheduler's first step need not read it back.
-    const snapshot = { version: 0, flowRevision: 1, state: 'CREATED', inputs: {}, labels: [], trigger: null, startDate: execution.state.startDate };
+    const snapshot = { version: 0, flowRevision: 1, state: 'CREATED', inputs: {}, labels: execution.labels, trigger: null, startDate: execution.state.startDate };
     expect(a.queue.events.slice(before)).toEqual([{ type: 'executionCreated', event: { executionId: execution.id, namespace: 'plain.ns', flowId: 'plain', snapshot } }]);
 
     const read = await a.fetch(`/api/v1/executions/${execution.id}`);
@@ -139,8 +140,10 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     );
     expect(execution.inputs).toEqual({ name: 'world', count: 7, env: 'dev', tags: ['a', 'c'], when: '2024-01-31T10:00:00Z', data: null });
     // (A flow's map-form labels come back from jsonb in key order, so compare without order.)
-    expect(execution.labels).toHaveLength(3);
-    expect(execution.labels).toEqual(expect.arrayContaining([{ key: 'team', value: 'data' }, { key: 'env', value: 'prod' }, { key: 'run', value: '42' }]));
+    expect(execution.labels).toHaveLength(4);
+    expect(execution.labels).toEqual(
+      expect.arrayContaining([{ key: 'team', value: 'data' }, { key: 'env', value: 'prod' }, { key: 'run', value: '42' }, { key: 'system.correlationId', value: execution.id }]),
+    );
     const row = await a.db.executions.get(execution.id);
     expect(row?.inputs).toEqual(execution.inputs);
   });

@@ -9,7 +9,7 @@
  * - `labels`: the flow's, then the execution's; dotted keys are also nested (`labels.system.correlationId`), and
  *   `system.correlationId` is the execution's id unless a label sets it.
  */
-import { flowLabels, renderValue } from '@sluice/core';
+import { CORRELATION_ID_LABEL, flowLabels, renderValue } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Evaluation } from '@sluice/engine';
 
@@ -86,7 +86,7 @@ export function executionOutputs(runs: readonly VariableRun[]): Record<string, u
 export function labelVariables(flow: Flow, execution: VariableScope): Record<string, unknown> {
   const labels: Record<string, unknown> = {};
   const all = [...flowLabels(flow), ...execution.labels];
-  if (!all.some((label) => label.key === 'system.correlationId')) all.unshift({ key: 'system.correlationId', value: execution.id });
+  if (!all.some((label) => label.key === CORRELATION_ID_LABEL)) all.unshift({ key: CORRELATION_ID_LABEL, value: execution.id });
   for (const label of all) labels[label.key] = label.value;
   for (const label of all) {
     const parts = label.key.split('.');

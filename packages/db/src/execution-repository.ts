@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { CORRELATION_ID_LABEL } from '@sluice/core';
 import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
@@ -177,8 +178,12 @@ export class ExecutionRepository {
   /** Store a new execution in state CREATED (one history entry, start date now). One INSERT through plain pg. */
   async create(execution: NewExecution): Promise<StoredExecution> {
     const now = new Date();
+    const id = execution.id ?? newExecutionId();
+    const labels = (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value }));
+    // Kestra's system label, on every execution: its own id unless it was given one (a subflow gets its parent's).
+    if (!labels.some((l) => l.key === CORRELATION_ID_LABEL)) labels.push({ key: CORRELATION_ID_LABEL, value: id });
     const stored: StoredExecution = {
-      id: execution.id ?? newExecutionId(),
+      id,
       namespace: execution.namespace,
       flowId: execution.flowId,
       flowRevision: execution.flowRevision,
@@ -186,7 +191,7 @@ export class ExecutionRepository {
       stateHistory: [{ state: 'CREATED', date: now.toISOString() }],
       inputs: { ...execution.inputs },
       outputs: null,
-      labels: (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value })),
+      labels,
       parentId: execution.parentId ?? null,
       restartedFrom: null,
       attemptNumber: 1,

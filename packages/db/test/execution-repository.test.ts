@@ -19,7 +19,11 @@ await describeWithPostgres('ExecutionRepository', (postgres) => {
 
   it('creates an execution in CREATED with its history, inputs and labels, and reads it back with its task runs', async () => {
     const created = await db.executions.create({ ...base, inputs: { n: 3, file: 'kestra:///x' }, labels: [{ key: 'team', value: 'data' }] });
-    expect(created).toMatchObject({ ...base, state: 'CREATED', inputs: { n: 3, file: 'kestra:///x' }, labels: [{ key: 'team', value: 'data' }], endDate: null, taskRuns: [] });
+    // Kestra's system.correlationId label comes last: the execution's own id.
+    const labels = [{ key: 'team', value: 'data' }, { key: 'system.correlationId', value: created.id }];
+    expect(created).toMatchObject({ ...base, state: 'CREATED', inputs: { n: 3, file: 'kestra:///x' }, labels, endDate: null, taskRuns: [] });
+    const given = await db.executions.create({ ...base, labels: [{ key: 'system.correlationId', value: 'chain-1' }] });
+    expect(given.labels).toEqual([{ key: 'system.correlationId', value: 'chain-1' }]);
     expect(created.stateHistory).toEqual([{ state: 'CREATED', date: created.startDate.toISOString() }]);
     expect(created.id).toMatch(/^[0-9A-Za-z]+$/);
 

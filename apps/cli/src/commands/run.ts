@@ -10,7 +10,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { createFlowValidator, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
+import { CORRELATION_ID_LABEL, createFlowValidator, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, TaskSpec } from '@sluice/core';
 import { decide, executionStateFor, isTerminalTaskRunState, needsAnotherDecision, RunIndex, settleCreated, structureOf } from '@sluice/engine';
 import type { EngineAction, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
@@ -131,6 +131,8 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   let state: ExecutionStateName = 'CREATED';
   // The flow's labels, as an execution the API creates has them; a Labels task adds to them or changes them.
   let labels: { key: string; value: string }[] = flowLabels(flow).map((label) => ({ key: label.key, value: label.value }));
+  // Kestra's system label, on every execution, as the API's store adds it.
+  if (!labels.some((label) => label.key === CORRELATION_ID_LABEL)) labels.push({ key: CORRELATION_ID_LABEL, value: executionId });
   const runs: RunRecord[] = [];
   const byId = new Map<string, RunRecord>();
   const structure = structureOf(flow);

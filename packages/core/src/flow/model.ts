@@ -120,6 +120,9 @@ export interface Flow {
 }
 
 /** Labels as a list, whichever shape the flow used. */
+/** The label Kestra puts on every execution: the id of the execution that started the chain (its own, at first). */
+export const CORRELATION_ID_LABEL = 'system.correlationId';
+
 export function flowLabels(flow: Pick<Flow, 'labels'>): Label[] {
   const labels = flow.labels;
   if (!labels) return [];
