@@ -33,10 +33,13 @@ export interface TaskStorage {
   getFile(uri: string, localPath: string): Promise<void>;
 }
 
-/** A metric a task records (`::{"metrics":[...]}::` lines end up here). */
+/**
+ * A metric a task records (`::{"metrics":[...]}::` lines end up here), as Kestra's: a `counter` adds up, a `timer` is a
+ * duration in seconds (several add up), a `gauge` is a level whose last value wins.
+ */
 export interface MetricEntry {
   readonly name: string;
-  readonly type: 'counter' | 'timer';
+  readonly type: 'counter' | 'timer' | 'gauge';
   readonly value: number;
   readonly tags?: Readonly<Record<string, string>>;
 }
