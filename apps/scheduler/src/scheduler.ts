@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
-import { copyRuns, executionToWire, findRun, newExecutionId, runsMark, runsWrittenSince, upsertRun } from '@sluice/db';
+import { copyRuns, executionToWire, findRun, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
 import type { RunMark } from '@sluice/db';
 import {
   admit,
@@ -590,6 +590,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         message.type === 'ended' && run?.attempts[message.attempt - 1]?.state.histories.some((h) => h.state === message.state && h.date === message.endedAt);
       if (message.type === 'ended' && message.logs && message.logs.length > 0 && !repeated) {
         await tx.appendLogs(message.logs.map(logLine));
+      }
+      // Its metrics become rows (Kestra's MetricEntry) in the same step and on the same terms: once, even when the end
+      // itself no longer applies (the task ran and recorded them).
+      if (message.type === 'ended' && message.metrics && message.metrics.length > 0 && !repeated) {
+        await tx.appendMetrics(taskRunMetricRows(message.metrics, { taskId: message.taskId, taskRunId: message.taskRunId, attemptNumber: message.attempt }));
       }
       if (message.type === 'started' || message.type === 'child-started') {
         const startedAt = new Date(message.startedAt);

@@ -4,6 +4,7 @@ import { PrismaClient } from './generated/prisma/client.js';
 import { ExecutionRepository } from './execution-repository.js';
 import { FlowRepository } from './flow-repository.js';
 import { LogRepository } from './log-repository.js';
+import { MetricRepository } from './metric-repository.js';
 import { SchedulerStore } from './scheduler-store.js';
 
 export interface DbOptions {
@@ -27,6 +28,8 @@ export interface Db {
   readonly flows: FlowRepository;
   readonly executions: ExecutionRepository;
   readonly logs: LogRepository;
+  /** Metric rows (Kestra's MetricEntry); the scheduler writes them in its steps. */
+  readonly metrics: MetricRepository;
   /** Execution locking, task runs, the worker registry and triggers: what the scheduler needs. */
   readonly scheduler: SchedulerStore;
   /** Close the connection pool. */
@@ -60,6 +63,7 @@ export function createDb(options: DbOptions): Db {
     flows: new FlowRepository(prisma, pool),
     executions: new ExecutionRepository(prisma, pool),
     logs: new LogRepository(prisma, pool),
+    metrics: new MetricRepository(prisma, pool),
     scheduler: new SchedulerStore(prisma, pool),
     async close() {
       await prisma.$disconnect();

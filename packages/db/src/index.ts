@@ -18,10 +18,23 @@ export { FlowRepository } from './flow-repository.js';
 export type { FlowRevision, FlowSearch, FlowSearchResult, SaveResult } from './flow-repository.js';
 export { isLogLevel, levelsFrom, LOG_LEVELS, LogRepository } from './log-repository.js';
 export type { LogFilter, LogLevel, LogListOptions, LogSearch, LogSearchResult, NewLogEntry, StoredLogEntry } from './log-repository.js';
+export { METRIC_SORT_FIELDS, METRIC_TYPES, MetricRepository, taskRunMetricRows } from './metric-repository.js';
+export type {
+  MetricAggregateQuery,
+  MetricAggregation,
+  MetricGroupBy,
+  MetricSearch,
+  MetricSearchResult,
+  MetricSortField,
+  MetricType,
+  NewMetricEntry,
+  ReportedMetric,
+  StoredMetricEntry,
+} from './metric-repository.js';
 export { migrate, migrationChecksum, MigrationError, MIGRATION_LOCK_KEY } from './migrate.js';
 export type { MigrateOptions, MigrateResult } from './migrate.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
-export type { Execution, Flow, LogEntry, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
+export type { Execution, Flow, LogEntry, Metric, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
 export { startEmbeddedPostgres, hydrateBinaries, binariesPackageName, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { SchedulerStore } from './scheduler-store.js';
 export { copyRuns, findRun, runsMark, runsWrittenSince, upsertRun } from './run-list.js';

@@ -3,6 +3,8 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
 import { assertLogEntry } from './log-repository.js';
+import { insertMetricsStatement } from './metric-repository.js';
+import type { NewMetricEntry } from './metric-repository.js';
 import { copyRuns, upsertRun } from './run-list.js';
 import { asArray, asStoredJson, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal, NEW_EXECUTION_VERSION } from './rows.js';
 import type { ExecutionRow } from './rows.js';
@@ -74,6 +76,11 @@ export interface ExecutionTx {
   appendLogs(
     entries: readonly { taskId?: string | null; taskRunId?: string | null; attemptNumber?: number | null; level: string; message: string; timestamp: Date }[],
   ): Promise<void>;
+  /**
+   * Metric rows of the execution's task runs (see {@link taskRunMetricRows}), written with the step's other writes (one
+   * INSERT, at COMMIT); the execution's namespace and flow are the locked one's.
+   */
+  appendMetrics(rows: readonly Omit<NewMetricEntry, 'executionId' | 'namespace' | 'flowId'>[]): Promise<void>;
   /**
    * The execution as this step leaves it, read in the step's last round trip (no extra one): resolves once the step
    * committed, with undefined if it did not (its attempt was abandoned or failed). Keep it for after the step: the
@@ -220,6 +227,10 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       });
       if (rows.length === 0) return;
       pending.push(`INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp") VALUES ${rows.join(', ')}`);
+    },
+    async appendMetrics(rows) {
+      const statement = insertMetricsStatement(rows.map((row) => ({ ...row, executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId })));
+      if (statement !== undefined) pending.push(statement);
     },
     readBack() {
       return new Promise<StoredExecution | undefined>((resolve) => step.readBacks.push(resolve));

@@ -115,6 +115,30 @@ await describeWithPostgres('models', (postgres) => {
     expect(rows[1]!.id).toBeGreaterThan(rows[0]!.id);
   });
 
+  it('Metric', async () => {
+    const metric = {
+      executionId: 'exec',
+      namespace: 'company.team',
+      flowId: 'hello',
+      taskId: 'hello_task',
+      taskRunId: 'taskRun1',
+      attemptNumber: 1,
+      type: 'timer',
+      name: 'load.duration',
+      value: 1250.5,
+      tags: { table: 'orders' },
+      timestamp: t('2026-01-02T03:04:05.006Z'),
+    };
+    await db.prisma.metric.create({ data: metric });
+    const bare = await db.prisma.metric.create({
+      data: { executionId: 'exec', namespace: 'n', flowId: 'f', type: 'gauge', name: 'g', value: -0.5, timestamp: t('2026-01-02T03:04:06.000Z') },
+    });
+    const rows = await db.prisma.metric.findMany({ where: { executionId: 'exec' }, orderBy: { id: 'asc' } });
+    expect(rows[0]).toEqual({ ...metric, id: rows[0]!.id });
+    expect(typeof rows[0]!.id).toBe('bigint');
+    expect(bare).toMatchObject({ taskId: null, taskRunId: null, attemptNumber: null, tags: {} });
+  });
+
   it('Trigger', async () => {
     const trigger = {
       namespace: 'company.team',
