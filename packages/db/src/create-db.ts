@@ -6,6 +6,7 @@ import { FlowRepository } from './flow-repository.js';
 import { LogRepository } from './log-repository.js';
 import { MetricRepository } from './metric-repository.js';
 import { SchedulerStore } from './scheduler-store.js';
+import { TriggerRepository } from './trigger-repository.js';
 
 export interface DbOptions {
   /** Postgres connection string. */
@@ -32,6 +33,8 @@ export interface Db {
   readonly metrics: MetricRepository;
   /** Execution locking, task runs, the worker registry and triggers: what the scheduler needs. */
   readonly scheduler: SchedulerStore;
+  /** Trigger search (the API's `GET /triggers/search`); the scheduler writes triggers through `scheduler`. */
+  readonly triggers: TriggerRepository;
   /** Close the connection pool. */
   close(): Promise<void>;
 }
@@ -65,6 +68,7 @@ export function createDb(options: DbOptions): Db {
     logs: new LogRepository(prisma, pool),
     metrics: new MetricRepository(prisma, pool),
     scheduler: new SchedulerStore(prisma, pool),
+    triggers: new TriggerRepository(prisma),
     async close() {
       await prisma.$disconnect();
       if (!pool.ended) await pool.end();

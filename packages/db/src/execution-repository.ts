@@ -5,6 +5,8 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
 import { asArray, escapeLike, EXECUTION_SELECT, executionFromRow, jsonParam, NEW_EXECUTION_VERSION, selectExecution } from './rows.js';
 import type { ExecutionRow } from './rows.js';
+import { filterConditions, orderBy } from './search-filters.js';
+import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
 
 /** Kestra's terminated states (KESTRA.md A7): an execution in one of them has an end date and never changes again. */
 export const TERMINAL_STATES: readonly string[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED', 'RETRIED', 'SKIPPED'];
@@ -110,11 +112,49 @@ export interface ExecutionSearch {
   readonly startDate?: Date;
   /** Executions that started at or before this date. */
   readonly endDate?: Date;
+  /** Kestra 1.x's filters (namespace, flowId, state, labels, startDate, endDate, q, scope, childFilter, triggerExecutionId), all matched. */
+  readonly filters?: readonly SearchFilter[];
+  /** Sort keys among {@link EXECUTION_SORT_FIELDS}; newest first (start date, then id, descending) when absent. */
+  readonly sort?: readonly SearchSort[];
   /** 1-based. */
   readonly page: number;
   /** 1 to 1000. */
   readonly size: number;
 }
+
+/**
+ * The text `q` searches in an execution: its namespace, flow id and id, in one expression so that one trigram index
+ * (migration 20261206070000_search_indexes) serves it. Keep it identical to the index's expression.
+ */
+const EXECUTION_QUERY_TEXT = Prisma.sql`(namespace || ' ' || flow_id || ' ' || id)`;
+
+/** How the executions table answers Kestra's filters. */
+const EXECUTION_FILTER_COLUMNS: FilterColumns = {
+  text: { namespace: Prisma.sql`namespace`, flowId: Prisma.sql`flow_id`, triggerExecutionId: Prisma.sql`parent_id` },
+  date: Prisma.sql`start_date`,
+  state: Prisma.sql`state`,
+  labels: {
+    has: (label) => Prisma.sql`labels @> ${JSON.stringify([{ key: label.key, value: label.value }])}::jsonb`,
+    contains: (text) => Prisma.sql`EXISTS (SELECT 1 FROM jsonb_array_elements(labels) AS l
+      WHERE lower(l->>'key') LIKE ${`%${escapeLike(text.toLowerCase())}%`} OR lower(l->>'value') LIKE ${`%${escapeLike(text.toLowerCase())}%`})`,
+  },
+  query: (text) => Prisma.sql`${EXECUTION_QUERY_TEXT} ILIKE ${`%${escapeLike(text)}%`}`,
+  parent: Prisma.sql`parent_id`,
+  scope: true,
+};
+
+/** The sort keys of an execution search (Kestra's names) and their columns. */
+const EXECUTION_SORT_COLUMNS: Readonly<Record<string, Prisma.Sql>> = {
+  id: Prisma.sql`id`,
+  namespace: Prisma.sql`namespace`,
+  flowId: Prisma.sql`flow_id`,
+  flowRevision: Prisma.sql`flow_revision`,
+  'state.current': Prisma.sql`state`,
+  'state.startDate': Prisma.sql`start_date`,
+  'state.endDate': Prisma.sql`end_date`,
+  'state.duration': Prisma.sql`(COALESCE(end_date, now()) - start_date)`,
+};
+export const EXECUTION_SORT_FIELDS: readonly string[] = Object.keys(EXECUTION_SORT_COLUMNS);
 
 export interface ExecutionSearchResult {
   /** Newest first (by start date). */
@@ -248,11 +288,13 @@ export class ExecutionRepository {
     }
     if (search.startDate !== undefined) conditions.push(Prisma.sql`start_date >= ${search.startDate}`);
     if (search.endDate !== undefined) conditions.push(Prisma.sql`start_date <= ${search.endDate}`);
+    conditions.push(...filterConditions(search.filters, EXECUTION_FILTER_COLUMNS));
     const where = Prisma.join(conditions, ' AND ');
+    const order = orderBy(search.sort, EXECUTION_SORT_COLUMNS, Prisma.sql`start_date DESC, id DESC`, Prisma.sql`id DESC`);
     const offset = (search.page - 1) * search.size;
     const [ids, counts] = await Promise.all([
       this.prisma.$queryRaw<{ id: string }[]>`
-        SELECT id FROM executions WHERE ${where} ORDER BY start_date DESC, id DESC LIMIT ${search.size} OFFSET ${offset}`,
+        SELECT id FROM executions WHERE ${where} ORDER BY ${order} LIMIT ${search.size} OFFSET ${offset}`,
       this.prisma.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM executions WHERE ${where}`,
     ]);
     const rows =

@@ -2,6 +2,8 @@ import type pg from 'pg';
 import type { Flow, PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
 import { escapeLike } from './rows.js';
+import { filterConditions, orderBy } from './search-filters.js';
+import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
 
 /** One stored revision of a flow. */
 export interface FlowRevision {
@@ -30,11 +32,43 @@ export interface FlowSearch {
   readonly namespace?: string;
   /** Case-insensitive text that the flow id or namespace contains. */
   readonly q?: string;
+  /** Kestra 1.x's filters (namespace, flowId, labels, q, scope), all matched. */
+  readonly filters?: readonly SearchFilter[];
+  /** Sort keys among {@link FLOW_SORT_FIELDS}; by namespace then id when absent. */
+  readonly sort?: readonly SearchSort[];
   /** 1-based page number. */
   readonly page: number;
   /** Page size, 1 to 1000. */
   readonly size: number;
 }
+
+/** The text `q` searches in a flow (its id or namespace, case-insensitively). */
+function flowQuery(text: string): Prisma.Sql {
+  const pattern = `%${escapeLike(text)}%`;
+  return Prisma.sql`(flow_id ILIKE ${pattern} OR namespace ILIKE ${pattern})`;
+}
+
+/** How the flows table answers Kestra's filters; a flow's labels are a list of {key, value} or a map, as written. */
+const FLOW_FILTER_COLUMNS: FilterColumns = {
+  text: { namespace: Prisma.sql`namespace`, flowId: Prisma.sql`flow_id` },
+  labels: {
+    has: (label) => Prisma.sql`(parsed->'labels' @> ${JSON.stringify([{ key: label.key, value: label.value }])}::jsonb
+      OR parsed->'labels' @> ${JSON.stringify({ [label.key]: label.value })}::jsonb)`,
+    contains: (text) => {
+      const pattern = `%${escapeLike(text.toLowerCase())}%`;
+      return Prisma.sql`(CASE jsonb_typeof(parsed->'labels')
+        WHEN 'array' THEN EXISTS (SELECT 1 FROM jsonb_array_elements(parsed->'labels') AS l WHERE lower(l->>'key') LIKE ${pattern} OR lower(l->>'value') LIKE ${pattern})
+        WHEN 'object' THEN EXISTS (SELECT 1 FROM jsonb_each_text(parsed->'labels') AS l WHERE lower(l.key) LIKE ${pattern} OR lower(l.value) LIKE ${pattern})
+        ELSE FALSE END)`;
+    },
+  },
+  query: flowQuery,
+  scope: true,
+};
+
+/** The sort keys of a flow search (Kestra's names) and their columns. */
+const FLOW_SORT_COLUMNS: Readonly<Record<string, Prisma.Sql>> = { id: Prisma.sql`flow_id`, namespace: Prisma.sql`namespace`, revision: Prisma.sql`revision` };
+export const FLOW_SORT_FIELDS: readonly string[] = Object.keys(FLOW_SORT_COLUMNS);
 
 export interface FlowSearchResult {
   /** Latest revisions of the matching flows, sorted by namespace then id. */
@@ -144,16 +178,15 @@ export class FlowRepository {
     if (search.namespace !== undefined) {
       conditions.push(Prisma.sql`(namespace = ${search.namespace} OR namespace LIKE ${escapeLike(search.namespace) + '.%'})`);
     }
-    if (search.q !== undefined && search.q !== '') {
-      const pattern = `%${escapeLike(search.q)}%`;
-      conditions.push(Prisma.sql`(flow_id ILIKE ${pattern} OR namespace ILIKE ${pattern})`);
-    }
+    if (search.q !== undefined && search.q !== '') conditions.push(flowQuery(search.q));
+    conditions.push(...filterConditions(search.filters, FLOW_FILTER_COLUMNS));
     const where = Prisma.join(conditions, ' AND ');
+    const order = orderBy(search.sort, FLOW_SORT_COLUMNS, Prisma.sql`namespace, flow_id`, Prisma.sql`namespace, flow_id`);
     const offset = (search.page - 1) * search.size;
     const [rows, counts] = await Promise.all([
       this.prisma.$queryRaw<FlowRow[]>`
         SELECT namespace, flow_id, revision, source, parsed, deleted, created_at FROM flows WHERE ${where}
-        ORDER BY namespace, flow_id LIMIT ${search.size} OFFSET ${offset}`,
+        ORDER BY ${order} LIMIT ${search.size} OFFSET ${offset}`,
       this.prisma.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM flows WHERE ${where}`,
     ]);
     return {

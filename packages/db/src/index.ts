@@ -2,7 +2,7 @@ export { createDb } from './create-db.js';
 export { classifyDbError } from './db-errors.js';
 export type { DbErrorClass, DbErrorKind } from './db-errors.js';
 export type { Db, DbOptions } from './create-db.js';
-export { ExecutionRepository, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from './execution-repository.js';
+export { EXECUTION_SORT_FIELDS, ExecutionRepository, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from './execution-repository.js';
 export type {
   ExecutionSearch,
   ExecutionTrigger,
@@ -14,9 +14,13 @@ export type {
   StoredTaskRun,
   TransitionResult,
 } from './execution-repository.js';
-export { FlowRepository } from './flow-repository.js';
+export { FLOW_SORT_FIELDS, FlowRepository } from './flow-repository.js';
 export type { FlowRevision, FlowSearch, FlowSearchResult, SaveResult } from './flow-repository.js';
-export { isLogLevel, levelsFrom, LOG_LEVELS, LogRepository } from './log-repository.js';
+export { isLogLevel, levelsFrom, LOG_LEVELS, LOG_SORT_FIELDS, LogRepository } from './log-repository.js';
+export { FILTER_OPERATIONS, filterCondition, filterConditions } from './search-filters.js';
+export type { FilterColumns, FilterField, FilterOperation, SearchFilter, SearchSort, TextFilterField } from './search-filters.js';
+export { TRIGGER_SORT_FIELDS, TriggerRepository } from './trigger-repository.js';
+export type { StoredTrigger, TriggerSearch, TriggerSearchResult } from './trigger-repository.js';
 export type { LogFilter, LogLevel, LogListOptions, LogSearch, LogSearchResult, NewLogEntry, StoredLogEntry } from './log-repository.js';
 export { METRIC_SORT_FIELDS, METRIC_TYPES, MetricRepository, taskRunMetricRows } from './metric-repository.js';
 export type {

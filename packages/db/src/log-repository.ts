@@ -3,6 +3,8 @@ import type { LogEntry, PrismaClient } from './generated/prisma/client.js';
 import { escapeLike } from './rows.js';
 import type { Queryable } from './rows.js';
 import { Prisma } from './generated/prisma/client.js';
+import { filterConditions, orderBy } from './search-filters.js';
+import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
 
 /** Kestra's log levels, least severe first: a `minLevel` keeps its own level and every one after it. */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -62,6 +64,10 @@ export interface LogSearch {
   readonly startDate?: Date;
   /** Lines emitted at or before this date. */
   readonly endDate?: Date;
+  /** Kestra 1.x's filters (namespace, flowId, executionId, triggerId, level, startDate, endDate, q, scope), all matched. */
+  readonly filters?: readonly SearchFilter[];
+  /** Sort keys among {@link LOG_SORT_FIELDS}; newest first (timestamp, then id, descending) when absent. */
+  readonly sort?: readonly SearchSort[];
   /** 1-based. */
   readonly page: number;
   /** 1 to 1000. */
@@ -91,6 +97,27 @@ export interface LogListOptions extends LogFilter {
    */
   readonly order?: 'timestamp' | 'id';
 }
+
+/** How the logs table answers Kestra's filters. Sluice stores no trigger log lines: triggerId is null on every line. */
+const LOG_FILTER_COLUMNS: FilterColumns = {
+  text: { namespace: Prisma.sql`namespace`, flowId: Prisma.sql`flow_id`, executionId: Prisma.sql`execution_id`, triggerId: null },
+  date: Prisma.sql`"timestamp"`,
+  level: Prisma.sql`level`,
+  // Served by the trigram index on message (migration 20261206070000_search_indexes).
+  query: (text) => Prisma.sql`message ILIKE ${`%${escapeLike(text)}%`}`,
+  scope: true,
+};
+
+/** The sort keys of a log search and their columns. */
+const LOG_SORT_COLUMNS: Readonly<Record<string, Prisma.Sql>> = {
+  timestamp: Prisma.sql`"timestamp"`,
+  level: Prisma.sql`level`,
+  namespace: Prisma.sql`namespace`,
+  flowId: Prisma.sql`flow_id`,
+  executionId: Prisma.sql`execution_id`,
+  taskId: Prisma.sql`task_id`,
+};
+export const LOG_SORT_FIELDS: readonly string[] = Object.keys(LOG_SORT_COLUMNS);
 
 const MAX_LIMIT = 10_000;
 const MAX_SEARCH_SIZE = 1_000;
@@ -225,8 +252,9 @@ export class LogRepository {
 
   /**
    * Lines matching every given filter, newest first (timestamp, then id, descending), paged, with the total count.
-   * Raw SQL because Prisma does not escape LIKE wildcards. Only a search with `executionId` is served by an index
-   * ((execution_id, timestamp)); without it, Postgres scans `logs`.
+   * Raw SQL because Prisma does not escape LIKE wildcards. Indexes (migration 20261206070000_search_indexes): by
+   * execution (execution_id, timestamp), by namespace and flow (namespace text_pattern_ops, flow_id, timestamp), by
+   * level (level, timestamp), by date and for the default order (timestamp, id), and a trigram index for `q`.
    */
   async search(search: LogSearch): Promise<LogSearchResult> {
     if (!Number.isInteger(search.page) || search.page < 1) throw new RangeError(`page must be an integer >= 1, got ${search.page}`);
@@ -250,11 +278,13 @@ export class LogRepository {
     if (search.q !== undefined && search.q !== '') conditions.push(Prisma.sql`message ILIKE ${`%${escapeLike(search.q)}%`}`);
     if (search.startDate !== undefined) conditions.push(Prisma.sql`"timestamp" >= ${search.startDate}`);
     if (search.endDate !== undefined) conditions.push(Prisma.sql`"timestamp" <= ${search.endDate}`);
+    conditions.push(...filterConditions(search.filters, LOG_FILTER_COLUMNS));
     const where = Prisma.join(conditions, ' AND ');
+    const order = orderBy(search.sort, LOG_SORT_COLUMNS, Prisma.sql`"timestamp" DESC, id DESC`, Prisma.sql`id DESC`);
     const offset = (search.page - 1) * search.size;
     const [rows, counts] = await Promise.all([
       this.prisma.$queryRaw<LogEntry[]>`
-        SELECT ${SEARCH_COLUMNS} FROM logs WHERE ${where} ORDER BY "timestamp" DESC, id DESC LIMIT ${search.size} OFFSET ${offset}`,
+        SELECT ${SEARCH_COLUMNS} FROM logs WHERE ${where} ORDER BY ${order} LIMIT ${search.size} OFFSET ${offset}`,
       this.prisma.$queryRaw<{ total: bigint }[]>`SELECT count(*) AS total FROM logs WHERE ${where}`,
     ]);
     return { results: rows.map(toEntry), total: Number(counts[0]?.total ?? 0) };
