@@ -9,6 +9,8 @@
  * - Not covered: transactions across several flows (a namespace deploy validates everything first, then writes
  *   flow by flow), locking between two concurrent creates of the same id.
  */
+import type { SearchFilter, SearchSort } from '@sluice/db';
+
 export interface StoredFlow {
   readonly namespace: string;
   readonly id: string;
@@ -27,6 +29,10 @@ export interface FlowSearch {
   readonly namespace?: string;
   /** Free text over namespace and id. */
   readonly q?: string;
+  /** Kestra 1.x's filters (namespace, flowId, labels, q, scope), all matched. */
+  readonly filters?: readonly SearchFilter[];
+  /** Sort keys (`FLOW_SORT_FIELDS`); by namespace then id when absent. */
+  readonly sort?: readonly SearchSort[];
   /** 1-based. */
   readonly page: number;
   readonly size: number;

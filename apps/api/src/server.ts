@@ -34,6 +34,8 @@ import { internalWorkerRoutes } from './routes/internal-workers.js';
 import type { WorkerRegistryStore } from './routes/internal-workers.js';
 import { YAML_CONTENT_TYPES } from './routes/http.js';
 import { pluginRoutes } from './routes/plugins.js';
+import { triggerRoutes } from './routes/triggers.js';
+import type { TriggerStore } from './routes/triggers.js';
 import { DEFAULT_TENANT, tenantProblem, tenantScope } from './tenant.js';
 
 export interface ServerDeps {
@@ -55,6 +57,8 @@ export interface ServerDeps {
   readonly executions?: ExecutionStore;
   /** Log lines (`db.logs`). The log and follow endpoints exist only when `executions` and `logs` are both given. */
   readonly logs?: LogStore;
+  /** Triggers (`db.triggers`): `GET /triggers/search` exists only when it is given. */
+  readonly triggers?: TriggerStore;
   /** The internal storage: FILE inputs are stored in it, execution files are served from it. */
   readonly storage?: Storage;
   /** Where new, restarted and killed executions are handed to the scheduler. */
@@ -180,6 +184,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
       });
     }
     if (deps.executions && deps.logs) await api.register(logRoutes, { executions: deps.executions, logs: deps.logs, flows: deps.flows });
+    if (deps.triggers) await api.register(triggerRoutes, { triggers: deps.triggers, flows: deps.flows });
   };
   void app.register(publicRoutes, { prefix: '/api/v1' });
   void app.register(

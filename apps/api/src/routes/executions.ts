@@ -4,7 +4,7 @@
  * | route | success | errors |
  * |---|---|---|
  * | `POST /executions/{namespace}/{id}?labels=k:v&revision&scheduleDate&wait` (multipart/form-data or no body) | 200 execution (CREATED) | 400 inputs (`SLU_INPUT_INVALID`, every problem listed), bad label, bad `scheduleDate`, disabled flow, a malformed body; 404 flow; 413 file larger than the upload limit; 415 |
- * | `GET /executions/search?namespace&flowId&state&labels&startDate&endDate&page&size` | 200 `{results, total}` | 400 |
+ * | `GET /executions/search?namespace&flowId&state&labels&startDate&endDate&page&size&sort` and Kestra 1.x's `filters[field][OP]=value` (search-query.ts) | 200 `{results, total}` | 400, also for an unknown parameter, filter field or operation |
  * | `GET /executions/{id}` | 200 execution | 404 |
  * | `GET /executions?namespace&flowId&page&size` (Kestra's executions of one flow: this namespace only) | 200 `{results, total}` | 400 a missing or unknown parameter |
  * | `DELETE /executions/{id}/kill`, `DELETE /executions/{id}/actions/kill` | 202 execution (KILLING) | 404; 409 already ended |
@@ -28,16 +28,17 @@ import multipart from '@fastify/multipart';
 import { flowLabels, formatDuration, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
 import type { ExecutionSearch, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
-import { ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
+import { EXECUTION_SORT_FIELDS, ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
 import { structureOf } from '@sluice/engine';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
 import { secretInputMasker } from '../secret-inputs.js';
 import { rejectInvalidCharacters, rejectInvalidCharactersDeep } from '../invalid-characters.js';
-import { INTEGER_PARAMETER_MAX, pagingQueryProperties, parseDate } from './http.js';
+import { INTEGER_PARAMETER_MAX, pagingQueryProperties, parseDate, rejectUnknownQueryParameters } from './http.js';
+import { filtersDescription, parseSearchQuery, rejectUnknownSearchParameters, searchErrors, sortProperty } from './search-query.js';
 
 /** Kestra's states (KESTRA.md A7). */
 export const EXECUTION_STATES = [
@@ -180,24 +181,8 @@ interface BulkInvalid {
 /** Most executions a bulk request acts on: the ids of a by-ids body, the matches of a by-query. */
 export const BULK_MAX = 1000;
 
-/**
- * A preValidation hook answering 400 `SLU_API_BAD_REQUEST` for a query parameter that is not one of the route's
- * `properties`, naming it in the message and in `details.parameter`. (Fastify's validation lets unknown parameters
- * through, or drops them silently with `additionalProperties: false`: a misspelt filter would match everything.)
- */
-export function rejectUnknownQueryParameters(querystring: { readonly properties?: Readonly<Record<string, unknown>> }): preValidationHookHandler {
-  const known = Object.keys(querystring.properties ?? {});
-  return (request, _reply, done) => {
-    const given = Object.keys((request.query ?? {}) as Record<string, unknown>);
-    const unknown = given.find((name) => !known.includes(name));
-    if (unknown === undefined) {
-      done();
-      return;
-    }
-    const takes = known.length === 0 ? 'this route takes no query parameter' : `this route takes ${known.join(', ')}`;
-    done(new SluiceError('SLU_API_BAD_REQUEST', { reason: `unknown query parameter ${JSON.stringify(unknown)}: ${takes}` }, { in: 'query', parameter: unknown }));
-  };
-}
+/** Moved to http.ts; still exported from here for the route files that import it from this one. */
+export { rejectUnknownQueryParameters };
 
 /** The filters of `GET /executions/search`, also those of the by-query bulk routes (which have no paging). */
 const searchFilterProperties = {
@@ -630,18 +615,22 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     },
   );
 
+  const searchQuery = { type: 'object', properties: { ...searchFilterProperties, ...pagingQueryProperties, sort: sortProperty(EXECUTION_SORT_FIELDS) } } as const;
   app.get(
     '/executions/search',
     {
       schema: {
         tags: ['executions'],
         summary: 'Search executions (newest first)',
-        querystring: { type: 'object', properties: { ...searchFilterProperties, ...pagingQueryProperties } },
+        description: filtersDescription('executions'),
+        querystring: searchQuery,
       },
+      preValidation: rejectUnknownSearchParameters(searchQuery),
     },
     async (request) => {
       const query = request.query as SearchFilterQuery & { page: number; size: number };
-      const found = await executions.search({ ...searchFilter(query), page: query.page, size: query.size });
+      const { filters, sort } = parseSearchQuery(request.query as Record<string, unknown>, 'executions', EXECUTION_SORT_FIELDS);
+      const found = await searchErrors(executions.search({ ...searchFilter(query), filters, sort, page: query.page, size: query.size }));
       return { results: await Promise.all(found.results.map(present)), total: found.total };
     },
   );

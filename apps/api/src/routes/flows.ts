@@ -6,7 +6,7 @@
  * | `POST /flows` (YAML) | 200 flow with `revision` and `source` | 400 invalid, 409 exists, 413, 415 |
  * | `POST /flows/validate` (YAML, `---` documents) | 200 one entry per document | 413, 415 |
  * | `POST /flows/{namespace}?delete=true` (YAML documents) | 200 list of flows | 400 (nothing changes), 413, 415 |
- * | `GET /flows/search?namespace&q&page&size` | 200 `{results, total}` | 400 |
+ * | `GET /flows/search?namespace&q&page&size&sort` and Kestra 1.x's `filters[field][OP]=value` (search-query.ts) | 200 `{results, total}` | 400, also for an unknown parameter, filter field or operation |
  * | `GET /flows/{namespace}` (Kestra 1.x's flows of a namespace) | 200 list of flows without source, by id: this namespace only, `[]` for none | 400 bad namespace or any query parameter |
  * | `GET /flows/{namespace}/{id}?source&revision` | 200 flow | 400, 404 |
  * | `PUT /flows/{namespace}/{id}` (YAML) | 200 flow | 400 invalid or id/namespace mismatch, 404, 413, 415 |
@@ -18,12 +18,13 @@
  */
 import { FLOW_ID_MAX, FLOW_ID_PATTERN, NAMESPACE_MAX, NAMESPACE_PATTERN, parseYamlDocuments, SluiceError } from '@sluice/core';
 import type { DocumentValidation, FlowProblem, FlowValidator } from '@sluice/core';
+import { FLOW_SORT_FIELDS } from '@sluice/db';
 import { buildFlowGraph } from '@sluice/engine';
 import type { GraphFlow } from '@sluice/engine';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { FlowStore, StoredFlow } from '../flow-store.js';
-import { rejectUnknownQueryParameters } from './executions.js';
-import { INTEGER_PARAMETER_MAX, pagingQueryProperties, SEARCH_PAGE_MAX, YAML_CONTENT_TYPES } from './http.js';
+import { INTEGER_PARAMETER_MAX, pagingQueryProperties, rejectUnknownQueryParameters, SEARCH_PAGE_MAX, YAML_CONTENT_TYPES } from './http.js';
+import { filtersDescription, parseSearchQuery, rejectUnknownSearchParameters, searchErrors, sortProperty } from './search-query.js';
 
 const YAML_TYPES: ReadonlySet<string> = new Set(YAML_CONTENT_TYPES);
 const namespacePattern = new RegExp(NAMESPACE_PATTERN);
@@ -140,30 +141,32 @@ export const flowRoutes: FastifyPluginAsync<{ flows: FlowStore; validator: FlowV
     });
   });
 
+  const searchQuery = {
+    type: 'object',
+    properties: {
+      namespace: { type: 'string' },
+      q: { type: 'string' },
+      ...pagingQueryProperties,
+      sort: sortProperty(FLOW_SORT_FIELDS),
+    },
+  } as const;
   app.get(
     '/flows/search',
     {
-      schema: {
-        tags: ['flows'],
-        summary: 'Search flows',
-        querystring: {
-          type: 'object',
-          properties: {
-            namespace: { type: 'string' },
-            q: { type: 'string' },
-            ...pagingQueryProperties,
-          },
-        },
-      },
+      schema: { tags: ['flows'], summary: 'Search flows', description: filtersDescription('flows'), querystring: searchQuery },
+      preValidation: rejectUnknownSearchParameters(searchQuery),
     },
     async (request) => {
       const query = request.query as { namespace?: string; q?: string; page: number; size: number };
-      const found = await flows.search({
+      const { filters, sort } = parseSearchQuery(request.query as Record<string, unknown>, 'flows', FLOW_SORT_FIELDS);
+      const found = await searchErrors(flows.search({
         ...(query.namespace ? { namespace: query.namespace } : {}),
         ...(query.q ? { q: query.q } : {}),
+        ...(filters.length > 0 ? { filters } : {}),
+        ...(sort.length > 0 ? { sort } : {}),
         page: query.page,
         size: query.size,
-      });
+      }));
       return { results: found.results.map((f) => flowJson(f, false)), total: found.total };
     },
   );

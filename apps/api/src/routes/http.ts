@@ -1,5 +1,9 @@
-/** What several route files share: accepted YAML media types, the paging of search endpoints, date parameters. */
+/**
+ * What several route files share: accepted YAML media types, the paging of search endpoints, date parameters, the
+ * refusal of unknown query parameters.
+ */
 import { SluiceError } from '@sluice/core';
+import type { preValidationHookHandler } from 'fastify';
 
 /** Media types accepted for YAML bodies. */
 export const YAML_CONTENT_TYPES = ['application/x-yaml', 'application/yaml', 'text/yaml', 'text/x-yaml'] as const;
@@ -27,4 +31,27 @@ export function parseDate(name: string, raw: string | undefined): Date | undefin
     throw new SluiceError('SLU_API_BAD_REQUEST', { reason: `${name} must be an ISO-8601 date-time, got ${JSON.stringify(raw)}` }, { in: 'query', parameter: name });
   }
   return new Date(ms);
+}
+
+/**
+ * A preValidation hook answering 400 `SLU_API_BAD_REQUEST` for a query parameter that is not one of the route's
+ * `properties` (nor one `accepts` lets through), naming it in the message and in `details.parameter`. (Fastify's
+ * validation lets unknown parameters through, or drops them silently with `additionalProperties: false`: a misspelt
+ * filter would match everything.)
+ */
+export function rejectUnknownQueryParameters(
+  querystring: { readonly properties?: Readonly<Record<string, unknown>> },
+  accepts: (name: string) => boolean = () => false,
+): preValidationHookHandler {
+  const known = Object.keys(querystring.properties ?? {});
+  return (request, _reply, done) => {
+    const given = Object.keys((request.query ?? {}) as Record<string, unknown>);
+    const unknown = given.find((name) => !known.includes(name) && !accepts(name));
+    if (unknown === undefined) {
+      done();
+      return;
+    }
+    const takes = known.length === 0 ? 'this route takes no query parameter' : `this route takes ${known.join(', ')}`;
+    done(new SluiceError('SLU_API_BAD_REQUEST', { reason: `unknown query parameter ${JSON.stringify(unknown)}: ${takes}` }, { in: 'query', parameter: unknown }));
+  };
 }

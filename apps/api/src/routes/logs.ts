@@ -3,7 +3,7 @@
  *
  * | route | success | errors |
  * |---|---|---|
- * | `GET /logs/search?namespace&flowId&executionId&taskId&minLevel&q&startDate&endDate&page&size` | 200 `{results: [log line], total}`, newest first | 400 bad level, date, page or size |
+ * | `GET /logs/search?namespace&flowId&executionId&taskId&minLevel&q&startDate&endDate&page&size&sort` and Kestra 1.x's `filters[field][OP]=value` (search-query.ts) | 200 `{results: [log line], total}`, newest first | 400 bad level, date, page or size, an unknown parameter, filter field or operation |
  * | `GET /logs/{executionId}?minLevel&taskId&taskRunId` | 200 `[{namespace, flowId, executionId, taskId, taskRunId, attemptNumber, timestamp, level, message}]` by time | 400 bad level; 404 |
  * | `DELETE /logs/{executionId}?minLevel&taskId&taskRunId&attempt` | 200 `{deleted}` (the count of lines deleted) | 400 bad level or attempt; 404 |
  * | `GET /logs/{executionId}/download?minLevel&taskId&taskRunId` | 200 text/plain, `timestamp level [taskId] message` a line, streamed | 400; 404 |
@@ -16,12 +16,13 @@
 import { Readable } from 'node:stream';
 import { SluiceError } from '@sluice/core';
 import type { ExecutionRepository, LogFilter, LogLevel, LogRepository, StoredExecution, StoredLogEntry } from '@sluice/db';
-import { LOG_LEVELS, TERMINAL_STATES } from '@sluice/db';
+import { LOG_LEVELS, LOG_SORT_FIELDS, TERMINAL_STATES } from '@sluice/db';
 import type { FastifyPluginAsync } from 'fastify';
 import { executionJson } from './executions.js';
 import { createFollowHub } from './follow.js';
 import type { FollowTiming } from './follow.js';
 import { INTEGER_PARAMETER_MAX, pagingQueryProperties, parseDate } from './http.js';
+import { filtersDescription, parseSearchQuery, rejectUnknownSearchParameters, searchErrors, sortProperty } from './search-query.js';
 import type { FlowStore } from '../flow-store.js';
 import { secretInputMasker } from '../secret-inputs.js';
 
@@ -104,6 +105,7 @@ const searchQuery = {
     endDate: { type: 'string', description: 'ISO-8601: lines emitted at or before it' },
     ...pagingQueryProperties,
     size: { ...pagingQueryProperties.size, maximum: LOG_SEARCH_PAGE_MAX },
+    sort: sortProperty(LOG_SORT_FIELDS),
   },
 } as const;
 
@@ -146,12 +148,16 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
 
   app.get(
     '/logs/search',
-    { schema: { tags: ['logs'], summary: 'Search log lines (newest first)', querystring: searchQuery } },
+    {
+      schema: { tags: ['logs'], summary: 'Search log lines (newest first)', description: filtersDescription('logs'), querystring: searchQuery },
+      preValidation: rejectUnknownSearchParameters(searchQuery),
+    },
     async (request) => {
       const query = request.query as SearchQuery;
       const startDate = parseDate('startDate', query.startDate);
       const endDate = parseDate('endDate', query.endDate);
-      const found = await logs.search({
+      const { filters, sort } = parseSearchQuery(request.query as Record<string, unknown>, 'logs', LOG_SORT_FIELDS);
+      const found = await searchErrors(logs.search({
         ...(query.namespace ? { namespace: query.namespace } : {}),
         ...(query.flowId ? { flowId: query.flowId } : {}),
         ...(query.executionId ? { executionId: query.executionId } : {}),
@@ -160,9 +166,11 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
         ...(query.q ? { q: query.q } : {}),
         ...(startDate ? { startDate } : {}),
         ...(endDate ? { endDate } : {}),
+        filters,
+        sort,
         page: query.page,
         size: query.size,
-      });
+      }));
       return { results: found.results.map(logJson), total: found.total };
     },
   );

@@ -73,6 +73,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     flows: createDbFlowStore(db),
     executions: db.executions,
     logs: db.logs,
+    triggers: db.triggers,
     storage,
     queue,
     workers: db.scheduler,
