@@ -44,6 +44,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
   const app = createServer({
     executions: db.executions,
     logs: db.logs,
+    metrics: db.metrics,
     triggers: db.triggers,
     storage,
     queue: executionQueue,

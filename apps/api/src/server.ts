@@ -27,6 +27,7 @@ import type { ExecutionStore } from './routes/executions.js';
 import { flowRoutes } from './routes/flows.js';
 import { healthRoutes } from './routes/health.js';
 import { logRoutes, type LogStore } from './routes/logs.js';
+import { metricRoutes, type MetricStore } from './routes/metrics.js';
 import { createDbExecutionsAccess } from './executions-access.js';
 import { internalExecutionRoutes } from './routes/internal-executions.js';
 import { internalStorageRoutes } from './routes/internal-storage.js';
@@ -59,6 +60,8 @@ export interface ServerDeps {
   readonly logs?: LogStore;
   /** Triggers (`db.triggers`): `GET /triggers/search` exists only when it is given. */
   readonly triggers?: TriggerStore;
+  /** Metric rows (`db.metrics`): the `/metrics/...` endpoints exist only when it is given. */
+  readonly metrics?: MetricStore;
   /** The internal storage: FILE inputs are stored in it, execution files are served from it. */
   readonly storage?: Storage;
   /** Where new, restarted and killed executions are handed to the scheduler. */
@@ -184,6 +187,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
       });
     }
     if (deps.executions && deps.logs) await api.register(logRoutes, { executions: deps.executions, logs: deps.logs, flows: deps.flows });
+    if (deps.metrics) await api.register(metricRoutes, { metrics: deps.metrics });
     if (deps.triggers) await api.register(triggerRoutes, { triggers: deps.triggers, flows: deps.flows });
   };
   void app.register(publicRoutes, { prefix: '/api/v1' });

@@ -73,6 +73,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     flows: createDbFlowStore(db),
     executions: db.executions,
     logs: db.logs,
+    metrics: db.metrics,
     triggers: db.triggers,
     storage,
     queue,
