@@ -348,10 +348,14 @@ describe.skipIf(!api)('Kestra 1.x routes on Postgres', () => {
       expect((await errorOf(await a.fetch('/api/v1/executions?namespace=kr.runs&flowId=plain&page=0'), 400)).message).toContain('page');
     });
 
-    it('GET /executions/search and GET /executions/{id} still answer as before (the search takes child namespaces, ignores unknown parameters)', async () => {
-      const search = await a.fetch('/api/v1/executions/search?namespace=kr.runs&flowId=plain&whatever=1');
+    it('GET /executions/search and GET /executions/{id} still answer as before (the search takes child namespaces); an unknown parameter is a 400 now', async () => {
+      const search = await a.fetch('/api/v1/executions/search?namespace=kr.runs&flowId=plain');
       expect(search.status).toBe(200);
       expect(((await search.json()) as { total: number }).total).toBe(4);
+      // It was ignored (a misspelt filter matched everything): issue #17.
+      expect(await errorOf(await a.fetch('/api/v1/executions/search?namespace=kr.runs&flowId=plain&whatever=1'), 400)).toMatchObject({
+        details: { in: 'query', parameter: 'whatever' },
+      });
       const id = await created('kr.runs', 'other');
       expect(await (await a.fetch(`/api/v1/executions/${id}`)).json()).toMatchObject({ id, state: { current: 'CREATED' } });
       expect((await a.fetch('/api/v1/executions/nope')).status).toBe(404);

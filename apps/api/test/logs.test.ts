@@ -303,7 +303,7 @@ describe.skipIf(!api)('log endpoints', () => {
     const search = spec.paths['/api/v1/logs/search']?.get;
     expect(search?.tags).toEqual(['logs']);
     expect(search?.parameters?.map((p) => p.name).sort()).toEqual(
-      ['endDate', 'executionId', 'flowId', 'minLevel', 'namespace', 'page', 'q', 'size', 'startDate', 'taskId'].sort(),
+      ['endDate', 'executionId', 'flowId', 'minLevel', 'namespace', 'page', 'q', 'size', 'sort', 'startDate', 'taskId'].sort(),
     );
     const remove = spec.paths['/api/v1/logs/{executionId}']?.delete;
     expect(remove?.tags).toEqual(['logs']);
