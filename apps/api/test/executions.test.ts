@@ -113,12 +113,12 @@ describe.skipIf(!api)('executions API on Postgres', () => {
       namespace: 'plain.ns',
       flowId: 'plain',
       flowRevision: 1,
-      inputs: {},
+      // No inputs, no outputs: left out, as Kestra leaves out empty maps.
       // Kestra's system label, on every execution: its own id.
       labels: [{ key: 'system.correlationId', value: execution.id }],
       state: { current: 'CREATED', histories: [{ state: 'CREATED', date: expect.any(String) }], startDate: expect.any(String), duration: expect.stringMatching(/^PT/) },
       taskRunList: [],
-      outputs: {},
+      deleted: false,
       // Kestra's metadata: a first attempt, its own start the chain's.
       metadata: { attemptNumber: 1, originalCreatedDate: execution.state.startDate },
     });
@@ -209,11 +209,11 @@ describe.skipIf(!api)('executions API on Postgres', () => {
     const raw = (path: string, body: string, boundary = 'xYz'): Promise<Response> =>
       a.fetch(`/api/v1/executions/${path}`, { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, body });
     // What fetch's FormData, browsers and the bench send for an empty form.
-    expect((await createOk('plain.ns/plain', new FormData())).inputs).toEqual({});
+    expect((await createOk('plain.ns/plain', new FormData())).inputs).toBeUndefined(); // no inputs: left out, as Kestra does
     for (const body of ['--xYz--\r\n', '--xYz--', '']) {
       const response = await raw('plain.ns/plain', body);
       expect(response.status, body).toBe(200);
-      expect(((await response.json()) as ExecutionBody).inputs).toEqual({});
+      expect(((await response.json()) as ExecutionBody).inputs).toBeUndefined();
     }
     const quoted = await raw('plain.ns/plain', '--a b--\r\n', '"a b"');
     expect(quoted.status).toBe(200);

@@ -16,3 +16,5 @@ export { startTimer } from './timer.js';
 export { isTruthy } from './truth.js';
 export { findInvalidCharacter } from './text.js';
 export type { InvalidCharacter } from './text.js';
+export { attemptJson, executionJson, stateJson, taskRunJson } from './execution-json.js';
+export type { ExecutionView, StateHistoryView, TaskRunView } from './execution-json.js';

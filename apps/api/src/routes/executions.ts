@@ -25,7 +25,7 @@
  */
 import { finished } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
-import { flowLabels, formatDuration, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
+import { executionJson, flowLabels, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
 import type { ExecutionSearch, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
 import { EXECUTION_SORT_FIELDS, ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
@@ -62,57 +62,22 @@ export interface ExecutionRouteOptions {
   readonly waitPollMs?: number;
   /** Largest FILE input in bytes (each file part). Default {@link DEFAULT_UPLOAD_LIMIT}. */
   readonly uploadLimit?: number;
+  /**
+   * Where users reach Sluice (`SLUICE_PUBLIC_URL`): a created execution's JSON then carries Kestra's `url`,
+   * `{publicUrl}/ui/{tenant}/executions/{namespace}/{flowId}/{id}`. Without it, no `url`.
+   */
+  readonly publicUrl?: string;
+  /** The tenant named in that `url`. Default `main`. */
+  readonly tenant?: string;
 }
 
-function stateJson(current: string, histories: readonly { state: string; date: string }[], startDate: Date | null, endDate: Date | null): Record<string, unknown> {
-  const start = startDate?.getTime();
-  const end = endDate?.getTime() ?? Date.now();
-  return {
-    current,
-    histories,
-    ...(startDate ? { startDate: startDate.toISOString() } : {}),
-    ...(endDate ? { endDate: endDate.toISOString() } : {}),
-    ...(start !== undefined ? { duration: formatDuration(Math.max(0, end - start)) } : {}),
-  };
+/** Kestra's `url` of an execution: its page in the UI, under the public URL (a trailing `/` dropped). */
+export function executionUrl(publicUrl: string, tenant: string, execution: Pick<StoredExecution, 'id' | 'namespace' | 'flowId'>): string {
+  return `${publicUrl.replace(/\/+$/, '')}/ui/${tenant}/executions/${execution.namespace}/${execution.flowId}/${execution.id}`;
 }
 
-function taskRunJson(execution: StoredExecution, run: StoredTaskRun): Record<string, unknown> {
-  return {
-    id: run.id,
-    executionId: run.executionId,
-    namespace: execution.namespace,
-    flowId: execution.flowId,
-    taskId: run.taskId,
-    parentTaskRunId: run.parentTaskRunId,
-    value: run.value,
-    ...(run.iteration !== null ? { iteration: run.iteration } : {}),
-    state: stateJson(run.state, run.stateHistory, run.startDate, run.endDate),
-    attempts: run.attempts,
-    outputs: run.outputs ?? {},
-    workerGroup: run.workerGroup,
-    workerId: run.workerId,
-  };
-}
-
-/** An execution as Kestra returns it. */
-export function executionJson(execution: StoredExecution): Record<string, unknown> {
-  return {
-    id: execution.id,
-    namespace: execution.namespace,
-    flowId: execution.flowId,
-    flowRevision: execution.flowRevision,
-    inputs: execution.inputs,
-    labels: execution.labels,
-    state: stateJson(execution.state, execution.stateHistory, execution.startDate, execution.endDate),
-    taskRunList: execution.taskRuns.map((run) => taskRunJson(execution, run)),
-    outputs: execution.outputs ?? {},
-    ...(execution.parentId ? { parentId: execution.parentId } : {}),
-    ...(execution.restartedFrom ? { originalId: execution.restartedFrom } : {}),
-    ...(execution.trigger ? { trigger: execution.trigger } : {}),
-    ...(execution.scheduleDate ? { scheduleDate: execution.scheduleDate.toISOString() } : {}),
-    metadata: { attemptNumber: execution.attemptNumber, originalCreatedDate: (execution.originalCreatedDate ?? execution.startDate).toISOString() },
-  };
-}
+/** An execution as Kestra returns it (the JSON lives in @sluice/core, shared with `sluice run --output json`). */
+export { executionJson };
 
 /** `?scheduleDate=`: a date-time (an ISO-8601 instant, with its offset); 400 otherwise. */
 function parseScheduleDate(raw: string | undefined): Date | undefined {
@@ -389,6 +354,12 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
   const { flows, executions, storage, queue } = options;
   const masked = secretInputMasker(flows);
   const present = async (execution: StoredExecution): Promise<Record<string, unknown>> => executionJson(await masked(execution));
+  // A create's answer (Kestra's ExecutionResponse): the execution and, with a public URL, its `url`.
+  const { publicUrl } = options;
+  const created = async (execution: StoredExecution): Promise<Record<string, unknown>> => ({
+    ...(await present(execution)),
+    ...(publicUrl ? { url: executionUrl(publicUrl, options.tenant ?? 'main', execution) } : {}),
+  });
   const uploadLimit = options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
   // One byte more than the limit reaches us, so an over-limit file is told apart from one of exactly the limit.
   await app.register(multipart, { limits: { fileSize: uploadLimit + 1, files: 100, fields: 1000, parts: 1100 }, throwFileSizeLimit: false });
@@ -602,9 +573,9 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           await executions.transition(executionId, ['CREATED'], 'FAILED').catch(() => undefined);
           throw error;
         }
-        if (!query.wait) return present(execution);
+        if (!query.wait) return created(execution);
         try {
-          return present(await waitForEnd(executionId, watch?.ended, reply));
+          return created(await waitForEnd(executionId, watch?.ended, reply));
         } finally {
           watch?.cancel();
         }
