@@ -13,6 +13,7 @@
  * | `SLUICE_WORKER_TOKEN` | (none) | the workers' bearer token, accepted ONLY on `/api/v1/internal/...` (internal storage); unset → those routes do not exist (404) |
  * | `SLUICE_API_BODY_LIMIT` | 5242880 | largest request body (YAML) in bytes |
  * | `SLUICE_API_UPLOAD_LIMIT` | 1073741824 | largest uploaded file in bytes (FILE inputs, worker uploads to the internal storage) |
+ * | `SLUICE_PUBLIC_URL` | (none) | where users reach Sluice (`https://sluice.example.com`): a created execution's JSON carries Kestra's `url`, `{publicUrl}/ui/{tenant}/executions/{namespace}/{flowId}/{id}`; an http(s) URL |
  * | `SLUICE_TENANT` | main | the tenant of Kestra 1.x paths: every public route is served as `/api/v1/{tenant}/...` and as `/api/v1/...`; another tenant is a 404 (tenant.ts) |
  *
  * Auth is off when neither `SLUICE_API_TOKEN` nor basic credentials are set. When on, it covers every `/api` route
@@ -37,6 +38,8 @@ export interface ApiEnv {
   readonly uploadLimit: number;
   /** The one tenant served under `/api/v1/{tenant}/...` (Kestra 1.x paths). Default `main`. */
   readonly tenant: string;
+  /** `SLUICE_PUBLIC_URL` without its trailing `/`: created executions carry their `url` under it. */
+  readonly publicUrl: string | undefined;
 }
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number, max: number): number {
@@ -79,6 +82,21 @@ function tenantOf(raw: string | undefined): string {
   return tenant;
 }
 
+function publicUrlOf(raw: string | undefined): string | undefined {
+  const value = raw?.trim();
+  if (!value) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`SLUICE_PUBLIC_URL must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    throw new Error(`SLUICE_PUBLIC_URL must be an http(s) URL without a query or fragment, got ${JSON.stringify(raw)}`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
 export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
   const apiToken = secret(env.SLUICE_API_TOKEN);
   const workerToken = secret(env.SLUICE_WORKER_TOKEN);
@@ -97,5 +115,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     bodyLimit: positiveInteger('SLUICE_API_BODY_LIMIT', env.SLUICE_API_BODY_LIMIT, 5 * 1024 * 1024, 1024 * 1024 * 1024),
     uploadLimit: positiveInteger('SLUICE_API_UPLOAD_LIMIT', env.SLUICE_API_UPLOAD_LIMIT, 1024 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
     tenant: tenantOf(env.SLUICE_TENANT),
+    publicUrl: publicUrlOf(env.SLUICE_PUBLIC_URL),
   };
 }

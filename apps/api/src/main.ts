@@ -57,6 +57,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     bodyLimit: env.bodyLimit,
     uploadLimit: env.uploadLimit,
     tenant: env.tenant,
+    ...(env.publicUrl === undefined ? {} : { publicUrl: env.publicUrl }),
     auth: {
       ...(env.apiToken ? { apiToken: env.apiToken } : {}),
       ...(env.basicAuth ? { basic: env.basicAuth } : {}),

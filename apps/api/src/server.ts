@@ -81,6 +81,8 @@ export interface ServerDeps {
    * `/api/v1/{tenant}/...` and as `/api/v1/...`; the internal routes only without a tenant. See tenant.ts.
    */
   readonly tenant?: string;
+  /** Where users reach Sluice (`SLUICE_PUBLIC_URL`): a created execution then carries Kestra's `url`. */
+  readonly publicUrl?: string;
 }
 
 export { YAML_CONTENT_TYPES };
@@ -184,6 +186,8 @@ export function createServer(deps: ServerDeps): FastifyInstance {
         ...(deps.uploadLimit === undefined ? {} : { uploadLimit: deps.uploadLimit }),
         ...(deps.waiter === undefined ? {} : { waiter: deps.waiter }),
         ...(deps.waitPollMs === undefined ? {} : { waitPollMs: deps.waitPollMs }),
+        ...(deps.publicUrl === undefined ? {} : { publicUrl: deps.publicUrl }),
+        tenant,
       });
     }
     if (deps.executions && deps.logs) await api.register(logRoutes, { executions: deps.executions, logs: deps.logs, flows: deps.flows });

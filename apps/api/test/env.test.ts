@@ -15,6 +15,7 @@ describe('readEnv', () => {
       bodyLimit: 5 * 1024 * 1024,
       uploadLimit: 1024 * 1024 * 1024,
       tenant: 'main',
+      publicUrl: undefined,
     });
   });
 
@@ -29,6 +30,7 @@ describe('readEnv', () => {
         SLUICE_API_TOKEN: 't',
         SLUICE_API_BODY_LIMIT: '1024',
         SLUICE_TENANT: 'acme',
+        SLUICE_PUBLIC_URL: 'https://sluice.example.com/',
       }),
     ).toEqual({
       port: 9090,
@@ -42,6 +44,7 @@ describe('readEnv', () => {
       bodyLimit: 1024,
       uploadLimit: 1024 * 1024 * 1024,
       tenant: 'acme',
+      publicUrl: 'https://sluice.example.com',
     });
   });
 
@@ -49,6 +52,14 @@ describe('readEnv', () => {
     expect(() => readEnv({ PORT: 'http' })).toThrow(/PORT must be an integer/);
     expect(() => readEnv({ PORT: '70000' })).toThrow(/PORT/);
     expect(() => readEnv({ SLUICE_API_BODY_LIMIT: '-1' })).toThrow(/SLUICE_API_BODY_LIMIT/);
+  });
+
+  it('SLUICE_PUBLIC_URL: none when unset or blank; an http(s) URL without its trailing slashes; anything else is an error naming the variable', () => {
+    expect(readEnv({ SLUICE_PUBLIC_URL: ' ' }).publicUrl).toBeUndefined();
+    expect(readEnv({ SLUICE_PUBLIC_URL: ' http://10.0.0.5:8080/sluice// ' }).publicUrl).toBe('http://10.0.0.5:8080/sluice');
+    for (const bad of ['sluice.example.com', 'ftp://host', 'https://host/?a=1', 'https://host/#x']) {
+      expect(() => readEnv({ SLUICE_PUBLIC_URL: bad }), bad).toThrow(/^SLUICE_PUBLIC_URL must be an http\(s\) URL/);
+    }
   });
 
   it('SLUICE_TENANT: main when unset or blank; a tenant Kestra would refuse, or one named like a path without a tenant, is an error naming the variable', () => {
