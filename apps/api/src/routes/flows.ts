@@ -16,8 +16,8 @@
  *
  * Every body is validated completely before anything is written, so a bad request changes nothing stored.
  */
-import { FLOW_ID_MAX, FLOW_ID_PATTERN, NAMESPACE_MAX, NAMESPACE_PATTERN, parseYamlDocuments, SluiceError } from '@sluice/core';
-import type { DocumentValidation, FlowProblem, FlowValidator } from '@sluice/core';
+import { FLOW_ID_MAX, FLOW_ID_PATTERN, flowLabels, NAMESPACE_MAX, NAMESPACE_PATTERN, parseYamlDocuments, SluiceError } from '@sluice/core';
+import type { DocumentValidation, Flow, FlowProblem, FlowValidator } from '@sluice/core';
 import { FLOW_SORT_FIELDS } from '@sluice/db';
 import { buildFlowGraph } from '@sluice/engine';
 import type { GraphFlow } from '@sluice/engine';
@@ -30,14 +30,21 @@ const YAML_TYPES: ReadonlySet<string> = new Set(YAML_CONTENT_TYPES);
 const namespacePattern = new RegExp(NAMESPACE_PATTERN);
 const idPattern = new RegExp(FLOW_ID_PATTERN);
 
-/** The flow as Kestra returns it: `id`, `namespace`, `revision`, the flow's properties, `deleted` (and `source`). */
+/**
+ * The flow as Kestra 1.x returns it: `id`, `namespace`, `revision`, the flow's properties, `disabled` (false unless the
+ * YAML says so), `deleted`, `labels` as a list of `{key, value}` (the YAML may give a map or a list; left out when it
+ * has none, as Kestra leaves out empty lists), and `source` when asked for.
+ */
 export function flowJson(stored: StoredFlow, withSource: boolean): Record<string, unknown> {
-  const { id: _id, namespace: _namespace, revision: _revision, source: _source, deleted: _deleted, ...properties } = stored.flow;
+  const { id: _id, namespace: _namespace, revision: _revision, source: _source, deleted: _deleted, labels: _labels, disabled, ...properties } = stored.flow;
+  const labels = flowLabels(stored.flow as Pick<Flow, 'labels'>);
   return {
     id: stored.id,
     namespace: stored.namespace,
     revision: stored.revision,
     ...properties,
+    ...(labels.length > 0 ? { labels } : {}),
+    disabled: disabled === true,
     deleted: stored.deleted,
     ...(stored.updated ? { updated: stored.updated.toISOString() } : {}),
     ...(withSource ? { source: stored.source } : {}),
