@@ -12,13 +12,27 @@
  */
 import { SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
-import type { ExecutionRepository, LogRepository } from '@sluice/db';
+import type { ExecutionRepository, LogRepository, StoredLogEntry } from '@sluice/db';
 import type { ExecutionInfo, ExecutionLogLine, ExecutionLogQuery, ExecutionsAccess } from '@sluice/plugin-api';
 import type { ExecutionQueue } from './execution-queue.js';
 import type { FlowStore } from './flow-store.js';
 import { rejectInvalidCharactersDeep } from './invalid-characters.js';
 import { pausedTask, resumePlan } from './routes/executions.js';
-import { logJson } from './routes/logs.js';
+
+/** A log line as the workers' contract has it (ExecutionLogLine: null fields left out), not the public API's LogEntry. */
+function logLine(entry: StoredLogEntry): ExecutionLogLine {
+  return {
+    namespace: entry.namespace,
+    flowId: entry.flowId,
+    executionId: entry.executionId,
+    ...(entry.taskId === null ? {} : { taskId: entry.taskId }),
+    ...(entry.taskRunId === null ? {} : { taskRunId: entry.taskRunId }),
+    ...(entry.attemptNumber === null ? {} : { attemptNumber: entry.attemptNumber }),
+    timestamp: entry.timestamp.toISOString(),
+    level: entry.level as ExecutionLogLine['level'],
+    message: entry.message,
+  };
+}
 
 export interface DbExecutionsAccessDeps {
   readonly executions: Pick<ExecutionRepository, 'get' | 'resume'>;
@@ -73,7 +87,7 @@ export function createDbExecutionsAccess(deps: DbExecutionsAccessDeps): DbExecut
     });
     const last = rows[rows.length - 1];
     return {
-      results: rows.map((row) => logJson(row) as unknown as ExecutionLogLine),
+      results: rows.map(logLine),
       ...(last !== undefined && rows.length === size ? { next: cursorOf(last) } : {}),
     };
   };

@@ -8,11 +8,15 @@ import { startApi } from './fixture.js';
 const api = await startApi();
 
 interface SseEvent {
+  /** The `event:` name; `message` when there is none (what an EventSource dispatches to `onmessage`). */
   event: string;
-  data: unknown;
+  /** The `id:` (Kestra's kind of event: `progress`, `end`). */
+  id?: string;
+  /** The parsed `data:`; absent for an event with no data (which an EventSource does not dispatch). */
+  data?: unknown;
 }
 
-/** A real SSE client: fetch, then read the body stream and parse `event:` / `data:` blocks (comments counted apart). */
+/** A real SSE client: fetch, then read the body stream and parse `event:` / `id:` / `data:` blocks (comments counted apart). */
 async function openSse(url: string): Promise<{ response: Response; next(timeoutMs?: number): Promise<SseEvent | undefined>; comments: string[]; close(): Promise<void> }> {
   const controller = new AbortController();
   const response = await fetch(url, { signal: controller.signal, headers: { accept: 'text/event-stream' } });
@@ -24,13 +28,16 @@ async function openSse(url: string): Promise<{ response: Response; next(timeoutM
   let done = false;
   const parse = (block: string): SseEvent | undefined => {
     let event = 'message';
+    let id: string | undefined;
     const data: string[] = [];
     for (const line of block.split('\n')) {
       if (line.startsWith(':')) comments.push(line.slice(1).trim());
       else if (line.startsWith('event:')) event = line.slice(6).trim();
+      else if (line.startsWith('id:')) id = line.slice(3).trim();
       else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
     }
-    return data.length === 0 ? undefined : { event, data: JSON.parse(data.join('\n')) as unknown };
+    if (data.length === 0 && id === undefined) return undefined;
+    return { event, ...(id === undefined ? {} : { id }), ...(data.length === 0 ? {} : { data: JSON.parse(data.join('\n')) as unknown }) };
   };
   return {
     response,
@@ -127,8 +134,15 @@ describe.skipIf(!api)('log endpoints', () => {
       timestamp: '2025-03-01T10:00:00.000Z',
       level: 'INFO',
       message: 'hello',
+      deleted: false,
     });
+    // A line of the execution itself: no task fields, but attemptNumber always there (Kestra writes it, null); no
+    // thread or triggerId, which Kestra leaves out when it has none.
     expect(body[2]).not.toHaveProperty('taskId');
+    expect(body[2]).not.toHaveProperty('taskRunId');
+    expect(body[2]).toMatchObject({ attemptNumber: null, deleted: false });
+    expect(body[2]).not.toHaveProperty('thread');
+    expect(body[2]).not.toHaveProperty('triggerId');
 
     const messages = async (query: string): Promise<unknown[]> =>
       ((await (await fixture.fetch(`/api/v1/logs/${execution.id}?${query}`)).json()) as { message: string }[]).map((l) => l.message);
@@ -192,6 +206,7 @@ describe.skipIf(!api)('log endpoints', () => {
       timestamp: '2025-04-01T00:00:02.000Z',
       level: 'WARN',
       message: 'slow_query detected',
+      deleted: false,
     });
     expect(all.results[0]).not.toHaveProperty('taskId');
 
@@ -335,28 +350,35 @@ describe.skipIf(!api)('log endpoints', () => {
     expect(filtered).toBe('2025-03-01T10:00:00.000Z INFO [a] first\n2025-03-01T10:00:00.005Z WARN second\n');
   });
 
-  it('follows a log: stored lines, then lines appended while the stream is open, then `end` once the execution has ended', async () => {
+  it('follows a log: stored lines, then lines appended while the stream is open, then an `end` with no data once the execution has ended', async () => {
     const execution = await newExecution(fixture.db);
     await fixture.db.logs.append(lines(execution.id, [[0, 'INFO', 'a', 'one'], [1, 'DEBUG', 'a', 'two']]));
     const sse = await openSse(`${fixture.url}/api/v1/logs/${execution.id}/follow`);
     expect(sse.response.status).toBe(200);
     expect(sse.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'one', level: 'INFO', taskId: 'a', executionId: execution.id } });
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'two' } });
+    // Kestra's events: no event name (an EventSource's onmessage gets them), the kind as the id.
+    expect(await sse.next()).toMatchObject({ event: 'message', id: 'progress', data: { message: 'one', level: 'INFO', taskId: 'a', executionId: execution.id } });
+    expect(await sse.next()).toMatchObject({ event: 'message', id: 'progress', data: { message: 'two' } });
 
     await fixture.db.executions.transition(execution.id, ['CREATED'], 'RUNNING');
     // A worker batch with an earlier timestamp than what was sent: following by id still delivers it.
     await fixture.db.logs.append(lines(execution.id, [[-5, 'WARN', 'b', 'three'], [2, 'INFO', 'b', 'four']]));
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'three' } });
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'four' } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { message: 'three' } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { message: 'four' } });
 
     await fixture.db.logs.append(lines(execution.id, [[3, 'ERROR', 'b', 'last words']]));
     const ended = await fixture.db.executions.transition(execution.id, ['RUNNING'], 'FAILED');
     expect(ended.status).toBe('changed');
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'last words' } });
-    expect(await sse.next()).toEqual({ event: 'end', data: { executionId: execution.id, state: 'FAILED' } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { message: 'last words' } });
+    // Every data is a log line: the end is an id with no data, which a client reading data never sees.
+    expect(await sse.next()).toEqual({ event: 'message', id: 'end' });
     expect(await sse.next()).toBeUndefined(); // the server ended the response
     expect(sse.comments).toContain('connected');
+
+    // An EventSource reconnects after the end with the last id it saw: told 204, it stops.
+    const again = await fixture.fetch(`/api/v1/logs/${execution.id}/follow`, { headers: { 'last-event-id': 'end' } });
+    expect(again.status).toBe(204);
+    expect(await again.text()).toBe('');
   });
 
   it('follows with minLevel, sends every stored line of an ended execution (more than one page) and ends', async () => {
@@ -367,7 +389,7 @@ describe.skipIf(!api)('log endpoints', () => {
     const sse = await openSse(`${fixture.url}/api/v1/logs/${execution.id}/follow?minLevel=WARN`);
     const received: string[] = [];
     for (let event = await sse.next(); event; event = await sse.next()) {
-      if (event.event === 'end') break;
+      if (event.id === 'end') break;
       received.push((event.data as { message: string }).message);
     }
     expect(received).toHaveLength(600);
@@ -381,43 +403,43 @@ describe.skipIf(!api)('log endpoints', () => {
     await fixture.db.executions.transition(execution.id, ['CREATED'], 'KILLING');
     const sse = await openSse(`${fixture.url}/api/v1/logs/${execution.id}/follow`);
     await fixture.db.logs.append(lines(execution.id, [[0, 'INFO', 'a', 'still here']]));
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { message: 'still here' } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { message: 'still here' } });
     await fixture.db.executions.transition(execution.id, ['KILLING'], 'KILLED');
-    expect(await sse.next()).toMatchObject({ event: 'end', data: { state: 'KILLED' } });
+    expect(await sse.next()).toEqual({ event: 'message', id: 'end' });
     await sse.close();
   });
 
-  it('follows an execution: `progress` at once and on each state or task-run change, `end` when it has ended', async () => {
+  it('follows an execution: `progress` at once and on each state or task-run change, `end` (alone) when it has ended', async () => {
     const execution = await newExecution(fixture.db);
     const sse = await openSse(`${fixture.url}/api/v1/executions/${execution.id}/follow`);
     expect(sse.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     const first = await sse.next();
     const got = (await (await fixture.fetch(`/api/v1/executions/${execution.id}`)).json()) as Record<string, unknown>;
-    expect(first).toMatchObject({ event: 'progress', data: { id: execution.id, state: { current: 'CREATED' } } });
+    expect(first).toMatchObject({ event: 'message', id: 'progress', data: { id: execution.id, state: { current: 'CREATED' } } });
     expect(Object.keys(first?.data as object).sort()).toEqual(Object.keys(got).sort()); // the shape of GET /executions/{id}
 
     await fixture.db.executions.transition(execution.id, ['CREATED'], 'RUNNING');
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { state: { current: 'RUNNING' }, taskRunList: [] } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { state: { current: 'RUNNING' }, taskRunList: [] } });
     await fixture.db.prisma.taskRun.create({ data: { id: `tr-${execution.id}`, executionId: execution.id, taskId: 'a', state: 'RUNNING', stateHistory: [] } });
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { taskRunList: [{ taskId: 'a', state: { current: 'RUNNING' } }] } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { taskRunList: [{ taskId: 'a', state: { current: 'RUNNING' } }] } });
     await fixture.db.prisma.taskRun.update({ where: { id: `tr-${execution.id}` }, data: { state: 'SUCCESS' } });
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { taskRunList: [{ state: { current: 'SUCCESS' } }] } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { taskRunList: [{ state: { current: 'SUCCESS' } }] } });
 
     await fixture.db.executions.transition(execution.id, ['RUNNING'], 'KILLING');
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { state: { current: 'KILLING' } } });
+    expect(await sse.next()).toMatchObject({ id: 'progress', data: { state: { current: 'KILLING' } } });
     await fixture.db.executions.transition(execution.id, ['KILLING'], 'KILLED');
-    expect(await sse.next()).toMatchObject({ event: 'progress', data: { state: { current: 'KILLED' } } });
+    // As Kestra: the ended execution once, as `end`, then the stream ends.
     const end = await sse.next();
-    expect(end).toMatchObject({ event: 'end', data: { id: execution.id, state: { current: 'KILLED' } } });
+    expect(end).toMatchObject({ event: 'message', id: 'end', data: { id: execution.id, state: { current: 'KILLED' } } });
     expect(await sse.next()).toBeUndefined();
+    expect((await fixture.fetch(`/api/v1/executions/${execution.id}/follow`, { headers: { 'last-event-id': 'end' } })).status).toBe(204);
   });
 
   it('ends an execution follow at once for an execution that has already ended', async () => {
     const execution = await newExecution(fixture.db);
     await fixture.db.executions.transition(execution.id, ['CREATED'], 'WARNING');
     const sse = await openSse(`${fixture.url}/api/v1/executions/${execution.id}/follow`);
-    expect((await sse.next())?.event).toBe('progress');
-    expect(await sse.next()).toMatchObject({ event: 'end', data: { state: { current: 'WARNING' } } });
+    expect(await sse.next()).toMatchObject({ id: 'end', data: { state: { current: 'WARNING' } } });
     expect(await sse.next()).toBeUndefined();
   });
 
@@ -448,7 +470,7 @@ describe.skipIf(!api)('log endpoints', () => {
       const execution = await newExecution(db);
       const logFollow = await openSse(`${base}/logs/${execution.id}/follow`);
       const executionFollow = await openSse(`${base}/executions/${execution.id}/follow`);
-      expect((await executionFollow.next())?.event).toBe('progress');
+      expect((await executionFollow.next())?.id).toBe('progress');
       await db.logs.append(lines(execution.id, [[0, 'INFO', 'a', 'hi']]));
       expect(await logFollow.next()).toMatchObject({ data: { message: 'hi' } });
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -18,10 +18,16 @@ export interface FollowTiming {
   readonly heartbeatMs?: number;
 }
 
-/** What a poll step writes with. */
+/**
+ * What a poll step writes with. Events are Kestra's: no `event:` name (so an EventSource's `onmessage` gets them), the
+ * kind (`progress`, `end`) as the event's `id:`, the JSON as `data:`.
+ */
 export interface SseWriter {
-  /** Write one event (`event:` name, `data:` JSON); resolves once the socket takes more (back-pressure). */
-  send(event: string, data: unknown): Promise<void>;
+  /**
+   * Write one event: `id: <kind>`, then `data: <JSON>` unless `data` is undefined (an event with no data, which SSE
+   * clients do not dispatch: only its id is seen). Resolves once the socket takes more (back-pressure).
+   */
+  send(kind: string, data?: unknown): Promise<void>;
   /** False once the client is gone or the server is closing: stop work early. */
   readonly open: boolean;
 }
@@ -41,10 +47,15 @@ export function createFollowHub(app: FastifyInstance, timing: FollowTiming = {})
 
   /**
    * Answer `reply` with an event stream driven by `step` (called at once, then every `pollMs`; it returns true when
-   * the stream is complete). Errors inside the loop end the stream with an `error` event carrying the usual
-   * `{code, message, details}` body.
+   * the stream is complete). Errors inside the loop end the stream with an `error` event (`event: error`) carrying
+   * the usual `{code, message, details}` body. An EventSource reconnects once a stream ends, sending the last id it
+   * saw: `Last-Event-ID: end` (the stream had ended) is answered 204, which tells it to stop.
    */
   async function follow(request: FastifyRequest, reply: FastifyReply, step: (sse: SseWriter) => Promise<boolean>): Promise<void> {
+    if (request.headers['last-event-id'] === 'end') {
+      await reply.status(204).send();
+      return;
+    }
     const controller = new AbortController();
     const { signal } = controller;
     let settle = (): void => undefined;
@@ -76,7 +87,7 @@ export function createFollowHub(app: FastifyInstance, timing: FollowTiming = {})
       });
     };
     const sse: SseWriter = {
-      send: (event, data) => write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`),
+      send: (kind, data) => write(`id: ${kind}\n${data === undefined ? '' : `data: ${JSON.stringify(data)}\n`}\n`),
       get open() {
         return !signal.aborted;
       },
@@ -96,7 +107,7 @@ export function createFollowHub(app: FastifyInstance, timing: FollowTiming = {})
       if (!signal.aborted) {
         const { status, body } = toErrorResponse(error, 0, request.id);
         if (status >= 500) request.log.error({ err: error }, 'follow failed');
-        await sse.send('error', body).catch(() => undefined);
+        await write(`event: error\ndata: ${JSON.stringify(body)}\n\n`).catch(() => undefined);
       }
     } finally {
       res.off('close', onClose);

@@ -4,14 +4,20 @@
  * | route | success | errors |
  * |---|---|---|
  * | `GET /logs/search?namespace&flowId&executionId&taskId&minLevel&q&startDate&endDate&page&size&sort` and Kestra 1.x's `filters[field][OP]=value` (search-query.ts) | 200 `{results: [log line], total}`, newest first | 400 bad level, date, page or size, an unknown parameter, filter field or operation |
- * | `GET /logs/{executionId}?minLevel&taskId&taskRunId` | 200 `[{namespace, flowId, executionId, taskId, taskRunId, attemptNumber, timestamp, level, message}]` by time | 400 bad level; 404 |
+ * | `GET /logs/{executionId}?minLevel&taskId&taskRunId` | 200 `[{namespace, flowId, executionId, taskId, taskRunId, attemptNumber, timestamp, level, message, deleted}]` by time | 400 bad level; 404 |
  * | `DELETE /logs/{executionId}?minLevel&taskId&taskRunId&attempt` | 200 `{deleted}` (the count of lines deleted) | 400 bad level or attempt; 404 |
  * | `GET /logs/{executionId}/download?minLevel&taskId&taskRunId` | 200 text/plain, `timestamp level [taskId] message` a line, streamed | 400; 404 |
- * | `GET /logs/{executionId}/follow?minLevel&taskId&taskRunId` | SSE: `progress` (one log line each), stored lines first then new ones; `end` once the execution has ended and every line is sent | 400; 404 |
- * | `GET /executions/{id}/follow` | SSE: `progress` (the execution, as `GET /executions/{id}`) at once and on every change; `end` (the execution) once it has ended | 404 |
+ * | `GET /logs/{executionId}/follow?minLevel&taskId&taskRunId` | SSE: `id: progress` and one log line as `data`, stored lines first then new ones; once the execution has ended and every line is sent, `id: end` with no data, and the stream ends | 400; 404 |
+ * | `GET /executions/{id}/follow` | SSE: `id: progress` and the execution (as `GET /executions/{id}`) as `data`, at once and on every change; once it has ended, `id: end` and the execution, and the stream ends | 404 |
  *
- * Follows poll the database (every 250 ms by default) from the last line id or execution snapshot seen; a null
- * field of a log line is left out, as Kestra does.
+ * Follow events are Kestra's (follow.ts): no `event:` name, the kind as the SSE `id`. Every `data` of a log follow
+ * is a log line, so a client that reads only `data` never takes the end for one. Follows poll the database (every
+ * 250 ms by default) from the last line id or execution snapshot seen.
+ *
+ * A log line is Kestra's LogEntry: a null field is left out, as Kestra does, except `attemptNumber` (Kestra always
+ * writes it: null for a line of the execution itself); `deleted` is false. Kestra's `thread` (the JVM thread that
+ * logged) and `triggerId` (set on a trigger's own lines, which have no execution) are never known here: left out, as
+ * Kestra leaves them out when null.
  */
 import { Readable } from 'node:stream';
 import { SluiceError } from '@sluice/core';
@@ -43,18 +49,19 @@ const FOLLOW_PAGE = 500;
 /** Download chunk size: lines are written in chunks of about this many characters. */
 const DOWNLOAD_CHUNK = 64 * 1024;
 
-/** A log line as Kestra returns it. */
+/** A log line as Kestra returns it (its LogEntry). */
 export function logJson(entry: StoredLogEntry): Record<string, unknown> {
   return {
     namespace: entry.namespace,
     flowId: entry.flowId,
-    executionId: entry.executionId,
     ...(entry.taskId === null ? {} : { taskId: entry.taskId }),
+    executionId: entry.executionId,
     ...(entry.taskRunId === null ? {} : { taskRunId: entry.taskRunId }),
-    ...(entry.attemptNumber === null ? {} : { attemptNumber: entry.attemptNumber }),
+    attemptNumber: entry.attemptNumber,
     timestamp: entry.timestamp.toISOString(),
     level: entry.level,
     message: entry.message,
+    deleted: false,
   };
 }
 
@@ -233,7 +240,8 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
           }
           if (page.length === FOLLOW_PAGE) continue; // more lines already stored: no need to wait
           if (isTerminal(execution)) {
-            await sse.send('end', { executionId, state: execution.state });
+            // Only log lines go out as `data`: the end is an event with no data (Kestra's own log follow never ends).
+            await sse.send('end');
             return true;
           }
           return false;
@@ -253,13 +261,16 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
         if (sent !== undefined) execution = await existing(executionId);
         const snapshot = JSON.stringify(execution);
         const shown = masked ? await masked(execution) : execution;
+        // As Kestra: the ended execution goes out once, as `end` (alone, for one that had ended before the follow).
+        if (isTerminal(execution)) {
+          await sse.send('end', executionJson(shown));
+          return true;
+        }
         if (snapshot !== sent) {
           await sse.send('progress', executionJson(shown));
           sent = snapshot;
         }
-        if (!isTerminal(execution)) return false;
-        await sse.send('end', executionJson(shown));
-        return true;
+        return false;
       });
     },
   );
