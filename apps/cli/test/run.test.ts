@@ -146,11 +146,11 @@ tasks:
       ['--output', 'json'],
     );
     expect(code).toBe(0);
-    const execution = JSON.parse(out.join('\n')) as { state: { current: string }; metadata: { attemptNumber: number }; taskRunList: { taskId: string; attempts: number }[] };
+    const execution = JSON.parse(out.join('\n')) as { state: { current: string }; metadata: { attemptNumber: number }; taskRunList: { taskId: string; attempts: { state: { current: string } }[] }[] };
     expect(execution.state.current).toBe('SUCCESS');
     expect(execution.metadata.attemptNumber).toBe(2);
     // The new execution ran every task again, each at its first attempt.
-    expect(execution.taskRunList.map((r) => [r.taskId, r.attempts])).toEqual([['first', 1], ['try', 1]]);
+    expect(execution.taskRunList.map((r) => [r.taskId, r.attempts.length])).toEqual([['first', 1], ['try', 1]]);
 
     const text = await run(
       `id: always_failing

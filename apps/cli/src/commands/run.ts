@@ -10,8 +10,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Readable } from 'node:stream';
-import { CORRELATION_ID_LABEL, createFlowValidator, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
-import type { Flow, FlowInput, TaskSpec } from '@sluice/core';
+import { CORRELATION_ID_LABEL, createFlowValidator, executionJson, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
+import type { ExecutionView, Flow, FlowInput, StateHistoryView, TaskSpec } from '@sluice/core';
 import { decide, executionStateFor, isTerminalTaskRunState, needsAnotherDecision, RunIndex, settleCreated, structureOf } from '@sluice/engine';
 import type { EngineAction, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { createDefaultRegistries } from '@sluice/plugins';
@@ -47,10 +47,12 @@ interface RunRecord {
   value?: string;
   iteration?: number;
   engineState?: EngineRunState;
-  /** When it was created: `taskrun.startDate`. */
-  stateHistory?: { date: string }[];
+  /** Every state it went through, the first when it was created (`taskrun.startDate`). */
+  stateHistory: StateHistoryView[];
   state: TaskRunStateName;
   attempt: number;
+  /** One per attempt run, as the API stores them: `{state: {current, histories}}`. */
+  attempts: { state: { current: string; histories: StateHistoryView[] } }[];
   firstStartedAt?: string;
   endedAt?: string;
   outputs: Record<string, unknown>;
@@ -129,6 +131,14 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   let started = originalStart;
   let attempt = 1;
   let state: ExecutionStateName = 'CREATED';
+  // The execution's states, as the API's `state.histories` (noted after every change the loop makes).
+  let histories: StateHistoryView[] = [];
+  const noteState = (): void => {
+    if (histories[histories.length - 1]?.state !== state) histories.push({ state, date: new Date().toISOString() });
+  };
+  noteState();
+  // A retry as a new execution keeps the first one's id as its `originalId`.
+  const firstExecutionId = executionId;
   // The flow's labels, as an execution the API creates has them; a Labels task adds to them or changes them.
   let labels: { key: string; value: string }[] = flowLabels(flow).map((label) => ({ key: label.key, value: label.value }));
   // Kestra's system label, on every execution, as the API's store adds it.
@@ -183,6 +193,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   const name = (run: RunRecord): string => `${run.taskId}${run.value !== undefined ? ` [${run.value}]` : ''}${run.iteration !== undefined ? ` #${run.iteration}` : ''}`;
   const endName = (run: RunRecord): string => `${'  '.repeat(depthOf(run))}${name(run)}`;
   const touch = (run: RunRecord): void => {
+    noteState();
     if (!byId.has(run.id)) {
       runs.push(run);
       byId.set(run.id, run);
@@ -191,6 +202,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   };
   const setState = (run: RunRecord, next: TaskRunStateName): void => {
     run.state = next;
+    if (run.stateHistory[run.stateHistory.length - 1]?.state !== next) run.stateHistory.push({ state: next, date: new Date().toISOString() });
     if (isTerminalTaskRunState(next)) run.endedAt ??= new Date().toISOString();
     touch(run);
   };
@@ -201,6 +213,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     run.firstStartedAt ??= new Date().toISOString();
     delete run.endedAt;
     setState(run, 'RUNNING');
+    startAttempt(run);
     const definition = registries.tasks.find(spec.type);
     const outcome: TaskRunOutcome = definition
       ? await runTask({
@@ -236,11 +249,13 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
               id: child.taskRunId,
               taskId: child.taskId,
               parentTaskRunId: child.parentTaskRunId,
-              stateHistory: [{ date: new Date().toISOString() }],
+              stateHistory: [{ state: 'RUNNING', date: new Date().toISOString() }],
               state: 'RUNNING',
               attempt: child.attempt,
+              attempts: [],
               outputs: {},
             };
+            startAttempt(record);
             touch(record);
             out(`   ${label(record)}`);
           },
@@ -248,6 +263,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
             const record = byId.get(child.taskRunId);
             if (record) {
               Object.assign(record, { outputs: child.outputs, endedAt: child.endedAt, ...(child.error ? { error: child.error } : {}) });
+              endAttempt(record, child.state);
               setState(record, child.state as TaskRunStateName);
               out(`   ${label(record)} ${child.state}${child.error ? `: ${child.error.message}` : ''}`);
             }
@@ -267,6 +283,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     run.endedAt = outcome.endedAt;
     if (outcome.error) run.error = { code: outcome.error.code, message: outcome.error.message };
     else delete run.error;
+    endAttempt(run, outcome.state);
     setState(run, outcome.state as TaskRunStateName);
     const seconds = ((Date.parse(outcome.endedAt) - Date.parse(outcome.startedAt)) / 1000).toFixed(1);
     out(`── ${endName(run)} ${outcome.state} in ${seconds} s${outcome.error ? `: ${outcome.error.message}` : ''}`);
@@ -339,9 +356,10 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           ...(action.parentTaskRunId ? { parentTaskRunId: action.parentTaskRunId } : {}),
           ...(action.value !== undefined ? { value: action.value } : {}),
           ...(action.iteration !== undefined ? { iteration: action.iteration } : {}),
-          stateHistory: [{ date: new Date().toISOString() }],
+          stateHistory: [{ state: 'CREATED', date: new Date().toISOString() }],
           state: 'CREATED',
           attempt: 1,
+          attempts: [],
           outputs: {},
         };
         touch(run);
@@ -395,6 +413,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
         attempt = action.attempt;
         started = new Date();
         state = 'CREATED';
+        histories = [];
         runs.length = 0;
         byId.clear();
         index = new RunIndex(structure);
@@ -457,6 +476,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
       const { actions } = decide(flow, { id: executionId, state, attempt, originalStartDate: originalStart.toISOString(), taskRuns: [] }, { now: new Date(), newTaskRunId, index });
       for (const action of actions) {
         await apply(action);
+        noteState();
         if (needsAnotherDecision(action) || action.type === 'retryExecution') again = true;
       }
     }
@@ -482,33 +502,13 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
 
   const durationS = ((Date.now() - started.getTime()) / 1000).toFixed(1);
   if (options.output === 'json') {
-    io.stdout(
-      JSON.stringify(
-        {
-          id: executionId,
-          namespace: flow.namespace,
-          flowId: flow.id,
-          inputs,
-          outputs: flowOutputValues,
-          labels,
-          state: { current: state, startDate: started.toISOString(), endDate: new Date().toISOString() },
-          metadata: { attemptNumber: attempt, originalCreatedDate: originalStart.toISOString() },
-          taskRunList: runs.map((r) => ({
-            id: r.id,
-            taskId: r.taskId,
-            ...(r.parentTaskRunId ? { parentTaskRunId: r.parentTaskRunId } : {}),
-            ...(r.value !== undefined ? { value: r.value } : {}),
-            ...(r.iteration !== undefined ? { iteration: r.iteration } : {}),
-            state: { current: r.state },
-            attempts: r.attempt,
-            outputs: r.outputs,
-            ...(r.error ? { error: r.error } : {}),
-          })),
-        },
-        null,
-        2,
-      ),
-    );
+    // The execution as the API's `GET /executions/{id}` shows it, with each failed run's `error` (the API has none).
+    const json = executionJson(executionView({ executionId, firstExecutionId, flow, state, histories, inputs, outputs: flowOutputValues, labels, attempt, originalStart, started, runs }));
+    const taskRunList = (json.taskRunList as Record<string, unknown>[]).map((run, i) => {
+      const error = runs[i]?.error;
+      return error ? { ...run, error } : run;
+    });
+    io.stdout(JSON.stringify({ ...json, taskRunList }, null, 2));
   } else {
     out(`execution ${executionId} ${state} in ${durationS} s`);
     for (const run of runs) {
@@ -563,4 +563,73 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A new attempt of `run` (its number is `run.attempt`), RUNNING from now. */
+function startAttempt(run: RunRecord): void {
+  const date = new Date().toISOString();
+  if (run.attempts.length < run.attempt) run.attempts.push({ state: { current: 'RUNNING', histories: [{ state: 'RUNNING', date }] } });
+}
+
+/** The last attempt of `run` ended in `state`. */
+function endAttempt(run: RunRecord, state: string): void {
+  const last = run.attempts[run.attempts.length - 1];
+  if (!last || last.state.current === state) return;
+  last.state.current = state;
+  last.state.histories.push({ state, date: new Date().toISOString() });
+}
+
+interface FinishedRun {
+  executionId: string;
+  firstExecutionId: string;
+  flow: Flow;
+  state: ExecutionStateName;
+  histories: StateHistoryView[];
+  inputs: Record<string, unknown>;
+  outputs: Record<string, unknown>;
+  labels: { key: string; value: string }[];
+  attempt: number;
+  originalStart: Date;
+  started: Date;
+  runs: readonly RunRecord[];
+}
+
+/** The finished run as the API's stored execution: what executionJson prints. */
+function executionView(run: FinishedRun): ExecutionView {
+  const date = (raw: string | undefined): Date | null => (raw === undefined ? null : new Date(raw));
+  return {
+    id: run.executionId,
+    namespace: run.flow.namespace,
+    flowId: run.flow.id,
+    flowRevision: run.flow.revision ?? 1,
+    state: run.state,
+    stateHistory: run.histories,
+    inputs: run.inputs,
+    outputs: run.outputs,
+    labels: run.labels,
+    parentId: null,
+    restartedFrom: run.attempt > 1 ? run.firstExecutionId : null,
+    trigger: null,
+    scheduleDate: null,
+    attemptNumber: run.attempt,
+    originalCreatedDate: run.originalStart,
+    startDate: run.started,
+    endDate: new Date(),
+    taskRuns: run.runs.map((r) => ({
+      id: r.id,
+      executionId: run.executionId,
+      taskId: r.taskId,
+      parentTaskRunId: r.parentTaskRunId ?? null,
+      value: r.value ?? null,
+      iteration: r.iteration ?? null,
+      state: r.state,
+      stateHistory: r.stateHistory,
+      attempts: r.attempts,
+      outputs: r.outputs,
+      workerGroup: null,
+      workerId: null,
+      startDate: date(r.firstStartedAt ?? r.stateHistory[0]?.date),
+      endDate: isTerminalTaskRunState(r.state) ? date(r.endedAt ?? r.stateHistory[r.stateHistory.length - 1]?.date) : null,
+    })),
+  };
 }
