@@ -5,7 +5,7 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
 import { asArray, escapeLike, EXECUTION_SELECT, executionFromRow, jsonParam, NEW_EXECUTION_VERSION, selectExecution } from './rows.js';
 import type { ExecutionRow } from './rows.js';
-import { filterConditions, orderBy } from './search-filters.js';
+import { filterConditions, orderBy, prefixCondition } from './search-filters.js';
 import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
 
 /** Kestra's terminated states (KESTRA.md A7): an execution in one of them has an end date and never changes again. */
@@ -278,7 +278,7 @@ export class ExecutionRepository {
     const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
     if (search.namespace !== undefined && search.exactNamespace === true) conditions.push(Prisma.sql`namespace = ${search.namespace}`);
     else if (search.namespace !== undefined) {
-      conditions.push(Prisma.sql`(namespace = ${search.namespace} OR namespace LIKE ${escapeLike(search.namespace) + '.%'})`);
+      conditions.push(prefixCondition(Prisma.sql`namespace`, search.namespace));
     }
     if (search.flowId !== undefined) conditions.push(Prisma.sql`flow_id = ${search.flowId}`);
     if (search.states !== undefined && search.states.length > 0) conditions.push(Prisma.sql`state IN (${Prisma.join([...search.states])})`);

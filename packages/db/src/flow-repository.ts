@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { Flow, PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
 import { escapeLike } from './rows.js';
-import { filterConditions, orderBy } from './search-filters.js';
+import { filterConditions, orderBy, prefixCondition } from './search-filters.js';
 import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
 
 /** One stored revision of a flow. */
@@ -176,7 +176,7 @@ export class FlowRepository {
     // Raw SQL because Prisma does not escape LIKE wildcards, and namespaces and ids may contain `_`.
     const conditions: Prisma.Sql[] = [Prisma.sql`latest AND NOT deleted`];
     if (search.namespace !== undefined) {
-      conditions.push(Prisma.sql`(namespace = ${search.namespace} OR namespace LIKE ${escapeLike(search.namespace) + '.%'})`);
+      conditions.push(prefixCondition(Prisma.sql`namespace`, search.namespace));
     }
     if (search.q !== undefined && search.q !== '') conditions.push(flowQuery(search.q));
     conditions.push(...filterConditions(search.filters, FLOW_FILTER_COLUMNS));

@@ -17,7 +17,7 @@ export type {
 export { FLOW_SORT_FIELDS, FlowRepository } from './flow-repository.js';
 export type { FlowRevision, FlowSearch, FlowSearchResult, SaveResult } from './flow-repository.js';
 export { isLogLevel, levelsFrom, LOG_LEVELS, LOG_SORT_FIELDS, LogRepository } from './log-repository.js';
-export { FILTER_OPERATIONS, filterCondition, filterConditions } from './search-filters.js';
+export { FILTER_OPERATIONS, filterCondition, filterConditions, prefixCondition } from './search-filters.js';
 export type { FilterColumns, FilterField, FilterOperation, SearchFilter, SearchSort, TextFilterField } from './search-filters.js';
 export { TRIGGER_SORT_FIELDS, TriggerRepository } from './trigger-repository.js';
 export type { StoredTrigger, TriggerSearch, TriggerSearchResult } from './trigger-repository.js';

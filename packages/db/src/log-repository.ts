@@ -3,7 +3,7 @@ import type { LogEntry, PrismaClient } from './generated/prisma/client.js';
 import { escapeLike } from './rows.js';
 import type { Queryable } from './rows.js';
 import { Prisma } from './generated/prisma/client.js';
-import { filterConditions, orderBy } from './search-filters.js';
+import { filterConditions, orderBy, prefixCondition } from './search-filters.js';
 import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
 
 /** Kestra's log levels, least severe first: a `minLevel` keeps its own level and every one after it. */
@@ -270,7 +270,7 @@ export class LogRepository {
     const conditions: Prisma.Sql[] = [Prisma.sql`TRUE`];
     if (search.executionId !== undefined) conditions.push(Prisma.sql`execution_id = ${search.executionId}`);
     if (search.namespace !== undefined) {
-      conditions.push(Prisma.sql`(namespace = ${search.namespace} OR namespace LIKE ${escapeLike(search.namespace) + '.%'})`);
+      conditions.push(prefixCondition(Prisma.sql`namespace`, search.namespace));
     }
     if (search.flowId !== undefined) conditions.push(Prisma.sql`flow_id = ${search.flowId}`);
     if (search.taskId !== undefined) conditions.push(Prisma.sql`task_id = ${search.taskId}`);
