@@ -193,13 +193,13 @@ async function main(): Promise<void> {
       const decoder = new TextDecoder();
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
         text += decoder.decode(chunk, { stream: true });
-        if (/^event: end$/m.test(text)) break;
+        if (/^id: end$/m.test(text)) break;
       }
-      assert(/^event: end$/m.test(text), `the follow stream ended without an end event: ${text.slice(-300)}`);
+      assert(/^id: end$/m.test(text), `the follow stream ended without an end event: ${text.slice(-300)}`);
       assert(text.includes('Hello from Sluice'), `no "Hello from Sluice" line: ${text.slice(0, 600)}`);
       const done = await json<Execution>(await api(`/api/v1/executions/${created.id}`));
       assert(done.state.current === 'SUCCESS', `${done.state.current}: ${states(done)}`);
-      return `${text.split('\nevent: progress\n').length - 1} log lines followed`;
+      return `${text.split('\nid: progress\n').length - 1} log lines followed`;
     });
   } finally {
     await git.close();
