@@ -11,8 +11,7 @@
  * cannot be reached, or answers something else, is a plain Error naming the request. Nothing is retried: a task
  * whose request failed fails (its `retry` applies).
  */
-import { errorTable, SluiceError } from '@sluice/core';
-import type { ErrorCode, ErrorParams } from '@sluice/core';
+import { SluiceError, sluiceErrorFromBody } from '@sluice/core';
 import type { ExecutionInfo, ExecutionLogLine, ExecutionsAccess } from '@sluice/plugin-api';
 
 export interface HttpExecutionsAccessOptions {
@@ -30,10 +29,6 @@ export interface HttpExecutionsAccessOptions {
 
 const DEFAULT_TIMEOUT_MS = 60_000;
 const DEFAULT_PAGE_SIZE = 1000;
-
-function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.hasOwn(errorTable, code);
-}
 
 function describe(error: unknown): string {
   if (error instanceof Error) {
@@ -69,19 +64,8 @@ export function createHttpExecutionsAccess(options: HttpExecutionsAccessOptions)
     }
     if (response.ok) return response;
     const text = await response.text().catch(() => '');
-    let parsed: { code?: unknown; message?: unknown; details?: Record<string, unknown> } | undefined;
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed && isErrorCode(parsed.code)) {
-      const { params, ...details } = parsed.details ?? {};
-      const error = new SluiceError(parsed.code, (typeof params === 'object' && params !== null ? params : {}) as ErrorParams, details);
-      // Parameters the API did not send (an auth error, ...): keep the API's own message.
-      if (typeof parsed.message === 'string' && /\{\w+\}/.test(error.message)) error.message = parsed.message;
-      throw error;
-    }
+    const refused = sluiceErrorFromBody(text);
+    if (refused) throw refused;
     throw new Error(`the Sluice API refused ${method} ${url}: HTTP ${response.status}${text.trim() ? `: ${text.trim().slice(0, 200)}` : ''}`);
   }
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { errorTable, formatErrorMessage, renderErrorsMarkdown, SluiceError } from './errors.js';
+import { errorTable, formatErrorMessage, renderErrorsMarkdown, SluiceError, sluiceErrorFromBody } from './errors.js';
 
 describe('error table', () => {
   it('docs/errors.md is generated from the table (run `npm run docs:errors` after changing errors.ts)', () => {
@@ -32,5 +32,23 @@ describe('error table', () => {
       message: 'unknown task type "x.Y"',
       details: { line: 3 },
     });
+  });
+});
+
+describe('sluiceErrorFromBody', () => {
+  it('rebuilds the error an API body stands for, its parameters from details.params, the rest as details', () => {
+    const sent = new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id: 'e1' }, { params: { id: 'e1' }, in: 'path' });
+    const back = sluiceErrorFromBody(JSON.stringify(sent.toJSON()));
+    expect(back).toBeInstanceOf(SluiceError);
+    expect([back?.code, back?.message, back?.params, back?.details]).toEqual(['SLU_API_EXECUTION_NOT_FOUND', sent.message, { id: 'e1' }, { in: 'path' }]);
+  });
+  it("keeps the API's message when the parameters its message needs were not sent", () => {
+    const back = sluiceErrorFromBody(JSON.stringify({ code: 'SLU_API_EXECUTION_NOT_FOUND', message: 'no such execution e2', details: {} }));
+    expect(back?.message).toBe('no such execution e2');
+  });
+  it('is undefined for a body that is not JSON, or names no known code', () => {
+    expect(sluiceErrorFromBody('<html>bad gateway</html>')).toBeUndefined();
+    expect(sluiceErrorFromBody(JSON.stringify({ code: 'SLU_NOPE', message: 'x' }))).toBeUndefined();
+    expect(sluiceErrorFromBody('null')).toBeUndefined();
   });
 });

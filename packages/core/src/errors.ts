@@ -449,6 +449,29 @@ export function isSluiceError(value: unknown): value is SluiceError {
   return value instanceof SluiceError;
 }
 
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(errorTable, code);
+}
+
+/**
+ * The error an API answer's body stands for (`{code, message, details}`, as {@link SluiceError.toJSON} writes it, its
+ * parameters in `details.params` when it sends them), or undefined when the body is not one with a known code. Where
+ * the parameters the message needs were not sent (an auth error, ...), the API's own message is kept.
+ */
+export function sluiceErrorFromBody(text: string): SluiceError | undefined {
+  let parsed: { code?: unknown; message?: unknown; details?: Record<string, unknown> } | undefined;
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    return undefined;
+  }
+  if (!parsed || !isErrorCode(parsed.code)) return undefined;
+  const { params, ...details } = parsed.details ?? {};
+  const error = new SluiceError(parsed.code, (typeof params === 'object' && params !== null ? params : {}) as ErrorParams, details);
+  if (typeof parsed.message === 'string' && /\{\w+\}/.test(error.message)) error.message = parsed.message;
+  return error;
+}
+
 /** Markdown for docs/errors.md, generated from the table (a test keeps the file in sync). */
 export function renderErrorsMarkdown(): string {
   const lines = [

@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { errorTable, SluiceError } from '@sluice/core';
-import type { ErrorCode, ErrorParams } from '@sluice/core';
+import { SluiceError, sluiceErrorFromBody } from '@sluice/core';
 import type { Storage, StorageContent, StorageObject } from './storage.js';
 import { parseStoragePrefix, parseStorageUri } from './uri.js';
 
@@ -22,10 +21,6 @@ interface ObjectJson {
 
 function toObject(json: ObjectJson): StorageObject {
   return { uri: json.uri, size: json.size, lastModified: new Date(json.lastModified) };
-}
-
-function isErrorCode(code: unknown): code is ErrorCode {
-  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(errorTable, code);
 }
 
 /**
@@ -114,21 +109,8 @@ export class HttpStorage implements Storage {
     }
     if (response.ok) return response;
     const text = await response.text().catch(() => '');
-    let parsed: { code?: unknown; message?: unknown; details?: Record<string, unknown> } | undefined;
-    try {
-      parsed = JSON.parse(text) as typeof parsed;
-    } catch {
-      parsed = undefined;
-    }
-    if (parsed && isErrorCode(parsed.code)) {
-      const details = parsed.details ?? {};
-      const params = (typeof details.params === 'object' && details.params !== null ? details.params : {}) as ErrorParams;
-      const { params: _dropped, ...rest } = details;
-      const error = new SluiceError(parsed.code, params, rest);
-      // Parameters the API did not send (an auth error, ...): keep the API's own message.
-      if (typeof parsed.message === 'string' && /\{\w+\}/.test(error.message)) error.message = parsed.message;
-      throw error;
-    }
+    const refused = sluiceErrorFromBody(text);
+    if (refused) throw refused;
     throw new SluiceError('SLU_STORAGE_REMOTE_FAILED', { url: this.#base, reason: `HTTP ${response.status} ${text.slice(0, 200)}`.trim() });
   }
 }
