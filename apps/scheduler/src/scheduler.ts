@@ -222,18 +222,19 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const runs = execution.taskRuns;
     // `open`: a step used it and did not commit (its attempt was abandoned): it may hold runs that were never stored.
     if (entry && entry.flow === flow && !entry.open) {
-      entry.open = true;
+      const kept = entry;
+      kept.open = true;
       const catchUp = (run: SchedulerTaskRun | undefined): void => {
-        if (!run || entry?.seen.get(run.id) === run) return;
-        entry?.index.upsert(toEngineRun(run));
-        entry?.seen.set(run.id, run);
+        if (!run || kept.seen.get(run.id) === run) return;
+        kept.index.upsert(toEngineRun(run));
+        kept.seen.set(run.id, run);
       };
       // The runs written since the last step (a copy of the same runs), else every run (a copy read from Postgres).
-      const written = runsWrittenSince(runs, entry.mark);
+      const written = runsWrittenSince(runs, kept.mark);
       if (written) for (const id of written) catchUp(findRun(runs, id));
       else for (const run of runs) catchUp(run);
-      entry.mark = runsMark(runs);
-      if (entry.seen.size === runs.length && entry.index.size === runs.length) return entry;
+      kept.mark = runsMark(runs);
+      if (kept.seen.size === runs.length && kept.index.size === runs.length) return kept;
     }
     if (indexes.size >= 2000) indexes.clear();
     entry = {
@@ -1009,6 +1010,8 @@ export function secretInputValues(flow: Flow, inputs: unknown): string[] {
 
 /** `{{ execution.state }}` of a stored execution: its final state while the flow's afterExecution tasks run. */
 function stateForVariables(flow: Flow, execution: LockedExecution): string {
+  // Without afterExecution tasks it is the execution's own: no need to convert its runs.
+  if (structureOf(flow).afterExecution.length === 0) return execution.state;
   const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
   const engineExecution: EngineExecution = {
     id: execution.id,
