@@ -33,6 +33,7 @@ import {
 import type { EngineAction, EngineExecution, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
 import type { ConsumeOptions, Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
+import { builtInMetrics } from './builtin-metrics.js';
 import { DatabaseStatus } from './database-status.js';
 import type { DatabaseHealth } from './database-status.js';
 import { flowOutputs } from './flow-outputs.js';
@@ -593,9 +594,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         await tx.appendLogs(message.logs.map(logLine));
       }
       // Its metrics become rows (Kestra's MetricEntry) in the same step and on the same terms: once, even when the end
-      // itself no longer applies (the task ran and recorded them).
-      if (message.type === 'ended' && message.metrics && message.metrics.length > 0 && !repeated) {
-        await tx.appendMetrics(taskRunMetricRows(message.metrics, { taskId: message.taskId, taskRunId: message.taskRunId, attemptNumber: message.attempt }));
+      // itself no longer applies (the task ran and recorded them). With them, the ones Sluice records for every run a
+      // worker ran: its duration, and its exit code when it has one (builtin-metrics.ts).
+      if (message.type === 'ended' && !repeated) {
+        const metrics = [...(message.metrics ?? []), ...builtInMetrics(message)];
+        if (metrics.length > 0) await tx.appendMetrics(taskRunMetricRows(metrics, { taskId: message.taskId, taskRunId: message.taskRunId, attemptNumber: message.attempt }));
       }
       if (message.type === 'started' || message.type === 'child-started') {
         const startedAt = new Date(message.startedAt);

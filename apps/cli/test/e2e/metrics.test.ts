@@ -53,8 +53,22 @@ for (const mode of ['local', 'distributed'] as const) {
         const response = await stack.api(`${prefix}/metrics/${done.id}?sort=name:asc`);
         expect(response.status).toBe(200);
         const page = (await response.json()) as { results: MetricEntryJson[]; total: number };
-        expect(page.total).toBe(3);
-        expect(page.results.map(({ timestamp, ...rest }) => ({ ...rest, dated: !Number.isNaN(Date.parse(timestamp)) }))).toEqual([
+        // The script's three, and the ones Sluice records for every run a worker ran: each task's duration, and the
+        // script's exit code.
+        expect(page.total).toBe(6);
+        const builtIn = page.results.filter((entry) => entry.name === 'duration' || entry.name === 'exitCode');
+        expect(builtIn.map(({ taskId, type, name }) => [taskId, type, name]).sort()).toEqual([
+          ['quiet', 'timer', 'duration'],
+          ['script', 'gauge', 'exitCode'],
+          ['script', 'timer', 'duration'],
+        ]);
+        expect(builtIn.find((entry) => entry.taskId === 'script' && entry.name === 'exitCode')?.value).toBe(0);
+        for (const entry of builtIn.filter((e) => e.name === 'duration')) expect(entry.value).toBeGreaterThanOrEqual(0);
+        const scriptDuration = builtIn.find((entry) => entry.taskId === 'script' && entry.name === 'duration');
+        // The attempt's own dates, as the execution JSON gives them.
+        const attempt = (taskRun(done, 'script') as unknown as { attempts: { state: { startDate: string; endDate: string } }[] }).attempts[0]!;
+        expect(scriptDuration?.value).toBe(Date.parse(attempt.state.endDate) - Date.parse(attempt.state.startDate));
+        expect(page.results.filter((entry) => !builtIn.includes(entry)).map(({ timestamp, ...rest }) => ({ ...rest, dated: !Number.isNaN(Date.parse(timestamp)) }))).toEqual([
           { namespace: ns, flowId: 'measured', taskId: 'script', executionId: done.id, taskRunId: script.id, type: 'gauge', name: 'depth', value: 4, tags: {}, deleted: false, dated: true },
           { namespace: ns, flowId: 'measured', taskId: 'script', executionId: done.id, taskRunId: script.id, type: 'timer', name: 'load', value: 1750, tags: {}, deleted: false, dated: true },
           {
@@ -71,8 +85,8 @@ for (const mode of ['local', 'distributed'] as const) {
             dated: true,
           },
         ]);
-        expect(await (await stack.api(`${prefix}/metrics/names/${ns}/measured`)).json()).toEqual(['depth', 'load', 'rows']);
-        expect(await (await stack.api(`${prefix}/metrics/tasks/${ns}/measured`)).json()).toEqual(['script']);
+        expect(await (await stack.api(`${prefix}/metrics/names/${ns}/measured`)).json()).toEqual(['depth', 'duration', 'exitCode', 'load', 'rows']);
+        expect(await (await stack.api(`${prefix}/metrics/tasks/${ns}/measured`)).json()).toEqual(['quiet', 'script']);
         const aggregate = (await (await stack.api(`${prefix}/metrics/aggregates/${ns}/measured/rows`)).json()) as { groupBy: string; aggregations: { name?: string; value: number }[] };
         expect(aggregate.groupBy).toBe('day');
         expect(aggregate.aggregations.filter((entry) => entry.name === 'rows')).toEqual([expect.objectContaining({ value: 5 })]);
