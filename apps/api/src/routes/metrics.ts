@@ -154,7 +154,7 @@ const namesSchema = { type: 'array', items: { type: 'string' } } as const;
 
 const aggregationsSchema = {
   type: 'object',
-  description: "Kestra's MetricAggregations: one entry per time bucket of `groupBy`, oldest first; a bucket without rows has value 0 and no name.",
+  description: "Kestra's MetricAggregations: one entry per time bucket of `groupBy`, oldest first; a bucket without rows has value 0 (and is named, as the OpenAPI requires).",
   required: ['groupBy', 'aggregations'],
   properties: {
     groupBy: { enum: ['minute', 'hour', 'day', 'week', 'month'] },
@@ -312,7 +312,9 @@ export const metricRoutes: FastifyPluginAsync<MetricRouteOptions> = async (app, 
       groupBy,
       aggregations: buckets.map((bucket) => {
         const value = byBucket.get(bucket.getTime());
-        return value === undefined ? { value: 0, date: bucket.toISOString() } : { name: params.metric, value, date: bucket.toISOString() };
+        // An empty bucket is named too: Kestra leaves its name out, but its own OpenAPI makes `name` required, and typed
+        // clients built from it (its JavaScript SDK) reject such an entry.
+        return { name: params.metric, value: value ?? 0, date: bucket.toISOString() };
       }),
     };
   }
