@@ -54,6 +54,9 @@ describe.skipIf(!api)('Kestra 1.x routes on Postgres', () => {
     flowYaml('kr.query', 'plain'),
     flowYaml('kr.query.child', 'plain'),
     flowYaml('kr.query', 'second'),
+    flowYaml('kr.filters', 'plain'),
+    flowYaml('kr.filters', 'second'),
+    flowYaml('kr.filters.child', 'plain'),
     flowYaml('kr.list', 'zeta'),
     flowYaml('kr.list', 'alpha'),
     flowYaml('kr.list', 'gone'),
@@ -250,6 +253,26 @@ describe.skipIf(!api)('Kestra 1.x routes on Postgres', () => {
       expect((await errorOf(await killByQuery('state=ASLEEP'), 400)).code).toBe('SLU_API_BAD_REQUEST');
       expect(await errorOf(await killByQuery('startDate=yesterday'), 400)).toMatchObject({ details: { in: 'query', parameter: 'startDate' } });
       expect(await errorOf(await restartByQuery('labels=nocolon'), 400)).toMatchObject({ details: { in: 'query', parameter: 'labels' } });
+    });
+
+    it("by-query takes Kestra 1.x's filters[field][OP]=value too, under the tenant path; an unknown field or operation is a 400", async () => {
+      await flowsReady;
+      const one = await seedExecution(a, 'kr.filters', 'plain', 'RUNNING', []);
+      const other = await seedExecution(a, 'kr.filters', 'second', 'RUNNING', []);
+      const child = await seedExecution(a, 'kr.filters.child', 'plain', 'RUNNING', []);
+      const kill = (query: string): Promise<Response> => a.fetch(`/api/v1/main/executions/kill/by-query?${query}`, { method: 'DELETE' });
+      // EQUALS on a namespace is that namespace only (the plain parameter would take its children too).
+      const response = await kill('filters[namespace][EQUALS]=kr.filters&filters[flowId][EQUALS]=plain&filters[state][IN]=RUNNING,CREATED');
+      expect(response.status, await response.clone().text()).toBe(200);
+      expect(await response.json()).toEqual({ count: 1 });
+      expect([await stateOf(one), await stateOf(other), await stateOf(child)]).toEqual(['KILLING', 'RUNNING', 'RUNNING']);
+      // Mixed with a 0.x parameter: both must hold.
+      expect(await (await kill('namespace=kr.filters&filters[flowId][NOT_EQUALS]=plain&filters[state][EQUALS]=RUNNING')).json()).toEqual({ count: 1 });
+      expect(await stateOf(other)).toBe('KILLING');
+      expect(await stateOf(child)).toBe('RUNNING');
+      expect(await errorOf(await kill('filters[colour][EQUALS]=red'), 400)).toMatchObject({ code: 'SLU_API_BAD_REQUEST', message: expect.stringContaining('colour') });
+      expect(await errorOf(await restartByQuery('filters[state][RESEMBLES]=FAILED'), 400)).toMatchObject({ message: expect.stringContaining('RESEMBLES') });
+      expect(await stateOf(child)).toBe('RUNNING');
     });
 
     it('POST /executions/restart/by-query: FAILED ones matched restart; one not FAILED among them is a 400', async () => {

@@ -10,7 +10,7 @@
  * | `DELETE /executions/{id}/kill`, `DELETE /executions/{id}/actions/kill` | 202 execution (KILLING) | 404; 409 already ended |
  * | `POST /executions/{id}/restart`, `POST /executions/{id}/actions/restart` | 200 execution (RESTARTED; the `errors` branch runs removed, to start over) | 404; 409 not FAILED |
  * | `DELETE /executions/kill/by-ids`, `POST /executions/restart/by-ids` (JSON list of ids) | 200 `{count}` (Kestra's BulkResponse) | 400 an id unknown or in a state that refuses it (none acted on, `details.invalids`) |
- * | `DELETE /executions/kill/by-query`, `POST /executions/restart/by-query` (the search's filters, without paging) | the same as by-ids, for every execution matched | the same; 400 more than {@link BULK_MAX} matched, or an unknown parameter |
+ * | `DELETE /executions/kill/by-query`, `POST /executions/restart/by-query` (the search's filters, 0.x and `filters[...]`, without paging) | the same as by-ids, for every execution matched | the same; 400 more than {@link BULK_MAX} matched, or an unknown parameter |
  * | `POST /executions/{id}/resume` (multipart/form-data, application/json object or no body: the `onResume` inputs) | 204 (the first PAUSED task run resumed; RESTARTED unless another run is PAUSED) | 400 inputs (`SLU_INPUT_INVALID`); 404; 409 not PAUSED |
  * | `POST /executions/{id}/resume/validate` (the same body) | 200 `{executionId, taskRunId, taskId, inputs}` (nothing stored) | the same as the resume |
  * | `POST /executions/resume/by-ids` (JSON list of ids) | 200 `{count}` | 400 an id unknown, not PAUSED or needing inputs (none resumed, `details.invalids`) |
@@ -729,7 +729,8 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
 
   /** The ids of every execution matching the search filters, at most {@link BULK_MAX} (400 beyond, nothing done). */
   async function idsMatching(action: BulkAction, query: SearchFilterQuery): Promise<string[]> {
-    const found = await executions.search({ ...searchFilter(query), page: 1, size: BULK_MAX });
+    const { filters } = parseSearchQuery(query as Record<string, unknown>, 'executions', EXECUTION_SORT_FIELDS);
+    const found = await searchErrors(executions.search({ ...searchFilter(query), filters, page: 1, size: BULK_MAX }));
     if (found.total > BULK_MAX) {
       throw new SluiceError(
         'SLU_API_BAD_REQUEST',
@@ -935,12 +936,13 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           tags: ['executions'],
           summary: `${verb === 'kill' ? 'Kill' : 'Restart'} every execution matching the search filters`,
           description:
-            `The filters of \`GET /executions/search\` (no paging). ${answers} Nothing is done when one of the executions matched is ${refusals[verb]} ` +
-            `(filter by \`state\` to leave those out): 400 with \`details.invalids\`; nor when more than ${BULK_MAX} match. An unknown parameter is a 400 naming it.`,
+            `The filters of \`GET /executions/search\` (no paging), the 0.x parameters and Kestra 1.x's \`filters[field][OPERATION]=value\`. ${answers} ` +
+            `Nothing is done when one of the executions matched is ${refusals[verb]} ` +
+            `(filter by \`state\` to leave those out): 400 with \`details.invalids\`; nor when more than ${BULK_MAX} match. An unknown parameter, filter field or operation is a 400 naming it.`,
           querystring: byQuery,
           response: { 200: bulkResponse },
         },
-        preValidation: rejectUnknownQueryParameters(byQuery),
+        preValidation: rejectUnknownSearchParameters(byQuery),
         handler: async (request) => bulk(action, await idsMatching(action, request.query as SearchFilterQuery)),
       });
     }
