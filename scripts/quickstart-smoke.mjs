@@ -207,14 +207,14 @@ try {
       return text.slice(0, 120);
     });
 
-    await check("the README's hello.yml deploys and runs with ?wait=true: SUCCESS and its log lines", async () => {
-      const saved = await http('POST', `${url}/api/v1/flows`, hello, { 'Content-Type': 'application/x-yaml' });
-      if (saved.status !== 200 || saved.json?.id !== 'hello') throw new Error(`POST /api/v1/flows: ${saved.status} ${saved.text.slice(0, 300)}`);
-      const run = await http('POST', `${url}/api/v1/executions/tutorial/hello?wait=true`);
-      if (run.status !== 200) throw new Error(`POST /api/v1/executions/tutorial/hello?wait=true: ${run.status} ${run.text.slice(0, 300)}`);
+    await check("the README's hello.yml deploys and runs with ?wait=true (the tenant paths): SUCCESS and its log lines", async () => {
+      const saved = await http('POST', `${url}/api/v1/main/flows`, hello, { 'Content-Type': 'application/x-yaml' });
+      if (saved.status !== 200 || saved.json?.id !== 'hello') throw new Error(`POST /api/v1/main/flows: ${saved.status} ${saved.text.slice(0, 300)}`);
+      const run = await http('POST', `${url}/api/v1/main/executions/tutorial/hello?wait=true`);
+      if (run.status !== 200) throw new Error(`POST /api/v1/main/executions/tutorial/hello?wait=true: ${run.status} ${run.text.slice(0, 300)}`);
       const id = run.json?.id;
       if (run.json?.state?.current !== 'SUCCESS') throw new Error(`execution ${id} ended ${run.json?.state?.current}: ${run.text.slice(0, 300)}`);
-      const logs = await http('GET', `${url}/api/v1/logs/${id}`);
+      const logs = await http('GET', `${url}/api/v1/main/logs/${id}`);
       const lines = Array.isArray(logs.json) ? logs.json : (logs.json?.results ?? []);
       const messages = lines.map((l) => `${l.taskId}: ${l.message}`);
       if (!messages.includes(`greet: Hello from Sluice, execution ${id}`)) throw new Error(`no greeting with the execution id in the log: ${JSON.stringify(messages)}`);

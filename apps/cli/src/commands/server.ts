@@ -152,8 +152,8 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
       `Sluice is running at ${url}  (API ${url}/api/v1, docs ${url}/docs)\n` +
         `  database: ${embedded ? `embedded Postgres in ${embedded.clusterDir}${embedded.clusterDir === embedded.dataDir ? '' : ` (linked from ${embedded.dataDir})`}` : 'DATABASE_URL'}; queue: ${queue.kind}; storage: ${apiEnv.storageDir}\n` +
         `  worker ${worker.id} serves ${group === ALL_WORKER_GROUPS ? 'every worker group' : `worker group "${group}"`}\n` +
-        `  try: curl -X POST ${url}/api/v1/flows -H 'Content-Type: application/x-yaml' --data-binary @examples/hello.yml\n` +
-        `       curl -X POST '${url}/api/v1/executions/tutorial/hello?wait=true'`,
+        `  try: curl -X POST ${url}/api/v1/main/flows -H 'Content-Type: application/x-yaml' --data-binary @examples/hello.yml\n` +
+        `       curl -X POST '${url}/api/v1/main/executions/tutorial/hello?wait=true'`,
     );
     return {
       url,
