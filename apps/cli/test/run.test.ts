@@ -215,6 +215,15 @@ tasks:
     expect(err.join('\n')).toMatch(/flow-\w+\.yml:6:5: tasks\[0\]\.mesage: unknown property "mesage"; did you mean "message"\?/);
   });
 
+  it('a flow with a Subflow exits 2 and says it needs a server (sluice run has no other flow)', async () => {
+    const { code, err, out } = await run(
+      'id: parent\nnamespace: demo\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - id: call\n        type: io.kestra.core.tasks.flows.Flow\n        namespace: demo\n        flowId: child\n',
+    );
+    expect(code).toBe(2);
+    expect(out).toEqual([]);
+    expect(err).toEqual([expect.stringMatching(/^sluice: .*flow-\w+\.yml: task call \(io\.kestra\.core\.tasks\.flows\.Flow\) starts another flow, which sluice run cannot: deploy the flows and run them with sluice server local$/)]);
+  });
+
   it('bad inputs exit 2 and name the problem', async () => {
     const unknown = await run(hello, ['--input', 'nobody=1']);
     expect(unknown.code).toBe(2);

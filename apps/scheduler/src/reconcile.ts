@@ -14,6 +14,7 @@
  *   `dequeued` event, with a dedupId, so one at most waits per execution (duplicates are harmless: every step
  *   re-checks the execution under its lock). The API does not wait for an unreachable queue: it stores the execution
  *   and leaves the event to this;
+ * - a parent with a subflow result waiting (the wake-up its child's end sent was lost): a `resume` that applies it;
  * - a KILLING execution: its `kill` event, whose handling marks the execution killed in the queue again (a Redis
  *   restart loses the mark), broadcasts the kill to the workers again and cancels what never started; the execution
  *   ends KILLED once its running task runs have reported. A kill requested while Redis was down, or lost with it, is
@@ -136,6 +137,14 @@ export class Reconciler {
       if (type !== 'dequeued' && this.shouldLog(execution.id)) {
         log(`scheduler: execution ${execution.id} ${execution.state} for over ${requeueAfterMs} ms: its ${type} event sent again`);
       }
+      executions += 1;
+    }
+
+    // Parents of children that ended over `requeueAfterMs` ago with the result still waiting: their wake-up was lost.
+    for (const parentId of await db.scheduler.staleSubflowResults(before)) {
+      if (this.stopped) break;
+      await queue.publishExecution({ type: 'resume', executionId: parentId, subflowResults: true }, { dedupId: `reconcile:subflow:${parentId}`, replaceFinished: true });
+      if (this.shouldLog(parentId)) log(`scheduler: execution ${parentId}: a subflow's result waited over ${requeueAfterMs} ms: woken again`);
       executions += 1;
     }
     return { taskRuns, executions };

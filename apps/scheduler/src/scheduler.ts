@@ -10,15 +10,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { SluiceError } from '@sluice/core';
+import { isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
-import { copyRuns, executionToWire, findRun, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
+import { copyRuns, executionToWire, findRun, KILLABLE_STATES, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
 import type { RunMark } from '@sluice/db';
 import {
   admit,
   decide,
   executionStateFor,
+  executorTaskKind,
   isTerminalExecutionState,
   isTerminalTaskRunState,
   needsAnotherDecision,
@@ -40,6 +41,7 @@ import { flowOutputs } from './flow-outputs.js';
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
 import { Reconciler } from './reconcile.js';
+import { chainProblem, childLabels, SUBFLOW_DYNAMIC_PROPERTIES, SUBFLOW_MAX_DEPTH, subflowRunState, subflowSpec } from './subflow.js';
 import { TriggerLoop } from './triggers.js';
 import { evaluate, executionOutputs, isRecord, runVariables, templateVariables } from './variables.js';
 import type { VariableScope } from './variables.js';
@@ -125,6 +127,8 @@ interface Step {
   readonly retry?: { readonly id: string; readonly delayMs: number };
   /** Decide again in this many ms (a Pause's delay or timeout, a WaitFor's interval). */
   readonly wakeMs?: number;
+  /** Child executions the step stored (Subflow tasks), to start once it committed. */
+  readonly children?: readonly { readonly id: string; readonly namespace: string; readonly flowId: string }[];
 }
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
@@ -253,7 +257,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * Decide and apply inside the lock until the engine has nothing more to do right now; returns the jobs to enqueue
    * after commit. The run index and the outputs are built once per step and kept current as runs are written.
    */
-  async function advanceLocked(execution: LockedExecution, tx: ExecutionTx): Promise<Step> {
+  async function advanceLocked(execution: LockedExecution, tx: ExecutionTx, stepOptions: { subflowResults?: boolean } = {}): Promise<Step> {
     const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
     // The runs by id, kept between the execution's steps with its index (see indexFor).
     const { index, seen: runs } = indexFor(execution, flow);
@@ -263,6 +267,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let ended: Promise<StoredExecution | undefined> | undefined;
     let retry: Step['retry'];
     let wakeMs: number | undefined;
+    const children: { id: string; namespace: string; flowId: string }[] = [];
     const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
     // The outputs of the execution's runs, computed when first needed and again after a run's outputs changed.
     let outputs: Record<string, unknown> | undefined;
@@ -280,6 +285,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (run.outputs !== null || (before && before.outputs !== null)) outputs = undefined;
       await tx.saveTaskRun(run);
     };
+    // Children that ended since: their results end the Subflow task runs waiting for them (asked for by the wake-up a
+    // child's end sends, or by the reconciliation: reading them needs the lock, so only then).
+    if (stepOptions.subflowResults && !isTerminalExecutionState(state)) await applySubflowResults(now());
     // A worker-group fallback (FAIL/CANCEL) ends a task run at once, and creating a run changes what the engine sees:
     // decide again until it has nothing to add (each round moves at least one run on; the bound is a safety net).
     for (let round = 0; round < 10_000; round++) {
@@ -292,7 +300,122 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       if (!again || isTerminalExecutionState(state)) break;
     }
-    return { execution, jobs, state, ...(ended ? { ended } : {}), ...(retry ? { retry } : {}), ...(wakeMs !== undefined ? { wakeMs } : {}) };
+    return {
+      execution,
+      jobs,
+      state,
+      ...(ended ? { ended } : {}),
+      ...(retry ? { retry } : {}),
+      ...(wakeMs !== undefined ? { wakeMs } : {}),
+      ...(children.length > 0 ? { children } : {}),
+    };
+
+    /** Apply the results of the children that ended to the Subflow task runs that wait for them. */
+    async function applySubflowResults(date: Date): Promise<void> {
+      const results = await tx.takeSubflowResults();
+      if (results.length === 0) return;
+      const iso = date.toISOString();
+      const waiting = new Map<string, SchedulerTaskRun>();
+      for (const run of runs.values()) {
+        const child = (run.engineState as { childExecutionId?: unknown } | null)?.childExecutionId;
+        if (run.state === 'RUNNING' && typeof child === 'string') waiting.set(child, run);
+      }
+      for (const result of results) {
+        const run = waiting.get(result.childId);
+        // A child no run waits for any more (the run was killed, or restarted with a new child): nothing to apply.
+        if (!run) continue;
+        const spec = flow ? structureOf(flow).byId.get(run.taskId)?.task : undefined;
+        const transmitFailed = spec?.transmitFailed === undefined ? true : spec.transmitFailed !== false && spec.transmitFailed !== 'false';
+        const next = subflowRunState(result.state, transmitFailed);
+        const outputs = { executionId: result.executionId, state: result.state, ...(result.outputs ? { outputs: result.outputs } : {}) };
+        await save(endRun(run, next, iso, date, outputs));
+        await tx.appendLogs([
+          {
+            taskId: run.taskId,
+            taskRunId: run.id,
+            attemptNumber: Math.max(1, run.attempts.length),
+            level: next === 'SUCCESS' ? 'INFO' : next === 'WARNING' ? 'WARN' : 'ERROR',
+            message: `subflow execution ${result.executionId} ended ${result.state}${next !== result.state ? `: task ${run.taskId} is ${next}` : ''}`,
+            timestamp: date,
+          },
+        ]);
+      }
+    }
+
+    /**
+     * Start the child execution of a Subflow task run (attempt `attempt`): render its properties, check the chain of
+     * parents and the child flow, type the inputs, store the child (CREATED, started after commit). With `wait`, the
+     * run is RUNNING until the child's result arrives; without, SUCCESS at once. What cannot start fails the run.
+     */
+    async function startSubflow(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date, delayMs: number): Promise<'again' | undefined> {
+      const iso = date.toISOString();
+      const fail = async (reason: string): Promise<'again'> => {
+        const error = new SluiceError('SLU_TASK_FAILED', { taskId: task.id, reason });
+        const attempts = [...run.attempts.slice(0, attempt - 1), { state: { current: 'CREATED', histories: [{ state: 'CREATED', date: iso }] } }];
+        await save({ ...endRun({ ...run, attempts }, 'FAILED', iso, date, { error: error.toJSON() }), startDate: run.startDate ?? date });
+        await tx.appendLogs([{ taskId: task.id, taskRunId: run.id, attemptNumber: attempt, level: 'ERROR', message: error.message, timestamp: date }]);
+        return 'again';
+      };
+      const rendered: Record<string, Evaluation> = {};
+      for (const key of SUBFLOW_DYNAMIC_PROPERTIES) if (task[key] !== undefined) rendered[key] = await evaluate(task[key], variablesOf(run), date);
+      const spec = subflowSpec(task, rendered);
+      if ('error' in spec) return fail(spec.error);
+      if (spec.wait) {
+        const problem = chainProblem(await tx.subflowChain(SUBFLOW_MAX_DEPTH + 1), spec.namespace, spec.flowId);
+        if (problem) return fail(problem);
+      }
+      const found = spec.revision === undefined ? await tx.latestFlowRevision(spec.namespace, spec.flowId) : { revision: spec.revision, parsed: await tx.flowRevision(spec.namespace, spec.flowId, spec.revision) };
+      if (!found?.parsed) return fail(`flow ${spec.namespace}.${spec.flowId}${spec.revision === undefined ? '' : ` revision ${spec.revision}`} not found`);
+      const child = found.parsed as Flow;
+      if (child.disabled === true) return fail(`flow ${spec.namespace}.${spec.flowId} is disabled`);
+      let inputs: Record<string, unknown>;
+      try {
+        inputs = resolveInputs(child.inputs, spec.inputs);
+      } catch (error) {
+        return fail(`the inputs of ${spec.namespace}.${spec.flowId}: ${isSluiceError(error) || error instanceof Error ? error.message : String(error)}`);
+      }
+      const childId = newExecutionId();
+      const retryAt = delayMs > 0 ? new Date(date.getTime() + delayMs) : undefined;
+      const scheduleDate = retryAt && (!spec.scheduleDate || spec.scheduleDate < retryAt) ? retryAt : (spec.scheduleDate ?? null);
+      await tx.createChildExecution(
+        {
+          id: childId,
+          namespace: spec.namespace,
+          flowId: spec.flowId,
+          flowRevision: found.revision,
+          inputs,
+          labels: childLabels(labels, spec.labels, spec.inheritLabels, childId),
+          trigger: { id: task.id, type: task.type, variables: { executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId, flowRevision: execution.flowRevision } },
+          parentId: spec.wait ? execution.id : null,
+          scheduleDate,
+        },
+        date,
+      );
+      children.push({ id: childId, namespace: spec.namespace, flowId: spec.flowId });
+      await tx.appendLogs([
+        {
+          taskId: task.id,
+          taskRunId: run.id,
+          attemptNumber: attempt,
+          level: 'INFO',
+          message: `created execution ${childId} of ${spec.namespace}.${spec.flowId} (revision ${found.revision})${spec.wait ? ', waiting for its end' : ''}`,
+          timestamp: date,
+        },
+      ]);
+      const started: SchedulerTaskRun = {
+        ...moved(run, 'RUNNING', iso, date),
+        startDate: run.startDate ?? date,
+        attempts: [...run.attempts.slice(0, attempt - 1), { state: { current: 'RUNNING', histories: [{ state: 'CREATED', date: iso }, { state: 'RUNNING', date: iso }] } }],
+        engineState: { ...((run.engineState ?? {}) as Record<string, unknown>), childExecutionId: childId },
+      };
+      if (spec.wait) {
+        await save(started);
+        return undefined;
+      }
+      // Not waited for: done once the child exists (its state is the one it was created in).
+      await save(endRun(started, 'SUCCESS', iso, date, { executionId: childId, state: 'CREATED' }));
+      return 'again';
+    }
 
     /** A run moves to `next`: history, the last attempt, the end date when it ended. */
     function moved(run: SchedulerTaskRun, next: string, iso: string, date: Date): SchedulerTaskRun {
@@ -441,6 +564,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
 
     /** Save a run waiting for a worker and queue its job, or end it at once when its group has no worker and must not wait. */
     async function dispatchRun(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date, delayMs: number): Promise<'again' | undefined> {
+      // A Subflow is started here, not by a worker (a retry's delay is the new child's start date).
+      if (executorTaskKind(task.type) === 'Subflow') return startSubflow(run, task, attempt, date, delayMs);
       const iso = date.toISOString();
       const group = workerGroupOf(task);
       // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL); the query uses the locked
@@ -459,8 +584,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   /** Advance one execution: decide under its lock, then enqueue and notify. */
-  async function advance(executionId: string): Promise<void> {
-    await afterCommit(await locked(executionId, (execution, tx) => advanceLocked(execution, tx)));
+  async function advance(executionId: string, subflowResults = false): Promise<void> {
+    await afterCommit(await locked(executionId, (execution, tx) => advanceLocked(execution, tx, { subflowResults })));
   }
 
   /** After a locked step committed: enqueue its jobs, publish the update, and on an end let a QUEUED execution start. */
@@ -486,7 +611,21 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const { id: retryId, delayMs } = step.retry;
       await queue.publishExecution({ type: 'created', executionId: retryId, namespace: execution.namespace, flowId: execution.flowId }, delayMs > 0 ? { delayMs } : undefined);
     }
+    // Children a Subflow task stored (a lost message is found by the reconciliation of CREATED executions).
+    if (step.children) {
+      await Promise.all(step.children.map((child) => queue.publishExecution({ type: 'created', executionId: child.id, namespace: child.namespace, flowId: child.flowId })));
+    }
+    // A child its parent waits for ended: its result is stored, wake the parent to apply it.
+    if (ended && execution.parentId && state !== 'RETRIED') await queue.publishExecution({ type: 'resume', executionId: execution.parentId, subflowResults: true });
     if (ended) await dequeueNext(execution);
+  }
+
+  /** A parent is being killed: so are the children it waits for (their ends then end its Subflow task runs). */
+  async function killChildren(parentId: string): Promise<void> {
+    for (const childId of await db.scheduler.waitingChildren(parentId)) {
+      const result = await db.executions.transition(childId, KILLABLE_STATES, 'KILLING');
+      if (result.status === 'changed') await queue.publishExecution({ type: 'kill', executionId: childId });
+    }
   }
 
   /** When an execution of a flow with a concurrency limit ends, let the oldest QUEUED one start. */
@@ -554,11 +693,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         return;
       case 'kill':
         await queue.killExecution(message.executionId);
+        await killChildren(message.executionId);
         await advance(message.executionId);
         return;
       case 'restarted':
       case 'resume':
-        await advance(message.executionId);
+        await advance(message.executionId, message.subflowResults === true);
         return;
     }
   }

@@ -43,5 +43,5 @@ export { startEmbeddedPostgres, hydrateBinaries, binariesPackageName, type Embed
 export { SchedulerStore } from './scheduler-store.js';
 export { copyRuns, findRun, runsMark, runsWrittenSince, upsertRun } from './run-list.js';
 export type { RunMark } from './run-list.js';
-export type { AttemptEntry, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, TriggerSlot } from './scheduler-store.js';
+export type { AttemptEntry, ChainLink, ChildExecution, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, SubflowResult, TriggerSlot } from './scheduler-store.js';
 export { executionFromWire, executionSnapshot, executionToWire, NEW_EXECUTION_VERSION } from './rows.js';

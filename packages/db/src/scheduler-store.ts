@@ -41,6 +41,8 @@ export interface LockedExecution {
   readonly scheduleDate: Date | null;
   /** The first execution of the chain this one retries (retry behavior CREATE_NEW_EXECUTION), if it is a retry. */
   readonly restartedFrom: string | null;
+  /** The execution that waits for this one to end (it started it with a Subflow task, `wait: true`), if any. */
+  readonly parentId?: string | null;
   /** Which attempt of its flow run this is: 1 unless a retry with behavior CREATE_NEW_EXECUTION started it. */
   readonly attemptNumber: number;
   /** When the chain's first execution started; null on a first attempt (then it is `startDate`). */
@@ -54,6 +56,38 @@ export interface RetryExecution {
   readonly id: string;
   readonly attemptNumber: number;
   readonly scheduleDate: Date;
+}
+
+/** A child execution a Subflow task starts: CREATED, to be started once the step committed. */
+export interface ChildExecution {
+  readonly id: string;
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly flowRevision: number;
+  readonly inputs: Record<string, unknown>;
+  readonly labels: readonly { key: string; value: string }[];
+  /** Kestra's link from child to parent: `{id: <task id>, type: <task type>, variables: {executionId, namespace, flowId, flowRevision}}`. */
+  readonly trigger: ExecutionTrigger;
+  /** Set when the parent waits for its end (a result is then written for it when it ends). */
+  readonly parentId: string | null;
+  readonly scheduleDate: Date | null;
+}
+
+/** The end of a child execution its parent waits for (see {@link ExecutionTx.takeSubflowResults}). */
+export interface SubflowResult {
+  /** The execution the parent created. */
+  readonly childId: string;
+  /** The execution that ended: the child, or the one that retried it as a new execution. */
+  readonly executionId: string;
+  readonly state: string;
+  readonly outputs: Record<string, unknown> | null;
+}
+
+/** One execution of a subflow chain, from the locked execution up to its first ancestor. */
+export interface ChainLink {
+  readonly id: string;
+  readonly namespace: string;
+  readonly flowId: string;
 }
 
 /** The writes allowed while an execution is locked. */
@@ -93,6 +127,20 @@ export interface ExecutionTx {
    * `originalCreatedDate` that one's start. Written with the step (at COMMIT).
    */
   createRetryExecution(retry: RetryExecution, now: Date): Promise<void>;
+  /**
+   * Store a child execution (a Subflow task), CREATED, written with the step (at COMMIT); the caller publishes its
+   * `created` message after the commit.
+   */
+  createChildExecution(child: ChildExecution, now: Date): Promise<void>;
+  /** Take (read and delete, with the step) the results of this execution's children that ended. Needs the lock. */
+  takeSubflowResults(): Promise<SubflowResult[]>;
+  /**
+   * The locked execution and its ancestors through parents that wait for them (`parentId`), nearest first, at most
+   * `limit` of them. Needs the lock.
+   */
+  subflowChain(limit: number): Promise<ChainLink[]>;
+  /** The latest revision of a flow that is not deleted: its number and parsed flow. Needs the lock. */
+  latestFlowRevision(namespace: string, flowId: string): Promise<{ revision: number; parsed: unknown } | undefined>;
   /** Take the flow's admission lock (after the execution's row lock: always in that order) until commit. */
   lockFlow(): Promise<void>;
   /** Executions of this flow holding a concurrency slot (RUNNING, RETRYING, KILLING, RESTARTED), this one excluded. */
@@ -125,6 +173,7 @@ function toLocked(found: StoredExecution): LockedExecution {
     trigger: found.trigger,
     scheduleDate: found.scheduleDate,
     restartedFrom: found.restartedFrom,
+    parentId: found.parentId,
     attemptNumber: found.attemptNumber,
     originalCreatedDate: found.originalCreatedDate,
     startDate: found.startDate,
@@ -175,6 +224,16 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
         `UPDATE executions SET state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
                 end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)} WHERE id = ${id}`,
       );
+      // A child its parent waits for: its end is the parent's result, in the same transaction (after the outputs, set
+      // before the end). RETRIED is not an end for the parent: the execution that retries it carries the same parent.
+      if (endDate && state !== 'RETRIED' && execution.parentId) {
+        pending.push(
+          `INSERT INTO subflow_results (child_id, execution_id, parent_id, state, outputs)
+           SELECT COALESCE(restarted_from, id), id, parent_id, state, outputs FROM executions WHERE id = ${id} AND parent_id IS NOT NULL
+           ON CONFLICT (child_id) DO UPDATE SET execution_id = EXCLUDED.execution_id, parent_id = EXCLUDED.parent_id, state = EXCLUDED.state,
+             outputs = EXCLUDED.outputs, created_at = clock_timestamp()`,
+        );
+      }
     },
     async setLabels(labels) {
       shadow.labels = labels.map((label) => ({ key: label.key, value: label.value }));
@@ -245,6 +304,45 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
                 COALESCE(original_created_date, start_date), ${dateLiteral(now)}, ${dateLiteral(now)}, ${NEW_EXECUTION_VERSION}
            FROM executions WHERE id = ${id}`,
       );
+    },
+    async createChildExecution(child, now) {
+      const history = [{ state: 'CREATED', date: now.toISOString() }];
+      pending.push(
+        `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date,
+                                 start_date, updated_at, version)
+         VALUES (${literal(child.id)}, ${literal(child.namespace)}, ${literal(child.flowId)}, ${literal(child.flowRevision)}, 'CREATED',
+                 ${jsonLiteral(history)}, ${jsonLiteral(child.inputs)}, ${jsonLiteral(child.labels)}, ${literal(child.parentId)},
+                 ${jsonLiteral(child.trigger)}, ${dateLiteral(child.scheduleDate)}, ${dateLiteral(now)}, ${dateLiteral(now)}, ${NEW_EXECUTION_VERSION})`,
+      );
+    },
+    async takeSubflowResults() {
+      await flush();
+      const { rows } = await client.query<{ child_id: string; execution_id: string; state: string; outputs: Record<string, unknown> | null }>(
+        'DELETE FROM subflow_results WHERE parent_id = $1 RETURNING child_id, execution_id, state, outputs',
+        [execution.id],
+      );
+      return rows.map((row) => ({ childId: row.child_id, executionId: row.execution_id, state: row.state, outputs: row.outputs }));
+    },
+    async subflowChain(limit) {
+      await flush();
+      const { rows } = await client.query<{ id: string; namespace: string; flow_id: string }>(
+        `WITH RECURSIVE chain AS (
+           SELECT id, namespace, flow_id, parent_id, 1 AS depth FROM executions WHERE id = $1
+           UNION ALL
+           SELECT e.id, e.namespace, e.flow_id, e.parent_id, c.depth + 1 FROM executions e JOIN chain c ON e.id = c.parent_id WHERE c.depth < $2
+         )
+         SELECT id, namespace, flow_id FROM chain ORDER BY depth`,
+        [execution.id, limit],
+      );
+      return rows.map((row) => ({ id: row.id, namespace: row.namespace, flowId: row.flow_id }));
+    },
+    async latestFlowRevision(namespace, flowId) {
+      await read();
+      const { rows } = await client.query<{ revision: number; parsed: unknown }>(
+        'SELECT revision, parsed FROM flows WHERE namespace = $1 AND flow_id = $2 AND latest AND NOT deleted LIMIT 1',
+        [namespace, flowId],
+      );
+      return rows[0];
     },
     async lockFlow() {
       await flush();
@@ -505,6 +603,25 @@ export class SchedulerStore {
     return row?.id;
   }
 
+  /** Children of `parentId` that it waits for and that have not ended (a kill of the parent kills them). */
+  async waitingChildren(parentId: string): Promise<string[]> {
+    const rows = await this.prisma.execution.findMany({ where: { parentId, state: { notIn: [...TERMINAL_STATES] } }, select: { id: true } });
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Subflow results older than `before` (their parent's wake-up was lost): the parents to wake. Results of parents that
+   * ended meanwhile (a parent killed before its child's end arrived) are deleted instead: nothing will take them.
+   */
+  async staleSubflowResults(before: Date): Promise<string[]> {
+    await this.pool.query(
+      `DELETE FROM subflow_results r USING executions p WHERE p.id = r.parent_id AND r.created_at < $1 AND p.state = ANY($2::text[])`,
+      [before, [...TERMINAL_STATES]],
+    );
+    const { rows } = await this.pool.query<{ parent_id: string }>('SELECT DISTINCT parent_id FROM subflow_results WHERE created_at < $1 LIMIT 1000', [before]);
+    return rows.map((row) => row.parent_id);
+  }
+
   /** Ids of executions that have not ended (to resume after a scheduler restart). */
   async unfinishedExecutionIds(): Promise<{ id: string; state: string }[]> {
     return this.prisma.execution.findMany({
@@ -633,15 +750,24 @@ export class SchedulerStore {
 
   /**
    * Make the stored trigger rows match `wanted` (every Schedule trigger of every live flow): new ones get their
-   * first fire date and `now` as their creation date, removed ones are deleted, existing ones keep their dates.
+   * first fire date and `now` as their creation date, removed ones are deleted, existing ones keep their dates, except
+   * one without a next fire date that has a `resumeFireDate` (a row the API made or re-enabled: trigger-repository.ts).
    */
-  async syncTriggers(wanted: readonly { namespace: string; flowId: string; triggerId: string; firstFireDate: Date | null }[], now: Date = new Date()): Promise<void> {
-    const existing = await this.prisma.trigger.findMany({ select: { namespace: true, flowId: true, triggerId: true } });
+  async syncTriggers(
+    wanted: readonly { namespace: string; flowId: string; triggerId: string; firstFireDate: Date | null; resumeFireDate?: Date | null }[],
+    now: Date = new Date(),
+  ): Promise<void> {
+    const existing = await this.prisma.trigger.findMany({ select: { namespace: true, flowId: true, triggerId: true, nextFireDate: true } });
     const key = (t: { namespace: string; flowId: string; triggerId: string }) => `${t.namespace}\u0000${t.flowId}\u0000${t.triggerId}`;
     const wantedKeys = new Set(wanted.map(key));
     const existingKeys = new Set(existing.map(key));
     for (const t of existing) {
       if (!wantedKeys.has(key(t))) await this.prisma.trigger.deleteMany({ where: { namespace: t.namespace, flowId: t.flowId, triggerId: t.triggerId } });
+    }
+    const unscheduled = new Set(existing.filter((t) => t.nextFireDate === null).map(key));
+    for (const t of wanted) {
+      if (!t.resumeFireDate || !unscheduled.has(key(t))) continue;
+      await this.prisma.trigger.updateMany({ where: { namespace: t.namespace, flowId: t.flowId, triggerId: t.triggerId, nextFireDate: null }, data: { nextFireDate: t.resumeFireDate } });
     }
     const missing = wanted.filter((t) => !existingKeys.has(key(t)));
     if (missing.length > 0) {
@@ -652,10 +778,10 @@ export class SchedulerStore {
     }
   }
 
-  /** Triggers due at `now`. */
+  /** Triggers due at `now`; those disabled over the API are not. */
   async dueTriggers(now: Date): Promise<TriggerSlot[]> {
     return this.prisma.trigger.findMany({
-      where: { nextFireDate: { lte: now } },
+      where: { nextFireDate: { lte: now }, disabled: false },
       select: { namespace: true, flowId: true, triggerId: true, nextFireDate: true, createdAt: true },
       orderBy: { nextFireDate: 'asc' },
     });

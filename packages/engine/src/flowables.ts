@@ -22,8 +22,11 @@ export type FlowableKind =
   | 'WaitFor'
   | 'WorkingDirectory';
 
-/** Tasks the scheduler applies itself (no worker, no flowable children). */
-export type ExecutorTaskKind = 'Labels';
+/**
+ * Tasks the scheduler applies itself (no worker, no flowable children): Labels changes the execution; Subflow starts a
+ * child execution and, when it waits, ends once the child has (its result is applied by the scheduler).
+ */
+export type ExecutorTaskKind = 'Labels' | 'Subflow';
 
 const FLOW = 'io.kestra.plugin.core.flow.';
 const LEGACY = 'io.kestra.core.tasks.flows.';
@@ -46,6 +49,7 @@ const FLOWABLE_NAMES: readonly (readonly [FlowableKind, readonly string[]])[] = 
 
 const EXECUTOR_NAMES: readonly (readonly [ExecutorTaskKind, readonly string[]])[] = [
   ['Labels', ['io.kestra.plugin.core.execution.Labels', 'io.kestra.core.tasks.executions.Labels']],
+  ['Subflow', [`${FLOW}Subflow`, `${LEGACY}Subflow`, `${LEGACY}Flow`]],
 ];
 
 /** Every name (lower case) of each flowable kind: for docs and the task registry. */

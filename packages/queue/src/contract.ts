@@ -149,6 +149,8 @@ export interface ExecutionMessage {
   readonly executionId: string;
   readonly namespace?: string;
   readonly flowId?: string;
+  /** `resume` only: a child it waits for (Subflow) ended, its result is stored: apply it. */
+  readonly subflowResults?: boolean;
   /**
    * `created` only: the execution as the API stored it, so the scheduler's first step need not read it back. The
    * scheduler trusts it only while the stored version is still `version` (see `SchedulerStore.withExecution`).

@@ -19,9 +19,10 @@ import type { ExecutionTarget } from './execution-tasks.js';
 import { localFilesTask } from './local-files.js';
 import { logTask } from './log.js';
 import { scheduleTrigger } from './schedule.js';
+import { subflowTask } from './subflow.js';
 import { workingDirectoryTask } from './working-directory.js';
 
-export { localFilesTask, logTask, scheduleTrigger, workingDirectoryTask };
+export { localFilesTask, logTask, scheduleTrigger, subflowTask, workingDirectoryTask };
 export { executionTarget, executionTasks, fetchTask, resumeTask };
 export type { ExecutionTarget };
 export { coreTasks, echoTask, failTask, labelsTask, outputValuesTask, returnTask, sleepTask };
@@ -48,6 +49,6 @@ export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
  * those that need the execution store (log.Fetch, execution.Resume) and the Schedule trigger.
  */
 export const corePlugins: PluginSet = {
-  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks],
+  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks, subflowTask],
   triggers: [scheduleTrigger],
 };

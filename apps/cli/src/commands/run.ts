@@ -87,6 +87,14 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     return 2;
   }
   const flow: Flow = documents[0].flow;
+  // A Subflow starts another flow, which `sluice run` (one flow, no database) does not have.
+  const subflow = [...structureOf(flow).byId.values()].find((node) => node.executor === 'Subflow');
+  if (subflow) {
+    io.stderr(
+      `sluice: ${options.file}: task ${subflow.task.id} (${subflow.task.type}) starts another flow, which sluice run cannot: deploy the flows and run them with sluice server local`,
+    );
+    return 2;
+  }
 
   const dataDir = resolve(options.dataDir ?? env.SLUICE_DATA_DIR ?? '.sluice');
   const storage = new LocalFileStorage({ root: resolve(env.SLUICE_STORAGE_DIR ?? `${dataDir}/storage`) });
