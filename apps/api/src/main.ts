@@ -45,6 +45,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     executions: db.executions,
     logs: db.logs,
     metrics: db.metrics,
+    kv: db.kv,
     triggers: db.triggers,
     storage,
     queue: executionQueue,

@@ -31,6 +31,9 @@ import { metricRoutes, type MetricStore } from './routes/metrics.js';
 import { createDbExecutionsAccess } from './executions-access.js';
 import { internalExecutionRoutes } from './routes/internal-executions.js';
 import { internalStorageRoutes } from './routes/internal-storage.js';
+import { createDbKvAccess } from './kv-access.js';
+import { internalKvRoutes } from './routes/internal-kv.js';
+import { kvRoutes, type KvStore } from './routes/kv.js';
 import { internalWorkerRoutes } from './routes/internal-workers.js';
 import type { WorkerRegistryStore } from './routes/internal-workers.js';
 import { YAML_CONTENT_TYPES } from './routes/http.js';
@@ -69,6 +72,11 @@ export interface ServerDeps {
   /** Largest FILE input (each file part of a multipart body) in bytes. Default 1 GiB; the body limit does not apply to uploads. */
   readonly uploadLimit?: number;
   /** Live execution updates for `?wait=true` (without it, waiting polls the database). */
+  /**
+   * The KV store (`db.kv`): the `/namespaces/{ns}/kv` endpoints exist only when it is given, and the workers'
+   * `/internal/kv/...` routes when the worker token is set too.
+   */
+  readonly kv?: KvStore;
   readonly waiter?: ExecutionWaiter;
   /** How often `?wait=true` re-reads the execution (ms). Default 1000. */
   readonly waitPollMs?: number;
@@ -199,6 +207,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     async (api) => {
       tenantScope(api, tenant);
       await publicRoutes(api);
+    if (deps.kv) await api.register(kvRoutes, { kv: deps.kv });
     },
     { prefix: '/api/v1/:tenant' },
   );
@@ -221,3 +230,4 @@ function decodedPath(url: string): string {
     return path;
   }
 }
+  if (deps.kv && auth.internalEnabled) void app.register(internalKvRoutes, { prefix: '/api/v1', access: createDbKvAccess(deps.kv) });

@@ -14,7 +14,7 @@ export const DEFAULT_TENANT = 'main';
  * First segments of the paths without a tenant (`/api/v1/flows/...`): a tenant named like one of them would make
  * `/api/v1/{tenant}/...` ambiguous with them.
  */
-const RESERVED = new Set(['flows', 'executions', 'logs', 'metrics', 'plugins', 'internal', 'health']);
+const RESERVED = new Set(['flows', 'executions', 'logs', 'metrics', 'plugins', 'internal', 'health', 'namespaces']);
 
 /** Kestra's tenant ids: lower-case letters, digits, `_` and `-`, not starting with `_` or `-`. */
 const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]*$/;

@@ -39,7 +39,7 @@ async function routeProblem(fixture: ApiFixture, method: string, path: string): 
     return undefined;
   }
   const body = (await response.json()) as { code?: string };
-  if (status === 404 && typeof body.code === 'string' && /^SLU_API_\w+_NOT_FOUND$/.test(body.code) && !['SLU_API_ROUTE_NOT_FOUND', 'SLU_API_TENANT_NOT_FOUND'].includes(body.code)) {
+  if (status === 404 && typeof body.code === 'string' && /^SLU_(API_\w+|KV)_NOT_FOUND$/.test(body.code) && !['SLU_API_ROUTE_NOT_FOUND', 'SLU_API_TENANT_NOT_FOUND'].includes(body.code)) {
     return undefined;
   }
   return `${method.toUpperCase()} ${path}: ${status} ${body.code}`;

@@ -4,6 +4,8 @@ export type { Worker, WorkerJobEvent, WorkerOptions } from './worker.js';
 export { createHttpWorkerRegistry, WorkerRegistryError } from './registry-client.js';
 export { createHttpExecutionsAccess } from './executions-client.js';
 export type { HttpExecutionsAccessOptions } from './executions-client.js';
+export { createHttpKvAccess } from './kv-client.js';
+export type { HttpKvAccessOptions } from './kv-client.js';
 export type { HttpWorkerRegistryOptions, WorkerHeartbeat, WorkerRegistryClient } from './registry-client.js';
 export {
   DEFAULT_DOCKER_SOCKET,

@@ -6,7 +6,7 @@
  * back to the queue) and exits.
  *
  * Tasks that act on executions (`log.Fetch`, `execution.Resume`) reach them through the API's internal routes
- * (executions-client.ts), with the same worker token.
+ * (executions-client.ts), with the same worker token; so do `kv()` and the KV tasks (kv-client.ts).
  *
  * When a worker dies, its task processes and containers die with it (issue #15):
  * - PROCESS: the runner's spawner kills every command's process group when this process goes, however it goes
@@ -27,6 +27,7 @@ import { HttpStorage } from '@sluice/storage';
 import { dockerSweepIntervalMs, loadWorkerConfig, PROCESS_RUNNER_TYPE, processRunnerOptions, WorkerConfigError } from './config.js';
 import type { WorkerConfig } from './config.js';
 import { createHttpExecutionsAccess } from './executions-client.js';
+import { createHttpKvAccess } from './kv-client.js';
 import { createHttpWorkerRegistry } from './registry-client.js';
 import { createWorker, defaultWorkerId } from './worker.js';
 import type { Worker, WorkerOptions } from './worker.js';
@@ -177,6 +178,7 @@ export async function startWorkerProcess(
       workRoot: config.workRoot,
       registry,
       executions: createHttpExecutionsAccess({ apiUrl: config.apiUrl, token: config.workerToken }),
+      kv: createHttpKvAccess({ apiUrl: config.apiUrl, token: config.workerToken }),
       ...(options.worker?.onError ? {} : { onError: (error: unknown, context: string) => log(`${context}: ${describe(error)}`) }),
     });
     await worker.start();

@@ -37,7 +37,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { SluiceError } from '@sluice/core';
-import type { ExecutionsAccess, PluginRegistries, TaskDefinition } from '@sluice/plugin-api';
+import type { ExecutionsAccess, KvAccess, PluginRegistries, TaskDefinition } from '@sluice/plugin-api';
 import type {
   Consumer,
   LogBatch,
@@ -91,6 +91,11 @@ export interface WorkerOptions {
    * routes for a remote worker, the database itself in `sluice server local`. Absent: those tasks fail, saying so.
    */
   readonly executions?: ExecutionsAccess;
+  /**
+   * The KV store, for `kv()` and the `kv.*`/`state.*` tasks: the API's internal routes for a remote worker, the
+   * database itself in `sluice server local`. Absent: those fail with `SLU_KV_UNAVAILABLE`.
+   */
+  readonly kv?: KvAccess;
   /** Default 3000. */
   readonly heartbeatIntervalMs?: number;
   /** Longest a log line waits before it is sent. Default 100. */
@@ -590,6 +595,7 @@ export function createWorker(options: WorkerOptions): Worker {
         tasks: options.registries.tasks,
         secrets: options.secrets,
         ...(options.executions ? { executions: options.executions } : {}),
+        ...(options.kv ? { kv: options.kv } : {}),
         ...(options.workRoot !== undefined ? { workRoot: options.workRoot } : {}),
         ...(options.abortGracePeriodMs !== undefined ? { abortGracePeriodMs: options.abortGracePeriodMs } : {}),
         signal: entry.controller.signal,

@@ -11,7 +11,7 @@ describe('error table', () => {
 
   it('every code follows SLU_<AREA>_<WHAT> and has a 4xx/5xx status', () => {
     for (const [code, spec] of Object.entries(errorTable)) {
-      expect(code).toMatch(/^SLU_(FLOW|EXPR|PLUGIN|CLI|STORAGE|RUNNER|TASK|API|DB|QUEUE|INPUT)_[A-Z_]+$/);
+      expect(code).toMatch(/^SLU_(FLOW|EXPR|PLUGIN|CLI|STORAGE|RUNNER|TASK|API|DB|QUEUE|INPUT|KV)_[A-Z_]+$/);
       expect(spec.status).toBeGreaterThanOrEqual(400);
       expect(spec.status).toBeLessThan(600);
       expect(spec.description.length).toBeGreaterThan(10);

@@ -396,6 +396,49 @@ export const errorTable = {
     message: '{reason}',
     description: 'The command line is wrong (unknown command, missing argument, bad option). Run `sluice --help`.',
   },
+  // KV store
+  SLU_KV_INVALID_KEY: {
+    status: 400,
+    message: 'invalid KV key {key}: {reason}',
+    description: 'A KV key does not follow Kestra\'s format `[a-zA-Z0-9][a-zA-Z0-9._-]*` (at most 255 characters).',
+  },
+  SLU_KV_INVALID_VALUE: {
+    status: 422,
+    message: 'invalid KV value: {reason}',
+    description:
+      'A KV value cannot be read or stored: a `PUT` body that is not a value (quote texts: `"hello world"`), null, or a `kv.Set` value that does not convert to its `kvType`. HTTP 422, as Kestra.',
+  },
+  SLU_KV_INVALID_TTL: {
+    status: 400,
+    message: 'invalid KV ttl "{ttl}": {reason}',
+    description: 'The `ttl` header of a KV `PUT` (or the `ttl` of a `kv.Set` task) is not a positive ISO-8601 duration (`PT5M`, `P1D`).',
+  },
+  SLU_KV_VALUE_TOO_LARGE: {
+    status: 413,
+    message: 'the value of KV key {key} is {size} bytes: a KV value is at most {max} bytes (1 MiB)',
+    description: 'A KV value is larger than 1 MiB (counted as the UTF-8 bytes of its JSON form). Store large data as a file and keep its URI in the KV store.',
+  },
+  SLU_KV_NOT_FOUND: {
+    status: 404,
+    message: 'no KV key {key} in namespace {namespace}',
+    description: 'The namespace has no such key (`kv()` with `errorOnMissing=true`, `kv.Get`/`kv.Delete` with `errorOnMissing: true`, `GET .../kv/{key}`).',
+  },
+  SLU_KV_EXPIRED: {
+    status: 410,
+    message: 'the value of KV key {key} in namespace {namespace} has expired',
+    description: 'The key had a TTL that has passed. Reading it deletes it; `kv()` fails on it whatever `errorOnMissing` says, as Kestra.',
+  },
+  SLU_KV_KEY_EXISTS: {
+    status: 409,
+    message: 'KV key {key} already exists in namespace {namespace} and overwrite is false',
+    description: 'A `kv.Set` task with `overwrite: false` found the key already set (and not expired).',
+  },
+  SLU_KV_UNAVAILABLE: {
+    status: 500,
+    message: '{what} needs the KV store, which this runtime does not give to tasks: it runs on the workers of a Sluice server or in "sluice run"',
+    description: 'A `kv()` call or a `kv.*`/`state.*` task ran where no KV store is available (an embedding of the task runtime without one).',
+  },
+
   SLU_CLI_FILE_NOT_FOUND: {
     status: 404,
     message: 'no such file or directory: {path}',

@@ -1,4 +1,5 @@
 export * from './errors.js';
+export * from './kv.js';
 export * from './expression/index.js';
 export * from './schedule/index.js';
 export { closestNames, didYouMean, editDistance, formatSuggestion } from './suggest.js';

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { PrismaClient } from './generated/prisma/client.js';
 import { ExecutionRepository } from './execution-repository.js';
 import { FlowRepository } from './flow-repository.js';
+import { KvRepository } from './kv-repository.js';
 import { LogRepository } from './log-repository.js';
 import { MetricRepository } from './metric-repository.js';
 import { SchedulerStore } from './scheduler-store.js';
@@ -35,6 +36,8 @@ export interface Db {
   readonly scheduler: SchedulerStore;
   /** Trigger search (the API's `GET /triggers/search`); the scheduler writes triggers through `scheduler`. */
   readonly triggers: TriggerRepository;
+  /** The KV store (Kestra's KV): the API's `/namespaces/{ns}/kv` routes and the tasks' `kv()` read and write it. */
+  readonly kv: KvRepository;
   /** Close the connection pool. */
   close(): Promise<void>;
 }
@@ -69,6 +72,7 @@ export function createDb(options: DbOptions): Db {
     metrics: new MetricRepository(prisma, pool),
     scheduler: new SchedulerStore(prisma, pool),
     triggers: new TriggerRepository(prisma),
+    kv: new KvRepository(prisma),
     async close() {
       await prisma.$disconnect();
       if (!pool.ended) await pool.end();

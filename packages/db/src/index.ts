@@ -35,10 +35,12 @@ export type {
   ReportedMetric,
   StoredMetricEntry,
 } from './metric-repository.js';
+export { KvRepository } from './kv-repository.js';
+export type { KvEntryMetadata, KvReadResult, KvSetOptions, StoredKvEntry } from './kv-repository.js';
 export { migrate, migrationChecksum, MigrationError, MIGRATION_LOCK_KEY } from './migrate.js';
 export type { MigrateOptions, MigrateResult } from './migrate.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
-export type { Execution, Flow, LogEntry, Metric, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
+export type { Execution, Flow, KvEntry, LogEntry, Metric, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
 export { startEmbeddedPostgres, hydrateBinaries, binariesPackageName, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 export { SchedulerStore } from './scheduler-store.js';
 export { copyRuns, findRun, runsMark, runsWrittenSince, upsertRun } from './run-list.js';

@@ -139,6 +139,23 @@ await describeWithPostgres('models', (postgres) => {
     expect(bare).toMatchObject({ taskId: null, taskRunId: null, attemptNumber: null, tags: {} });
   });
 
+  it('KvEntry', async () => {
+    const entry = {
+      namespace: 'company.team',
+      key: 'Config.v1',
+      type: 'JSON',
+      value: { a: [1, 'x'], b: null },
+      createdAt: t('2026-01-02T03:04:05.006Z'),
+      updatedAt: t('2026-01-02T03:04:06.007Z'),
+      expirationDate: t('2026-01-03T03:04:05.006Z'),
+    };
+    await db.prisma.kvEntry.create({ data: entry });
+    const bare = await db.prisma.kvEntry.create({ data: { namespace: 'company.team', key: 'n', type: 'NUMBER', value: 1 } });
+    expect(await db.prisma.kvEntry.findUnique({ where: { namespace_key: { namespace: 'company.team', key: 'Config.v1' } } })).toEqual(entry);
+    expect(bare).toMatchObject({ expirationDate: null, value: 1 });
+    await expect(db.prisma.kvEntry.create({ data: { namespace: 'company.team', key: 'bad', type: 'TEXT', value: 'x' } })).rejects.toThrow();
+  });
+
   it('Trigger', async () => {
     const trigger = {
       namespace: 'company.team',

@@ -10,7 +10,7 @@
  * a task only sees its `AbortSignal`), persistence (tasks return outputs, the worker stores them) and secrets
  * (rendering and masking happen in the context, before and after the task sees values).
  */
-import type { LogLevel, RunnerSchema, TaskSchema, TaskSpec, TriggerSchema } from '@sluice/core';
+import type { KvType, KvValue, LogLevel, RunnerSchema, TaskSchema, TaskSpec, TriggerSchema } from '@sluice/core';
 import type { Registry } from './registry.js';
 
 /** Log lines a task emits; the worker batches them and masks secrets. */
@@ -80,6 +80,48 @@ export interface TaskContext {
    * task that needs it then fails saying where it can run.
    */
   readonly executions?: ExecutionsAccess;
+  /**
+   * The KV store (the `kv.*` and `state.*` tasks; `render` gives templates `kv()` over the same store). Given by the
+   * worker of a Sluice server (over the API's internal routes, or straight over the database in `sluice server
+   * local`) and by `sluice run` (a file store under its data folder); absent elsewhere.
+   */
+  readonly kv?: KvAccess;
+  /**
+   * Render like `render`, except that a text that is exactly one `{{ expression }}` gives the expression's value with
+   * its type (a number, a map...) instead of its text: Kestra's `renderTyped`, for properties that keep types
+   * (`kv.Set`'s `value`). Absent in older runtimes: use `render` then.
+   */
+  renderTyped?(value: unknown): Promise<unknown>;
+}
+
+/** A key of the KV store without its value; dates are ISO-8601. */
+export interface KvEntryInfo {
+  readonly key: string;
+  readonly creationDate: string;
+  readonly updateDate: string;
+  /** Absent: the key never expires. */
+  readonly expirationDate?: string;
+}
+
+/** What reading a key finds: its typed value, nothing, or a value whose TTL has passed (the read deleted it). */
+export type KvLookup = { readonly status: 'found'; readonly type: KvType; readonly value: unknown } | { readonly status: 'missing' } | { readonly status: 'expired' };
+
+/**
+ * The KV store as a task sees it (see `TaskContext.kv`), by namespace and key. Errors are `SluiceError`s:
+ * `SLU_KV_INVALID_KEY`, `SLU_FLOW_INVALID_NAMESPACE`, `SLU_KV_VALUE_TOO_LARGE` (a value over 1 MiB),
+ * `SLU_KV_INVALID_VALUE`; anything else is a failure to reach the store.
+ */
+export interface KvAccess {
+  get(namespace: string, key: string): Promise<KvLookup>;
+  /**
+   * Store a value, replacing the key's (one atomic write: concurrent sets leave one value whole). With `overwrite:
+   * false` a live key is left as it is and the answer is false. `ttlMs`: the key expires that long after the set.
+   */
+  set(namespace: string, key: string, value: KvValue, options?: { readonly ttlMs?: number; readonly overwrite?: boolean }): Promise<boolean>;
+  /** Delete a key; true when a live one was there. */
+  delete(namespace: string, key: string): Promise<boolean>;
+  /** The namespace's live keys, sorted by key. */
+  list(namespace: string): Promise<KvEntryInfo[]>;
 }
 
 /** What a task may know of an execution. */

@@ -18,3 +18,5 @@ export { createRunnerProvider } from './runner-provider.js';
 export type { RuntimeRunners } from './runner-provider.js';
 export { createTaskStorage } from './task-storage.js';
 export { DEFAULT_READ_MAX_BYTES } from './read-function.js';
+export { createFileKvStore, kvFileName } from './file-kv-store.js';
+export { kvFunction } from './kv-function.js';

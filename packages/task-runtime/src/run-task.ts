@@ -22,11 +22,12 @@
 import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOG_LEVELS, parseDuration, renderValue, SluiceError, startTimer } from '@sluice/core';
+import { evaluateExpression, LOG_LEVELS, parseDuration, renderValue, SluiceError, startTimer } from '@sluice/core';
 import type { ErrorCode, ExpressionFunction, LogLevel, TaskSpec } from '@sluice/core';
 import type {
   ChildOutcome,
   ExecutionsAccess,
+  KvAccess,
   MetricEntry,
   Registry,
   RunnerProvider,
@@ -36,6 +37,7 @@ import type {
   TaskResult,
 } from '@sluice/plugin-api';
 import type { Storage } from '@sluice/storage';
+import { kvFunction } from './kv-function.js';
 import { Masker } from './masker.js';
 import { DEFAULT_READ_MAX_BYTES, readText } from './read-function.js';
 import { createRunnerProvider, type RuntimeRunners } from './runner-provider.js';
@@ -139,6 +141,11 @@ export interface RunTaskOptions {
    * `execution.Resume`). Absent: those tasks fail, saying where they can run.
    */
   readonly executions?: ExecutionsAccess;
+  /**
+   * The KV store: `kv()` in templates and `context.kv` of the task and its children (`kv.*`, `state.*`). Absent:
+   * those fail with `SLU_KV_UNAVAILABLE`.
+   */
+  readonly kv?: KvAccess;
   /** Kill: aborting it stops the task (and its children) and ends it KILLED. */
   readonly signal?: AbortSignal;
   /**
@@ -441,6 +448,7 @@ function buildContext(
       return value;
     },
     read: ([uri]) => readText(options.storage, scope, uri, options.readMaxBytes ?? DEFAULT_READ_MAX_BYTES),
+    kv: kvFunction(options.kv, options.execution.namespace),
   };
   const variables = {
     ...run.variables,
@@ -475,9 +483,12 @@ function buildContext(
     storage: createTaskStorage(options.storage, scope),
     runners: job.runners,
     render: <V>(value: V) => renderValue(value, variables, renderOptions) as Promise<V>,
+    // One `{{ expression }}` as its value (Kestra's renderTyped); anything else as `render`.
+    renderTyped: (value) => (typeof value === 'string' && /^\s*\{\{/.test(value) ? evaluateExpression(value, variables, renderOptions) : renderValue(value, variables, renderOptions)),
     metric: (entry) => options.onMetric?.({ ...entry, taskRunId, taskId: task.id, timestamp: job.now().toISOString() }),
     ...(definition.runsChildrenAsOneJob ? { runChild: childRunner(job, run, signal) } : {}),
     ...(options.executions ? { executions: options.executions } : {}),
+    ...(options.kv ? { kv: options.kv } : {}),
   };
   return context;
 }

@@ -16,6 +16,7 @@ import {
 } from './flow-control.js';
 import { executionTarget, executionTasks, fetchTask, resumeTask } from './execution-tasks.js';
 import type { ExecutionTarget } from './execution-tasks.js';
+import { kvDeleteTask, kvGetKeysTask, kvGetTask, kvSetTask, kvSetValue, kvTasks, stateDeleteTask, stateGetTask, stateKey, stateSetTask } from './kv.js';
 import { localFilesTask } from './local-files.js';
 import { logTask } from './log.js';
 import { scheduleTrigger } from './schedule.js';
@@ -24,6 +25,7 @@ import { workingDirectoryTask } from './working-directory.js';
 
 export { localFilesTask, logTask, scheduleTrigger, subflowTask, workingDirectoryTask };
 export { executionTarget, executionTasks, fetchTask, resumeTask };
+export { kvDeleteTask, kvGetKeysTask, kvGetTask, kvSetTask, kvSetValue, kvTasks, stateDeleteTask, stateGetTask, stateKey, stateSetTask };
 export type { ExecutionTarget };
 export { coreTasks, echoTask, failTask, labelsTask, outputValuesTask, returnTask, sleepTask };
 export {
@@ -46,9 +48,9 @@ export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
 /**
  * Core plugins: Log, LocalFiles, WorkingDirectory, Kestra's flowable tasks (resolved by the scheduler, never sent to
  * a worker), the in-process core tasks (Sleep, Fail, Return, Echo, OutputValues; Labels, applied by the scheduler),
- * those that need the execution store (log.Fetch, execution.Resume) and the Schedule trigger.
+ * those that need the execution store (log.Fetch, execution.Resume), those of the KV store (kv.*, legacy state.*) and the Schedule trigger.
  */
 export const corePlugins: PluginSet = {
-  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks, subflowTask],
+  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks, ...kvTasks, subflowTask],
   triggers: [scheduleTrigger],
 };

@@ -74,6 +74,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     executions: db.executions,
     logs: db.logs,
     metrics: db.metrics,
+    kv: db.kv,
     triggers: db.triggers,
     storage,
     queue,

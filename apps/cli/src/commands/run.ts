@@ -3,12 +3,13 @@
  * one flow, here and now, with no server, no database and no queue. The pure engine (`@sluice/engine`, the
  * scheduler's own logic) decides what runs next, flowables included; tasks run through the task runtime with the
  * DOCKER and PROCESS runners, as on a worker, side by side when the flow says so (Parallel, ForEach...); files go to
- * `./.sluice/storage`. Logs stream with task ids, a progress line marks each task run, indented by its depth in the
- * tree with its loop value; outputs are printed at the end. A Pause asks on the terminal (or `--resume-after`).
+ * `./.sluice/storage`, KV values (`kv()`, `kv.*`) to `./.sluice/kv` (one JSON file per key, kept between runs). Logs
+ * stream with task ids, a progress line marks each task run, indented by its depth in the tree with its loop value;
+ * outputs are printed at the end. A Pause asks on the terminal (or `--resume-after`).
  * Exit code 0 on SUCCESS or WARNING, 1 otherwise (2 for usage errors and invalid flows or inputs).
  */
 import { readFile, stat } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { CORRELATION_ID_LABEL, createFlowValidator, executionJson, flowLabels, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { ExecutionView, Flow, FlowInput, StateHistoryView, TaskSpec } from '@sluice/core';
@@ -18,7 +19,7 @@ import { createDefaultRegistries } from '@sluice/plugins';
 import { applyPluginDefaults, evaluate, executionOutputs, flowOutputs, newTaskRunId, runVariables, secretInputValues, templateVariables } from '@sluice/scheduler';
 import type { VariableScope } from '@sluice/scheduler';
 import { inputFileUri, LocalFileStorage } from '@sluice/storage';
-import { createSingleRunExecutions, runTask } from '@sluice/task-runtime';
+import { createFileKvStore, createSingleRunExecutions, runTask } from '@sluice/task-runtime';
 import { isProcessSpawn, PROCESS_RUNNER_TYPE, processRunnerOptions, processSpawnError } from '@sluice/worker';
 import type { TaskLogEntry, TaskRunOutcome } from '@sluice/task-runtime';
 import type { CliEnv } from '../main.js';
@@ -180,6 +181,8 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
   out(`execution ${executionId} of ${flow.namespace}.${flow.id}`);
 
   const executionStore = createSingleRunExecutions(() => ({ id: executionId, namespace: flow.namespace, flowId: flow.id, state }));
+  // kv() and the KV tasks: one JSON file per key under the data folder's kv/, kept from one run to the next.
+  const kvStore = createFileKvStore(join(dataDir, 'kv'));
   const depthOf = (run: RunRecord): number => {
     let depth = 0;
     for (let parent = run.parentTaskRunId ? byId.get(run.parentTaskRunId) : undefined; parent && depth < 64; parent = parent.parentTaskRunId ? byId.get(parent.parentTaskRunId) : undefined) depth++;
@@ -248,6 +251,7 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
           signal: killed.signal,
           // log.Fetch reads this run's own lines; Resume can only target this (running) execution here.
           executions: executionStore,
+          kv: kvStore,
           onLog: (entry: TaskLogEntry) => {
             executionStore.record(entry, run.attempt);
             out(`${time(new Date(entry.timestamp))} ${entry.level.padEnd(5)} ${entry.taskId}  ${entry.message}`);

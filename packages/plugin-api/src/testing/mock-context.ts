@@ -7,9 +7,9 @@
 import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { renderValue, SluiceError } from '@sluice/core';
+import { evaluateExpression, renderValue, SluiceError } from '@sluice/core';
 import type { LogLevel, TaskSpec } from '@sluice/core';
-import type { ChildOutcome, MetricEntry, Runner, RunnerDefinition, TaskContext, TaskDefinition } from '../contracts.js';
+import type { ChildOutcome, KvAccess, MetricEntry, Runner, RunnerDefinition, TaskContext, TaskDefinition } from '../contracts.js';
 import { Registry } from '../registry.js';
 
 export interface MockContextOptions {
@@ -29,6 +29,8 @@ export interface MockContextOptions {
   readonly tasks?: readonly TaskDefinition[];
   readonly signal?: AbortSignal;
   readonly taskId?: string;
+  /** The KV store as `context.kv` (e.g. `createMemoryKvStore()`); absent by default. */
+  readonly kv?: KvAccess;
 }
 
 export interface MockTaskContext extends TaskContext {
@@ -50,6 +52,16 @@ export async function createMockTaskContext(options: MockContextOptions = {}): P
   const secrets = options.secrets ?? {};
   const runners = new Map(Object.entries(options.runners ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const log = (level: LogLevel) => (message: string) => logs.push({ level, message });
+
+  const renderOptions = {
+    functions: {
+      secret: ([name]: unknown[]) => {
+        const value = secrets[String(name)];
+        if (value === undefined) throw new SluiceError('SLU_EXPR_FUNCTION_FAILED', { name: 'secret', reason: `no secret named ${String(name)}` });
+        return value;
+      },
+    },
+  };
 
   const context: MockTaskContext = {
     execution: { id: 'exec1', namespace: 'dev', flowId: 'flow', flowRevision: 1 },
@@ -83,16 +95,10 @@ export async function createMockTaskContext(options: MockContextOptions = {}): P
         return runner;
       },
     },
-    render: <V>(value: V) =>
-      renderValue(value, options.variables ?? {}, {
-        functions: {
-          secret: ([name]) => {
-            const value = secrets[String(name)];
-            if (value === undefined) throw new SluiceError('SLU_EXPR_FUNCTION_FAILED', { name: 'secret', reason: `no secret named ${String(name)}` });
-            return value;
-          },
-        },
-      }) as Promise<V>,
+    render: <V>(value: V) => renderValue(value, options.variables ?? {}, renderOptions) as Promise<V>,
+    renderTyped: (value) =>
+      typeof value === 'string' && /^\s*\{\{/.test(value) ? evaluateExpression(value, options.variables ?? {}, renderOptions) : renderValue(value, options.variables ?? {}, renderOptions),
+    ...(options.kv ? { kv: options.kv } : {}),
     metric: (entry) => metrics.push(entry),
     logs,
     metrics,
