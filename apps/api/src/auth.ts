@@ -7,7 +7,8 @@
  * - Internal routes (`/api/v1/internal/...`, used by workers): only `Authorization: Bearer <workerToken>`. User
  *   credentials are NOT accepted. Without a worker token the internal routes are not registered at all (404): they are
  *   never open.
- * - Open: `/health`, `/api/v1/health` and `/docs` (the OpenAPI document describes no data).
+ * - Open: `/health`, `/api/v1/health` and `/docs` (the OpenAPI document describes no data), and the webhook route
+ *   (`/api/v1[/{tenant}]/executions/webhook/{namespace}/{flowId}/{key}`): its key is the credential (routes/webhook.ts).
  *
  * Every comparison hashes both sides first (SHA-256), so `timingSafeEqual` compares equal lengths and the time taken
  * does not depend on where, or whether, the secrets differ; user name and password are both always compared.
@@ -38,9 +39,12 @@ export function isInternalPath(path: string): boolean {
   return path === INTERNAL_PREFIX || path.startsWith(`${INTERNAL_PREFIX}/`);
 }
 
-/** Routes that stay open with auth on: health probes carry no data. */
+/** The webhook route, as registered (`:namespace`...) or as requested, with or without a tenant segment. */
+const WEBHOOK_PATH = /^\/api\/v1\/(?:[^/]+\/)?executions\/webhook\/[^/]+\/[^/]+\/[^/]+$/;
+
+/** Routes that stay open with auth on: health probes carry no data; a webhook's key is its own credential. */
 export function isOpenPath(path: string): boolean {
-  return path === '/health' || path === '/api/v1/health';
+  return path === '/health' || path === '/api/v1/health' || WEBHOOK_PATH.test(path);
 }
 
 /** Routes that need a user credential when user auth is on. */

@@ -14,6 +14,7 @@
  * | `SLUICE_API_BODY_LIMIT` | 5242880 | largest request body (YAML) in bytes |
  * | `SLUICE_API_UPLOAD_LIMIT` | 1073741824 | largest uploaded file in bytes (FILE inputs, worker uploads to the internal storage) |
  * | `SLUICE_PUBLIC_URL` | (none) | where users reach Sluice (`https://sluice.example.com`): a created execution's JSON carries Kestra's `url`, `{publicUrl}/ui/{tenant}/executions/{namespace}/{flowId}/{id}`; an http(s) URL |
+ * | `SLUICE_WEBHOOK_RATE_LIMIT` | (none) | calls a webhook answers per flow and key: `N` (per minute), `N/second` or `N/minute`; over it, 429 with `Retry-After` (counted per API process) |
  * | `SLUICE_TENANT` | main | the tenant of Kestra 1.x paths: every public route is served as `/api/v1/{tenant}/...` and as `/api/v1/...`; another tenant is a 404 (tenant.ts) |
  *
  * Auth is off when neither `SLUICE_API_TOKEN` nor basic credentials are set. When on, it covers every `/api` route
@@ -21,6 +22,8 @@
  * credentials are set, either is accepted. User credentials are never accepted on the internal routes, and the worker
  * token never on user routes.
  */
+import { parseRateLimit } from './rate-limit.js';
+import type { RateLimit } from './rate-limit.js';
 import { DEFAULT_TENANT, tenantProblem } from './tenant.js';
 
 export interface ApiEnv {
@@ -40,6 +43,8 @@ export interface ApiEnv {
   readonly tenant: string;
   /** `SLUICE_PUBLIC_URL` without its trailing `/`: created executions carry their `url` under it. */
   readonly publicUrl: string | undefined;
+  /** `SLUICE_WEBHOOK_RATE_LIMIT`: calls a webhook answers per flow and key; undefined: no limit. */
+  readonly webhookRateLimit: RateLimit | undefined;
 }
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number, max: number): number {
@@ -116,5 +121,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     uploadLimit: positiveInteger('SLUICE_API_UPLOAD_LIMIT', env.SLUICE_API_UPLOAD_LIMIT, 1024 * 1024 * 1024, Number.MAX_SAFE_INTEGER),
     tenant: tenantOf(env.SLUICE_TENANT),
     publicUrl: publicUrlOf(env.SLUICE_PUBLIC_URL),
+    webhookRateLimit: parseRateLimit('SLUICE_WEBHOOK_RATE_LIMIT', env.SLUICE_WEBHOOK_RATE_LIMIT),
   };
 }

@@ -59,6 +59,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     uploadLimit: env.uploadLimit,
     tenant: env.tenant,
     ...(env.publicUrl === undefined ? {} : { publicUrl: env.publicUrl }),
+    ...(env.webhookRateLimit === undefined ? {} : { webhookRateLimit: env.webhookRateLimit }),
     auth: {
       ...(env.apiToken ? { apiToken: env.apiToken } : {}),
       ...(env.basicAuth ? { basic: env.basicAuth } : {}),

@@ -40,6 +40,8 @@ import { YAML_CONTENT_TYPES } from './routes/http.js';
 import { pluginRoutes } from './routes/plugins.js';
 import { triggerRoutes } from './routes/triggers.js';
 import type { TriggerStore } from './routes/triggers.js';
+import { webhookRoutes } from './routes/webhook.js';
+import type { RateLimit } from './rate-limit.js';
 import { DEFAULT_TENANT, tenantProblem, tenantScope } from './tenant.js';
 
 export interface ServerDeps {
@@ -61,10 +63,20 @@ export interface ServerDeps {
   readonly executions?: ExecutionStore;
   /** Log lines (`db.logs`). The log and follow endpoints exist only when `executions` and `logs` are both given. */
   readonly logs?: LogStore;
-  /** Triggers (`db.triggers`): `GET /triggers/search` exists only when it is given. */
+  /**
+   * Triggers (`db.triggers`): the `/triggers` endpoints exist only when it is given, and the webhook route
+   * (`/executions/webhook/...`) only when it and the execution endpoints' dependencies are.
+   */
   readonly triggers?: TriggerStore;
+  /** Calls a webhook answers per flow and key (`SLUICE_WEBHOOK_RATE_LIMIT`); none: no limit. */
+  readonly webhookRateLimit?: RateLimit;
   /** Metric rows (`db.metrics`): the `/metrics/...` endpoints exist only when it is given. */
   readonly metrics?: MetricStore;
+  /**
+   * The KV store (`db.kv`): the `/namespaces/{ns}/kv` endpoints exist only when it is given, and the workers'
+   * `/internal/kv/...` routes when the worker token is set too.
+   */
+  readonly kv?: KvStore;
   /** The internal storage: FILE inputs are stored in it, execution files are served from it. */
   readonly storage?: Storage;
   /** Where new, restarted and killed executions are handed to the scheduler. */
@@ -72,11 +84,6 @@ export interface ServerDeps {
   /** Largest FILE input (each file part of a multipart body) in bytes. Default 1 GiB; the body limit does not apply to uploads. */
   readonly uploadLimit?: number;
   /** Live execution updates for `?wait=true` (without it, waiting polls the database). */
-  /**
-   * The KV store (`db.kv`): the `/namespaces/{ns}/kv` endpoints exist only when it is given, and the workers'
-   * `/internal/kv/...` routes when the worker token is set too.
-   */
-  readonly kv?: KvStore;
   readonly waiter?: ExecutionWaiter;
   /** How often `?wait=true` re-reads the execution (ms). Default 1000. */
   readonly waitPollMs?: number;
@@ -200,14 +207,26 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     }
     if (deps.executions && deps.logs) await api.register(logRoutes, { executions: deps.executions, logs: deps.logs, flows: deps.flows });
     if (deps.metrics) await api.register(metricRoutes, { metrics: deps.metrics });
+    if (deps.kv) await api.register(kvRoutes, { kv: deps.kv });
     if (deps.triggers) await api.register(triggerRoutes, { triggers: deps.triggers, flows: deps.flows });
+    if (deps.triggers && deps.executions && deps.queue) {
+      await api.register(webhookRoutes, {
+        flows: deps.flows,
+        executions: deps.executions,
+        queue: deps.queue,
+        triggers: deps.triggers,
+        bodyLimit,
+        ...(deps.webhookRateLimit === undefined ? {} : { rateLimit: deps.webhookRateLimit }),
+        ...(deps.publicUrl === undefined ? {} : { publicUrl: deps.publicUrl }),
+        tenant,
+      });
+    }
   };
   void app.register(publicRoutes, { prefix: '/api/v1' });
   void app.register(
     async (api) => {
       tenantScope(api, tenant);
       await publicRoutes(api);
-    if (deps.kv) await api.register(kvRoutes, { kv: deps.kv });
     },
     { prefix: '/api/v1/:tenant' },
   );
@@ -215,6 +234,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     void app.register(internalStorageRoutes, { prefix: '/api/v1', storage: deps.storage, uploadLimit: deps.uploadLimit ?? DEFAULT_UPLOAD_LIMIT });
   }
   if (deps.workers && auth.internalEnabled) void app.register(internalWorkerRoutes, { prefix: '/api/v1', workers: deps.workers });
+  if (deps.kv && auth.internalEnabled) void app.register(internalKvRoutes, { prefix: '/api/v1', access: createDbKvAccess(deps.kv) });
   if (deps.executions && deps.logs && deps.queue && auth.internalEnabled) {
     const access = createDbExecutionsAccess({ executions: deps.executions, logs: deps.logs, flows: deps.flows, queue: deps.queue });
     void app.register(internalExecutionRoutes, { prefix: '/api/v1', access });
@@ -230,4 +250,3 @@ function decodedPath(url: string): string {
     return path;
   }
 }
-  if (deps.kv && auth.internalEnabled) void app.register(internalKvRoutes, { prefix: '/api/v1', access: createDbKvAccess(deps.kv) });

@@ -16,6 +16,7 @@ describe('readEnv', () => {
       uploadLimit: 1024 * 1024 * 1024,
       tenant: 'main',
       publicUrl: undefined,
+      webhookRateLimit: undefined,
     });
   });
 
@@ -31,6 +32,7 @@ describe('readEnv', () => {
         SLUICE_API_BODY_LIMIT: '1024',
         SLUICE_TENANT: 'acme',
         SLUICE_PUBLIC_URL: 'https://sluice.example.com/',
+        SLUICE_WEBHOOK_RATE_LIMIT: '10/second',
       }),
     ).toEqual({
       port: 9090,
@@ -45,7 +47,18 @@ describe('readEnv', () => {
       uploadLimit: 1024 * 1024 * 1024,
       tenant: 'acme',
       publicUrl: 'https://sluice.example.com',
+      webhookRateLimit: { limit: 10, period: 'second' },
     });
+  });
+
+  it('SLUICE_WEBHOOK_RATE_LIMIT: none when unset; N is per minute; N/second, N/minute; anything else is an error naming the variable', () => {
+    expect(readEnv({ SLUICE_WEBHOOK_RATE_LIMIT: ' ' }).webhookRateLimit).toBeUndefined();
+    expect(readEnv({ SLUICE_WEBHOOK_RATE_LIMIT: '120' }).webhookRateLimit).toEqual({ limit: 120, period: 'minute' });
+    expect(readEnv({ SLUICE_WEBHOOK_RATE_LIMIT: '5/s' }).webhookRateLimit).toEqual({ limit: 5, period: 'second' });
+    expect(readEnv({ SLUICE_WEBHOOK_RATE_LIMIT: '60 / minute' }).webhookRateLimit).toEqual({ limit: 60, period: 'minute' });
+    for (const bad of ['0', '-1', '10/hour', 'ten', '1.5']) {
+      expect(() => readEnv({ SLUICE_WEBHOOK_RATE_LIMIT: bad }), bad).toThrow(/SLUICE_WEBHOOK_RATE_LIMIT must be/);
+    }
   });
 
   it('rejects a bad port or body limit with the variable named', () => {

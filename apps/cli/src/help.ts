@@ -22,6 +22,12 @@ Usage:
       reported and waited for until it is resumed.
   sluice resume EXECUTION_ID [--input KEY=VALUE]... [--input KEY=@FILE]... [--server URL]
       Resume a PAUSED execution, giving its paused task's onResume inputs; prints the state it is in then.
+  sluice trigger list [--namespace NS [--flow FLOW_ID]] [--output text|json] [--server URL]
+      List the triggers of the server's flows: type, enabled or disabled, next and last fire dates.
+  sluice trigger disable NAMESPACE FLOW_ID TRIGGER_ID [--server URL]
+      Disable a trigger without changing its flow: a Schedule stops firing, a Webhook answers 409.
+  sluice trigger enable NAMESPACE FLOW_ID TRIGGER_ID [--server URL]
+      Enable it again (a Schedule goes on from its next tick).
   sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json] [--resume-after DURATION]
       Run one flow here and now, with no server: streams its log with task ids and a progress line per task, then
       prints its state and task outputs (exit 0 on SUCCESS or WARNING, 1 otherwise; Ctrl-C kills the run).
@@ -41,7 +47,7 @@ Usage:
 
 Run \`sluice COMMAND --help\` for a command's flags and examples.
 
-Client commands (flow deploy, execute, resume) talk to the server at --server URL, else $SLUICE_SERVER_URL, else
+Client commands (flow deploy, execute, resume, trigger) talk to the server at --server URL, else $SLUICE_SERVER_URL, else
 http://localhost:8080, with $SLUICE_API_TOKEN (if set) as a bearer token.
 
 Exit codes: 0 success, 1 invalid flows, a failed migration, an API error or a failed execution, 2 usage error,
@@ -134,6 +140,55 @@ file or unreachable server.
 Example:
   sluice resume 3gsd3ugBqkJ3qJMJaHe8fv
   sluice resume 3gsd3ugBqkJ3qJMJaHe8fv --input approved=true --input report=@review.pdf`,
+
+  'trigger list': `Usage: sluice trigger list [--namespace NS [--flow FLOW_ID]] [--output text|json] [--server URL]
+
+List the triggers of the server's flows (GET /api/v1/triggers/search), one per line:
+NS.FLOW/TRIGGER  TYPE  enabled|disabled  next DATE  last DATE ("-" when none). A trigger disabled in its flow's
+YAML shows "disabled (in the flow)".
+
+Options:
+  --namespace NS            Only the triggers of namespace NS and its child namespaces. Default: every namespace.
+  --flow FLOW_ID            With --namespace: only the triggers of this flow. Default: every flow.
+  --output text|json        text (default): one line per trigger; json: the search results as JSON.
+${SERVER_FLAG}
+${HELP_FLAG}
+
+Exit codes: 0 listed (none included), 1 an API error, 2 usage error or unreachable server.
+
+Example:
+  sluice trigger list
+  sluice trigger list --namespace company.team --flow nightly --output json`,
+
+  'trigger disable': `Usage: sluice trigger disable NAMESPACE FLOW_ID TRIGGER_ID [--server URL]
+
+Disable one trigger of a flow on the server (PUT /api/v1/triggers), without changing the flow: a Schedule stops
+firing, a Webhook answers 409. It stays disabled until \`sluice trigger enable\`, whatever the flow is redeployed
+with. Prints "NS.FLOW/TRIGGER disabled".
+
+Options:
+${SERVER_FLAG}
+${HELP_FLAG}
+
+Exit codes: 0 disabled, 1 an API error (no such flow or trigger), 2 usage error or unreachable server.
+
+Example:
+  sluice trigger disable company.team nightly every-day`,
+
+  'trigger enable': `Usage: sluice trigger enable NAMESPACE FLOW_ID TRIGGER_ID [--server URL]
+
+Enable a trigger disabled with \`sluice trigger disable\` (PUT /api/v1/triggers). A Schedule goes on from its next
+tick: the ticks it missed while disabled are not fired. A trigger disabled in its flow's YAML stays disabled.
+Prints "NS.FLOW/TRIGGER enabled".
+
+Options:
+${SERVER_FLAG}
+${HELP_FLAG}
+
+Exit codes: 0 enabled, 1 an API error (no such flow or trigger), 2 usage error or unreachable server.
+
+Example:
+  sluice trigger enable company.team nightly every-day`,
 
   run: `Usage: sluice run FLOW.yml [--input KEY=VALUE]... [--input KEY=@FILE]... [--output text|json] [--resume-after DURATION]
 
@@ -241,6 +296,20 @@ Run \`sluice flow COMMAND --help\` for a command's flags and examples.
 
 Example:
   sluice flow validate --help`,
+
+  trigger: `Usage: sluice trigger COMMAND ...
+
+Manage the triggers of the server's flows, without changing the flows.
+
+Commands:
+  sluice trigger list [--namespace NS [--flow FLOW_ID]]          List them, enabled or disabled.
+  sluice trigger disable NAMESPACE FLOW_ID TRIGGER_ID            Disable one.
+  sluice trigger enable NAMESPACE FLOW_ID TRIGGER_ID             Enable one again.
+
+Run \`sluice trigger COMMAND --help\` for a command's flags and examples.
+
+Example:
+  sluice trigger list --help`,
 
   server: `Usage: sluice server MODE [OPTIONS]
 

@@ -83,6 +83,29 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
     const { resumeCommand } = await import('./commands/execute.js');
     return resumeCommand({ server: serverOptions(values.server, env), executionId, inputs: values.input ?? [] }, io);
   }
+  if (first === 'trigger' && second === 'list') {
+    const { values, positionals } = parseOptions('trigger list', argv.slice(2), {
+      namespace: { type: 'string' },
+      flow: { type: 'string' },
+      output: { type: 'string', default: 'text' },
+      server: { type: 'string' },
+    });
+    if (positionals.length > 0) throw usage(`trigger list takes no arguments, got "${positionals.join(' ')}" (filter with --namespace NS and --flow FLOW_ID)`);
+    const { output, namespace, flow } = values;
+    if (output !== 'text' && output !== 'json') throw usage(`--output must be text or json, got "${String(output)}"`);
+    if (flow !== undefined && namespace === undefined) throw usage('--flow needs --namespace NS');
+    const { triggerListCommand } = await import('./commands/trigger.js');
+    return triggerListCommand({ server: serverOptions(values.server, env), output, ...(namespace === undefined ? {} : { namespace }), ...(flow === undefined ? {} : { flowId: flow }) }, io);
+  }
+  if (first === 'trigger' && (second === 'disable' || second === 'enable')) {
+    const { values, positionals } = parseOptions(`trigger ${second}`, argv.slice(2), { server: { type: 'string' } });
+    const [namespace, flowId, triggerId, ...rest] = positionals;
+    if (namespace === undefined || flowId === undefined || triggerId === undefined || rest.length > 0) {
+      throw usage(`trigger ${second} needs exactly NAMESPACE, FLOW_ID and TRIGGER_ID`);
+    }
+    const { triggerSetCommand } = await import('./commands/trigger.js');
+    return triggerSetCommand({ server: serverOptions(values.server, env), namespace, flowId, triggerId, disabled: second === 'disable' }, io);
+  }
   if (first === 'server') {
     if (!isCommand(`server ${second ?? ''}`)) {
       throw usage(second === undefined ? 'server needs a mode: local, api, scheduler or worker' : `unknown server mode "${second}" (local, api, scheduler or worker)`);
@@ -171,6 +194,7 @@ async function dispatch(argv: readonly string[], io: CliIO, env: CliEnv): Promis
   }
   if (first === 'db') throw usage(second === undefined ? 'db needs a subcommand: migrate' : `unknown db subcommand "${second}"`);
   if (first === 'flow') throw usage(second === undefined ? 'flow needs a subcommand: validate or deploy' : `unknown flow subcommand "${second}"`);
+  if (first === 'trigger') throw usage(second === undefined ? 'trigger needs a subcommand: list, disable or enable' : `unknown trigger subcommand "${second}" (list, disable or enable)`);
   throw usage(`unknown command "${first}"`);
 }
 

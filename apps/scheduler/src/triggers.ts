@@ -195,14 +195,21 @@ export class TriggerLoop {
     this.lastSync = now.getTime();
     const rows = await this.options.db.prisma.flow.findMany({ where: { latest: true, deleted: false }, select: { namespace: true, flowId: true, parsed: true } });
     this.flows.clear();
-    const wanted: { namespace: string; flowId: string; triggerId: string; firstFireDate: Date | null }[] = [];
+    const wanted: { namespace: string; flowId: string; triggerId: string; firstFireDate: Date | null; resumeFireDate?: Date | null }[] = [];
     for (const row of rows) {
       const flow = row.parsed as unknown as Flow;
       if (flow.disabled === true || !Array.isArray(flow.triggers)) continue;
       for (const trigger of flow.triggers) {
-        if (!isSchedule(trigger)) continue;
+        if (!isSchedule(trigger)) {
+          // Other triggers (a Webhook) keep a row too, never due: it holds their `disabled` flag and lists them in the
+          // trigger search. A Schedule disabled in its YAML has none: re-enabled, it starts afresh.
+          const keep = trigger.disabled !== true && !SCHEDULE_TYPES.includes(trigger.type.toLowerCase());
+          if (keep) wanted.push({ namespace: row.namespace, flowId: row.flowId, triggerId: trigger.id, firstFireDate: null });
+          continue;
+        }
         this.flows.set(`${row.namespace}\u0000${row.flowId}`, flow);
-        wanted.push({ namespace: row.namespace, flowId: row.flowId, triggerId: trigger.id, firstFireDate: firstTick(trigger, now) });
+        // A row without a next tick (made by the API, or re-enabled after its tick passed) resumes from the next one.
+        wanted.push({ namespace: row.namespace, flowId: row.flowId, triggerId: trigger.id, firstFireDate: firstTick(trigger, now), resumeFireDate: nextTick(trigger, now) });
       }
     }
     await this.options.db.scheduler.syncTriggers(wanted, now);

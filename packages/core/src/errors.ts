@@ -354,6 +354,32 @@ export const errorTable = {
     message: 'execution {id} is {state}: only a PAUSED execution can be resumed',
     description: '`POST /executions/{id}/resume` (or `.../resume/validate`) of an execution that is not PAUSED (already resumed, still running, ended...).',
   },
+  SLU_API_WEBHOOK_NOT_FOUND: {
+    status: 404,
+    message: 'webhook not found: flow {namespace}.{flowId} has no Webhook trigger with this key',
+    description: 'A call to `/executions/webhook/{namespace}/{flowId}/{key}` whose key matches none of the flow\'s Webhook triggers (the key is compared in constant time and never echoed).',
+  },
+  SLU_API_FLOW_DISABLED: {
+    status: 409,
+    message: 'flow {namespace}.{flowId} is disabled: its webhook starts no execution',
+    description: 'A webhook call for a flow whose YAML says `disabled: true`. Enable the flow to use its webhook.',
+  },
+  SLU_API_TRIGGER_DISABLED: {
+    status: 409,
+    message: 'trigger {triggerId} of flow {namespace}.{flowId} is disabled ({where})',
+    description:
+      'A webhook call for a Webhook trigger that is disabled, in the flow\'s YAML (`disabled: true`) or over the API (`sluice trigger disable`, `PUT /triggers`). Enable it to use it.',
+  },
+  SLU_API_TRIGGER_NOT_FOUND: {
+    status: 404,
+    message: 'flow {namespace}.{flowId} has no trigger {triggerId}',
+    description: 'The trigger named is not declared by the latest revision of the flow (or the flow does not exist).',
+  },
+  SLU_API_RATE_LIMITED: {
+    status: 429,
+    message: 'too many calls to the webhook of {namespace}.{flowId}: at most {limit} per {period}; retry in {retryAfter} s',
+    description: 'A webhook was called more often than `SLUICE_WEBHOOK_RATE_LIMIT` allows (counted per flow and key, per API process). The answer carries `Retry-After` (seconds).',
+  },
   SLU_API_BODY_TOO_LARGE: {
     status: 413,
     message: 'request body is larger than {limit} bytes',
@@ -370,32 +396,6 @@ export const errorTable = {
     description: 'An unexpected error; its details are in the server log under this request id, never in the response.',
   },
 
-  // Database
-  SLU_DB_UNAVAILABLE: {
-    status: 503,
-    message: 'cannot reach the database: {reason}',
-    description: 'Postgres is down, restarting or unreachable, or `DATABASE_URL` is wrong. The API answers 503 with `Retry-After: 5` (seconds): retry then.',
-  },
-  SLU_DB_MIGRATION_FAILED: {
-    status: 500,
-    message: 'migration {migration} {reason}',
-    description: 'A migration failed, or an applied migration was changed after it ran (checksum mismatch): the server refuses to start.',
-  },
-
-  // Queue
-  SLU_QUEUE_UNAVAILABLE: {
-    status: 503,
-    message: 'cannot reach the queue: {reason}',
-    description:
-      'Redis is down, restarting or unreachable, or `REDIS_URL` is wrong, and the request needed it. The API answers 503 with `Retry-After: 5` (seconds): retry then. Creating, restarting and killing executions do not need it: they are stored and answered as usual, and the scheduler sends them on once Redis is back.',
-  },
-
-  // Command line
-  SLU_CLI_USAGE: {
-    status: 400,
-    message: '{reason}',
-    description: 'The command line is wrong (unknown command, missing argument, bad option). Run `sluice --help`.',
-  },
   // KV store
   SLU_KV_INVALID_KEY: {
     status: 400,
@@ -439,6 +439,32 @@ export const errorTable = {
     description: 'A `kv()` call or a `kv.*`/`state.*` task ran where no KV store is available (an embedding of the task runtime without one).',
   },
 
+  // Database
+  SLU_DB_UNAVAILABLE: {
+    status: 503,
+    message: 'cannot reach the database: {reason}',
+    description: 'Postgres is down, restarting or unreachable, or `DATABASE_URL` is wrong. The API answers 503 with `Retry-After: 5` (seconds): retry then.',
+  },
+  SLU_DB_MIGRATION_FAILED: {
+    status: 500,
+    message: 'migration {migration} {reason}',
+    description: 'A migration failed, or an applied migration was changed after it ran (checksum mismatch): the server refuses to start.',
+  },
+
+  // Queue
+  SLU_QUEUE_UNAVAILABLE: {
+    status: 503,
+    message: 'cannot reach the queue: {reason}',
+    description:
+      'Redis is down, restarting or unreachable, or `REDIS_URL` is wrong, and the request needed it. The API answers 503 with `Retry-After: 5` (seconds): retry then. Creating, restarting and killing executions do not need it: they are stored and answered as usual, and the scheduler sends them on once Redis is back.',
+  },
+
+  // Command line
+  SLU_CLI_USAGE: {
+    status: 400,
+    message: '{reason}',
+    description: 'The command line is wrong (unknown command, missing argument, bad option). Run `sluice --help`.',
+  },
   SLU_CLI_FILE_NOT_FOUND: {
     status: 404,
     message: 'no such file or directory: {path}',

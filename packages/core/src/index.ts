@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './kv.js';
 export * from './expression/index.js';
 export * from './schedule/index.js';
+export * from './conditions/conditions.js';
 export { closestNames, didYouMean, editDistance, formatSuggestion } from './suggest.js';
 export * from './flow/model.js';
 export type { FlowPlugins, JsonSchema, PluginIssue, PluginLookup, PluginSchema, RunnerSchema, TaskSchema, TriggerSchema } from './flow/plugin-schemas.js';

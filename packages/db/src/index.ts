@@ -20,7 +20,7 @@ export { isLogLevel, levelsFrom, LOG_LEVELS, LOG_SORT_FIELDS, LogRepository } fr
 export { FILTER_OPERATIONS, filterCondition, filterConditions, prefixCondition } from './search-filters.js';
 export type { FilterColumns, FilterField, FilterOperation, SearchFilter, SearchSort, TextFilterField } from './search-filters.js';
 export { TRIGGER_SORT_FIELDS, TriggerRepository } from './trigger-repository.js';
-export type { StoredTrigger, TriggerSearch, TriggerSearchResult } from './trigger-repository.js';
+export type { StoredTrigger, TriggerKey, TriggerSearch, TriggerSearchResult } from './trigger-repository.js';
 export type { LogFilter, LogLevel, LogListOptions, LogSearch, LogSearchResult, NewLogEntry, StoredLogEntry } from './log-repository.js';
 export { METRIC_SORT_FIELDS, METRIC_TYPES, MetricRepository, taskRunMetricRows } from './metric-repository.js';
 export type {
@@ -45,5 +45,5 @@ export { startEmbeddedPostgres, hydrateBinaries, binariesPackageName, type Embed
 export { SchedulerStore } from './scheduler-store.js';
 export { copyRuns, findRun, runsMark, runsWrittenSince, upsertRun } from './run-list.js';
 export type { RunMark } from './run-list.js';
-export type { AttemptEntry, ChainLink, ChildExecution, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, SubflowResult, TriggerSlot } from './scheduler-store.js';
+export type { AttemptEntry, ChainLink, ChildExecution, EndedExecution, ExecutionTx, FlowWithFlowTrigger, KnownExecution, LockedExecution, SchedulerTaskRun, SubflowResult, TriggerSlot } from './scheduler-store.js';
 export { executionFromWire, executionSnapshot, executionToWire, NEW_EXECUTION_VERSION } from './rows.js';

@@ -224,6 +224,14 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
         `UPDATE executions SET state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
                 end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)} WHERE id = ${id}`,
       );
+      // An end that Flow triggers may listen to: noted for them in the same transaction, when some live flow declares
+      // one (one probe of a partial index; see migration 20261206093000_flow_trigger_events).
+      if (endDate) {
+        pending.push(
+          `INSERT INTO execution_ends (execution_id) SELECT ${id} WHERE EXISTS (SELECT 1 FROM flows WHERE flow_trigger AND latest AND NOT deleted)
+           ON CONFLICT (execution_id) DO NOTHING`,
+        );
+      }
       // A child its parent waits for: its end is the parent's result, in the same transaction (after the outputs, set
       // before the end). RETRIED is not an end for the parent: the execution that retries it carries the same parent.
       if (endDate && state !== 'RETRIED' && execution.parentId) {
@@ -306,14 +314,7 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       );
     },
     async createChildExecution(child, now) {
-      const history = [{ state: 'CREATED', date: now.toISOString() }];
-      pending.push(
-        `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date,
-                                 start_date, updated_at, version)
-         VALUES (${literal(child.id)}, ${literal(child.namespace)}, ${literal(child.flowId)}, ${literal(child.flowRevision)}, 'CREATED',
-                 ${jsonLiteral(history)}, ${jsonLiteral(child.inputs)}, ${jsonLiteral(child.labels)}, ${literal(child.parentId)},
-                 ${jsonLiteral(child.trigger)}, ${dateLiteral(child.scheduleDate)}, ${dateLiteral(now)}, ${dateLiteral(now)}, ${NEW_EXECUTION_VERSION})`,
-      );
+      pending.push(insertExecutionStatement(child, now));
     },
     async takeSubflowResults() {
       await flush();
@@ -357,6 +358,41 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       return rows[0]?.n ?? 0;
     },
   };
+}
+
+/** The INSERT of a new CREATED execution a scheduler starts (a Subflow's child, a Flow trigger's execution). */
+function insertExecutionStatement(execution: ChildExecution, now: Date): string {
+  const history = [{ state: 'CREATED', date: now.toISOString() }];
+  return `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date,
+                                  start_date, updated_at, version)
+          VALUES (${literal(execution.id)}, ${literal(execution.namespace)}, ${literal(execution.flowId)}, ${literal(execution.flowRevision)}, 'CREATED',
+                  ${jsonLiteral(history)}, ${jsonLiteral(execution.inputs)}, ${jsonLiteral(execution.labels)}, ${literal(execution.parentId)},
+                  ${jsonLiteral(execution.trigger)}, ${dateLiteral(execution.scheduleDate)}, ${dateLiteral(now)}, ${dateLiteral(now)}, ${NEW_EXECUTION_VERSION})`;
+}
+
+/** An ended execution as Flow triggers see it. */
+export interface EndedExecution {
+  readonly id: string;
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly flowRevision: number;
+  readonly state: string;
+  readonly inputs: Record<string, unknown>;
+  readonly outputs: Record<string, unknown> | null;
+  readonly labels: { key: string; value: string }[];
+  readonly trigger: ExecutionTrigger | null;
+  readonly startDate: Date;
+  readonly endDate: Date | null;
+}
+
+/** A live flow that declares a Flow trigger (its latest revision). */
+export interface FlowWithFlowTrigger {
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly revision: number;
+  readonly parsed: unknown;
+  /** Ids of its triggers disabled over the API (the flow's YAML may say otherwise). */
+  readonly disabledTriggers?: readonly string[];
 }
 
 /** An execution as a read returns it (see {@link asStoredJson}). */
@@ -601,6 +637,83 @@ export class SchedulerStore {
   async oldestQueued(namespace: string, flowId: string): Promise<string | undefined> {
     const row = await this.prisma.execution.findFirst({ where: { namespace, flowId, state: 'QUEUED' }, orderBy: { startDate: 'asc' }, select: { id: true } });
     return row?.id;
+  }
+
+  /**
+   * Take up to `limit` execution ends noted for Flow triggers (the oldest first, skipping those another scheduler holds)
+   * and let `evaluate` say which executions they start; those are stored and the ends deleted in one transaction, so
+   * each end is evaluated once. Resolves with the executions created (to start after the commit), or undefined when
+   * there was no end to take. A failure rolls everything back: the ends are taken again later.
+   */
+  async takeExecutionEnds(
+    limit: number,
+    evaluate: (ends: readonly EndedExecution[], flows: readonly FlowWithFlowTrigger[]) => Promise<ChildExecution[]>,
+    now: () => Date,
+  ): Promise<ChildExecution[] | undefined> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      try {
+        const { rows: taken } = await client.query<{ execution_id: string }>(
+          'SELECT execution_id FROM execution_ends ORDER BY created_at, execution_id LIMIT $1 FOR UPDATE SKIP LOCKED',
+          [limit],
+        );
+        if (taken.length === 0) {
+          await client.query('COMMIT');
+          return undefined;
+        }
+        const ids = taken.map((row) => row.execution_id);
+        const { rows } = await client.query<{
+          id: string; namespace: string; flow_id: string; flow_revision: number; state: string; inputs: Record<string, unknown>;
+          outputs: Record<string, unknown> | null; labels: unknown; trigger: ExecutionTrigger | null; start_date: Date; end_date: Date | null;
+        }>(
+          `SELECT id, namespace, flow_id, flow_revision, state, inputs, outputs, labels, trigger, start_date, end_date
+             FROM executions WHERE id = ANY($1::text[]) ORDER BY end_date, id`,
+          [ids],
+        );
+        // With the triggers disabled over the API (`PUT /triggers`, `sluice trigger disable`).
+        const { rows: flows } = await client.query<{ namespace: string; flow_id: string; revision: number; parsed: unknown; disabled: string[] }>(
+          `SELECT f.namespace, f.flow_id, f.revision, f.parsed,
+                  COALESCE((SELECT array_agg(t.trigger_id) FROM triggers t WHERE t.namespace = f.namespace AND t.flow_id = f.flow_id AND t.disabled), '{}') AS disabled
+             FROM flows f WHERE f.flow_trigger AND f.latest AND NOT f.deleted ORDER BY f.namespace, f.flow_id`,
+        );
+        const ends = rows.map((row) => ({
+          id: row.id,
+          namespace: row.namespace,
+          flowId: row.flow_id,
+          flowRevision: row.flow_revision,
+          state: row.state,
+          inputs: row.inputs,
+          outputs: row.outputs,
+          labels: asArray(row.labels) as { key: string; value: string }[],
+          trigger: row.trigger,
+          startDate: row.start_date,
+          endDate: row.end_date,
+        }));
+        const created = await evaluate(
+          ends,
+          flows.map((flow) => ({ namespace: flow.namespace, flowId: flow.flow_id, revision: flow.revision, parsed: flow.parsed, disabledTriggers: flow.disabled })),
+        );
+        const at = now();
+        const statements = [...created.map((execution) => insertExecutionStatement(execution, at)), `DELETE FROM execution_ends WHERE execution_id = ANY(ARRAY[${ids.map(literal).join(', ')}]::text[])`, 'COMMIT'];
+        await client.query(statements.join(';\n'));
+        return created;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        });
+        throw error;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Whether some execution end waits for Flow triggers (a cheap probe, so an idle scheduler opens no transaction). */
+  async hasExecutionEnds(): Promise<boolean> {
+    const { rows } = await this.pool.query('SELECT 1 FROM execution_ends LIMIT 1');
+    return rows.length > 0;
   }
 
   /** Children of `parentId` that it waits for and that have not ended (a kill of the parent kills them). */

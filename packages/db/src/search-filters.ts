@@ -58,9 +58,10 @@ export interface FilterColumns {
   readonly level?: Prisma.Sql;
   /** The parent execution column: childFilter CHILD is "not null". */
   readonly parent?: Prisma.Sql;
-  /** Whether the resource answers scope and triggerState (Sluice has no system flows and no disabled triggers). */
+  /** Whether the resource answers scope (Sluice has no system flows). */
   readonly scope?: boolean;
-  readonly triggerState?: boolean;
+  /** The boolean column saying a trigger is disabled (triggerState enabled/disabled). */
+  readonly triggerState?: Prisma.Sql;
 }
 
 const TRUE = Prisma.sql`TRUE`;
@@ -193,10 +194,10 @@ export function filterCondition(filter: SearchFilter, columns: FilterColumns): P
       return user === positive ? TRUE : FALSE;
     }
     case 'triggerState': {
-      // Sluice stores no disabled trigger: every one is enabled.
+      // The flag set over the API; a trigger disabled in its flow's YAML only is not a disabled row.
       if (!columns.triggerState || !(positive || exclusive)) return refuse(filter);
       const enabled = one(filter) === 'enabled';
-      return enabled === positive ? TRUE : FALSE;
+      return enabled === positive ? Prisma.sql`NOT ${columns.triggerState}` : columns.triggerState;
     }
     default: {
       const column = columns.text?.[filter.field];

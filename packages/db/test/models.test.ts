@@ -173,6 +173,7 @@ await describeWithPostgres('models', (postgres) => {
     expect(await db.prisma.trigger.findUniqueOrThrow({ where: { namespace_flowId_triggerId: key } })).toEqual({
       ...trigger,
       updatedAt: created.updatedAt,
+      disabled: false,
     });
   });
 

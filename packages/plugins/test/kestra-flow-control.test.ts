@@ -79,7 +79,7 @@ tasks:
     ]);
   });
 
-  it('webhook_based_labels: both forms of Labels are accepted; only the Webhook trigger is unknown', () => {
+  it('webhook_based_labels: both forms of Labels, the Webhook trigger and its Expression condition are accepted', () => {
     const source = `
 id: webhook_based_labels
 namespace: company.team
@@ -103,7 +103,7 @@ triggers:
       - type: io.kestra.plugin.core.condition.Expression
         expression: "{{ trigger.body.customerId is defined and trigger.body.orderId is defined and trigger.body.orderType is defined }}"
 `;
-    expect(problemsOf(source).map((p) => [p.code, p.path])).toEqual([['SLU_PLUGIN_UNKNOWN_TYPE', 'triggers[0].type']]);
+    expect(problemsOf(source).map((p) => [p.code, p.path])).toEqual([]);
   });
 
   it('python_cached_dependencies: WorkingDirectory.cache is refused, with a clear error, not silently ignored', () => {

@@ -17,13 +17,15 @@ import {
 import { executionTarget, executionTasks, fetchTask, resumeTask } from './execution-tasks.js';
 import type { ExecutionTarget } from './execution-tasks.js';
 import { kvDeleteTask, kvGetKeysTask, kvGetTask, kvSetTask, kvSetValue, kvTasks, stateDeleteTask, stateGetTask, stateKey, stateSetTask } from './kv.js';
+import { flowTrigger } from './flow-trigger.js';
 import { localFilesTask } from './local-files.js';
 import { logTask } from './log.js';
 import { scheduleTrigger } from './schedule.js';
 import { subflowTask } from './subflow.js';
+import { webhookTrigger } from './webhook.js';
 import { workingDirectoryTask } from './working-directory.js';
 
-export { localFilesTask, logTask, scheduleTrigger, subflowTask, workingDirectoryTask };
+export { flowTrigger, localFilesTask, logTask, scheduleTrigger, subflowTask, webhookTrigger, workingDirectoryTask };
 export { executionTarget, executionTasks, fetchTask, resumeTask };
 export { kvDeleteTask, kvGetKeysTask, kvGetTask, kvSetTask, kvSetValue, kvTasks, stateDeleteTask, stateGetTask, stateKey, stateSetTask };
 export type { ExecutionTarget };
@@ -52,5 +54,5 @@ export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
  */
 export const corePlugins: PluginSet = {
   tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks, ...kvTasks, subflowTask],
-  triggers: [scheduleTrigger],
+  triggers: [scheduleTrigger, webhookTrigger, flowTrigger],
 };

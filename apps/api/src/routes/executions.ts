@@ -200,7 +200,7 @@ const bulkResponse = {
 } as const;
 
 /** An `application/json` body parsed (an empty one is no body); invalid JSON is a 400. */
-function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, body?: unknown) => void): void {
+export function parseJsonBody(_request: FastifyRequest, body: string | Buffer, done: (error: Error | null, body?: unknown) => void): void {
   const text = body.toString();
   if (text.trim() === '') {
     done(null, undefined);
@@ -350,16 +350,42 @@ async function readEmptyForm(request: FastifyRequest, boundary: string): Promise
   }
 }
 
+/**
+ * A create's answer (Kestra's ExecutionResponse): the execution as the API shows it (SECRET inputs masked) and, with a
+ * public URL, its `url`. Shared by `POST /executions/{namespace}/{id}` and the webhook.
+ */
+export function createdExecutionJson(
+  flows: FlowStore,
+  options: Pick<ExecutionRouteOptions, 'publicUrl' | 'tenant'>,
+): (execution: StoredExecution) => Promise<Record<string, unknown>> {
+  const masked = secretInputMasker(flows);
+  const { publicUrl } = options;
+  return async (execution) => ({
+    ...executionJson(await masked(execution)),
+    ...(publicUrl ? { url: executionUrl(publicUrl, options.tenant ?? 'main', execution) } : {}),
+  });
+}
+
+/**
+ * Hand a new execution (stored CREATED) to the scheduler: with its snapshot, or `delayMs` later without one. One that
+ * cannot be handed over is failed rather than left CREATED forever, and the error thrown. Shared by
+ * `POST /executions/{namespace}/{id}` and the webhook.
+ */
+export async function handOffCreated(executions: Pick<ExecutionStore, 'transition'>, queue: ExecutionQueue, execution: StoredExecution, delayMs = 0): Promise<void> {
+  const { id: executionId, namespace, flowId } = execution;
+  try {
+    await queue.executionCreated({ executionId, namespace, flowId, ...(delayMs > 0 ? { delayMs } : { snapshot: executionSnapshot(execution) }) });
+  } catch (error) {
+    await executions.transition(executionId, ['CREATED'], 'FAILED').catch(() => undefined);
+    throw error;
+  }
+}
+
 export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async (app, options) => {
   const { flows, executions, storage, queue } = options;
   const masked = secretInputMasker(flows);
   const present = async (execution: StoredExecution): Promise<Record<string, unknown>> => executionJson(await masked(execution));
-  // A create's answer (Kestra's ExecutionResponse): the execution and, with a public URL, its `url`.
-  const { publicUrl } = options;
-  const created = async (execution: StoredExecution): Promise<Record<string, unknown>> => ({
-    ...(await present(execution)),
-    ...(publicUrl ? { url: executionUrl(publicUrl, options.tenant ?? 'main', execution) } : {}),
-  });
+  const created = createdExecutionJson(flows, options);
   const uploadLimit = options.uploadLimit ?? DEFAULT_UPLOAD_LIMIT;
   // One byte more than the limit reaches us, so an over-limit file is told apart from one of exactly the limit.
   await app.register(multipart, { limits: { fileSize: uploadLimit + 1, files: 100, fields: 1000, parts: 1100 }, throwFileSizeLimit: false });
@@ -566,11 +592,9 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         // included, and puts it off again should it come early (a scheduler that restarts resumes it at once).
         const delayMs = scheduleDate ? scheduleDate.getTime() - Date.now() : 0;
         try {
-          await queue.executionCreated({ executionId, namespace, flowId: id, ...(delayMs > 0 ? { delayMs } : { snapshot: executionSnapshot(execution) }) });
+          await handOffCreated(executions, queue, execution, delayMs);
         } catch (error) {
           watch?.cancel();
-          // Not handed to the scheduler: fail it rather than leave it CREATED forever.
-          await executions.transition(executionId, ['CREATED'], 'FAILED').catch(() => undefined);
           throw error;
         }
         if (!query.wait) return created(execution);

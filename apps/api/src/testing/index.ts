@@ -39,7 +39,7 @@ export interface ApiFixture {
   close(): Promise<void>;
 }
 
-export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploadLimit' | 'tenant' | 'publicUrl'> {
+export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploadLimit' | 'tenant' | 'publicUrl' | 'webhookRateLimit'> {
   readonly apiToken?: string;
   /** Basic-auth credentials for user routes. */
   readonly basic?: { readonly username: string; readonly password: string };
@@ -91,6 +91,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     ...(options.docs === undefined ? {} : { docs: options.docs }),
     ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    ...(options.webhookRateLimit === undefined ? {} : { webhookRateLimit: options.webhookRateLimit }),
     // SLUICE_TEST_API_LOG=1 prints the server's log (every request, and the cause of any 500).
     logger: process.env.SLUICE_TEST_API_LOG === '1',
   });
