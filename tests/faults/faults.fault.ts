@@ -16,6 +16,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FLOW_TRIGGER_CASE, flowTriggerExactlyOnce } from './flow-trigger.js';
 import { processesLeft, resultsDir, sleep } from './harness.js';
 import { describeFigures, FAULT_LENGTH_MS, ORPHAN_DEADLINE_MS, runFault } from './workload.js';
 import type { FaultCase, FaultContext, FaultFigures } from './workload.js';
@@ -177,6 +178,7 @@ const cases: FaultCase[] = [
 
 const only = process.env.SLUICE_FAULTS?.trim();
 const selected = only ? cases.filter((c) => c.name.includes(only) || c.slug.includes(only)) : cases;
+const withFlowTrigger = !only || FLOW_TRIGGER_CASE.name.includes(only) || FLOW_TRIGGER_CASE.slug.includes(only);
 const figures: FaultFigures[] = [];
 
 describe.sequential('faults (issue #15): every execution SUCCESS, no attempt run twice at once, complete histories, nothing left over', () => {
@@ -186,7 +188,7 @@ describe.sequential('faults (issue #15): every execution SUCCESS, no attempt run
     console.log(`\nfault suite figures:\n${figures.map((f) => `- ${describeFigures(f)}`).join('\n')}\n`);
   });
 
-  if (selected.length === 0) throw new Error(`SLUICE_FAULTS=${only ?? ''} matches no fault case`);
+  if (selected.length === 0 && !withFlowTrigger) throw new Error(`SLUICE_FAULTS=${only ?? ''} matches no fault case`);
   for (const fault of selected) {
     it(fault.name, async () => {
       const result = await runFault(fault);
@@ -195,4 +197,6 @@ describe.sequential('faults (issue #15): every execution SUCCESS, no attempt run
       expect(result.problems).toEqual([]);
     }, 420_000);
   }
+  // Issue #18: a case of its own (flow-trigger.ts), with its own checks.
+  if (withFlowTrigger) it(FLOW_TRIGGER_CASE.name, flowTriggerExactlyOnce, 420_000);
 });

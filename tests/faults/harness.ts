@@ -346,10 +346,10 @@ export class Cluster {
     return this.api;
   }
 
-  /** Spawn a scheduler. Await `.ready()`. */
-  startScheduler(): AppProcess {
+  /** Spawn a scheduler (`name` for a second one: its log is `<name>.log`). Await `.ready()`. */
+  startScheduler(name = 'scheduler'): AppProcess {
     this.scheduler = this.launch(
-      'scheduler',
+      name,
       ['server', 'scheduler'],
       { DATABASE_URL: this.pg.url, REDIS_URL: this.redis.url, SLUICE_QUEUE_LOCK_MS: String(this.options.queueLockMs) },
       /scheduler (\S+) started/,
@@ -410,7 +410,7 @@ export class Cluster {
   async stopAll(): Promise<string[]> {
     const notes: string[] = [];
     // Workers first (they deregister through the API), then the scheduler, then the API.
-    const order = [this.all.filter((p) => p.name.startsWith('worker-')), this.all.filter((p) => p.name === 'scheduler'), this.all.filter((p) => p.name === 'api')];
+    const order = [this.all.filter((p) => p.name.startsWith('worker-')), this.all.filter((p) => p.name.startsWith('scheduler')), this.all.filter((p) => p.name === 'api')];
     for (const group of order) {
       const killed = await Promise.all(group.filter((p) => p.alive).map(async (p) => ((await p.stop(15_000)) ? p.name : undefined)));
       for (const name of killed) if (name) notes.push(`${name} did not stop within 15 s of SIGTERM: killed`);

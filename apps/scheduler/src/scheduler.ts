@@ -38,6 +38,7 @@ import { builtInMetrics } from './builtin-metrics.js';
 import { DatabaseStatus } from './database-status.js';
 import type { DatabaseHealth } from './database-status.js';
 import { flowOutputs } from './flow-outputs.js';
+import { FlowTriggerLoop } from './flow-triggers.js';
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
 import { Reconciler } from './reconcile.js';
@@ -152,6 +153,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   const consumers: Consumer[] = [];
   let unsubscribeUpdates: Unsubscribe | undefined;
   let triggers: TriggerLoop | undefined;
+  let flowTriggers: FlowTriggerLoop | undefined;
   let watchdog: Watchdog | undefined;
   let reconciler: Reconciler | undefined;
   const database = new DatabaseStatus(log, () => now().getTime());
@@ -617,7 +619,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     }
     // A child its parent waits for ended: its result is stored, wake the parent to apply it.
     if (ended && execution.parentId && state !== 'RETRIED') await queue.publishExecution({ type: 'resume', executionId: execution.parentId, subflowResults: true });
-    if (ended) await dequeueNext(execution);
+    if (ended) {
+      // Flow triggers may listen to this end: look now rather than at the next interval.
+      flowTriggers?.poke();
+      await dequeueNext(execution);
+    }
   }
 
   /** A parent is being killed: so are the children it waits for (their ends then end its Subflow task runs). */
@@ -947,6 +953,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (interval > 0) {
         triggers = new TriggerLoop({ db, queue, owner: id, intervalMs: interval, log, now });
         triggers.start();
+        flowTriggers = new FlowTriggerLoop({ db, queue, intervalMs: Math.min(interval, 250), log, now });
+        flowTriggers.start();
       }
     },
     async health(healthOptions = {}) {
@@ -974,6 +982,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     async stop() {
       await triggers?.stop();
+      await flowTriggers?.stop();
       await reconciler?.stop();
       await watchdog?.stop();
       await Promise.all(consumers.splice(0).map((c) => c.close()));
