@@ -161,6 +161,8 @@ export class FlowTriggerLoop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  /** An end was noted while a look ran: look again at once after it. */
+  private again = false;
 
   constructor(private readonly options: FlowTriggerLoopOptions) {}
 
@@ -174,13 +176,21 @@ export class FlowTriggerLoop {
       .catch((error: unknown) => this.options.log(`scheduler: Flow triggers: ${error instanceof Error ? error.message : String(error)}`))
       .finally(() => {
         this.running = undefined;
-        if (!this.stopped) this.timer = setTimeout(() => this.run(), this.options.intervalMs);
+        const again = this.again;
+        this.again = false;
+        if (!this.stopped) this.timer = setTimeout(() => this.run(), again ? 0 : this.options.intervalMs);
       });
   }
 
   /** Look for ends now (an execution just ended here), unless a look is running: it takes them. */
   poke(): void {
-    if (this.stopped || this.running || this.timer === undefined) return;
+    if (this.stopped) return;
+    // A look running now may have checked for ends just before this one committed: look again right after it.
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer === undefined) return;
     clearTimeout(this.timer);
     this.run();
   }
