@@ -19,13 +19,17 @@
  *   `trigger.*` (its own trigger's variables); inside `inputs` and `labels`, `trigger` is the upstream itself:
  *   `executionId`, `namespace`, `flowId`, `flowRevision`, `state` and `outputs`;
  * - the new execution's `trigger` is `{id, type, variables: {executionId, namespace, flowId, flowRevision, state}}`;
- * - inputs that cannot be rendered or typed start nothing: a WARN line in the scheduler's log says why.
+ * - inputs that cannot be rendered or typed start nothing: a WARN line in the scheduler's log says why;
+ * - MultipleConditions and `preconditions` hold over a window of upstream ends (./multiple-conditions.ts): their
+ *   windows are read and written on the transaction that takes the ends, so they change once per end too.
  */
 import { CORRELATION_ID_LABEL, evaluateConditions, flowLabels, isMultipleCondition, mergeLabels, renderValue, resolveInputs } from '@sluice/core';
-import type { Flow, TriggerSpec } from '@sluice/core';
-import type { ChildExecution, Db, EndedExecution, FlowWithFlowTrigger } from '@sluice/db';
+import type { ConditionContext, Flow, TriggerSpec } from '@sluice/core';
+import type { ChildExecution, Db, EndedExecution, FlowTriggerWindowKey, FlowTriggerWindowStore, FlowWithFlowTrigger } from '@sluice/db';
 import { newExecutionId } from '@sluice/db';
 import type { QueueDriver } from '@sluice/queue';
+import { memoryWindowStore, multipleConditionsOf, recordInWindow, settleWindow } from './multiple-conditions.js';
+import type { MultipleConditionSpec, WindowEvaluation } from './multiple-conditions.js';
 
 const FLOW_TRIGGER_TYPES = ['io.kestra.plugin.core.trigger.flow', 'io.kestra.core.models.triggers.types.flow'];
 /** The type the new execution's `trigger` names, whichever alias the flow used. */
@@ -78,15 +82,35 @@ export interface TriggeredOptions {
   readonly now: () => Date;
   readonly log: (line: string) => void;
   readonly newId?: () => string;
+  /**
+   * The windows of MultipleConditions and `preconditions` (the scheduler's: on the transaction that takes the ends).
+   * Default: windows in memory, for this call only.
+   */
+  readonly windows?: FlowTriggerWindowStore;
 }
 
-/**
- * The executions that `ends` start, by the Flow triggers of `flows` (pure but for `log` and the ids): for each end, in
- * order, each flow's triggers in their order.
- */
-export async function triggeredExecutions(ends: readonly EndedExecution[], flows: readonly FlowWithFlowTrigger[], options: TriggeredOptions): Promise<ChildExecution[]> {
-  const created: ChildExecution[] = [];
-  const newId = options.newId ?? newExecutionId;
+/** A trigger an end passed the `states` and plain `conditions` of, with what evaluating it further needs. */
+interface Candidate {
+  readonly end: EndedExecution;
+  readonly flow: FlowWithFlowTrigger;
+  readonly parsed: Flow;
+  readonly trigger: TriggerSpec;
+  readonly variables: Record<string, unknown>;
+  readonly context: ConditionContext;
+  readonly now: Date;
+  readonly multiples: MultipleConditionSpec[];
+}
+
+const windowKey = (candidate: Candidate, spec: MultipleConditionSpec): FlowTriggerWindowKey => ({
+  namespace: candidate.parsed.namespace,
+  flowId: candidate.parsed.id,
+  triggerId: candidate.trigger.id,
+  conditionId: spec.id,
+});
+
+/** The triggers `ends` pass the `states` and plain conditions of: for each end, in order, each flow's in order. */
+async function candidates(ends: readonly EndedExecution[], flows: readonly FlowWithFlowTrigger[], options: TriggeredOptions): Promise<Candidate[]> {
+  const found: Candidate[] = [];
   for (const end of ends) {
     for (const flow of flows) {
       const parsed = flow.parsed as Flow;
@@ -103,45 +127,79 @@ export async function triggeredExecutions(ends: readonly EndedExecution[], flows
           const value = await renderValue(template, variables, { now: () => now });
           return typeof value === 'string' ? value : JSON.stringify(value);
         };
-        const conditions = Array.isArray(trigger.conditions) ? (trigger.conditions as unknown[]).filter((c) => !isMultipleCondition(c)) : undefined;
-        const holds = await evaluateConditions(conditions, {
+        const context: ConditionContext = {
           execution: { id: end.id, namespace: end.namespace, flowId: end.flowId, state: end.state, labels: end.labels, ...(end.outputs ? { outputs: end.outputs } : {}) },
           flow: { namespace: parsed.namespace, id: parsed.id },
           trigger: variables.trigger,
           render,
-        });
-        if (!holds) continue;
-        const where = `flow ${parsed.namespace}.${parsed.id}, trigger ${trigger.id}, upstream execution ${end.id}`;
-        const upstream = { executionId: end.id, namespace: end.namespace, flowId: end.flowId, flowRevision: end.flowRevision, state: end.state };
-        let inputs: Record<string, unknown>;
-        let labels: { key: string; value: string }[];
-        try {
-          const withUpstream = { ...variables, trigger: { ...upstream, outputs: end.outputs ?? {} } };
-          const given = (await renderValue(trigger.inputs ?? {}, withUpstream, { now: () => now })) as Record<string, unknown>;
-          inputs = resolveInputs(parsed.inputs, given);
-          const ownLabels = trigger.labels === undefined ? [] : flowLabels({ labels: (await renderValue(trigger.labels, withUpstream, { now: () => now })) as Flow['labels'] });
-          labels = mergeLabels(flowLabels(parsed).filter((label) => !label.key.startsWith('system.')), ownLabels).map(({ key, value }) => ({ key, value }));
-        } catch (error) {
-          options.log(`scheduler: ${where}: nothing started: ${error instanceof Error ? error.message : String(error)}`);
-          continue;
-        }
-        const id = newId();
-        // The chain of executions shares one correlation id: the upstream's.
-        const correlation = end.labels.find((label) => label.key === CORRELATION_ID_LABEL)?.value ?? end.id;
-        created.push({
-          id,
-          namespace: parsed.namespace,
-          flowId: parsed.id,
-          flowRevision: flow.revision,
-          inputs,
-          labels: [...labels.filter((label) => label.key !== CORRELATION_ID_LABEL), { key: CORRELATION_ID_LABEL, value: correlation }],
-          trigger: { id: trigger.id, type: FLOW_TRIGGER_TYPE, variables: upstream },
-          parentId: null,
-          scheduleDate: null,
-        });
+        };
+        const conditions = Array.isArray(trigger.conditions) ? (trigger.conditions as unknown[]).filter((c) => !isMultipleCondition(c)) : undefined;
+        if (!(await evaluateConditions(conditions, context))) continue;
+        found.push({ end, flow, parsed, trigger, variables, context, now, multiples: multipleConditionsOf(trigger) });
       }
     }
   }
+  return found;
+}
+
+/**
+ * The executions that `ends` start, by the Flow triggers of `flows` (pure but for `log`, the ids and the windows of
+ * `options.windows`): for each end, in order, each flow's triggers in their order. A trigger with MultipleConditions
+ * or `preconditions` records the end in their windows (apps/scheduler/src/multiple-conditions.ts) and starts its flow
+ * when each of them holds; the windows it needs are locked first, all at once, in one order.
+ */
+export async function triggeredExecutions(ends: readonly EndedExecution[], flows: readonly FlowWithFlowTrigger[], options: TriggeredOptions): Promise<ChildExecution[]> {
+  const created: ChildExecution[] = [];
+  const newId = options.newId ?? newExecutionId;
+  const windows = options.windows ?? memoryWindowStore();
+  const found = await candidates(ends, flows, options);
+  const keys = found.flatMap((candidate) => candidate.multiples.map((spec) => windowKey(candidate, spec)));
+  if (keys.length > 0) await windows.lock(keys);
+  for (const candidate of found) {
+    const { end, flow, parsed, trigger, variables, now } = candidate;
+    const evaluations: [MultipleConditionSpec, WindowEvaluation][] = [];
+    for (const spec of candidate.multiples) {
+      try {
+        evaluations.push([spec, await recordInWindow(spec, windowKey(candidate, spec), candidate.context, windows, now)]);
+      } catch (error) {
+        // A window that cannot be computed (a malformed timeWindow saved before validation knew it) never holds.
+        options.log(`scheduler: flow ${parsed.namespace}.${parsed.id}, trigger ${trigger.id}: condition ${spec.id}: ${error instanceof Error ? error.message : String(error)}`);
+        evaluations.push([spec, { key: windowKey(candidate, spec), holds: false }]);
+      }
+    }
+    const holds = evaluations.every(([, evaluation]) => evaluation.holds);
+    for (const [spec, evaluation] of evaluations) await settleWindow(spec, evaluation, windows);
+    if (!holds) continue;
+    const where = `flow ${parsed.namespace}.${parsed.id}, trigger ${trigger.id}, upstream execution ${end.id}`;
+    const upstream = { executionId: end.id, namespace: end.namespace, flowId: end.flowId, flowRevision: end.flowRevision, state: end.state };
+    let inputs: Record<string, unknown>;
+    let labels: { key: string; value: string }[];
+    try {
+      const withUpstream = { ...variables, trigger: { ...upstream, outputs: end.outputs ?? {} } };
+      const given = (await renderValue(trigger.inputs ?? {}, withUpstream, { now: () => now })) as Record<string, unknown>;
+      inputs = resolveInputs(parsed.inputs, given);
+      const ownLabels = trigger.labels === undefined ? [] : flowLabels({ labels: (await renderValue(trigger.labels, withUpstream, { now: () => now })) as Flow['labels'] });
+      labels = mergeLabels(flowLabels(parsed).filter((label) => !label.key.startsWith('system.')), ownLabels).map(({ key, value }) => ({ key, value }));
+    } catch (error) {
+      options.log(`scheduler: ${where}: nothing started: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
+    }
+    const id = newId();
+    // The chain of executions shares one correlation id: the upstream's.
+    const correlation = end.labels.find((label) => label.key === CORRELATION_ID_LABEL)?.value ?? end.id;
+    created.push({
+      id,
+      namespace: parsed.namespace,
+      flowId: parsed.id,
+      flowRevision: flow.revision,
+      inputs,
+      labels: [...labels.filter((label) => label.key !== CORRELATION_ID_LABEL), { key: CORRELATION_ID_LABEL, value: correlation }],
+      trigger: { id: trigger.id, type: FLOW_TRIGGER_TYPE, variables: upstream },
+      parentId: null,
+      scheduleDate: null,
+    });
+  }
+  if (keys.length > 0) await windows.deleteExpired(options.now());
   return created;
 }
 
@@ -208,7 +266,7 @@ export class FlowTriggerLoop {
     let started = 0;
     if (!(await db.scheduler.hasExecutionEnds())) return 0;
     while (!this.stopped) {
-      const created = await db.scheduler.takeExecutionEnds(this.options.batch ?? 100, (ends, flows) => triggeredExecutions(ends, flows, { now, log }), now);
+      const created = await db.scheduler.takeExecutionEnds(this.options.batch ?? 100, (ends, flows, windows) => triggeredExecutions(ends, flows, { now, log, windows }), now);
       if (created === undefined) break;
       await Promise.all(created.map((execution) => queue.publishExecution({ type: 'created', executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId })));
       for (const execution of created) {

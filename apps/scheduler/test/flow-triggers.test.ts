@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EndedExecution, FlowWithFlowTrigger } from '@sluice/db';
 import { triggeredExecutions } from '../src/flow-triggers.js';
+import { memoryWindowStore } from '../src/multiple-conditions.js';
 
 const NOW = new Date('2026-12-06T10:00:00Z');
 const end = (patch: Partial<EndedExecution> = {}): EndedExecution => ({
@@ -106,5 +107,68 @@ describe('triggeredExecutions', () => {
     const other: FlowWithFlowTrigger = { ...flow({}), flowId: 'second', parsed: { ...(flow({}).parsed as object), id: 'second' } };
     const { created } = await run([end({ id: 'a' }), end({ id: 'b' })], [flow({}), other]);
     expect(created.map((e) => `${e.flowId}<${(e.trigger.variables as { executionId: string }).executionId}`)).toEqual(['downstream<a', 'second<a', 'downstream<b', 'second<b']);
+  });
+
+  describe('MultipleCondition and preconditions', () => {
+    const flowCondition = (flowId: string) => ({ type: 'io.kestra.plugin.core.condition.ExecutionFlow', namespace: 'team', flowId });
+    const multipleTrigger = {
+      states: ['SUCCESS'],
+      conditions: [
+        { type: 'io.kestra.plugin.core.condition.ExecutionNamespace', namespace: 'team' },
+        { id: 'both', type: 'io.kestra.plugin.core.condition.MultipleCondition', conditions: { a: flowCondition('a'), b: flowCondition('b') } },
+      ],
+    };
+    const preconditionsTrigger = { preconditions: { id: 'both', flows: [{ namespace: 'team', flowId: 'a', states: ['SUCCESS'] }, { namespace: 'team', flowId: 'b', states: ['SUCCESS'] }] } };
+
+    for (const [name, trigger] of [['MultipleCondition', multipleTrigger], ['preconditions', preconditionsTrigger]] as const) {
+      it(`${name}: starts the flow once A and B both succeeded in the window, across batches, then again after both again`, async () => {
+        const windows = memoryWindowStore();
+        let n = 0;
+        const evaluate = (ends: EndedExecution[]) => triggeredExecutions(ends, [flow(trigger)], { now: () => NOW, log: () => {}, newId: () => `new${++n}`, windows });
+        expect(await evaluate([end({ id: 'a1', flowId: 'a' })])).toEqual([]);
+        expect(await evaluate([end({ id: 'a2', flowId: 'a' }), end({ id: 'b1', flowId: 'b', state: 'FAILED' })])).toEqual([]);
+        const started = await evaluate([end({ id: 'b2', flowId: 'b' })]);
+        // The upstream of the new execution is the end that completed the window.
+        expect(started.map((e) => e.trigger.variables)).toEqual([{ executionId: 'b2', namespace: 'team', flowId: 'b', flowRevision: 3, state: 'SUCCESS' }]);
+        expect(windows.windows.size).toBe(0);
+        // Reset on success: B alone starts nothing; then A and B in one batch start it once.
+        expect(await evaluate([end({ id: 'b3', flowId: 'b' })])).toEqual([]);
+        expect((await evaluate([end({ id: 'x', flowId: 'other' }), end({ id: 'a3', flowId: 'a' }), end({ id: 'a4', flowId: 'a' })])).map((e) => (e.trigger.variables as { executionId: string }).executionId)).toEqual(['a3']);
+      });
+    }
+
+    it('plain conditions filter before anything is recorded; resetOnSuccess: false fires on every later matching end', async () => {
+      const windows = memoryWindowStore();
+      const trigger = {
+        conditions: [
+          { type: 'io.kestra.plugin.core.condition.ExecutionStatus', in: ['SUCCESS'] },
+          { id: 'both', type: 'io.kestra.plugin.core.condition.MultipleCondition', resetOnSuccess: false, conditions: { a: flowCondition('a'), b: flowCondition('b') } },
+        ],
+      };
+      const evaluate = (ends: EndedExecution[]) => triggeredExecutions(ends, [flow(trigger)], { now: () => NOW, log: () => {}, windows });
+      expect(await evaluate([end({ id: 'a1', flowId: 'a', state: 'FAILED' }), end({ id: 'b1', flowId: 'b' })])).toEqual([]);
+      expect([...windows.windows.values()].map((w) => w.results)).toEqual([{ b: true }]);
+      expect(await evaluate([end({ id: 'a2', flowId: 'a' })])).toHaveLength(1);
+      expect(await evaluate([end({ id: 'c1', flowId: 'c' })])).toHaveLength(1);
+      expect(await evaluate([end({ id: 'c2', flowId: 'c', state: 'FAILED' })])).toHaveLength(0);
+    });
+
+    it('locks every window it needs before evaluating, once, in one call', async () => {
+      const windows = memoryWindowStore();
+      const locked: string[][] = [];
+      const spy = { ...windows, lock: async (keys: readonly { conditionId: string; flowId: string }[]) => void locked.push(keys.map((k) => `${k.flowId}/${k.conditionId}`)) };
+      const other: FlowWithFlowTrigger = { ...flow(preconditionsTrigger), flowId: 'second', parsed: { ...(flow(preconditionsTrigger).parsed as object), id: 'second' } };
+      await triggeredExecutions([end({ id: 'a1', flowId: 'a' }), end({ id: 'b1', flowId: 'b' })], [flow(multipleTrigger), other], { now: () => NOW, log: () => {}, windows: spy });
+      expect(locked).toEqual([['downstream/both', 'second/both', 'downstream/both', 'second/both']]);
+      expect(await triggeredExecutions([end()], [flow({})], { now: () => NOW, log: () => {}, windows: spy })).toHaveLength(1);
+      expect(locked).toHaveLength(1);
+    });
+
+    it('a window that cannot be computed never holds, and says why', async () => {
+      const logs: string[] = [];
+      const trigger = { preconditions: { id: 'p', timeWindow: { type: 'WEEKLY' }, flows: [{ namespace: 'team' }] } };
+      expect(await triggeredExecutions([end()], [flow(trigger)], { now: () => NOW, log: (line) => logs.push(line) })).toEqual([]);
+      expect(logs).toEqual([expect.stringMatching(/^scheduler: flow team\.downstream, trigger after: condition p: timeWindow\.type must be one of/)]);
+    });
   });
 });

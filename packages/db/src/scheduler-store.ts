@@ -400,6 +400,92 @@ function storedExecution(execution: LockedExecution): LockedExecution {
   return {
     ...execution,
     inputs: asStoredJson(execution.inputs) as Record<string, unknown>,
+/** Which window of a Flow trigger's MultipleCondition or `preconditions`. */
+export interface FlowTriggerWindowKey {
+  readonly namespace: string;
+  readonly flowId: string;
+  readonly triggerId: string;
+  /** The MultipleCondition's `id`, or the `preconditions`' `id`. */
+  readonly conditionId: string;
+}
+
+/** A stored window: its bounds and the sub-conditions satisfied in it (name → true). */
+export interface FlowTriggerWindow extends FlowTriggerWindowKey {
+  readonly start: Date;
+  readonly end: Date;
+  readonly results: Readonly<Record<string, boolean>>;
+}
+
+/**
+ * The windows of Flow triggers, as {@link SchedulerStore.takeExecutionEnds} hands them to its `evaluate`: on that
+ * transaction, so what the evaluation writes commits (or rolls back) with the ends it took.
+ */
+export interface FlowTriggerWindowStore {
+  /** Lock these windows until the transaction ends (in key order, whatever the order given: no deadlock). */
+  lock(keys: readonly FlowTriggerWindowKey[]): Promise<void>;
+  /** The stored window, if any (expired or not). */
+  get(key: FlowTriggerWindowKey): Promise<FlowTriggerWindow | undefined>;
+  /** Store the window, replacing the one of its key. */
+  save(window: FlowTriggerWindow): Promise<void>;
+  delete(key: FlowTriggerWindowKey): Promise<void>;
+  /** Delete every window that ended before `now`. */
+  deleteExpired(now: Date): Promise<void>;
+}
+
+/** The text a window's key is locked by (also its sort order). */
+export function windowLockKey(key: FlowTriggerWindowKey): string {
+  return JSON.stringify(['flow-trigger-window', key.namespace, key.flowId, key.triggerId, key.conditionId]);
+}
+
+/** {@link FlowTriggerWindowStore} on one transaction's client. */
+function windowStoreOn(client: pg.PoolClient): FlowTriggerWindowStore {
+  const locked = new Set<string>();
+  const where = 'namespace = $1 AND flow_id = $2 AND trigger_id = $3 AND condition_id = $4';
+  const params = (key: FlowTriggerWindowKey): string[] => [key.namespace, key.flowId, key.triggerId, key.conditionId];
+  return {
+    async lock(keys) {
+      // A transaction-scoped advisory lock per key, taken in one order by every scheduler: it holds whether or not
+      // the row exists yet (a row lock could not), and the reads after it see what the previous holder committed.
+      const wanted = [...new Set(keys.map(windowLockKey))].filter((k) => !locked.has(k)).sort();
+      for (const k of wanted) {
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [k]);
+        locked.add(k);
+      }
+    },
+    async get(key) {
+      const { rows } = await client.query<{ start_date: Date; end_date: Date; results: Record<string, boolean> | null }>(
+        `SELECT start_date, end_date, results FROM flow_trigger_windows WHERE ${where}`,
+        params(key),
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      return { ...key, start: row.start_date, end: row.end_date, results: row.results ?? {} };
+    },
+    async save(window) {
+      await client.query(
+        `INSERT INTO flow_trigger_windows (namespace, flow_id, trigger_id, condition_id, start_date, end_date, results, updated_at)
+              VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, now())
+         ON CONFLICT (namespace, flow_id, trigger_id, condition_id)
+         DO UPDATE SET start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, results = EXCLUDED.results, updated_at = now()`,
+        [...params(window), window.start, window.end, JSON.stringify(window.results)],
+      );
+    },
+    async delete(key) {
+      await client.query(`DELETE FROM flow_trigger_windows WHERE ${where}`, params(key));
+    },
+    async deleteExpired(now) {
+      // Rows another scheduler holds are skipped (it or a later evaluation deletes them): a delete never waits.
+      await client.query(
+        `DELETE FROM flow_trigger_windows w USING (
+           SELECT namespace, flow_id, trigger_id, condition_id FROM flow_trigger_windows WHERE end_date < $1 FOR UPDATE SKIP LOCKED
+         ) expired
+         WHERE (w.namespace, w.flow_id, w.trigger_id, w.condition_id) = (expired.namespace, expired.flow_id, expired.trigger_id, expired.condition_id)`,
+        [now],
+      );
+    },
+  };
+}
+
     labels: asStoredJson(execution.labels) as { key: string; value: string }[],
     trigger: asStoredJson(execution.trigger) as ExecutionTrigger | null,
     taskRuns: execution.taskRuns.map(storedTaskRun),
@@ -642,12 +728,13 @@ export class SchedulerStore {
   /**
    * Take up to `limit` execution ends noted for Flow triggers (the oldest first, skipping those another scheduler holds)
    * and let `evaluate` say which executions they start; those are stored and the ends deleted in one transaction, so
-   * each end is evaluated once. Resolves with the executions created (to start after the commit), or undefined when
-   * there was no end to take. A failure rolls everything back: the ends are taken again later.
+   * each end is evaluated once. `evaluate` reads and writes the windows of MultipleConditions and `preconditions` on
+   * the same transaction. Resolves with the executions created (to start after the commit), or undefined when there
+   * was no end to take. A failure rolls everything back, windows included: the ends are taken again later.
    */
   async takeExecutionEnds(
     limit: number,
-    evaluate: (ends: readonly EndedExecution[], flows: readonly FlowWithFlowTrigger[]) => Promise<ChildExecution[]>,
+    evaluate: (ends: readonly EndedExecution[], flows: readonly FlowWithFlowTrigger[], windows: FlowTriggerWindowStore) => Promise<ChildExecution[]>,
     now: () => Date,
   ): Promise<ChildExecution[] | undefined> {
     const client = await this.pool.connect();
@@ -699,6 +786,7 @@ export class SchedulerStore {
         const statements = [...created.map((execution) => insertExecutionStatement(execution, at)), `DELETE FROM execution_ends WHERE execution_id = ANY(ARRAY[${ids.map(literal).join(', ')}]::text[])`, 'COMMIT'];
         await client.query(statements.join(';\n'));
         return created;
+          windowStoreOn(client),
       } catch (error) {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));

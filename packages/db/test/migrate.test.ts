@@ -45,7 +45,7 @@ await describeWithPostgres('migrate', (postgres) => {
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
     );
     expect(tables.map((t) => t.table_name)).toEqual([
-      '_prisma_migrations', 'execution_ends', 'executions', 'flows', 'kv_entries', 'logs', 'metrics', 'subflow_results', 'task_runs', 'triggers', 'workers',
+      '_prisma_migrations', 'execution_ends', 'executions', 'flow_trigger_windows', 'flows', 'kv_entries', 'logs', 'metrics', 'subflow_results', 'task_runs', 'triggers', 'workers',
     ]);
 
     const rows = await query<Record<string, unknown>>(url, 'SELECT * FROM "_prisma_migrations" ORDER BY migration_name');

@@ -2,7 +2,8 @@
  * Flow triggers end to end (issue #18), through the REST API on real Postgres: once with `sluice server local` and once
  * with the distributed apps (BullMQ, two schedulers, a worker process). A downstream flow starts when an upstream
  * execution ends in a listed state and its conditions hold, with inputs rendered from the upstream's outputs; with two
- * schedulers, every end starts it exactly once. (The fault suite kills a scheduler in the middle: tests/faults.)
+ * schedulers, every end starts it exactly once; a MultipleCondition or preconditions over two upstream flows start it once
+ * both succeeded in the window. (The fault suite kills a scheduler in the middle: tests/faults.)
  */
 import { describe, expect, it } from 'vitest';
 import type { ExecutionJson } from './stack.js';
@@ -144,6 +145,90 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(all).toHaveLength(30);
       expect(new Set(all.map((e) => e.trigger?.variables.executionId))).toEqual(new Set(runs.map((r) => r.id)));
       expect(started.length).toBe(30);
+    }, 90_000);
+    it('a MultipleCondition and preconditions over A and B start the downstream once both succeeded, then again after both again', async () => {
+      for (const id of ['mc_a', 'mc_b']) {
+        await stack.deploy([`id: ${id}`, `namespace: ${ns}`, 'tasks:', '  - id: hi', '    type: io.kestra.plugin.core.log.Log', '    message: hi'].join('\n'));
+      }
+      await stack.deploy(
+        [
+          'id: mc_multiple',
+          `namespace: ${ns}`,
+          'tasks:',
+          '  - id: hi',
+          '    type: io.kestra.plugin.core.log.Log',
+          '    message: "{{ trigger.flowId }}"',
+          'triggers:',
+          '  - id: both',
+          '    type: io.kestra.plugin.core.trigger.Flow',
+          '    conditions:',
+          '      - type: io.kestra.plugin.core.condition.ExecutionStatus',
+          '        in: [SUCCESS]',
+          '      - id: a_and_b',
+          '        type: io.kestra.plugin.core.condition.MultipleCondition',
+          '        timeWindow:',
+          '          type: SLIDING_WINDOW',
+          '          window: PT1H',
+          '        conditions:',
+          '          a:',
+          '            type: io.kestra.plugin.core.condition.ExecutionFlow',
+          `            namespace: ${ns}`,
+          '            flowId: mc_a',
+          '          b:',
+          '            type: io.kestra.plugin.core.condition.ExecutionFlow',
+          `            namespace: ${ns}`,
+          '            flowId: mc_b',
+        ].join('\n'),
+      );
+      await stack.deploy(
+        [
+          'id: mc_preconditions',
+          `namespace: ${ns}`,
+          'tasks:',
+          '  - id: hi',
+          '    type: io.kestra.plugin.core.log.Log',
+          '    message: "{{ trigger.flowId }}"',
+          'triggers:',
+          '  - id: both',
+          '    type: io.kestra.plugin.core.trigger.Flow',
+          '    preconditions:',
+          '      id: a_and_b',
+          '      flows:',
+          `        - namespace: ${ns}`,
+          '          flowId: mc_a',
+          '          states: [SUCCESS]',
+          `        - namespace: ${ns}`,
+          '          flowId: mc_b',
+          '          states: [SUCCESS]',
+        ].join('\n'),
+      );
+      const settle = () => new Promise((resolve) => setTimeout(resolve, 1500));
+      const downstreams = async () => [(await executionsOf('mc_multiple')).length, (await executionsOf('mc_preconditions')).length];
+
+      const a1 = await stack.execute(ns, 'mc_a', { wait: true });
+      expect(a1.state.current).toBe('SUCCESS');
+      await settle();
+      expect(await downstreams()).toEqual([0, 0]);
+
+      const b1 = await stack.execute(ns, 'mc_b', { wait: true });
+      const [multiple] = await waitForCount('mc_multiple', 1);
+      const [preconditions] = await waitForCount('mc_preconditions', 1);
+      for (const started of [multiple, preconditions]) {
+        // The end that completed the window is the upstream.
+        expect(started?.trigger).toEqual({ id: 'both', type: 'io.kestra.plugin.core.trigger.Flow', variables: { executionId: b1.id, namespace: ns, flowId: 'mc_b', flowRevision: 1, state: 'SUCCESS' } });
+        expect((await stack.waitFor(started!.id, undefined, 30_000)).state.current).toBe('SUCCESS');
+      }
+
+      // Reset on success: A alone (twice) starts nothing more; B then completes the window again.
+      await stack.execute(ns, 'mc_a', { wait: true });
+      await stack.execute(ns, 'mc_a', { wait: true });
+      await settle();
+      expect(await downstreams()).toEqual([1, 1]);
+      const b2 = await stack.execute(ns, 'mc_b', { wait: true });
+      expect((await waitForCount('mc_multiple', 2)).map((e) => e.trigger?.variables.executionId)).toEqual([b1.id, b2.id]);
+      expect((await waitForCount('mc_preconditions', 2)).map((e) => e.trigger?.variables.executionId)).toEqual([b1.id, b2.id]);
+      await settle();
+      expect(await downstreams()).toEqual([2, 2]);
     }, 90_000);
   });
 }
