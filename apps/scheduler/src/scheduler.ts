@@ -33,6 +33,7 @@ import {
 } from '@sluice/engine';
 import type { EngineAction, EngineExecution, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
+import { executionPrefixUri } from '@sluice/storage';
 import type { ConsumeOptions, Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
 import { builtInMetrics } from './builtin-metrics.js';
 import { DatabaseStatus } from './database-status.js';
@@ -42,7 +43,8 @@ import { FlowTriggerLoop } from './flow-triggers.js';
 import { applyPluginDefaults } from './plugin-defaults.js';
 import type { TypeResolver } from './plugin-defaults.js';
 import { Reconciler } from './reconcile.js';
-import { chainProblem, childLabels, SUBFLOW_DYNAMIC_PROPERTIES, SUBFLOW_MAX_DEPTH, subflowRunState, subflowSpec } from './subflow.js';
+import { chainProblem, CHILD_END_STATES, childLabels, forEachItemState, SUBFLOW_DYNAMIC_PROPERTIES, SUBFLOW_MAX_DEPTH, subflowRunState, subflowSpec } from './subflow.js';
+import type { SubflowSpec } from './subflow.js';
 import { TriggerLoop } from './triggers.js';
 import { evaluate, executionOutputs, isRecord, runVariables, templateVariables } from './variables.js';
 import type { VariableScope } from './variables.js';
@@ -118,6 +120,12 @@ export function newTaskRunId(): string {
 }
 
 /** What one locked step decided: the jobs to enqueue after its commit and the execution's state. */
+/** A ForEachItem batch's child execution, before it is stored. */
+interface ChildInputs {
+  readonly iteration: number;
+  readonly inputs: Record<string, unknown>;
+}
+
 interface Step {
   readonly execution: LockedExecution;
   readonly jobs: readonly { job: TaskJob; delayMs: number }[];
@@ -269,7 +277,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let ended: Promise<StoredExecution | undefined> | undefined;
     let retry: Step['retry'];
     let wakeMs: number | undefined;
-    const children: { id: string; namespace: string; flowId: string }[] = [];
+    const childrenToStart: { id: string; namespace: string; flowId: string }[] = [];
     const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
     // The outputs of the execution's runs, computed when first needed and again after a run's outputs changed.
     let outputs: Record<string, unknown> | undefined;
@@ -309,7 +317,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       ...(ended ? { ended } : {}),
       ...(retry ? { retry } : {}),
       ...(wakeMs !== undefined ? { wakeMs } : {}),
-      ...(children.length > 0 ? { children } : {}),
+      ...(childrenToStart.length > 0 ? { children: childrenToStart } : {}),
     };
 
     /** Apply the results of the children that ended to the Subflow task runs that wait for them. */
@@ -323,6 +331,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         if (run.state === 'RUNNING' && typeof child === 'string') waiting.set(child, run);
       }
       for (const result of results) {
+        // A ForEachItem's child names the `_items` run that counts it.
+        const counting = result.parentTaskRunId ? runs.get(result.parentTaskRunId) : undefined;
+        if (counting) {
+          if (counting.state === 'RUNNING') await countItemResult(counting, result, date);
+          continue;
+        }
         const run = waiting.get(result.childId);
         // A child no run waits for any more (the run was killed, or restarted with a new child): nothing to apply.
         if (!run) continue;
@@ -349,33 +363,61 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
      * parents and the child flow, type the inputs, store the child (CREATED, started after commit). With `wait`, the
      * run is RUNNING until the child's result arrives; without, SUCCESS at once. What cannot start fails the run.
      */
-    async function startSubflow(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date, delayMs: number): Promise<'again' | undefined> {
+    /** A Subflow or ForEachItem task run that cannot start: FAILED, its attempt recorded, the reason logged. */
+    async function failStart(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date, reason: string): Promise<'again'> {
       const iso = date.toISOString();
-      const fail = async (reason: string): Promise<'again'> => {
-        const error = new SluiceError('SLU_TASK_FAILED', { taskId: task.id, reason });
-        const attempts = [...run.attempts.slice(0, attempt - 1), { state: { current: 'CREATED', histories: [{ state: 'CREATED', date: iso }] } }];
-        await save({ ...endRun({ ...run, attempts }, 'FAILED', iso, date, { error: error.toJSON() }), startDate: run.startDate ?? date });
-        await tx.appendLogs([{ taskId: task.id, taskRunId: run.id, attemptNumber: attempt, level: 'ERROR', message: error.message, timestamp: date }]);
-        return 'again';
-      };
+      const error = new SluiceError('SLU_TASK_FAILED', { taskId: task.id, reason });
+      const attempts = [...run.attempts.slice(0, attempt - 1), { state: { current: 'CREATED', histories: [{ state: 'CREATED', date: iso }] } }];
+      await save({ ...endRun({ ...run, attempts }, 'FAILED', iso, date, { error: error.toJSON() }), startDate: run.startDate ?? date });
+      await tx.appendLogs([{ taskId: task.id, taskRunId: run.id, attemptNumber: attempt, level: 'ERROR', message: error.message, timestamp: date }]);
+      return 'again';
+    }
+
+    /**
+     * The child flow a Subflow or ForEachItem task names, its properties rendered with `variables` (`inputs` only when
+     * `withInputs`), once the chain of waiting parents and the flow are checked; or why it cannot start.
+     */
+    async function childFlowOf(task: TaskJob['task'], variables: Record<string, unknown>, date: Date, withInputs: boolean): Promise<{ spec: SubflowSpec; revision: number; flow: Flow } | { error: string }> {
       const rendered: Record<string, Evaluation> = {};
-      for (const key of SUBFLOW_DYNAMIC_PROPERTIES) if (task[key] !== undefined) rendered[key] = await evaluate(task[key], variablesOf(run), date);
+      for (const key of SUBFLOW_DYNAMIC_PROPERTIES) if (task[key] !== undefined && (withInputs || key !== 'inputs')) rendered[key] = await evaluate(task[key], variables, date);
       const spec = subflowSpec(task, rendered);
-      if ('error' in spec) return fail(spec.error);
+      if ('error' in spec) return spec;
       if (spec.wait) {
         const problem = chainProblem(await tx.subflowChain(SUBFLOW_MAX_DEPTH + 1), spec.namespace, spec.flowId);
-        if (problem) return fail(problem);
+        if (problem) return { error: problem };
       }
       const found = spec.revision === undefined ? await tx.latestFlowRevision(spec.namespace, spec.flowId) : { revision: spec.revision, parsed: await tx.flowRevision(spec.namespace, spec.flowId, spec.revision) };
-      if (!found?.parsed) return fail(`flow ${spec.namespace}.${spec.flowId}${spec.revision === undefined ? '' : ` revision ${spec.revision}`} not found`);
-      const child = found.parsed as Flow;
-      if (child.disabled === true) return fail(`flow ${spec.namespace}.${spec.flowId} is disabled`);
-      let inputs: Record<string, unknown>;
+      if (!found?.parsed) return { error: `flow ${spec.namespace}.${spec.flowId}${spec.revision === undefined ? '' : ` revision ${spec.revision}`} not found` };
+      const flow = found.parsed as Flow;
+      if (flow.disabled === true) return { error: `flow ${spec.namespace}.${spec.flowId} is disabled` };
+      return { spec, revision: found.revision, flow };
+    }
+
+    /** The child's inputs, typed against its flow's, or why they are refused. */
+    function childInputs(child: { spec: SubflowSpec; flow: Flow }, given: Record<string, unknown>): { inputs: Record<string, unknown> } | { error: string } {
       try {
-        inputs = resolveInputs(child.inputs, spec.inputs);
+        // A FILE input takes a file of this execution (the child may read it: task-runtime's parentScope).
+        return { inputs: resolveInputs(child.flow.inputs, given, { fileUriPrefix: executionPrefixUri({ namespace: execution.namespace, flowId: execution.flowId, executionId: execution.id }) }) };
       } catch (error) {
-        return fail(`the inputs of ${spec.namespace}.${spec.flowId}: ${isSluiceError(error) || error instanceof Error ? error.message : String(error)}`);
+        return { error: `the inputs of ${child.spec.namespace}.${child.spec.flowId}: ${isSluiceError(error) || error instanceof Error ? error.message : String(error)}` };
       }
+    }
+
+    /**
+     * Start the child execution of a Subflow task run (attempt `attempt`): render its properties, check the chain of
+     * parents and the child flow, type the inputs, store the child (CREATED, started after commit). With `wait`, the
+     * run is RUNNING until the child's result arrives; without, SUCCESS at once. What cannot start fails the run.
+     */
+    async function startSubflow(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date, delayMs: number): Promise<'again' | undefined> {
+      const iso = date.toISOString();
+      const fail = (reason: string): Promise<'again'> => failStart(run, task, attempt, date, reason);
+      const resolved = await childFlowOf(task, variablesOf(run), date, true);
+      if ('error' in resolved) return fail(resolved.error);
+      const { spec } = resolved;
+      const typed = childInputs(resolved, spec.inputs);
+      if ('error' in typed) return fail(typed.error);
+      const { inputs } = typed;
+      const found = { revision: resolved.revision };
       const childId = newExecutionId();
       const retryAt = delayMs > 0 ? new Date(date.getTime() + delayMs) : undefined;
       const scheduleDate = retryAt && (!spec.scheduleDate || spec.scheduleDate < retryAt) ? retryAt : (spec.scheduleDate ?? null);
@@ -393,7 +435,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         },
         date,
       );
-      children.push({ id: childId, namespace: spec.namespace, flowId: spec.flowId });
+      childrenToStart.push({ id: childId, namespace: spec.namespace, flowId: spec.flowId });
       await tx.appendLogs([
         {
           taskId: task.id,
@@ -417,6 +459,110 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // Not waited for: done once the child exists (its state is the one it was created in).
       await save(endRun(started, 'SUCCESS', iso, date, { executionId: childId, state: 'CREATED' }));
       return 'again';
+    }
+
+    /**
+     * Start the children of a ForEachItem's `_items` run: one execution per batch its `_split` sibling cut, each with
+     * `{{ taskrun.items }}` and `{{ taskrun.iteration }}` in its inputs, all stored in this step (started after
+     * commit). With `wait`, the run stays RUNNING and counts their ends (`iterations`); without, SUCCESS at once.
+     */
+    async function startItems(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date): Promise<'again' | undefined> {
+      const iso = date.toISOString();
+      const fail = (reason: string): Promise<'again'> => failStart(run, task, attempt, date, reason);
+      const splitId = task.id.replace(/_items$/, '_split');
+      let split: SchedulerTaskRun | undefined;
+      for (const candidate of runs.values()) {
+        if (candidate.taskId === splitId && candidate.parentTaskRunId === run.parentTaskRunId && candidate.state === 'SUCCESS') split = candidate;
+      }
+      const splits = isRecord(split?.outputs) ? split.outputs.splits : undefined;
+      if (!Array.isArray(splits)) return fail(`the batches ${splitId} cut are not there`);
+      const variables = variablesOf(run);
+      const resolved = await childFlowOf(task, variables, date, false);
+      if ('error' in resolved) return fail(resolved.error);
+      const { spec } = resolved;
+      const taskrun = isRecord(variables.taskrun) ? variables.taskrun : {};
+      // Every child's inputs first: one that cannot be typed starts none of them.
+      const children: ChildInputs[] = [];
+      for (const [index, uri] of splits.entries()) {
+        const iteration = index + 1;
+        const given = task.inputs === undefined ? { value: {} } : await evaluate(task.inputs, { ...variables, taskrun: { ...taskrun, items: uri, iteration } }, date);
+        if ('error' in given) return fail(`inputs of batch ${iteration}: ${given.error}`);
+        if (!isRecord(given.value)) return fail(`inputs of batch ${iteration}: expected a map of input id to value`);
+        const typed = childInputs(resolved, given.value);
+        if ('error' in typed) return fail(`batch ${iteration}: ${typed.error}`);
+        children.push({ iteration, inputs: typed.inputs });
+      }
+      for (const child of children) {
+        const childId = newExecutionId();
+        await tx.createChildExecution(
+          {
+            id: childId,
+            namespace: spec.namespace,
+            flowId: spec.flowId,
+            flowRevision: resolved.revision,
+            inputs: child.inputs,
+            labels: childLabels(labels, spec.labels, spec.inheritLabels, childId),
+            trigger: { id: task.id, type: task.type, variables: { executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId, flowRevision: execution.flowRevision } },
+            parentId: spec.wait ? execution.id : null,
+            parentTaskRunId: spec.wait ? run.id : null,
+            scheduleDate: spec.scheduleDate ?? null,
+          },
+          date,
+        );
+        childrenToStart.push({ id: childId, namespace: spec.namespace, flowId: spec.flowId });
+      }
+      const numberOfBatches = children.length;
+      await tx.appendLogs([
+        {
+          taskId: task.id,
+          taskRunId: run.id,
+          attemptNumber: attempt,
+          level: 'INFO',
+          message: `created ${numberOfBatches} execution${numberOfBatches === 1 ? '' : 's'} of ${spec.namespace}.${spec.flowId} (revision ${resolved.revision}), one per batch${spec.wait && numberOfBatches > 0 ? ', waiting for their ends' : ''}`,
+          timestamp: date,
+        },
+      ]);
+      const started: SchedulerTaskRun = {
+        ...moved(run, 'RUNNING', iso, date),
+        startDate: run.startDate ?? date,
+        attempts: [...run.attempts.slice(0, attempt - 1), { state: { current: 'RUNNING', histories: [{ state: 'CREATED', date: iso }, { state: 'RUNNING', date: iso }] } }],
+        outputs: { numberOfBatches, iterations: { CREATED: numberOfBatches } },
+      };
+      if (spec.wait && numberOfBatches > 0) {
+        await save(started);
+        return undefined;
+      }
+      // Nothing to wait for: each batch counts as SUCCESS once its execution exists (Kestra's).
+      await save(endRun(started, 'SUCCESS', iso, date, { numberOfBatches, iterations: numberOfBatches > 0 ? { SUCCESS: numberOfBatches } : {} }));
+      return 'again';
+    }
+
+    /** One end of a ForEachItem child, counted on its `_items` run; the run ends with the last one. */
+    async function countItemResult(run: SchedulerTaskRun, result: { executionId: string; state: string }, date: Date): Promise<void> {
+      const outputs = isRecord(run.outputs) ? run.outputs : {};
+      const numberOfBatches = typeof outputs.numberOfBatches === 'number' ? outputs.numberOfBatches : 0;
+      const iterations: Record<string, number> = { ...(isRecord(outputs.iterations) ? (outputs.iterations as Record<string, number>) : {}) };
+      iterations.CREATED = Math.max(0, (iterations.CREATED ?? 0) - 1);
+      iterations[result.state] = (iterations[result.state] ?? 0) + 1;
+      const ended = CHILD_END_STATES.reduce((sum, state) => sum + (iterations[state] ?? 0), 0);
+      if (ended < numberOfBatches) {
+        await save({ ...run, outputs: { ...outputs, iterations } });
+        return;
+      }
+      const spec = structureOf(flow).byId.get(run.taskId)?.task;
+      const transmitFailed = spec?.transmitFailed === undefined ? true : spec.transmitFailed !== false && spec.transmitFailed !== 'false';
+      const next = forEachItemState(iterations, transmitFailed);
+      await save(endRun(run, next, date.toISOString(), date, { ...outputs, iterations }));
+      await tx.appendLogs([
+        {
+          taskId: run.taskId,
+          taskRunId: run.id,
+          attemptNumber: Math.max(1, run.attempts.length),
+          level: next === 'SUCCESS' ? 'INFO' : next === 'WARNING' ? 'WARN' : 'ERROR',
+          message: `all ${numberOfBatches} batch executions ended (${Object.entries(iterations).filter(([, n]) => n > 0).map(([state, n]) => `${state} ${n}`).join(', ')}): task ${run.taskId} is ${next}`,
+          timestamp: date,
+        },
+      ]);
     }
 
     /** A run moves to `next`: history, the last attempt, the end date when it ended. */
@@ -567,7 +713,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     /** Save a run waiting for a worker and queue its job, or end it at once when its group has no worker and must not wait. */
     async function dispatchRun(run: SchedulerTaskRun, task: TaskJob['task'], attempt: number, date: Date, delayMs: number): Promise<'again' | undefined> {
       // A Subflow is started here, not by a worker (a retry's delay is the new child's start date).
-      if (executorTaskKind(task.type) === 'Subflow') return startSubflow(run, task, attempt, date, delayMs);
+      const executorKind = executorTaskKind(task.type);
+      if (executorKind === 'Subflow') return startSubflow(run, task, attempt, date, delayMs);
+      if (executorKind === 'ForEachItemExecutable') return startItems(run, task, attempt, date);
       const iso = date.toISOString();
       const group = workerGroupOf(task);
       // Ask for a live worker only when the answer matters (fallback FAIL or CANCEL); the query uses the locked

@@ -157,3 +157,16 @@ export function subflowRunState(childState: string, transmitFailed: boolean): 'S
   if (transmitFailed && (childState === 'FAILED' || childState === 'KILLED' || childState === 'WARNING')) return childState;
   return 'SUCCESS';
 }
+
+/**
+ * The state of a ForEachItem's `_items` run once every child ended (Kestra's): without `transmitFailed`, SUCCESS;
+ * otherwise the worst of the children's ends: FAILED, then KILLED, then WARNING, else SUCCESS.
+ */
+export function forEachItemState(iterations: Readonly<Record<string, number>>, transmitFailed: boolean): 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' {
+  if (!transmitFailed) return 'SUCCESS';
+  for (const state of ['FAILED', 'KILLED', 'WARNING'] as const) if ((iterations[state] ?? 0) > 0) return state;
+  return 'SUCCESS';
+}
+
+/** The ends of child executions that count toward a ForEachItem's `numberOfBatches`. */
+export const CHILD_END_STATES: readonly string[] = ['SUCCESS', 'WARNING', 'FAILED', 'KILLED', 'CANCELLED'];

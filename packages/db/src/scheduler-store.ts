@@ -70,6 +70,8 @@ export interface ChildExecution {
   readonly trigger: ExecutionTrigger;
   /** Set when the parent waits for its end (a result is then written for it when it ends). */
   readonly parentId: string | null;
+  /** The parent's task run that waits for it. */
+  readonly parentTaskRunId?: string | null;
   readonly scheduleDate: Date | null;
 }
 
@@ -79,6 +81,8 @@ export interface SubflowResult {
   readonly childId: string;
   /** The execution that ended: the child, or the one that retried it as a new execution. */
   readonly executionId: string;
+  /** The parent's task run that waits for it, when the child was started with it (ForEachItem). */
+  readonly parentTaskRunId: string | null;
   readonly state: string;
   readonly outputs: Record<string, unknown> | null;
 }
@@ -236,10 +240,10 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       // before the end). RETRIED is not an end for the parent: the execution that retries it carries the same parent.
       if (endDate && state !== 'RETRIED' && execution.parentId) {
         pending.push(
-          `INSERT INTO subflow_results (child_id, execution_id, parent_id, state, outputs)
-           SELECT COALESCE(restarted_from, id), id, parent_id, state, outputs FROM executions WHERE id = ${id} AND parent_id IS NOT NULL
-           ON CONFLICT (child_id) DO UPDATE SET execution_id = EXCLUDED.execution_id, parent_id = EXCLUDED.parent_id, state = EXCLUDED.state,
-             outputs = EXCLUDED.outputs, created_at = clock_timestamp()`,
+          `INSERT INTO subflow_results (child_id, execution_id, parent_id, parent_task_run_id, state, outputs)
+           SELECT COALESCE(restarted_from, id), id, parent_id, parent_task_run_id, state, outputs FROM executions WHERE id = ${id} AND parent_id IS NOT NULL
+           ON CONFLICT (child_id) DO UPDATE SET execution_id = EXCLUDED.execution_id, parent_id = EXCLUDED.parent_id,
+             parent_task_run_id = EXCLUDED.parent_task_run_id, state = EXCLUDED.state, outputs = EXCLUDED.outputs, created_at = clock_timestamp()`,
         );
       }
     },
@@ -318,11 +322,11 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
     },
     async takeSubflowResults() {
       await flush();
-      const { rows } = await client.query<{ child_id: string; execution_id: string; state: string; outputs: Record<string, unknown> | null }>(
-        'DELETE FROM subflow_results WHERE parent_id = $1 RETURNING child_id, execution_id, state, outputs',
+      const { rows } = await client.query<{ child_id: string; execution_id: string; parent_task_run_id: string | null; state: string; outputs: Record<string, unknown> | null }>(
+        'DELETE FROM subflow_results WHERE parent_id = $1 RETURNING child_id, execution_id, parent_task_run_id, state, outputs',
         [execution.id],
       );
-      return rows.map((row) => ({ childId: row.child_id, executionId: row.execution_id, state: row.state, outputs: row.outputs }));
+      return rows.map((row) => ({ childId: row.child_id, executionId: row.execution_id, parentTaskRunId: row.parent_task_run_id, state: row.state, outputs: row.outputs }));
     },
     async subflowChain(limit) {
       await flush();
@@ -363,10 +367,11 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
 /** The INSERT of a new CREATED execution a scheduler starts (a Subflow's child, a Flow trigger's execution). */
 function insertExecutionStatement(execution: ChildExecution, now: Date): string {
   const history = [{ state: 'CREATED', date: now.toISOString() }];
-  return `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date,
-                                  start_date, updated_at, version)
+  return `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, parent_task_run_id, trigger,
+                                  schedule_date, start_date, updated_at, version)
           VALUES (${literal(execution.id)}, ${literal(execution.namespace)}, ${literal(execution.flowId)}, ${literal(execution.flowRevision)}, 'CREATED',
                   ${jsonLiteral(history)}, ${jsonLiteral(execution.inputs)}, ${jsonLiteral(execution.labels)}, ${literal(execution.parentId)},
+                  ${literal(execution.parentTaskRunId ?? null)},
                   ${jsonLiteral(execution.trigger)}, ${dateLiteral(execution.scheduleDate)}, ${dateLiteral(now)}, ${dateLiteral(now)}, ${NEW_EXECUTION_VERSION})`;
 }
 
@@ -395,11 +400,6 @@ export interface FlowWithFlowTrigger {
   readonly disabledTriggers?: readonly string[];
 }
 
-/** An execution as a read returns it (see {@link asStoredJson}). */
-function storedExecution(execution: LockedExecution): LockedExecution {
-  return {
-    ...execution,
-    inputs: asStoredJson(execution.inputs) as Record<string, unknown>,
 /** Which window of a Flow trigger's MultipleCondition or `preconditions`. */
 export interface FlowTriggerWindowKey {
   readonly namespace: string;
@@ -486,6 +486,11 @@ function windowStoreOn(client: pg.PoolClient): FlowTriggerWindowStore {
   };
 }
 
+/** An execution as a read returns it (see {@link asStoredJson}). */
+function storedExecution(execution: LockedExecution): LockedExecution {
+  return {
+    ...execution,
+    inputs: asStoredJson(execution.inputs) as Record<string, unknown>,
     labels: asStoredJson(execution.labels) as { key: string; value: string }[],
     trigger: asStoredJson(execution.trigger) as ExecutionTrigger | null,
     taskRuns: execution.taskRuns.map(storedTaskRun),
@@ -781,12 +786,12 @@ export class SchedulerStore {
         const created = await evaluate(
           ends,
           flows.map((flow) => ({ namespace: flow.namespace, flowId: flow.flow_id, revision: flow.revision, parsed: flow.parsed, disabledTriggers: flow.disabled })),
+          windowStoreOn(client),
         );
         const at = now();
         const statements = [...created.map((execution) => insertExecutionStatement(execution, at)), `DELETE FROM execution_ends WHERE execution_id = ANY(ARRAY[${ids.map(literal).join(', ')}]::text[])`, 'COMMIT'];
         await client.query(statements.join(';\n'));
         return created;
-          windowStoreOn(client),
       } catch (error) {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));

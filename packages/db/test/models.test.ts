@@ -44,6 +44,7 @@ await describeWithPostgres('models', (postgres) => {
       outputs: { result: [1, 2] },
       labels: [{ key: 'team', value: 'data' }],
       parentId: 'parentExec',
+      parentTaskRunId: 'parentRun1',
       restartedFrom: 'olderExec',
       trigger: { id: 'nightly', type: 'io.kestra.plugin.core.trigger.Schedule', variables: { date: '2026-01-02T03:04:00.000Z' } },
       scheduleDate: t('2026-01-02T03:04:00.000Z'),

@@ -20,16 +20,34 @@ export type FlowableKind =
   | 'Dag'
   | 'Pause'
   | 'WaitFor'
+  | 'ForEachItem'
   | 'WorkingDirectory';
 
 /**
  * Tasks the scheduler applies itself (no worker, no flowable children): Labels changes the execution; Subflow starts a
  * child execution and, when it waits, ends once the child has (its result is applied by the scheduler).
  */
-export type ExecutorTaskKind = 'Labels' | 'Subflow';
+export type ExecutorTaskKind = 'Labels' | 'Subflow' | 'ForEachItemExecutable';
 
 const FLOW = 'io.kestra.plugin.core.flow.';
 const LEGACY = 'io.kestra.core.tasks.flows.';
+
+/**
+ * ForEachItem runs as two children, as in Kestra (which has a third, `_merge`, not built here): `<id>_split`, a worker
+ * task that cuts the items file into batch files, then `<id>_items`, which the scheduler applies: one child execution
+ * per batch. Their types are Kestra's inner class names.
+ */
+export const FOR_EACH_ITEM_SPLIT = `${FLOW}ForEachItem$ForEachItemSplit`;
+export const FOR_EACH_ITEM_EXECUTABLE = `${FLOW}ForEachItem$ForEachItemExecutable`;
+
+/** The children of a ForEachItem task (see above), built from its properties. */
+export function forEachItemChildren(task: TaskSpec): TaskSpec[] {
+  const { id, items, batch, errors: _errors, finally: _finally, type: _type, ...subflow } = task;
+  return [
+    { id: `${id}_split`, type: FOR_EACH_ITEM_SPLIT, items, ...(batch !== undefined ? { batch } : {}) },
+    { id: `${id}_items`, type: FOR_EACH_ITEM_EXECUTABLE, ...subflow },
+  ];
+}
 
 /** Canonical type → kind, with aliases. */
 const FLOWABLE_NAMES: readonly (readonly [FlowableKind, readonly string[]])[] = [
@@ -44,12 +62,14 @@ const FLOWABLE_NAMES: readonly (readonly [FlowableKind, readonly string[]])[] = 
   ['Dag', [`${FLOW}Dag`, `${LEGACY}Dag`]],
   ['Pause', [`${FLOW}Pause`, `${LEGACY}Pause`]],
   ['WaitFor', [`${FLOW}WaitFor`]],
+  ['ForEachItem', [`${FLOW}ForEachItem`, `${LEGACY}ForEachItem`]],
   ['WorkingDirectory', [`${FLOW}WorkingDirectory`, `${LEGACY}WorkingDirectory`, `${LEGACY}Worker`]],
 ];
 
 const EXECUTOR_NAMES: readonly (readonly [ExecutorTaskKind, readonly string[]])[] = [
   ['Labels', ['io.kestra.plugin.core.execution.Labels', 'io.kestra.core.tasks.executions.Labels']],
   ['Subflow', [`${FLOW}Subflow`, `${LEGACY}Subflow`, `${LEGACY}Flow`]],
+  ['ForEachItemExecutable', [FOR_EACH_ITEM_EXECUTABLE]],
 ];
 
 /** Every name (lower case) of each flowable kind: for docs and the task registry. */
@@ -140,6 +160,9 @@ export function childLists(task: TaskSpec): ChildList[] {
       lists.push({ property: 'tasks', path: ['tasks'], branch: 'main', tasks });
       break;
     }
+    case 'ForEachItem':
+      lists.push({ property: 'tasks', path: [], branch: 'main', tasks: forEachItemChildren(task) });
+      break;
     default:
       list('tasks');
   }

@@ -129,6 +129,7 @@ const CLUSTER_RELATION: Readonly<Record<FlowableKind, GraphRelationType>> = {
   ForEach: 'DYNAMIC',
   EachSequential: 'DYNAMIC',
   EachParallel: 'DYNAMIC',
+  ForEachItem: 'SEQUENTIAL',
   AllowFailure: 'SEQUENTIAL',
   Dag: 'DYNAMIC',
   Pause: 'SEQUENTIAL',

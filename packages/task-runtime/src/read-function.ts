@@ -1,6 +1,7 @@
 import { SluiceError } from '@sluice/core';
-import type { Storage, TaskRunScope } from '@sluice/storage';
+import type { Storage } from '@sluice/storage';
 import { assertExecutionUri } from './task-storage.js';
+import type { ReadScope } from './task-storage.js';
 
 /** `read()` refuses larger files: its result lands in a rendered property, in memory. */
 export const DEFAULT_READ_MAX_BYTES = 10 * 1024 * 1024;
@@ -16,7 +17,7 @@ function failed(reason: string): SluiceError {
  * @throws SluiceError `SLU_STORAGE_INVALID_URI` (malformed, or outside the execution), `SLU_STORAGE_NOT_FOUND`,
  *   `SLU_EXPR_FUNCTION_FAILED` `{name: 'read'}` for a non-string argument or a file over the limit.
  */
-export async function readText(storage: Storage, scope: TaskRunScope, uri: unknown, maxBytes: number): Promise<string> {
+export async function readText(storage: Storage, scope: ReadScope, uri: unknown, maxBytes: number): Promise<string> {
   if (typeof uri !== 'string') throw failed('expects a kestra:/// URI (a string)');
   const canonical = assertExecutionUri(scope, uri);
   const tooLarge = (size: number): SluiceError => failed(`${uri} is ${size} bytes or more, larger than the ${maxBytes} bytes read() accepts`);

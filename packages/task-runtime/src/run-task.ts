@@ -42,7 +42,7 @@ import { Masker } from './masker.js';
 import { DEFAULT_READ_MAX_BYTES, readText } from './read-function.js';
 import { createRunnerProvider, type RuntimeRunners } from './runner-provider.js';
 import { createSecretProvider, type SecretProvider } from './secrets.js';
-import { createTaskStorage } from './task-storage.js';
+import { createTaskStorage, parentScope } from './task-storage.js';
 
 /**
  * How a task run ended. Compatibility: the worker publishes this on the queue and the scheduler stores it, so
@@ -440,6 +440,8 @@ function buildContext(
     executionId: options.execution.id,
     taskId: task.id,
     taskRunId,
+    // A subflow's child may read its parent's files (the scheduler writes `trigger` with the parent's ids).
+    parent: parentScope(options.variables.trigger),
   };
   const functions: Record<string, ExpressionFunction> = {
     secret: ([name]) => {

@@ -12,22 +12,36 @@ import { executionPrefixUri, formatStorageUri, parseStorageUri, taskRunFileUri, 
  *
  * @throws SluiceError `SLU_STORAGE_INVALID_URI` for a malformed URI or one outside the execution.
  */
-export function assertExecutionUri(scope: Omit<TaskRunScope, 'taskId' | 'taskRunId'>, uri: string): string {
+export function assertExecutionUri(scope: ReadScope, uri: string): string {
   const canonical = formatStorageUri(parseStorageUri(uri));
-  if (!canonical.startsWith(executionPrefixUri(scope))) {
-    throw new SluiceError('SLU_STORAGE_INVALID_URI', {
-      uri,
-      reason: `a task can only read files of its own execution (${executionPrefixUri(scope)}...)`,
-    });
-  }
-  return canonical;
+  if (canonical.startsWith(executionPrefixUri(scope))) return canonical;
+  // A subflow's child (Subflow, ForEachItem) reads the files its parent hands it, as in Kestra: `{{ taskrun.items }}`.
+  if (scope.parent && canonical.startsWith(executionPrefixUri(scope.parent))) return canonical;
+  throw new SluiceError('SLU_STORAGE_INVALID_URI', {
+    uri,
+    reason: `a task can only read files of its own execution (${executionPrefixUri(scope)}...)${scope.parent ? ` or of the execution that started it (${executionPrefixUri(scope.parent)}...)` : ''}`,
+  });
+}
+
+/** What a task may read: its execution's files, and those of the execution that started it as a subflow, if any. */
+export type ReadScope = Omit<TaskRunScope, 'taskId' | 'taskRunId'> & { readonly parent?: Omit<TaskRunScope, 'taskId' | 'taskRunId'> };
+
+/**
+ * The execution that started this one as a subflow (Subflow or ForEachItem), from its `trigger` variables (which the
+ * scheduler wrote): its files are readable too.
+ */
+export function parentScope(trigger: unknown): ReadScope['parent'] {
+  if (typeof trigger !== 'object' || trigger === null) return undefined;
+  const { executionId, namespace, flowId } = trigger as Record<string, unknown>;
+  if (typeof executionId !== 'string' || typeof namespace !== 'string' || typeof flowId !== 'string') return undefined;
+  return { executionId, namespace, flowId };
 }
 
 /**
  * The internal storage bound to one task run: files go to `.../tasks/{taskId}/{taskRunId}/{name}`, and only the
  * execution's own files can be read back. Both directions stream.
  */
-export function createTaskStorage(storage: Storage, scope: TaskRunScope): TaskStorage {
+export function createTaskStorage(storage: Storage, scope: TaskRunScope & Pick<ReadScope, 'parent'>): TaskStorage {
   return {
     async putFile(localPath: string, name: string): Promise<string> {
       const uri = taskRunFileUri(scope, name);

@@ -18,6 +18,7 @@ import { executionTarget, executionTasks, fetchTask, resumeTask } from './execut
 import type { ExecutionTarget } from './execution-tasks.js';
 import { kvDeleteTask, kvGetKeysTask, kvGetTask, kvSetTask, kvSetValue, kvTasks, stateDeleteTask, stateGetTask, stateKey, stateSetTask } from './kv.js';
 import { flowTrigger } from './flow-trigger.js';
+import { batchOptions, FOR_EACH_ITEM_MAX_BATCHES, forEachItemTask, forEachItemTasks, parseSize, splitFile } from './for-each-item.js';
 import { localFilesTask } from './local-files.js';
 import { logTask } from './log.js';
 import { scheduleTrigger } from './schedule.js';
@@ -25,6 +26,7 @@ import { subflowTask } from './subflow.js';
 import { webhookTrigger } from './webhook.js';
 import { workingDirectoryTask } from './working-directory.js';
 
+export { batchOptions, FOR_EACH_ITEM_MAX_BATCHES, forEachItemTask, forEachItemTasks, parseSize, splitFile };
 export { flowTrigger, localFilesTask, logTask, scheduleTrigger, subflowTask, webhookTrigger, workingDirectoryTask };
 export { executionTarget, executionTasks, fetchTask, resumeTask };
 export { kvDeleteTask, kvGetKeysTask, kvGetTask, kvSetTask, kvSetValue, kvTasks, stateDeleteTask, stateGetTask, stateKey, stateSetTask };
@@ -53,6 +55,6 @@ export { inputFilesSchema, outputFilesSchema } from './files-schema.js';
  * those that need the execution store (log.Fetch, execution.Resume), those of the KV store (kv.*, legacy state.*) and the Schedule trigger.
  */
 export const corePlugins: PluginSet = {
-  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks, ...kvTasks, subflowTask],
+  tasks: [workingDirectoryTask, localFilesTask, logTask, ...flowControlTasks, ...coreTasks, ...executionTasks, ...kvTasks, subflowTask, ...forEachItemTasks],
   triggers: [scheduleTrigger, webhookTrigger, flowTrigger],
 };
