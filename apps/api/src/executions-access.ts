@@ -35,7 +35,7 @@ function logLine(entry: StoredLogEntry): ExecutionLogLine {
 }
 
 export interface DbExecutionsAccessDeps {
-  readonly executions: Pick<ExecutionRepository, 'get' | 'resume'>;
+  readonly executions: Pick<ExecutionRepository, 'get' | 'resume' | 'childOutputsPage'>;
   readonly logs: Pick<LogRepository, 'list'>;
   /** The flows, for the task of the paused run (a Pause ends SUCCESS; one with legacy `tasks` goes on RUNNING). */
   readonly flows: Pick<FlowStore, 'get'>;
@@ -73,6 +73,9 @@ function parseCursor(cursor: string): { timestamp: Date; id: bigint } {
   return { timestamp: new Date(Number(match[1])), id: BigInt(match[2]!) };
 }
 
+/** Children per page of `childOutputs` (and of its internal route). */
+export const CHILD_OUTPUTS_PAGE = 500;
+
 export function createDbExecutionsAccess(deps: DbExecutionsAccessDeps): DbExecutionsAccess {
   const pageSize = deps.pageSize ?? DEFAULT_LOG_PAGE;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_LOG_PAGE) throw new RangeError(`pageSize must be an integer from 1 to ${MAX_LOG_PAGE}, got ${pageSize}`);
@@ -108,6 +111,17 @@ export function createDbExecutionsAccess(deps: DbExecutionsAccessDeps): DbExecut
         if (page.results.length > 0) await onPage(page.results);
         after = page.next;
       } while (after !== undefined);
+    },
+
+    async childOutputs(executionId, taskRunId, onPage, signal) {
+      let after = 0;
+      for (;;) {
+        if (signal?.aborted) throw signal.reason;
+        const page = await deps.executions.childOutputsPage(executionId, taskRunId, after, CHILD_OUTPUTS_PAGE);
+        if (page.length > 0) await onPage(page.map(({ outputs, ...child }) => ({ ...child, ...(outputs ? { outputs } : {}) })));
+        if (page.length < CHILD_OUTPUTS_PAGE) return;
+        after = page[page.length - 1]!.iteration;
+      }
     },
 
     async resume(executionId, inputs) {

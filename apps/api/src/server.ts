@@ -237,7 +237,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
   if (deps.kv && auth.internalEnabled) void app.register(internalKvRoutes, { prefix: '/api/v1', access: createDbKvAccess(deps.kv) });
   if (deps.executions && deps.logs && deps.queue && auth.internalEnabled) {
     const access = createDbExecutionsAccess({ executions: deps.executions, logs: deps.logs, flows: deps.flows, queue: deps.queue });
-    void app.register(internalExecutionRoutes, { prefix: '/api/v1', access });
+    void app.register(internalExecutionRoutes, { prefix: '/api/v1', access, executions: deps.executions });
   }
   return app;
 }

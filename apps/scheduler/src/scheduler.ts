@@ -502,7 +502,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
             flowRevision: resolved.revision,
             inputs: child.inputs,
             labels: childLabels(labels, spec.labels, spec.inheritLabels, childId),
-            trigger: { id: task.id, type: task.type, variables: { executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId, flowRevision: execution.flowRevision } },
+            // `iteration`, the batch number, is Sluice's: the merge reads the children in batch order by it.
+            trigger: {
+              id: task.id,
+              type: task.type,
+              variables: { executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId, flowRevision: execution.flowRevision, iteration: child.iteration },
+            },
             parentId: spec.wait ? execution.id : null,
             parentTaskRunId: spec.wait ? run.id : null,
             scheduleDate: spec.scheduleDate ?? null,
@@ -1294,7 +1299,21 @@ function taskJob(
 ): TaskJob {
   const { id: executionId, namespace, flowId, flowRevision } = execution;
   const masked = secretInputValues(flow, variables.inputs);
-  return { executionId, namespace, flowId, flowRevision, taskRunId: run.id, taskId: run.taskId, attempt, task, workerGroup: group, variables, ...(masked.length > 0 ? { masked } : {}), queuedAt };
+  return {
+    executionId,
+    namespace,
+    flowId,
+    flowRevision,
+    taskRunId: run.id,
+    taskId: run.taskId,
+    ...(run.parentTaskRunId ? { parentTaskRunId: run.parentTaskRunId } : {}),
+    attempt,
+    task,
+    workerGroup: group,
+    variables,
+    ...(masked.length > 0 ? { masked } : {}),
+    queuedAt,
+  };
 }
 
 /** The values of the flow's SECRET inputs in `inputs`: masked in task logs and outputs, as `secret()` values are. */

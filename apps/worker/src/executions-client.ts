@@ -12,7 +12,7 @@
  * whose request failed fails (its `retry` applies).
  */
 import { SluiceError, sluiceErrorFromBody } from '@sluice/core';
-import type { ExecutionInfo, ExecutionLogLine, ExecutionsAccess } from '@sluice/plugin-api';
+import type { ChildExecutionOutputs, ExecutionInfo, ExecutionLogLine, ExecutionsAccess } from '@sluice/plugin-api';
 
 export interface HttpExecutionsAccessOptions {
   /** The API's base URL (`SLUICE_API_URL`), e.g. `http://api:8080`. */
@@ -91,6 +91,17 @@ export function createHttpExecutionsAccess(options: HttpExecutionsAccessOptions)
         if (after !== undefined) search.set('after', after);
         const response = await request('GET', `${at(executionId)}/logs?${search.toString()}`, undefined, signal);
         const page = (await response.json()) as { results: ExecutionLogLine[]; next?: string };
+        if (page.results.length > 0) await onPage(page.results);
+        after = page.next;
+      } while (after !== undefined);
+    },
+
+    async childOutputs(executionId, taskRunId, onPage, signal) {
+      let after: number | undefined = 0;
+      do {
+        if (signal?.aborted) throw signal.reason;
+        const response = await request('GET', `${at(executionId)}/children/${encodeURIComponent(taskRunId)}?after=${after}`, undefined, signal);
+        const page = (await response.json()) as { results: ChildExecutionOutputs[]; next?: number };
         if (page.results.length > 0) await onPage(page.results);
         after = page.next;
       } while (after !== undefined);

@@ -586,6 +586,7 @@ export function createWorker(options: WorkerOptions): Worker {
         definition,
         task: job.task,
         taskRunId: job.taskRunId,
+        ...(job.parentTaskRunId ? { parentTaskRunId: job.parentTaskRunId } : {}),
         attempt: job.attempt,
         execution: { id: job.executionId, namespace: job.namespace, flowId: job.flowId, flowRevision: job.flowRevision },
         variables: job.variables as TaskVariables,

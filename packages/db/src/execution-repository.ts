@@ -268,6 +268,29 @@ export class ExecutionRepository {
     return selectExecution(this.pool, id);
   }
 
+  /**
+   * The children that the task runs under task run `taskRunId` of execution `parentId` started and wait for (a
+   * ForEachItem run: its `_items` child started them), after batch `afterIteration`, `size` of them by batch number:
+   * their state and flow outputs. A batch started again (a restart) counts by its latest execution.
+   */
+  async childOutputsPage(
+    parentId: string,
+    taskRunId: string,
+    afterIteration: number,
+    size: number,
+  ): Promise<{ iteration: number; executionId: string; state: string; outputs: Record<string, unknown> | null }[]> {
+    const { rows } = await this.pool.query<{ iteration: number; id: string; state: string; outputs: Record<string, unknown> | null }>(
+      `SELECT DISTINCT ON ((e.trigger->'variables'->>'iteration')::int) (e.trigger->'variables'->>'iteration')::int AS iteration, e.id, e.state, e.outputs
+         FROM executions e
+        WHERE e.parent_id = $1
+          AND e.parent_task_run_id IN (SELECT tr.id FROM task_runs tr WHERE tr.execution_id = $1 AND tr.parent_task_run_id = $2)
+          AND (e.trigger->'variables'->>'iteration')::int > $3
+        ORDER BY (e.trigger->'variables'->>'iteration')::int, e.start_date DESC, e.id DESC LIMIT $4`,
+      [parentId, taskRunId, afterIteration, size],
+    );
+    return rows.map((row) => ({ iteration: row.iteration, executionId: row.id, state: row.state, outputs: row.outputs }));
+  }
+
   /** Executions matching every given filter, newest first, paged; each with its task runs. */
   async search(search: ExecutionSearch): Promise<ExecutionSearchResult> {
     if (!Number.isInteger(search.page) || search.page < 1) throw new RangeError(`page must be an integer >= 1, got ${search.page}`);

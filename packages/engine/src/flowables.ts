@@ -33,12 +33,13 @@ const FLOW = 'io.kestra.plugin.core.flow.';
 const LEGACY = 'io.kestra.core.tasks.flows.';
 
 /**
- * ForEachItem runs as two children, as in Kestra (which has a third, `_merge`, not built here): `<id>_split`, a worker
- * task that cuts the items file into batch files, then `<id>_items`, which the scheduler applies: one child execution
- * per batch. Their types are Kestra's inner class names.
+ * ForEachItem runs as three children, as in Kestra: `<id>_split`, a worker task that cuts the items file into batch
+ * files, then `<id>_items`, which the scheduler applies (one child execution per batch), then `<id>_merge`, a worker
+ * task that writes the children's flow outputs into one file. Their types are Kestra's inner class names.
  */
 export const FOR_EACH_ITEM_SPLIT = `${FLOW}ForEachItem$ForEachItemSplit`;
 export const FOR_EACH_ITEM_EXECUTABLE = `${FLOW}ForEachItem$ForEachItemExecutable`;
+export const FOR_EACH_ITEM_MERGE = `${FLOW}ForEachItem$ForEachItemMergeOutputs`;
 
 /** The children of a ForEachItem task (see above), built from its properties. */
 export function forEachItemChildren(task: TaskSpec): TaskSpec[] {
@@ -46,6 +47,7 @@ export function forEachItemChildren(task: TaskSpec): TaskSpec[] {
   return [
     { id: `${id}_split`, type: FOR_EACH_ITEM_SPLIT, items, ...(batch !== undefined ? { batch } : {}) },
     { id: `${id}_items`, type: FOR_EACH_ITEM_EXECUTABLE, ...subflow },
+    { id: `${id}_merge`, type: FOR_EACH_ITEM_MERGE },
   ];
 }
 

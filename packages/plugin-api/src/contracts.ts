@@ -180,6 +180,27 @@ export interface ExecutionsAccess {
    * checked nor typed against the Pause's `onResume` declarations (Kestra's Resume task).
    */
   resume(executionId: string, inputs?: Readonly<Record<string, unknown>>): Promise<void>;
+  /**
+   * The child executions that the task runs under task run `taskRunId` of `executionId` started and wait for (a
+   * ForEachItem run, whose `_items` child started them), with their flow outputs, by batch number, handed to `onPage`
+   * a page at a time. Absent in runtimes without a server.
+   */
+  childOutputs?(
+    executionId: string,
+    taskRunId: string,
+    onPage: (children: readonly ChildExecutionOutputs[]) => Promise<void> | void,
+    signal?: AbortSignal,
+  ): Promise<void>;
+}
+
+/** One child execution of a ForEachItem, as `ExecutionsAccess.childOutputs` gives it. */
+export interface ChildExecutionOutputs {
+  /** The batch number (1-based). */
+  readonly iteration: number;
+  readonly executionId: string;
+  readonly state: string;
+  /** Its flow outputs; absent when it has none (yet). */
+  readonly outputs?: Readonly<Record<string, unknown>>;
 }
 
 /** How a child task run ended (see `TaskContext.runChild`). */

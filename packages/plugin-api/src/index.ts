@@ -1,4 +1,5 @@
 export type {
+  ChildExecutionOutputs,
   ChildOutcome,
   ExecutionInfo,
   ExecutionLogLine,

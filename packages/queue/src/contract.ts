@@ -39,6 +39,8 @@ export interface TaskJob {
   readonly flowRevision: number;
   readonly taskRunId: string;
   readonly taskId: string;
+  /** The flowable task run it runs under, if any (a ForEachItem's merge reads its siblings' children by it). */
+  readonly parentTaskRunId?: string;
   /** 1-based attempt number. */
   readonly attempt: number;
   /** The task as written in the flow, pluginDefaults applied, expressions NOT rendered (the worker renders). */

@@ -119,6 +119,8 @@ export interface RunTaskOptions {
   /** The task as written in the flow (expressions not rendered: the task renders what it uses). */
   readonly task: TaskSpec;
   readonly taskRunId: string;
+  /** The task run of the flowable this one runs under (the scheduler's tree), given to the task as `taskRun.parentTaskRunId`. */
+  readonly parentTaskRunId?: string;
   /** 1-based. `taskrun.attemptsCount` is `attempt - 1`, the number of earlier attempts. */
   readonly attempt: number;
   readonly execution: { readonly id: string; readonly namespace: string; readonly flowId: string; readonly flowRevision: number };
@@ -477,7 +479,8 @@ function buildContext(
       id: taskRunId,
       taskId: task.id,
       attempt: run.attempt,
-      ...(run.parentTaskRunId !== undefined ? { parentTaskRunId: run.parentTaskRunId } : {}),
+      // A WorkingDirectory's child names its WorkingDirectory; a top-level job the flowable above it, when it has one.
+      ...(run.parentTaskRunId !== undefined ? { parentTaskRunId: run.parentTaskRunId } : options.parentTaskRunId !== undefined && taskRunId === options.taskRunId ? { parentTaskRunId: options.parentTaskRunId } : {}),
     },
     workingDirectory: run.workingDirectory,
     signal,

@@ -198,8 +198,9 @@ export const forEachItemTask: TaskDefinition = {
   description:
     'Cuts `items` (a kestra:// file) into batches of `batch.rows` lines (default 1), `batch.bytes` or `batch.partitions`, ' +
     'then starts `namespace`.`flowId` once per batch, with `{{ taskrun.items }}` (the batch file) and `{{ taskrun.iteration }}` ' +
-    'in `inputs`. Its children are `<id>_split` (cuts the file on a worker, streaming) and `<id>_items` (the child ' +
-    'executions; outputs `numberOfBatches` and `iterations`, the count of children per state). With `wait` it ends ' +
+    'in `inputs`. Its children are `<id>_split` (cuts the file on a worker, streaming), `<id>_items` (the child ' +
+    'executions; outputs `numberOfBatches` and `iterations`, the count of children per state) and `<id>_merge` ' +
+    '(`subflowOutputs`: the children\'s flow outputs in one JSON-lines file). With `wait` it ends ' +
     `once every child ended. At most ${FOR_EACH_ITEM_MAX_BATCHES} batches.`,
   kind: 'flowable',
   childTasks: [],
@@ -245,4 +246,57 @@ export const forEachItemExecutableTask: TaskDefinition = {
   properties: { ...subflowProperties },
 };
 
-export const forEachItemTasks: readonly TaskDefinition[] = [forEachItemTask, forEachItemSplitTask, forEachItemExecutableTask];
+/**
+ * `<id>_merge`: writes the flow outputs of the children, one JSON line per batch that has outputs
+ * (`{"iteration", "executionId", "state", "outputs"}`, by batch number), into one file: `subflowOutputs`, null when
+ * no child has outputs. It reads them a page at a time through the execution store (the API's internal routes on a
+ * remote worker), never all at once.
+ */
+async function merge(_properties: Readonly<Record<string, unknown>>, context: TaskContext): Promise<TaskResult> {
+  const executions = context.executions;
+  if (!executions?.childOutputs) {
+    throw failed(context, "a ForEachItem's merge needs the execution store: it runs on the workers of a Sluice server");
+  }
+  const parent = context.taskRun.parentTaskRunId;
+  if (!parent) throw failed(context, 'it runs under a ForEachItem task run only');
+  const local = join(context.workingDirectory, `.sluice-merge-${context.taskRun.id}.jsonl`);
+  const out = createWriteStream(local, { encoding: 'utf8' });
+  const closed = once(out, 'close');
+  closed.catch(() => undefined);
+  let lines = 0;
+  try {
+    await executions.childOutputs(
+      context.execution.id,
+      parent,
+      async (children) => {
+        const text = children
+          .filter((child) => child.outputs !== undefined && Object.keys(child.outputs).length > 0)
+          .map((child) => `${JSON.stringify({ iteration: child.iteration, executionId: child.executionId, state: child.state, outputs: child.outputs })}\n`)
+          .join('');
+        if (text === '') return;
+        lines += text.split('\n').length - 1;
+        if (!out.write(text)) await Promise.race([once(out, 'drain'), closed]);
+      },
+      context.signal,
+    );
+    out.end();
+    await closed;
+    if (lines === 0) return { outputs: { subflowOutputs: null } };
+    return { outputs: { subflowOutputs: await context.storage.putFile(local, 'subflow-outputs.jsonl') } };
+  } finally {
+    out.destroy();
+    await rm(local, { force: true });
+  }
+}
+
+/** `<id>_merge`: never written in a flow; the engine adds it under a ForEachItem. */
+export const forEachItemMergeTask: TaskDefinition = {
+  type: `${FLOW}ForEachItem$ForEachItemMergeOutputs`,
+  title: "Merge the flow outputs of a ForEachItem's children",
+  description: 'Added by the engine under a ForEachItem (`<id>_merge`): outputs `subflowOutputs`, a JSON-lines file of the children\'s flow outputs by batch (null when none has outputs).',
+  kind: 'runnable',
+  properties: {},
+  run: merge,
+};
+
+export const forEachItemTasks: readonly TaskDefinition[] = [forEachItemTask, forEachItemSplitTask, forEachItemExecutableTask, forEachItemMergeTask];

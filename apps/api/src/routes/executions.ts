@@ -49,7 +49,7 @@ export const EXECUTION_STATES = [
 /** Default largest FILE input, in bytes. */
 export const DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024;
 
-export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart' | 'resume'>;
+export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart' | 'resume' | 'childOutputsPage'>;
 
 export interface ExecutionRouteOptions {
   readonly flows: FlowStore;

@@ -7,19 +7,22 @@
  * |---|---|---|
  * | `GET /internal/executions/{id}` | 200 `{id, namespace, flowId, state}` | 404 `SLU_API_EXECUTION_NOT_FOUND` |
  * | `GET /internal/executions/{id}/logs?minLevel&taskId&after&size` (`taskId` repeated for several tasks) | 200 `{results: [log line], next?}`, by (timestamp, id); `next` is the `after` of the next page, absent on the last one (an unknown execution has no lines) | 400 bad level, size or cursor |
+ * | `GET /internal/executions/{id}/children/{taskRunId}?after` | 200 `{results: [{iteration, executionId, state, outputs?}], next?}`: the children the task run waits for, by batch number, after batch `after` | 400 |
  * | `POST /internal/executions/{id}/resume` JSON `{inputs?}` | 204 (resumed; `inputs` stored as the `onResume` output, as given) | 400; 404; 409 `SLU_API_EXECUTION_NOT_PAUSED` (`details.state`) |
  *
  * Errors carry their parameters in `details.params`, so the worker's client rebuilds the same `SluiceError`.
  */
 import { isSluiceError, SluiceError } from '@sluice/core';
-import type { LogLevel } from '@sluice/db';
+import type { ExecutionRepository, LogLevel } from '@sluice/db';
 import { LOG_LEVELS } from '@sluice/db';
 import type { FastifyPluginAsync } from 'fastify';
-import { MAX_LOG_PAGE } from '../executions-access.js';
+import { CHILD_OUTPUTS_PAGE, MAX_LOG_PAGE } from '../executions-access.js';
 import type { DbExecutionsAccess } from '../executions-access.js';
 
 export interface InternalExecutionRouteOptions {
   readonly access: DbExecutionsAccess;
+  /** The store behind `access`, for the pages of children (the access reads them all). */
+  readonly executions: Pick<ExecutionRepository, 'childOutputsPage'>;
 }
 
 /** Errors with their parameters kept, for the remote client. */
@@ -37,7 +40,7 @@ const params = { type: 'object', required: ['id'], properties: { id: { type: 'st
 const BODY_LIMIT = 1024 * 1024;
 
 export const internalExecutionRoutes: FastifyPluginAsync<InternalExecutionRouteOptions> = async (app, options) => {
-  const { access } = options;
+  const { access, executions } = options;
   // JSON bodies here only (the public API speaks YAML and multipart); encapsulated in this plugin.
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_request, body, done) => {
     const text = String(body);
@@ -89,6 +92,24 @@ export const internalExecutionRoutes: FastifyPluginAsync<InternalExecutionRouteO
           { ...(query.after === undefined ? {} : { after: query.after }), ...(query.size === undefined ? {} : { size: query.size }) },
         ),
       );
+    },
+  );
+
+  app.get(
+    '/internal/executions/:id/children/:taskRunId',
+    {
+      schema: {
+        tags,
+        summary: "A page of the child executions a task run waits for, with their outputs, by batch number (workers: ForEachItem's merge)",
+        params: { type: 'object', required: ['id', 'taskRunId'], properties: { id: { type: 'string', minLength: 1 }, taskRunId: { type: 'string', minLength: 1 } } },
+        querystring: { type: 'object', properties: { after: { type: 'integer', minimum: 0, default: 0 } } },
+      },
+    },
+    async (request) => {
+      const { id, taskRunId } = request.params as { id: string; taskRunId: string };
+      const { after } = request.query as { after: number };
+      const page = await executions.childOutputsPage(id, taskRunId, after, CHILD_OUTPUTS_PAGE);
+      return { results: page.map(({ outputs, ...child }) => ({ ...child, ...(outputs ? { outputs } : {}) })), ...(page.length === CHILD_OUTPUTS_PAGE ? { next: page[page.length - 1]!.iteration } : {}) };
     },
   );
 

@@ -88,8 +88,8 @@ export async function runCommand(options: RunOptions, env: CliEnv, io: CliIO): P
     return 2;
   }
   const flow: Flow = documents[0].flow;
-  // A Subflow starts another flow, which `sluice run` (one flow, no database) does not have.
-  const subflow = [...structureOf(flow).byId.values()].find((node) => node.executor === 'Subflow');
+  // A Subflow or a ForEachItem starts another flow, which `sluice run` (one flow, no database) does not have.
+  const subflow = [...structureOf(flow).byId.values()].find((node) => node.executor === 'Subflow' || node.kind === 'ForEachItem');
   if (subflow) {
     io.stderr(
       `sluice: ${options.file}: task ${subflow.task.id} (${subflow.task.type}) starts another flow, which sluice run cannot: deploy the flows and run them with sluice server local`,

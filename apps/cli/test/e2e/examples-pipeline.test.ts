@@ -46,6 +46,15 @@ describe('examples/flows-that-start-flows on sluice server local', () => {
     expect(ingest.state.current).toBe('SUCCESS');
     expect(taskRun(ingest, 'each_batch_items').outputs).toEqual({ numberOfBatches: 4, iterations: { CREATED: 0, SUCCESS: 4 } });
 
+    // The merge wrote the four children's outputs, one line per batch, in batch order.
+    const merged = taskRun(ingest, 'each_batch_merge').outputs?.subflowOutputs as string;
+    expect(merged).toMatch(/^kestra:\/\/\/.*\/subflow-outputs\.jsonl$/);
+    const file = await (await stack.api(`/api/v1/main/executions/${ingest.id}/file?path=${encodeURIComponent(merged)}`)).text();
+    const lines = file.trim().split('\n').map((line) => JSON.parse(line) as { iteration: number; state: string; outputs: Record<string, unknown> });
+    expect(lines.map(({ iteration, state, outputs }) => ({ iteration, state, outputs }))).toEqual(
+      [1, 2, 3, 4].map((iteration) => ({ iteration, state: 'SUCCESS', outputs: { orders: 250 } })),
+    );
+
     const transforms = await executionsOf('examples.pipeline', 'transform', 4);
     expect(transforms).toHaveLength(4);
     expect(transforms.map((t) => taskRun(t, 'count').outputs?.vars)).toEqual([{ orders: 250 }, { orders: 250 }, { orders: 250 }, { orders: 250 }]);

@@ -36,6 +36,10 @@ for (const mode of ['local', 'distributed'] as const) {
           '      batch.txt: "{{ inputs.file }}"',
           '    commands:',
           `      - ${JSON.stringify(`echo "::{\\"outputs\\":{\\"lines\\":$(wc -l < batch.txt),\\"first\\":$(head -n 1 batch.txt)}}::"`)}`,
+          'outputs:',
+          '  - id: first',
+          '    type: INT',
+          "    value: \"{{ outputs.count.vars.first }}\"",
         ].join('\n'),
       );
       await stack.deploy(
@@ -72,6 +76,12 @@ for (const mode of ['local', 'distributed'] as const) {
       expect(split.outputs?.numberOfBatches).toBe(100);
       const items = taskRun(parent, 'each_items');
       expect(items.outputs).toEqual({ numberOfBatches: 100, iterations: { CREATED: 0, SUCCESS: 100 } });
+      // The merge wrote the children's flow outputs, one line per batch, in batch order (read over the internal
+      // routes by the worker in distributed mode).
+      const merged = taskRun(parent, 'each_merge').outputs?.subflowOutputs as string;
+      const file = await (await stack.api(`/api/v1/main/executions/${parent.id}/file?path=${encodeURIComponent(merged)}`)).text();
+      const lines = file.trim().split('\n').map((line) => JSON.parse(line) as { iteration: number; outputs: { first: number } });
+      expect(lines.map((line) => [line.iteration, line.outputs.first])).toEqual(Array.from({ length: 100 }, (_, i) => [i + 1, i * 100 + 1]));
       const logs = ((await (await stack.api(`/api/v1/main/logs/${parent.id}`)).json()) as { message: string }[]).map((l) => l.message);
       expect(logs).toContain('100 batches: 100 SUCCESS');
 
