@@ -2,7 +2,7 @@
  * What several route files share: accepted YAML media types, the paging of search endpoints, date parameters, the
  * refusal of unknown query parameters.
  */
-import { SluiceError } from '@sluice/core';
+import { isSluiceError, SluiceError } from '@sluice/core';
 import type { preValidationHookHandler } from 'fastify';
 
 /** Media types accepted for YAML bodies. */
@@ -54,4 +54,17 @@ export function rejectUnknownQueryParameters(
     const takes = known.length === 0 ? 'this route takes no query parameter' : `this route takes ${known.join(', ')}`;
     done(new SluiceError('SLU_API_BAD_REQUEST', { reason: `unknown query parameter ${JSON.stringify(unknown)}: ${takes}` }, { in: 'query', parameter: unknown }));
   };
+}
+
+/**
+ * The internal routes' errors, with their parameters kept in `details.params`, so that a worker's client rebuilds the
+ * same `SluiceError` (`sluiceErrorFromBody`).
+ */
+export async function remotable<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (isSluiceError(error)) throw new SluiceError(error.code, error.params, { ...error.details, params: error.params }, { cause: error });
+    throw error;
+  }
 }

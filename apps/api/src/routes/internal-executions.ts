@@ -12,10 +12,11 @@
  *
  * Errors carry their parameters in `details.params`, so the worker's client rebuilds the same `SluiceError`.
  */
-import { isSluiceError, SluiceError } from '@sluice/core';
+import { SluiceError } from '@sluice/core';
 import type { ExecutionRepository, LogLevel } from '@sluice/db';
 import { LOG_LEVELS } from '@sluice/db';
 import type { FastifyPluginAsync } from 'fastify';
+import { remotable } from './http.js';
 import { CHILD_OUTPUTS_PAGE, MAX_LOG_PAGE } from '../executions-access.js';
 import type { DbExecutionsAccess } from '../executions-access.js';
 
@@ -23,16 +24,6 @@ export interface InternalExecutionRouteOptions {
   readonly access: DbExecutionsAccess;
   /** The store behind `access`, for the pages of children (the access reads them all). */
   readonly executions: Pick<ExecutionRepository, 'childOutputsPage'>;
-}
-
-/** Errors with their parameters kept, for the remote client. */
-async function remotable<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isSluiceError(error)) throw new SluiceError(error.code, error.params, { ...error.details, params: error.params }, { cause: error });
-    throw error;
-  }
 }
 
 const tags = ['internal'];

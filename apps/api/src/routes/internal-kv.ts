@@ -12,23 +12,14 @@
  *
  * Errors carry their parameters in `details.params`, so the worker's client rebuilds the same `SluiceError`.
  */
-import { isSluiceError, KV_TYPES, KV_VALUE_MAX_BYTES, SluiceError } from '@sluice/core';
+import { KV_TYPES, KV_VALUE_MAX_BYTES, SluiceError } from '@sluice/core';
 import type { KvValue } from '@sluice/core';
 import type { KvAccess } from '@sluice/plugin-api';
 import type { FastifyPluginAsync } from 'fastify';
+import { remotable } from './http.js';
 
 export interface InternalKvRouteOptions {
   readonly access: KvAccess;
-}
-
-/** Errors with their parameters kept, for the remote client. */
-async function remotable<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (isSluiceError(error)) throw new SluiceError(error.code, error.params, { ...error.details, params: error.params }, { cause: error });
-    throw error;
-  }
 }
 
 const tags = ['internal'];

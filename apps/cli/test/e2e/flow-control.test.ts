@@ -7,12 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { taskRun, taskRuns, useStack } from './stack.js';
-
-const sh = (id: string, command: string, indent: string): string =>
-  [`- id: ${id}`, `  type: io.kestra.plugin.scripts.shell.Commands`, `  taskRunner:`, `    type: io.kestra.plugin.core.runner.Process`, `  commands:`, `    - ${JSON.stringify(command)}`]
-    .map((line) => indent + line)
-    .join('\n');
+import { sh, taskRun, taskRuns, useStack } from './stack.js';
 
 let root = '';
 beforeAll(async () => {

@@ -56,6 +56,12 @@ export interface ExecutionJson {
 
 export type TaskRunJson = ExecutionJson['taskRunList'][number];
 
+/** A PROCESS shell task running `command`, as YAML lines indented by `indent`. */
+export const sh = (id: string, command: string, indent: string): string =>
+  [`- id: ${id}`, `  type: io.kestra.plugin.scripts.shell.Commands`, `  taskRunner:`, `    type: io.kestra.plugin.core.runner.Process`, `  commands:`, `    - ${JSON.stringify(command)}`]
+    .map((line) => indent + line)
+    .join('\n');
+
 /** The task runs of `taskId`, in the execution's order. */
 export function taskRuns(execution: ExecutionJson, taskId: string): TaskRunJson[] {
   return execution.taskRunList.filter((r) => r.taskId === taskId);

@@ -9,14 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionJson } from './stack.js';
-import { taskRun, useStack } from './stack.js';
+import { sh, taskRun, useStack } from './stack.js';
 
 const SUBFLOW = 'io.kestra.plugin.core.flow.Subflow';
-
-const sh = (id: string, command: string, indent: string): string =>
-  [`- id: ${id}`, `  type: io.kestra.plugin.scripts.shell.Commands`, `  taskRunner:`, `    type: io.kestra.plugin.core.runner.Process`, `  commands:`, `    - ${JSON.stringify(command)}`]
-    .map((line) => indent + line)
-    .join('\n');
 
 let root = '';
 beforeAll(async () => {
