@@ -119,13 +119,13 @@ export function newTaskRunId(): string {
   return id;
 }
 
-/** What one locked step decided: the jobs to enqueue after its commit and the execution's state. */
 /** A ForEachItem batch's child execution, before it is stored. */
 interface ChildInputs {
   readonly iteration: number;
   readonly inputs: Record<string, unknown>;
 }
 
+/** What one locked step decided: the jobs to enqueue after its commit and the execution's state. */
 interface Step {
   readonly execution: LockedExecution;
   readonly jobs: readonly { job: TaskJob; delayMs: number }[];
@@ -136,7 +136,7 @@ interface Step {
   readonly retry?: { readonly id: string; readonly delayMs: number };
   /** Decide again in this many ms (a Pause's delay or timeout, a WaitFor's interval). */
   readonly wakeMs?: number;
-  /** Child executions the step stored (Subflow tasks), to start once it committed. */
+  /** Child executions the step stored (Subflow and ForEachItem tasks), to start once it committed. */
   readonly children?: readonly { readonly id: string; readonly namespace: string; readonly flowId: string }[];
 }
 
@@ -340,7 +340,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         const run = waiting.get(result.childId);
         // A child no run waits for any more (the run was killed, or restarted with a new child): nothing to apply.
         if (!run) continue;
-        const spec = flow ? structureOf(flow).byId.get(run.taskId)?.task : undefined;
+        const spec = structureOf(flow).byId.get(run.taskId)?.task;
         const transmitFailed = spec?.transmitFailed === undefined ? true : spec.transmitFailed !== false && spec.transmitFailed !== 'false';
         const next = subflowRunState(result.state, transmitFailed);
         const outputs = { executionId: result.executionId, state: result.state, ...(result.outputs ? { outputs: result.outputs } : {}) };
