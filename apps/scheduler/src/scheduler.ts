@@ -340,9 +340,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         const run = waiting.get(result.childId);
         // A child no run waits for any more (the run was killed, or restarted with a new child): nothing to apply.
         if (!run) continue;
-        const spec = structureOf(flow).byId.get(run.taskId)?.task;
-        const transmitFailed = spec?.transmitFailed === undefined ? true : spec.transmitFailed !== false && spec.transmitFailed !== 'false';
-        const next = subflowRunState(result.state, transmitFailed);
+        const next = subflowRunState(result.state, transmitFailedOf(run));
         const outputs = { executionId: result.executionId, state: result.state, ...(result.outputs ? { outputs: result.outputs } : {}) };
         await save(endRun(run, next, iso, date, outputs));
         await tx.appendLogs([
@@ -446,12 +444,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           timestamp: date,
         },
       ]);
-      const started: SchedulerTaskRun = {
-        ...moved(run, 'RUNNING', iso, date),
-        startDate: run.startDate ?? date,
-        attempts: [...run.attempts.slice(0, attempt - 1), { state: { current: 'RUNNING', histories: [{ state: 'CREATED', date: iso }, { state: 'RUNNING', date: iso }] } }],
-        engineState: { ...((run.engineState ?? {}) as Record<string, unknown>), childExecutionId: childId },
-      };
+      const started = startedRun(run, attempt, date, { childExecutionId: childId, transmitFailed: spec.transmitFailed });
       if (spec.wait) {
         await save(started);
         return undefined;
@@ -528,9 +521,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         },
       ]);
       const started: SchedulerTaskRun = {
-        ...moved(run, 'RUNNING', iso, date),
-        startDate: run.startDate ?? date,
-        attempts: [...run.attempts.slice(0, attempt - 1), { state: { current: 'RUNNING', histories: [{ state: 'CREATED', date: iso }, { state: 'RUNNING', date: iso }] } }],
+        ...startedRun(run, attempt, date, { transmitFailed: spec.transmitFailed }),
         outputs: { numberOfBatches, iterations: { CREATED: numberOfBatches } },
       };
       if (spec.wait && numberOfBatches > 0) {
@@ -554,9 +545,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         await save({ ...run, outputs: { ...outputs, iterations } });
         return;
       }
-      const spec = structureOf(flow).byId.get(run.taskId)?.task;
-      const transmitFailed = spec?.transmitFailed === undefined ? true : spec.transmitFailed !== false && spec.transmitFailed !== 'false';
-      const next = forEachItemState(iterations, transmitFailed);
+      const next = forEachItemState(iterations, transmitFailedOf(run));
       await save(endRun(run, next, date.toISOString(), date, { ...outputs, iterations }));
       await tx.appendLogs([
         {
@@ -568,6 +557,25 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           timestamp: date,
         },
       ]);
+    }
+
+    /**
+     * A Subflow or ForEachItem run whose children were stored: RUNNING, with a new attempt, and in its engine state
+     * what its children's results will need (`transmitFailed` as read at the start, so the end applies the same value).
+     */
+    function startedRun(run: SchedulerTaskRun, attempt: number, date: Date, engineState: Record<string, unknown>): SchedulerTaskRun {
+      const iso = date.toISOString();
+      return {
+        ...moved(run, 'RUNNING', iso, date),
+        startDate: run.startDate ?? date,
+        attempts: [...run.attempts.slice(0, attempt - 1), { state: { current: 'RUNNING', histories: [{ state: 'CREATED', date: iso }, { state: 'RUNNING', date: iso }] } }],
+        engineState: { ...((run.engineState ?? {}) as Record<string, unknown>), ...engineState },
+      };
+    }
+
+    /** `transmitFailed` of a started Subflow or ForEachItem run: as its start read it. */
+    function transmitFailedOf(run: SchedulerTaskRun): boolean {
+      return (run.engineState as { transmitFailed?: unknown } | null)?.transmitFailed !== false;
     }
 
     /** A run moves to `next`: history, the last attempt, the end date when it ended. */
