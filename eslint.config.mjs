@@ -128,6 +128,29 @@ export default tseslint.config(
     },
   },
   {
+    // The web UI (apps/ui/src): browser code with its own tsconfig (DOM, JSX, bundler resolution), checked by the same
+    // promise rules; it imports no @sluice package (it talks to the API over HTTP only).
+    files: ['apps/ui/src/**/*.ts', 'apps/ui/src/**/*.tsx', 'apps/ui/vite.config.ts'],
+    languageOptions: {
+      parserOptions: { projectService: false, project: './apps/ui/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+      globals: globals.browser,
+    },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.tsx', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './apps/ui/tsconfig.json' })],
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { attributes: false } }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'no-restricted-imports': restrict([], [{ group: ['@sluice/*'], message: 'The UI talks to the API over HTTP: it imports no @sluice package.' }]),
+    },
+  },
+  {
     files: ['**/*.test.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',

@@ -7,7 +7,8 @@
 #   - with --python: sluice-test/python:3, built with debootstrap (about 2 minutes the first time, cached after);
 #   - redis-server (the binary: queue tests start their own instances on free loopback ports);
 #   - a Postgres cluster for the database tests on 127.0.0.1:5433 (superuser sluice / sluice, data in $STATE_DIR/postgres;
-#     tuned for tests: no fsync).
+#     tuned for tests: no fsync);
+#   - Debian's chromium, for the UI's browser tests.
 # Idempotent: what already runs is left alone, so a second run takes seconds. Run as root (apt, dockerd).
 # Exits non-zero with a message naming what could not be started. The fixtures of packages/testing read the same
 # defaults (override with the SLUICE_TEST_* variables printed at the end).
@@ -54,7 +55,8 @@ die() {
 mkdir -p "$STATE_DIR" "$CACHE_DIR" 2>/dev/null || die "cannot create $STATE_DIR and $CACHE_DIR (run as root: sudo bash scripts/services.sh)"
 
 # --- Debian packages ---------------------------------------------------------------------------------------------
-packages=(docker.io docker-registry docker-compose apache2-utils busybox-static curl ca-certificates git postgresql redis-server procps)
+# chromium: the headless browser of the UI tests (apps/ui/test), driven by playwright-core (its own download is not used).
+packages=(docker.io docker-registry docker-compose apache2-utils busybox-static curl ca-certificates git postgresql redis-server procps chromium fonts-dejavu-core)
 [ "$want_python" = 1 ] && packages+=(debootstrap)
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,7 @@
  * | `SLUICE_API_UPLOAD_LIMIT` | 1073741824 | largest uploaded file in bytes (FILE inputs, worker uploads to the internal storage) |
  * | `SLUICE_PUBLIC_URL` | (none) | where users reach Sluice (`https://sluice.example.com`): a created execution's JSON carries Kestra's `url`, `{publicUrl}/ui/{tenant}/executions/{namespace}/{flowId}/{id}`; an http(s) URL |
  * | `SLUICE_WEBHOOK_RATE_LIMIT` | (none) | calls a webhook answers per flow and key: `N` (per minute), `N/second` or `N/minute`; over it, 429 with `Retry-After` (counted per API process) |
+ * | `SLUICE_UI_DIR` | the `@sluice/ui` package's `dist/` | the built web UI, served at `/ui/` (ui.ts); `off` serves no UI (`/` and `/ui/` are then 404s) |
  * | `SLUICE_TENANT` | main | the tenant of Kestra 1.x paths: every public route is served as `/api/v1/{tenant}/...` and as `/api/v1/...`; another tenant is a 404 (tenant.ts) |
  *
  * Auth is off when neither `SLUICE_API_TOKEN` nor basic credentials are set. When on, it covers every `/api` route
@@ -45,6 +46,8 @@ export interface ApiEnv {
   readonly publicUrl: string | undefined;
   /** `SLUICE_WEBHOOK_RATE_LIMIT`: calls a webhook answers per flow and key; undefined: no limit. */
   readonly webhookRateLimit: RateLimit | undefined;
+  /** `SLUICE_UI_DIR`: the built UI's folder; undefined: the `@sluice/ui` package's; false: no UI. */
+  readonly uiDir: string | false | undefined;
 }
 
 function positiveInteger(name: string, raw: string | undefined, fallback: number, max: number): number {
@@ -122,5 +125,6 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): ApiEnv {
     tenant: tenantOf(env.SLUICE_TENANT),
     publicUrl: publicUrlOf(env.SLUICE_PUBLIC_URL),
     webhookRateLimit: parseRateLimit('SLUICE_WEBHOOK_RATE_LIMIT', env.SLUICE_WEBHOOK_RATE_LIMIT),
+    uiDir: env.SLUICE_UI_DIR?.trim() === 'off' ? false : env.SLUICE_UI_DIR?.trim() || undefined,
   };
 }

@@ -21,6 +21,7 @@ import { readEnv } from './env.js';
 import type { ApiEnv } from './env.js';
 import { createExecutionWaiter, createPublishingExecutionQueue } from './execution-queue.js';
 import { createServer } from './server.js';
+import { defaultUiRoot } from './ui.js';
 
 export const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 
@@ -33,6 +34,7 @@ export const DB_CONNECT_TIMEOUT_MS = 10_000;
 /** Build the API over a database, a queue driver and a storage (shared by `server api` and `server local`). */
 export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Storage, logger: boolean | Record<string, unknown> = true): FastifyInstance {
   const registries = createDefaultRegistries();
+  const uiRoot = env.uiDir === false ? undefined : (env.uiDir ?? defaultUiRoot());
   const waiter = createExecutionWaiter(queue);
   // The server's logger, once it exists.
   const log: { warn?: (message: string) => void } = {};
@@ -60,6 +62,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     tenant: env.tenant,
     ...(env.publicUrl === undefined ? {} : { publicUrl: env.publicUrl }),
     ...(env.webhookRateLimit === undefined ? {} : { webhookRateLimit: env.webhookRateLimit }),
+    ...(uiRoot === undefined ? {} : { ui: uiRoot }),
     auth: {
       ...(env.apiToken ? { apiToken: env.apiToken } : {}),
       ...(env.basicAuth ? { basic: env.basicAuth } : {}),

@@ -41,6 +41,7 @@ import { pluginRoutes } from './routes/plugins.js';
 import { triggerRoutes } from './routes/triggers.js';
 import type { TriggerStore } from './routes/triggers.js';
 import { webhookRoutes } from './routes/webhook.js';
+import { registerUi } from './ui.js';
 import type { RateLimit } from './rate-limit.js';
 import { DEFAULT_TENANT, tenantProblem, tenantScope } from './tenant.js';
 
@@ -98,6 +99,11 @@ export interface ServerDeps {
   readonly tenant?: string;
   /** Where users reach Sluice (`SLUICE_PUBLIC_URL`): a created execution then carries Kestra's `url`. */
   readonly publicUrl?: string;
+  /**
+   * The built web UI's folder, served at `/ui/` with `/` redirecting to it (ui.ts). Undefined: no UI routes; a folder
+   * without `index.html`: `/ui/` says how to build it.
+   */
+  readonly ui?: string;
 }
 
 export { YAML_CONTENT_TYPES };
@@ -162,7 +168,9 @@ export function createServer(deps: ServerDeps): FastifyInstance {
       auth.check(scope, request.headers.authorization);
     } catch (error) {
       if (!(error instanceof Unauthorized)) throw error;
-      return reply.status(401).header('www-authenticate', error.challenge).type('application/json; charset=utf-8').send(error.error.toJSON());
+      // The web UI has its own sign-in page: a Basic challenge would make the browser open its login dialog first.
+      const challenge = request.headers['x-requested-with'] === 'sluice-ui' ? 'Bearer realm="sluice"' : error.challenge;
+      return reply.status(401).header('www-authenticate', challenge).type('application/json; charset=utf-8').send(error.error.toJSON());
     }
   });
   // After auth: a NUL or a lone surrogate in a path segment or a query parameter is a 400 naming it, before a route
@@ -186,6 +194,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
     });
     void app.register(swaggerUi, { routePrefix: '/docs' });
   }
+  if (deps.ui !== undefined) registerUi(app, deps.ui);
   void app.register(healthRoutes, { flows: deps.flows, ...(deps.queueHealth ? { queue: deps.queueHealth } : {}) });
   // The public routes, registered twice: as `/api/v1/...` and as Kestra 1.x's `/api/v1/{tenant}/...`. Static path
   // segments win over the `:tenant` parameter, so every path without a tenant resolves as it always did.

@@ -1,0 +1,4 @@
+// Placeholder until the page is written.
+export default function ExecutePage() {
+  return <p>Execute</p>;
+}
