@@ -125,6 +125,22 @@ async function main(): Promise<void> {
       });
     }
 
+    await check('the web UI: / redirects to /ui/, the page and its hashed scripts are served from the image', async () => {
+      const root = await fetch(`${apiUrl}/`, { redirect: 'manual', signal: AbortSignal.timeout(10_000) });
+      assert(root.status === 302 && root.headers.get('location') === '/ui/', `GET /: ${root.status} ${root.headers.get('location')}`);
+      const page = await fetch(`${apiUrl}/ui/executions`, { signal: AbortSignal.timeout(10_000) });
+      const html = await page.text();
+      assert(page.status === 200 && html.includes('<div id="root">'), `GET /ui/executions: ${page.status} ${html.slice(0, 200)}`);
+      const scripts = [...html.matchAll(/src="(\/ui\/assets\/[^"]+\.js)"/g)].map((m) => m[1]!);
+      assert(scripts.length > 0, 'the page names no script');
+      for (const script of scripts) {
+        const asset = await fetch(`${apiUrl}${script}`, { headers: { 'accept-encoding': 'br, gzip' }, signal: AbortSignal.timeout(10_000) });
+        assert(asset.status === 200, `GET ${script}: ${asset.status}`);
+        assert(/immutable/.test(asset.headers.get('cache-control') ?? ''), `GET ${script}: cache-control ${asset.headers.get('cache-control')}`);
+      }
+      return `${scripts.length} script(s), immutable`;
+    });
+
     await check('deploy the seed flows through POST /api/v1/flows', async () => {
       const revisions = [];
       for (const yaml of [pythonInContainer, seed('local_python_script'), seed('gpu_task')]) revisions.push(await deploy(yaml));

@@ -30,7 +30,7 @@ describe('the UI shell', () => {
   it('the theme follows the system, switches with t, and is kept across loads', async () => {
     const page = await ui.page({ colorScheme: 'dark' });
     await page.goto(ui.url('/flows'));
-    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const background = () => page.evaluate<string>('getComputedStyle(document.body).backgroundColor');
     await page.locator('nav.mainnav').waitFor();
     const dark = await background();
     await page.locator('body').press('t');
@@ -39,7 +39,7 @@ describe('the UI shell', () => {
     await page.reload();
     await page.locator('nav.mainnav').waitFor();
     expect(await background()).toBe(light);
-    expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('light');
+    expect(await page.evaluate<string>('document.documentElement.dataset.theme')).toBe('light');
   });
 
   it('a path that is no page says so and links back', async () => {
@@ -72,7 +72,7 @@ describe('sign-in, with SLUICE_API_TOKEN set', () => {
     // Still on the page that was asked for, with its filters.
     expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe('/ui/executions?state=FAILED');
     expect(requests.some((url) => url.includes(TOKEN))).toBe(false);
-    expect(await page.evaluate(() => window.location.href)).not.toContain(TOKEN);
+    expect(await page.evaluate<string>('window.location.href')).not.toContain(TOKEN);
 
     // A reload keeps the session (sessionStorage); signing out asks again.
     await page.reload();

@@ -151,7 +151,7 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
     const boundPort = typeof address === 'object' && address ? address.port : port;
     const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${boundPort}`;
     io.stdout(
-      `Sluice is running at ${url}  (API ${url}/api/v1, docs ${url}/docs)\n` +
+      `Sluice is running at ${url}  (open it in a browser for the UI, ${url}/ui/; API ${url}/api/v1, docs ${url}/docs)\n` +
         `  database: ${embedded ? `embedded Postgres in ${embedded.clusterDir}${embedded.clusterDir === embedded.dataDir ? '' : ` (linked from ${embedded.dataDir})`}` : 'DATABASE_URL'}; queue: ${queue.kind}; storage: ${apiEnv.storageDir}\n` +
         `  worker ${worker.id} serves ${group === ALL_WORKER_GROUPS ? 'every worker group' : `worker group "${group}"`}\n` +
         `  try: curl -X POST ${url}/api/v1/main/flows -H 'Content-Type: application/x-yaml' --data-binary @examples/hello.yml\n` +
@@ -188,7 +188,7 @@ export async function serverApiCommand(options: { port?: number }, env: CliEnv, 
   const signal = untilSignal();
   const apiEnv = readEnv({ ...env, ...(options.port === undefined ? {} : { PORT: String(options.port) }) } as NodeJS.ProcessEnv);
   const app = await startApiProcess(apiEnv);
-  io.stdout(`Sluice API listening on http://${apiEnv.host}:${apiEnv.port}`);
+  io.stdout(`Sluice API listening on http://${apiEnv.host}:${apiEnv.port} (UI at /ui/, API at /api/v1, docs at /docs)`);
   await signal.promise;
   await app.close();
   return 0;
