@@ -34,6 +34,8 @@ export default defineConfig({
   plugins: [precompress()],
   build: {
     outDir: 'dist',
+    // dist/.vite/manifest.json: which chunks each page loads (bench/ui.bench.ts reports their sizes). Not served.
+    manifest: true,
     assetsDir: 'assets',
     target: 'es2022',
     sourcemap: false,
