@@ -349,6 +349,16 @@ export const errorTable = {
     message: 'execution {id} is {state}: only a FAILED execution can be restarted',
     description: '`POST /executions/{id}/restart` of an execution that is not FAILED.',
   },
+  SLU_API_EXECUTION_NOT_ENDED: {
+    status: 409,
+    message: 'execution {id} is {state}: only an execution that has ended can be replayed',
+    description: '`POST /executions/{id}/replay` of an execution that has not ended yet (CREATED, QUEUED, RUNNING, PAUSED, RESTARTED, KILLING...): kill it or wait for its end.',
+  },
+  SLU_API_TASK_RUN_NOT_FOUND: {
+    status: 404,
+    message: 'execution {id} has no task run {taskRunId}',
+    description: '`POST /executions/{id}/replay?taskRunId=` naming a task run that is not one of this execution\'s.',
+  },
   SLU_API_EXECUTION_NOT_PAUSED: {
     status: 409,
     message: 'execution {id} is {state}: only a PAUSED execution can be resumed',

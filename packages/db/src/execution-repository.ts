@@ -191,6 +191,38 @@ export type ResumeResult =
   | { readonly status: 'refused'; readonly execution: StoredExecution }
   | { readonly status: 'not-found' };
 
+/**
+ * Which task runs of the original a replay copies (see {@link ExecutionRepository.replay}), by id: `copied` as they are,
+ * `reopened` in state RUNNING (the flowables holding the run replayed from, so the scheduler goes on inside them).
+ */
+export interface ReplayPlan {
+  readonly copied: ReadonlySet<string>;
+  readonly reopened: ReadonlySet<string>;
+}
+
+export interface ReplayOptions {
+  /** The new execution's id; defaults to {@link newExecutionId}(). */
+  readonly id?: string;
+  /** The flow revision the new execution runs; defaults to the original's. */
+  readonly flowRevision?: number;
+  /** Extra labels of the new execution (replacing an inherited label of the same key). */
+  readonly labels?: readonly LabelEntry[];
+  /**
+   * Which task runs to copy, decided while the original is locked (it cannot be restarted meanwhile); without it, none
+   * (the new execution starts from the beginning). What it throws rolls everything back and is rethrown.
+   */
+  readonly plan?: (original: StoredExecution) => ReplayPlan;
+}
+
+/**
+ * What a replay did: `replayed` (the new execution, as stored, and the original as read under the lock), `refused`
+ * (the original has not ended, given as it is now), `not-found`.
+ */
+export type ReplayResult =
+  | { readonly status: 'replayed'; readonly execution: StoredExecution; readonly original: StoredExecution }
+  | { readonly status: 'refused'; readonly execution: StoredExecution }
+  | { readonly status: 'not-found' };
+
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** A Kestra-style execution id: 128 random bits in base 62 (about 22 characters, `[0-9A-Za-z]`, URL- and path-safe). */
@@ -469,6 +501,104 @@ export class ExecutionRepository {
     return { status: 'resumed', execution, taskRun: execution.taskRuns.find((run) => run.id === resumedRunId) };
   }
 
+  /**
+   * Replay an ended execution (Kestra's replay): a new execution of the same flow (another revision with
+   * `flowRevision`), with the original's inputs, trigger and labels, whose `restartedFrom` (Kestra's `originalId`) is
+   * the first execution of the original's chain (the original itself, unless it was a retry or a replay). In ONE
+   * transaction, holding a share lock on the original's row (a restart cannot move it meanwhile):
+   * - without kept runs (no `plan`, or a plan that keeps nothing) the new execution is CREATED, as a new one;
+   * - otherwise it is RESTARTED (history CREATED, RESTARTED) with copies of the runs the plan names, in the original's
+   *   order: new ids, parents remapped, states, attempts, outputs, metrics and dates as they were; the `reopened` ones
+   *   in state RUNNING (history and last attempt appended, no end date, no worker).
+   *
+   * Labels: the original's, but for `system.correlationId` when it is the original's own id (the new execution then
+   * gets its own, as a new one does; one inherited from a parent is kept), with `labels` over them. The new execution
+   * has no parent (a replayed subflow child does not report to the parent that waited for the original), no
+   * schedule date, and is its chain's attempt 1. Refused unless the original is in a terminal state.
+   */
+  async replay(id: string, options: ReplayOptions = {}): Promise<ReplayResult> {
+    const newId = options.id ?? newExecutionId();
+    const client = await this.pool.connect();
+    let outcome: 'replayed' | 'refused' | 'not-found';
+    let original: StoredExecution | undefined;
+    try {
+      await client.query('BEGIN');
+      const locked = await client.query('SELECT 1 FROM executions WHERE id = $1 FOR SHARE', [id]);
+      original = locked.rowCount === 0 ? undefined : await selectExecution(client, id);
+      if (!original || !TERMINAL_STATES.includes(original.state)) {
+        await client.query('ROLLBACK');
+        outcome = original ? 'refused' : 'not-found';
+      } else {
+        const plan = options.plan?.(original);
+        const kept = plan ? original.taskRuns.filter((run) => plan.copied.has(run.id) || plan.reopened.has(run.id)) : [];
+        const now = new Date();
+        const date = now.toISOString();
+        const history = kept.length > 0 ? [{ state: 'CREATED', date }, { state: 'RESTARTED', date }] : [{ state: 'CREATED', date }];
+        const correlation = original.labels.find((l) => l.key === CORRELATION_ID_LABEL);
+        const inherited = original.labels.filter((l) => !(l.key === CORRELATION_ID_LABEL && l.value === original?.id));
+        const extra = options.labels ?? [];
+        const labels = [...inherited.filter((l) => !extra.some((e) => e.key === l.key)), ...extra].map((l) => ({ key: l.key, value: l.value }));
+        if (!correlation || correlation.value === original.id) labels.push({ key: CORRELATION_ID_LABEL, value: newId });
+        await client.query(
+          `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, restarted_from, trigger,
+                                   attempt_number, start_date, updated_at, version)
+           SELECT $1, namespace, flow_id, $3, $4, $5::jsonb, inputs, $6::jsonb, NULL, COALESCE(restarted_from, id), trigger, 1, $7, $7, ${NEW_EXECUTION_VERSION}
+             FROM executions WHERE id = $2`,
+          [newId, id, options.flowRevision ?? original.flowRevision, kept.length > 0 ? 'RESTARTED' : 'CREATED', JSON.stringify(history), JSON.stringify(labels), now],
+        );
+        if (kept.length > 0) {
+          const ids = new Map(kept.map((run) => [run.id, newTaskRunId()]));
+          const rows = kept.map((run) => {
+            const reopen = plan?.reopened.has(run.id) === true;
+            return {
+              id: ids.get(run.id),
+              task_id: run.taskId,
+              parent_task_run_id: run.parentTaskRunId === null ? null : (ids.get(run.parentTaskRunId) ?? null),
+              value: run.value,
+              iteration: run.iteration,
+              engine_state: run.engineState,
+              state: reopen ? 'RUNNING' : run.state,
+              state_history: reopen ? [...run.stateHistory, { state: 'RUNNING', date }] : run.stateHistory,
+              attempts: reopen ? withAttemptState(run.attempts, 'RUNNING', date, false) : run.attempts,
+              outputs: run.outputs ?? null,
+              metrics: run.metrics ?? null,
+              worker_group: run.workerGroup,
+              worker_id: reopen ? null : run.workerId,
+              start_date: run.startDate?.toISOString() ?? null,
+              end_date: reopen ? null : (run.endDate?.toISOString() ?? null),
+            };
+          });
+          // One statement, rows inserted in the original's order (their seq, the order task runs are listed in).
+          await client.query(
+            `INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, iteration, engine_state, state, state_history, attempts, outputs,
+                                    metrics, worker_group, worker_id, start_date, end_date, created_at, updated_at)
+             SELECT r.id, $1, r.task_id, r.parent_task_run_id, r.value, r.iteration, r.engine_state, r.state, r.state_history, r.attempts, r.outputs,
+                    r.metrics, r.worker_group, r.worker_id, r.start_date, r.end_date, clock_timestamp(), clock_timestamp()
+               FROM ROWS FROM (jsonb_to_recordset($2::jsonb) AS (id text, task_id text, parent_task_run_id text, value text, iteration int,
+                    engine_state jsonb, state text, state_history jsonb, attempts jsonb, outputs jsonb, metrics jsonb, worker_group text, worker_id text,
+                    start_date timestamptz, end_date timestamptz)) WITH ORDINALITY
+                    AS r(id, task_id, parent_task_run_id, value, iteration, engine_state, state, state_history, attempts, outputs, metrics, worker_group,
+                         worker_id, start_date, end_date, ord)
+              ORDER BY r.ord`,
+            [newId, JSON.stringify(rows)],
+          );
+        }
+        await client.query('COMMIT');
+        outcome = 'replayed';
+      }
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+    if (outcome === 'not-found' || !original) return { status: 'not-found' };
+    if (outcome === 'refused') return { status: 'refused', execution: original };
+    const execution = await this.get(newId);
+    if (!execution) return { status: 'not-found' };
+    return { status: 'replayed', execution, original };
+  }
+
   /** The task run {@link resume} applies to, among an execution's runs (oldest first): for who reads it beforehand. */
   static pausedRunToResume<T extends Pick<StoredTaskRun, 'id' | 'parentTaskRunId' | 'state'>>(runs: readonly T[]): T | undefined {
     return firstPaused(runs);
@@ -491,6 +621,15 @@ export class ExecutionRepository {
        WHERE id = ${id} AND state IN (${Prisma.join([...fromStates])})`;
     return count === 1;
   }
+}
+
+const TASK_RUN_ID_ALPHABET = BASE62;
+
+/** A Kestra-style task run id: 22 random base-62 characters (as the scheduler makes them). */
+function newTaskRunId(): string {
+  let id = '';
+  for (const byte of randomBytes(22)) id += TASK_RUN_ID_ALPHABET[byte % 62] ?? '0';
+  return id;
 }
 
 /**

@@ -8,6 +8,7 @@ export * from './decide.js';
 export * from './flowables.js';
 export * from './run-index.js';
 export * from './settle.js';
+export * from './replay.js';
 export { enabled, structureOf } from './structure.js';
 export type { FlowStructure, TaskNode } from './structure.js';
 export * from './graph.js';

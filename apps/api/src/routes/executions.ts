@@ -9,8 +9,9 @@
  * | `GET /executions?namespace&flowId&page&size` (Kestra's executions of one flow: this namespace only) | 200 `{results, total}` | 400 a missing or unknown parameter |
  * | `DELETE /executions/{id}/kill`, `DELETE /executions/{id}/actions/kill` | 202 execution (KILLING) | 404; 409 already ended |
  * | `POST /executions/{id}/restart`, `POST /executions/{id}/actions/restart` | 200 execution (RESTARTED; the `errors` branch runs removed, to start over) | 404; 409 not FAILED |
- * | `DELETE /executions/kill/by-ids`, `POST /executions/restart/by-ids` (JSON list of ids) | 200 `{count}` (Kestra's BulkResponse) | 400 an id unknown or in a state that refuses it (none acted on, `details.invalids`) |
- * | `DELETE /executions/kill/by-query`, `POST /executions/restart/by-query` (the search's filters, 0.x and `filters[...]`, without paging) | the same as by-ids, for every execution matched | the same; 400 more than {@link BULK_MAX} matched, or an unknown parameter |
+ * | `POST /executions/{id}/replay?taskRunId&revision` | 200 the NEW execution (`originalId` = the first of the original's chain: the original unless it was itself a replay or retry); CREATED from the start, RESTARTED with the runs before `taskRunId` copied | 400 a bad or unknown parameter; 404 execution (`SLU_API_EXECUTION_NOT_FOUND`), task run not of this execution (`SLU_API_TASK_RUN_NOT_FOUND`), revision (`SLU_API_FLOW_NOT_FOUND`); 409 not ended (`SLU_API_EXECUTION_NOT_ENDED`) |
+ * | `DELETE /executions/kill/by-ids`, `POST /executions/restart/by-ids`, `POST /executions/replay/by-ids` (JSON list of ids) | 200 `{count}` (Kestra's BulkResponse) | 400 an id unknown or in a state that refuses it (none acted on, `details.invalids`) |
+ * | `DELETE /executions/kill/by-query`, `POST /executions/restart/by-query`, `POST /executions/replay/by-query` (the search's filters, 0.x and `filters[...]`, without paging) | the same as by-ids, for every execution matched | the same; 400 more than {@link BULK_MAX} matched, or an unknown parameter |
  * | `POST /executions/{id}/resume` (multipart/form-data, application/json object or no body: the `onResume` inputs) | 204 (the first PAUSED task run resumed; RESTARTED unless another run is PAUSED) | 400 inputs (`SLU_INPUT_INVALID`); 404; 409 not PAUSED |
  * | `POST /executions/{id}/resume/validate` (the same body) | 200 `{executionId, taskRunId, taskId, inputs}` (nothing stored) | the same as the resume |
  * | `POST /executions/resume/by-ids` (JSON list of ids) | 200 `{count}` | 400 an id unknown, not PAUSED or needing inputs (none resumed, `details.invalids`) |
@@ -31,7 +32,7 @@ import type { ExecutionSearch, LabelEntry, StoredExecution, StoredTaskRun } from
 import { EXECUTION_SORT_FIELDS, ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
-import { structureOf } from '@sluice/engine';
+import { replaySelection, structureOf } from '@sluice/engine';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
 import type { FlowStore } from '../flow-store.js';
@@ -49,7 +50,7 @@ export const EXECUTION_STATES = [
 /** Default largest FILE input, in bytes. */
 export const DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024;
 
-export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart' | 'resume' | 'childOutputsPage'>;
+export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart' | 'resume' | 'replay' | 'childOutputsPage'>;
 
 export interface ExecutionRouteOptions {
   readonly flows: FlowStore;
@@ -121,6 +122,30 @@ function executionEnded(id: string, state: string): SluiceError {
 function executionNotRestartable(id: string, state: string): SluiceError {
   return new SluiceError('SLU_API_EXECUTION_NOT_RESTARTABLE', { id, state }, { id, state });
 }
+
+function executionNotEnded(id: string, state: string): SluiceError {
+  return new SluiceError('SLU_API_EXECUTION_NOT_ENDED', { id, state }, { id, state });
+}
+
+/** Whether `uri` is one of the execution's values: a FILE input, a flow output, or in a task run's outputs. */
+function refersTo(execution: StoredExecution, uri: string): boolean {
+  const holds = (value: unknown, depth: number): boolean => {
+    if (typeof value === 'string') return value === uri;
+    if (depth > 64 || value === null || typeof value !== 'object') return false;
+    return Object.values(value as Record<string, unknown>).some((member) => holds(member, depth + 1));
+  };
+  return holds(execution.inputs, 0) || holds(execution.outputs, 0) || execution.taskRuns.some((run) => holds(run.outputs, 0));
+}
+
+/** Why execution `id` (as read, undefined when absent) cannot be replayed, or undefined: only an ended one can. */
+function replayRefusal(id: string, execution: StoredExecution | undefined): SluiceError | undefined {
+  if (!execution) return executionNotFound(id);
+  if (!TERMINAL_STATES.includes(execution.state)) return executionNotEnded(id, execution.state);
+  return undefined;
+}
+
+/** Kestra's label on a replay (the original is not relabelled: see docs/execution.md, "Replay"). */
+export const REPLAY_LABEL = { key: 'system.replay', value: 'true' } as const;
 
 /** Why execution `id` (as read, undefined when absent) cannot be killed, or undefined: one still KILLING can be, again. */
 function killRefusal(id: string, execution: StoredExecution | undefined): SluiceError | undefined {
@@ -692,6 +717,84 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     return execution;
   }
 
+  /**
+   * Replay ended execution `id` as a new execution (see the repository's `replay`): from the start, or from task run
+   * `taskRunId` (the runs before it copied, its flowable ancestors reopened), on the original's flow revision or on
+   * `revision`. 404 unknown execution, task run or revision; 409 not ended. Handed to the scheduler as a new execution
+   * when nothing is copied, as a restarted one otherwise.
+   */
+  async function replayOne(id: string, request: { readonly taskRunId?: string; readonly revision?: number } = {}): Promise<StoredExecution> {
+    const original = await executions.get(id);
+    const refused = replayRefusal(id, original);
+    if (refused || !original) throw refused ?? executionNotFound(id);
+    const { taskRunId, revision } = request;
+    if (taskRunId !== undefined && !original.taskRuns.some((run) => run.id === taskRunId)) {
+      throw new SluiceError('SLU_API_TASK_RUN_NOT_FOUND', { id, taskRunId }, { id, taskRunId });
+    }
+    if (revision !== undefined) {
+      const target = await flows.get(original.namespace, original.flowId, revision);
+      if (!target || target.deleted) {
+        throw new SluiceError(
+          'SLU_API_FLOW_NOT_FOUND',
+          { namespace: original.namespace, id: original.flowId, revision: ` (revision ${revision})` },
+          { namespace: original.namespace, id: original.flowId, revision },
+        );
+      }
+    }
+    // The runs are read with the revision that produced them (deleted revisions included, as restart reads them).
+    const flow = taskRunId === undefined ? undefined : ((await flows.get(original.namespace, original.flowId, original.flowRevision))?.flow as unknown as Flow | undefined);
+    const result = await executions.replay(id, {
+      ...(revision !== undefined ? { flowRevision: revision } : {}),
+      labels: [REPLAY_LABEL],
+      ...(taskRunId !== undefined
+        ? {
+            plan: (locked: StoredExecution) => {
+              const selection = replaySelection(flow, locked.taskRuns, taskRunId);
+              if (!selection) throw new SluiceError('SLU_API_TASK_RUN_NOT_FOUND', { id, taskRunId }, { id, taskRunId });
+              return selection;
+            },
+          }
+        : {}),
+    });
+    if (result.status === 'not-found') throw executionNotFound(id);
+    if (result.status === 'refused') throw executionNotEnded(id, result.execution.state);
+    const { execution } = result;
+    if (execution.taskRuns.length === 0) await handOffCreated(executions, queue, execution);
+    else await queue.executionRestarted({ executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId });
+    return execution;
+  }
+
+  const replayQuery = {
+    type: 'object',
+    properties: {
+      taskRunId: { type: 'string', minLength: 1, description: 'Replay from this task run: the runs before it are kept, it and what follows run again' },
+      revision: { type: 'integer', minimum: 1, maximum: INTEGER_PARAMETER_MAX, description: "Run this revision of the flow (default: the original's)" },
+    },
+  } as const;
+
+  app.post(
+    '/executions/:id/replay',
+    {
+      schema: {
+        tags: ['executions'],
+        summary: 'Replay an ended execution as a new one',
+        description:
+          "A new execution of the same flow with the original's inputs and labels, whose `originalId` is the original (the first of its chain, " +
+          'when it was itself a replay or a retry). Without `taskRunId` it runs from the start; with it, the task runs that ended before that one ' +
+          'are kept (copied with their outputs), the flowables holding it go on, and it and everything after it run again. ' +
+          '404 unknown execution, task run or revision; 409 SLU_API_EXECUTION_NOT_ENDED while the original runs.',
+        params: idParams,
+        querystring: replayQuery,
+      },
+      preValidation: rejectUnknownQueryParameters(replayQuery),
+    },
+    async (request) => {
+      const { id } = request.params as { id: string };
+      const query = request.query as { taskRunId?: string; revision?: number };
+      return present(await replayOne(id, query));
+    },
+  );
+
   // Kestra 0.x's paths and the `actions/` ones, one handler each.
   for (const path of ['/executions/:id/kill', '/executions/:id/actions/kill']) {
     app.delete(path, { schema: { tags: ['executions'], summary: 'Kill an execution (→ KILLING)', params: idParams } }, async (request, reply) => {
@@ -709,7 +812,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
 
   /** A bulk action: what may refuse an execution as read, what acts on one, and the verb for messages. */
   interface BulkAction {
-    readonly verb: 'kill' | 'restart';
+    readonly verb: 'kill' | 'restart' | 'replay';
     readonly refusal: (id: string, execution: StoredExecution | undefined) => SluiceError | undefined;
     readonly apply: (id: string) => Promise<StoredExecution>;
   }
@@ -717,6 +820,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
   const bulkActions: Record<BulkAction['verb'], BulkAction> = {
     kill: { verb: 'kill', refusal: killRefusal, apply: killOne },
     restart: { verb: 'restart', refusal: restartRefusal, apply: restartOne },
+    replay: { verb: 'replay', refusal: replayRefusal, apply: (id) => replayOne(id) },
   };
 
   /**
@@ -744,7 +848,8 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         await action.apply(id);
         count++;
       } catch (error) {
-        if (!isSluiceError(error) || !['SLU_API_EXECUTION_NOT_FOUND', 'SLU_API_EXECUTION_ENDED', 'SLU_API_EXECUTION_NOT_RESTARTABLE'].includes(error.code)) throw error;
+        const changed = ['SLU_API_EXECUTION_NOT_FOUND', 'SLU_API_EXECUTION_ENDED', 'SLU_API_EXECUTION_NOT_RESTARTABLE', 'SLU_API_EXECUTION_NOT_ENDED'];
+        if (!isSluiceError(error) || !changed.includes(error.code)) throw error;
         invalids.push({ id, code: error.code, message: error.message });
       }
     }
@@ -933,8 +1038,10 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     const refusals = {
       kill: 'unknown, or already ended (KILLING is accepted again)',
       restart: 'unknown, or not FAILED',
+      replay: 'unknown, or not ended',
     } as const;
-    for (const [method, action] of [['DELETE', bulkActions.kill], ['POST', bulkActions.restart]] as const) {
+    const titles = { kill: 'Kill', restart: 'Restart', replay: 'Replay (from the start, as new executions)' } as const;
+    for (const [method, action] of [['DELETE', bulkActions.kill], ['POST', bulkActions.restart], ['POST', bulkActions.replay]] as const) {
       const { verb } = action;
       const answers = `Answers \`{count}\` (Kestra's BulkResponse), the executions acted on, each as by \`${method} /executions/{id}/${verb}\`.`;
       bulkApp.route({
@@ -942,7 +1049,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         url: `/executions/${verb}/by-ids`,
         schema: {
           tags: ['executions'],
-          summary: `${verb === 'kill' ? 'Kill' : 'Restart'} executions by id`,
+          summary: `${titles[verb]} executions by id`,
           description:
             `${answers} Nothing is done when one of them is ${refusals[verb]}: 400 with \`details.invalids: [{id, code, message}]\` naming each. ` +
             `At most ${BULK_MAX} ids; a repeated id counts once.`,
@@ -958,7 +1065,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         url: `/executions/${verb}/by-query`,
         schema: {
           tags: ['executions'],
-          summary: `${verb === 'kill' ? 'Kill' : 'Restart'} every execution matching the search filters`,
+          summary: `${titles[verb]} every execution matching the search filters`,
           description:
             `The filters of \`GET /executions/search\` (no paging), the 0.x parameters and Kestra 1.x's \`filters[field][OPERATION]=value\`. ${answers} ` +
             `Nothing is done when one of the executions matched is ${refusals[verb]} ` +
@@ -1014,14 +1121,20 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
     },
   );
 
-  /** A stored file of execution `id`, confined to its folder: 404 execution or file, 400 bad URI or outside the folder. */
+  /**
+   * A stored file of execution `id`, confined to its folder: 404 execution or file, 400 bad URI or outside the folder.
+   * A replay or a retry (an execution with an `originalId`) also reaches the files of earlier executions of its flow
+   * that it refers to: its FILE inputs and the outputs of the task runs a replay copied stay where they were stored.
+   */
   async function executionFile(id: string, path: string): Promise<{ uri: string; segments: string[]; info: StorageObject }> {
     const execution = await executions.get(id);
     if (!execution) throw executionNotFound(id);
     const segments = parseStorageUri(path); // 400 SLU_STORAGE_INVALID_URI for `..`, another scheme, ...
     const uri = formatStorageUri(segments);
     const prefix = executionPrefixUri({ namespace: execution.namespace, flowId: execution.flowId, executionId: execution.id });
-    if (!uri.startsWith(prefix)) {
+    const flowPrefix = prefix.slice(0, prefix.length - `${encodeURIComponent(execution.id)}/`.length);
+    const inherited = execution.restartedFrom !== null && uri.startsWith(flowPrefix) && refersTo(execution, uri);
+    if (!uri.startsWith(prefix) && !inherited) {
       throw new SluiceError('SLU_STORAGE_INVALID_URI', { uri: path, reason: `it is not a file of execution ${id} (its files are under ${prefix})` }, { id });
     }
     const info = await storage.stat(uri);
