@@ -148,6 +148,7 @@ let server;
 let serverExit;
 let url;
 let output = '';
+let helloExecution;
 const extraRoots = [];
 
 try {
@@ -219,7 +220,32 @@ try {
       const messages = lines.map((l) => `${l.taskId}: ${l.message}`);
       if (!messages.includes(`greet: Hello from Sluice, execution ${id}`)) throw new Error(`no greeting with the execution id in the log: ${JSON.stringify(messages)}`);
       if (!messages.some((m) => /^where: running on \S+ as \S+$/.test(m))) throw new Error(`no "running on HOST as USER" line from the where task: ${JSON.stringify(messages)}`);
+      helloExecution = id;
       return `execution ${id}: SUCCESS, ${messages.length} log lines`;
+    });
+
+    // The printed URL in a browser, as a newcomer opens it: Debian's chromium through the checkout's playwright-core
+    // (the one running this script; the clone's own node_modules would serve as well).
+    await check('the printed URL opens the web UI in Chromium: the flows page lists tutorial.hello, its execution shows SUCCESS', async () => {
+      const executablePath = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
+      if (!existsSync(executablePath)) throw new Error(`no Chromium at ${executablePath} (scripts/services.sh installs it)`);
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({ executablePath, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage();
+        const errors = [];
+        page.on('pageerror', (error) => errors.push(error.message));
+        await page.goto(url, { timeout: 30_000 });
+        await page.waitForURL(/\/ui\/flows/, { timeout: 30_000 });
+        await page.getByRole('link', { name: 'hello', exact: true }).first().waitFor({ timeout: 30_000 });
+        if (!helloExecution) throw new Error('no execution of tutorial.hello to open');
+        await page.goto(`${url}/ui/executions/${helloExecution}`, { timeout: 30_000 });
+        await page.locator('[data-state="SUCCESS"]').first().waitFor({ timeout: 30_000 });
+        if (errors.length > 0) throw new Error(`errors in the page: ${errors.join(' | ')}`);
+        return `${new URL(page.url()).pathname}: SUCCESS shown`;
+      } finally {
+        await browser.close();
+      }
     });
   }
 

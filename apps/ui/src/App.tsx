@@ -36,7 +36,20 @@ const ROUTES: readonly Route[] = [
   { pattern: '/executions', page: ExecutionsPage, section: 'executions' },
   { pattern: '/executions/:id/:tab?', page: ExecutionPage, section: 'executions' },
   { pattern: '/logs', page: LogsPage, section: 'logs' },
+  // Kestra's UI paths (an execution's `url` with SLUICE_PUBLIC_URL set, bookmarks from Kestra): sent to the same page here.
+  { pattern: '/:tenant/executions/:namespace/:flowId/:id/:tab?', page: KestraExecutionRedirect, section: 'executions' },
+  { pattern: '/:tenant/flows/edit/:namespace/:id/:tab?', page: KestraFlowRedirect, section: 'flows' },
 ];
+
+function KestraExecutionRedirect({ id, tab }: { id: string; tab?: string }) {
+  useEffect(() => navigate(`/executions/${encodeURIComponent(id)}${tab ? `/${encodeURIComponent(tab)}` : ''}`, { replace: true }), [id, tab]);
+  return <Spinner />;
+}
+
+function KestraFlowRedirect({ namespace, id, tab }: { namespace: string; id: string; tab?: string }) {
+  useEffect(() => navigate(`/flows/${encodeURIComponent(namespace)}/${encodeURIComponent(id)}${tab ? `/${encodeURIComponent(tab)}` : ''}`, { replace: true }), [namespace, id, tab]);
+  return <Spinner />;
+}
 
 function useUnauthorized(): boolean {
   return useSyncExternalStore(onAuthChange, isUnauthorized);
@@ -157,7 +170,8 @@ export function App() {
         </div>
       </header>
       <main id="main" className="main">
-        <ErrorBoundary key={path}>
+        {/* A new page (not a new tab of the same one) starts with a fresh error boundary: a tab switch keeps the page mounted. */}
+        <ErrorBoundary key={found ? `${found.route.pattern}|${Object.entries(found.params).filter(([name]) => name !== 'tab').map(([name, value]) => `${name}=${value}`).join('&')}` : path}>
           <Suspense fallback={<Spinner />}>
             {Page && found ? (
               <Page {...found.params} />

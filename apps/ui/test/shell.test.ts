@@ -42,6 +42,14 @@ describe('the UI shell', () => {
     expect(await page.evaluate<string>('document.documentElement.dataset.theme')).toBe('light');
   });
 
+  it("Kestra's UI paths (an execution's url, a flow's editor) lead to the same pages", async () => {
+    const page = await ui.page();
+    await page.goto(ui.url('/main/executions/company.team/hello/abc123/logs'));
+    await page.waitForURL(/\/ui\/executions\/abc123\/logs$/);
+    await page.goto(ui.url('/main/flows/edit/company.team/hello/topology'));
+    await page.waitForURL(/\/ui\/flows\/company\.team\/hello\/topology$/);
+  });
+
   it('a path that is no page says so and links back', async () => {
     const page = await ui.page();
     await page.goto(ui.url('/no/such/page'));
