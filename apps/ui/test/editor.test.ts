@@ -67,7 +67,7 @@ describe('the YAML context of the cursor', () => {
 });
 
 /** The text of the CodeMirror document, line by line. */
-const editorText = (page: Page): Promise<string> => page.locator('.cm-content').evaluate((element) => [...element.querySelectorAll('.cm-line')].map((line) => line.textContent ?? '').join('\n'));
+const editorText = async (page: Page): Promise<string> => (await page.locator('.cm-content > .cm-line').allTextContents()).join('\n');
 
 /** Replace the whole document, as a user selecting all and pasting. */
 async function setDocument(page: Page, text: string): Promise<void> {
@@ -83,7 +83,7 @@ async function expectStatus(page: Page, status: string): Promise<void> {
 /** The problems list, once the validation has answered. */
 async function problems(page: Page): Promise<string[]> {
   const list = page.getByTestId('editor-problems').locator('li');
-  return list.evaluateAll((items) => items.map((item) => item.textContent ?? ''));
+  return list.allTextContents();
 }
 
 /** Whether CodeMirror shows an error lint range on 1-based line `line`. */
@@ -236,7 +236,7 @@ describe('the flow editor in a browser', () => {
     await page.keyboard.type('io.kestra.plugin.core.log.');
     const options = page.locator('.cm-tooltip-autocomplete li');
     await options.first().waitFor();
-    const labels = await options.evaluateAll((items) => items.map((item) => item.querySelector('.cm-completionLabel')?.textContent ?? ''));
+    const labels = await options.locator('.cm-completionLabel').allTextContents();
     expect(labels).toContain('io.kestra.plugin.core.log.Log');
     expect(labels.every((label) => label.startsWith('io.kestra.plugin.core.log.'))).toBe(true);
     await page.locator('.cm-tooltip-autocomplete li', { hasText: /^io\.kestra\.plugin\.core\.log\.Log/ }).click();
@@ -289,7 +289,7 @@ describe('the flow editor in a browser', () => {
     await expectStatus(page, 'Valid');
     release();
     await lateAnswer;
-    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 50))));
+    await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 50)))');
     expect(await page.getByTestId('editor-status').textContent()).toBe('Valid');
     expect(await page.getByText('a stale answer').count()).toBe(0);
   }, 90_000);

@@ -74,7 +74,7 @@ describe('the execute form', () => {
     expect(await page.getByTestId('error-data').textContent()).toBe('This input is required.');
     expect(await page.getByTestId('error-count').count()).toBe(0);
     expect(await name.getAttribute('aria-invalid')).toBe('true');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('input-name');
+    await expect.poll(() => page.evaluate<string | undefined>('document.activeElement?.id')).toBe('input-name');
     expect(posted).toBe(0);
     expect(new URL(page.url()).pathname).toBe(`/ui/flows/${ns}/form/execute`);
 

@@ -300,13 +300,22 @@ describe('the execution page', () => {
     const node = (taskId: string) => page.locator(`[data-testid="topology-node"][data-task-id="${taskId}"]`);
     await poll(() => node('good').getAttribute('data-state')).toBe('SUCCESS');
     await poll(() => node('bad').getAttribute('data-state')).toBe('FAILED');
-    const colour = (taskId: string) => node(taskId).evaluate((element) => getComputedStyle(element).borderTopColor);
+    const colour = (taskId: string) => node(taskId).evaluate((element) => (globalThis as unknown as { getComputedStyle(e: unknown): { borderTopColor: string } }).getComputedStyle(element).borderTopColor);
     const stateColour = (name: string) =>
       page.evaluate((n) => {
-        const probe = document.createElement('span');
+        // The root tsconfig has no DOM types: the browser's globals, typed as far as used here.
+        interface Probe {
+          style: { color: string };
+          remove(): void;
+        }
+        const dom = globalThis as unknown as {
+          document: { createElement(tag: string): Probe; body: { append(node: Probe): void } };
+          getComputedStyle(element: Probe): { color: string };
+        };
+        const probe = dom.document.createElement('span');
         probe.style.color = `var(--state-${n})`;
-        document.body.append(probe);
-        const value = getComputedStyle(probe).color;
+        dom.document.body.append(probe);
+        const value = dom.getComputedStyle(probe).color;
         probe.remove();
         return value;
       }, name);

@@ -18,15 +18,21 @@ describe('the executions list', () => {
 
   /** Start `flowId` with execution labels (`key:value`), through the API. */
   async function start(namespace: string, flowId: string, labels: readonly string[] = []): Promise<string> {
-    const search = new URLSearchParams(labels.map((label) => ['labels', label]));
+    const search = new URLSearchParams(labels.map((label): [string, string] => ['labels', label]));
     const response = await ui.stack.api(`/api/v1/executions/${namespace}/${flowId}?${search.toString()}`, { method: 'POST', body: new FormData() });
     expect(response.status).toBe(200);
     return ((await response.json()) as { id: string }).id;
   }
 
+  /** One attribute of every element `locator` matches, in order. */
+  async function attributes(locator: ReturnType<Page['locator']>, name: string): Promise<(string | null)[]> {
+    const values: (string | null)[] = [];
+    for (const element of await locator.all()) values.push(await element.getAttribute(name));
+    return values;
+  }
   const rows = (page: Page) => page.getByTestId('execution-row');
-  const rowStates = (page: Page) => rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-state')));
-  const rowIds = (page: Page) => rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-execution-id')).sort());
+  const rowStates = (page: Page) => attributes(rows(page), 'data-state');
+  const rowIds = (page: Page) => attributes(rows(page), 'data-execution-id').then((ids) => ids.sort());
   const search = (page: Page): URLSearchParams => new URL(page.url()).searchParams;
 
   it('with no executions at all, says how to start one', async () => {

@@ -42,7 +42,7 @@ describe('the logs search', () => {
     // `/` focuses the search.
     await page.getByTestId('logs-table').waitFor();
     await page.locator('body').press('/');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.hasAttribute('data-search'))).toBe(true);
+    await expect.poll(() => page.evaluate<boolean | undefined>("document.activeElement?.hasAttribute('data-search')")).toBe(true);
     await page.keyboard.type('zebra crossing');
     await expect.poll(() => search(page).get('q')).toBe('zebra crossing');
     await expect.poll(() => messages(page)).toEqual([`the zebra crossing is open for ${execution.id}`]);

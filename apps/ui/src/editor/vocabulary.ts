@@ -2,9 +2,9 @@
  * What the editor knows about a flow's YAML: the flow's own keys, input and output declarations, and the plugins of
  * `GET /plugins` (looked up by type or alias, with their properties in the order the docs and completion show them).
  */
-import type { JsonSchema, PluginDescription, PluginListing } from '../types';
-import { cursorContext, kindOf, pathOf } from './yaml-context';
-import type { CursorContext, Scope, ScopeKind } from './yaml-context';
+import type { JsonSchema, PluginDescription, PluginListing } from '../types.js';
+import { cursorContext, kindOf, pathOf } from './yaml-context.js';
+import type { CursorContext, Scope, ScopeKind } from './yaml-context.js';
 
 export interface KeyDoc {
   readonly name: string;
