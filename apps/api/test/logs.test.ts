@@ -398,6 +398,28 @@ describe.skipIf(!api)('log endpoints', () => {
     expect(await sse.next()).toBeUndefined();
   });
 
+  it('follows from after the first `skip` lines a client already holds (with the filters), and sends all when fewer are stored', async () => {
+    const execution = await newExecution(fixture.db);
+    const specs = Array.from({ length: 30 }, (_, n): [number, NewLogEntry['level'], string | null, string] => [n, n % 3 === 0 ? 'ERROR' : 'INFO', 'a', `s${n}`]);
+    await fixture.db.logs.append(lines(execution.id, specs));
+    await fixture.db.executions.transition(execution.id, ['CREATED'], 'SUCCESS');
+    const messages = async (query: string): Promise<string[]> => {
+      const sse = await openSse(`${fixture.url}/api/v1/logs/${execution.id}/follow${query}`);
+      const received: string[] = [];
+      for (let event = await sse.next(); event; event = await sse.next()) {
+        if (event.id === 'end') break;
+        received.push((event.data as { message: string }).message);
+      }
+      return received;
+    };
+    expect(await messages('?skip=25')).toEqual(['s25', 's26', 's27', 's28', 's29']);
+    // Counted among the lines the filter keeps: ERROR lines are s0, s3, ..., s27.
+    expect(await messages('?minLevel=ERROR&skip=8')).toEqual(['s24', 's27']);
+    expect(await messages('?skip=0')).toHaveLength(30);
+    expect(await messages('?skip=500')).toHaveLength(30);
+    expect((await fixture.fetch(`/api/v1/logs/${execution.id}/follow?skip=-1`)).status).toBe(400);
+  });
+
   it('does not end a log follow while the execution is KILLING', async () => {
     const execution = await newExecution(fixture.db);
     await fixture.db.executions.transition(execution.id, ['CREATED'], 'KILLING');

@@ -91,6 +91,8 @@ export interface LogListOptions extends LogFilter {
   readonly after?: { readonly timestamp: Date; readonly id: bigint };
   /** At most this many lines (1 to 10,000; default 10,000). */
   readonly limit?: number;
+  /** Leave out the first this many matching lines (OFFSET; for a one-off position, never to page). */
+  readonly skip?: number;
   /**
    * `timestamp` (default): by (timestamp, id), the order a log is read in. `id`: insertion order, the one to page
    * with `afterId` when following (a line stored late with an early timestamp is never skipped).
@@ -225,6 +227,7 @@ export class LogRepository {
       },
       orderBy: options.order === 'id' ? [{ id: 'asc' }] : [{ timestamp: 'asc' }, { id: 'asc' }],
       take: limit,
+      ...(options.skip ? { skip: options.skip } : {}),
     });
     return rows.map(toEntry);
   }

@@ -7,7 +7,7 @@
  * | `GET /logs/{executionId}?minLevel&taskId&taskRunId` | 200 `[{namespace, flowId, executionId, taskId, taskRunId, attemptNumber, timestamp, level, message, deleted}]` by time | 400 bad level; 404 |
  * | `DELETE /logs/{executionId}?minLevel&taskId&taskRunId&attempt` | 200 `{deleted}` (the count of lines deleted) | 400 bad level or attempt; 404 |
  * | `GET /logs/{executionId}/download?minLevel&taskId&taskRunId` | 200 text/plain, `timestamp level [taskId] message` a line, streamed | 400; 404 |
- * | `GET /logs/{executionId}/follow?minLevel&taskId&taskRunId` | SSE: `id: progress` and one log line as `data`, stored lines first then new ones; once the execution has ended and every line is sent, `id: end` with no data, and the stream ends | 400; 404 |
+ * | `GET /logs/{executionId}/follow?minLevel&taskId&taskRunId&skip` | SSE: `id: progress` and one log line as `data`, stored lines first (but the first `skip` of them, in storage order: Sluice's, for a client that read them with `GET /logs/{id}`) then new ones; once the execution has ended and every line is sent, `id: end` with no data, and the stream ends | 400; 404 |
  * | `GET /executions/{id}/follow` | SSE: `id: progress` and the execution (as `GET /executions/{id}`) as `data`, at once and on every change; once it has ended, `id: end` and the execution, and the stream ends | 404 |
  *
  * Follow events are Kestra's (follow.ts): no `event:` name, the kind as the SSE `id`. Every `data` of a log follow
@@ -78,6 +78,12 @@ const executionIdParams = { type: 'object', required: ['executionId'], propertie
 const filterQuery = {
   type: 'object',
   properties: { minLevel: { enum: [...LOG_LEVELS] }, taskId: { type: 'string' }, taskRunId: { type: 'string' } },
+} as const;
+
+/** The follow's filters, and Sluice's `skip`: how many of the lines (in storage order) the client already holds. */
+const followQuery = {
+  type: 'object',
+  properties: { ...filterQuery.properties, skip: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
 } as const;
 
 interface FilterQuery {
@@ -222,12 +228,19 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
 
   app.get(
     '/logs/:executionId/follow',
-    { schema: { tags: ['logs'], summary: "Follow an execution's log (server-sent events)", params: executionIdParams, querystring: filterQuery } },
+    { schema: { tags: ['logs'], summary: "Follow an execution's log (server-sent events)", params: executionIdParams, querystring: followQuery } },
     async (request, reply) => {
       const { executionId } = request.params as { executionId: string };
       await existing(executionId);
       const filter = filterOf(request.query as FilterQuery);
       let afterId: bigint | undefined;
+      // Sluice's `skip=N`: the client holds the first N lines already (it read `GET /logs/{id}`): start after them.
+      const { skip } = request.query as { skip?: number };
+      if (skip !== undefined && skip > 0) {
+        const [last] = await logs.list(executionId, { ...filter, order: 'id', limit: 1, skip: skip - 1 });
+        // Fewer lines than that (some were deleted meanwhile): all are sent.
+        if (last) afterId = last.id;
+      }
       await follow(request, reply, async (sse) => {
         for (;;) {
           // The state first: a line stored before the execution ended is then always read below.

@@ -4,7 +4,7 @@
  * - {@link ExecutionLive}: `GET /executions/{id}/follow` sends the execution at once and on every change, then `end`
  *   with the ended execution. A stream that drops while the execution has not ended is reconnected with a backoff.
  * - {@link LogLive}: `GET /logs/{id}` for the lines that exist, then `GET /logs/{id}/follow` while the execution runs
- *   (the follow sends the stored lines first: as many as already held are skipped). Lines are appended in batches,
+ *   (the follow sends the stored lines first: `?skip=N` has it leave out the N already held). Lines are appended in batches,
  *   one update per animation frame.
  *
  * Both are shared by every component of the page through a small registry keyed by execution id, and outlive a
@@ -276,21 +276,17 @@ export class LogLive extends Store<LogSnapshot> {
   private async follow(signal: AbortSignal): Promise<void> {
     let attempt = 0;
     while (!signal.aborted) {
-      // The follow sends the stored lines first, in order: skip those already held.
-      let skip = this.lines.length + this.pending.length;
+      // The follow sends the stored lines first, in order: it leaves out (`skip`) those already held.
+      const held = this.lines.length + this.pending.length;
       let ended = false;
       try {
         this.set({ status: 'live' });
         await follow(
-          `/logs/${seg(this.id)}/follow`,
+          `/logs/${seg(this.id)}/follow${held > 0 ? `?skip=${held}` : ''}`,
           (event) => {
             if (event.id === 'end') ended = true;
             if (!event.data) return;
             attempt = 0;
-            if (skip > 0) {
-              skip--;
-              return;
-            }
             try {
               this.push(JSON.parse(event.data) as LogLine);
             } catch {
