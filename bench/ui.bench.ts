@@ -17,7 +17,8 @@
  *    each written with a sequence number; in the page, each line's arrival in the SSE stream (the response body read
  *    through a tee installed before the page's scripts) and the frame in which it is painted. Reported: SSE event →
  *    paint (p50/p95/max), database insert → paint, and the long tasks (> 50 ms) the main thread ran meanwhile.
- *    Baseline: the same stream of lines into a bare page that appends each line to a <pre> (no React, no list).
+ *    Baseline: the same stream of lines into a bare page that reads it the same way (`GET /logs/{id}`, then the follow
+ *    with `?skip=`) and shows the last 50 lines' text in a <pre> (no React, no list).
  *
  * Needs: the test Postgres (scripts/services.sh, or SLUICE_TEST_DATABASE_URL), Debian's chromium (SLUICE_CHROMIUM), and
  * a built UI (npm run build).
@@ -145,8 +146,10 @@ function sizes(): { flowsInitialGz: number } {
   log('|---|---|---|---|---|---|');
   const shellJs = sizeOf(files(shell, 'js'));
   const shellCss = sizeOf(files(shell, 'css'));
-  log(`| shell only (${entry}) | ${files(shell, 'js').size} | ${kb(shellJs.raw)} | ${kb(shellJs.gz)} | ${kb(shellJs.br)} | ${kb(shellCss.gz)} |`);
-  let flowsInitialGz = NaN;
+  // The flows page, the landing page, is in the entry chunk (apps/ui/src/App.tsx) unless it is a page chunk of its own.
+  const flowsInEntry = !pages.some((page) => page.endsWith('pages/Flows.tsx'));
+  log(`| ${flowsInEntry ? 'shell with the flows page' : 'shell only'} (${entry}) | ${files(shell, 'js').size} | ${kb(shellJs.raw)} | ${kb(shellJs.gz)} | ${kb(shellJs.br)} | ${kb(shellCss.gz)} |`);
+  let flowsInitialGz = flowsInEntry ? shellJs.gz : NaN;
   for (const page of pages) {
     const keys = closure(page, new Set(shell));
     const js = sizeOf(files(keys, 'js'));
@@ -234,6 +237,8 @@ const firstShownScript = (selector: string): string => `
   }).observe(document, { childList: true, subtree: true });`;
 
 interface LoadFigures {
+  /** What the page fetched: path, start and end (ms from navigation start). */
+  resources: { name: string; start: number; end: number }[];
   responseEnd: number;
   domContentLoaded: number;
   loadEvent: number;
@@ -254,7 +259,10 @@ async function coldLoad(browser: Browser, url: string, selector: string | undefi
     const nav = await page.evaluate<{ responseEnd: number; domContentLoadedEventEnd: number; loadEventEnd: number }>(
       'JSON.parse(JSON.stringify(performance.getEntriesByType("navigation")[0]))',
     );
-    return { responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, loadEvent: nav.loadEventEnd, shown: selector ? shown : nav.loadEventEnd };
+    const resources = await page.evaluate<{ name: string; start: number; end: number }[]>(
+      'performance.getEntriesByType("resource").map((e) => ({ name: new URL(e.name).pathname + new URL(e.name).search, start: e.startTime, end: e.responseEnd }))',
+    );
+    return { resources, responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, loadEvent: nav.loadEventEnd, shown: selector ? shown : nav.loadEventEnd };
   } finally {
     await context.close();
   }
@@ -286,6 +294,13 @@ async function coldLoads(browser: Browser, url: string): Promise<void> {
     log(`| ${name} | ${f0(pct(xs.map((x) => x.responseEnd), 50))} | ${f0(pct(xs.map((x) => x.domContentLoaded), 50))} | ${f0(pct(xs.map((x) => x.loadEvent), 50))} | ${f0(pct(xs.map((x) => x.shown), 50))} | ${f0(pct(xs.map((x) => x.shown), 95))} | ${f0(Math.max(...xs.map((x) => x.shown)))} |`);
   row('baseline: `/health` (JSON, same server; "shown" = load event)', floor);
   row('`/ui/flows`: first flow row painted', flows);
+  const median = [...flows].sort((a, b) => a.shown - b.shown)[Math.floor(flows.length / 2)];
+  if (median) {
+    log('');
+    log(`The median load's requests (ms from navigation start; the list was painted at ${f0(median.shown)}):`);
+    log('');
+    for (const r of median.resources.sort((a, b) => a.start - b.start)) log(`- ${f0(r.start)} → ${f0(r.end)} \`${r.name.length > 90 ? `${r.name.slice(0, 90)}…` : r.name}\``);
+  }
   log('');
   log(`Goal: list shown ≤ 1000 ms: **p50 ${f0(pct(flows.map((x) => x.shown), 50))} ms, max ${f0(Math.max(...flows.map((x) => x.shown)))} ms**.`);
 }
@@ -351,6 +366,7 @@ const streamProbeScript = `
     const response = await originalFetch(...args);
     const url = String(args[0] && args[0].url ? args[0].url : args[0]);
     if (!url.includes('/follow') || !response.body) return response;
+    if (url.includes('/logs/')) window.__logFollowOpen = true;
     const [mine, theirs] = response.body.tee();
     (async () => {
       const reader = mine.pipeThrough(new TextDecoderStream()).getReader();
@@ -376,13 +392,23 @@ const streamProbeScript = `
     requestAnimationFrame(() => setTimeout(() => { const t = performance.now(); for (const n of seen) if (window.__painted[n] === undefined) window.__painted[n] = t; }, 0));
   }).observe(document, { childList: true, subtree: true, characterData: true });`;
 
-/** The bare page of the baseline: one <pre>, each arriving line appended as text. */
+/**
+ * The bare page of the baseline: the same protocol as the UI (the stored lines with `GET /logs/{id}`, then the follow
+ * from after them), each arriving line's text shown in a <pre> of the last 50 lines. No React, no list, no parsing.
+ */
 const BARE_PAGE = (url: string, id: string): string => `<!doctype html><pre id="out"></pre><script>
   (async () => {
-    const response = await fetch(${JSON.stringify(`${url}/api/v1/logs/${id}/follow`)});
+    const stored = await (await fetch(${JSON.stringify(`${url}/api/v1/logs/${id}`)})).json();
+    const response = await fetch(${JSON.stringify(`${url}/api/v1/logs/${id}/follow?skip=`)} + stored.length);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
     const out = document.getElementById('out');
-    for (;;) { const { value, done } = await reader.read(); if (done) break; out.append(value); }
+    let last = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      last = last.concat(value.split('\\n').filter((l) => l.startsWith('data:'))).slice(-50);
+      out.textContent = last.join('\\n');
+    }
   })();
 </script>`;
 
@@ -463,8 +489,9 @@ async function executionAtScale(browser: Browser, url: string, databaseUrl: stri
     await page.waitForFunction('window.__shown !== undefined', undefined, { timeout: 120_000, polling: 50 });
     const logsShown = await page.evaluate<number>('window.__shown.painted');
     const domLines = await page.locator(LOG_LINE).count();
-    // Let the initial load settle, then stream.
-    await sleep(3000);
+    // Once the log follow is open (after the stored lines were read), let the page settle, then stream.
+    await page.waitForFunction('window.__logFollowOpen === true', undefined, { timeout: 120_000, polling: 50 });
+    await sleep(2000);
     await page.evaluate('window.__longTasks = []');
     const { inserted } = await streamLines(databaseUrl, id, runIds, page, 1);
     const ui = await collect(page, inserted);
@@ -474,7 +501,8 @@ async function executionAtScale(browser: Browser, url: string, databaseUrl: stri
     await bare.addInitScript(streamProbeScript);
     await bare.route(`${url}/bench-bare`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: BARE_PAGE(url, id) }));
     await bare.goto(`${url}/bench-bare`);
-    await sleep(5000); // the bare page reads every stored line first
+    await bare.waitForFunction('window.__logFollowOpen === true', undefined, { timeout: 120_000, polling: 50 });
+    await sleep(2000);
     await bare.evaluate('window.__longTasks = []');
     const baseline = await collect(bare, (await streamLines(databaseUrl, id, runIds, bare, 1_000_001)).inserted);
     await bare.close();
@@ -490,7 +518,7 @@ async function executionAtScale(browser: Browser, url: string, databaseUrl: stri
       log(
         `| ${name} | ${s.ssePaint.length}/${s.ssePaint.length + s.missing} | ${f1(pct(s.ssePaint, 50))} | ${f1(pct(s.ssePaint, 95))} | ${f1(Math.max(...s.ssePaint))} | ${f0(pct(s.insertPaint, 50))} | ${f0(pct(s.insertPaint, 95))} | ${s.longTasks.length} | ${f0(s.longTasks.length ? Math.max(...s.longTasks) : 0)} |`,
       );
-    row('baseline: bare page, each line appended to a <pre>', baseline);
+    row('baseline: bare page, the last 50 lines in a <pre>', baseline);
     row('execution page, logs tab (follow mode)', ui);
     log('');
     log('Insert → paint includes the API\'s follow poll (every 250 ms: DEFAULT_POLL_MS in apps/api/src/routes/follow.ts).');

@@ -290,9 +290,27 @@ function FlowTable({ flows, onNamespace, onLabel }: { flows: Flow[]; onNamespace
   );
 }
 
-/** The flow's newest execution: one small request per row, after the list is shown. */
+/** False until the frame after the first render has been painted: work that can wait waits for it. */
+function useAfterPaint(): boolean {
+  const [painted, setPainted] = useState(false);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const frame = requestAnimationFrame(() => {
+      timer = setTimeout(() => setPainted(true), 0);
+    });
+    return () => {
+      cancelAnimationFrame(frame);
+      if (timer !== undefined) clearTimeout(timer);
+    };
+  }, []);
+  return painted;
+}
+
+/** The flow's newest execution: one small request per row, once the list has been painted. */
 function LastExecution({ namespace, flowId }: { namespace: string; flowId: string }) {
+  const painted = useAfterPaint();
   const last = useQuery({
+    enabled: painted,
     queryKey: ['executions', 'last', namespace, flowId],
     queryFn: () => api<Paged<Execution>>(`/executions/search${query({ 'filters[namespace][EQUALS]': namespace, flowId, size: 1 })}`),
     staleTime: 15_000,
