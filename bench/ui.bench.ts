@@ -4,7 +4,7 @@
  * 1. **Sizes.** From the build's manifest (apps/ui/dist/.vite/manifest.json): for every page, the JavaScript and CSS it
  *    loads when it is opened first (the entry's chunks, then the page's own and their static imports), raw, gzip -9 and
  *    brotli -11 (the copies the API serves). Goal: the flows page's initial JavaScript ≤ 300 KB gzipped. Baseline:
- *    React and ReactDOM alone, as the same build minifies them (the `index` chunk holds them with the shell).
+ *    the smallest React app (createRoot and one element), built by the same Vite in a scratch folder.
  * 2. **Cold load of the flows page** (`--loads`, default 10), each in a fresh browser context (empty cache), on
  *    loopback, with `--flows` flows stored (default 200): the browser's navigation timing (response end, DOM content
  *    loaded, load event) and the time from the navigation's start until the first flow row is in the page and painted
@@ -29,7 +29,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,7 +111,7 @@ function sizeOf(files: Iterable<string>): Size {
   return total;
 }
 
-function sizes(): { flowsInitialGz: number } {
+async function sizes(): Promise<{ flowsInitialGz: number }> {
   const manifestPath = join(dist, '.vite', 'manifest.json');
   if (!existsSync(manifestPath)) throw new Error(`${manifestPath} is missing: run "npm run build" first`);
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, ManifestChunk>;
@@ -135,9 +135,11 @@ function sizes(): { flowsInitialGz: number } {
   const entry = Object.keys(manifest).find((key) => manifest[key]?.isEntry);
   if (!entry) throw new Error('no entry in the manifest');
   const shell = closure(entry);
+  // A page module is keyed by its source path, or (Vite does so for some) by its chunk's name: `_Execution-<hash>.js`.
+  const pageName = (key: string): string | undefined => /^src\/pages\/([^/]+)\.tsx$/.exec(key)?.[1] ?? /^_([A-Z][A-Za-z]+)-[\w-]+\.js$/.exec(key)?.[1];
   const pages = Object.keys(manifest)
-    .filter((key) => manifest[key]?.isDynamicEntry && /src\/pages\/[^/]+\.tsx$/.test(key))
-    .sort();
+    .filter((key) => manifest[key]?.isDynamicEntry && pageName(key) !== undefined)
+    .sort((a, b) => (pageName(a) ?? '').localeCompare(pageName(b) ?? ''));
 
   log('');
   log('## 1. What each page loads when it is opened first (KB; gzip -9 and brotli -11 are what the API sends)');
@@ -147,15 +149,15 @@ function sizes(): { flowsInitialGz: number } {
   const shellJs = sizeOf(files(shell, 'js'));
   const shellCss = sizeOf(files(shell, 'css'));
   // The flows page, the landing page, is in the entry chunk (apps/ui/src/App.tsx) unless it is a page chunk of its own.
-  const flowsInEntry = !pages.some((page) => page.endsWith('pages/Flows.tsx'));
+  const flowsInEntry = !pages.some((page) => pageName(page) === 'Flows');
   log(`| ${flowsInEntry ? 'shell with the flows page' : 'shell only'} (${entry}) | ${files(shell, 'js').size} | ${kb(shellJs.raw)} | ${kb(shellJs.gz)} | ${kb(shellJs.br)} | ${kb(shellCss.gz)} |`);
   let flowsInitialGz = flowsInEntry ? shellJs.gz : NaN;
   for (const page of pages) {
     const keys = closure(page, new Set(shell));
     const js = sizeOf(files(keys, 'js'));
     const css = sizeOf(files(keys, 'css'));
-    if (page.endsWith('pages/Flows.tsx')) flowsInitialGz = js.gz;
-    log(`| ${page.replace(/^src\//, '')} | ${files(keys, 'js').size} | ${kb(js.raw)} | ${kb(js.gz)} | ${kb(js.br)} | ${kb(css.gz)} |`);
+    if (pageName(page) === 'Flows') flowsInitialGz = js.gz;
+    log(`| pages/${pageName(page) ?? page}.tsx | ${files(keys, 'js').size} | ${kb(js.raw)} | ${kb(js.gz)} | ${kb(js.br)} | ${kb(css.gz)} |`);
   }
   // Chunks loaded later, on demand (a tab, the editor, the topology).
   const later = Object.keys(manifest).filter((key) => manifest[key]?.isDynamicEntry && !pages.includes(key));
@@ -166,21 +168,33 @@ function sizes(): { flowsInitialGz: number } {
   }
   log('');
   log(`Every chunk: ${Object.keys(manifest).length} manifest entries; total JS ${kb(sizeOf(new Set(Object.values(manifest).map((c) => c.file).filter((f) => f.endsWith('.js')))).gz)} KB gzip.`);
-  // Baseline: React + ReactDOM minified by the same toolchain is inside the shell; measured alone from their
-  // production CommonJS builds (what the bundle's copy is made from).
-  const reactFiles = ['react/cjs/react.production.js', 'react-dom/cjs/react-dom.production.js', 'react-dom/cjs/react-dom-client.production.js', 'scheduler/cjs/scheduler.production.js'];
-  const modules = fileURLToPath(new URL('../node_modules/', import.meta.url));
-  const react = { raw: 0, gz: 0 };
-  for (const file of reactFiles) {
-    const path = join(modules, file);
-    if (!existsSync(path)) continue;
-    const data = readFileSync(path);
-    react.raw += data.length;
-    react.gz += gzipSync(data, { level: 9 }).length;
-  }
-  log(`Baseline: React 19 + ReactDOM + scheduler production builds alone: ${kb(react.raw)} KB raw, ${kb(react.gz)} KB gzip.`);
+  // Baseline: the smallest React app (createRoot, one element), built by the same Vite with the same target.
+  const react = await bareReactApp();
+  log(`Baseline: the smallest React 19 app built the same way (createRoot, one element): ${kb(react.raw)} KB raw, ${kb(react.gz)} KB gzip.`);
   log(`Goal: the flows page's initial JS ≤ 300 KB gzip: **${kb(flowsInitialGz)} KB**.`);
   return { flowsInitialGz };
+}
+
+/** Build a one-element React app with Vite into a scratch folder under node_modules/.cache; its JS size. */
+async function bareReactApp(): Promise<Size> {
+  const { build } = await import('vite');
+  const root = fileURLToPath(new URL('../node_modules/.cache/sluice-bench-react/', import.meta.url));
+  await rm(root, { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  await writeFile(join(root, 'index.html'), '<!doctype html><div id="root"></div><script type="module" src="./main.js"></script>');
+  await writeFile(join(root, 'main.js'), "import { createElement } from 'react';\nimport { createRoot } from 'react-dom/client';\ncreateRoot(document.getElementById('root')).render(createElement('p', null, 'hello'));\n");
+  await build({ root, logLevel: 'silent', configFile: false, build: { outDir: join(root, 'dist'), target: 'es2022', reportCompressedSize: false } });
+  const assets = join(root, 'dist', 'assets');
+  const size: Size = { raw: 0, gz: 0, br: 0 };
+  for (const name of await readdir(assets)) {
+    if (!name.endsWith('.js')) continue;
+    const data = readFileSync(join(assets, name));
+    size.raw += data.length;
+    size.gz += gzipSync(data, { level: 9 }).length;
+    size.br += brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length;
+  }
+  await rm(root, { recursive: true, force: true });
+  return size;
 }
 
 // ---- services ------------------------------------------------------------------------------------------------------
@@ -242,6 +256,8 @@ interface LoadFigures {
   responseEnd: number;
   domContentLoaded: number;
   loadEvent: number;
+  /** When the first row was in the DOM (before its frame was painted). */
+  inDom: number;
   shown: number;
 }
 
@@ -252,9 +268,11 @@ async function coldLoad(browser: Browser, url: string, selector: string | undefi
     if (selector) await page.addInitScript(firstShownScript(selector));
     await page.goto(url, { waitUntil: 'load' });
     let shown = NaN;
+    let inDom = NaN;
     if (selector) {
       await page.waitForFunction('window.__shown !== undefined', undefined, { timeout: 30_000, polling: 10 });
       shown = await page.evaluate<number>('window.__shown.painted');
+      inDom = await page.evaluate<number>('window.__shown.inDom');
     }
     const nav = await page.evaluate<{ responseEnd: number; domContentLoadedEventEnd: number; loadEventEnd: number }>(
       'JSON.parse(JSON.stringify(performance.getEntriesByType("navigation")[0]))',
@@ -262,7 +280,7 @@ async function coldLoad(browser: Browser, url: string, selector: string | undefi
     const resources = await page.evaluate<{ name: string; start: number; end: number }[]>(
       'performance.getEntriesByType("resource").map((e) => ({ name: new URL(e.name).pathname + new URL(e.name).search, start: e.startTime, end: e.responseEnd }))',
     );
-    return { resources, responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, loadEvent: nav.loadEventEnd, shown: selector ? shown : nav.loadEventEnd };
+    return { resources, inDom: selector ? inDom : nav.loadEventEnd, responseEnd: nav.responseEnd, domContentLoaded: nav.domContentLoadedEventEnd, loadEvent: nav.loadEventEnd, shown: selector ? shown : nav.loadEventEnd };
   } finally {
     await context.close();
   }
@@ -288,10 +306,10 @@ async function coldLoads(browser: Browser, url: string): Promise<void> {
   log('');
   log(`## 2. Cold load of the flows page (${LOADS} loads, each in a fresh browser context, ${FLOWS} flows stored), ms from navigation start`);
   log('');
-  log('| page | response end p50 | DOM content loaded p50 | load event p50 | list shown p50 | list shown p95 | list shown max |');
-  log('|---|---|---|---|---|---|---|');
+  log('| page | response end p50 | DOM content loaded p50 | load event p50 | first row in the DOM p50 | list shown p50 | list shown p95 | list shown max |');
+  log('|---|---|---|---|---|---|---|---|');
   const row = (name: string, xs: LoadFigures[]): void =>
-    log(`| ${name} | ${f0(pct(xs.map((x) => x.responseEnd), 50))} | ${f0(pct(xs.map((x) => x.domContentLoaded), 50))} | ${f0(pct(xs.map((x) => x.loadEvent), 50))} | ${f0(pct(xs.map((x) => x.shown), 50))} | ${f0(pct(xs.map((x) => x.shown), 95))} | ${f0(Math.max(...xs.map((x) => x.shown)))} |`);
+    log(`| ${name} | ${f0(pct(xs.map((x) => x.responseEnd), 50))} | ${f0(pct(xs.map((x) => x.domContentLoaded), 50))} | ${f0(pct(xs.map((x) => x.loadEvent), 50))} | ${f0(pct(xs.map((x) => x.inDom), 50))} | ${f0(pct(xs.map((x) => x.shown), 50))} | ${f0(pct(xs.map((x) => x.shown), 95))} | ${f0(Math.max(...xs.map((x) => x.shown)))} |`);
   row('baseline: `/health` (JSON, same server; "shown" = load event)', floor);
   row('`/ui/flows`: first flow row painted', flows);
   const median = [...flows].sort((a, b) => a.shown - b.shown)[Math.floor(flows.length / 2)];
@@ -489,6 +507,9 @@ async function executionAtScale(browser: Browser, url: string, databaseUrl: stri
     await page.waitForFunction('window.__shown !== undefined', undefined, { timeout: 120_000, polling: 50 });
     const logsShown = await page.evaluate<number>('window.__shown.painted');
     const domLines = await page.locator(LOG_LINE).count();
+    const slowRequests = await page.evaluate<{ name: string; start: number; end: number; size: number }[]>(
+      'performance.getEntriesByType("resource").filter((e) => e.responseEnd - e.startTime > 100).map((e) => ({ name: new URL(e.name).pathname, start: e.startTime, end: e.responseEnd, size: e.encodedBodySize }))',
+    );
     // Once the log follow is open (after the stored lines were read), let the page settle, then stream.
     await page.waitForFunction('window.__logFollowOpen === true', undefined, { timeout: 120_000, polling: 50 });
     await sleep(2000);
@@ -509,6 +530,7 @@ async function executionAtScale(browser: Browser, url: string, databaseUrl: stri
 
     log(`Gantt tab: first row painted ${f0(ganttShown)} ms after navigation start (${ganttRows} rows in the DOM: virtualised).`);
     log(`Logs tab: first line painted ${f0(logsShown)} ms after navigation start (${domLines} line elements in the DOM: virtualised).`);
+    for (const r of slowRequests) log(`- its request \`${r.name}\`: ${f0(r.start)} → ${f0(r.end)} ms, ${(r.size / 2 ** 20).toFixed(1)} MiB on the wire`);
     log('');
     log(`Then ${RATE} lines/s for ${SECONDS} s (${RATE * SECONDS} lines), written to the database one by one:`);
     log('');
@@ -532,7 +554,7 @@ async function executionAtScale(browser: Browser, url: string, databaseUrl: stri
 async function main(): Promise<void> {
   log(`# bench:ui, ${new Date().toISOString()}`);
   log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Chromium ${CHROMIUM}`);
-  const { flowsInitialGz } = sizes();
+  const { flowsInitialGz } = await sizes();
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: run scripts/services.sh`);
   const api = await startApi();
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'] });

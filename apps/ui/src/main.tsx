@@ -3,6 +3,8 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { ApiError } from './api';
 import { App } from './App';
+import { flowsSearchQuery } from './pages/Flows';
+import { BASE } from './router';
 import './styles.css';
 
 const queryClient = new QueryClient({
@@ -15,6 +17,12 @@ const queryClient = new QueryClient({
     },
   },
 });
+
+// The landing page's list is asked for now, while React starts: its answer is then often there for the first render.
+const opened = window.location.pathname.slice(BASE.length).replace(/\/+$/, '');
+if (opened === '' || opened === '/flows') {
+  void queryClient.prefetchQuery(flowsSearchQuery(new URLSearchParams(window.location.search))).catch(() => undefined);
+}
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

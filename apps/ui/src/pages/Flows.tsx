@@ -46,20 +46,35 @@ function searchPath(filters: { q: string; namespace: string; labels: readonly st
   })}`;
 }
 
+/** The list's filters as the URL gives them. */
+function filtersOf(params: URLSearchParams): { q: string; namespace: string; labels: string[]; page: number; size: number; sort: string } {
+  const sizeParam = positive(params.get('size'), DEFAULT_SIZE);
+  return {
+    q: params.get('q') ?? '',
+    namespace: params.get('namespace') ?? '',
+    labels: params.getAll('label'),
+    page: positive(params.get('page'), 1),
+    size: (SIZES as readonly number[]).includes(sizeParam) ? sizeParam : DEFAULT_SIZE,
+    sort: SORTS.some((s) => s.value === params.get('sort')) ? (params.get('sort') ?? '') : '',
+  };
+}
+
+/**
+ * The list's query for the filters of `params`. main.tsx starts it before the first render when the page opened is
+ * the flows page, so the request does not wait for React.
+ */
+export function flowsSearchQuery(params: URLSearchParams) {
+  const filters = filtersOf(params);
+  return { queryKey: ['flows', 'search', filters] as const, queryFn: () => api<Paged<Flow>>(searchPath(filters)) };
+}
+
 export default function FlowsPage() {
   const [params, set] = useSearchParams();
-  const q = params.get('q') ?? '';
-  const namespace = params.get('namespace') ?? '';
-  const labels = params.getAll('label');
-  const page = positive(params.get('page'), 1);
-  const sizeParam = positive(params.get('size'), DEFAULT_SIZE);
-  const size = (SIZES as readonly number[]).includes(sizeParam) ? sizeParam : DEFAULT_SIZE;
-  const sort = SORTS.some((s) => s.value === params.get('sort')) ? (params.get('sort') ?? '') : '';
+  const { q, namespace, labels, page, size, sort } = filtersOf(params);
   const filtered = q !== '' || namespace !== '' || labels.length > 0;
 
   const search = useQuery({
-    queryKey: ['flows', 'search', { q, namespace, labels, page, size, sort }],
-    queryFn: () => api<Paged<Flow>>(searchPath({ q, namespace, labels, page, size, sort })),
+    ...flowsSearchQuery(params),
     placeholderData: keepPreviousData,
     refetchInterval: 30_000,
   });
