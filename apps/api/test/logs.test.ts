@@ -482,6 +482,10 @@ describe.skipIf(!api)('log endpoints', () => {
         polls++;
         return db.executions.get(id);
       },
+      stateOf: async (id: string) => {
+        polls++;
+        return db.executions.stateOf(id);
+      },
     };
     await app.register(logRoutes, { prefix: '/api/v1', executions: counted, logs: db.logs, pollMs: 20, heartbeatMs: 60 });
     await app.listen({ port: 0, host: '127.0.0.1' });

@@ -300,6 +300,12 @@ export class ExecutionRepository {
     return selectExecution(this.pool, id);
   }
 
+  /** The execution's state alone (no task runs read: a poll of a large execution stays cheap), or undefined. */
+  async stateOf(id: string): Promise<string | undefined> {
+    const { rows } = await this.pool.query<{ state: string }>('SELECT state FROM executions WHERE id = $1', [id]);
+    return rows[0]?.state;
+  }
+
   /**
    * The children that the task runs under task run `taskRunId` of execution `parentId` started and wait for (a
    * ForEachItem run: its `_items` child started them), after batch `afterIteration`, `size` of them by batch number:

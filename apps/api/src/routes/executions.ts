@@ -50,7 +50,7 @@ export const EXECUTION_STATES = [
 /** Default largest FILE input, in bytes. */
 export const DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024;
 
-export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'search' | 'transition' | 'restart' | 'resume' | 'replay' | 'childOutputsPage'>;
+export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'stateOf' | 'search' | 'transition' | 'restart' | 'resume' | 'replay' | 'childOutputsPage'>;
 
 export interface ExecutionRouteOptions {
   readonly flows: FlowStore;

@@ -38,7 +38,7 @@ export type LogStore = Pick<LogRepository, 'list' | 'stream' | 'search' | 'delet
 export const LOG_SEARCH_PAGE_MAX = 1000;
 
 export interface LogRouteOptions extends FollowTiming {
-  readonly executions: Pick<ExecutionRepository, 'get'>;
+  readonly executions: Pick<ExecutionRepository, 'get' | 'stateOf'>;
   readonly logs: LogStore;
   /** To mask SECRET inputs in the executions the follow stream sends; without it they are sent as stored. */
   readonly flows?: FlowStore;
@@ -243,8 +243,10 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
       }
       await follow(request, reply, async (sse) => {
         for (;;) {
-          // The state first: a line stored before the execution ended is then always read below.
-          const execution = await existing(executionId);
+          // The state first: a line stored before the execution ended is then always read below. Only the state: a
+          // poll must not read 10,000 task runs to learn whether the execution ended.
+          const state = await executions.stateOf(executionId);
+          if (state === undefined) throw new SluiceError('SLU_API_EXECUTION_NOT_FOUND', { id: executionId }, { id: executionId });
           const page = await logs.list(executionId, { ...filter, order: 'id', limit: FOLLOW_PAGE, ...(afterId === undefined ? {} : { afterId }) });
           for (const entry of page) {
             if (!sse.open) return true;
@@ -252,7 +254,7 @@ export const logRoutes: FastifyPluginAsync<LogRouteOptions> = async (app, option
             afterId = entry.id;
           }
           if (page.length === FOLLOW_PAGE) continue; // more lines already stored: no need to wait
-          if (isTerminal(execution)) {
+          if (TERMINAL_STATES.includes(state)) {
             // Only log lines go out as `data`: the end is an event with no data (Kestra's own log follow never ends).
             await sse.send('end');
             return true;
