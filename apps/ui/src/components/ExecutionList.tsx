@@ -11,7 +11,7 @@ import { formatDate, formatDuration, stateDuration } from '../format';
 import { Link, seg, useSearchParams } from '../router';
 import type { Execution, Flow, Paged } from '../types';
 import { ALL_STATES } from '../types';
-import { DebouncedInput, intParam, Pager, readTimeRange, TimeRangeFilter, timeRangeQuery } from '../pages/executions/filters';
+import { DebouncedInput, intParam, NoMatch, Pager, PastTheLastPage, readTimeRange, TimeRangeFilter, timeRangeQuery } from '../pages/executions/filters';
 import { EmptyState, ErrorMessage, Spinner, StateBadge } from './common';
 import '../pages/executions/executions.css';
 
@@ -444,27 +444,11 @@ export default function ExecutionList({ namespace: fixedNamespace, flowId: fixed
         <Spinner label="Loading executions…" />
       ) : rows.length === 0 ? (
         total > 0 ? (
-          <EmptyState
-            title="No executions on this page"
-            action={
-              <button type="button" onClick={() => setParams({ page: undefined })}>
-                Go to the first page
-              </button>
-            }
-          >
-            There are {total} matching executions, on earlier pages.
-          </EmptyState>
+          <PastTheLastPage total={total} noun="executions" onFirstPage={() => setParams({ page: undefined })} />
         ) : hasFilters ? (
-          <EmptyState
-            title="No executions match these filters"
-            action={
-              <button type="button" className="primary" onClick={clearFilters} data-testid="clear-filters">
-                Clear filters
-              </button>
-            }
-          >
+          <NoMatch title="No executions match these filters" onClear={clearFilters}>
             Nothing matches{namespace && showNamespace ? ` in namespace ${namespace}` : ''}. Widen the time range or remove a filter.
-          </EmptyState>
+          </NoMatch>
         ) : fixedNamespace !== undefined && fixedFlowId !== undefined ? (
           <EmptyState
             title="This flow has not run yet"

@@ -8,7 +8,7 @@ import { EmptyState, ErrorMessage, PageHeader, Spinner } from '../components/com
 import { formatDate } from '../format';
 import { Link, seg, useSearchParams } from '../router';
 import type { LogLine, Paged } from '../types';
-import { DebouncedInput, intParam, Pager, readTimeRange, TimeRangeFilter, timeRangeQuery } from './executions/filters';
+import { DebouncedInput, intParam, NoMatch, Pager, PastTheLastPage, readTimeRange, TimeRangeFilter, timeRangeQuery } from './executions/filters';
 import './logs/logs.css';
 
 const LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -90,32 +90,16 @@ export default function LogsPage() {
         <Spinner label="Searching the logs…" />
       ) : rows.length === 0 ? (
         total > 0 ? (
-          <EmptyState
-            title="No log lines on this page"
-            action={
-              <button type="button" onClick={() => setParams({ page: undefined })}>
-                Go to the first page
-              </button>
-            }
-          >
-            There are {total} matching lines, on earlier pages.
-          </EmptyState>
+          <PastTheLastPage total={total} noun="log lines" onFirstPage={() => setParams({ page: undefined })} />
         ) : hasFilters ? (
-          <EmptyState
-            title="No log lines match"
-            action={
-              <button type="button" className="primary" onClick={clearFilters} data-testid="clear-filters">
-                Clear filters
-              </button>
-            }
-          >
+          <NoMatch title="No log lines match" onClear={clearFilters}>
             {q ? (
               <>
                 No message contains <q>{q}</q> with these filters.{' '}
               </>
             ) : null}
             Try other words, a lower level or a wider time range.
-          </EmptyState>
+          </NoMatch>
         ) : (
           <EmptyState
             title="No logs yet"

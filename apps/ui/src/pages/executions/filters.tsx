@@ -4,7 +4,8 @@
  * instants) and `datetime-local` inputs (the browser's local time).
  */
 import { useEffect, useId, useRef, useState } from 'react';
-import type { InputHTMLAttributes } from 'react';
+import type { InputHTMLAttributes, ReactNode } from 'react';
+import { EmptyState } from '../../components/common';
 import './filters.css';
 
 /** `2026-01-02T10:00:00.000Z` as the `datetime-local` value of the browser's zone (`2026-01-02T11:00:00`); '' if not a date. */
@@ -219,5 +220,37 @@ export function Pager({
         </select>
       </label>
     </nav>
+  );
+}
+
+/** A page past the last one (the list shrank, or a shared URL): how many there are, and the way back to the first. */
+export function PastTheLastPage({ total, noun, onFirstPage }: { total: number; noun: string; onFirstPage: () => void }) {
+  return (
+    <EmptyState
+      title={`No ${noun} on this page`}
+      action={
+        <button type="button" onClick={onFirstPage}>
+          Go to the first page
+        </button>
+      }
+    >
+      There are {total} matching {noun}, on earlier pages.
+    </EmptyState>
+  );
+}
+
+/** Nothing matches the filters: `children` says why, and the button clears them. */
+export function NoMatch({ title, onClear, children }: { title: string; onClear: () => void; children: ReactNode }) {
+  return (
+    <EmptyState
+      title={title}
+      action={
+        <button type="button" className="primary" onClick={onClear} data-testid="clear-filters">
+          Clear filters
+        </button>
+      }
+    >
+      {children}
+    </EmptyState>
   );
 }
