@@ -11,7 +11,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { startLocalStack } from '../../cli/test/e2e/stack.js';
 import type { Stack } from '../../cli/test/e2e/stack.js';
@@ -21,6 +21,15 @@ export type { Stack } from '../../cli/test/e2e/stack.js';
 
 const uiRoot = fileURLToPath(new URL('..', import.meta.url));
 export const UI_DIST = join(uiRoot, 'dist');
+
+/**
+ * One attribute of every element `locator` matches, read in one go in the page. Reading them one locator at a time
+ * (`all()`, then `getAttribute` on each) races a list that re-renders in between: an element gone since `all()` made
+ * `getAttribute` wait for its whole timeout.
+ */
+export function attributeValues(locator: Locator, name: string): Promise<(string | null)[]> {
+  return locator.evaluateAll((elements: { getAttribute(attribute: string): string | null }[], attribute: string) => elements.map((element) => element.getAttribute(attribute)), name);
+}
 
 /** Debian's chromium, or `SLUICE_CHROMIUM`. */
 export const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sh } from '../../cli/test/e2e/stack.js';
-import { useUi } from './browser.js';
+import { attributeValues, useUi } from './browser.js';
 import type { Page } from './browser.js';
 
 // The executions list in a real browser: filters that narrow the rows and live in the URL, the empty states, bulk kill
@@ -24,12 +24,7 @@ describe('the executions list', () => {
     return ((await response.json()) as { id: string }).id;
   }
 
-  /** One attribute of every element `locator` matches, in order. */
-  async function attributes(locator: ReturnType<Page['locator']>, name: string): Promise<(string | null)[]> {
-    const values: (string | null)[] = [];
-    for (const element of await locator.all()) values.push(await element.getAttribute(name));
-    return values;
-  }
+  const attributes = attributeValues;
   const rows = (page: Page) => page.getByTestId('execution-row');
   const rowStates = (page: Page) => attributes(rows(page), 'data-state');
   const rowIds = (page: Page) => attributes(rows(page), 'data-execution-id').then((ids) => ids.sort());

@@ -3,7 +3,7 @@ import { buildFlowGraph } from '@sluice/engine';
 import { layoutGraph } from '../src/components/topology/layout.js';
 import { diffLines, foldUnchanged } from '../src/components/textDiff.js';
 import type { FlowGraph } from '../src/types.js';
-import { useUi } from './browser.js';
+import { attributeValues, useUi } from './browser.js';
 
 // The flow page in a real browser: its tabs by deep link (topology, revisions, triggers, overview), the revisions
 // diff, enabling and disabling a trigger, and a flow that does not exist.
@@ -63,7 +63,7 @@ describe('the flow page', () => {
     await page.goto(ui.url(`/flows/${NS}/branching/topology`));
     const nodes = page.getByTestId('topology-node');
     await expect
-      .poll(async () => (await Promise.all((await nodes.all()).map((node) => node.getAttribute('data-task-id')))).sort(), { timeout: 20_000 })
+      .poll(async () => (await attributeValues(nodes, 'data-task-id')).sort(), { timeout: 20_000 })
       .toEqual(['alert', 'decide', 'first', 'on_no', 'on_yes']);
     expect(await page.locator('[role="tab"][aria-selected="true"]').textContent()).toBe('Topology');
     // The If's branches are named on their edges; the flowable and the errors branch are group boxes.

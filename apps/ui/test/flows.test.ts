@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useUi } from './browser.js';
+import { attributeValues, useUi } from './browser.js';
 import type { Page } from './browser.js';
 
 // The flows page in a real browser: the empty state of a fresh database, the search filters (text, namespace,
@@ -20,7 +20,7 @@ const flow = (namespace: string, id: string, labels: Record<string, string>, des
 /** The `namespace.id` of the rows shown, once the list settles on `expected`. */
 async function expectRows(page: Page, expected: string[]): Promise<void> {
   await expect
-    .poll(async () => (await Promise.all((await page.locator('[data-testid="flow-row"]').all()).map((row) => row.getAttribute('data-flow')))).sort(), { timeout: 15_000 })
+    .poll(async () => (await attributeValues(page.locator('[data-testid="flow-row"]'), 'data-flow')).sort(), { timeout: 15_000 })
     .toEqual([...expected].sort());
 }
 
