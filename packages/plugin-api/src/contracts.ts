@@ -233,6 +233,12 @@ export interface TaskDefinition extends TaskSchema {
   readonly outputs?: TaskSchema['properties'];
   /** Example flows (YAML) for docs. */
   readonly examples?: readonly string[];
+  /**
+   * The task runs in the worker's event loop and touches no file of its own: it gets no working directory
+   * (`context.workingDirectory` is ''), so a run costs no directory made and removed. Core tasks such as Log, Return
+   * and OutputValues. A task that writes files, starts a process or asks for a runner must not set it.
+   */
+  readonly inProcess?: boolean;
   run?(properties: Readonly<Record<string, unknown>>, context: TaskContext): Promise<TaskResult>;
 }
 

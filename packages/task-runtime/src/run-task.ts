@@ -230,6 +230,8 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     ...(options.startGate ? { startGate: options.startGate } : {}),
   };
   if (options.task.disabled === true) return (await runOne(job, { ...run, workingDirectory: '' })).outcome;
+  // A task that runs in the event loop and writes no file (Log, Return...) gets no working directory (TaskDefinition.inProcess).
+  if (options.definition?.inProcess === true && options.workingDirectory === undefined) return (await runOne(job, { ...run, workingDirectory: '' })).outcome;
 
   const owned = options.workingDirectory === undefined;
   let workingDirectory: string;

@@ -237,6 +237,32 @@ describe('runTask', () => {
     expect(Date.parse(outcome.endedAt)).toBeGreaterThanOrEqual(Date.parse(outcome.startedAt));
   });
 
+  it('runs an in-process task (TaskDefinition.inProcess) with no working directory, and makes none', async () => {
+    let seen: string | undefined;
+    const inProcess: TaskDefinition = {
+      type: 'test.InProcess',
+      title: 'in the event loop',
+      kind: 'runnable',
+      inProcess: true,
+      properties: {},
+      async run(_properties, context) {
+        seen = context.workingDirectory;
+        context.logger.info('ran');
+        return { outputs: { ok: true } };
+      },
+    };
+    const outcome = await runTask(options({ id: 'quick', type: 'test.InProcess' }, { definition: inProcess, workRoot: join(base, 'missing') }));
+    expect(outcome).toMatchObject({ state: 'SUCCESS', outputs: { ok: true } });
+    expect(seen).toBe('');
+    // No directory was made: the work root does not even exist (an ordinary task fails there, as tested below).
+    expect(existsSync(join(base, 'missing'))).toBe(false);
+    expect(await readdir(workRoot)).toEqual([]);
+    // An ordinary task in the same place gets a directory of its own, removed after.
+    const ordinary = await runTask(options({ id: 'x', type: 'test.Log', message: 'x' }));
+    expect(ordinary.state).toBe('SUCCESS');
+    expect(await readdir(workRoot)).toEqual([]);
+  });
+
   describe('secrets', () => {
     it('reads base64 and plain secrets (names upper-cased) and masks them in logs and outputs', async () => {
       const outcome = await runTask(

@@ -4,7 +4,7 @@ import { createPluginRegistries } from '@sluice/plugin-api';
 import { createMockTaskContext } from '@sluice/plugin-api/testing';
 import type { MockContextOptions, MockTaskContext } from '@sluice/plugin-api/testing';
 import { describe, expect, it } from 'vitest';
-import { corePlugins, echoTask, failTask, labelsTask, outputValuesTask, returnTask, sleepTask } from './index.js';
+import { corePlugins, echoTask, failTask, kvTasks, labelsTask, localFilesTask, logTask, outputValuesTask, returnTask, sleepTask, workingDirectoryTask } from './index.js';
 
 const context = (options: MockContextOptions = {}): Promise<MockTaskContext> => createMockTaskContext({ taskId: 't', ...options });
 
@@ -29,6 +29,11 @@ describe('core tasks', () => {
     }
     expect(labelsTask.kind).toBe('runnable');
     expect(labelsTask.run).toBeUndefined();
+  });
+
+  it('the tasks that write no file run with no working directory (inProcess), the others keep theirs', () => {
+    for (const task of [logTask, sleepTask, failTask, returnTask, echoTask, outputValuesTask, ...kvTasks]) expect(task.inProcess, task.type).toBe(true);
+    for (const task of [localFilesTask, workingDirectoryTask]) expect(task.inProcess, task.type).toBeUndefined();
   });
 });
 

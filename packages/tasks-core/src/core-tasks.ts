@@ -60,6 +60,7 @@ export const sleepTask: TaskDefinition = {
   title: 'Wait for a duration',
   description: 'Waits for `duration`, then succeeds. Runs in the worker without a process; a kill or timeout stops it at once.',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     duration: { type: 'string', format: 'duration', description: 'How long to wait: an ISO-8601 duration (PT30S, PT5M).' },
   },
@@ -98,6 +99,7 @@ export const failTask: TaskDefinition = {
     'Fails, with `errorMessage`. With `condition`, fails only when the condition is true (Kestra\'s rules: false ' +
     'only for nothing, `false`, `0`, `-0` and an empty string), logging `errorMessage` at ERROR; otherwise succeeds.',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     condition: { type: ['string', 'boolean', 'number'], description: 'Fail only when this is true; usually an expression.' },
     errorMessage: { type: 'string', default: DEFAULT_ERROR_MESSAGE, description: 'The error message; default "Task failure".' },
@@ -123,6 +125,7 @@ export const returnTask: TaskDefinition = {
   title: 'Render a value into an output',
   description: 'Renders `format` and returns it as the output `value` (outputs.<id>.value). Runs in the worker without a process.',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     format: { type: ['string', 'number', 'boolean'], description: 'The text to render.' },
   },
@@ -149,6 +152,7 @@ export const echoTask: TaskDefinition = {
   title: 'Log a message (deprecated: use Log)',
   description: 'Kestra\'s older Log: renders `format` and logs it at `level` (default INFO). No outputs.',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     format: { type: ['string', 'number', 'boolean'], minLength: 1, description: 'The message to render and log.' },
     level: { enum: [...LOG_LEVELS], default: 'INFO', description: 'Log level; default INFO.' },
@@ -171,6 +175,7 @@ export const outputValuesTask: TaskDefinition = {
     'Renders `values` (a map; strings inside lists and maps too) and returns it as the output `values`, read as ' +
     'outputs.<id>.values.<key>. A rendered expression stays text ("4", not 4).',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     values: { type: 'object', description: 'The values, by key; expressions are rendered.' },
   },
@@ -225,6 +230,7 @@ export const labelsTask: TaskDefinition = {
     '{key, value}, or a string that renders to a JSON object; keys and values are rendered. Labels starting with ' +
     '`system.` are refused. Applied by the scheduler itself: it never goes to a worker.',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     labels: {
       type: ['object', 'array', 'string'],

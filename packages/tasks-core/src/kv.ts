@@ -135,6 +135,7 @@ export const kvSetTask: TaskDefinition = {
     'false), DATETIME, DATE (`2024-01-01`), DURATION or JSON. `ttl` (an ISO-8601 duration) makes the key expire. A ' +
     'value is at most 1 MiB. Runs in the worker without a process.',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     key: keyProperty,
     value: { description: 'The value (any type; required). Expressions are rendered; one `{{ expression }}` keeps the type of its result.' },
@@ -174,6 +175,7 @@ export const kvGetTask: TaskDefinition = {
     'missing key gives null, or fails the task with `errorOnMissing: true`; an expired key always fails it. Runs in ' +
     'the worker without a process.',
   kind: 'runnable',
+  inProcess: true,
   properties: { key: keyProperty, namespace: namespaceProperty, errorOnMissing: errorOnMissingProperty },
   required: ['key'],
   check: checkKvProperties,
@@ -197,6 +199,7 @@ export const kvDeleteTask: TaskDefinition = {
     'Deletes `key` from the KV store of `namespace` (the flow\'s by default); `deleted` says whether it was there. A ' +
     'missing key fails the task only with `errorOnMissing: true`. Runs in the worker without a process.',
   kind: 'runnable',
+  inProcess: true,
   properties: { key: keyProperty, namespace: namespaceProperty, errorOnMissing: errorOnMissingProperty },
   required: ['key'],
   check: checkKvProperties,
@@ -216,6 +219,7 @@ export const kvGetKeysTask: TaskDefinition = {
   title: 'List the keys of a namespace\'s KV store',
   description: 'Lists the keys of the KV store of `namespace` (the flow\'s by default) that start with `prefix` (every key without it), sorted; expired keys are left out. Runs in the worker without a process.',
   kind: 'runnable',
+  inProcess: true,
   properties: { prefix: { type: 'string', description: 'Only the keys starting with it.' }, namespace: namespaceProperty },
   run: runGetKeys,
   outputs: { keys: { type: 'array', items: { type: 'string' }, description: 'The keys, sorted.' } },
@@ -317,6 +321,7 @@ export const stateSetTask: TaskDefinition = {
   title: 'Merge data into a state (legacy; use kv.Set)',
   description: `${STATE_NOTE}Merges \`data\` into the state \`name\`; \`count\` is its number of fields, \`key\` its KV key.`,
   kind: 'runnable',
+  inProcess: true,
   properties: { ...stateProperties, data: { type: ['object', 'string'], description: 'The fields to merge into the state (required).' } },
   required: ['data'],
   run: runStateSet,
@@ -329,6 +334,7 @@ export const stateGetTask: TaskDefinition = {
   title: 'Read a state (legacy; use kv.Get)',
   description: `${STATE_NOTE}Reads the state \`name\` into \`data\` (empty when there is none, or a failure with \`errorOnMissing: true\`).`,
   kind: 'runnable',
+  inProcess: true,
   properties: { ...stateProperties, errorOnMissing: errorOnMissingProperty },
   run: runStateGet,
   outputs: { count: { type: 'integer', description: 'Fields in the state.' }, data: { type: 'object', description: 'The state.' } },
@@ -340,6 +346,7 @@ export const stateDeleteTask: TaskDefinition = {
   title: 'Delete a state (legacy; use kv.Delete)',
   description: `${STATE_NOTE}Deletes the state \`name\`; \`deleted\` says whether there was one.`,
   kind: 'runnable',
+  inProcess: true,
   properties: { ...stateProperties, errorOnMissing: errorOnMissingProperty },
   run: runStateDelete,
   outputs: { deleted: { type: 'boolean', description: 'Whether there was a state.' } },

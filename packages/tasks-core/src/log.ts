@@ -20,6 +20,7 @@ export const logTask: TaskDefinition = {
   title: 'Log a message',
   description: 'Writes one or more messages to the execution logs at the given level.',
   kind: 'runnable',
+  inProcess: true,
   properties: {
     message: {
       type: ['string', 'array'],
