@@ -219,14 +219,18 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
   const read = async (): Promise<void> => {
     if (locked) await flush();
   };
+  const updateRow = (set: string): void => {
+    step.rowUpdates++;
+    if (!step.firstRowUpdate && !locked) step.firstRowUpdate = { index: pending.length, set };
+    pending.push(`UPDATE executions SET ${set} WHERE id = ${id}`);
+  };
   return {
     async setState(state, now) {
       const endDate = TERMINAL_STATES.includes(state) ? now : null;
       shadow.state = state;
-      step.rowUpdates++;
-      pending.push(
-        `UPDATE executions SET state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
-                end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)} WHERE id = ${id}`,
+      updateRow(
+        `state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
+                end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)}`,
       );
       // An end that Flow triggers may listen to: noted for them in the same transaction, when some live flow declares
       // one (one probe of a partial index; see migration 20261206093000_flow_trigger_events).
@@ -249,12 +253,10 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
     },
     async setLabels(labels) {
       shadow.labels = labels.map((label) => ({ key: label.key, value: label.value }));
-      step.rowUpdates++;
-      pending.push(`UPDATE executions SET labels = ${jsonLiteral(shadow.labels)}, updated_at = clock_timestamp() WHERE id = ${id}`);
+      updateRow(`labels = ${jsonLiteral(shadow.labels)}, updated_at = clock_timestamp()`);
     },
     async setOutputs(outputs) {
-      step.rowUpdates++;
-      pending.push(`UPDATE executions SET outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp() WHERE id = ${id}`);
+      updateRow(`outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp()`);
     },
     async saveTaskRun(run) {
       upsertRun(shadow.taskRuns, storedTaskRun(run));
@@ -504,6 +506,11 @@ interface StepState {
   readonly readBacks: ((execution: StoredExecution | undefined) => void)[];
   /** UPDATEs of the execution's row in `pending`: the version trigger moves the version on once for each. */
   rowUpdates: number;
+  /**
+   * The first UPDATE of the execution's row: its place in `pending` and its SET list. A step from memory makes it its
+   * claim (one UPDATE where the claim and the change made two; see migration 20261206150000_claim_with_update).
+   */
+  firstRowUpdate?: { readonly index: number; readonly set: string };
 }
 
 function newStep(execution: LockedExecution): StepState {
@@ -563,8 +570,8 @@ export class SchedulerStore {
    * Two ways, in as few round trips as possible (loopback round trips are most of a step's cost):
    * - **From memory**, when this store knows the execution (it made the step before, or `hint` is a snapshot the API
    *   took at creation; the store works on its own copy of it): `fn` runs on that copy without a lock, then ONE multi-statement query sends BEGIN, the claim
-   *   (`sluice_claim_execution`: the row lock, and the next version only if the version is still the known one), the
-   *   writes and COMMIT. If anything changed the execution meanwhile, the claim aborts the transaction and the step
+   *   (the row lock, and the next version only if the version is still the known one: the step's first change to the
+   *   row made conditional, else `sluice_claim_execution`), the writes and COMMIT. If anything changed the execution meanwhile, the claim aborts the transaction and the step
    *   runs again the locked way; `fn` must therefore do nothing but decide and write through `tx` (it may run twice).
    *   A step that writes nothing only checks the version.
    * - **Locked**: BEGIN, the row lock and the read of the execution with its task runs as one query; writes are held
@@ -636,9 +643,17 @@ export class SchedulerStore {
       }
       opening();
       let results: pg.QueryResult[];
+      // The step's first change to the row claims it (its UPDATE sets the version itself, so the trigger leaves it);
+      // a step that changes only task runs, logs... claims with an UPDATE of the version alone.
+      const change = step.firstRowUpdate;
+      const expected = literal(known.version);
       try {
-        const claim = `SELECT sluice_claim_execution(${key}, ${literal(known.version)}) AS version`;
-        results = (await client.query(['BEGIN', claim, ...step.pending, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
+        const claim = change
+          ? `WITH claimed AS (UPDATE executions SET ${change.set}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
+            `SELECT sluice_claimed((SELECT version FROM claimed), ${key}, ${expected}) AS version`
+          : `SELECT sluice_claim_execution(${key}, ${expected}) AS version`;
+        const writes = change ? step.pending.filter((_, index) => index !== change.index) : step.pending;
+        results = (await client.query(['BEGIN', claim, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
       } catch (error) {
         this.#forget(id, known);
         if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
@@ -648,7 +663,7 @@ export class SchedulerStore {
       closeStep(step, results, false);
       // The claim's version, moved on once more by the version trigger for each UPDATE of the row the step made.
       const claimed = (results[1]?.rows[0] as { version?: number } | undefined)?.version;
-      if (claimed !== undefined) this.#remember(id, claimed + step.rowUpdates, { ...known.execution, ...step.shadow });
+      if (claimed !== undefined) this.#remember(id, claimed + step.rowUpdates - (change ? 1 : 0), { ...known.execution, ...step.shadow });
       this.steps.fromMemory++;
       return { result };
     } finally {

@@ -265,6 +265,30 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     expect((await db.executions.get(execution.id))?.taskRuns.map((r) => r.id)).toEqual(['by-other', 'mine']);
   });
 
+  it('claims with the step\'s own change to the row; a stale one writes nothing, and its locked retry writes once', async () => {
+    const execution = await db.executions.create(base);
+    await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.setState('RUNNING', new Date()));
+    // Fresh: the state change is the claim, one UPDATE, and the version known is the stored one.
+    await db.scheduler.withExecution(execution.id, (_locked, tx) => tx.setLabels([{ key: 'by', value: 'scheduler' }]));
+    expect(db.scheduler.knownVersion(execution.id)).toBe(await storedVersion(execution.id));
+    // Stale: the API changed the row since.
+    await db.prisma.execution.update({ where: { id: execution.id }, data: { labels: [{ key: 'by', value: 'api' }] } });
+    const before = { ...db.scheduler.steps };
+    const attempts: string[] = [];
+    await db.scheduler.withExecution(execution.id, async (locked, tx) => {
+      attempts.push(locked.labels.map((label) => label.value).join());
+      await tx.setState('SUCCESS', new Date());
+      await tx.saveTaskRun(taskRun('t'));
+    });
+    // The attempt from memory saw the scheduler's labels; the claim failed, so the locked retry saw the API's.
+    expect(attempts).toEqual(['scheduler', 'api']);
+    expect(db.scheduler.steps.stale - before.stale).toBe(1);
+    const stored = await db.executions.get(execution.id);
+    expect(stored?.state).toBe('SUCCESS');
+    expect(stored?.stateHistory.map((entry) => entry.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
+    expect(stored?.taskRuns.map((run) => run.id)).toEqual(['t']);
+  });
+
   it('starts from the snapshot it is given while it is current, and ignores it once the execution changed', async () => {
     const execution = await db.executions.create({ ...base, inputs: { b: 1, a: 'x' }, labels: [{ key: 'k', value: 'v' }] });
     const snapshot = {
