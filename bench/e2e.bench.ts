@@ -2,7 +2,9 @@
  * End-to-end latency, throughput and memory of a one-task PROCESS flow (issue #5), against two baselines measured in
  * the same run, side by side:
  * - a bare BullMQ round trip (`Queue.add` → a `Worker` completes the job → its `completed` event) on the same Redis;
- * - a bare `child_process.spawn('/bin/sh', ['-c', 'true'])` until it exits.
+ * - a bare `child_process.spawn('/bin/sh', ['-c', 'true'])` until it exits, in a small Node process of its own
+ *   (bench/spawn-probe.mjs), as the floor of issue #20 is; and there, before the throughput phase, the shell ceiling:
+ *   as many spawns at once as executions in flight, per second.
  *
  * The flow (`bench.bench_one`) runs `true` with the PROCESS runner. Every execution is
  * `POST /api/v1/executions/bench/bench_one?wait=true` with an empty multipart form (kept-alive connections), and counts only when the answer is
@@ -29,7 +31,17 @@
  *
  *   npm run bench:e2e -- [--mode local|distributed] [--quick] [--executions N] [--runs N] [--warmup N]
  *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile] [--idle-runs N]
- *                        [--schedulers N]
+ *                        [--schedulers N] [--task process|log] [--chain N] [--chain-runs N]
+ *
+ * Issue #20's phases and budget:
+ * - `--task log`: the one-task flow is a core `Log` task (no process: what the orchestrator alone costs) instead of
+ *   PROCESS `true`;
+ * - `--chain N` (default off): after the throughput phase, a flow of N sequential PROCESS `true` tasks, run
+ *   `--chain-runs` times (default 5) one at a time after a warm-up, submit → SUCCESS, against N × the floor (spawn p50
+ *   + bare BullMQ p50 of phase 1);
+ * - the throughput phase's budget per execution: each process's CPU (Postgres backends and Redis included), the SQL
+ *   statements (pg_stat_statements: the test cluster of scripts/services.sh loads it) and transactions, the Redis
+ *   commands (`INFO commandstats`) and the queue messages (BullMQ jobs finished per queue); bench/budget.ts.
  *
  * Defaults: 20 warm-up, 200 latency runs, 1,000 executions at 32 in flight, 10,000 for memory; `--quick`: 5, 30,
  * 200 and 1,000. `--worker-concurrency` is the worker's `--concurrency` (default: the product's, 4).
@@ -58,13 +70,26 @@ import { Queue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '@sluice/testing';
+import { printBudget, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
+import type { BudgetTotals } from './budget.js';
 
 const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const cliBin = fileURLToPath(new URL('../apps/cli/bin/sluice.mjs', import.meta.url));
 const WORKER_TOKEN = 'bench-worker-token';
 const NAMESPACE = 'bench';
 const FLOW_ID = 'bench_one';
-const FLOW_YAML = `id: ${FLOW_ID}\nnamespace: ${NAMESPACE}\ntasks:\n  - id: t\n    type: io.kestra.plugin.scripts.shell.Commands\n    runner: PROCESS\n    commands:\n      - "true"\n`;
+const CHAIN_FLOW_ID = 'bench_chain';
+type TaskKind = 'process' | 'log';
+const PROCESS_TRUE = (id: string): string => `  - id: ${id}\n    type: io.kestra.plugin.scripts.shell.Commands\n    runner: PROCESS\n    commands:\n      - "true"\n`;
+/** The one-task flow: PROCESS `true` (a spawn per execution), or a core `Log` task (no process: the orchestrator alone). */
+function flowYaml(task: TaskKind): string {
+  const body = task === 'log' ? '  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: "bench {{ execution.id }}"\n' : PROCESS_TRUE('t');
+  return `id: ${FLOW_ID}\nnamespace: ${NAMESPACE}\ntasks:\n${body}`;
+}
+/** `length` sequential PROCESS `true` tasks. */
+function chainYaml(length: number): string {
+  return `id: ${CHAIN_FLOW_ID}\nnamespace: ${NAMESPACE}\ntasks:\n${Array.from({ length }, (_, i) => PROCESS_TRUE(`t${i + 1}`)).join('')}`;
+}
 const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
 
 type Mode = 'local' | 'distributed';
@@ -393,8 +418,8 @@ interface Sample {
   readonly error?: string;
 }
 
-async function deploy(url: string): Promise<void> {
-  const response = await fetch(`${url}/api/v1/flows`, { method: 'POST', headers: { 'content-type': 'application/x-yaml' }, body: FLOW_YAML });
+async function deploy(url: string, yaml: string): Promise<void> {
+  const response = await fetch(`${url}/api/v1/flows`, { method: 'POST', headers: { 'content-type': 'application/x-yaml' }, body: yaml });
   if (!response.ok) throw new Error(`deploying the flow failed: ${response.status} ${await response.text()}`);
 }
 
@@ -423,11 +448,11 @@ function post(url: string): Promise<{ status: number; text: string }> {
 }
 
 /** One execution, `?wait=true`; never throws (an error is part of the sample). */
-async function executeOnce(url: string): Promise<Sample> {
+async function executeOnce(url: string, flowId = FLOW_ID): Promise<Sample> {
   const sentAt = Date.now();
   const start = performance.now();
   try {
-    const response = await post(`${url}/api/v1/executions/${NAMESPACE}/${FLOW_ID}?wait=true`);
+    const response = await post(`${url}/api/v1/executions/${NAMESPACE}/${flowId}?wait=true`);
     const text = response.text;
     const ms = performance.now() - start;
     const receivedAt = Date.now();
@@ -457,14 +482,24 @@ async function closedLoop(url: string, total: number, concurrency: number, onDon
   return { samples, wallMs: performance.now() - start };
 }
 
-function spawnTrue(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', 'true'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.resume();
-    child.stderr.resume();
-    child.once('error', reject);
-    child.once('close', (code) => resolve(code ?? -1));
-  });
+/**
+ * The spawn floor, in a small Node process of its own (bench/spawn-probe.mjs: a spawn from this process, with tsx, pg
+ * and BullMQ loaded, costs more, as fork() copies a bigger memory map): one `sh -c true` timed there, and the shell
+ * ceiling (`total` spawns, `concurrency` at a time, per second).
+ */
+function spawnProbe(): { one(): Promise<number>; ceiling(total: number, concurrency: number): Promise<number>; close(): void } {
+  const child = fork(fileURLToPath(new URL('./spawn-probe.mjs', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ask = <T>(message: object): Promise<T> =>
+    new Promise((resolve, reject) => {
+      child.once('message', (answer) => resolve(answer as T));
+      child.once('exit', (code) => reject(new Error(`the spawn probe exited (${code ?? 'signal'})`)));
+      child.send(message);
+    });
+  return {
+    one: async () => (await ask<{ ms: number }>({ op: 'one' })).ms,
+    ceiling: async (total, concurrency) => (await ask<{ rate: number }>({ op: 'ceiling', total, concurrency })).rate,
+    close: () => child.disconnect(),
+  };
 }
 
 /** A bare BullMQ queue and worker: `roundTrip()` adds a job and resolves on the worker's `completed` event. */
@@ -596,12 +631,16 @@ interface Options {
   cpuProfile: boolean;
   idleRuns: number;
   schedulers: number;
+  task: TaskKind;
+  chain: number;
+  chainRuns: number;
 }
 
 interface ModeResult {
   mode: Mode;
   latency: { spawn: number[]; bullmq: number[]; sluice: number[]; failures: number };
-  throughput: { rate: number; p50: number; p99: number; max: number; failures: number; count: number };
+  throughput: { rate: number; p50: number; p99: number; max: number; failures: number; count: number; cpuMs: number; shellCeiling: number; budget: BudgetTotals };
+  chain?: { median: number; runs: number[]; floor: number };
   memory?: { rate: number; flat: boolean[]; failures: number };
   idle?: number[];
 }
@@ -614,6 +653,8 @@ const IDLE_PAUSE_MS = 12_000;
 function latencyRow(label: string, xs: number[], baselineP50: number): string {
   return `| ${label} | ${xs.length} | ${f2(pct(xs, 50))} | ${f2(pct(xs, 90))} | ${f2(pct(xs, 99))} | ${f2(Math.max(...xs))} | ${f2(mean(xs))} | ${f2(pct(xs, 50) / baselineP50)}x |`;
 }
+
+const LOAD_GENERATOR = 'load generator (this process)';
 
 async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<string, number>> {
   const snapshot = new Map<string, number>();
@@ -643,7 +684,7 @@ async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<strin
   for (const pid of redisPids) redis += (await cpuMs(pid)).self;
   if (stack.mode === 'distributed') snapshot.set('redis-server', redis);
   const usage = process.cpuUsage();
-  snapshot.set('load generator (this process)', (usage.user + usage.system) / 1000);
+  snapshot.set(LOAD_GENERATOR, (usage.user + usage.system) / 1000);
   return snapshot;
 }
 
@@ -674,10 +715,12 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
   log(`\n## mode: ${mode}\n`);
   const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency, options.schedulers);
   const bull = await bareBullmq(redisUrl);
+  const probe = spawnProbe();
   try {
     log(`load average at the start of the mode: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     log(`stack up at ${stack.url}; processes: ${stack.processes.map((p) => `${p.name} (pid ${p.child.pid})`).join(', ')}; worker concurrency ${stack.workerConcurrency}`);
-    await deploy(stack.url);
+    await deploy(stack.url, flowYaml(options.task));
+    if (options.chain > 0) await deploy(stack.url, chainYaml(options.chain));
 
     // Warm-up: JIT, connection pools, Postgres caches, the flow cache.
     const warm = await closedLoop(stack.url, options.warmup, 1);
@@ -685,7 +728,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     if (warmErrors.length > 0) throw new Error(`warm-up: ${warmErrors.length} failed, first: ${warmErrors[0]?.error}`);
     for (let i = 0; i < Math.min(20, options.warmup); i++) {
       await bull.roundTrip();
-      await spawnTrue();
+      await probe.one();
     }
 
     // 1. latency, sequential, the three alternating.
@@ -695,7 +738,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     const latencyStart = Date.now();
     for (let i = 0; i < options.runs; i++) {
       bullMs.push(await timed(() => bull.roundTrip()));
-      spawnMs.push(await timed(spawnTrue));
+      spawnMs.push(await probe.one());
       sluice.push(await executeOnce(stack.url));
     }
     const ok = sluice.filter((s) => !s.error);
@@ -708,7 +751,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     log(latencyRow('baseline: bare BullMQ add → completed', bullMs, bullP50));
     log(latencyRow("baseline: spawn('/bin/sh', ['-c', 'true']) → exit", spawnMs, bullP50));
     log(latencyRow(`sluice ${mode}: POST ?wait=true → SUCCESS`, sluiceMs, bullP50));
-    log(`\nload average after the phase: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; the baselines ran in this process, RSS ${f1(process.memoryUsage().rss / 2 ** 20)} MiB (spawn() forks it: its cost grows with RSS)`);
+    log(`\nload average after the phase: ${loadavg().map((l) => l.toFixed(2)).join(' ')}; the BullMQ baseline ran in this process, the spawns in a small Node process of their own (bench/spawn-probe.mjs)`);
     log(`ratios (p50): sluice / bare BullMQ = ${f1(pct(sluiceMs, 50) / bullP50)}x; sluice / spawn = ${f1(pct(sluiceMs, 50) / pct(spawnMs, 50))}x; failures: ${failures}`);
     if (failures > 0) log(`first failure: ${sluice.find((s) => s.error)?.error}`);
 
@@ -730,12 +773,20 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     }
     if (mode === 'distributed') await logQueueHops(redisUrl, latencyStart, Date.now());
 
-    // 2. throughput.
+    // 2. throughput, after the shell ceiling at the same concurrency (the spawns a PROCESS task cannot beat).
+    const ceiling = options.throughput > 0 ? await probe.ceiling(Math.min(options.throughput, 1000), options.concurrency) : NaN;
     await sleep(STATS_SETTLE_MS);
     const dbBefore = await databaseStats(stack.database);
+    const statementsBefore = await statementsSnapshot(adminUrl, stack.database);
+    const redisBefore = mode === 'distributed' ? await redisCommandStats(redisUrl) : undefined;
     const before = await cpuSnapshot(stack, redisPids);
+    const phaseStart = Date.now();
     const tp = await closedLoop(stack.url, options.throughput, options.concurrency);
+    const phaseEnd = Date.now();
     const after = await cpuSnapshot(stack, redisPids);
+    const redisAfter = mode === 'distributed' ? await redisCommandStats(redisUrl) : undefined;
+    const statementsAfter = await statementsSnapshot(adminUrl, stack.database);
+    const messages = mode === 'distributed' ? await queueMessages(redisUrl, phaseStart, phaseEnd + 1000) : undefined;
     await sleep(STATS_SETTLE_MS);
     const dbAfter = await databaseStats(stack.database);
     const tpOk = tp.samples.filter((s) => !s.error).map((s) => s.ms);
@@ -747,6 +798,9 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     log(`| ${tp.samples.length} | ${f2(tp.wallMs / 1000)} | ${f1(rate)} | ${f1(pct(tpOk, 50))} | ${f1(pct(tpOk, 90))} | ${f1(pct(tpOk, 99))} | ${f1(Math.max(...tpOk))} | ${tpFailures} |`);
     if (tpFailures > 0) log(`first failure: ${tp.samples.find((s) => s.error)?.error}`);
     log(`\nload average after the phase: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    log(`shell ceiling measured just before, in a small Node process: ${f1(ceiling)} \`sh -c true\` spawns/s at ${options.concurrency} in flight; sluice / ceiling = ${f1((100 * rate) / ceiling)}%`);
+    let machineCpu = NaN;
+    let budget: BudgetTotals = {};
     // Per-execution figures mean nothing for a phase that ran none (--throughput 0).
     if (tp.samples.length > 0) {
       log(`\nCPU during the throughput phase (${cpus().length} cores = ${cpus().length * 100}% at most; /proc clock ticks of 10 ms):\n`);
@@ -759,12 +813,45 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
         log(`| ${name} | ${f2(used / tp.samples.length)} | ${f1((100 * used) / tp.wallMs)}% |`);
       }
       log(`| total | ${f2(totalCpu / tp.samples.length)} | ${f1((100 * totalCpu) / tp.wallMs)}% |`);
+      machineCpu = (totalCpu - (after.get(LOAD_GENERATOR) ?? 0) + (before.get(LOAD_GENERATOR) ?? 0)) / tp.samples.length;
+      log(`\nmachine CPU per execution, the load generator left out: ${f2(machineCpu)} ms`);
       log(
         `\nPostgres work per execution in that phase (pg_stat_database of the bench database): ` +
           Object.entries(dbAfter)
             .map(([key, value]) => `${f1((value - (dbBefore[key] ?? NaN)) / tp.samples.length)} ${key}`)
             .join(', '),
       );
+      log(`\n#### budget per execution of the throughput phase\n`);
+      budget = printBudget(
+        {
+          executions: tp.samples.length,
+          statementsBefore,
+          statementsAfter,
+          transactions: (dbAfter.transactions ?? NaN) - (dbBefore.transactions ?? NaN),
+          ...(redisBefore && redisAfter ? { redisBefore, redisAfter } : {}),
+          ...(messages ? { messages } : {}),
+        },
+        log,
+      );
+    }
+
+    // 2c. a chain: `--chain N` sequential PROCESS `true` tasks in one flow, submit → SUCCESS, one at a time.
+    let chain: ModeResult['chain'];
+    if (options.chain > 0 && options.chainRuns > 0) {
+      const first = await executeOnce(stack.url, CHAIN_FLOW_ID); // warm-up
+      if (first.error) throw new Error(`chain warm-up: ${first.error}`);
+      const runs: number[] = [];
+      for (let i = 0; i < options.chainRuns; i++) {
+        const sample = await executeOnce(stack.url, CHAIN_FLOW_ID);
+        if (sample.error) throw new Error(`chain: ${sample.error}`);
+        if (sample.execution?.taskRunList.length !== options.chain) throw new Error(`chain: ${sample.execution?.taskRunList.length} task runs, expected ${options.chain}`);
+        runs.push(sample.ms);
+      }
+      const floor = pct(spawnMs, 50) + pct(bullMs, 50);
+      const median = pct(runs, 50);
+      log(`\n### 2c. chain: ${options.chain} sequential PROCESS \`true\` tasks, ${options.chainRuns} executions one at a time (after one warm-up)\n`);
+      log(`ms: ${runs.map(f1).join(', ')}; median ${f1(median)} (${f2(median / options.chain)} ms a task); floor (spawn p50 + bare BullMQ p50 of phase 1) ${f2(floor)} ms a task; median / (${options.chain} × floor) = ${f2(median / (options.chain * floor))}`);
+      chain = { median, runs, floor };
     }
 
     if (options.cpuProfile && stack.profile) {
@@ -845,7 +932,8 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     return {
       mode,
       latency: { spawn: spawnMs, bullmq: bullMs, sluice: sluiceMs, failures },
-      throughput: { rate, p50: pct(tpOk, 50), p99: pct(tpOk, 99), max: Math.max(...tpOk), failures: tpFailures, count: tp.samples.length },
+      throughput: { rate, p50: pct(tpOk, 50), p99: pct(tpOk, 99), max: Math.max(...tpOk), failures: tpFailures, count: tp.samples.length, cpuMs: machineCpu, shellCeiling: ceiling, budget },
+      ...(chain ? { chain } : {}),
       ...(memory ? { memory } : {}),
       ...(idle ? { idle } : {}),
     };
@@ -853,6 +941,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     for (const p of stack.processes) log(`--- last output of ${p.name}:\n${p.tail()}`);
     throw error;
   } finally {
+    probe.close();
     await bull.close();
     const report = await stack.close();
     if (report.length > 0) log(`\nsteps of each scheduler (all phases):\n${report.map((line) => `- ${line}`).join('\n')}`);
@@ -874,6 +963,9 @@ function parseOptions(): Options {
       'cpu-profile': { type: 'boolean', default: false },
       'idle-runs': { type: 'string' },
       schedulers: { type: 'string' },
+      task: { type: 'string' },
+      chain: { type: 'string' },
+      'chain-runs': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -885,6 +977,8 @@ function parseOptions(): Options {
   };
   const mode = values.mode;
   if (mode !== undefined && mode !== 'local' && mode !== 'distributed') throw new Error(`--mode must be local or distributed, got ${mode}`);
+  const task = values.task ?? 'process';
+  if (task !== 'process' && task !== 'log') throw new Error(`--task must be process or log, got ${task}`);
   return {
     modes: mode === undefined ? ['local', 'distributed'] : [mode],
     warmup: int(values.warmup, quick ? 5 : 20, 'warmup'),
@@ -896,6 +990,9 @@ function parseOptions(): Options {
     cpuProfile: values['cpu-profile'] === true,
     idleRuns: int(values['idle-runs'], quick ? 2 : 5, 'idle-runs'),
     schedulers: Math.max(1, int(values.schedulers, 1, 'schedulers')),
+    task,
+    chain: int(values.chain, 0, 'chain'),
+    chainRuns: int(values['chain-runs'], 5, 'chain-runs'),
   };
 }
 
@@ -905,7 +1002,7 @@ async function main(): Promise<void> {
   const redis = await startRedis();
   if (!redis) throw new Error('redis-server is not installed (bash scripts/services.sh)');
   const redisPids = await pidsMatching(`:${redis.port}`);
-  log(`# Sluice end to end (issue #5): one-task PROCESS flow, POST ?wait=true`);
+  log(`# Sluice end to end (issues #5 and #20): one-task ${options.task === 'log' ? 'core Log' : 'PROCESS `true`'} flow, POST ?wait=true${options.chain > 0 ? `; a chain of ${options.chain} PROCESS tasks` : ''}`);
   log(
     `machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ` +
       `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Postgres ${new URL(adminUrl).host}; Redis ${redis.url}`,
@@ -932,6 +1029,22 @@ async function main(): Promise<void> {
     );
   }
   log('\ntargets (issue #5): p50 ≤ 20 ms end to end; ≥ 200 executions/s with p99 < 1 s; scheduler and worker RSS flat over 10,000 executions');
+  log(`\n## issue #20: the budget and its goals (${options.task === 'log' ? 'one core Log task' : 'one PROCESS `true` task'})\n`);
+  log('| mode | executions/s | machine CPU ms per execution | SQL statements | transactions | Redis commands | queue messages | p50 / floor (spawn + BullMQ) | executions/s / shell ceiling | chain median ms | chain / (N × floor) |');
+  log('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const floor = pct(r.latency.spawn, 50) + pct(r.latency.bullmq, 50);
+    const b = r.throughput.budget;
+    log(
+      `| ${r.mode} | ${f1(r.throughput.rate)} | ${f2(r.throughput.cpuMs)} | ${f1(b.statements ?? NaN)} | ${f1(b.transactions ?? NaN)} | ${f1(b.redisCommands ?? NaN)} | ${f1(b.messages ?? NaN)} | ` +
+        `${f2(pct(r.latency.sluice, 50) / floor)}x | ${f1((100 * r.throughput.rate) / r.throughput.shellCeiling)}% | ${r.chain ? f1(r.chain.median) : '-'} | ${r.chain ? f2(r.chain.median / (options.chain * r.chain.floor)) : '-'} |`,
+    );
+  }
+  log(
+    options.task === 'log'
+      ? 'goals (issue #20): ≥ 500 executions/s and ≤ 4 ms of machine CPU per execution (distributed)'
+      : 'goals (issue #20): p50 ≤ 2.5 × floor; ≥ 75% of the shell ceiling at 32 in flight; a 40-task chain ≤ 1.25 × 40 × floor',
+  );
 }
 
 if (process.argv[2] === '--serve-local') {

@@ -208,10 +208,11 @@ else
     rm -f "$pwfile"
   fi
   say "postgres 127.0.0.1:$POSTGRES_PORT: starting (data $pg_data, log $STATE_DIR/postgres.log)"
-  # TCP on loopback only, no unix socket; durability off: a test cluster, recreated at will.
+  # TCP on loopback only, no unix socket; durability off: a test cluster, recreated at will. pg_stat_statements: the
+  # statements per execution of bench:e2e (issue #20).
   setsid nohup runuser -u postgres -- "$pg_bin/postgres" -D "$pg_data" -p "$POSTGRES_PORT" \
     -c listen_addresses=127.0.0.1 -c unix_socket_directories= -c max_connections=200 \
-    -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+    -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_preload_libraries=pg_stat_statements \
     >"$STATE_DIR/postgres.log" 2>&1 </dev/null &
   for _ in $(seq 1 60); do
     postgres_ready && break
