@@ -286,6 +286,8 @@ interface ActiveJob {
   renewTimer?: NodeJS.Timeout;
   /** Ends a wait for the lease at once (hand back). */
   wake?: () => void;
+  /** Whether the execution was killed, as the lease's acquisition said (asked in the same round trip). */
+  killedAtLease?: boolean;
 }
 
 export function createWorker(options: WorkerOptions): Worker {
@@ -395,9 +397,10 @@ export function createWorker(options: WorkerOptions): Worker {
       if (entry.handedBack) return 'stopped';
       let pause = Math.ceil(leaseTtlMs / 3);
       try {
-        const answer = await queue.acquireTaskLease(job.taskRunId, job.attempt, entry.holder, leaseTtlMs);
+        const answer = await queue.acquireTaskLease(job.taskRunId, job.attempt, entry.holder, leaseTtlMs, { killedExecutionId: job.executionId });
         failures = 0;
         if (answer.acquired) {
+          entry.killedAtLease = answer.killed;
           if (entry.handedBack) {
             await queue.releaseTaskLease(job.taskRunId, job.attempt, entry.holder, false).catch(() => undefined);
             return 'stopped';
@@ -514,10 +517,13 @@ export function createWorker(options: WorkerOptions): Worker {
     // ends it with, a setup failure. They wait for the answer, so that a refused job logs nothing, as before.
     let held: WireLogEntry[] | undefined = [];
     const checked = (async () => {
-      let killed = false;
-      const answered = await withRetry(`checking whether execution ${job.executionId} was killed`, async () => {
-        killed = await queue.isKilled(job.executionId);
-      });
+      // The lease's acquisition answered it (one round trip for both); a driver that did not is asked.
+      let killed = entry.killedAtLease ?? false;
+      const answered =
+        entry.killedAtLease !== undefined ||
+        (await withRetry(`checking whether execution ${job.executionId} was killed`, async () => {
+          killed = await queue.isKilled(job.executionId);
+        }));
       if (!answered || !killed) {
         for (const line of held ?? []) entry.logs.add(line);
         held = undefined;

@@ -551,14 +551,51 @@ describe('createWorker when the queue fails', () => {
     ]);
   });
 
-  /** The real queue, with a kill check that answers after 300 ms. */
+  /**
+   * A driver whose lease does not say whether the execution was killed (the contract lets it): the worker then asks
+   * `isKilled` on its own, while it prepares the task.
+   */
+  const leaseWithoutKill: Partial<QueueDriver> = {
+    acquireTaskLease: async (...args: Parameters<QueueDriver['acquireTaskLease']>) => {
+      const answer = await queue.acquireTaskLease(...args);
+      return answer.acquired ? { acquired: true } : answer;
+    },
+  };
+
+  /** The real queue, with a kill check that answers after 300 ms (and a lease that does not answer it). */
   const slowKillCheck = (): QueueDriver =>
     queueWith({
+      ...leaseWithoutKill,
       isKilled: async (executionId: string) => {
         await new Promise((resolve) => setTimeout(resolve, 300));
         return queue.isKilled(executionId);
       },
     });
+
+  it('learns from the lease that the execution was killed, asks nothing more, and starts no command', async () => {
+    const marker = join(root, 'ran');
+    const j = job(shell('touch', [`touch ${marker}`]));
+    await queue.killExecution(j.executionId);
+    let asked = 0;
+    await startWorker({
+      queue: queueWith({
+        isKilled: async (executionId: string) => {
+          asked++;
+          return queue.isKilled(executionId);
+        },
+      }),
+    });
+    await queue.enqueueTask('default', j);
+    expect(await ended(j)).toMatchObject(KILLED_BEFORE_START);
+    expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
+    expect(existsSync(marker)).toBe(false);
+    // And one not killed runs, with no separate kill check either.
+    const other = job(shell('touch', [`touch ${marker}`]));
+    await queue.enqueueTask('default', other);
+    expect((await ended(other)).state).toBe('SUCCESS');
+    expect(existsSync(marker)).toBe(true);
+    expect(asked).toBe(0);
+  });
 
   it.each([0, 50])('prepares the task during a slow kill check but starts no command when it says killed (start report delay %i ms)', async (startReportDelayMs) => {
     // Killed before the worker subscribed to kills: only the check can stop the task. It answers after the
@@ -598,6 +635,7 @@ describe('createWorker when the queue fails', () => {
   it('runs the task when the kill check cannot be done', async () => {
     await startWorker({
       queue: queueWith({
+        ...leaseWithoutKill,
         isKilled: () => Promise.reject(new Error('connection lost')),
       }),
     });

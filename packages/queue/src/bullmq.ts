@@ -73,11 +73,15 @@ export function bullmqJobId(dedupId: string): string {
 const LEASE_RUN = 'run\n';
 const LEASE_DONE = 'done\n';
 
-/** KEYS[1] lease; ARGV run value, ttl. Acquired: {1}; else {0, value, pttl}. */
+/**
+ * KEYS[1] lease, KEYS[2] (optional) an execution's kill mark; ARGV run value, ttl. Acquired: {1}, or {1, killed} with
+ * KEYS[2]; else {0, value, pttl}.
+ */
 const ACQUIRE_LEASE = `
 local value = redis.call('GET', KEYS[1])
 if (not value) or value == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  if KEYS[2] then return {1, redis.call('EXISTS', KEYS[2])} end
   return {1}
 end
 return {0, value, redis.call('PTTL', KEYS[1])}`;
@@ -218,12 +222,14 @@ class BullmqQueue implements QueueDriver {
     return UNFINISHED_STATES.has(state);
   }
 
-  async acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<TaskLeaseAnswer> {
+  async acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number, options?: { readonly killedExecutionId?: string }): Promise<TaskLeaseAnswer> {
     this.#assertOpen();
     assertLease(holder, ttlMs);
-    const answer = (await this.#connection.eval(ACQUIRE_LEASE, 1, this.#leaseKey(taskRunId, attempt), LEASE_RUN + holder, ttlMs)) as [number, string?, number?];
-    if (answer[0] === 1) return { acquired: true };
-    const value = answer[1] ?? '';
+    const killedOf = options?.killedExecutionId;
+    const keys = killedOf === undefined ? [this.#leaseKey(taskRunId, attempt)] : [this.#leaseKey(taskRunId, attempt), this.#killedKey(killedOf)];
+    const answer = (await this.#connection.eval(ACQUIRE_LEASE, keys.length, ...keys, LEASE_RUN + holder, ttlMs)) as [number, (string | number)?, number?];
+    if (answer[0] === 1) return killedOf === undefined ? { acquired: true } : { acquired: true, killed: answer[1] === 1 };
+    const value = String(answer[1] ?? '');
     const finished = value.startsWith(LEASE_DONE);
     return {
       acquired: false,

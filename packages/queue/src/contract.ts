@@ -249,7 +249,11 @@ export const TRANSIENT_REPORT_EVERY_MS = 10_000;
 
 /** The answer to {@link QueueDriver.acquireTaskLease}. */
 export type TaskLeaseAnswer =
-  | { readonly acquired: true }
+  | {
+      readonly acquired: true;
+      /** Asked for with `killedExecutionId`: whether that execution was killed ({@link QueueDriver.isKilled}). */
+      readonly killed?: boolean;
+    }
   | {
       readonly acquired: false;
       /** Who holds it (the holder given to acquire), or who finished the attempt. */
@@ -312,9 +316,10 @@ export interface QueueDriver {
   /**
    * Take the lease of a task run attempt for `holder` (unique per delivery), for `ttlMs`. Acquired when nobody holds
    * it, or `holder` already does (then extended); otherwise says who holds it, for how long, or that the attempt has
-   * finished. A worker runs an attempt's code only while it holds its lease.
+   * finished. A worker runs an attempt's code only while it holds its lease. With `killedExecutionId`, an acquired
+   * answer also says whether that execution was killed, in the same round trip (the worker's check before it starts).
    */
-  acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<TaskLeaseAnswer>;
+  acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number, options?: { readonly killedExecutionId?: string }): Promise<TaskLeaseAnswer>;
   /** Who holds the attempt's lease now, whether as finished, and for how long; undefined when nobody does. */
   taskLease(taskRunId: string, attempt: number): Promise<{ readonly holder: string; readonly finished: boolean; readonly expiresInMs: number } | undefined>;
   /**

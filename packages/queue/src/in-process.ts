@@ -172,14 +172,15 @@ class InProcessQueue implements QueueDriver {
     return this.#known.get(`${taskQueueName(group)}\n${dedupId}`) === Infinity;
   }
 
-  async acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number): Promise<TaskLeaseAnswer> {
+  async acquireTaskLease(taskRunId: string, attempt: number, holder: string, ttlMs: number, options?: { readonly killedExecutionId?: string }): Promise<TaskLeaseAnswer> {
     this.#assertOpen();
     assertLease(holder, ttlMs);
     const key = leaseKey(taskRunId, attempt);
     const lease = this.#lease(key);
     if (!lease || (!lease.finished && lease.holder === holder)) {
       this.#leases.set(key, { holder, finished: false, expires: Date.now() + ttlMs });
-      return { acquired: true };
+      const killedOf = options?.killedExecutionId;
+      return killedOf === undefined ? { acquired: true } : { acquired: true, killed: this.#killed.has(killedOf) };
     }
     return { acquired: false, holder: lease.holder, finished: lease.finished, expiresInMs: Math.max(0, lease.expires - Date.now()) };
   }

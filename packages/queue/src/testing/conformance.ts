@@ -450,6 +450,15 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       await waitFor(() => executions.length === 2, 10_000, 'the replaced execution message');
     });
 
+    it('says with an acquired lease whether the execution was killed, when asked (one round trip for both)', async () => {
+      expect(await driver.acquireTaskLease('tr-lease-kill', 1, 'w1/a', 60_000, { killedExecutionId: 'exec-lease-kill' })).toEqual({ acquired: true, killed: false });
+      await driver.killExecution('exec-lease-kill');
+      expect(await driver.acquireTaskLease('tr-lease-kill', 2, 'w1/a', 60_000, { killedExecutionId: 'exec-lease-kill' })).toEqual({ acquired: true, killed: true });
+      // Not asked: not said. Refused: nothing to say.
+      expect(await driver.acquireTaskLease('tr-lease-kill', 3, 'w1/a', 60_000)).toEqual({ acquired: true });
+      expect(await driver.acquireTaskLease('tr-lease-kill', 1, 'w2/b', 60_000, { killedExecutionId: 'exec-lease-kill' })).toMatchObject({ acquired: false, holder: 'w1/a' });
+    });
+
     it('leases a task run attempt to one holder at a time; renews, expires, releases, and remembers a finished one', async () => {
       expect(await driver.taskLease('tr-lease', 1)).toBeUndefined();
       expect(await driver.acquireTaskLease('tr-lease', 1, 'w1/a', 60_000)).toEqual({ acquired: true });
