@@ -221,6 +221,12 @@ export class FlowTriggerLoop {
   private stopped = false;
   /** An end was noted while a look ran: look again at once after it. */
   private again = false;
+  /**
+   * Whether some live flow declared a Flow trigger at the last look. While none does, no end is noted (the note is
+   * conditional on one, in SQL), so an execution's end does not make the loop look at once; the looks at the interval
+   * go on, and see the first Flow trigger saved.
+   */
+  private listening = true;
 
   constructor(private readonly options: FlowTriggerLoopOptions) {}
 
@@ -242,7 +248,7 @@ export class FlowTriggerLoop {
 
   /** Look for ends now (an execution just ended here), unless a look is running: it takes them. */
   poke(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.listening) return;
     // A look running now may have checked for ends just before this one committed: look again right after it.
     if (this.running) {
       this.again = true;
@@ -264,7 +270,9 @@ export class FlowTriggerLoop {
   async drain(): Promise<number> {
     const { db, queue, log, now } = this.options;
     let started = 0;
-    if (!(await db.scheduler.hasExecutionEnds())) return 0;
+    const state = await db.scheduler.executionEndsState();
+    this.listening = state.listening;
+    if (!state.ends) return 0;
     while (!this.stopped) {
       const created = await db.scheduler.takeExecutionEnds(this.options.batch ?? 100, (ends, flows, windows) => triggeredExecutions(ends, flows, { now, log, windows }), now);
       if (created === undefined) break;

@@ -820,8 +820,18 @@ export class SchedulerStore {
 
   /** Whether some execution end waits for Flow triggers (a cheap probe, so an idle scheduler opens no transaction). */
   async hasExecutionEnds(): Promise<boolean> {
-    const { rows } = await this.pool.query('SELECT 1 FROM execution_ends LIMIT 1');
-    return rows.length > 0;
+    return (await this.executionEndsState()).ends;
+  }
+
+  /**
+   * Whether ends wait for the Flow trigger loop, and whether any live flow declares a Flow trigger (no end is noted
+   * while none does), in one query.
+   */
+  async executionEndsState(): Promise<{ ends: boolean; listening: boolean }> {
+    const { rows } = await this.pool.query<{ ends: boolean; listening: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM execution_ends) AS ends, EXISTS (SELECT 1 FROM flows WHERE flow_trigger AND latest AND NOT deleted) AS listening',
+    );
+    return { ends: rows[0]?.ends === true, listening: rows[0]?.listening !== false };
   }
 
   /** Children of `parentId` that it waits for and that have not ended (a kill of the parent kills them). */

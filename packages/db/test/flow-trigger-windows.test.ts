@@ -32,6 +32,26 @@ await describeWithPostgres('flow trigger windows on takeExecutionEnds', (postgre
       return [];
     }, now);
 
+  it('says whether ends wait and whether any live flow declares a Flow trigger (the loop looks at once only then)', async () => {
+    expect(await db.scheduler.executionEndsState()).toEqual({ ends: false, listening: false });
+    const flow = (flowId: string, type: string) => ({
+      namespace: 'team',
+      flowId,
+      revision: 1,
+      source: `id: ${flowId}`,
+      parsed: { id: flowId, namespace: 'team', tasks: [{ id: 't', type: 'x' }], triggers: [{ id: 'after', type }] },
+      latest: true,
+    });
+    await db.prisma.flow.create({ data: flow('scheduled', 'io.kestra.plugin.core.trigger.Schedule') });
+    expect(await db.scheduler.executionEndsState()).toEqual({ ends: false, listening: false });
+    await db.prisma.flow.create({ data: flow('downstream', 'io.kestra.plugin.core.trigger.Flow') });
+    expect(await db.scheduler.executionEndsState()).toEqual({ ends: false, listening: true });
+    await noteEnds('state-1');
+    expect(await db.scheduler.executionEndsState()).toEqual({ ends: true, listening: true });
+    await db.prisma.$executeRawUnsafe('DELETE FROM execution_ends');
+    await db.prisma.$executeRawUnsafe("DELETE FROM flows WHERE namespace = 'team'");
+  });
+
   it('saves, reads, replaces and deletes windows on the transaction; a rolled-back evaluation leaves none', async () => {
     await noteEnds('w1');
     await expect(
