@@ -117,7 +117,10 @@ export function createPublishingExecutionQueue(publisher: ExecutionPublisher, op
 
 /** Live execution updates (the scheduler publishes one per change), for `?wait=true`. */
 export interface ExecutionUpdateSource {
-  subscribeExecutionUpdates(handler: (update: { executionId: string; ended: boolean; execution?: unknown }) => void): Promise<() => Promise<void>>;
+  subscribeExecutionUpdates(
+    handler: (update: { executionId: string; ended: boolean; execution?: unknown }) => void,
+    options?: { readonly endsOnly?: boolean },
+  ): Promise<() => Promise<void>>;
   health?(): QueueHealth;
 }
 
@@ -151,7 +154,7 @@ export function createExecutionWaiter(source: ExecutionUpdateSource, options: Ex
       if (!resolvers) return;
       waiting.delete(update.executionId);
       for (const resolve of resolvers) resolve(update.execution);
-    });
+    }, { endsOnly: true });
     subscription = subscribing;
     // A subscription that failed is tried again by the next watch, not kept failed for good.
     subscribing.catch(() => {

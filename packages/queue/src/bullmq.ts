@@ -299,13 +299,26 @@ class BullmqQueue implements QueueDriver {
     return this.#subscribe(this.#channel('kills'), handler, 'kill subscriber');
   }
 
+  /** Ends on `execution-ends`, the other updates on `execution-updates`: a subscriber to ends only reads no other. */
   async publishExecutionUpdate(update: ExecutionUpdate): Promise<void> {
     this.#assertOpen();
-    await this.#connection.publish(this.#channel('execution-updates'), JSON.stringify(update));
+    await this.#connection.publish(this.#channel(update.ended ? 'execution-ends' : 'execution-updates'), JSON.stringify(update));
   }
 
-  subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void): Promise<Unsubscribe> {
-    return this.#subscribe(this.#channel('execution-updates'), (message) => handler(JSON.parse(message) as ExecutionUpdate), 'execution update subscriber');
+  async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly endsOnly?: boolean }): Promise<Unsubscribe> {
+    const parsed = (message: string): void => handler(JSON.parse(message) as ExecutionUpdate);
+    const ends = await this.#subscribe(this.#channel('execution-ends'), parsed, 'execution update subscriber');
+    if (options?.endsOnly === true) return ends;
+    let steps: Unsubscribe;
+    try {
+      steps = await this.#subscribe(this.#channel('execution-updates'), parsed, 'execution update subscriber');
+    } catch (error) {
+      await ends().catch(() => undefined);
+      throw error;
+    }
+    return async () => {
+      await Promise.all([ends(), steps()]);
+    };
   }
 
   async publishFlowChange(change: FlowChange): Promise<void> {

@@ -352,7 +352,11 @@ export interface QueueDriver {
   subscribeKills(handler: (executionId: string) => void): Promise<Unsubscribe>;
 
   publishExecutionUpdate(update: ExecutionUpdate): Promise<void>;
-  subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void): Promise<Unsubscribe>;
+  /**
+   * Live execution updates. `endsOnly`: only those that end an execution (`ended`), the others not even delivered
+   * (an API waiting for ends does not read the steps in between; over Redis they go on a channel of their own).
+   */
+  subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly endsOnly?: boolean }): Promise<Unsubscribe>;
 
   /** A flow was saved or deleted: every API instance drops what it cached of it. Live only, like the others. */
   publishFlowChange(change: FlowChange): Promise<void>;

@@ -264,8 +264,11 @@ class InProcessQueue implements QueueDriver {
     this.#broadcast(this.#updateSubscribers, structuredClone(update), 'execution update subscriber');
   }
 
-  async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void): Promise<Unsubscribe> {
-    return this.#subscribe(this.#updateSubscribers, handler);
+  async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly endsOnly?: boolean }): Promise<Unsubscribe> {
+    const ends = (update: ExecutionUpdate): void => {
+      if (update.ended) handler(update);
+    };
+    return this.#subscribe(this.#updateSubscribers, options?.endsOnly === true ? ends : handler);
   }
 
   async publishFlowChange(change: FlowChange): Promise<void> {

@@ -545,6 +545,8 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       const success: ExecutionUpdate = { executionId: 'exec-1', state: 'SUCCESS', ended: true };
       const unsubscribeFirst = await driver.subscribeExecutionUpdates((update) => void first.push(update));
       const unsubscribeSecond = await driver.subscribeExecutionUpdates((update) => void second.push(update));
+      const endsOnly: ExecutionUpdate[] = [];
+      const unsubscribeEnds = await driver.subscribeExecutionUpdates((update) => void endsOnly.push(update), { endsOnly: true });
       await driver.publishExecutionUpdate(running);
       await waitFor(() => first.length === 1 && second.length === 1, 10_000, 'both subscribers');
       expect(first).toEqual([running]);
@@ -552,10 +554,17 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
 
       await unsubscribeFirst();
       await driver.publishExecutionUpdate(success);
-      await waitFor(() => second.length === 2, 10_000, 'the remaining subscriber');
+      await waitFor(() => second.length === 2 && endsOnly.length === 1, 10_000, 'the remaining subscribers');
       expect(second).toEqual([running, success]);
       expect(first).toEqual([running]);
+      // A subscriber to ends only got the end, never the step before it.
+      expect(endsOnly).toEqual([success]);
       await unsubscribeSecond();
+      await unsubscribeEnds();
+      await driver.publishExecutionUpdate({ ...success, executionId: 'exec-2' });
+      await sleep(100);
+      expect(endsOnly).toEqual([success]);
+      expect(second).toEqual([running, success]);
     });
 
     it('broadcasts flow changes to every subscriber, until it unsubscribes', async () => {
