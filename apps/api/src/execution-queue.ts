@@ -119,7 +119,7 @@ export function createPublishingExecutionQueue(publisher: ExecutionPublisher, op
 export interface ExecutionUpdateSource {
   subscribeExecutionUpdates(
     handler: (update: { executionId: string; ended: boolean; execution?: unknown }) => void,
-    options?: { readonly endsOnly?: boolean },
+    options?: { readonly only?: 'ends' | 'steps' },
   ): Promise<() => Promise<void>>;
   health?(): QueueHealth;
 }
@@ -154,7 +154,7 @@ export function createExecutionWaiter(source: ExecutionUpdateSource, options: Ex
       if (!resolvers) return;
       waiting.delete(update.executionId);
       for (const resolve of resolvers) resolve(update.execution);
-    }, { endsOnly: true });
+    }, { only: 'ends' });
     subscription = subscribing;
     // A subscription that failed is tried again by the next watch, not kept failed for good.
     subscribing.catch(() => {

@@ -34,7 +34,7 @@ import {
 import type { EngineAction, EngineExecution, EngineRunState, EngineTaskRun, Evaluation, ExecutionStateName, TaskRunStateName } from '@sluice/engine';
 import { DEFAULT_WORKER_GROUP } from '@sluice/queue';
 import { executionPrefixUri } from '@sluice/storage';
-import type { ConsumeOptions, Consumer, ExecutionMessage, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
+import type { ConsumeOptions, Consumer, ExecutionMessage, ExecutionUpdate, QueueDriver, ResultMessage, TaskJob, Unsubscribe, WireLogEntry } from '@sluice/queue';
 import { builtInMetrics } from './builtin-metrics.js';
 import { DatabaseStatus } from './database-status.js';
 import type { DatabaseHealth } from './database-status.js';
@@ -105,6 +105,9 @@ export interface Scheduler {
    */
   health(options?: { readonly timeoutMs?: number }): Promise<SchedulerHealth>;
 }
+
+/** How long a scheduler that found itself the only one watching steps stops publishing them (see `announce`). */
+const ALONE_RECHECK_MS = 1000;
 
 /** Default of {@link SchedulerOptions.requeueAfterMs}: with a 5 s pass, a lost job is sent again within 20 s. */
 export const DEFAULT_REQUEUE_AFTER_MS = 15_000;
@@ -765,7 +768,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       ...jobs.map(({ job, delayMs }) =>
         queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) }),
       ),
-      queue.publishExecutionUpdate({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) }),
+      announce({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) }),
     ]);
     if (step.wakeMs !== undefined && !ended) {
       await queue.publishExecution({ type: 'resume', executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId }, { delayMs: Math.max(1, step.wakeMs) });
@@ -785,6 +788,19 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       flowTriggers?.poke();
       await dequeueNext(execution);
     }
+  }
+
+  /**
+   * Publish an execution's update. An end always (APIs wait for it). A step is for the other scheduler replicas, which
+   * drop their copy of the execution (stale now): when the last one reached no replica but this one, steps are not
+   * published for {@link ALONE_RECHECK_MS}, then one is again to look. A replica started meanwhile may try a stale copy:
+   * its claim fails and it takes the step locked (one round trip more), as when a message is lost.
+   */
+  let aloneUntil = 0;
+  async function announce(update: ExecutionUpdate): Promise<void> {
+    if (!update.ended && Date.now() < aloneUntil) return;
+    const receivers = await queue.publishExecutionUpdate(update);
+    if (!update.ended) aloneUntil = receivers <= 1 ? Date.now() + ALONE_RECHECK_MS : 0;
   }
 
   /** A parent is being killed: so are the children it waits for (their ends then end its Subflow task runs). */
@@ -1065,9 +1081,12 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     async start() {
       const concurrency = options.concurrency ?? 8;
       // A step another scheduler made leaves this one's copy of the execution stale: drop it rather than try it.
-      unsubscribeUpdates = await queue.subscribeExecutionUpdates((update) => {
-        if (update.scheduler !== id) db.scheduler.forget(update.executionId);
-      });
+      unsubscribeUpdates = await queue.subscribeExecutionUpdates(
+        (update) => {
+          if (update.scheduler !== id) db.scheduler.forget(update.executionId);
+        },
+        { only: 'steps' },
+      );
       consumers.push(queue.consumeExecutions(consuming('executions', concurrency), reachable(onExecution)));
       consumers.push(queue.consumeResults(consuming('results', concurrency), reachable(onResult)));
       consumers.push(

@@ -666,6 +666,44 @@ errors:
     expect(h.errors).toEqual([]);
   }, 90_000);
 
+  it('publishes its steps for other replicas only while another process listens to them; its ends always', async () => {
+    const h = harness();
+    const published: { ended: boolean; receivers: number }[] = [];
+    const counting = new Proxy(h.queue, {
+      get: (target, property, receiver) => {
+        if (property === 'publishExecutionUpdate') {
+          return async (update: ExecutionUpdate) => {
+            const receivers = await target.publishExecutionUpdate(update);
+            published.push({ ended: update.ended, receivers });
+            return receivers;
+          };
+        }
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    h.onJob((job) => {
+      void (async () => {
+        await h.queue.publishResult(started(job));
+        await h.queue.publishResult(ended(job, 'SUCCESS'));
+      })();
+    });
+    await h.startScheduler({ queue: counting });
+    const ns = freshNamespace();
+    await saveFlow(twoTasks(ns, 'alone'));
+    for (let i = 0; i < 3; i++) {
+      const id = await startExecution(h.queue, ns, 'alone');
+      await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to end');
+    }
+    // Every end went out (an API may wait for it).
+    expect(published.filter((p) => p.ended)).toHaveLength(3);
+    // The first step reached this process only (one process here): the steps after it, for a second, were not sent.
+    const steps = published.filter((p) => !p.ended);
+    expect(steps[0]?.receivers).toBe(1);
+    // Each two-task execution makes at least four steps before its end (two runs start and end).
+    expect(steps.length).toBeLessThan(6);
+  });
+
   it('drops its copy of an execution another scheduler advanced, and keeps those it advanced itself', async () => {
     const h = harness();
     // A replica: its own database client, so its own copies of executions.

@@ -300,18 +300,20 @@ class BullmqQueue implements QueueDriver {
   }
 
   /** Ends on `execution-ends`, the other updates on `execution-updates`: a subscriber to ends only reads no other. */
-  async publishExecutionUpdate(update: ExecutionUpdate): Promise<void> {
+  async publishExecutionUpdate(update: ExecutionUpdate): Promise<number> {
     this.#assertOpen();
-    await this.#connection.publish(this.#channel(update.ended ? 'execution-ends' : 'execution-updates'), JSON.stringify(update));
+    return this.#connection.publish(this.#channel(update.ended ? 'execution-ends' : 'execution-updates'), JSON.stringify(update));
   }
 
-  async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly endsOnly?: boolean }): Promise<Unsubscribe> {
+  async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly only?: 'ends' | 'steps' }): Promise<Unsubscribe> {
     const parsed = (message: string): void => handler(JSON.parse(message) as ExecutionUpdate);
-    const ends = await this.#subscribe(this.#channel('execution-ends'), parsed, 'execution update subscriber');
-    if (options?.endsOnly === true) return ends;
+    const subscribe = (name: string): Promise<Unsubscribe> => this.#subscribe(this.#channel(name), parsed, 'execution update subscriber');
+    if (options?.only === 'ends') return subscribe('execution-ends');
+    if (options?.only === 'steps') return subscribe('execution-updates');
+    const ends = await subscribe('execution-ends');
     let steps: Unsubscribe;
     try {
-      steps = await this.#subscribe(this.#channel('execution-updates'), parsed, 'execution update subscriber');
+      steps = await subscribe('execution-updates');
     } catch (error) {
       await ends().catch(() => undefined);
       throw error;

@@ -351,12 +351,17 @@ export interface QueueDriver {
   /** Live kill broadcasts (only those published after the subscription is ready). */
   subscribeKills(handler: (executionId: string) => void): Promise<Unsubscribe>;
 
-  publishExecutionUpdate(update: ExecutionUpdate): Promise<void>;
   /**
-   * Live execution updates. `endsOnly`: only those that end an execution (`ended`), the others not even delivered
-   * (an API waiting for ends does not read the steps in between; over Redis they go on a channel of their own).
+   * Resolves with how many subscribing processes of the update's kind received it (as Redis PUBLISH counts its
+   * connections; a driver's subscriptions share one): 0 or 1 in one process.
    */
-  subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly endsOnly?: boolean }): Promise<Unsubscribe>;
+  publishExecutionUpdate(update: ExecutionUpdate): Promise<number>;
+  /**
+   * Live execution updates. `only: 'ends'`: those that end an execution (`ended`); `only: 'steps'`: the others. The
+   * kind not asked for is not even delivered (over Redis each kind has a channel of their own): an API waiting for
+   * ends does not read the steps in between, and a scheduler watching its peers' steps does not read the ends.
+   */
+  subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly only?: 'ends' | 'steps' }): Promise<Unsubscribe>;
 
   /** A flow was saved or deleted: every API instance drops what it cached of it. Live only, like the others. */
   publishFlowChange(change: FlowChange): Promise<void>;

@@ -132,6 +132,8 @@ class InProcessQueue implements QueueDriver {
   readonly #leases = new Map<string, { holder: string; finished: boolean; expires: number }>();
   readonly #killSubscribers = new Set<(executionId: string) => void>();
   readonly #updateSubscribers = new Set<(update: ExecutionUpdate) => void>();
+  /** The kind of update each subscription of {@link subscribeExecutionUpdates} asked for (undefined: both). */
+  readonly #updateKinds = new Map<(update: ExecutionUpdate) => void, 'ends' | 'steps' | undefined>();
   readonly #flowSubscribers = new Set<(change: FlowChange) => void>();
   #pumpScheduled = false;
   #closed = false;
@@ -259,16 +261,24 @@ class InProcessQueue implements QueueDriver {
     return this.#subscribe(this.#killSubscribers, handler);
   }
 
-  async publishExecutionUpdate(update: ExecutionUpdate): Promise<void> {
+  async publishExecutionUpdate(update: ExecutionUpdate): Promise<number> {
     this.#assertOpen();
-    this.#broadcast(this.#updateSubscribers, structuredClone(update), 'execution update subscriber');
+    const kind = update.ended ? 'ends' : 'steps';
+    const receivers = [...this.#updateKinds.entries()].filter(([, only]) => only === undefined || only === kind).map(([receiver]) => receiver);
+    this.#broadcast(new Set(receivers), structuredClone(update), 'execution update subscriber');
+    // Subscribing processes, as Redis counts them: this one, when any of its subscriptions takes this kind.
+    return receivers.length > 0 ? 1 : 0;
   }
 
-  async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly endsOnly?: boolean }): Promise<Unsubscribe> {
-    const ends = (update: ExecutionUpdate): void => {
-      if (update.ended) handler(update);
+  async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly only?: 'ends' | 'steps' }): Promise<Unsubscribe> {
+    // Each subscription its own receiver, with the kind it asked for.
+    const receiver = (update: ExecutionUpdate): void => handler(update);
+    this.#updateKinds.set(receiver, options?.only);
+    const unsubscribe = await this.#subscribe(this.#updateSubscribers, receiver);
+    return async () => {
+      this.#updateKinds.delete(receiver);
+      await unsubscribe();
     };
-    return this.#subscribe(this.#updateSubscribers, options?.endsOnly === true ? ends : handler);
   }
 
   async publishFlowChange(change: FlowChange): Promise<void> {

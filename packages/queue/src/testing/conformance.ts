@@ -546,21 +546,29 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       const unsubscribeFirst = await driver.subscribeExecutionUpdates((update) => void first.push(update));
       const unsubscribeSecond = await driver.subscribeExecutionUpdates((update) => void second.push(update));
       const endsOnly: ExecutionUpdate[] = [];
-      const unsubscribeEnds = await driver.subscribeExecutionUpdates((update) => void endsOnly.push(update), { endsOnly: true });
-      await driver.publishExecutionUpdate(running);
+      const unsubscribeEnds = await driver.subscribeExecutionUpdates((update) => void endsOnly.push(update), { only: 'ends' });
+      const stepsOnly: ExecutionUpdate[] = [];
+      const unsubscribeSteps = await driver.subscribeExecutionUpdates((update) => void stepsOnly.push(update), { only: 'steps' });
+      // Each publish says how many subscribing processes of its kind got it (this one: its three subscriptions).
+      expect(await driver.publishExecutionUpdate(running)).toBe(1);
       await waitFor(() => first.length === 1 && second.length === 1, 10_000, 'both subscribers');
       expect(first).toEqual([running]);
       expect(second).toEqual([running]);
 
+      await waitFor(() => stepsOnly.length === 1, 10_000, 'the subscriber to steps');
       await unsubscribeFirst();
-      await driver.publishExecutionUpdate(success);
+      expect(await driver.publishExecutionUpdate(success)).toBe(1);
       await waitFor(() => second.length === 2 && endsOnly.length === 1, 10_000, 'the remaining subscribers');
       expect(second).toEqual([running, success]);
       expect(first).toEqual([running]);
       // A subscriber to ends only got the end, never the step before it.
       expect(endsOnly).toEqual([success]);
+      // And one to steps only, the step and never the end.
+      expect(stepsOnly).toEqual([running]);
       await unsubscribeSecond();
       await unsubscribeEnds();
+      await unsubscribeSteps();
+      expect(await driver.publishExecutionUpdate(running)).toBe(0);
       await driver.publishExecutionUpdate({ ...success, executionId: 'exec-2' });
       await sleep(100);
       expect(endsOnly).toEqual([success]);
