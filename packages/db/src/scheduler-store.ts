@@ -508,7 +508,7 @@ interface StepState {
   rowUpdates: number;
   /**
    * The first UPDATE of the execution's row: its place in `pending` and its SET list. A step from memory makes it its
-   * claim (one UPDATE where the claim and the change made two; see migration 20261206150000_claim_with_update).
+   * claim (one UPDATE where the claim and the change made two; see #fromMemory).
    */
   firstRowUpdate?: { readonly index: number; readonly set: string };
 }
@@ -644,13 +644,15 @@ export class SchedulerStore {
       opening();
       let results: pg.QueryResult[];
       // The step's first change to the row claims it (its UPDATE sets the version itself, so the trigger leaves it);
-      // a step that changes only task runs, logs... claims with an UPDATE of the version alone.
+      // a step that changes only task runs, logs... claims with an UPDATE of the version alone. When the change claimed
+      // no row, the version moved on: sluice_claim_execution tries the same claim and raises SL409 (versions only grow,
+      // so it cannot claim what the UPDATE could not; COALESCE evaluates it only then).
       const change = step.firstRowUpdate;
       const expected = literal(known.version);
       try {
         const claim = change
           ? `WITH claimed AS (UPDATE executions SET ${change.set}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
-            `SELECT sluice_claimed((SELECT version FROM claimed), ${key}, ${expected}) AS version`
+            `SELECT COALESCE((SELECT version FROM claimed), sluice_claim_execution(${key}, ${expected})) AS version`
           : `SELECT sluice_claim_execution(${key}, ${expected}) AS version`;
         const writes = change ? step.pending.filter((_, index) => index !== change.index) : step.pending;
         results = (await client.query(['BEGIN', claim, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
