@@ -548,13 +548,18 @@ function waitForNext(context: Context, run: EngineTaskRun, node: TaskNode, group
     });
   }
   const waitUntil = run.engineState?.waitUntil;
+  const interval = parseDuration(frequency.interval ?? 'PT1S');
   if (waitUntil === undefined) {
-    const interval = parseDuration(frequency.interval ?? 'PT1S');
     context.actions.push({ type: 'updateTaskRun', taskRunId: run.id, engineState: { ...run.engineState, waitUntil: context.now + interval } });
     context.actions.push({ type: 'wake', delayMs: interval });
     return;
   }
-  if (context.now < waitUntil) return;
+  // Woken before the time (a timer may fire a millisecond early by the wall clock): wake again for what is left, or
+  // nothing would decide again (unless the wait began at this very instant, with its own wake-up).
+  if (context.now < waitUntil) {
+    if (context.now !== waitUntil - interval) context.actions.push({ type: 'wake', delayMs: waitUntil - context.now });
+    return;
+  }
   const { waitUntil: _done, ...rest } = run.engineState ?? {};
   context.actions.push({ type: 'updateTaskRun', taskRunId: run.id, iteration: iteration + 1, outputs: { iterationCount: iteration + 1 }, engineState: rest });
 }
@@ -711,6 +716,10 @@ function decidePaused(context: Context): void {
       context.actions.push({ type: 'updateTaskRun', taskRunId: run.id, state: 'FAILED', log: { level: 'ERROR', message: `task ${run.taskId}: not resumed within its timeout` } });
     } else {
       left++;
+      // Not due yet: woken early (a timer may fire a millisecond early by the wall clock), or by something else. Wake
+      // again when it is due, or nothing would decide again (the decision that paused it set its own wake-up).
+      const due = state?.resumeAt ?? state?.failAt;
+      if (due !== undefined && state?.pausedAt !== context.now) context.actions.push({ type: 'wake', delayMs: due - context.now });
     }
   }
   if (left === 0) context.actions.push({ type: 'setState', state: 'RUNNING' });

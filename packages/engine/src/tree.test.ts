@@ -254,6 +254,28 @@ describe('engine tree: Pause and WaitFor', () => {
     expect(sim.order()).toEqual(['p', 'after']);
   });
 
+  it('Pause and WaitFor woken before their time (a timer a millisecond early) ask to be woken again when due', async () => {
+    const paused = new Simulation(flow([{ id: 'p', type: `${F}Pause`, delay: 'PT5S' }, log('after')]));
+    await paused.settle();
+    await paused.advance(4999);
+    expect(paused.state).toBe('PAUSED');
+    expect(paused.wakes).toEqual([paused.now + 1, paused.now + 1]);
+    await paused.advance(1);
+    expect(paused.state).toBe('SUCCESS');
+
+    let n = 0;
+    const waiting = new Simulation(
+      flow([{ id: 'w', type: `${F}WaitFor`, condition: '{{ outputs.t.n >= 2 }}', checkFrequency: { interval: 'PT2S' }, tasks: [log('t')] }]),
+      () => ({ state: 'SUCCESS', outputs: { n: ++n } }),
+    );
+    await waiting.settle();
+    expect(waiting.wakes).toEqual([waiting.now + 2000]);
+    await waiting.advance(1999);
+    expect(waiting.wakes).toEqual([waiting.now + 1, waiting.now + 1]);
+    await waiting.advance(1);
+    expect(waiting.state).toBe('SUCCESS');
+  });
+
   it('a Pause timeout fails it (as Kestra does)', async () => {
     const sim = new Simulation(flow([{ id: 'p', type: `${F}Pause`, timeout: 'PT1S' }, log('after')]));
     await sim.settle();
