@@ -820,14 +820,9 @@ export class SchedulerStore {
     }
   }
 
-  /** Whether some execution end waits for Flow triggers (a cheap probe, so an idle scheduler opens no transaction). */
-  async hasExecutionEnds(): Promise<boolean> {
-    return (await this.executionEndsState()).ends;
-  }
-
   /**
-   * Whether ends wait for the Flow trigger loop, and whether any live flow declares a Flow trigger (no end is noted
-   * while none does), in one query.
+   * Whether some execution end waits for Flow triggers (a cheap probe, so an idle scheduler opens no transaction), and
+   * whether any live flow declares a Flow trigger (no end is noted while none does), in one query.
    */
   async executionEndsState(): Promise<{ ends: boolean; listening: boolean }> {
     const { rows } = await this.pool.query<{ ends: boolean; listening: boolean }>(

@@ -229,9 +229,10 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.startGate ? { startGate: options.startGate } : {}),
   };
-  if (options.task.disabled === true) return (await runOne(job, { ...run, workingDirectory: '' })).outcome;
-  // A task that runs in the event loop and writes no file (Log, Return...) gets no working directory (TaskDefinition.inProcess).
-  if (options.definition?.inProcess === true && options.workingDirectory === undefined) return (await runOne(job, { ...run, workingDirectory: '' })).outcome;
+  // No working directory for a disabled task, nor for one that runs in the event loop and writes no file (Log,
+  // Return...: TaskDefinition.inProcess) unless one is given.
+  const inProcess = options.definition?.inProcess === true && options.workingDirectory === undefined;
+  if (options.task.disabled === true || inProcess) return (await runOne(job, { ...run, workingDirectory: '' })).outcome;
 
   const owned = options.workingDirectory === undefined;
   let workingDirectory: string;
