@@ -349,8 +349,13 @@ class BullmqQueue implements QueueDriver {
     if (this.#closed) throw new Error('the BullMQ queue driver is closed');
   }
 
+  /**
+   * A connection. Auto-pipelining sends the commands issued in one tick as one write (a step's task job and its update,
+   * a job's lease and its result...): on a loopback the write, not Redis, is most of a command's cost (issue #20: 3.2
+   * fewer socket writes per one-task execution over the three processes, 18.3 → 15.1).
+   */
   #connect(role: string): Redis {
-    const connection = new Redis(this.#url, { maxRetriesPerRequest: null });
+    const connection = new Redis(this.#url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
     connection.on('error', (error: unknown) => this.#report(error, `Redis ${role}`));
     return connection;
   }
