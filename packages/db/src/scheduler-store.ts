@@ -6,7 +6,7 @@ import { assertLogEntry } from './log-repository.js';
 import { insertMetricsStatement } from './metric-repository.js';
 import type { NewMetricEntry } from './metric-repository.js';
 import { copyRuns, upsertRun } from './run-list.js';
-import { asArray, asStoredJson, dateLiteral, EXECUTION_SELECT, executionFromRow, jsonLiteral, literal, NEW_EXECUTION_VERSION } from './rows.js';
+import { asArray, asStoredJson, dateLiteral, executionFromRow, jsonLiteral, literal, NEW_EXECUTION_VERSION } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 
 /**
@@ -260,22 +260,12 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
     },
     async saveTaskRun(run) {
       upsertRun(shadow.taskRuns, storedTaskRun(run));
-      // created_at is the insertion time (clock_timestamp, not the transaction's start): task runs are read back in
-      // that order, and one step may insert several.
+      // One call of sluice_save_task_run (its plan kept by the session; see migration 20261206100000_step_functions):
+      // an upsert whose created_at is the insertion time (task runs are read back in that order).
       pending.push(
-        `INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, iteration, engine_state, state, state_history, attempts, outputs, metrics,
-                                worker_group, worker_id, start_date, end_date, created_at, updated_at)
-         VALUES (${literal(run.id)}, ${id}, ${literal(run.taskId)}, ${literal(run.parentTaskRunId)}, ${literal(run.value)}, ${literal(run.iteration)},
-                 ${jsonLiteral(run.engineState)}, ${literal(run.state)},
-                 ${jsonLiteral(run.stateHistory)}, ${jsonLiteral(run.attempts)}, ${jsonLiteral(run.outputs)}, ${jsonLiteral(run.metrics)},
-                 ${literal(run.workerGroup)}, ${literal(run.workerId)}, ${dateLiteral(run.startDate)}, ${dateLiteral(run.endDate)},
-                 clock_timestamp(), clock_timestamp())
-         ON CONFLICT (id) DO UPDATE SET
-           task_id = EXCLUDED.task_id, parent_task_run_id = EXCLUDED.parent_task_run_id, value = EXCLUDED.value,
-           iteration = EXCLUDED.iteration, engine_state = EXCLUDED.engine_state, state = EXCLUDED.state,
-           state_history = EXCLUDED.state_history, attempts = EXCLUDED.attempts, outputs = EXCLUDED.outputs,
-           metrics = EXCLUDED.metrics, worker_group = EXCLUDED.worker_group, worker_id = EXCLUDED.worker_id,
-           start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, updated_at = clock_timestamp()`,
+        `SELECT sluice_save_task_run(${literal(run.id)}, ${id}, ${literal(run.taskId)}, ${literal(run.parentTaskRunId)}, ${literal(run.value)}, ${literal(run.iteration)}, ` +
+          `${jsonLiteral(run.engineState)}, ${literal(run.state)}, ${jsonLiteral(run.stateHistory)}, ${jsonLiteral(run.attempts)}, ${jsonLiteral(run.outputs)}, ` +
+          `${jsonLiteral(run.metrics)}, ${literal(run.workerGroup)}, ${literal(run.workerId)}, ${dateLiteral(run.startDate)}, ${dateLiteral(run.endDate)})`,
       );
     },
     async flowRevision(namespace, flowId, revision) {
@@ -517,9 +507,17 @@ function newStep(execution: LockedExecution): StepState {
   return { pending: [], shadow: { state: execution.state, taskRuns: copyRuns(execution.taskRuns) }, readBacks: [], rowUpdates: 0 };
 }
 
+/**
+ * The read of an execution with its task runs (`key`, its id as a literal): the columns of EXECUTION_SELECT, through
+ * sluice_execution_with_runs, whose plan the session keeps (the SELECT itself took longer to plan than to run).
+ */
+function executionWithRuns(key: string): string {
+  return `SELECT * FROM sluice_execution_with_runs(${key})`;
+}
+
 /** The statements that end a step: the read-back when asked for, then `last` if given, then COMMIT. */
 function closingStatements(step: StepState, key: string, last?: string): string[] {
-  return [...(step.readBacks.length > 0 ? [`SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`] : []), ...(last ? [last] : []), 'COMMIT'];
+  return [...(step.readBacks.length > 0 ? [executionWithRuns(key)] : []), ...(last ? [last] : []), 'COMMIT'];
 }
 
 /**
@@ -712,7 +710,7 @@ export class SchedulerStore {
     // the previous holder of the lock committed.
     const key = literal(id);
     const results = (await client.query(
-      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = ${key}`,
+      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; ${executionWithRuns(key)}`,
     )) as unknown as pg.QueryResult<ExecutionRow>[];
     const row = results[results.length - 1]?.rows[0];
     if (!row) {

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import pg from 'pg';
 import { createDb, migrate } from '@sluice/db';
 import type { Db, ExecutionTx, SchedulerTaskRun } from '@sluice/db';
+import { EXECUTION_SELECT } from '../src/rows.js';
 import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
 
 // Text that would end a badly quoted literal, or smuggle a statement: the locked step's writes inline their values.
@@ -85,6 +87,27 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       expect(run?.endDate).toBeNull();
     }
     expect(await db.prisma.execution.count()).toBeGreaterThan(0); // the table is still there
+  });
+
+  it('reads an execution through sluice_execution_with_runs exactly as EXECUTION_SELECT reads it', async () => {
+    const execution = await db.executions.create({ ...base, labels: [{ key: 'team', value: `it's` }], inputs: { n: 1 } });
+    await db.scheduler.withExecution(execution.id, async (_locked, tx) => {
+      await tx.setState('RUNNING', new Date('2026-02-03T04:05:06.789Z'));
+      await tx.saveTaskRun(taskRun('fn-first', { state: 'RUNNING', outputs: { a: [1, 'b'] }, startDate: new Date('2026-02-03T04:05:07.001Z') }));
+      await tx.saveTaskRun(taskRun('fn-second', { iteration: 2, value: 'v', parentTaskRunId: 'fn-first', engineState: { k: 1 } }));
+    });
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const selected = await client.query(`SELECT ${EXECUTION_SELECT} FROM executions e WHERE e.id = $1`, [execution.id]);
+      const called = await client.query('SELECT * FROM sluice_execution_with_runs($1)', [execution.id]);
+      expect(called.fields.map((f) => [f.name, f.dataTypeID])).toEqual(selected.fields.map((f) => [f.name, f.dataTypeID]));
+      expect(called.rows).toEqual(selected.rows);
+      expect((selected.rows[0] as { task_runs: { id: string }[] }).task_runs.map((r) => r.id)).toEqual(['fn-first', 'fn-second']);
+      expect((await client.query('SELECT * FROM sluice_execution_with_runs($1)', ['nope'])).rows).toEqual([]);
+    } finally {
+      await client.end();
+    }
   });
 
   it('stores log lines with the step, whatever their text, and none when the step fails', async () => {
