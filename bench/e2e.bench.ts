@@ -31,7 +31,7 @@
  *
  *   npm run bench:e2e -- [--mode local|distributed] [--quick] [--executions N] [--runs N] [--warmup N]
  *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile] [--idle-runs N]
- *                        [--schedulers N] [--task process|log] [--chain N] [--chain-runs N]
+ *                        [--schedulers N] [--task process|log] [--chain N] [--chain-runs N] [--syscalls]
  *
  * Issue #20's phases and budget:
  * - `--task log`: the one-task flow is a core `Log` task (no process: what the orchestrator alone costs) instead of
@@ -42,6 +42,10 @@
  * - the throughput phase's budget per execution: each process's CPU (Postgres backends and Redis included), the SQL
  *   statements (pg_stat_statements: the test cluster of scripts/services.sh loads it) and transactions, the Redis
  *   commands (`INFO commandstats`) and the queue messages (BullMQ jobs finished per queue); bench/budget.ts.
+ * - `--syscalls`: the socket writes and reads of each server process per execution in the throughput phase, counted
+ *   by `strace -c` attached for the phase (Node's processes spend much of their CPU in socket writes on a loopback, so
+ *   the count of writes is the budget's most direct measure of round trips). strace slows the processes it watches:
+ *   that run's rates and CPU figures are not comparable with a run without it.
  *
  * Defaults: 20 warm-up, 200 latency runs, 1,000 executions at 32 in flight, 10,000 for memory; `--quick`: 5, 30,
  * 200 and 1,000. `--worker-concurrency` is the worker's `--concurrency` (default: the product's, 4).
@@ -634,6 +638,7 @@ interface Options {
   task: TaskKind;
   chain: number;
   chainRuns: number;
+  syscalls: boolean;
 }
 
 interface ModeResult {
@@ -655,6 +660,51 @@ function latencyRow(label: string, xs: number[], baselineP50: number): string {
 }
 
 const LOAD_GENERATOR = 'load generator (this process)';
+
+/**
+ * `--syscalls`: `strace -c` attached to each server process (its threads included) until `stop()`, which detaches
+ * them and gives each process's socket writes (write, writev) and reads.
+ */
+async function traceSyscalls(stack: Stack): Promise<{ stop(): Promise<Map<string, { writes: number; reads: number }>> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-strace-'));
+  const traced = await Promise.all(
+    stack.processes.map(async (server, index) => {
+      const file = join(dir, `${index}.txt`);
+      const child = spawn('strace', ['-c', '-f', '-e', 'trace=write,writev,read', '-p', String(server.child.pid ?? -1), '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      await new Promise<void>((resolve, reject) => {
+        let err = '';
+        child.once('error', (error) => reject(new Error(`--syscalls needs strace (apt-get install strace): ${error.message}`)));
+        child.once('exit', (code) => reject(new Error(`strace exited (${code ?? 'signal'}): ${err.trim()}`)));
+        child.stderr?.on('data', (chunk: Buffer) => {
+          err += chunk.toString();
+          if (err.includes('attached')) resolve();
+        });
+      });
+      return { server, child, file };
+    }),
+  );
+  return {
+    async stop() {
+      const counts = new Map<string, { writes: number; reads: number }>();
+      for (const { server, child, file } of traced) {
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGINT');
+        await exited;
+        const calls = new Map<string, number>();
+        for (const line of (await readFile(file, 'utf8')).split('\n')) {
+          const fields = line.trim().split(/\s+/);
+          const name = fields[fields.length - 1];
+          // "% time seconds usecs/call calls [errors] syscall"
+          if (name === undefined || !/^\d/.test(fields[0] ?? '') || fields.length < 5) continue;
+          calls.set(name, Number(fields[3]));
+        }
+        counts.set(server.name, { writes: (calls.get('write') ?? 0) + (calls.get('writev') ?? 0), reads: calls.get('read') ?? 0 });
+      }
+      await rm(dir, { recursive: true, force: true });
+      return counts;
+    },
+  };
+}
 
 async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<string, number>> {
   const snapshot = new Map<string, number>();
@@ -779,10 +829,12 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     const dbBefore = await databaseStats(stack.database);
     const statementsBefore = await statementsSnapshot(adminUrl, stack.database);
     const redisBefore = mode === 'distributed' ? await redisCommandStats(redisUrl) : undefined;
+    const tracing = options.syscalls ? await traceSyscalls(stack) : undefined;
     const before = await cpuSnapshot(stack, redisPids);
     const phaseStart = Date.now();
     const tp = await closedLoop(stack.url, options.throughput, options.concurrency);
     const phaseEnd = Date.now();
+    const syscalls = tracing ? await tracing.stop() : undefined;
     const after = await cpuSnapshot(stack, redisPids);
     const redisAfter = mode === 'distributed' ? await redisCommandStats(redisUrl) : undefined;
     const statementsAfter = await statementsSnapshot(adminUrl, stack.database);
@@ -821,6 +873,19 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
             .map(([key, value]) => `${f1((value - (dbBefore[key] ?? NaN)) / tp.samples.length)} ${key}`)
             .join(', '),
       );
+      if (syscalls) {
+        log(`\nsocket writes and reads per execution (strace -c attached for the phase; write and writev, read):\n`);
+        log('| process | writes | reads |');
+        log('|---|---|---|');
+        let writes = 0;
+        let reads = 0;
+        for (const [name, counts] of syscalls) {
+          writes += counts.writes;
+          reads += counts.reads;
+          log(`| ${name} | ${f2(counts.writes / tp.samples.length)} | ${f2(counts.reads / tp.samples.length)} |`);
+        }
+        log(`| total | ${f2(writes / tp.samples.length)} | ${f2(reads / tp.samples.length)} |`);
+      }
       log(`\n#### budget per execution of the throughput phase\n`);
       budget = printBudget(
         {
@@ -966,6 +1031,7 @@ function parseOptions(): Options {
       task: { type: 'string' },
       chain: { type: 'string' },
       'chain-runs': { type: 'string' },
+      syscalls: { type: 'boolean', default: false },
     },
   });
   const quick = values.quick === true;
@@ -993,6 +1059,7 @@ function parseOptions(): Options {
     task,
     chain: int(values.chain, 0, 'chain'),
     chainRuns: int(values['chain-runs'], 5, 'chain-runs'),
+    syscalls: values.syscalls === true,
   };
 }
 
