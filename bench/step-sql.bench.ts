@@ -1,0 +1,159 @@
+/**
+ * The SQL of a scheduler step, as it was (every statement inline, parsed and planned at each step) against the same
+ * step through the PL/pgSQL functions of migration 20261206100000_step_functions (`sluice_save_task_run`,
+ * `sluice_execution_with_runs`), whose plans a session keeps (issue #20).
+ *
+ * One step here is what ends a one-task execution: one multi-statement simple query (BEGIN, the task run saved, the
+ * execution's state changed, the read-back, COMMIT), the way packages/db/src/scheduler-store.ts sends it. Both kinds
+ * run on one connection, in alternating rounds, against a migrated database of their own with `--executions` rows
+ * (default 20,000). Printed side by side: the round trip's latency, and the CPU time the Postgres backend used
+ * (/proc/<pid>/stat of `pg_backend_pid()`, so Postgres must run on this machine).
+ *
+ *   npm run bench:step-sql -- [--steps=N] [--rounds=N] [--executions=N]
+ *
+ * Needs the test Postgres (`bash scripts/services.sh`, or SLUICE_TEST_DATABASE_URL).
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { migrate } from '@sluice/db';
+import pg from 'pg';
+
+const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
+const migrationsDir = fileURLToPath(new URL('../prisma/migrations', import.meta.url));
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const found = args.find((a) => a.startsWith(`--${name}=`));
+  const value = found === undefined ? fallback : Number(found.split('=')[1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got ${found ?? value}`);
+  return value;
+};
+const STEPS = option('steps', 3000);
+const ROUNDS = option('rounds', 4);
+const EXECUTIONS = option('executions', 20_000);
+const TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux
+
+const lit = (value: string | number | null): string => (value === null ? 'NULL' : typeof value === 'number' ? String(value) : pg.escapeLiteral(value));
+const json = (value: unknown): string => (value === null ? 'NULL' : `${pg.escapeLiteral(JSON.stringify(value))}::jsonb`);
+const date = (value: Date | null): string => (value === null ? 'NULL' : `${pg.escapeLiteral(value.toISOString())}::timestamptz`);
+
+/** The history and attempts of a task run that ended at `at`, as a step saves them. */
+function runJson(at: Date): { history: string; attempts: string } {
+  const iso = at.toISOString();
+  return {
+    history: json([
+      { state: 'CREATED', date: iso },
+      { state: 'RUNNING', date: iso },
+      { state: 'SUCCESS', date: iso },
+    ]),
+    attempts: json([{ state: { current: 'SUCCESS', histories: [{ state: 'RUNNING', date: iso }, { state: 'SUCCESS', date: iso }] }, workerId: 'worker-1' }]),
+  };
+}
+
+/** The statement the store sent before: the upsert inline (as scheduler-store.ts had it). */
+function inlineSave(runId: string, executionId: string, at: Date): string {
+  const { history, attempts } = runJson(at);
+  return `INSERT INTO task_runs (id, execution_id, task_id, parent_task_run_id, value, iteration, engine_state, state, state_history, attempts, outputs, metrics,
+                                worker_group, worker_id, start_date, end_date, created_at, updated_at)
+         VALUES (${lit(runId)}, ${lit(executionId)}, 'hello', NULL, NULL, NULL,
+                 NULL, 'SUCCESS', ${history}, ${attempts}, NULL, NULL,
+                 'default', 'worker-1', ${date(at)}, ${date(at)}, clock_timestamp(), clock_timestamp())
+         ON CONFLICT (id) DO UPDATE SET
+           task_id = EXCLUDED.task_id, parent_task_run_id = EXCLUDED.parent_task_run_id, value = EXCLUDED.value,
+           iteration = EXCLUDED.iteration, engine_state = EXCLUDED.engine_state, state = EXCLUDED.state,
+           state_history = EXCLUDED.state_history, attempts = EXCLUDED.attempts, outputs = EXCLUDED.outputs,
+           metrics = EXCLUDED.metrics, worker_group = EXCLUDED.worker_group, worker_id = EXCLUDED.worker_id,
+           start_date = EXCLUDED.start_date, end_date = EXCLUDED.end_date, updated_at = clock_timestamp()`;
+}
+
+/** The same save through the function, as scheduler-store.ts sends it now. */
+function functionSave(runId: string, executionId: string, at: Date): string {
+  const { history, attempts } = runJson(at);
+  return (
+    `SELECT sluice_save_task_run(${lit(runId)}, ${lit(executionId)}, 'hello', NULL, NULL, NULL, ` +
+    `NULL, 'SUCCESS', ${history}, ${attempts}, NULL, NULL, 'default', 'worker-1', ${date(at)}, ${date(at)})`
+  );
+}
+
+const INLINE_READ = (key: string): string => `SELECT e.id, e.namespace, e.flow_id, e.flow_revision, e.state, e.state_history, e.inputs, e.outputs, e.labels,
+       e.parent_id, e.restarted_from, e.trigger, e.schedule_date, e.attempt_number, e.original_created_date, e.start_date, e.end_date,
+       COALESCE((SELECT json_agg(tr ORDER BY tr.seq) FROM task_runs tr WHERE tr.execution_id = e.id), '[]'::json) AS task_runs FROM executions e WHERE e.id = ${key}`;
+const FUNCTION_READ = (key: string): string => `SELECT * FROM sluice_execution_with_runs(${key})`;
+
+/** The step that ends a one-task execution, as one simple query. */
+function step(kind: 'inline' | 'functions', i: number): string {
+  const executionId = `x${i % EXECUTIONS}`;
+  const key = lit(executionId);
+  const at = new Date();
+  const state = i % 2 === 0 ? 'SUCCESS' : 'RUNNING';
+  return [
+    'BEGIN',
+    kind === 'inline' ? inlineSave(`run-${i}`, executionId, at) : functionSave(`run-${i}`, executionId, at),
+    `UPDATE executions SET state = ${lit(state)}, state_history = state_history || ${json([{ state, date: at.toISOString() }])}, end_date = ${date(state === 'SUCCESS' ? at : null)}, updated_at = ${date(at)} WHERE id = ${key}`,
+    kind === 'inline' ? INLINE_READ(key) : FUNCTION_READ(key),
+    'COMMIT',
+  ].join(';\n');
+}
+
+function backendCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+}
+
+async function main(): Promise<void> {
+  const name = `sluice_bench_step_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  try {
+    await migrate({ databaseUrl: url.toString(), migrationsDir });
+    await client.connect();
+    await client.query(
+      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, labels, start_date, updated_at)
+       SELECT 'x' || n, 'company.team', 'flow-' || (n % 50), 1, 'RUNNING', '[{"state":"CREATED","date":"2026-01-01T00:00:00.000Z"}]'::jsonb,
+              jsonb_build_array(jsonb_build_object('key', 'system.correlationId', 'value', 'x' || n)), now(), now()
+       FROM generate_series(0, ${EXECUTIONS - 1}) n`,
+    );
+    await client.query('VACUUM ANALYZE executions');
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    if (pid === undefined) throw new Error('no backend pid');
+    // Warm both up (the functions' plans, the caches), then alternate.
+    for (let i = 0; i < 200; i++) await client.query(step(i % 2 === 0 ? 'inline' : 'functions', i));
+    const totals = { inline: { ms: 0, cpu: 0, steps: 0 }, functions: { ms: 0, cpu: 0, steps: 0 } };
+    let i = 1000;
+    console.log(`${STEPS} steps per round, ${ROUNDS} rounds of each, alternating; ${EXECUTIONS} executions in the table\n`);
+    console.log('| round | kind | ms per step (round trip) | backend CPU ms per step |');
+    console.log('|---|---|---|---|');
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const kind of round % 2 === 1 ? (['inline', 'functions'] as const) : (['functions', 'inline'] as const)) {
+        const cpuBefore = backendCpuMs(pid);
+        const start = performance.now();
+        for (let n = 0; n < STEPS; n++) await client.query(step(kind, i++));
+        const ms = performance.now() - start;
+        const cpu = backendCpuMs(pid) - cpuBefore;
+        totals[kind].ms += ms;
+        totals[kind].cpu += cpu;
+        totals[kind].steps += STEPS;
+        console.log(`| ${round} | ${kind} | ${(ms / STEPS).toFixed(3)} | ${(cpu / STEPS).toFixed(3)} |`);
+      }
+    }
+    const per = (kind: 'inline' | 'functions', field: 'ms' | 'cpu'): number => totals[kind][field] / totals[kind].steps;
+    console.log('\n| per step | baseline: statements inline | functions (migration 20261206100000) | ratio |');
+    console.log('|---|---|---|---|');
+    for (const [label, field] of [
+      ['latency, ms', 'ms'],
+      ['Postgres backend CPU, ms', 'cpu'],
+    ] as const) {
+      console.log(`| ${label} | ${per('inline', field).toFixed(3)} | ${per('functions', field).toFixed(3)} | ${(per('functions', field) / per('inline', field)).toFixed(2)}x |`);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+await main();
