@@ -351,8 +351,8 @@ class BullmqQueue implements QueueDriver {
 
   /**
    * A connection. Auto-pipelining sends the commands issued in one tick as one write (a step's task job and its update,
-   * a job's lease and its result...): on a loopback the write, not Redis, is most of a command's cost (issue #20: 3.2
-   * fewer socket writes per one-task execution over the three processes, 18.3 → 15.1).
+   * a job's lease and its result...): on a loopback the write, not Redis, is most of a command's cost (issue #20: about
+   * a quarter fewer socket writes per one-task execution; docs/benchmarks.md, "Second pass").
    */
   #connect(role: string): Redis {
     const connection = new Redis(this.#url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
