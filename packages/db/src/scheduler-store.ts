@@ -219,19 +219,22 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
   const read = async (): Promise<void> => {
     if (locked) await flush();
   };
-  const updateRow = (set: string): void => {
+  /**
+   * A change of the execution's row: `set`, its SET list; or `call`, a function call that makes it, given the version
+   * the change is conditional on (a literal, or NULL for none; see firstRowUpdate).
+   */
+  const updateRow = (change: { readonly set: string } | { readonly call: (expected: string) => string }): void => {
     step.rowUpdates++;
-    if (!step.firstRowUpdate && !locked) step.firstRowUpdate = { index: pending.length, set };
-    pending.push(`UPDATE executions SET ${set} WHERE id = ${id}`);
+    if (!step.firstRowUpdate && !locked) step.firstRowUpdate = { index: pending.length, ...change };
+    pending.push('set' in change ? `UPDATE executions SET ${change.set} WHERE id = ${id}` : change.call('NULL'));
   };
   return {
     async setState(state, now) {
       const endDate = TERMINAL_STATES.includes(state) ? now : null;
       shadow.state = state;
-      updateRow(
-        `state = ${literal(state)}, state_history = state_history || ${jsonLiteral([{ state, date: now.toISOString() }])},
-                end_date = ${dateLiteral(endDate)}, updated_at = ${dateLiteral(now)}`,
-      );
+      // sluice_set_execution_state (migration 20261206100000_step_functions): the UPDATE, its plan kept by the session.
+      const args = `${literal(state)}, ${jsonLiteral([{ state, date: now.toISOString() }])}, ${dateLiteral(endDate)}, ${dateLiteral(now)}`;
+      updateRow({ call: (expected) => `SELECT sluice_set_execution_state(${id}, ${expected}, ${args}) AS version` });
       // An end that Flow triggers may listen to: noted for them in the same transaction, when some live flow declares
       // one (one probe of a partial index; see migration 20261206093000_flow_trigger_events).
       if (endDate) {
@@ -253,10 +256,10 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
     },
     async setLabels(labels) {
       shadow.labels = labels.map((label) => ({ key: label.key, value: label.value }));
-      updateRow(`labels = ${jsonLiteral(shadow.labels)}, updated_at = clock_timestamp()`);
+      updateRow({ set: `labels = ${jsonLiteral(shadow.labels)}, updated_at = clock_timestamp()` });
     },
     async setOutputs(outputs) {
-      updateRow(`outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp()`);
+      updateRow({ set: `outputs = ${jsonLiteral(outputs)}, updated_at = clock_timestamp()` });
     },
     async saveTaskRun(run) {
       upsertRun(shadow.taskRuns, storedTaskRun(run));
@@ -500,7 +503,7 @@ interface StepState {
    * The first UPDATE of the execution's row: its place in `pending` and its SET list. A step from memory makes it its
    * claim (one UPDATE where the claim and the change made two; see #fromMemory).
    */
-  firstRowUpdate?: { readonly index: number; readonly set: string };
+  firstRowUpdate?: { readonly index: number } & ({ readonly set: string } | { readonly call: (expected: string) => string });
 }
 
 function newStep(execution: LockedExecution): StepState {
@@ -644,14 +647,17 @@ export class SchedulerStore {
       // The step's first change to the row claims it (its UPDATE sets the version itself, so the trigger leaves it);
       // a step that changes only task runs, logs... claims with an UPDATE of the version alone. When the change claimed
       // no row, the version moved on: sluice_claim_execution tries the same claim and raises SL409 (versions only grow,
-      // so it cannot claim what the UPDATE could not; COALESCE evaluates it only then).
+      // so it cannot claim what the UPDATE could not; COALESCE evaluates it only then). A state change is a call of
+      // sluice_set_execution_state, which does the same given the version.
       const change = step.firstRowUpdate;
       const expected = literal(known.version);
       try {
-        const claim = change
-          ? `WITH claimed AS (UPDATE executions SET ${change.set}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
-            `SELECT COALESCE((SELECT version FROM claimed), sluice_claim_execution(${key}, ${expected})) AS version`
-          : `SELECT sluice_claim_execution(${key}, ${expected}) AS version`;
+        const claim = !change
+          ? `SELECT sluice_claim_execution(${key}, ${expected}) AS version`
+          : 'call' in change
+            ? change.call(expected)
+            : `WITH claimed AS (UPDATE executions SET ${change.set}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
+              `SELECT COALESCE((SELECT version FROM claimed), sluice_claim_execution(${key}, ${expected})) AS version`;
         const writes = change ? step.pending.filter((_, index) => index !== change.index) : step.pending;
         results = (await client.query(['BEGIN', claim, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
       } catch (error) {

@@ -1,8 +1,29 @@
 -- Throughput (issue #20): a scheduler step sends its statements as one simple query, with the values inline, so that it
--- costs one round trip; Postgres then parses and plans each statement at every step. Two of them, long to parse and
--- plan, are functions here: PL/pgSQL keeps their plans for the session, and the call a step sends is cheap to parse
--- and plan. Each does exactly what the statement it replaces did. (The state UPDATE gained nothing as a function: its
--- cost is its execution, not its plan.)
+-- costs one round trip; Postgres then parses and plans each statement at every step. The three that every step makes,
+-- and that cost more to parse and plan than to run, are functions here: PL/pgSQL keeps their plans for the session,
+-- and the call a step sends is cheap to parse and plan. Each does exactly what the statement it replaces did.
+
+-- An execution's state change (one entry appended to its history). With `expected`, the step's claim too (a step from
+-- memory): the change applies only at that version and moves it on; at another version sluice_claim_execution raises
+-- SL409, as the claim of its own did. Without it, the version trigger moves the version on. Returns the version then.
+CREATE FUNCTION sluice_set_execution_state(execution_id TEXT, expected INTEGER, new_state TEXT, entry JSONB, ended TIMESTAMPTZ, updated TIMESTAMPTZ)
+RETURNS INTEGER LANGUAGE plpgsql AS $$
+DECLARE
+  changed INTEGER;
+BEGIN
+  IF expected IS NULL THEN
+    UPDATE "executions" SET state = new_state, state_history = state_history || entry, end_date = ended, updated_at = updated
+      WHERE id = execution_id RETURNING version INTO changed;
+    RETURN changed;
+  END IF;
+  UPDATE "executions" SET state = new_state, state_history = state_history || entry, end_date = ended, updated_at = updated, version = version + 1
+    WHERE id = execution_id AND version = expected RETURNING version INTO changed;
+  IF changed IS NULL THEN
+    RETURN sluice_claim_execution(execution_id, expected);
+  END IF;
+  RETURN changed;
+END
+$$;
 
 -- A task run stored whole: inserted, or replacing the stored one. created_at is the insertion time (clock_timestamp:
 -- task runs are read back in that order, and one step may insert several).
