@@ -1,10 +1,11 @@
 /**
  * The SQL of a scheduler step, as it was (every statement inline, parsed and planned at each step) against the same
- * step through the PL/pgSQL functions of migration 20261206100000_step_functions (`sluice_save_task_run`,
- * `sluice_execution_with_runs`), whose plans a session keeps (issue #20).
+ * step through the PL/pgSQL functions of migration 20261206100000_step_functions (`sluice_set_execution_state`,
+ * `sluice_save_task_run`, `sluice_execution_with_runs`), whose plans a session keeps (issue #20).
  *
- * One step here is what ends a one-task execution: one multi-statement simple query (BEGIN, the task run saved, the
- * execution's state changed, the read-back, COMMIT), the way packages/db/src/scheduler-store.ts sends it. Both kinds
+ * One step here is what ends a one-task execution from memory: one multi-statement simple query (BEGIN, the claim that
+ * changes the execution's state, the task run saved, the read-back, COMMIT), the way packages/db/src/scheduler-store.ts
+ * sends it. Both kinds
  * run on one connection, in alternating rounds, against a migrated database of their own with `--executions` rows
  * (default 20,000). Printed side by side: the round trip's latency, and the CPU time the Postgres backend used
  * (/proc/<pid>/stat of `pg_backend_pid()`, so Postgres must run on this machine).
@@ -79,16 +80,31 @@ const INLINE_READ = (key: string): string => `SELECT e.id, e.namespace, e.flow_i
        COALESCE((SELECT json_agg(tr ORDER BY tr.seq) FROM task_runs tr WHERE tr.execution_id = e.id), '[]'::json) AS task_runs FROM executions e WHERE e.id = ${key}`;
 const FUNCTION_READ = (key: string): string => `SELECT * FROM sluice_execution_with_runs(${key})`;
 
-/** The step that ends a one-task execution, as one simple query. */
+/** The version of each execution, as the scheduler knows it from its last step. */
+const versions = new Map<string, number>();
+
+/**
+ * The step that ends a one-task execution from memory, as one simple query: its claim (the state change, conditional
+ * on the version known), the task run saved, the read-back.
+ */
 function step(kind: 'inline' | 'functions', i: number): string {
   const executionId = `x${i % EXECUTIONS}`;
   const key = lit(executionId);
   const at = new Date();
   const state = i % 2 === 0 ? 'SUCCESS' : 'RUNNING';
+  const expected = versions.get(executionId) ?? 0;
+  versions.set(executionId, expected + 1);
+  const entry = json([{ state, date: at.toISOString() }]);
+  const claim =
+    kind === 'inline'
+      ? `WITH claimed AS (UPDATE executions SET state = ${lit(state)}, state_history = state_history || ${entry}, end_date = ${date(state === 'SUCCESS' ? at : null)}, ` +
+        `updated_at = ${date(at)}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
+        `SELECT COALESCE((SELECT version FROM claimed), sluice_claim_execution(${key}, ${expected})) AS version`
+      : `SELECT sluice_set_execution_state(${key}, ${expected}, ${lit(state)}, ${entry}, ${date(state === 'SUCCESS' ? at : null)}, ${date(at)}) AS version`;
   return [
     'BEGIN',
+    claim,
     kind === 'inline' ? inlineSave(`run-${i}`, executionId, at) : functionSave(`run-${i}`, executionId, at),
-    `UPDATE executions SET state = ${lit(state)}, state_history = state_history || ${json([{ state, date: at.toISOString() }])}, end_date = ${date(state === 'SUCCESS' ? at : null)}, updated_at = ${date(at)} WHERE id = ${key}`,
     kind === 'inline' ? INLINE_READ(key) : FUNCTION_READ(key),
     'COMMIT',
   ].join(';\n');
