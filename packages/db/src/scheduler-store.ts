@@ -500,8 +500,8 @@ interface StepState {
   /** UPDATEs of the execution's row in `pending`: the version trigger moves the version on once for each. */
   rowUpdates: number;
   /**
-   * The first UPDATE of the execution's row: its place in `pending` and its SET list. A step from memory makes it its
-   * claim (one UPDATE where the claim and the change made two; see #fromMemory).
+   * The first UPDATE of the execution's row: its place in `pending`, and its SET list or the function call that makes
+   * it. A step from memory makes it its claim (one UPDATE where the claim and the change made two; see #fromMemory).
    */
   firstRowUpdate?: { readonly index: number } & ({ readonly set: string } | { readonly call: (expected: string) => string });
 }
