@@ -131,9 +131,8 @@ class InProcessQueue implements QueueDriver {
   /** Task leases: key → holder, whether finished, and expiry (epoch ms). */
   readonly #leases = new Map<string, { holder: string; finished: boolean; expires: number }>();
   readonly #killSubscribers = new Set<(executionId: string) => void>();
-  readonly #updateSubscribers = new Set<(update: ExecutionUpdate) => void>();
-  /** The kind of update each subscription of {@link subscribeExecutionUpdates} asked for (undefined: both). */
-  readonly #updateKinds = new Map<(update: ExecutionUpdate) => void, 'ends' | 'steps' | undefined>();
+  /** Subscribers to execution updates by kind (as the BullMQ driver's two channels): one to both is in both. */
+  readonly #updateSubscribers = { ends: new Set<(update: ExecutionUpdate) => void>(), steps: new Set<(update: ExecutionUpdate) => void>() };
   readonly #flowSubscribers = new Set<(change: FlowChange) => void>();
   #pumpScheduled = false;
   #closed = false;
@@ -263,21 +262,17 @@ class InProcessQueue implements QueueDriver {
 
   async publishExecutionUpdate(update: ExecutionUpdate): Promise<number> {
     this.#assertOpen();
-    const kind = update.ended ? 'ends' : 'steps';
-    const receivers = [...this.#updateKinds.entries()].filter(([, only]) => only === undefined || only === kind).map(([receiver]) => receiver);
-    this.#broadcast(new Set(receivers), structuredClone(update), 'execution update subscriber');
+    const subscribers = this.#updateSubscribers[update.ended ? 'ends' : 'steps'];
+    this.#broadcast(subscribers, structuredClone(update), 'execution update subscriber');
     // Subscribing processes, as Redis counts them: this one, when any of its subscriptions takes this kind.
-    return receivers.length > 0 ? 1 : 0;
+    return subscribers.size > 0 ? 1 : 0;
   }
 
   async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly only?: 'ends' | 'steps' }): Promise<Unsubscribe> {
-    // Each subscription its own receiver, with the kind it asked for.
-    const receiver = (update: ExecutionUpdate): void => handler(update);
-    this.#updateKinds.set(receiver, options?.only);
-    const unsubscribe = await this.#subscribe(this.#updateSubscribers, receiver);
+    const kinds = options?.only === undefined ? (['ends', 'steps'] as const) : [options.only];
+    const unsubscribes = await Promise.all(kinds.map((kind) => this.#subscribe(this.#updateSubscribers[kind], handler)));
     return async () => {
-      this.#updateKinds.delete(receiver);
-      await unsubscribe();
+      await Promise.all(unsubscribes.map((unsubscribe) => unsubscribe()));
     };
   }
 
@@ -300,7 +295,8 @@ class InProcessQueue implements QueueDriver {
       this.#known.clear();
       this.#leases.clear();
       this.#killSubscribers.clear();
-      this.#updateSubscribers.clear();
+      this.#updateSubscribers.ends.clear();
+      this.#updateSubscribers.steps.clear();
       this.#flowSubscribers.clear();
     })();
     return this.#closing;
