@@ -4,8 +4,25 @@
  * finished per queue). Each is a snapshot taken before and after the phase; the tables print the difference divided by
  * the executions of the phase.
  */
+import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+
+/** The /proc clock tick: USER_HZ is 100 on Linux. */
+const CLOCK_TICK_MS = 10;
+
+/** CPU time of a process in ms: its own, and that of its children it has waited for (the worker's shells). */
+export async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const n = (i: number): number => Number(fields[i] ?? NaN);
+    // fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
+    return { self: (n(11) + n(12)) * CLOCK_TICK_MS, children: (n(13) + n(14)) * CLOCK_TICK_MS };
+  } catch {
+    return { self: NaN, children: NaN };
+  }
+}
 
 export interface StatementCounters {
   readonly query: string;

@@ -74,7 +74,7 @@ import { Queue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '@sluice/testing';
-import { printBudget, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
+import { cpuMs, printBudget, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
 import type { BudgetTotals } from './budget.js';
 
 const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
@@ -94,7 +94,6 @@ function flowYaml(task: TaskKind): string {
 function chainYaml(length: number): string {
   return `id: ${CHAIN_FLOW_ID}\nnamespace: ${NAMESPACE}\ntasks:\n${Array.from({ length }, (_, i) => PROCESS_TRUE(`t${i + 1}`)).join('')}`;
 }
-const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
 
 type Mode = 'local' | 'distributed';
 
@@ -131,19 +130,6 @@ async function rssMb(pid: number): Promise<number> {
     return kb === undefined ? NaN : Number(kb) / 1024;
   } catch {
     return NaN;
-  }
-}
-
-/** CPU time of a process in ms: its own, and that of its children it has waited for (the worker's shells). */
-async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const n = (i: number): number => Number(fields[i] ?? NaN);
-    // fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-    return { self: (n(11) + n(12)) * CLOCK_TICK_MS, children: (n(13) + n(14)) * CLOCK_TICK_MS };
-  } catch {
-    return { self: NaN, children: NaN };
   }
 }
 

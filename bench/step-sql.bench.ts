@@ -14,10 +14,10 @@
  *
  * Needs the test Postgres (`bash scripts/services.sh`, or SLUICE_TEST_DATABASE_URL).
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { migrate } from '@sluice/db';
 import pg from 'pg';
+import { cpuMs } from './budget.js';
 
 const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../prisma/migrations', import.meta.url));
@@ -31,11 +31,6 @@ const option = (name: string, fallback: number): number => {
 const STEPS = option('steps', 3000);
 const ROUNDS = option('rounds', 4);
 const EXECUTIONS = option('executions', 20_000);
-const TICKS_PER_SECOND = 100; // getconf CLK_TCK on Linux
-
-const lit = (value: string | number | null): string => (value === null ? 'NULL' : typeof value === 'number' ? String(value) : pg.escapeLiteral(value));
-const json = (value: unknown): string => (value === null ? 'NULL' : `${pg.escapeLiteral(JSON.stringify(value))}::jsonb`);
-const date = (value: Date | null): string => (value === null ? 'NULL' : `${pg.escapeLiteral(value.toISOString())}::timestamptz`);
 
 /** The history and attempts of a task run that ended at `at`, as a step saves them. */
 function runJson(at: Date): { history: string; attempts: string } {
@@ -75,6 +70,10 @@ function functionSave(runId: string, executionId: string, at: Date): string {
   );
 }
 
+// The statements as scheduler-store.ts sent them before (its SQL helpers are internal to @sluice/db: DESIGN.md §2).
+const lit = (value: string | number | null): string => (value === null ? 'NULL' : typeof value === 'number' ? String(value) : pg.escapeLiteral(value));
+const json = (value: unknown): string => (value === null ? 'NULL' : `${pg.escapeLiteral(JSON.stringify(value))}::jsonb`);
+const date = (value: Date | null): string => (value === null ? 'NULL' : `${pg.escapeLiteral(value.toISOString())}::timestamptz`);
 const INLINE_READ = (key: string): string => `SELECT e.id, e.namespace, e.flow_id, e.flow_revision, e.state, e.state_history, e.inputs, e.outputs, e.labels,
        e.parent_id, e.restarted_from, e.trigger, e.schedule_date, e.attempt_number, e.original_created_date, e.start_date, e.end_date,
        COALESCE((SELECT json_agg(tr ORDER BY tr.seq) FROM task_runs tr WHERE tr.execution_id = e.id), '[]'::json) AS task_runs FROM executions e WHERE e.id = ${key}`;
@@ -110,12 +109,6 @@ function step(kind: 'inline' | 'functions', i: number): string {
   ].join(';\n');
 }
 
-function backendCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
-}
-
 async function main(): Promise<void> {
   const name = `sluice_bench_step_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -145,11 +138,11 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|');
     for (let round = 1; round <= ROUNDS; round++) {
       for (const kind of round % 2 === 1 ? (['inline', 'functions'] as const) : (['functions', 'inline'] as const)) {
-        const cpuBefore = backendCpuMs(pid);
+        const cpuBefore = (await cpuMs(pid)).self;
         const start = performance.now();
         for (let n = 0; n < STEPS; n++) await client.query(step(kind, i++));
         const ms = performance.now() - start;
-        const cpu = backendCpuMs(pid) - cpuBefore;
+        const cpu = (await cpuMs(pid)).self - cpuBefore;
         totals[kind].ms += ms;
         totals[kind].cpu += cpu;
         totals[kind].steps += STEPS;
