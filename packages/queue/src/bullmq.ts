@@ -350,12 +350,12 @@ class BullmqQueue implements QueueDriver {
   }
 
   /**
-   * A connection. Auto-pipelining sends the commands issued in one tick as one write (a step's task job and its update,
-   * a job's lease and its result...): on a loopback the write, not Redis, is most of a command's cost (issue #20: about
-   * a quarter fewer socket writes per one-task execution; docs/benchmarks.md, "Second pass").
+   * A connection. Not auto-pipelined (issue #20, third pass): ioredis builds a pipeline object for each tick's commands
+   * and copies onto it every script defined on the connection, and BullMQ defines about sixty. With the processes warm,
+   * that cost more CPU than the socket writes it saved (docs/benchmarks.md, "Third pass: the steady state").
    */
   #connect(role: string): Redis {
-    const connection = new Redis(this.#url, { maxRetriesPerRequest: null, enableAutoPipelining: true });
+    const connection = new Redis(this.#url, { maxRetriesPerRequest: null });
     connection.on('error', (error: unknown) => this.#report(error, `Redis ${role}`));
     return connection;
   }
