@@ -32,6 +32,13 @@
  *   npm run bench:e2e -- [--mode local|distributed] [--quick] [--executions N] [--runs N] [--warmup N]
  *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile] [--idle-runs N]
  *                        [--schedulers N] [--task process|log] [--chain N] [--chain-runs N] [--syscalls]
+ *                        [--warm-executions N]
+ *
+ * 0. cold start (issue #20, third pass): `--warm-executions` executions (default 5,000; `--quick` 500; 0 skips it) at the
+ *    throughput phase's concurrency, before everything else, their rate and machine CPU printed but kept out of the
+ *    phases that follow. A Node process costs about twice as much CPU per execution over its first thousand
+ *    executions as once V8 has compiled its hot paths; the later phases measure the warm servers, as a long-running
+ *    orchestrator is.
  *
  * Issue #20's phases and budget:
  * - `--task log`: the one-task flow is a core `Log` task (no process: what the orchestrator alone costs) instead of
@@ -625,10 +632,13 @@ interface Options {
   chain: number;
   chainRuns: number;
   syscalls: boolean;
+  warmExecutions: number;
 }
 
 interface ModeResult {
   mode: Mode;
+  /** Phase 0, the cold start: the first `--warm-executions`, at the throughput phase's concurrency. */
+  cold?: { rate: number; cpuMs: number; count: number };
   latency: { spawn: number[]; bullmq: number[]; sluice: number[]; failures: number };
   throughput: { rate: number; p50: number; p99: number; max: number; failures: number; count: number; cpuMs: number; shellCeiling: number; budget: BudgetTotals };
   chain?: { median: number; runs: number[]; floor: number };
@@ -690,6 +700,13 @@ async function traceSyscalls(stack: Stack): Promise<{ stop(): Promise<Map<string
       return counts;
     },
   };
+}
+
+/** CPU ms per execution between two snapshots, of every process but the load generator. */
+function machineCpuPerExecution(before: Map<string, number>, after: Map<string, number>, executions: number): number {
+  let used = 0;
+  for (const [name, end] of after) if (name !== LOAD_GENERATOR) used += end - (before.get(name) ?? NaN);
+  return used / executions;
 }
 
 async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<string, number>> {
@@ -757,6 +774,21 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     log(`stack up at ${stack.url}; processes: ${stack.processes.map((p) => `${p.name} (pid ${p.child.pid})`).join(', ')}; worker concurrency ${stack.workerConcurrency}`);
     await deploy(stack.url, flowYaml(options.task));
     if (options.chain > 0) await deploy(stack.url, chainYaml(options.chain));
+
+    // 0. The cold start: servers that ran for a while have compiled their hot paths (V8 optimises a function after
+    // thousands of calls, on a thread of its own, so the compiling is CPU counted in the process too), and that
+    // steady state is what a long-running orchestrator costs. Measured and printed, so the difference shows.
+    let cold: ModeResult['cold'];
+    if (options.warmExecutions > 0) {
+      const before = await cpuSnapshot(stack, redisPids);
+      const run = await closedLoop(stack.url, options.warmExecutions, options.concurrency);
+      const after = await cpuSnapshot(stack, redisPids);
+      const failed = run.samples.filter((s) => s.error);
+      if (failed.length > 0) throw new Error(`cold start: ${failed.length} of ${run.samples.length} failed, first: ${failed[0]?.error}`);
+      cold = { rate: (run.samples.length / run.wallMs) * 1000, cpuMs: machineCpuPerExecution(before, after, run.samples.length), count: run.samples.length };
+      log(`### 0. cold start: the first ${cold.count} executions, ${options.concurrency} in flight (not the measured phases)\n`);
+      log(`${f1(cold.rate)} executions/s, ${f2(cold.cpuMs)} ms of machine CPU per execution (the load generator left out); the phases below run on the warm servers\n`);
+    }
 
     // Warm-up: JIT, connection pools, Postgres caches, the flow cache.
     const warm = await closedLoop(stack.url, options.warmup, 1);
@@ -851,7 +883,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
         log(`| ${name} | ${f2(used / tp.samples.length)} | ${f1((100 * used) / tp.wallMs)}% |`);
       }
       log(`| total | ${f2(totalCpu / tp.samples.length)} | ${f1((100 * totalCpu) / tp.wallMs)}% |`);
-      machineCpu = (totalCpu - (after.get(LOAD_GENERATOR) ?? 0) + (before.get(LOAD_GENERATOR) ?? 0)) / tp.samples.length;
+      machineCpu = machineCpuPerExecution(before, after, tp.samples.length);
       log(`\nmachine CPU per execution, the load generator left out: ${f2(machineCpu)} ms`);
       log(
         `\nPostgres work per execution in that phase (pg_stat_database of the bench database): ` +
@@ -982,6 +1014,7 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     }
     return {
       mode,
+      ...(cold ? { cold } : {}),
       latency: { spawn: spawnMs, bullmq: bullMs, sluice: sluiceMs, failures },
       throughput: { rate, p50: pct(tpOk, 50), p99: pct(tpOk, 99), max: Math.max(...tpOk), failures: tpFailures, count: tp.samples.length, cpuMs: machineCpu, shellCeiling: ceiling, budget },
       ...(chain ? { chain } : {}),
@@ -1018,6 +1051,7 @@ function parseOptions(): Options {
       chain: { type: 'string' },
       'chain-runs': { type: 'string' },
       syscalls: { type: 'boolean', default: false },
+      'warm-executions': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -1046,6 +1080,7 @@ function parseOptions(): Options {
     chain: int(values.chain, 0, 'chain'),
     chainRuns: int(values['chain-runs'], 5, 'chain-runs'),
     syscalls: values.syscalls === true,
+    warmExecutions: int(values['warm-executions'], quick ? 500 : 5000, 'warm-executions'),
   };
 }
 
@@ -1061,7 +1096,7 @@ async function main(): Promise<void> {
       `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Postgres ${new URL(adminUrl).host}; Redis ${redis.url}`,
   );
   log(
-    `settings: modes ${options.modes.join(', ')}; warm-up ${options.warmup}; latency runs ${options.runs}; throughput ${options.throughput} at ${options.concurrency} in flight; ` +
+    `settings: modes ${options.modes.join(', ')}; cold start ${options.warmExecutions}; warm-up ${options.warmup}; latency runs ${options.runs}; throughput ${options.throughput} at ${options.concurrency} in flight; ` +
       `memory ${options.executions} executions${options.schedulers > 1 ? `; ${options.schedulers} schedulers (distributed mode)` : ''}`,
   );
   const results: ModeResult[] = [];
@@ -1092,6 +1127,9 @@ async function main(): Promise<void> {
       `| ${r.mode} | ${f1(r.throughput.rate)} | ${f2(r.throughput.cpuMs)} | ${f1(b.statements ?? NaN)} | ${f1(b.transactions ?? NaN)} | ${f1(b.redisCommands ?? NaN)} | ${f1(b.messages ?? NaN)} | ` +
         `${f2(pct(r.latency.sluice, 50) / floor)}x | ${f1((100 * r.throughput.rate) / r.throughput.shellCeiling)}% | ${r.chain ? f1(r.chain.median) : '-'} | ${r.chain ? f2(r.chain.median / (options.chain * r.chain.floor)) : '-'} |`,
     );
+  }
+  for (const r of results) {
+    if (r.cold) log(`${r.mode}, cold start (phase 0, the first ${r.cold.count} executions): ${f1(r.cold.rate)} executions/s, ${f2(r.cold.cpuMs)} ms of machine CPU per execution`);
   }
   log(
     options.task === 'log'
