@@ -486,11 +486,18 @@ async function closedLoop(url: string, total: number, concurrency: number, onDon
  */
 function spawnProbe(): { one(): Promise<number>; ceiling(total: number, concurrency: number): Promise<number>; close(): void } {
   const child = fork(fileURLToPath(new URL('./spawn-probe.mjs', import.meta.url)), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // Questions go one at a time; the probe's exit fails the one waiting (one listener for the probe's life, not one
+  // per question: those piled up, one per latency run, and Node warned of a leak).
+  let failWaiting: ((error: Error) => void) | undefined;
+  child.once('exit', (code) => failWaiting?.(new Error(`the spawn probe exited (${code ?? 'signal'})`)));
   const ask = <T>(message: object): Promise<T> =>
-    new Promise((resolve, reject) => {
+    new Promise<T>((resolve, reject) => {
+      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`the spawn probe exited (${child.exitCode ?? child.signalCode})`));
+      failWaiting = reject;
       child.once('message', (answer) => resolve(answer as T));
-      child.once('exit', (code) => reject(new Error(`the spawn probe exited (${code ?? 'signal'})`)));
       child.send(message);
+    }).finally(() => {
+      failWaiting = undefined;
     });
   return {
     one: async () => (await ask<{ ms: number }>({ op: 'one' })).ms,
