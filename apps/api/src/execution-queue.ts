@@ -1,6 +1,7 @@
 /**
  * How the API hands executions to the scheduler (DESIGN.md §1: "enqueue execution created"). The API never runs
- * tasks: it stores the execution, then publishes one of these events. The real implementations (BullMQ, and the
+ * tasks: it stores the execution, then publishes one of these events; or, given an {@link ExecutionStarter}, it takes
+ * a new execution's first step itself and publishes nothing (docs/execution.md, Components). The real implementations (BullMQ, and the
  * in-process driver of `sluice server local`) come with the scheduler (issue 5) and adapt `packages/queue` to this
  * interface; until then `main.ts` uses {@link createLoggingExecutionQueue} and tests use
  * {@link createRecordingExecutionQueue}.
@@ -12,6 +13,7 @@
  * means the event was refused for another reason, and the API then fails the request (a created execution that could
  * not be enqueued is marked FAILED so it does not sit in CREATED forever).
  */
+import type { PreparedExecution } from '@sluice/db';
 import type { ExecutionSnapshot, QueueHealth } from '@sluice/queue';
 import { publishBounded, QUEUE_PUBLISH_TIMEOUT_MS, within } from './queue-handoff.js';
 
@@ -76,6 +78,22 @@ export function createRecordingExecutionQueue(): RecordingExecutionQueue {
       events.push({ type: 'killRequested', executionId });
     },
   };
+}
+
+/**
+ * Takes a new execution's first step in the API's own process, with the scheduler's step code (`Scheduler.startNew`
+ * of `@sluice/scheduler`, given by whoever composes the API): the execution is stored together with that step, in one
+ * transaction, and no `created` message goes to the scheduler. Where none is given, or it is not `ready`, the API
+ * stores the execution and sends the message.
+ */
+export interface ExecutionStarter {
+  /** Whether to start executions now: false while the queue is unreachable (the step's task jobs would wait for it). */
+  ready(): boolean;
+  /**
+   * Store the execution with its first step. Resolves once stored, with what follows the commit (the task jobs
+   * queued, an end announced) as `after`; rejects when nothing was stored.
+   */
+  start(prepared: PreparedExecution): Promise<{ readonly after: Promise<void> }>;
 }
 
 /** Messages the scheduler's queue accepts (the subset of `@sluice/queue`'s driver the API needs). */

@@ -11,6 +11,7 @@ export type {
   ExecutionEvent,
   ExecutionPublisher,
   ExecutionQueue,
+  ExecutionStarter,
   ExecutionUpdateSource,
   ExecutionWaiter,
   RecordedEvent,

@@ -20,6 +20,7 @@ import { createDbFlowStore } from './db-flow-store.js';
 import { readEnv } from './env.js';
 import type { ApiEnv } from './env.js';
 import { createExecutionWaiter, createPublishingExecutionQueue } from './execution-queue.js';
+import type { ExecutionStarter } from './execution-queue.js';
 import { createServer } from './server.js';
 import { defaultUiRoot } from './ui.js';
 
@@ -31,8 +32,12 @@ export const migrationsDir = fileURLToPath(new URL('../../../prisma/migrations',
  */
 export const DB_CONNECT_TIMEOUT_MS = 10_000;
 
-/** Build the API over a database, a queue driver and a storage (shared by `server api` and `server local`). */
-export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Storage, logger: boolean | Record<string, unknown> = true): FastifyInstance {
+/**
+ * Build the API over a database, a queue driver and a storage (shared by `server api` and `server local`). `starter`:
+ * new executions take their first step in this process (`sluice server api` and `server local` give the scheduler's;
+ * see ExecutionStarter); without it they are handed to the scheduler with a `created` message.
+ */
+export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Storage, logger: boolean | Record<string, unknown> = true, starter?: ExecutionStarter): FastifyInstance {
   const registries = createDefaultRegistries();
   const uiRoot = env.uiDir === false ? undefined : (env.uiDir ?? defaultUiRoot());
   const waiter = createExecutionWaiter(queue);
@@ -51,6 +56,7 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
     triggers: db.triggers,
     storage,
     queue: executionQueue,
+    ...(starter ? { starter } : {}),
     queueHealth: () => queue.health(),
     waiter,
     workers: db.scheduler,
@@ -79,13 +85,13 @@ export function buildApi(env: ApiEnv, db: Db, queue: QueueDriver, storage: Stora
 }
 
 /** The distributed API: Postgres (DATABASE_URL) + Redis (REDIS_URL). Resolves once listening. */
-export async function startApiProcess(env: ApiEnv = readEnv()): Promise<FastifyInstance> {
+export async function startApiProcess(env: ApiEnv = readEnv(), starterFor?: (db: Db, queue: QueueDriver) => ExecutionStarter): Promise<FastifyInstance> {
   if (!env.databaseUrl) throw new Error('DATABASE_URL is not set: point it at a Postgres database (postgres://user:password@host:port/db)');
   if (!env.redisUrl) throw new Error('REDIS_URL is not set: the API hands executions to the scheduler over Redis (redis://host:6379); for one process without Redis use "sluice server local"');
   await migrate({ databaseUrl: env.databaseUrl, migrationsDir });
   const db = createDb({ databaseUrl: env.databaseUrl, connectTimeoutMs: DB_CONNECT_TIMEOUT_MS });
   const queue = createBullmqQueue({ url: env.redisUrl });
-  const app = buildApi(env, db, queue, new LocalFileStorage({ root: env.storageDir }));
+  const app = buildApi(env, db, queue, new LocalFileStorage({ root: env.storageDir }), true, starterFor?.(db, queue));
   app.addHook('onClose', async () => {
     await queue.close();
     await db.close();

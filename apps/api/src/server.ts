@@ -20,7 +20,7 @@ import { toErrorResponse } from './api-errors.js';
 import { createAuth, pathScope, Unauthorized } from './auth.js';
 import type { AuthOptions } from './auth.js';
 import { rejectInvalidRequestCharacters } from './invalid-characters.js';
-import type { ExecutionQueue, ExecutionWaiter } from './execution-queue.js';
+import type { ExecutionQueue, ExecutionStarter, ExecutionWaiter } from './execution-queue.js';
 import type { FlowStore } from './flow-store.js';
 import { DEFAULT_UPLOAD_LIMIT, executionRoutes } from './routes/executions.js';
 import type { ExecutionStore } from './routes/executions.js';
@@ -82,6 +82,8 @@ export interface ServerDeps {
   readonly storage?: Storage;
   /** Where new, restarted and killed executions are handed to the scheduler. */
   readonly queue?: ExecutionQueue;
+  /** Takes a new execution's first step in this process (see ExecutionStarter); without it, `queue` hands it over. */
+  readonly starter?: ExecutionStarter;
   /** Largest FILE input (each file part of a multipart body) in bytes. Default 1 GiB; the body limit does not apply to uploads. */
   readonly uploadLimit?: number;
   /** Live execution updates for `?wait=true` (without it, waiting polls the database). */
@@ -209,6 +211,7 @@ export function createServer(deps: ServerDeps): FastifyInstance {
         queue: deps.queue,
         ...(deps.uploadLimit === undefined ? {} : { uploadLimit: deps.uploadLimit }),
         ...(deps.waiter === undefined ? {} : { waiter: deps.waiter }),
+        ...(deps.starter === undefined ? {} : { starter: deps.starter }),
         ...(deps.waitPollMs === undefined ? {} : { waitPollMs: deps.waitPollMs }),
         ...(deps.publicUrl === undefined ? {} : { publicUrl: deps.publicUrl }),
         tenant,

@@ -12,8 +12,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
-import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
-import { copyRuns, executionToWire, findRun, KILLABLE_STATES, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
+import type { Db, ExecutionTx, KnownExecution, LockedExecution, PreparedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
+import { copyRuns, executionToWire, findRun, KILLABLE_STATES, knownFromWire, knownNew, knownToWire, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
 import type { RunMark } from '@sluice/db';
 import {
   admit,
@@ -104,6 +104,16 @@ export interface Scheduler {
    * wait in the queue). Asks the database (`SELECT 1`, at most `timeoutMs`, default 2 s) when nothing else did lately.
    */
   health(options?: { readonly timeoutMs?: number }): Promise<SchedulerHealth>;
+  /**
+   * Store a new execution with its first step, in one transaction (`prepared.insert`, then the step a `created`
+   * message would take), for a process that creates executions: the API, which then sends no `created` message, and
+   * the scheduler no longer reads, claims and steps the execution separately. Resolves once the transaction committed,
+   * with what follows the commit (its task jobs queued, an end announced) as `after`; rejects when nothing was stored.
+   * `handOff`: this process takes no further step of the execution (an API's scheduler, never started): its task jobs
+   * carry the execution as the step left it (TaskJob.known), so the scheduler that applies their results starts from
+   * it, and this process keeps no copy.
+   */
+  startNew(prepared: PreparedExecution, options?: { readonly handOff?: boolean }): Promise<{ readonly after: Promise<void> }>;
 }
 
 /** How long a scheduler that found itself the only one watching steps stops publishing them (see `announce`). */
@@ -202,11 +212,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * the lock made all but one read the execution again (a ForEach whose children end together paid that per child).
    */
   const tails = new Map<string, Promise<unknown>>();
-  function locked<T>(executionId: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution): Promise<T | undefined> {
+  function locked<T>(executionId: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution, insert?: string): Promise<T | undefined> {
     const previous = tails.get(executionId) ?? Promise.resolve();
     const next = previous.then(
-      () => db.scheduler.withExecution(executionId, fn, hint),
-      () => db.scheduler.withExecution(executionId, fn, hint),
+      () => db.scheduler.withExecution(executionId, fn, hint, insert),
+      () => db.scheduler.withExecution(executionId, fn, hint, insert),
     );
     const tail = next.catch(() => undefined);
     tails.set(executionId, tail);
@@ -754,21 +764,31 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     await afterCommit(await locked(executionId, (execution, tx) => advanceLocked(execution, tx, { subflowResults })));
   }
 
-  /** After a locked step committed: enqueue its jobs, publish the update, and on an end let a QUEUED execution start. */
-  async function afterCommit(step: Step | undefined): Promise<void> {
+  /**
+   * After a locked step committed: enqueue its jobs, publish the update, and on an end let a QUEUED execution start.
+   * `handOff` (see Scheduler.startNew): the jobs carry the execution as the step left it, this process forgets it, and
+   * only an end is announced (no other scheduler has a copy of the execution to drop).
+   */
+  async function afterCommit(step: Step | undefined, handOff = false): Promise<void> {
     if (!step) return;
     const { execution, jobs, state } = step;
     const ended = isTerminalExecutionState(state);
     const kept = indexes.get(execution.id);
-    if (ended) indexes.delete(execution.id);
+    if (ended || handOff) indexes.delete(execution.id);
     else if (kept) kept.open = false;
+    let known: unknown;
+    if (handOff) {
+      const copy = db.scheduler.known(execution.id);
+      if (copy && jobs.length > 0) known = knownToWire(copy);
+      db.scheduler.forget(execution.id);
+    }
     const stored = ended ? await step.ended : undefined;
     // Sent together: over Redis they share one round trip, and none of them depends on another.
     await Promise.all([
       ...jobs.map(({ job, delayMs }) =>
-        queue.enqueueTask(job.workerGroup, job, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) }),
+        queue.enqueueTask(job.workerGroup, known === undefined ? job : { ...job, known }, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) }),
       ),
-      announce({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) }),
+      ...(handOff && !ended ? [] : [announce({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) })]),
     ]);
     if (step.wakeMs !== undefined && !ended) {
       await queue.publishExecution({ type: 'resume', executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId }, { delayMs: Math.max(1, step.wakeMs) });
@@ -825,6 +845,15 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * cannot both take the last slot, and nothing waits for a second pooled connection.
    */
   async function admitExecution(executionId: string, hint?: KnownExecution): Promise<void> {
+    const next = await admitStep(executionId, hint);
+    await next(false);
+  }
+
+  /**
+   * The step of {@link admitExecution}, with `insert` when the execution is stored by the same transaction
+   * (Scheduler.startNew). Resolves once it committed, with what follows the commit, to call.
+   */
+  async function admitStep(executionId: string, hint?: KnownExecution, insert?: string): Promise<(handOff: boolean) => Promise<void>> {
     // An execution to start later (Kestra's scheduleDate) that reached here early: put it off until its date.
     let later: { until: Date; namespace: string; flowId: string } | undefined;
     const outcome = await locked(executionId, async (execution, tx): Promise<Step> => {
@@ -859,13 +888,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       // Start: the engine treats QUEUED as waiting, so a dequeued execution goes back to CREATED first.
       if (execution.state === 'QUEUED') await tx.setState('CREATED', date);
       return advanceLocked({ ...execution, state: 'CREATED' }, tx);
-    }, hint);
-    if (later) {
-      const { until, namespace, flowId } = later;
-      await queue.publishExecution({ type: 'created', executionId, namespace, flowId }, { delayMs: Math.max(1, until.getTime() - now().getTime()) });
-      return;
-    }
-    await afterCommit(outcome);
+    }, hint, insert);
+    const putOff = later;
+    return async (handOff) => {
+      if (putOff) {
+        const { until, namespace, flowId } = putOff;
+        if (handOff) db.scheduler.forget(executionId);
+        await queue.publishExecution({ type: 'created', executionId, namespace, flowId }, { delayMs: Math.max(1, until.getTime() - now().getTime()) });
+        return;
+      }
+      await afterCommit(outcome, handOff);
+    };
   }
 
   async function onExecution(message: ExecutionMessage): Promise<void> {
@@ -1051,6 +1084,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const batch = [message];
     batches.set(executionId, batch);
     const done = (async () => {
+      // A report of a job another process queued (the API's first step) carries the execution as that step left it.
+      const hint = message.known === undefined ? undefined : knownFromWire(message.known);
       const outcome = await locked(executionId, async (execution, tx) => {
         // From here on, new reports start the next batch (it waits for this step).
         if (batches.get(executionId) === batch) batches.delete(executionId);
@@ -1065,7 +1100,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         }
         if (advance) return advanceLocked(current, tx);
         return changed ? { execution: current, jobs: [], state: current.state } : undefined;
-      });
+      }, hint?.execution.id === executionId ? hint : undefined);
       await afterCommit(outcome);
     })();
     pendingBatches.set(batch, done);
@@ -1136,6 +1171,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         flowTriggers = new FlowTriggerLoop({ db, queue, intervalMs: Math.min(interval, 250), log, now });
         flowTriggers.start();
       }
+    },
+    async startNew(prepared, startOptions = {}) {
+      const handOff = startOptions.handOff === true;
+      const next = await admitStep(prepared.stored.id, knownNew(prepared.stored), prepared.insert);
+      return { after: next(handOff) };
     },
     async health(healthOptions = {}) {
       // A query failed lately: DOWN until one succeeds. Otherwise ask.

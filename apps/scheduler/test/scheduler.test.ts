@@ -666,6 +666,66 @@ errors:
     expect(h.errors).toEqual([]);
   }, 90_000);
 
+  it("takes a new execution's first step in an API's scheduler, which hands it over: its jobs carry the execution, and the scheduler applies their results from memory", async () => {
+    const h = harness();
+    const ns = freshNamespace();
+    const revision = await saveFlow(twoTasks(ns, 'handed'));
+    // The worker: a short task's end, with its start, and the job's `known` returned as a worker returns it.
+    h.onJob((job) => {
+      if (job.namespace !== ns) return;
+      void h.queue.publishResult({ ...endedWithStart(job, 'SUCCESS'), ...(job.known === undefined ? {} : { known: job.known }) });
+    });
+    // The scheduler, with its own database client (its own copies), as in its own process.
+    const schedulerDb = createDb({ databaseUrl: (testDb as MigratedDatabase).url });
+    cleanups.push(() => schedulerDb.close());
+    await h.startScheduler({ db: schedulerDb, id: 'the-scheduler' });
+    const before = { ...schedulerDb.scheduler.steps };
+    // The API's: never started; what it sends on the executions channel is recorded.
+    const sent: unknown[] = [];
+    const apiQueue = new Proxy(h.queue, {
+      get: (target, property, receiver) => {
+        if (property === 'publishExecution') return async (message: unknown) => void sent.push(message);
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const api = createScheduler({ db, queue: apiQueue, resolveTaskType: (type) => registries.tasks.find(type), triggerIntervalMs: 0, id: 'api' });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const prepared = db.executions.prepare({ namespace: ns, flowId: 'handed', flowRevision: revision, inputs: { i } });
+      const { after } = await api.startNew(prepared, { handOff: true });
+      // Stored with its first step by the time startNew resolves.
+      const stored = await execution(prepared.stored.id);
+      expect(stored.state).toBe('RUNNING');
+      expect(stored.taskRuns.map((r) => [r.taskId, r.state])).toEqual([['a', 'CREATED']]);
+      await after;
+      // The API keeps no copy of it.
+      expect(db.scheduler.knownVersion(prepared.stored.id)).toBeUndefined();
+      ids.push(prepared.stored.id);
+    }
+    for (const id of ids) await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to end');
+    expect(sent).toEqual([]);
+    for (const id of ids) {
+      const found = await execution(id);
+      expect(found.taskRuns.map((r) => [r.taskId, r.state])).toEqual([
+        ['a', 'SUCCESS'],
+        ['b', 'SUCCESS'],
+      ]);
+      const jobs = h.jobsOf(ns).filter((job) => job.executionId === id);
+      expect(jobs.map((job) => [job.taskId, job.known !== undefined])).toEqual([
+        ['a', true],
+        ['b', false],
+      ]);
+      // Its end went out once, from the scheduler (an API waits for it).
+      expect(h.updates.filter((u) => u.executionId === id && u.ended).map((u) => u.scheduler)).toEqual(['the-scheduler']);
+    }
+    // Each execution's two results were applied from memory: the first from the copy its job carried.
+    expect(schedulerDb.scheduler.steps.fromMemory - before.fromMemory).toBeGreaterThanOrEqual(2 * ids.length);
+    expect(schedulerDb.scheduler.steps.locked - before.locked).toBe(0);
+    expect(schedulerDb.scheduler.steps.stale - before.stale).toBe(0);
+    expect(h.errors).toEqual([]);
+  });
+
   it('publishes its steps for other replicas only while another process listens to them; its ends always', async () => {
     const h = harness();
     const published: { executionId: string; ended: boolean; receivers: number }[] = [];

@@ -347,7 +347,9 @@ export function createWorker(options: WorkerOptions): Worker {
 
   function publishResult(entry: ActiveJob, result: ResultMessage): Promise<boolean> {
     if (entry.handedBack) return Promise.resolve(false);
-    return withRetry(`publishing the ${result.type} result of task run ${result.taskRunId}`, () => queue.publishResult(result));
+    // The execution as the job's step left it goes back with each result (see TaskJob.known).
+    const message: ResultMessage = entry.job.known === undefined ? result : { ...result, known: entry.job.known };
+    return withRetry(`publishing the ${result.type} result of task run ${result.taskRunId}`, () => queue.publishResult(message));
   }
 
   /** Publish after the job's earlier results (keeps child-started → ended order). */

@@ -148,6 +148,22 @@ describe('createWorker', () => {
     expect((end.logs ?? []).length).toBeLessThanOrEqual(500);
   });
 
+  it("returns the job's `known` (the execution as the step that queued it left it) with each of its results, and nothing when the job has none", async () => {
+    await startWorker();
+    const known = { version: 3, execution: { id: 'handed', nested: { list: [1, 'two'] } } };
+    const withKnown = job(logTask('hello', 'Hello'), { known });
+    const without = job(logTask('hello', 'Hello'));
+    await queue.enqueueTask('default', withKnown);
+    await queue.enqueueTask('default', without);
+    await ended(withKnown);
+    await ended(without);
+    expect(resultsOf(withKnown.executionId).map((r) => [r.type, r.known])).toEqual([
+      ['started', known],
+      ['ended', known],
+    ]);
+    expect(resultsOf(without.executionId).map((r) => 'known' in r)).toEqual([false, false]);
+  });
+
   it('reports each WorkingDirectory child as its own task run, with its metrics, and the parent last', async () => {
     await startWorker();
     const wd: TaskSpec = {

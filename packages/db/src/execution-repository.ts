@@ -3,7 +3,7 @@ import { CORRELATION_ID_LABEL } from '@sluice/core';
 import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
-import { asArray, escapeLike, EXECUTION_SELECT, executionFromRow, jsonParam, NEW_EXECUTION_VERSION, selectExecution } from './rows.js';
+import { asArray, dateLiteral, escapeLike, EXECUTION_SELECT, executionFromRow, jsonLiteral, jsonParam, literal, NEW_EXECUTION_VERSION, selectExecution } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 import { filterConditions, orderBy, prefixCondition } from './search-filters.js';
 import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
@@ -80,6 +80,13 @@ export interface ExecutionTrigger {
   readonly id: string;
   readonly type: string;
   readonly variables: Record<string, unknown>;
+}
+
+/** A new execution not stored yet: what {@link ExecutionRepository.create} would return, and the INSERT that stores it. */
+export interface PreparedExecution {
+  readonly stored: StoredExecution;
+  /** One INSERT statement, its values as literals (it may be sent with other statements, in one simple query). */
+  readonly insert: string;
 }
 
 export interface NewExecution {
@@ -249,6 +256,16 @@ export class ExecutionRepository {
 
   /** Store a new execution in state CREATED (one history entry, start date now). One INSERT through plain pg. */
   async create(execution: NewExecution): Promise<StoredExecution> {
+    const { stored, insert } = this.prepare(execution);
+    await this.pool.query(insert);
+    return stored;
+  }
+
+  /**
+   * A new execution as {@link create} stores it, and the INSERT that stores it, not sent: a caller that takes the
+   * execution's first step sends it in the step's transaction (`SchedulerStore.withExecution`'s `insert`).
+   */
+  prepare(execution: NewExecution): PreparedExecution {
     const now = new Date();
     const id = execution.id ?? newExecutionId();
     const labels = (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value }));
@@ -274,25 +291,26 @@ export class ExecutionRepository {
       endDate: null,
       taskRuns: [],
     };
-    await this.pool.query(
-      `INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date, start_date, updated_at, version)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8::jsonb, $9, $10::jsonb, $12, $11, $11, ${NEW_EXECUTION_VERSION})`,
-      [
-        stored.id,
-        stored.namespace,
-        stored.flowId,
-        stored.flowRevision,
-        stored.state,
-        jsonParam(stored.stateHistory),
-        jsonParam(stored.inputs),
-        jsonParam(stored.labels),
-        stored.parentId,
-        jsonParam(stored.trigger),
-        now,
-        stored.scheduleDate,
-      ],
-    );
-    return stored;
+    const values = [
+      literal(stored.id),
+      literal(stored.namespace),
+      literal(stored.flowId),
+      literal(stored.flowRevision),
+      literal(stored.state),
+      jsonLiteral(stored.stateHistory),
+      jsonLiteral(stored.inputs),
+      jsonLiteral(stored.labels),
+      literal(stored.parentId),
+      jsonLiteral(stored.trigger),
+      dateLiteral(stored.scheduleDate),
+      dateLiteral(now),
+      dateLiteral(now),
+      literal(NEW_EXECUTION_VERSION),
+    ];
+    const insert =
+      'INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date, start_date, updated_at, version) ' +
+      `VALUES (${values.join(', ')})`;
+    return { stored, insert };
   }
 
   /** The execution with its task runs (one statement through plain pg), or undefined. */

@@ -9,6 +9,7 @@ export type {
   ExecutionSearchResult,
   LabelEntry,
   NewExecution,
+  PreparedExecution,
   ReplayOptions,
   ReplayPlan,
   ReplayResult,
@@ -45,7 +46,7 @@ export type { MigrateOptions, MigrateResult } from './migrate.js';
 export { Prisma, PrismaClient } from './generated/prisma/client.js';
 export type { Execution, Flow, KvEntry, LogEntry, Metric, TaskRun, Trigger, Worker } from './generated/prisma/client.js';
 export { startEmbeddedPostgres, hydrateBinaries, binariesPackageName, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
-export { SchedulerStore, windowLockKey } from './scheduler-store.js';
+export { knownFromWire, knownNew, knownToWire, SchedulerStore, windowLockKey } from './scheduler-store.js';
 export { copyRuns, findRun, runsMark, runsWrittenSince, upsertRun } from './run-list.js';
 export type { RunMark } from './run-list.js';
 export type { AttemptEntry, ChainLink, ChildExecution, EndedExecution, ExecutionTx, FlowTriggerWindow, FlowTriggerWindowKey, FlowTriggerWindowStore, FlowWithFlowTrigger, KnownExecution, LockedExecution, SchedulerTaskRun, SubflowResult, TriggerSlot } from './scheduler-store.js';

@@ -194,6 +194,66 @@ export interface KnownExecution {
   readonly execution: LockedExecution;
 }
 
+/** A new execution, stored or about to be (ExecutionRepository.prepare), as a step from memory starts from it. */
+export function knownNew(stored: StoredExecution): KnownExecution {
+  return { version: NEW_EXECUTION_VERSION, execution: toLocked(stored) };
+}
+
+/**
+ * A known execution as JSON (dates as ISO-8601 strings): a process that takes a step and leaves the next to another
+ * (the API, which takes a new execution's first step) sends it with the task jobs it queues, and the worker returns it
+ * with its results, so the scheduler's next step starts from it instead of reading the execution. Read back with
+ * {@link knownFromWire}; a copy that is stale by then costs that step one round trip (its claim fails, it reads).
+ */
+export function knownToWire(known: KnownExecution): unknown {
+  return { version: known.version, execution: known.execution };
+}
+
+/**
+ * A known execution from {@link knownToWire}'s JSON, or undefined for anything else (the step then reads the
+ * execution). Its content is trusted as far as the version goes: the step's claim holds only if the execution is
+ * still at that version, and workers are trusted with their results anyway.
+ */
+export function knownFromWire(value: unknown): KnownExecution | undefined {
+  if (!isObject(value) || !Number.isSafeInteger(value.version) || !isObject(value.execution)) return undefined;
+  const e = value.execution;
+  const strings = ['id', 'namespace', 'flowId', 'state'] as const;
+  if (strings.some((key) => typeof e[key] !== 'string') || !Number.isSafeInteger(e.flowRevision) || !Number.isSafeInteger(e.attemptNumber)) return undefined;
+  if (!isObject(e.inputs) || !Array.isArray(e.labels) || !Array.isArray(e.taskRuns)) return undefined;
+  const startDate = wireDate(e.startDate);
+  const scheduleDate = e.scheduleDate === null || e.scheduleDate === undefined ? null : wireDate(e.scheduleDate);
+  const originalCreatedDate = e.originalCreatedDate === null || e.originalCreatedDate === undefined ? null : wireDate(e.originalCreatedDate);
+  if (!startDate || scheduleDate === undefined || originalCreatedDate === undefined) return undefined;
+  const taskRuns: SchedulerTaskRun[] = [];
+  for (const run of e.taskRuns as unknown[]) {
+    if (!isObject(run) || typeof run.id !== 'string' || typeof run.taskId !== 'string' || typeof run.state !== 'string') return undefined;
+    if (!Array.isArray(run.stateHistory) || !Array.isArray(run.attempts)) return undefined;
+    const runStart = run.startDate === null ? null : wireDate(run.startDate);
+    const runEnd = run.endDate === null ? null : wireDate(run.endDate);
+    if (runStart === undefined || runEnd === undefined) return undefined;
+    taskRuns.push({ ...(run as unknown as SchedulerTaskRun), startDate: runStart, endDate: runEnd });
+  }
+  const execution: LockedExecution = {
+    ...(e as unknown as LockedExecution),
+    scheduleDate,
+    originalCreatedDate,
+    startDate,
+    taskRuns,
+  };
+  return { version: value.version as number, execution };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** A date from an ISO-8601 string (or a Date: a queue that passes objects as they are), or undefined. */
+function wireDate(value: unknown): Date | undefined {
+  if (typeof value !== 'string' && !(value instanceof Date)) return undefined;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
 /** Raised (SQLSTATE) by `sluice_claim_execution` when the execution is no longer at the expected version. */
 const VERSION_CHANGED = 'SL409';
 /** Executions kept in memory per store; the oldest are dropped past it. */
@@ -577,8 +637,13 @@ export class SchedulerStore {
    *   A step that writes nothing only checks the version.
    * - **Locked**: BEGIN, the row lock and the read of the execution with its task runs as one query; writes are held
    *   back and sent together, before the step's next read or with the COMMIT.
+   *
+   * `insert` (with a `hint` of the new execution, {@link knownNew}): the INSERT of an execution not stored yet
+   * (ExecutionRepository.prepare), sent as the first statement of the step's transaction, so the execution is stored
+   * with its first step or not at all. A step that writes nothing sends it alone.
    */
-  async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution): Promise<T | undefined> {
+  async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution, insert?: string): Promise<T | undefined> {
+    if (insert !== undefined && (hint?.execution.id !== id || this.#known.has(id))) throw new Error(`withExecution: an insert needs the new execution ${id} as its hint`);
     const known = this.#known.get(id) ?? (hint?.execution.id === id ? { version: hint.version, execution: storedExecution(hint.execution) } : undefined);
     const client = await this.pool.connect();
     // Whether a transaction may be open on the connection; a connection that cannot even roll back is dropped rather
@@ -587,14 +652,14 @@ export class SchedulerStore {
     let broken: Error | undefined;
     try {
       if (known) {
-        const attempt = await this.#fromMemory(client, id, known, fn, () => (open = true));
+        const attempt = await this.#fromMemory(client, id, known, fn, () => (open = true), insert);
         if ('result' in attempt) return attempt.result;
         open = attempt.aborted;
       }
       // The aborted transaction of a stale attempt is rolled back in the locked attempt's first round trip.
       const aborted = open;
       open = true;
-      return await this.#locked(id, fn, client, aborted);
+      return await this.#locked(id, fn, client, aborted, insert);
     } catch (error) {
       this.#known.delete(id);
       if (open) {
@@ -619,6 +684,7 @@ export class SchedulerStore {
     known: KnownExecution,
     fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>,
     opening: () => void,
+    insert?: string,
   ): Promise<{ result: T | undefined } | { aborted: boolean }> {
     const key = literal(id);
     const step = newStep(known.execution);
@@ -630,6 +696,13 @@ export class SchedulerStore {
         if (error instanceof NeedsLock) return { aborted: false };
         this.#forget(id, known);
         throw error;
+      }
+      if (step.pending.length === 0 && step.readBacks.length === 0 && insert !== undefined) {
+        // A new execution's step that writes nothing: store the execution as it is.
+        await client.query(insert);
+        this.#remember(id, known.version, known.execution);
+        this.steps.fromMemory++;
+        return { result };
       }
       if (step.pending.length === 0 && step.readBacks.length === 0) {
         // Nothing to write: the step holds if the execution is still at the known version.
@@ -644,6 +717,8 @@ export class SchedulerStore {
       }
       opening();
       let results: pg.QueryResult[];
+      // Where the claim's result is in `results`: after BEGIN, and the INSERT if any.
+      let claimAt = 1;
       // The step's first change to the row claims it (its UPDATE sets the version itself, so the trigger leaves it);
       // a step that changes only task runs, logs... claims with an UPDATE of the version alone. When the change claimed
       // no row, the version moved on: sluice_claim_execution tries the same claim and raises SL409 (versions only grow,
@@ -659,7 +734,9 @@ export class SchedulerStore {
             : `WITH claimed AS (UPDATE executions SET ${change.set}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
               `SELECT COALESCE((SELECT version FROM claimed), sluice_claim_execution(${key}, ${expected})) AS version`;
         const writes = change ? step.pending.filter((_, index) => index !== change.index) : step.pending;
-        results = (await client.query(['BEGIN', claim, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
+        const opened = insert === undefined ? ['BEGIN'] : ['BEGIN', insert];
+        results = (await client.query([...opened, claim, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
+        claimAt = opened.length;
       } catch (error) {
         this.#forget(id, known);
         if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
@@ -668,7 +745,7 @@ export class SchedulerStore {
       }
       closeStep(step, results, false);
       // The claim's version, moved on once more by the version trigger for each UPDATE of the row the step made.
-      const claimed = (results[1]?.rows[0] as { version?: number } | undefined)?.version;
+      const claimed = (results[claimAt]?.rows[0] as { version?: number } | undefined)?.version;
       if (claimed !== undefined) this.#remember(id, claimed + step.rowUpdates - (change ? 1 : 0), { ...known.execution, ...step.shadow });
       this.steps.fromMemory++;
       return { result };
@@ -684,6 +761,11 @@ export class SchedulerStore {
   forget(id?: string): void {
     if (id === undefined) this.#known.clear();
     else this.#known.delete(id);
+  }
+
+  /** This store's copy of an execution, if it has one (see {@link knownToWire}). */
+  known(id: string): KnownExecution | undefined {
+    return this.#known.get(id);
   }
 
   /** The version this store knows an execution at, if it knows it (tests, observability). */
@@ -711,12 +793,12 @@ export class SchedulerStore {
    * The locked step. `aborted`: the connection holds the aborted transaction of a stale step from memory, rolled back
    * in the same round trip. A failure leaves the transaction open for withExecution to roll back (it rethrows).
    */
-  async #locked<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, client: pg.PoolClient, aborted: boolean): Promise<T | undefined> {
+  async #locked<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, client: pg.PoolClient, aborted: boolean, insert?: string): Promise<T | undefined> {
     // Under READ COMMITTED each statement reads its own snapshot: the read, a statement after the lock, sees what
     // the previous holder of the lock committed.
     const key = literal(id);
     const results = (await client.query(
-      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; ${executionWithRuns(key)}`,
+      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; ${insert === undefined ? '' : `${insert}; `}SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; ${executionWithRuns(key)}`,
     )) as unknown as pg.QueryResult<ExecutionRow>[];
     const row = results[results.length - 1]?.rows[0];
     if (!row) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
-import { createDb, migrate } from '@sluice/db';
+import { createDb, knownFromWire, knownNew, knownToWire, migrate } from '@sluice/db';
 import type { Db, ExecutionTx, SchedulerTaskRun } from '@sluice/db';
 import { EXECUTION_SELECT } from '../src/rows.js';
 import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
@@ -330,6 +330,84 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     const state = await db.scheduler.withExecution(execution.id, async (locked) => locked.state, snapshot);
     expect(state).toBe('RUNNING');
     expect(db.scheduler.steps.stale - before.stale).toBe(1);
+  });
+
+  it('stores a new execution with its first step in one transaction, from memory, or with the lock when the step needs it', async () => {
+    const before = { ...db.scheduler.steps };
+    // From memory: the INSERT, the claim and the writes go together, and the copy is kept for the next step.
+    const first = db.executions.prepare({ ...base, inputs: { b: 1, a: HOSTILE[2] } });
+    const seen = await db.scheduler.withExecution(first.stored.id, async (locked, tx) => {
+      await tx.setState('RUNNING', new Date('2026-05-06T07:08:09.000Z'));
+      await tx.saveTaskRun(taskRun('a-run'));
+      return Object.keys(locked.inputs);
+    }, knownNew(first.stored), first.insert);
+    expect(seen).toEqual(['a', 'b']);
+    expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(1);
+    expect(db.scheduler.steps.locked - before.locked).toBe(0);
+    const stored = await db.executions.get(first.stored.id);
+    expect(stored).toMatchObject({ state: 'RUNNING', inputs: { a: HOSTILE[2], b: 1 }, labels: first.stored.labels });
+    expect(stored?.stateHistory.map((h) => h.state)).toEqual(['CREATED', 'RUNNING']);
+    expect(stored?.taskRuns.map((r) => r.id)).toEqual(['a-run']);
+    expect(db.scheduler.knownVersion(first.stored.id)).toBe(await storedVersion(first.stored.id));
+    // A step that needs the lock (a flow's admission lock): the INSERT opens the locked transaction.
+    const second = db.executions.prepare(base);
+    await db.scheduler.withExecution(second.stored.id, async (_locked, tx) => {
+      await tx.lockFlow();
+      await tx.setState('QUEUED', new Date());
+    }, knownNew(second.stored), second.insert);
+    expect(db.scheduler.steps.locked - before.locked).toBe(1);
+    expect((await db.executions.get(second.stored.id))?.state).toBe('QUEUED');
+    // A step that writes nothing still stores the execution, as it was prepared.
+    const third = db.executions.prepare(base);
+    await db.scheduler.withExecution(third.stored.id, async () => undefined, knownNew(third.stored), third.insert);
+    expect(await db.executions.get(third.stored.id)).toMatchObject({ state: 'CREATED', taskRuns: [] });
+    // A step that throws stores nothing.
+    const fourth = db.executions.prepare(base);
+    await expect(
+      db.scheduler.withExecution(fourth.stored.id, async (_locked, tx) => {
+        await tx.setState('RUNNING', new Date());
+        throw new Error('the step failed');
+      }, knownNew(fourth.stored), fourth.insert),
+    ).rejects.toThrow('the step failed');
+    expect(await db.executions.get(fourth.stored.id)).toBeUndefined();
+    // An insert needs the new execution as its hint.
+    const fifth = db.executions.prepare(base);
+    await expect(db.scheduler.withExecution(fifth.stored.id, async () => undefined, undefined, fifth.insert)).rejects.toThrow(/needs the new execution/);
+  });
+
+  it('hands its copy of an execution to another store through JSON, which steps from it while it is current', async () => {
+    const prepared = db.executions.prepare({ ...base, inputs: { when: '2026-01-01', n: 2 } });
+    const at = new Date('2026-07-08T09:10:11.120Z');
+    await db.scheduler.withExecution(prepared.stored.id, async (_locked, tx) => {
+      await tx.setState('RUNNING', at);
+      await tx.saveTaskRun(taskRun('handed', { state: 'RUNNING', startDate: at, outputs: { z: 1, a: [HOSTILE[0]] } }));
+    }, knownNew(prepared.stored), prepared.insert);
+    const known = db.scheduler.known(prepared.stored.id);
+    expect(known).toBeDefined();
+    const wire = JSON.parse(JSON.stringify(knownToWire(known!))) as unknown;
+    const other = createDb({ databaseUrl });
+    try {
+      const hint = knownFromWire(wire);
+      expect(hint?.version).toBe(known?.version);
+      expect(hint?.execution.taskRuns[0]?.startDate).toEqual(at);
+      const runs = await other.scheduler.withExecution(prepared.stored.id, async (locked, tx) => {
+        await tx.saveTaskRun({ ...locked.taskRuns[0]!, state: 'SUCCESS', endDate: new Date(at.getTime() + 5) });
+        return locked.taskRuns.map((run) => run.state);
+      }, hint);
+      expect(runs).toEqual(['RUNNING']);
+      expect(other.scheduler.steps).toMatchObject({ fromMemory: 1, locked: 0 });
+      // The same copy again is stale now: the step reads instead.
+      other.scheduler.forget();
+      const again = await other.scheduler.withExecution(prepared.stored.id, async (locked) => locked.taskRuns.map((run) => run.state), knownFromWire(wire));
+      expect(again).toEqual(['SUCCESS']);
+      expect(other.scheduler.steps).toMatchObject({ fromMemory: 1, stale: 1, locked: 1 });
+    } finally {
+      await other.close();
+    }
+    // Anything else is no copy at all.
+    for (const bad of [null, 'x', { version: 1 }, { version: 1.5, execution: {} }, { version: 1, execution: { ...(wire as { execution: object }).execution, startDate: 'not a date' } }, { version: 1, execution: { ...(wire as { execution: object }).execution, taskRuns: [{ id: 1 }] } }]) {
+      expect(knownFromWire(bad)).toBeUndefined();
+    }
   });
 
   it('moves the version on with every change: a step, a transition, a restart', async () => {

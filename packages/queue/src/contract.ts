@@ -53,6 +53,13 @@ export interface TaskJob {
   readonly masked?: readonly string[];
   /** When the scheduler queued it (ISO-8601). */
   readonly queuedAt: string;
+  /**
+   * The execution as the step that queued the job left it, when that step was taken by a process that does not take
+   * the next (the API takes a new execution's first step): opaque here (`@sluice/db`'s `knownToWire`). The worker
+   * returns it with the job's results, and the scheduler's step that applies them starts from it instead of reading
+   * the execution.
+   */
+  readonly known?: unknown;
 }
 
 /** A task run's state as a worker reports it at the end. */
@@ -79,6 +86,8 @@ export type ResultMessage =
   | {
       readonly type: 'started';
       readonly executionId: string;
+      /** The job's `known`, returned (see TaskJob.known). */
+      readonly known?: unknown;
       readonly taskRunId: string;
       readonly taskId: string;
       readonly attempt: number;
@@ -89,6 +98,8 @@ export type ResultMessage =
       /** A WorkingDirectory child is about to run (its task run is created by this message). */
       readonly type: 'child-started';
       readonly executionId: string;
+      /** The job's `known`, returned (see TaskJob.known). */
+      readonly known?: unknown;
       readonly taskRunId: string;
       readonly taskId: string;
       readonly parentTaskRunId: string;
@@ -100,6 +111,8 @@ export type ResultMessage =
       /** A task run (top-level or child) ended. For a top-level one this is the last message of the job. */
       readonly type: 'ended';
       readonly executionId: string;
+      /** The job's `known`, returned (see TaskJob.known). */
+      readonly known?: unknown;
       readonly taskRunId: string;
       readonly taskId: string;
       readonly parentTaskRunId?: string;

@@ -28,13 +28,14 @@ import { finished } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { executionJson, flowLabels, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
-import type { ExecutionSearch, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
-import { EXECUTION_SORT_FIELDS, ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
+import type { ExecutionSearch, LabelEntry, PreparedExecution, StoredExecution, StoredTaskRun } from '@sluice/db';
+import { classifyDbError, EXECUTION_SORT_FIELDS, ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
 import { replaySelection, structureOf } from '@sluice/engine';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { ExecutionQueue, ExecutionWaiter } from '../execution-queue.js';
+import type { ExecutionQueue, ExecutionStarter, ExecutionWaiter } from '../execution-queue.js';
+import { QUEUE_PUBLISH_TIMEOUT_MS, within } from '../queue-handoff.js';
 import type { FlowStore } from '../flow-store.js';
 import { secretInputMasker } from '../secret-inputs.js';
 import { rejectInvalidCharacters, rejectInvalidCharactersDeep } from '../invalid-characters.js';
@@ -50,7 +51,7 @@ export const EXECUTION_STATES = [
 /** Default largest FILE input, in bytes. */
 export const DEFAULT_UPLOAD_LIMIT = 1024 * 1024 * 1024;
 
-export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'get' | 'stateOf' | 'search' | 'transition' | 'restart' | 'resume' | 'replay' | 'childOutputsPage'>;
+export type ExecutionStore = Pick<ExecutionRepository, 'create' | 'prepare' | 'get' | 'stateOf' | 'search' | 'transition' | 'restart' | 'resume' | 'replay' | 'childOutputsPage'>;
 
 export interface ExecutionRouteOptions {
   readonly flows: FlowStore;
@@ -59,6 +60,8 @@ export interface ExecutionRouteOptions {
   readonly queue: ExecutionQueue;
   /** Live updates for `?wait=true`; without it, waiting polls the database. */
   readonly waiter?: ExecutionWaiter;
+  /** Takes a new execution's first step here, with its INSERT (see ExecutionStarter); without it, `queue` hands it over. */
+  readonly starter?: ExecutionStarter;
   /** How often `?wait=true` re-reads the execution besides live updates (ms). Default 1000. */
   readonly waitPollMs?: number;
   /** Largest FILE input in bytes (each file part). Default {@link DEFAULT_UPLOAD_LIMIT}. */
@@ -406,6 +409,36 @@ export async function handOffCreated(executions: Pick<ExecutionStore, 'transitio
   }
 }
 
+/**
+ * Store a new execution with its first step, through `starter`. The API waits for what follows the commit (the task
+ * jobs queued) as long as it waits for a hand-off to the queue; past that, or when it failed, the scheduler's
+ * reconciliation queues the jobs again. Resolves with the stored execution, or with undefined when the step failed
+ * for another reason than the database and nothing was stored: the caller then stores the execution and hands it to
+ * the scheduler as usual, whose own step reports the problem on the execution.
+ */
+async function startHere(starter: ExecutionStarter, prepared: PreparedExecution, warn: (line: string) => void): Promise<StoredExecution | undefined> {
+  const { stored } = prepared;
+  let started: { readonly after: Promise<void> };
+  try {
+    started = await starter.start(prepared);
+  } catch (error) {
+    if (classifyDbError(error) !== undefined) throw error;
+    warn(`execution ${stored.id}: its first step failed here (${error instanceof Error ? error.message : String(error)}): handing it to the scheduler`);
+    return undefined;
+  }
+  const after = started.after.then(
+    () => true,
+    (error: unknown) => {
+      warn(`execution ${stored.id}: queueing its first tasks failed (the scheduler's reconciliation queues them again): ${error instanceof Error ? error.message : String(error)}`);
+      return true;
+    },
+  );
+  if ((await within(after, QUEUE_PUBLISH_TIMEOUT_MS)) === undefined) {
+    warn(`execution ${stored.id}: its first tasks are not queued after ${QUEUE_PUBLISH_TIMEOUT_MS} ms (the queue is slow or unreachable: they are queued when it answers, or by the scheduler's reconciliation)`);
+  }
+  return stored;
+}
+
 export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async (app, options) => {
   const { flows, executions, storage, queue } = options;
   const masked = secretInputMasker(flows);
@@ -602,7 +635,7 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
         const { given, problems } = await readBody(request, scope, flow.inputs ?? [], storedFiles);
         const inputs = typedInputs(flow.inputs, given, problems, scope);
         // Kestra: the flow's labels, then the request's (a request label replaces a flow label of the same key).
-        const execution = await executions.create({
+        const fresh = {
           id: executionId,
           namespace,
           flowId: id,
@@ -610,17 +643,36 @@ export const executionRoutes: FastifyPluginAsync<ExecutionRouteOptions> = async 
           inputs,
           labels: mergeLabels(flowLabels(flow), labels),
           ...(scheduleDate ? { scheduleDate } : {}),
-        });
-        storedFiles.length = 0; // from here on the files belong to a stored execution
-        const watch = query.wait ? await options.waiter?.watch(executionId) : undefined;
-        // One to start later reaches the scheduler at its date, without a snapshot: the scheduler then reads it, date
-        // included, and puts it off again should it come early (a scheduler that restarts resumes it at once).
-        const delayMs = scheduleDate ? scheduleDate.getTime() - Date.now() : 0;
-        try {
-          await handOffCreated(executions, queue, execution, delayMs);
-        } catch (error) {
-          watch?.cancel();
-          throw error;
+        };
+        // Started here, with its first step, unless it is to start later (the scheduler puts it off until its date).
+        const starter = !scheduleDate && options.starter?.ready() ? options.starter : undefined;
+        let execution: StoredExecution | undefined;
+        let watch: Awaited<ReturnType<ExecutionWaiter['watch']>> | undefined;
+        if (starter) {
+          // Watched before it is stored: its first step may end it.
+          watch = query.wait ? await options.waiter?.watch(executionId) : undefined;
+          try {
+            execution = await startHere(starter, executions.prepare(fresh), (line) => request.log.warn(line));
+          } catch (error) {
+            watch?.cancel();
+            throw error;
+          }
+          if (execution) storedFiles.length = 0; // from here on the files belong to a stored execution
+          else watch?.cancel();
+        }
+        if (!execution) {
+          execution = await executions.create(fresh);
+          storedFiles.length = 0; // from here on the files belong to a stored execution
+          watch = query.wait ? await options.waiter?.watch(executionId) : undefined;
+          // One to start later reaches the scheduler at its date, without a snapshot: the scheduler then reads it, date
+          // included, and puts it off again should it come early (a scheduler that restarts resumes it at once).
+          const delayMs = scheduleDate ? scheduleDate.getTime() - Date.now() : 0;
+          try {
+            await handOffCreated(executions, queue, execution, delayMs);
+          } catch (error) {
+            watch?.cancel();
+            throw error;
+          }
         }
         if (!query.wait) return created(execution);
         try {

@@ -16,7 +16,7 @@ import { LocalFileStorage } from '@sluice/storage';
 import { createTestDatabase } from '@sluice/testing';
 import { createDbFlowStore } from '../db-flow-store.js';
 import { createRecordingExecutionQueue } from '../execution-queue.js';
-import type { RecordingExecutionQueue } from '../execution-queue.js';
+import type { ExecutionStarter, RecordingExecutionQueue } from '../execution-queue.js';
 import { migrationsDir } from '../main.js';
 import { createServer } from '../server.js';
 import type { ServerDeps } from '../server.js';
@@ -56,6 +56,8 @@ export interface ApiFixtureOptions extends Pick<ServerDeps, 'bodyLimit' | 'uploa
   readonly connectThrough?: (databaseUrl: string) => string;
   /** The API's database client gives up opening a connection after this long (`createDb`'s `connectTimeoutMs`). */
   readonly connectTimeoutMs?: number;
+  /** New executions take their first step through this starter, made over the API's database client (ServerDeps.starter). */
+  readonly starter?: (db: Db) => ExecutionStarter;
 }
 
 export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixture | undefined> {
@@ -78,6 +80,7 @@ export async function startApi(options: ApiFixtureOptions = {}): Promise<ApiFixt
     triggers: db.triggers,
     storage,
     queue,
+    ...(options.starter ? { starter: options.starter(db) } : {}),
     workers: db.scheduler,
     ...(options.uploadLimit === undefined ? {} : { uploadLimit: options.uploadLimit }),
     registries,

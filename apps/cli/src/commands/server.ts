@@ -21,12 +21,14 @@ import {
   readEnv,
   startApiProcess,
 } from '@sluice/api';
+import type { ExecutionStarter } from '@sluice/api';
 import { createDb, migrate, startEmbeddedPostgres } from '@sluice/db';
 import type { Db, EmbeddedPostgres } from '@sluice/db';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { ALL_WORKER_GROUPS, createBullmqQueue, createInProcessQueue } from '@sluice/queue';
 import type { QueueDriver } from '@sluice/queue';
 import { createScheduler, schedulerEnv, startSchedulerProcess } from '@sluice/scheduler';
+import type { Scheduler } from '@sluice/scheduler';
 import { LocalFileStorage } from '@sluice/storage';
 import { createWorker, PROCESS_RUNNER_TYPE, processRunnerOptions, startWorkerProcess, workerConfig } from '@sluice/worker';
 import type { Worker } from '@sluice/worker';
@@ -142,7 +144,8 @@ export async function startLocalServer(options: LocalServerOptions, env: CliEnv,
     const worker = newWorker(group);
     await worker.start();
     closers.push(() => worker.stop({ graceMs: 10_000 }));
-    const app = buildApi(apiEnv, db, queue, storage, false);
+    // New executions take their first step in the API's handler, with this process's scheduler (which keeps them).
+    const app = buildApi(apiEnv, db, queue, storage, false, schedulerStarter(scheduler, queue, false));
     closers.push(() => app.close());
     const port = options.port ?? apiEnv.port;
     const host = options.host ?? apiEnv.host;
@@ -184,10 +187,27 @@ export async function serverLocalCommand(options: LocalServerOptions, env: CliEn
   return 0;
 }
 
+/** The API's ExecutionStarter over a scheduler's `startNew` (`handOff`: the scheduler is the API's own, never started). */
+function schedulerStarter(scheduler: Scheduler, queue: QueueDriver, handOff: boolean): ExecutionStarter {
+  return {
+    ready: () => queue.health().status !== 'DOWN',
+    start: (prepared) => scheduler.startNew(prepared, { handOff }),
+  };
+}
+
 export async function serverApiCommand(options: { port?: number }, env: CliEnv, io: CliIO): Promise<number> {
   const signal = untilSignal();
   const apiEnv = readEnv({ ...env, ...(options.port === undefined ? {} : { PORT: String(options.port) }) } as NodeJS.ProcessEnv);
-  const app = await startApiProcess(apiEnv);
+  // New executions take their first step here, with a scheduler of the API's own that is never started (no consumer,
+  // no trigger): the step's task jobs carry the execution to the scheduler that takes the next step.
+  const registries = createDefaultRegistries();
+  const app = await startApiProcess(apiEnv, (db, queue) =>
+    schedulerStarter(
+      createScheduler({ db, queue, resolveTaskType: (type) => registries.tasks.find(type), log: (line) => io.stderr(`sluice: ${line}`) }),
+      queue,
+      true,
+    ),
+  );
   io.stdout(`Sluice API listening on http://${apiEnv.host}:${apiEnv.port} (UI at /ui/, API at /api/v1, docs at /docs)`);
   await signal.promise;
   await app.close();
