@@ -137,7 +137,8 @@ interface WorkerEntry {
  * times. Results, logs and execution messages have `maxDeliveries` attempts, 100 ms apart; a transient failure
  * (`ConsumeOptions.transient`) is not an attempt: the handler runs again after a backoff while the job stays active
  * (its lock renewed), and a consumer closed meanwhile moves the job to delayed (`DelayedError`: no attempt counted).
- * Finished jobs are kept (so their `dedupId` stays known) 1 hour when completed, 24 hours when failed.
+ * Finished jobs with a `dedupId` are kept (so it stays known) 1 hour when completed, 24 hours when failed; a completed job
+ * without one is removed at once (a failed one is kept 24 hours, for inspection).
  *
  * Task leases are keys `<prefix>:lease:<taskRunId>:<attempt>` holding `run\n<holder>` with a TTL, or `done\n<holder>`
  * once finished; acquire, renew and release are Lua scripts (compare-and-set on the holder).
@@ -408,7 +409,9 @@ class BullmqQueue implements QueueDriver {
     }
     await queue.add(jobName, data, {
       ...jobOptions,
-      removeOnComplete: { age: COMPLETED_RETENTION_SECONDS, count: 10_000 },
+      // A completed job is kept only for its dedupId (as the in-process driver keeps only those): one without is removed
+      // at once, which spares each completion the trimming of the completed set.
+      removeOnComplete: options?.dedupId === undefined ? true : { age: COMPLETED_RETENTION_SECONDS, count: 10_000 },
       removeOnFail: { age: FAILED_RETENTION_SECONDS },
       ...(delay > 0 ? { delay } : {}),
       ...(options?.dedupId !== undefined ? { jobId: bullmqJobId(options.dedupId) } : {}),

@@ -140,6 +140,30 @@ describeWithRedis('bullmq queue', (redis) => {
     }
   });
 
+  it('keeps a completed job only for its dedupId: one without is removed from Redis as it completes', async () => {
+    const prefix = freshPrefix();
+    const driver = open(prefix);
+    const handled: string[] = [];
+    driver.consumeResults({}, async (message) => void handled.push(message.taskRunId));
+    driver.consumeExecutions({}, async (message) => void handled.push(message.executionId));
+    await driver.publishResult({ type: 'started', executionId: 'e1', taskRunId: 'tr-plain', taskId: 't', attempt: 1, workerId: 'w', startedAt: new Date().toISOString() });
+    await driver.publishExecution({ type: 'created', executionId: 'e-dedup' }, { dedupId: 'created-e-dedup' });
+    await waitFor(() => handled.length === 2, 10_000, 'both messages to be handled');
+    const client = new Redis(redis().url);
+    try {
+      // BullMQ's completed set of each queue: the message with a dedupId stays (its id is known), the other is gone.
+      await waitFor(async () => (await client.zcard(`${prefix}:results:completed`)) === 0 && (await client.zcard(`${prefix}:executions:completed`)) === 1, 10_000, 'the completions to settle');
+      expect(await client.zrange(`${prefix}:executions:completed`, '0', '-1')).toEqual([bullmqJobId('created-e-dedup')]);
+      expect(await client.keys(`${prefix}:results:[0-9]*`)).toEqual([]);
+      // Sent again, the deduplicated one is still refused; the results queue is empty.
+      await driver.publishExecution({ type: 'created', executionId: 'e-dedup' }, { dedupId: 'created-e-dedup' });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(handled).toEqual(['tr-plain', 'e-dedup']);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('says DOWN, with the connection error, while Redis cannot be reached', async () => {
     // Nothing listens on this port: the driver keeps trying to connect, and health() says why it cannot.
     const driver = createBullmqQueue({ url: `redis://127.0.0.1:${await freePort()}`, prefix: freshPrefix(), onError: () => undefined });
