@@ -73,18 +73,53 @@ export async function redisCommandStats(redisUrl: string): Promise<Map<string, {
 /** The queues Sluice's BullMQ driver uses (packages/queue: prefix `sluice`), the task queue of the default group. */
 export const BENCH_QUEUES = ['executions', 'tasks.default', 'results', 'logs'] as const;
 
-/** Jobs of each queue that finished between `from` and `to` (ms since the epoch): the messages of a phase. */
+/**
+ * Jobs of each queue that completed or failed between `from` and `to` (ms since the epoch): the messages of a phase.
+ * Read from each queue's BullMQ events stream (its entry ids are the Redis server's ms clock), since a completed job
+ * without a dedupId is removed from Redis at once.
+ */
 export async function queueMessages(redisUrl: string, from: number, to: number): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const [queue, jobs] of await queueEvents(redisUrl, from, to)) {
+    counts.set(queue, [...jobs.values()].filter((job) => job.finished !== undefined).length);
+  }
+  return counts;
+}
+
+/** One job's moments in a queue's events stream (ms since the epoch). */
+export interface JobEvents {
+  added?: number;
+  active?: number;
+  finished?: number;
+}
+
+/** The jobs of each of {@link BENCH_QUEUES} seen in its BullMQ events stream between `from` and `to`, by job id. */
+export async function queueEvents(redisUrl: string, from: number, to: number): Promise<Map<string, Map<string, JobEvents>>> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
   try {
     await redis.connect();
-    const counts = new Map<string, number>();
+    const byQueue = new Map<string, Map<string, JobEvents>>();
     for (const queue of BENCH_QUEUES) {
-      const completed = await redis.zcount(`sluice:${queue}:completed`, from, to);
-      const failed = await redis.zcount(`sluice:${queue}:failed`, from, to);
-      counts.set(queue, completed + failed);
+      const jobs = new Map<string, JobEvents>();
+      const entries = await redis.xrange(`sluice:${queue}:events`, String(from), String(to));
+      for (const [id, fields] of entries) {
+        const at = Number(id.split('-')[0]);
+        const field = (name: string): string | undefined => {
+          const index = fields.indexOf(name);
+          return index >= 0 && index % 2 === 0 ? fields[index + 1] : undefined;
+        };
+        const event = field('event');
+        const jobId = field('jobId');
+        if (jobId === undefined) continue;
+        const job = jobs.get(jobId) ?? {};
+        if (event === 'added') job.added ??= at;
+        else if (event === 'active') job.active = at;
+        else if (event === 'completed' || event === 'failed') job.finished = at;
+        jobs.set(jobId, job);
+      }
+      byQueue.set(queue, jobs);
     }
-    return counts;
+    return byQueue;
   } finally {
     redis.disconnect();
   }

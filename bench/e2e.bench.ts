@@ -81,7 +81,7 @@ import { Queue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '@sluice/testing';
-import { cpuMs, printBudget, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
+import { cpuMs, printBudget, queueEvents, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
 import type { BudgetTotals } from './budget.js';
 
 const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
@@ -749,25 +749,19 @@ async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<strin
 }
 
 /**
- * Distributed mode: where the sequential executions' BullMQ jobs spent their time, from the jobs BullMQ keeps after
- * completion (`timestamp` when added, `processedOn` when a consumer took it, `finishedOn`; 1 ms resolution).
+ * Distributed mode: where the sequential executions' BullMQ jobs spent their time, from each queue's events stream
+ * (`added`, `active` when a consumer took it, `completed`; the Redis server's ms clock), which outlives the jobs (a
+ * completed one without a dedupId is removed at once).
  */
 async function logQueueHops(redisUrl: string, from: number, to: number): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  try {
-    log('\nBullMQ jobs of those executions, per queue (ms; added → taken by a consumer → finished):\n');
-    log('| queue | jobs | wait p50 | wait p90 | handler p50 | handler p90 |');
-    log('|---|---|---|---|---|---|');
-    for (const queue of ['executions', 'tasks.default', 'results', 'logs']) {
-      const ids = await redis.zrangebyscore(`sluice:${queue}:completed`, from, to);
-      const jobs = await Promise.all(ids.map((id) => redis.hmget(`sluice:${queue}:${id}`, 'timestamp', 'processedOn', 'finishedOn')));
-      const rows = jobs.map((fields) => fields.map(Number)).filter(([added, taken, done]) => added! >= from && taken! > 0 && done! > 0);
-      const wait = rows.map(([added, taken]) => taken! - added!);
-      const handler = rows.map(([, taken, done]) => done! - taken!);
-      log(`| ${queue} | ${rows.length} | ${f1(pct(wait, 50))} | ${f1(pct(wait, 90))} | ${f1(pct(handler, 50))} | ${f1(pct(handler, 90))} |`);
-    }
-  } finally {
-    redis.disconnect();
+  log('\nBullMQ jobs of those executions, per queue (ms; added → taken by a consumer → finished):\n');
+  log('| queue | jobs | wait p50 | wait p90 | handler p50 | handler p90 |');
+  log('|---|---|---|---|---|---|');
+  for (const [queue, jobs] of await queueEvents(redisUrl, from, to)) {
+    const rows = [...jobs.values()].filter((job) => job.added !== undefined && job.active !== undefined && job.finished !== undefined);
+    const wait = rows.map((job) => job.active! - job.added!);
+    const handler = rows.map((job) => job.finished! - job.active!);
+    log(`| ${queue} | ${rows.length} | ${f1(pct(wait, 50))} | ${f1(pct(wait, 90))} | ${f1(pct(handler, 50))} | ${f1(pct(handler, 90))} |`);
   }
 }
 
