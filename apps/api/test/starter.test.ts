@@ -23,7 +23,7 @@ function starter(db: Db): ExecutionStarter {
     async start(prepared: PreparedExecution) {
       started.push(prepared.stored.id);
       if (mode === 'fail') throw new Error('a bug in the step');
-      await db.scheduler.withExecution(prepared.stored.id, async (_execution, tx) => tx.setState('RUNNING', new Date()), knownNew(prepared.stored), prepared.insert);
+      await db.scheduler.withExecution(prepared.stored.id, async (_execution, tx) => tx.setState('RUNNING', new Date()), knownNew(prepared.stored), prepared.stored);
       return { after: Promise.resolve() };
     },
   };

@@ -105,7 +105,7 @@ export interface Scheduler {
    */
   health(options?: { readonly timeoutMs?: number }): Promise<SchedulerHealth>;
   /**
-   * Store a new execution with its first step, in one transaction (`prepared.insert`, then the step a `created`
+   * Store a new execution with its first step, in one transaction (its INSERT, then the step a `created`
    * message would take), for a process that creates executions: the API, which then sends no `created` message, and
    * the scheduler no longer reads, claims and steps the execution separately. Resolves once the transaction committed,
    * with what follows the commit (its task jobs queued, an end announced) as `after`; rejects when nothing was stored.
@@ -212,7 +212,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * the lock made all but one read the execution again (a ForEach whose children end together paid that per child).
    */
   const tails = new Map<string, Promise<unknown>>();
-  function locked<T>(executionId: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution, insert?: string): Promise<T | undefined> {
+  function locked<T>(executionId: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution, insert?: StoredExecution): Promise<T | undefined> {
     const previous = tails.get(executionId) ?? Promise.resolve();
     const next = previous.then(
       () => db.scheduler.withExecution(executionId, fn, hint, insert),
@@ -850,10 +850,10 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   }
 
   /**
-   * The step of {@link admitExecution}, with `insert` when the execution is stored by the same transaction
+   * The step of {@link admitExecution}, with `insert`, the new execution, when the same transaction stores it
    * (Scheduler.startNew). Resolves once it committed, with what follows the commit, to call.
    */
-  async function admitStep(executionId: string, hint?: KnownExecution, insert?: string): Promise<(handOff: boolean) => Promise<void>> {
+  async function admitStep(executionId: string, hint?: KnownExecution, insert?: StoredExecution): Promise<(handOff: boolean) => Promise<void>> {
     // An execution to start later (Kestra's scheduleDate) that reached here early: put it off until its date.
     let later: { until: Date; namespace: string; flowId: string } | undefined;
     const outcome = await locked(executionId, async (execution, tx): Promise<Step> => {
@@ -1174,7 +1174,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     },
     async startNew(prepared, startOptions = {}) {
       const handOff = startOptions.handOff === true;
-      const next = await admitStep(prepared.stored.id, knownNew(prepared.stored), prepared.insert);
+      const next = await admitStep(prepared.stored.id, knownNew(prepared.stored), prepared.stored);
       return { after: next(handOff) };
     },
     async health(healthOptions = {}) {

@@ -82,6 +82,35 @@ export interface ExecutionTrigger {
   readonly variables: Record<string, unknown>;
 }
 
+/**
+ * The INSERT of a new execution (its values as literals, so it may go with other statements in one simple query),
+ * at version NEW_EXECUTION_VERSION. `stored` may already carry its first step's state change (see
+ * SchedulerStore.withExecution), dated `updatedAt`.
+ */
+export function executionInsert(stored: StoredExecution, updatedAt: Date): string {
+  const values = [
+    literal(stored.id),
+    literal(stored.namespace),
+    literal(stored.flowId),
+    literal(stored.flowRevision),
+    literal(stored.state),
+    jsonLiteral(stored.stateHistory),
+    jsonLiteral(stored.inputs),
+    jsonLiteral(stored.labels),
+    literal(stored.parentId),
+    jsonLiteral(stored.trigger),
+    dateLiteral(stored.scheduleDate),
+    dateLiteral(stored.startDate),
+    dateLiteral(updatedAt),
+    dateLiteral(stored.endDate),
+    literal(NEW_EXECUTION_VERSION),
+  ];
+  return (
+    'INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date, start_date, updated_at, end_date, version) ' +
+    `VALUES (${values.join(', ')})`
+  );
+}
+
 /** A new execution not stored yet: what {@link ExecutionRepository.create} would return, and the INSERT that stores it. */
 export interface PreparedExecution {
   readonly stored: StoredExecution;
@@ -291,25 +320,7 @@ export class ExecutionRepository {
       endDate: null,
       taskRuns: [],
     };
-    const values = [
-      literal(stored.id),
-      literal(stored.namespace),
-      literal(stored.flowId),
-      literal(stored.flowRevision),
-      literal(stored.state),
-      jsonLiteral(stored.stateHistory),
-      jsonLiteral(stored.inputs),
-      jsonLiteral(stored.labels),
-      literal(stored.parentId),
-      jsonLiteral(stored.trigger),
-      dateLiteral(stored.scheduleDate),
-      dateLiteral(now),
-      dateLiteral(now),
-      literal(NEW_EXECUTION_VERSION),
-    ];
-    const insert =
-      'INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date, start_date, updated_at, version) ' +
-      `VALUES (${values.join(', ')})`;
+    const insert = executionInsert(stored, now);
     return { stored, insert };
   }
 

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
-import { TERMINAL_STATES } from './execution-repository.js';
+import { executionInsert, TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
 import { assertLogEntry } from './log-repository.js';
 import { insertMetricsStatement } from './metric-repository.js';
@@ -279,11 +279,8 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
   const read = async (): Promise<void> => {
     if (locked) await flush();
   };
-  /**
-   * A change of the execution's row: `set`, its SET list; or `call`, a function call that makes it, given the version
-   * the change is conditional on (a literal, or NULL for none; see firstRowUpdate).
-   */
-  const updateRow = (change: { readonly set: string } | { readonly call: (expected: string) => string }): void => {
+  /** A change of the execution's row (see RowChange). */
+  const updateRow = (change: RowChange): void => {
     step.rowUpdates++;
     if (!step.firstRowUpdate && !locked) step.firstRowUpdate = { index: pending.length, ...change };
     pending.push('set' in change ? `UPDATE executions SET ${change.set} WHERE id = ${id}` : change.call('NULL'));
@@ -294,7 +291,7 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       shadow.state = state;
       // sluice_set_execution_state (migration 20261206100000_step_functions): the UPDATE, its plan kept by the session.
       const args = `${literal(state)}, ${jsonLiteral([{ state, date: now.toISOString() }])}, ${dateLiteral(endDate)}, ${dateLiteral(now)}`;
-      updateRow({ call: (expected) => `SELECT sluice_set_execution_state(${id}, ${expected}, ${args}) AS version` });
+      updateRow({ call: (expected) => `SELECT sluice_set_execution_state(${id}, ${expected}, ${args}) AS version`, state: { state, at: now, endDate } });
       // An end that Flow triggers may listen to: noted for them in the same transaction, when some live flow declares
       // one (one probe of a partial index; see migration 20261206093000_flow_trigger_events).
       if (endDate) {
@@ -563,8 +560,17 @@ interface StepState {
    * The first UPDATE of the execution's row: its place in `pending`, and its SET list or the function call that makes
    * it. A step from memory makes it its claim (one UPDATE where the claim and the change made two; see #fromMemory).
    */
-  firstRowUpdate?: { readonly index: number } & ({ readonly set: string } | { readonly call: (expected: string) => string });
+  firstRowUpdate?: { readonly index: number } & RowChange;
 }
+
+/**
+ * A change of the execution's row: `set`, its SET list; or `call`, a function call that makes it, given the version
+ * the change is conditional on (a literal, or NULL for none; see StepState.firstRowUpdate). `state`: the change is
+ * this state change alone, so a new execution's INSERT can carry it instead (see SchedulerStore.withExecution).
+ */
+type RowChange = ({ readonly set: string } | { readonly call: (expected: string) => string }) & {
+  readonly state?: { readonly state: string; readonly at: Date; readonly endDate: Date | null };
+};
 
 function newStep(execution: LockedExecution): StepState {
   return { pending: [], shadow: { state: execution.state, taskRuns: copyRuns(execution.taskRuns) }, readBacks: [], rowUpdates: 0 };
@@ -638,12 +644,13 @@ export class SchedulerStore {
    * - **Locked**: BEGIN, the row lock and the read of the execution with its task runs as one query; writes are held
    *   back and sent together, before the step's next read or with the COMMIT.
    *
-   * `insert` (with a `hint` of the new execution, {@link knownNew}): the INSERT of an execution not stored yet
-   * (ExecutionRepository.prepare), sent as the first statement of the step's transaction, so the execution is stored
-   * with its first step or not at all. A step that writes nothing sends it alone.
+   * `insert` (with `hint` made from it, {@link knownNew}): an execution not stored yet (ExecutionRepository.prepare),
+   * whose INSERT opens the step's transaction, so the execution is stored with its first step or not at all. When the
+   * step's first change of the row is a state change, the INSERT carries it (the row is written once, not inserted
+   * then updated). A step that writes nothing sends the INSERT alone.
    */
-  async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution, insert?: string): Promise<T | undefined> {
-    if (insert !== undefined && (hint?.execution.id !== id || this.#known.has(id))) throw new Error(`withExecution: an insert needs the new execution ${id} as its hint`);
+  async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution, insert?: StoredExecution): Promise<T | undefined> {
+    if (insert !== undefined && (insert.id !== id || hint?.execution.id !== id || this.#known.has(id))) throw new Error(`withExecution: an insert needs the new execution ${id} as its hint`);
     const known = this.#known.get(id) ?? (hint?.execution.id === id ? { version: hint.version, execution: storedExecution(hint.execution) } : undefined);
     const client = await this.pool.connect();
     // Whether a transaction may be open on the connection; a connection that cannot even roll back is dropped rather
@@ -684,7 +691,7 @@ export class SchedulerStore {
     known: KnownExecution,
     fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>,
     opening: () => void,
-    insert?: string,
+    insert?: StoredExecution,
   ): Promise<{ result: T | undefined } | { aborted: boolean }> {
     const key = literal(id);
     const step = newStep(known.execution);
@@ -699,7 +706,7 @@ export class SchedulerStore {
       }
       if (step.pending.length === 0 && step.readBacks.length === 0 && insert !== undefined) {
         // A new execution's step that writes nothing: store the execution as it is.
-        await client.query(insert);
+        await client.query(executionInsert(insert, insert.startDate));
         this.#remember(id, known.version, known.execution);
         this.steps.fromMemory++;
         return { result };
@@ -717,8 +724,8 @@ export class SchedulerStore {
       }
       opening();
       let results: pg.QueryResult[];
-      // Where the claim's result is in `results`: after BEGIN, and the INSERT if any.
-      let claimAt = 1;
+      // Where the claim's result is in `results`: after BEGIN, and the INSERT if any (none when the INSERT carries it).
+      let claimAt: number | undefined = 1;
       // The step's first change to the row claims it (its UPDATE sets the version itself, so the trigger leaves it);
       // a step that changes only task runs, logs... claims with an UPDATE of the version alone. When the change claimed
       // no row, the version moved on: sluice_claim_execution tries the same claim and raises SL409 (versions only grow,
@@ -726,6 +733,9 @@ export class SchedulerStore {
       // sluice_set_execution_state, which does the same given the version.
       const change = step.firstRowUpdate;
       const expected = literal(known.version);
+      // A new execution whose step starts with a state change: its INSERT carries the change, and claims nothing (the
+      // row is new); the version moves on once for each later UPDATE of the row.
+      const folded = insert !== undefined && change?.state !== undefined ? change.state : undefined;
       try {
         const claim = !change
           ? `SELECT sluice_claim_execution(${key}, ${expected}) AS version`
@@ -734,9 +744,20 @@ export class SchedulerStore {
             : `WITH claimed AS (UPDATE executions SET ${change.set}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
               `SELECT COALESCE((SELECT version FROM claimed), sluice_claim_execution(${key}, ${expected})) AS version`;
         const writes = change ? step.pending.filter((_, index) => index !== change.index) : step.pending;
-        const opened = insert === undefined ? ['BEGIN'] : ['BEGIN', insert];
-        results = (await client.query([...opened, claim, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
-        claimAt = opened.length;
+        let opened: string[];
+        if (!insert) opened = ['BEGIN', claim];
+        else if (folded) {
+          const started: StoredExecution = {
+            ...insert,
+            state: folded.state,
+            stateHistory: [...insert.stateHistory, { state: folded.state, date: folded.at.toISOString() }],
+            endDate: folded.endDate,
+          };
+          opened = ['BEGIN', executionInsert(started, folded.at)];
+          claimAt = undefined;
+        } else opened = ['BEGIN', executionInsert(insert, insert.startDate), claim];
+        results = (await client.query([...opened, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
+        if (claimAt !== undefined) claimAt = opened.length - 1;
       } catch (error) {
         this.#forget(id, known);
         if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
@@ -745,7 +766,7 @@ export class SchedulerStore {
       }
       closeStep(step, results, false);
       // The claim's version, moved on once more by the version trigger for each UPDATE of the row the step made.
-      const claimed = (results[claimAt]?.rows[0] as { version?: number } | undefined)?.version;
+      const claimed = claimAt === undefined ? known.version : (results[claimAt]?.rows[0] as { version?: number } | undefined)?.version;
       if (claimed !== undefined) this.#remember(id, claimed + step.rowUpdates - (change ? 1 : 0), { ...known.execution, ...step.shadow });
       this.steps.fromMemory++;
       return { result };
@@ -793,12 +814,12 @@ export class SchedulerStore {
    * The locked step. `aborted`: the connection holds the aborted transaction of a stale step from memory, rolled back
    * in the same round trip. A failure leaves the transaction open for withExecution to roll back (it rethrows).
    */
-  async #locked<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, client: pg.PoolClient, aborted: boolean, insert?: string): Promise<T | undefined> {
+  async #locked<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, client: pg.PoolClient, aborted: boolean, insert?: StoredExecution): Promise<T | undefined> {
     // Under READ COMMITTED each statement reads its own snapshot: the read, a statement after the lock, sees what
     // the previous holder of the lock committed.
     const key = literal(id);
     const results = (await client.query(
-      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; ${insert === undefined ? '' : `${insert}; `}SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; ${executionWithRuns(key)}`,
+      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; ${insert === undefined ? '' : `${executionInsert(insert, insert.startDate)}; `}SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; ${executionWithRuns(key)}`,
     )) as unknown as pg.QueryResult<ExecutionRow>[];
     const row = results[results.length - 1]?.rows[0];
     if (!row) {

@@ -340,7 +340,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       await tx.setState('RUNNING', new Date('2026-05-06T07:08:09.000Z'));
       await tx.saveTaskRun(taskRun('a-run'));
       return Object.keys(locked.inputs);
-    }, knownNew(first.stored), first.insert);
+    }, knownNew(first.stored), first.stored);
     expect(seen).toEqual(['a', 'b']);
     expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(1);
     expect(db.scheduler.steps.locked - before.locked).toBe(0);
@@ -348,18 +348,35 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     expect(stored).toMatchObject({ state: 'RUNNING', inputs: { a: HOSTILE[2], b: 1 }, labels: first.stored.labels });
     expect(stored?.stateHistory.map((h) => h.state)).toEqual(['CREATED', 'RUNNING']);
     expect(stored?.taskRuns.map((r) => r.id)).toEqual(['a-run']);
-    expect(db.scheduler.knownVersion(first.stored.id)).toBe(await storedVersion(first.stored.id));
+    // The INSERT carried the state change: the row was never updated (every UPDATE moves the version on).
+    expect(await storedVersion(first.stored.id)).toBe(0);
+    expect(db.scheduler.knownVersion(first.stored.id)).toBe(0);
+    // A later change of the row in the same step is an UPDATE after the INSERT, and the version counts it.
+    const labelled = db.executions.prepare(base);
+    await db.scheduler.withExecution(labelled.stored.id, async (_locked, tx) => {
+      await tx.setState('RUNNING', new Date());
+      await tx.setLabels([{ key: 'team', value: 'data' }]);
+    }, knownNew(labelled.stored), labelled.stored);
+    expect(await db.executions.get(labelled.stored.id)).toMatchObject({ state: 'RUNNING', labels: [{ key: 'team', value: 'data' }] });
+    expect(db.scheduler.knownVersion(labelled.stored.id)).toBe(await storedVersion(labelled.stored.id));
+    expect(await storedVersion(labelled.stored.id)).toBe(1);
+    // A step from that copy holds (its version is right).
+    const steps = { ...db.scheduler.steps };
+    await db.scheduler.withExecution(labelled.stored.id, async (_locked, tx) => tx.setState('SUCCESS', new Date()));
+    expect(db.scheduler.steps.fromMemory - steps.fromMemory).toBe(1);
+    expect(db.scheduler.steps.stale - steps.stale).toBe(0);
+    expect((await db.executions.get(labelled.stored.id))?.stateHistory.map((h) => h.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
     // A step that needs the lock (a flow's admission lock): the INSERT opens the locked transaction.
     const second = db.executions.prepare(base);
     await db.scheduler.withExecution(second.stored.id, async (_locked, tx) => {
       await tx.lockFlow();
       await tx.setState('QUEUED', new Date());
-    }, knownNew(second.stored), second.insert);
+    }, knownNew(second.stored), second.stored);
     expect(db.scheduler.steps.locked - before.locked).toBe(1);
     expect((await db.executions.get(second.stored.id))?.state).toBe('QUEUED');
     // A step that writes nothing still stores the execution, as it was prepared.
     const third = db.executions.prepare(base);
-    await db.scheduler.withExecution(third.stored.id, async () => undefined, knownNew(third.stored), third.insert);
+    await db.scheduler.withExecution(third.stored.id, async () => undefined, knownNew(third.stored), third.stored);
     expect(await db.executions.get(third.stored.id)).toMatchObject({ state: 'CREATED', taskRuns: [] });
     // A step that throws stores nothing.
     const fourth = db.executions.prepare(base);
@@ -367,12 +384,12 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       db.scheduler.withExecution(fourth.stored.id, async (_locked, tx) => {
         await tx.setState('RUNNING', new Date());
         throw new Error('the step failed');
-      }, knownNew(fourth.stored), fourth.insert),
+      }, knownNew(fourth.stored), fourth.stored),
     ).rejects.toThrow('the step failed');
     expect(await db.executions.get(fourth.stored.id)).toBeUndefined();
     // An insert needs the new execution as its hint.
     const fifth = db.executions.prepare(base);
-    await expect(db.scheduler.withExecution(fifth.stored.id, async () => undefined, undefined, fifth.insert)).rejects.toThrow(/needs the new execution/);
+    await expect(db.scheduler.withExecution(fifth.stored.id, async () => undefined, undefined, fifth.stored)).rejects.toThrow(/needs the new execution/);
   });
 
   it('hands its copy of an execution to another store through JSON, which steps from it while it is current', async () => {
@@ -381,7 +398,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     await db.scheduler.withExecution(prepared.stored.id, async (_locked, tx) => {
       await tx.setState('RUNNING', at);
       await tx.saveTaskRun(taskRun('handed', { state: 'RUNNING', startDate: at, outputs: { z: 1, a: [HOSTILE[0]] } }));
-    }, knownNew(prepared.stored), prepared.insert);
+    }, knownNew(prepared.stored), prepared.stored);
     const known = db.scheduler.known(prepared.stored.id);
     expect(known).toBeDefined();
     const wire = JSON.parse(JSON.stringify(knownToWire(known!))) as unknown;
