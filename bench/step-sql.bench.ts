@@ -10,7 +10,12 @@
  * (default 20,000). Printed side by side: the round trip's latency, and the CPU time the Postgres backend used
  * (/proc/<pid>/stat of `pg_backend_pid()`, so Postgres must run on this machine).
  *
- *   npm run bench:step-sql -- [--steps=N] [--rounds=N] [--executions=N]
+ *   npm run bench:step-sql -- [--steps=N] [--rounds=N] [--executions=N] [--first]
+ *
+ * `--first` compares instead the first step of a new execution, as the API sends it (issue #20's fourth pass): the
+ * INSERT of the execution, its state change to RUNNING and its first task run saved, in one transaction. Baseline:
+ * the row inserted CREATED, then updated to RUNNING by `sluice_set_execution_state` (a second version of the row,
+ * with an entry in each of its indexes); against the INSERT carrying the state change (one version).
  *
  * Needs the test Postgres (`bash scripts/services.sh`, or SLUICE_TEST_DATABASE_URL).
  */
@@ -31,6 +36,10 @@ const option = (name: string, fallback: number): number => {
 const STEPS = option('steps', 3000);
 const ROUNDS = option('rounds', 4);
 const EXECUTIONS = option('executions', 20_000);
+const FIRST = args.includes('--first');
+for (const arg of args) {
+  if (!/^--(steps|rounds|executions)=/.test(arg) && arg !== '--first') throw new Error(`unknown option ${arg}: --steps=N, --rounds=N, --executions=N, --first`);
+}
 
 /** The history and attempts of a task run that ended at `at`, as a step saves them. */
 function runJson(at: Date): { history: string; attempts: string } {
@@ -109,6 +118,38 @@ function step(kind: 'inline' | 'functions', i: number): string {
   ].join(';\n');
 }
 
+/** The INSERT of a new execution (the columns ExecutionRepository.prepare writes), in `state` with `history`. */
+function executionInsert(id: string, state: string, history: string, at: Date): string {
+  return (
+    'INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date, start_date, updated_at, end_date, version) ' +
+    `VALUES (${lit(id)}, 'company.team', 'flow-1', 1, ${lit(state)}, ${history}, '{}'::jsonb, ` +
+    `${json([{ key: 'system.correlationId', value: id }])}, NULL, NULL, NULL, ${date(at)}, ${date(at)}, NULL, 0)`
+  );
+}
+
+/**
+ * The first step of a new execution (`--first`): `update`, inserted CREATED then moved to RUNNING by an UPDATE in
+ * the same transaction; `folded`, the INSERT carrying the change. Both save the first task run, CREATED.
+ */
+function firstStep(kind: 'update' | 'folded', i: number): string {
+  const id = `new-${process.pid}-${i}`;
+  const at = new Date();
+  const iso = at.toISOString();
+  const created = { state: 'CREATED', date: iso };
+  const running = { state: 'RUNNING', date: iso };
+  const insert = kind === 'update' ? executionInsert(id, 'CREATED', json([created]), at) : executionInsert(id, 'RUNNING', json([created, running]), at);
+  const change = `SELECT sluice_set_execution_state(${lit(id)}, 0, 'RUNNING', ${json([running])}, NULL, ${date(at)}) AS version`;
+  const save =
+    `SELECT sluice_save_task_run(${lit(`run-${i}`)}, ${lit(id)}, 'hello', NULL, NULL, NULL, NULL, 'CREATED', ${json([created])}, '[]'::jsonb, NULL, NULL, ` +
+    `NULL, NULL, NULL, NULL)`;
+  return ['BEGIN', insert, ...(kind === 'update' ? [change] : []), save, 'COMMIT'].join(';\n');
+}
+
+/** The two kinds compared, the baseline first, and one step of each. */
+const KINDS = FIRST
+  ? { baseline: 'update', candidate: 'folded', labels: ['baseline: inserted CREATED, then updated', 'the INSERT carries the state change'], step: (kind: string, i: number) => firstStep(kind as 'update' | 'folded', i) }
+  : { baseline: 'inline', candidate: 'functions', labels: ['baseline: statements inline', 'functions (migration 20261206100000)'], step: (kind: string, i: number) => step(kind as 'inline' | 'functions', i) };
+
 async function main(): Promise<void> {
   const name = `sluice_bench_step_${process.pid}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -130,33 +171,34 @@ async function main(): Promise<void> {
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
     if (pid === undefined) throw new Error('no backend pid');
     // Warm both up (the functions' plans, the caches), then alternate.
-    for (let i = 0; i < 200; i++) await client.query(step(i % 2 === 0 ? 'inline' : 'functions', i));
-    const totals = { inline: { ms: 0, cpu: 0, steps: 0 }, functions: { ms: 0, cpu: 0, steps: 0 } };
+    const { baseline, candidate } = KINDS;
+    for (let i = 0; i < 200; i++) await client.query(KINDS.step(i % 2 === 0 ? baseline : candidate, i));
+    const totals: Record<string, { ms: number; cpu: number; steps: number }> = { [baseline]: { ms: 0, cpu: 0, steps: 0 }, [candidate]: { ms: 0, cpu: 0, steps: 0 } };
     let i = 1000;
-    console.log(`${STEPS} steps per round, ${ROUNDS} rounds of each, alternating; ${EXECUTIONS} executions in the table\n`);
+    console.log(`${STEPS} ${FIRST ? 'first steps' : 'steps'} per round, ${ROUNDS} rounds of each, alternating; ${EXECUTIONS} executions in the table\n`);
     console.log('| round | kind | ms per step (round trip) | backend CPU ms per step |');
     console.log('|---|---|---|---|');
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const kind of round % 2 === 1 ? (['inline', 'functions'] as const) : (['functions', 'inline'] as const)) {
+      for (const kind of round % 2 === 1 ? [baseline, candidate] : [candidate, baseline]) {
         const cpuBefore = (await cpuMs(pid)).self;
         const start = performance.now();
-        for (let n = 0; n < STEPS; n++) await client.query(step(kind, i++));
+        for (let n = 0; n < STEPS; n++) await client.query(KINDS.step(kind, i++));
         const ms = performance.now() - start;
         const cpu = (await cpuMs(pid)).self - cpuBefore;
-        totals[kind].ms += ms;
-        totals[kind].cpu += cpu;
-        totals[kind].steps += STEPS;
+        totals[kind]!.ms += ms;
+        totals[kind]!.cpu += cpu;
+        totals[kind]!.steps += STEPS;
         console.log(`| ${round} | ${kind} | ${(ms / STEPS).toFixed(3)} | ${(cpu / STEPS).toFixed(3)} |`);
       }
     }
-    const per = (kind: 'inline' | 'functions', field: 'ms' | 'cpu'): number => totals[kind][field] / totals[kind].steps;
-    console.log('\n| per step | baseline: statements inline | functions (migration 20261206100000) | ratio |');
+    const per = (kind: string, field: 'ms' | 'cpu'): number => totals[kind]![field] / totals[kind]!.steps;
+    console.log(`\n| per step | ${KINDS.labels[0]} | ${KINDS.labels[1]} | ratio |`);
     console.log('|---|---|---|---|');
     for (const [label, field] of [
       ['latency, ms', 'ms'],
       ['Postgres backend CPU, ms', 'cpu'],
     ] as const) {
-      console.log(`| ${label} | ${per('inline', field).toFixed(3)} | ${per('functions', field).toFixed(3)} | ${(per('functions', field) / per('inline', field)).toFixed(2)}x |`);
+      console.log(`| ${label} | ${per(baseline, field).toFixed(3)} | ${per(candidate, field).toFixed(3)} | ${(per(candidate, field) / per(baseline, field)).toFixed(2)}x |`);
     }
   } finally {
     await client.end().catch(() => undefined);
