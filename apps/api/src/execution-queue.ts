@@ -13,7 +13,7 @@
  * means the event was refused for another reason, and the API then fails the request (a created execution that could
  * not be enqueued is marked FAILED so it does not sit in CREATED forever).
  */
-import type { PreparedExecution } from '@sluice/db';
+import type { StoredExecution } from '@sluice/db';
 import type { ExecutionSnapshot, QueueHealth } from '@sluice/queue';
 import { publishBounded, QUEUE_PUBLISH_TIMEOUT_MS, within } from './queue-handoff.js';
 
@@ -90,10 +90,10 @@ export interface ExecutionStarter {
   /** Whether to start executions now: false while the queue is unreachable (the step's task jobs would wait for it). */
   ready(): boolean;
   /**
-   * Store the execution with its first step. Resolves once stored, with what follows the commit (the task jobs
-   * queued, an end announced) as `after`; rejects when nothing was stored.
+   * Store the new execution (ExecutionRepository.prepare) with its first step. Resolves once stored, with what
+   * follows the commit (the task jobs queued, an end announced) as `after`; rejects when nothing was stored.
    */
-  start(prepared: PreparedExecution): Promise<{ readonly after: Promise<void> }>;
+  start(execution: StoredExecution): Promise<{ readonly after: Promise<void> }>;
 }
 
 /** Messages the scheduler's queue accepts (the subset of `@sluice/queue`'s driver the API needs). */

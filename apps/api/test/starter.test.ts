@@ -6,7 +6,7 @@
  * in apps/scheduler (`startNew`).
  */
 import { knownNew } from '@sluice/db';
-import type { Db, PreparedExecution } from '@sluice/db';
+import type { Db, StoredExecution } from '@sluice/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionStarter } from '../src/execution-queue.js';
 import { createFlows, flowYaml, startApi } from './fixture.js';
@@ -20,10 +20,10 @@ const started: string[] = [];
 function starter(db: Db): ExecutionStarter {
   return {
     ready: () => mode !== 'not ready',
-    async start(prepared: PreparedExecution) {
-      started.push(prepared.stored.id);
+    async start(execution: StoredExecution) {
+      started.push(execution.id);
       if (mode === 'fail') throw new Error('a bug in the step');
-      await db.scheduler.withExecution(prepared.stored.id, async (_execution, tx) => tx.setState('RUNNING', new Date()), knownNew(prepared.stored), prepared.stored);
+      await db.scheduler.withExecution(execution.id, async (_execution, tx) => tx.setState('RUNNING', new Date()), knownNew(execution), execution);
       return { after: Promise.resolve() };
     },
   };

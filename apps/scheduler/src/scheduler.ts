@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
-import type { Db, ExecutionTx, KnownExecution, LockedExecution, PreparedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
+import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
 import { copyRuns, executionToWire, findRun, KILLABLE_STATES, knownFromWire, knownNew, knownToWire, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
 import type { RunMark } from '@sluice/db';
 import {
@@ -105,7 +105,7 @@ export interface Scheduler {
    */
   health(options?: { readonly timeoutMs?: number }): Promise<SchedulerHealth>;
   /**
-   * Store a new execution with its first step, in one transaction (its INSERT, then the step a `created`
+   * Store a new execution (ExecutionRepository.prepare) with its first step, in one transaction (its INSERT, then the step a `created`
    * message would take), for a process that creates executions: the API, which then sends no `created` message, and
    * the scheduler no longer reads, claims and steps the execution separately. Resolves once the transaction committed,
    * with what follows the commit (its task jobs queued, an end announced) as `after`; rejects when nothing was stored.
@@ -113,7 +113,7 @@ export interface Scheduler {
    * carry the execution as the step left it (TaskJob.known), so the scheduler that applies their results starts from
    * it, and this process keeps no copy.
    */
-  startNew(prepared: PreparedExecution, options?: { readonly handOff?: boolean }): Promise<{ readonly after: Promise<void> }>;
+  startNew(execution: StoredExecution, options?: { readonly handOff?: boolean }): Promise<{ readonly after: Promise<void> }>;
 }
 
 /** How long a scheduler that found itself the only one watching steps stops publishing them (see `announce`). */
@@ -1172,9 +1172,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         flowTriggers.start();
       }
     },
-    async startNew(prepared, startOptions = {}) {
+    async startNew(execution, startOptions = {}) {
       const handOff = startOptions.handOff === true;
-      const next = await admitStep(prepared.stored.id, knownNew(prepared.stored), prepared.stored);
+      const next = await admitStep(execution.id, knownNew(execution), execution);
       return { after: next(handOff) };
     },
     async health(healthOptions = {}) {

@@ -695,13 +695,13 @@ errors:
       const prepared = db.executions.prepare({ namespace: ns, flowId: 'handed', flowRevision: revision, inputs: { i } });
       const { after } = await api.startNew(prepared, { handOff: true });
       // Stored with its first step by the time startNew resolves.
-      const stored = await execution(prepared.stored.id);
+      const stored = await execution(prepared.id);
       expect(stored.state).toBe('RUNNING');
       expect(stored.taskRuns.map((r) => [r.taskId, r.state])).toEqual([['a', 'CREATED']]);
       await after;
       // The API keeps no copy of it.
-      expect(db.scheduler.knownVersion(prepared.stored.id)).toBeUndefined();
-      ids.push(prepared.stored.id);
+      expect(db.scheduler.knownVersion(prepared.id)).toBeUndefined();
+      ids.push(prepared.id);
     }
     for (const id of ids) await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to end');
     expect(sent).toEqual([]);

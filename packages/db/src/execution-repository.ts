@@ -111,13 +111,6 @@ export function executionInsert(stored: StoredExecution, updatedAt: Date): strin
   );
 }
 
-/** A new execution not stored yet: what {@link ExecutionRepository.create} would return, and the INSERT that stores it. */
-export interface PreparedExecution {
-  readonly stored: StoredExecution;
-  /** One INSERT statement, its values as literals (it may be sent with other statements, in one simple query). */
-  readonly insert: string;
-}
-
 export interface NewExecution {
   /** Defaults to {@link newExecutionId}(); give one when files must be stored under the id before the row exists. */
   readonly id?: string;
@@ -285,16 +278,16 @@ export class ExecutionRepository {
 
   /** Store a new execution in state CREATED (one history entry, start date now). One INSERT through plain pg. */
   async create(execution: NewExecution): Promise<StoredExecution> {
-    const { stored, insert } = this.prepare(execution);
-    await this.pool.query(insert);
+    const stored = this.prepare(execution);
+    await this.pool.query(executionInsert(stored, stored.startDate));
     return stored;
   }
 
   /**
-   * A new execution as {@link create} stores it, and the INSERT that stores it, not sent: a caller that takes the
-   * execution's first step sends it in the step's transaction (`SchedulerStore.withExecution`'s `insert`).
+   * A new execution as {@link create} would store it, not stored: a caller that takes the execution's first step
+   * stores it in the step's transaction (`SchedulerStore.withExecution`'s `insert`).
    */
-  prepare(execution: NewExecution): PreparedExecution {
+  prepare(execution: NewExecution): StoredExecution {
     const now = new Date();
     const id = execution.id ?? newExecutionId();
     const labels = (execution.labels ?? []).map((l) => ({ key: l.key, value: l.value }));
@@ -320,8 +313,7 @@ export class ExecutionRepository {
       endDate: null,
       taskRuns: [],
     };
-    const insert = executionInsert(stored, now);
-    return { stored, insert };
+    return stored;
   }
 
   /** The execution with its task runs (one statement through plain pg), or undefined. */

@@ -9,7 +9,6 @@ export type {
   ExecutionSearchResult,
   LabelEntry,
   NewExecution,
-  PreparedExecution,
   ReplayOptions,
   ReplayPlan,
   ReplayResult,

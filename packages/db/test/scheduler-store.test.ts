@@ -336,70 +336,70 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     const before = { ...db.scheduler.steps };
     // From memory: the INSERT, the claim and the writes go together, and the copy is kept for the next step.
     const first = db.executions.prepare({ ...base, inputs: { b: 1, a: HOSTILE[2] } });
-    const seen = await db.scheduler.withExecution(first.stored.id, async (locked, tx) => {
+    const seen = await db.scheduler.withExecution(first.id, async (locked, tx) => {
       await tx.setState('RUNNING', new Date('2026-05-06T07:08:09.000Z'));
       await tx.saveTaskRun(taskRun('a-run'));
       return Object.keys(locked.inputs);
-    }, knownNew(first.stored), first.stored);
+    }, knownNew(first), first);
     expect(seen).toEqual(['a', 'b']);
     expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(1);
     expect(db.scheduler.steps.locked - before.locked).toBe(0);
-    const stored = await db.executions.get(first.stored.id);
-    expect(stored).toMatchObject({ state: 'RUNNING', inputs: { a: HOSTILE[2], b: 1 }, labels: first.stored.labels });
+    const stored = await db.executions.get(first.id);
+    expect(stored).toMatchObject({ state: 'RUNNING', inputs: { a: HOSTILE[2], b: 1 }, labels: first.labels });
     expect(stored?.stateHistory.map((h) => h.state)).toEqual(['CREATED', 'RUNNING']);
     expect(stored?.taskRuns.map((r) => r.id)).toEqual(['a-run']);
     // The INSERT carried the state change: the row was never updated (every UPDATE moves the version on).
-    expect(await storedVersion(first.stored.id)).toBe(0);
-    expect(db.scheduler.knownVersion(first.stored.id)).toBe(0);
+    expect(await storedVersion(first.id)).toBe(0);
+    expect(db.scheduler.knownVersion(first.id)).toBe(0);
     // A later change of the row in the same step is an UPDATE after the INSERT, and the version counts it.
     const labelled = db.executions.prepare(base);
-    await db.scheduler.withExecution(labelled.stored.id, async (_locked, tx) => {
+    await db.scheduler.withExecution(labelled.id, async (_locked, tx) => {
       await tx.setState('RUNNING', new Date());
       await tx.setLabels([{ key: 'team', value: 'data' }]);
-    }, knownNew(labelled.stored), labelled.stored);
-    expect(await db.executions.get(labelled.stored.id)).toMatchObject({ state: 'RUNNING', labels: [{ key: 'team', value: 'data' }] });
-    expect(db.scheduler.knownVersion(labelled.stored.id)).toBe(await storedVersion(labelled.stored.id));
-    expect(await storedVersion(labelled.stored.id)).toBe(1);
+    }, knownNew(labelled), labelled);
+    expect(await db.executions.get(labelled.id)).toMatchObject({ state: 'RUNNING', labels: [{ key: 'team', value: 'data' }] });
+    expect(db.scheduler.knownVersion(labelled.id)).toBe(await storedVersion(labelled.id));
+    expect(await storedVersion(labelled.id)).toBe(1);
     // A step from that copy holds (its version is right).
     const steps = { ...db.scheduler.steps };
-    await db.scheduler.withExecution(labelled.stored.id, async (_locked, tx) => tx.setState('SUCCESS', new Date()));
+    await db.scheduler.withExecution(labelled.id, async (_locked, tx) => tx.setState('SUCCESS', new Date()));
     expect(db.scheduler.steps.fromMemory - steps.fromMemory).toBe(1);
     expect(db.scheduler.steps.stale - steps.stale).toBe(0);
-    expect((await db.executions.get(labelled.stored.id))?.stateHistory.map((h) => h.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
+    expect((await db.executions.get(labelled.id))?.stateHistory.map((h) => h.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
     // A step that needs the lock (a flow's admission lock): the INSERT opens the locked transaction.
     const second = db.executions.prepare(base);
-    await db.scheduler.withExecution(second.stored.id, async (_locked, tx) => {
+    await db.scheduler.withExecution(second.id, async (_locked, tx) => {
       await tx.lockFlow();
       await tx.setState('QUEUED', new Date());
-    }, knownNew(second.stored), second.stored);
+    }, knownNew(second), second);
     expect(db.scheduler.steps.locked - before.locked).toBe(1);
-    expect((await db.executions.get(second.stored.id))?.state).toBe('QUEUED');
+    expect((await db.executions.get(second.id))?.state).toBe('QUEUED');
     // A step that writes nothing still stores the execution, as it was prepared.
     const third = db.executions.prepare(base);
-    await db.scheduler.withExecution(third.stored.id, async () => undefined, knownNew(third.stored), third.stored);
-    expect(await db.executions.get(third.stored.id)).toMatchObject({ state: 'CREATED', taskRuns: [] });
+    await db.scheduler.withExecution(third.id, async () => undefined, knownNew(third), third);
+    expect(await db.executions.get(third.id)).toMatchObject({ state: 'CREATED', taskRuns: [] });
     // A step that throws stores nothing.
     const fourth = db.executions.prepare(base);
     await expect(
-      db.scheduler.withExecution(fourth.stored.id, async (_locked, tx) => {
+      db.scheduler.withExecution(fourth.id, async (_locked, tx) => {
         await tx.setState('RUNNING', new Date());
         throw new Error('the step failed');
-      }, knownNew(fourth.stored), fourth.stored),
+      }, knownNew(fourth), fourth),
     ).rejects.toThrow('the step failed');
-    expect(await db.executions.get(fourth.stored.id)).toBeUndefined();
+    expect(await db.executions.get(fourth.id)).toBeUndefined();
     // An insert needs the new execution as its hint.
     const fifth = db.executions.prepare(base);
-    await expect(db.scheduler.withExecution(fifth.stored.id, async () => undefined, undefined, fifth.stored)).rejects.toThrow(/needs the new execution/);
+    await expect(db.scheduler.withExecution(fifth.id, async () => undefined, undefined, fifth)).rejects.toThrow(/needs the new execution/);
   });
 
   it('hands its copy of an execution to another store through JSON, which steps from it while it is current', async () => {
     const prepared = db.executions.prepare({ ...base, inputs: { when: '2026-01-01', n: 2 } });
     const at = new Date('2026-07-08T09:10:11.120Z');
-    await db.scheduler.withExecution(prepared.stored.id, async (_locked, tx) => {
+    await db.scheduler.withExecution(prepared.id, async (_locked, tx) => {
       await tx.setState('RUNNING', at);
       await tx.saveTaskRun(taskRun('handed', { state: 'RUNNING', startDate: at, outputs: { z: 1, a: [HOSTILE[0]] } }));
-    }, knownNew(prepared.stored), prepared.stored);
-    const known = db.scheduler.known(prepared.stored.id);
+    }, knownNew(prepared), prepared);
+    const known = db.scheduler.known(prepared.id);
     expect(known).toBeDefined();
     const wire = JSON.parse(JSON.stringify(knownToWire(known!))) as unknown;
     const other = createDb({ databaseUrl });
@@ -407,7 +407,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       const hint = knownFromWire(wire);
       expect(hint?.version).toBe(known?.version);
       expect(hint?.execution.taskRuns[0]?.startDate).toEqual(at);
-      const runs = await other.scheduler.withExecution(prepared.stored.id, async (locked, tx) => {
+      const runs = await other.scheduler.withExecution(prepared.id, async (locked, tx) => {
         await tx.saveTaskRun({ ...locked.taskRuns[0]!, state: 'SUCCESS', endDate: new Date(at.getTime() + 5) });
         return locked.taskRuns.map((run) => run.state);
       }, hint);
@@ -415,7 +415,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       expect(other.scheduler.steps).toMatchObject({ fromMemory: 1, locked: 0 });
       // The same copy again is stale now: the step reads instead.
       other.scheduler.forget();
-      const again = await other.scheduler.withExecution(prepared.stored.id, async (locked) => locked.taskRuns.map((run) => run.state), knownFromWire(wire));
+      const again = await other.scheduler.withExecution(prepared.id, async (locked) => locked.taskRuns.map((run) => run.state), knownFromWire(wire));
       expect(again).toEqual(['SUCCESS']);
       expect(other.scheduler.steps).toMatchObject({ fromMemory: 1, stale: 1, locked: 1 });
     } finally {

@@ -28,7 +28,7 @@ import { finished } from 'node:stream/promises';
 import multipart from '@fastify/multipart';
 import { executionJson, flowLabels, isSluiceError, mergeLabels, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow, FlowInput, InputProblem } from '@sluice/core';
-import type { ExecutionSearch, LabelEntry, PreparedExecution, StoredExecution, StoredTaskRun } from '@sluice/db';
+import type { ExecutionSearch, LabelEntry, StoredExecution, StoredTaskRun } from '@sluice/db';
 import { classifyDbError, EXECUTION_SORT_FIELDS, ExecutionRepository, executionFromWire, executionSnapshot, KILLABLE_STATES, newExecutionId, TERMINAL_STATES } from '@sluice/db';
 import type { Storage, StorageObject } from '@sluice/storage';
 import { executionPrefixUri, formatStorageUri, inputFileUri, parseStorageUri } from '@sluice/storage';
@@ -416,11 +416,10 @@ export async function handOffCreated(executions: Pick<ExecutionStore, 'transitio
  * for another reason than the database and nothing was stored: the caller then stores the execution and hands it to
  * the scheduler as usual, whose own step reports the problem on the execution.
  */
-async function startHere(starter: ExecutionStarter, prepared: PreparedExecution, warn: (line: string) => void): Promise<StoredExecution | undefined> {
-  const { stored } = prepared;
+async function startHere(starter: ExecutionStarter, stored: StoredExecution, warn: (line: string) => void): Promise<StoredExecution | undefined> {
   let started: { readonly after: Promise<void> };
   try {
-    started = await starter.start(prepared);
+    started = await starter.start(stored);
   } catch (error) {
     if (classifyDbError(error) !== undefined) throw error;
     warn(`execution ${stored.id}: its first step failed here (${error instanceof Error ? error.message : String(error)}): handing it to the scheduler`);

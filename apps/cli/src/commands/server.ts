@@ -191,7 +191,7 @@ export async function serverLocalCommand(options: LocalServerOptions, env: CliEn
 function schedulerStarter(scheduler: Scheduler, queue: QueueDriver, handOff: boolean): ExecutionStarter {
   return {
     ready: () => queue.health().status !== 'DOWN',
-    start: (prepared) => scheduler.startNew(prepared, { handOff }),
+    start: (execution) => scheduler.startNew(execution, { handOff }),
   };
 }
 
