@@ -6,6 +6,8 @@ import { Prisma } from './generated/prisma/client.js';
 import { asArray, dateLiteral, escapeLike, EXECUTION_SELECT, executionFromRow, jsonLiteral, jsonParam, literal, NEW_EXECUTION_VERSION, selectExecution } from './rows.js';
 import type { ExecutionRow } from './rows.js';
 import { filterConditions, orderBy, prefixCondition } from './search-filters.js';
+import { inlineSql, STEP_STATEMENTS } from './step-statements.js';
+import type { StepSql } from './step-statements.js';
 import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
 
 /** Kestra's terminated states (KESTRA.md A7): an execution in one of them has an end date and never changes again. */
@@ -85,10 +87,11 @@ export interface ExecutionTrigger {
 /**
  * The INSERT of a new execution (its values as literals, so it may go with other statements in one simple query),
  * at version NEW_EXECUTION_VERSION. `stored` may already carry its first step's state change (see
- * SchedulerStore.withExecution), dated `updatedAt`.
+ * SchedulerStore.withExecution), dated `updatedAt`. Inline, or as an EXECUTE of its prepared form (`sql`, see
+ * step-statements.ts) on a connection that holds it.
  */
-export function executionInsert(stored: StoredExecution, updatedAt: Date): string {
-  const values = [
+export function executionInsert(stored: StoredExecution, updatedAt: Date, sql: StepSql = inlineSql): string {
+  return sql(STEP_STATEMENTS.insertExecution, [
     literal(stored.id),
     literal(stored.namespace),
     literal(stored.flowId),
@@ -104,11 +107,7 @@ export function executionInsert(stored: StoredExecution, updatedAt: Date): strin
     dateLiteral(updatedAt),
     dateLiteral(stored.endDate),
     literal(NEW_EXECUTION_VERSION),
-  ];
-  return (
-    'INSERT INTO executions (id, namespace, flow_id, flow_revision, state, state_history, inputs, labels, parent_id, trigger, schedule_date, start_date, updated_at, end_date, version) ' +
-    `VALUES (${values.join(', ')})`
-  );
+  ]);
 }
 
 export interface NewExecution {

@@ -3,6 +3,7 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
 import { dateLiteral, jsonLiteral, literal } from './rows.js';
 import type { Queryable } from './rows.js';
+import { METRIC_COLUMNS } from './step-statements.js';
 
 /** Kestra's metric types. */
 export const METRIC_TYPES = ['counter', 'timer', 'gauge'] as const;
@@ -143,25 +144,27 @@ function doubleLiteral(value: number): string {
   return `${literal(String(value))}::float8`;
 }
 
+/** One metric's values as literals, in the order of METRIC_COLUMNS. */
+export function metricValues(row: NewMetricEntry): string[] {
+  return [
+    literal(row.executionId),
+    literal(row.namespace),
+    literal(row.flowId),
+    literal(row.taskId),
+    literal(row.taskRunId),
+    literal(row.attemptNumber),
+    literal(row.type),
+    literal(row.name),
+    doubleLiteral(row.value),
+    jsonLiteral(row.tags),
+    dateLiteral(row.timestamp),
+  ];
+}
+
 /** One INSERT of `rows` as literals (for a scheduler step's batched statements), or undefined when there are none. */
 export function insertMetricsStatement(rows: readonly NewMetricEntry[]): string | undefined {
   if (rows.length === 0) return undefined;
-  const values = rows.map((row) =>
-    [
-      literal(row.executionId),
-      literal(row.namespace),
-      literal(row.flowId),
-      literal(row.taskId),
-      literal(row.taskRunId),
-      literal(row.attemptNumber),
-      literal(row.type),
-      literal(row.name),
-      doubleLiteral(row.value),
-      jsonLiteral(row.tags),
-      dateLiteral(row.timestamp),
-    ].join(', '),
-  );
-  return `INSERT INTO metrics (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, type, name, value, tags, "timestamp") VALUES (${values.join('), (')})`;
+  return `INSERT INTO metrics (${METRIC_COLUMNS}) VALUES (${rows.map((row) => metricValues(row).join(', ')).join('), (')})`;
 }
 
 /** Insert metric rows in one statement; returns the count. */

@@ -3,11 +3,13 @@ import type { PrismaClient } from './generated/prisma/client.js';
 import { executionInsert, TERMINAL_STATES } from './execution-repository.js';
 import type { ExecutionTrigger, StateEntry, StoredExecution, StoredTaskRun } from './execution-repository.js';
 import { assertLogEntry } from './log-repository.js';
-import { insertMetricsStatement } from './metric-repository.js';
+import { insertMetricsStatement, metricValues } from './metric-repository.js';
 import type { NewMetricEntry } from './metric-repository.js';
 import { copyRuns, upsertRun } from './run-list.js';
 import { asArray, asStoredJson, dateLiteral, executionFromRow, jsonLiteral, literal, NEW_EXECUTION_VERSION } from './rows.js';
 import type { ExecutionRow } from './rows.js';
+import { inlineSql, LOG_COLUMNS, prepareStatements, preparedSql, STEP_STATEMENT_NAMES, STEP_STATEMENTS as STEP } from './step-statements.js';
+import type { StepSql } from './step-statements.js';
 
 /**
  * What the scheduler reads and writes. Every change to one execution happens inside {@link SchedulerStore.withExecution},
@@ -256,6 +258,10 @@ function wireDate(value: unknown): Date | undefined {
 
 /** Raised (SQLSTATE) by `sluice_claim_execution` when the execution is no longer at the expected version. */
 const VERSION_CHANGED = 'SL409';
+/** Raised when an EXECUTE names a statement the session does not hold. */
+const NO_PREPARED_STATEMENT = '26000';
+/** Connections whose session holds the step statements (see SchedulerStore.#sqlFor). */
+const preparedSessions = new WeakSet<pg.PoolClient>();
 /** Executions kept in memory per store; the oldest are dropped past it. */
 const KNOWN_LIMIT = 10_000;
 
@@ -268,7 +274,7 @@ class NeedsLock extends Error {}
  * so a step reads its own writes; without one (a step from memory), reads that need no lock go straight to Postgres
  * and those that do throw {@link NeedsLock}.
  */
-function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: StepState, locked: boolean): ExecutionTx {
+function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: StepState, locked: boolean, sql: StepSql): ExecutionTx {
   const { pending, shadow } = step;
   const id = literal(execution.id);
   const flush = async (): Promise<void> => {
@@ -290,15 +296,12 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       const endDate = TERMINAL_STATES.includes(state) ? now : null;
       shadow.state = state;
       // sluice_set_execution_state (migration 20261206100000_step_functions): the UPDATE, its plan kept by the session.
-      const args = `${literal(state)}, ${jsonLiteral([{ state, date: now.toISOString() }])}, ${dateLiteral(endDate)}, ${dateLiteral(now)}`;
-      updateRow({ call: (expected) => `SELECT sluice_set_execution_state(${id}, ${expected}, ${args}) AS version`, state: { state, at: now, endDate } });
+      const args = [literal(state), jsonLiteral([{ state, date: now.toISOString() }]), dateLiteral(endDate), dateLiteral(now)];
+      updateRow({ call: (expected) => sql(STEP.setState, [id, expected, ...args]), state: { state, at: now, endDate } });
       // An end that Flow triggers may listen to: noted for them in the same transaction, when some live flow declares
       // one (one probe of a partial index; see migration 20261206093000_flow_trigger_events).
       if (endDate) {
-        pending.push(
-          `INSERT INTO execution_ends (execution_id) SELECT ${id} WHERE EXISTS (SELECT 1 FROM flows WHERE flow_trigger AND latest AND NOT deleted)
-           ON CONFLICT (execution_id) DO NOTHING`,
-        );
+        pending.push(sql(STEP.noteEnd, [id]));
       }
       // A child its parent waits for: its end is the parent's result, in the same transaction (after the outputs, set
       // before the end). RETRIED is not an end for the parent: the execution that retries it carries the same parent.
@@ -323,9 +326,24 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       // One call of sluice_save_task_run (its plan kept by the session; see migration 20261206100000_step_functions):
       // an upsert whose created_at is the insertion time (task runs are read back in that order).
       pending.push(
-        `SELECT sluice_save_task_run(${literal(run.id)}, ${id}, ${literal(run.taskId)}, ${literal(run.parentTaskRunId)}, ${literal(run.value)}, ${literal(run.iteration)}, ` +
-          `${jsonLiteral(run.engineState)}, ${literal(run.state)}, ${jsonLiteral(run.stateHistory)}, ${jsonLiteral(run.attempts)}, ${jsonLiteral(run.outputs)}, ` +
-          `${jsonLiteral(run.metrics)}, ${literal(run.workerGroup)}, ${literal(run.workerId)}, ${dateLiteral(run.startDate)}, ${dateLiteral(run.endDate)})`,
+        sql(STEP.saveTaskRun, [
+          literal(run.id),
+          id,
+          literal(run.taskId),
+          literal(run.parentTaskRunId),
+          literal(run.value),
+          literal(run.iteration),
+          jsonLiteral(run.engineState),
+          literal(run.state),
+          jsonLiteral(run.stateHistory),
+          jsonLiteral(run.attempts),
+          jsonLiteral(run.outputs),
+          jsonLiteral(run.metrics),
+          literal(run.workerGroup),
+          literal(run.workerId),
+          dateLiteral(run.startDate),
+          dateLiteral(run.endDate),
+        ]),
       );
     },
     async flowRevision(namespace, flowId, revision) {
@@ -346,13 +364,15 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
       const rows = entries.map((entry) => {
         assertLogEntry(entry);
         const values = [id, literal(execution.namespace), literal(execution.flowId), literal(entry.taskId ?? null), literal(entry.taskRunId ?? null)];
-        return `(${[...values, literal(entry.attemptNumber ?? null), literal(entry.level), literal(entry.message), dateLiteral(entry.timestamp)].join(', ')})`;
+        return [...values, literal(entry.attemptNumber ?? null), literal(entry.level), literal(entry.message), dateLiteral(entry.timestamp)];
       });
-      if (rows.length === 0) return;
-      pending.push(`INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp") VALUES ${rows.join(', ')}`);
+      // One line (most steps that log) as its prepared statement; a batch as one INSERT.
+      if (rows.length === 1) pending.push(sql(STEP.log, rows[0] as string[]));
+      else if (rows.length > 1) pending.push(`INSERT INTO logs (${LOG_COLUMNS}) VALUES (${rows.map((row) => row.join(', ')).join('), (')})`);
     },
     async appendMetrics(rows) {
-      const statement = insertMetricsStatement(rows.map((row) => ({ ...row, executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId })));
+      const entries = rows.map((row) => ({ ...row, executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId }));
+      const statement = entries.length === 1 ? sql(STEP.metric, metricValues(entries[0] as NewMetricEntry)) : insertMetricsStatement(entries);
       if (statement !== undefined) pending.push(statement);
     },
     readBack() {
@@ -577,16 +597,11 @@ function newStep(execution: LockedExecution): StepState {
 }
 
 /**
- * The read of an execution with its task runs (`key`, its id as a literal): the columns of EXECUTION_SELECT, through
- * sluice_execution_with_runs, whose plan the session keeps (the SELECT itself took longer to plan than to run).
+ * The statements that end a step: the read-back when asked for (the columns of EXECUTION_SELECT, through
+ * sluice_execution_with_runs, whose plan the session keeps), then `last` if given, then COMMIT.
  */
-function executionWithRuns(key: string): string {
-  return `SELECT * FROM sluice_execution_with_runs(${key})`;
-}
-
-/** The statements that end a step: the read-back when asked for, then `last` if given, then COMMIT. */
-function closingStatements(step: StepState, key: string, last?: string): string[] {
-  return [...(step.readBacks.length > 0 ? [executionWithRuns(key)] : []), ...(last ? [last] : []), 'COMMIT'];
+function closingStatements(step: StepState, key: string, sql: StepSql, last?: string): string[] {
+  return [...(step.readBacks.length > 0 ? [sql(STEP.read, [key])] : []), ...(last ? [last] : []), 'COMMIT'];
 }
 
 /**
@@ -624,6 +639,8 @@ export class SchedulerStore {
   readonly #known = new Map<string, KnownExecution>();
   /** Steps so far: decided from memory and written in one round trip, locked, and from memory but stale (then locked). */
   readonly steps = { fromMemory: 0, locked: 0, stale: 0 };
+  /** Whether steps use the prepared step statements (step-statements.ts); see #sqlFor. */
+  #prepare = true;
 
   constructor(
     private readonly prisma: PrismaClient,
@@ -658,17 +675,21 @@ export class SchedulerStore {
     let open = false;
     let broken: Error | undefined;
     try {
+      let sql = await this.#sqlFor(client);
       if (known) {
-        const attempt = await this.#fromMemory(client, id, known, fn, () => (open = true), insert);
+        const attempt = await this.#fromMemory(client, sql, id, known, fn, () => (open = true), insert);
         if ('result' in attempt) return attempt.result;
         open = attempt.aborted;
+        // A session that lost its prepared statements: this step and the next ones are written inline.
+        if (attempt.unprepared) sql = inlineSql;
       }
       // The aborted transaction of a stale attempt is rolled back in the locked attempt's first round trip.
       const aborted = open;
       open = true;
-      return await this.#locked(id, fn, client, aborted, insert);
+      return await this.#locked(id, fn, client, sql, aborted, insert);
     } catch (error) {
       this.#known.delete(id);
+      this.#notePrepared(client, error);
       if (open) {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -687,18 +708,19 @@ export class SchedulerStore {
    */
   async #fromMemory<T>(
     client: pg.PoolClient,
+    sql: StepSql,
     id: string,
     known: KnownExecution,
     fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>,
     opening: () => void,
     insert?: StoredExecution,
-  ): Promise<{ result: T | undefined } | { aborted: boolean }> {
+  ): Promise<{ result: T | undefined } | { aborted: boolean; unprepared?: true }> {
     const key = literal(id);
     const step = newStep(known.execution);
     try {
       let result: T;
       try {
-        result = await fn(known.execution, stepWrites(client, known.execution, step, false));
+        result = await fn(known.execution, stepWrites(client, known.execution, step, false, sql));
       } catch (error) {
         if (error instanceof NeedsLock) return { aborted: false };
         this.#forget(id, known);
@@ -706,7 +728,7 @@ export class SchedulerStore {
       }
       if (step.pending.length === 0 && step.readBacks.length === 0 && insert !== undefined) {
         // A new execution's step that writes nothing: store the execution as it is.
-        await client.query(executionInsert(insert, insert.startDate));
+        await client.query(executionInsert(insert, insert.startDate, sql));
         this.#remember(id, known.version, known.execution);
         this.steps.fromMemory++;
         return { result };
@@ -738,7 +760,7 @@ export class SchedulerStore {
       const folded = insert !== undefined && change?.state !== undefined ? change.state : undefined;
       try {
         const claim = !change
-          ? `SELECT sluice_claim_execution(${key}, ${expected}) AS version`
+          ? sql(STEP.claim, [key, expected])
           : 'call' in change
             ? change.call(expected)
             : `WITH claimed AS (UPDATE executions SET ${change.set}, version = version + 1 WHERE id = ${key} AND version = ${expected} RETURNING version) ` +
@@ -753,13 +775,14 @@ export class SchedulerStore {
             stateHistory: [...insert.stateHistory, { state: folded.state, date: folded.at.toISOString() }],
             endDate: folded.endDate,
           };
-          opened = ['BEGIN', executionInsert(started, folded.at)];
+          opened = ['BEGIN', executionInsert(started, folded.at, sql)];
           claimAt = undefined;
-        } else opened = ['BEGIN', executionInsert(insert, insert.startDate), claim];
-        results = (await client.query([...opened, ...writes, ...closingStatements(step, key)].join(';\n'))) as unknown as pg.QueryResult[];
+        } else opened = ['BEGIN', executionInsert(insert, insert.startDate, sql), claim];
+        results = (await client.query([...opened, ...writes, ...closingStatements(step, key, sql)].join(';\n'))) as unknown as pg.QueryResult[];
         if (claimAt !== undefined) claimAt = opened.length - 1;
       } catch (error) {
         this.#forget(id, known);
+        if (this.#notePrepared(client, error)) return { aborted: true, unprepared: true };
         if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
         this.steps.stale++;
         return { aborted: true };
@@ -773,6 +796,38 @@ export class SchedulerStore {
     } finally {
       abandon(step);
     }
+  }
+
+  /**
+   * How this connection's steps write the step statements: as EXECUTEs of their prepared forms, prepared here at the
+   * connection's first step (one round trip in its life: the names it holds, then the PREPAREs missing), or inline
+   * once a session was found without them (see #notePrepared).
+   */
+  async #sqlFor(client: pg.PoolClient): Promise<StepSql> {
+    if (!this.#prepare) return inlineSql;
+    if (preparedSessions.has(client)) return preparedSql;
+    const { rows } = await client.query<{ name: string }>('SELECT name FROM pg_prepared_statements WHERE name = ANY($1::text[])', [STEP_STATEMENT_NAMES]);
+    const prepare = prepareStatements(new Set(rows.map((row) => row.name)));
+    if (prepare !== undefined) await client.query(prepare);
+    preparedSessions.add(client);
+    return preparedSql;
+  }
+
+  /**
+   * Whether `error` says the session does not hold a prepared step statement (SQLSTATE 26000): the connection is not
+   * one session (a pooler in transaction mode hands each transaction to any server connection), so this store writes
+   * its steps inline from then on.
+   */
+  #notePrepared(client: pg.PoolClient, error: unknown): boolean {
+    if ((error as { code?: unknown }).code !== NO_PREPARED_STATEMENT) return false;
+    preparedSessions.delete(client);
+    this.#prepare = false;
+    return true;
+  }
+
+  /** Whether this store's steps use the prepared step statements (false once a session lacked them). */
+  get prepared(): boolean {
+    return this.#prepare;
   }
 
   /**
@@ -814,12 +869,25 @@ export class SchedulerStore {
    * The locked step. `aborted`: the connection holds the aborted transaction of a stale step from memory, rolled back
    * in the same round trip. A failure leaves the transaction open for withExecution to roll back (it rethrows).
    */
-  async #locked<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, client: pg.PoolClient, aborted: boolean, insert?: StoredExecution): Promise<T | undefined> {
+  async #locked<T>(
+    id: string,
+    fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>,
+    client: pg.PoolClient,
+    sql: StepSql,
+    aborted: boolean,
+    insert?: StoredExecution,
+  ): Promise<T | undefined> {
     // Under READ COMMITTED each statement reads its own snapshot: the read, a statement after the lock, sees what
     // the previous holder of the lock committed.
     const key = literal(id);
     const results = (await client.query(
-      `${aborted ? 'ROLLBACK; ' : ''}BEGIN; ${insert === undefined ? '' : `${executionInsert(insert, insert.startDate)}; `}SELECT 1 FROM executions WHERE id = ${key} FOR UPDATE; ${executionWithRuns(key)}`,
+      [
+        ...(aborted ? ['ROLLBACK'] : []),
+        'BEGIN',
+        ...(insert === undefined ? [] : [executionInsert(insert, insert.startDate, sql)]),
+        sql(STEP.lock, [key]),
+        sql(STEP.read, [key]),
+      ].join(';\n'),
     )) as unknown as pg.QueryResult<ExecutionRow>[];
     const row = results[results.length - 1]?.rows[0];
     if (!row) {
@@ -830,10 +898,10 @@ export class SchedulerStore {
     const execution = toLocked(executionFromRow(row));
     const step = newStep(execution);
     try {
-      const result = await fn(execution, stepWrites(client, execution, step, true));
+      const result = await fn(execution, stepWrites(client, execution, step, true, sql));
       // Every step moves the version on, so a scheduler that knows the execution from before knows it is stale.
-      const bump = `UPDATE executions SET version = version + 1 WHERE id = ${key} RETURNING version`;
-      const results = (await client.query([...step.pending, ...closingStatements(step, key, bump)].join(';\n'))) as unknown as pg.QueryResult[];
+      const bump = sql(STEP.bump, [key]);
+      const results = (await client.query([...step.pending, ...closingStatements(step, key, sql, bump)].join(';\n'))) as unknown as pg.QueryResult[];
       const version = closeStep(step, results, true);
       if (version !== undefined) this.#remember(id, version, { ...execution, ...step.shadow });
       return result;

@@ -444,6 +444,70 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     expect([...seen].sort((a, b) => a - b)).toEqual(seen);
   });
 
+  it('sends its statements as EXECUTEs prepared once per connection; a session found without them makes it write inline', async () => {
+    // One connection, so that the session the steps use is the one looked at.
+    const url = await postgres.createDatabase();
+    await migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR });
+    const one = createDb({ databaseUrl: url, maxConnections: 1 });
+    const held = async (): Promise<string[]> =>
+      (await one.prisma.$queryRawUnsafe<{ name: string }[]>("SELECT name FROM pg_prepared_statements WHERE name LIKE 'sluice\\_step\\_%' ORDER BY name")).map((r) => r.name);
+    const at = new Date('2026-04-05T06:07:08.009Z');
+    const text = HOSTILE.join(' | ');
+    const step = (id: string, state: string, run: string) =>
+      one.scheduler.withExecution(id, async (_locked, tx) => {
+        await tx.setState(state, at);
+        await tx.saveTaskRun(taskRun(run, { state, taskId: text, outputs: { text } }));
+        // One line and one metric: each an EXECUTE of its own.
+        await tx.appendLogs([{ taskId: text, taskRunId: run, attemptNumber: 1, level: 'INFO', message: `${state} ${text}`, timestamp: at }]);
+        await tx.appendMetrics([{ taskId: text, taskRunId: run, attemptNumber: 1, type: 'gauge', name: text, value: 0.25, tags: { [text]: text }, timestamp: at }]);
+        // Wrapped: the step awaiting its own read-back would wait for its own commit.
+        return { back: tx.readBack() };
+      });
+    try {
+      expect(await held()).toEqual([]);
+      const execution = await one.executions.create(base);
+      const first = await step(execution.id, 'RUNNING', 'run-1');
+      expect(await held()).toEqual(
+        [
+          'sluice_step_bump', 'sluice_step_claim', 'sluice_step_insert_execution', 'sluice_step_lock', 'sluice_step_log', 'sluice_step_metric',
+          'sluice_step_note_end', 'sluice_step_read', 'sluice_step_save_task_run', 'sluice_step_set_state',
+        ],
+      );
+      expect(one.scheduler.prepared).toBe(true);
+      expect(await first?.back).toMatchObject({ state: 'RUNNING', taskRuns: [{ id: 'run-1', taskId: text, outputs: { text } }] });
+      // The next step is from memory: its claim is the prepared state change.
+      expect(one.scheduler.steps).toEqual({ fromMemory: 0, locked: 1, stale: 0 });
+      await step(execution.id, 'RUNNING', 'run-2');
+      expect(one.scheduler.steps).toEqual({ fromMemory: 1, locked: 1, stale: 0 });
+
+      // As a pooler in transaction mode would: the session no longer holds them. The step from memory fails on its
+      // first EXECUTE, rolls back, and is taken again locked and inline, with nothing written twice.
+      await one.prisma.$executeRawUnsafe('DEALLOCATE ALL');
+      const third = await step(execution.id, 'SUCCESS', 'run-3');
+      expect(one.scheduler.prepared).toBe(false);
+      expect(await held()).toEqual([]);
+      expect(one.scheduler.steps).toEqual({ fromMemory: 1, locked: 2, stale: 0 });
+      expect(await third?.back).toMatchObject({ state: 'SUCCESS', taskRuns: [{ id: 'run-1' }, { id: 'run-2' }, { id: 'run-3', state: 'SUCCESS' }] });
+      const logs = await one.logs.list(execution.id);
+      expect(logs.map((l) => [l.message, l.taskId, l.taskRunId])).toEqual([
+        [`RUNNING ${text}`, text, 'run-1'],
+        [`RUNNING ${text}`, text, 'run-2'],
+        [`SUCCESS ${text}`, text, 'run-3'],
+      ]);
+      const metrics = await one.metrics.search({ executionId: execution.id, page: 1, size: 10 });
+      expect(metrics.results.map((m) => [m.name, m.value, m.tags, m.taskRunId]).sort((a, b) => String(a[3]).localeCompare(String(b[3])))).toEqual(
+        ['run-1', 'run-2', 'run-3'].map((run) => [text, 0.25, { [text]: text }, run]),
+      );
+      // Inline from then on, also for a new execution's first step, which the API takes.
+      const prepared = one.executions.prepare(base);
+      await one.scheduler.withExecution(prepared.id, async (_locked, tx) => tx.setState('RUNNING', at), knownNew(prepared), prepared);
+      expect(await held()).toEqual([]);
+      expect((await one.executions.get(prepared.id))?.state).toBe('RUNNING');
+    } finally {
+      await one.close();
+    }
+  });
+
   it('goes on after Postgres closed its idle pooled connections, before Prisma ever connected', async () => {
     // A database of its own, used only through the plain-pg hot path: Prisma never connects, so only createDb's own
     // listener stands between a closed idle connection and an 'error' event that would end the process.
