@@ -32,7 +32,7 @@
  *   npm run bench:e2e -- [--mode local|distributed] [--quick] [--executions N] [--runs N] [--warmup N]
  *                        [--throughput N] [--concurrency N] [--worker-concurrency N] [--cpu-profile] [--idle-runs N]
  *                        [--schedulers N] [--task process|log] [--chain N] [--chain-runs N] [--syscalls]
- *                        [--warm-executions N]
+ *                        [--warm-executions N] [--throughput-rounds N]
  *
  * 0. cold start (issue #20, third pass): `--warm-executions` executions (default 5,000; `--quick` 500; 0 skips it) at the
  *    throughput phase's concurrency, before everything else, their rate and machine CPU printed but kept out of the
@@ -49,6 +49,9 @@
  * - the throughput phase's budget per execution: each process's CPU (Postgres backends and Redis included), the SQL
  *   statements (pg_stat_statements: the test cluster of scripts/services.sh loads it) and transactions, the Redis
  *   commands (`INFO commandstats`) and the queue messages (BullMQ jobs finished per queue); bench/budget.ts.
+ * - `--throughput-rounds N` (default 1): N closed loops of `--throughput` executions, one after the other, each with its
+ *   rate and machine CPU per execution; the summary and the goals take their medians. This machine's speed moves by a
+ *   quarter within minutes, so one round is one sample of it.
  * - `--syscalls`: the socket writes and reads of each server process per execution in the throughput phase, counted
  *   by `strace -c` attached for the phase (Node's processes spend much of their CPU in socket writes on a loopback, so
  *   the count of writes is the budget's most direct measure of round trips). strace slows the processes it watches:
@@ -629,6 +632,8 @@ interface Options {
   warmup: number;
   runs: number;
   throughput: number;
+  /** Closed loops of `throughput` executions, one after the other: the goals are judged on their medians. */
+  throughputRounds: number;
   concurrency: number;
   executions: number;
   workerConcurrency: number | undefined;
@@ -647,7 +652,19 @@ interface ModeResult {
   /** Phase 0, the cold start: the first `--warm-executions`, at the throughput phase's concurrency. */
   cold?: { rate: number; cpuMs: number; count: number };
   latency: { spawn: number[]; bullmq: number[]; sluice: number[]; failures: number };
-  throughput: { rate: number; p50: number; p99: number; max: number; failures: number; count: number; cpuMs: number; shellCeiling: number; budget: BudgetTotals };
+  throughput: {
+    rate: number;
+    p50: number;
+    p99: number;
+    max: number;
+    failures: number;
+    count: number;
+    cpuMs: number;
+    shellCeiling: number;
+    budget: BudgetTotals;
+    /** Each round's rate and machine CPU per execution (the first is the phase above), when there were several. */
+    rounds?: { rate: number; cpuMs: number }[];
+  };
   chain?: { median: number; runs: number[]; floor: number };
   memory?: { rate: number; flat: boolean[]; failures: number };
   idle?: number[];
@@ -919,6 +936,28 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
       );
     }
 
+    // 2a. more rounds of the same closed loop (`--throughput-rounds`): this machine's speed moves by a quarter within
+    // minutes, so one round is one sample; the goals are judged on the medians.
+    let rounds: { rate: number; cpuMs: number }[] | undefined;
+    if (options.throughputRounds > 1 && tp.samples.length > 0) {
+      rounds = [{ rate, cpuMs: machineCpu }];
+      for (let round = 2; round <= options.throughputRounds; round++) {
+        const start = await cpuSnapshot(stack, redisPids);
+        const more = await closedLoop(stack.url, options.throughput, options.concurrency);
+        const end = await cpuSnapshot(stack, redisPids);
+        const failed = more.samples.find((s) => s.error);
+        if (failed) throw new Error(`throughput round ${round}: ${failed.error}`);
+        rounds.push({ rate: (more.samples.length / more.wallMs) * 1000, cpuMs: machineCpuPerExecution(start, end, more.samples.length) });
+      }
+      log(`
+#### ${rounds.length} rounds of ${options.throughput} executions, ${options.concurrency} in flight, one after the other (the first is the phase above)
+`);
+      log('| round | executions/s | machine CPU ms per execution (the load generator left out) |');
+      log('|---|---|---|');
+      rounds.forEach((r, i) => log(`| ${i + 1} | ${f1(r.rate)} | ${f2(r.cpuMs)} |`));
+      log(`| median | ${f1(pct(rounds.map((r) => r.rate), 50))} | ${f2(pct(rounds.map((r) => r.cpuMs), 50))} |`);
+    }
+
     // 2c. a chain: `--chain N` sequential PROCESS `true` tasks in one flow, submit → SUCCESS, one at a time.
     let chain: ModeResult['chain'];
     if (options.chain > 0 && options.chainRuns > 0) {
@@ -1017,7 +1056,19 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
       mode,
       ...(cold ? { cold } : {}),
       latency: { spawn: spawnMs, bullmq: bullMs, sluice: sluiceMs, failures },
-      throughput: { rate, p50: pct(tpOk, 50), p99: pct(tpOk, 99), max: Math.max(...tpOk), failures: tpFailures, count: tp.samples.length, cpuMs: machineCpu, shellCeiling: ceiling, budget },
+      throughput: {
+        // With several rounds, the medians (the first round's latencies and budget stay those of the phase above).
+        rate: rounds ? pct(rounds.map((r) => r.rate), 50) : rate,
+        p50: pct(tpOk, 50),
+        p99: pct(tpOk, 99),
+        max: Math.max(...tpOk),
+        failures: tpFailures,
+        count: tp.samples.length,
+        cpuMs: rounds ? pct(rounds.map((r) => r.cpuMs), 50) : machineCpu,
+        shellCeiling: ceiling,
+        budget,
+        ...(rounds ? { rounds } : {}),
+      },
       ...(chain ? { chain } : {}),
       ...(memory ? { memory } : {}),
       ...(idle ? { idle } : {}),
@@ -1053,6 +1104,7 @@ function parseOptions(): Options {
       'chain-runs': { type: 'string' },
       syscalls: { type: 'boolean', default: false },
       'warm-executions': { type: 'string' },
+      'throughput-rounds': { type: 'string' },
     },
   });
   const quick = values.quick === true;
@@ -1071,6 +1123,7 @@ function parseOptions(): Options {
     warmup: int(values.warmup, quick ? 5 : 20, 'warmup'),
     runs: int(values.runs, quick ? 30 : 200, 'runs'),
     throughput: int(values.throughput, quick ? 200 : 1000, 'throughput'),
+    throughputRounds: Math.max(1, int(values['throughput-rounds'], 1, 'throughput-rounds')),
     concurrency: int(values.concurrency, 32, 'concurrency'),
     executions: int(values.executions, quick ? 1000 : 10_000, 'executions'),
     workerConcurrency: values['worker-concurrency'] === undefined ? undefined : int(values['worker-concurrency'], 4, 'worker-concurrency'),
