@@ -10,17 +10,24 @@
  * (default 20,000). Printed side by side: the round trip's latency, and the CPU time the Postgres backend used
  * (/proc/<pid>/stat of `pg_backend_pid()`, so Postgres must run on this machine).
  *
- *   npm run bench:step-sql -- [--steps=N] [--rounds=N] [--executions=N] [--first]
+ *   npm run bench:step-sql -- [--steps=N] [--rounds=N] [--executions=N] [--first | --prepared]
  *
  * `--first` compares instead the first step of a new execution, as the API sends it (issue #20's fourth pass): the
  * INSERT of the execution, its state change to RUNNING and its first task run saved, in one transaction. Baseline:
  * the row inserted CREATED, then updated to RUNNING by `sluice_set_execution_state` (a second version of the row,
  * with an entry in each of its indexes); against the INSERT carrying the state change (one version).
  *
+ * `--prepared` compares instead the two steps of a one-`Log`-task execution as the store sends them (issue #20's fifth
+ * pass), in one query: the first (the INSERT carrying RUNNING, the task run saved) and the last (the state change to
+ * SUCCESS, the task run saved, one log line, one metric, the end noted, the read-back), each in its transaction.
+ * Baseline: every statement inline (step-statements.ts `inlineSql`); against the EXECUTEs of the statements prepared
+ * once on the connection (`preparedSql`), as SchedulerStore sends them now.
+ *
  * Needs the test Postgres (`bash scripts/services.sh`, or SLUICE_TEST_DATABASE_URL).
  */
 import { fileURLToPath } from 'node:url';
-import { migrate } from '@sluice/db';
+import { inlineSql, migrate, prepareStatements, preparedSql, STEP_STATEMENTS as STEP } from '@sluice/db';
+import type { StepSql } from '@sluice/db';
 import pg from 'pg';
 import { cpuMs } from './budget.js';
 
@@ -37,9 +44,13 @@ const STEPS = option('steps', 3000);
 const ROUNDS = option('rounds', 4);
 const EXECUTIONS = option('executions', 20_000);
 const FIRST = args.includes('--first');
+const PREPARED = args.includes('--prepared');
 for (const arg of args) {
-  if (!/^--(steps|rounds|executions)=/.test(arg) && arg !== '--first') throw new Error(`unknown option ${arg}: --steps=N, --rounds=N, --executions=N, --first`);
+  if (!/^--(steps|rounds|executions)=/.test(arg) && arg !== '--first' && arg !== '--prepared') {
+    throw new Error(`unknown option ${arg}: --steps=N, --rounds=N, --executions=N, --first, --prepared`);
+  }
 }
+if (FIRST && PREPARED) throw new Error('--first and --prepared compare different things: give one');
 
 /** The history and attempts of a task run that ended at `at`, as a step saves them. */
 function runJson(at: Date): { history: string; attempts: string } {
@@ -145,8 +156,52 @@ function firstStep(kind: 'update' | 'folded', i: number): string {
   return ['BEGIN', insert, ...(kind === 'update' ? [change] : []), save, 'COMMIT'].join(';\n');
 }
 
+ /**
+ * The two steps of a one-`Log`-task execution (`--prepared`), with the arguments SchedulerStore gives them, written
+ * by `sql`: inline, or as EXECUTEs.
+ */
+function executionSteps(sql: StepSql, i: number): string {
+  const id = `one-${process.pid}-${i}`;
+  const run = `run-${process.pid}-${i}`;
+  const key = lit(id);
+  const at = new Date();
+  const iso = at.toISOString();
+  const history = [{ state: 'CREATED', date: iso }];
+  const first = sql(STEP.insertExecution, [
+    key, lit('company.team'), lit('flow-1'), '1', lit('RUNNING'), json([...history, { state: 'RUNNING', date: iso }]), json({}),
+    json([{ key: 'system.correlationId', value: id }]), 'NULL', 'NULL', 'NULL', date(at), date(at), 'NULL', '0',
+  ]);
+  const save = (state: string, runHistory: unknown[], attempts: unknown[], end: Date | null): string =>
+    sql(STEP.saveTaskRun, [
+      lit(run), key, lit('hello'), 'NULL', 'NULL', 'NULL', 'NULL', lit(state), json(runHistory), json(attempts), 'NULL', 'NULL', 'NULL',
+      end ? lit('worker-1') : 'NULL', end ? date(at) : 'NULL', date(end),
+    ]);
+  const ended = [...history, { state: 'RUNNING', date: iso }, { state: 'SUCCESS', date: iso }];
+  return [
+    'BEGIN',
+    first,
+    save('CREATED', history, [], null),
+    'COMMIT',
+    'BEGIN',
+    sql(STEP.setState, [key, '0', lit('SUCCESS'), json([{ state: 'SUCCESS', date: iso }]), date(at), date(at)]),
+    sql(STEP.log, [key, lit('company.team'), lit('flow-1'), lit('hello'), lit(run), '1', lit('INFO'), lit(`bench ${id}`), date(at)]),
+    sql(STEP.metric, [key, lit('company.team'), lit('flow-1'), lit('hello'), lit(run), '1', lit('timer'), lit('duration'), `${lit('0.002')}::float8`, json({}), date(at)]),
+    save('SUCCESS', ended, [{ state: { current: 'SUCCESS', histories: ended.slice(1) }, workerId: 'worker-1' }], at),
+    sql(STEP.noteEnd, [key]),
+    sql(STEP.read, [key]),
+    'COMMIT',
+  ].join(';\n');
+}
+
 /** The two kinds compared, the baseline first, and one step of each. */
-const KINDS = FIRST
+const KINDS = PREPARED
+  ? {
+      baseline: 'inline',
+      candidate: 'prepared',
+      labels: ['baseline: every statement inline', 'EXECUTEs of the prepared statements'],
+      step: (kind: string, i: number) => executionSteps(kind === 'prepared' ? preparedSql : inlineSql, i),
+    }
+  : FIRST
   ? { baseline: 'update', candidate: 'folded', labels: ['baseline: inserted CREATED, then updated', 'the INSERT carries the state change'], step: (kind: string, i: number) => firstStep(kind as 'update' | 'folded', i) }
   : { baseline: 'inline', candidate: 'functions', labels: ['baseline: statements inline', 'functions (migration 20261206100000)'], step: (kind: string, i: number) => step(kind as 'inline' | 'functions', i) };
 
@@ -168,6 +223,7 @@ async function main(): Promise<void> {
        FROM generate_series(0, ${EXECUTIONS - 1}) n`,
     );
     await client.query('VACUUM ANALYZE executions');
+    if (PREPARED) await client.query(prepareStatements(new Set()) ?? '');
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
     if (pid === undefined) throw new Error('no backend pid');
     // Warm both up (the functions' plans, the caches), then alternate.
@@ -175,7 +231,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200; i++) await client.query(KINDS.step(i % 2 === 0 ? baseline : candidate, i));
     const totals: Record<string, { ms: number; cpu: number; steps: number }> = { [baseline]: { ms: 0, cpu: 0, steps: 0 }, [candidate]: { ms: 0, cpu: 0, steps: 0 } };
     let i = 1000;
-    console.log(`${STEPS} ${FIRST ? 'first steps' : 'steps'} per round, ${ROUNDS} rounds of each, alternating; ${EXECUTIONS} executions in the table\n`);
+    console.log(`${STEPS} ${FIRST ? 'first steps' : PREPARED ? 'executions (their two steps)' : 'steps'} per round, ${ROUNDS} rounds of each, alternating; ${EXECUTIONS} executions in the table\n`);
     console.log('| round | kind | ms per step (round trip) | backend CPU ms per step |');
     console.log('|---|---|---|---|');
     for (let round = 1; round <= ROUNDS; round++) {
