@@ -260,6 +260,8 @@ function wireDate(value: unknown): Date | undefined {
 const VERSION_CHANGED = 'SL409';
 /** Raised when an EXECUTE names a statement the session does not hold. */
 const NO_PREPARED_STATEMENT = '26000';
+/** Raised (with "cached plan must not change result type") when a prepared statement's result columns changed. */
+const PLAN_CHANGED = '0A000';
 /** Connections whose session holds the step statements (see SchedulerStore.#sqlFor). */
 const preparedSessions = new WeakSet<pg.PoolClient>();
 /** Executions kept in memory per store; the oldest are dropped past it. */
@@ -668,33 +670,53 @@ export class SchedulerStore {
    */
   async withExecution<T>(id: string, fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>, hint?: KnownExecution, insert?: StoredExecution): Promise<T | undefined> {
     if (insert !== undefined && (insert.id !== id || hint?.execution.id !== id || this.#known.has(id))) throw new Error(`withExecution: an insert needs the new execution ${id} as its hint`);
+    const attempt = await this.#attempt(id, fn, hint, insert);
+    if ('result' in attempt) return attempt.result;
+    // The step failed on a prepared statement the session lacks or can no longer run (see #notePrepared) and was
+    // rolled back: it is taken again, inline (the store writes inline from now on).
+    const again = await this.#attempt(id, fn, hint, insert, false);
+    if ('result' in again) return again.result;
+    throw new Error(`withExecution: the step of execution ${id} was to be retried twice`);
+  }
+
+  /**
+   * One attempt of {@link withExecution} on one pooled connection. Resolves with the step's result, or with `{
+   * unprepared }` when the step failed on a prepared statement and may be retried inline (`retry`), once rolled back
+   * and the connection released.
+   */
+  async #attempt<T>(
+    id: string,
+    fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>,
+    hint: KnownExecution | undefined,
+    insert: StoredExecution | undefined,
+    retry = true,
+  ): Promise<{ result: T | undefined } | { unprepared: true }> {
     const known = this.#known.get(id) ?? (hint?.execution.id === id ? { version: hint.version, execution: storedExecution(hint.execution) } : undefined);
     const client = await this.pool.connect();
     // Whether a transaction may be open on the connection; a connection that cannot even roll back is dropped rather
     // than returned to the pool.
     let open = false;
     let broken: Error | undefined;
+    let sql: StepSql | undefined;
     try {
-      let sql = await this.#sqlFor(client);
+      sql = await this.#sqlFor(client);
       if (known) {
         const attempt = await this.#fromMemory(client, sql, id, known, fn, () => (open = true), insert);
-        if ('result' in attempt) return attempt.result;
+        if ('result' in attempt) return attempt;
         open = attempt.aborted;
-        // A session that lost its prepared statements: this step and the next ones are written inline.
-        if (attempt.unprepared) sql = inlineSql;
       }
       // The aborted transaction of a stale attempt is rolled back in the locked attempt's first round trip.
       const aborted = open;
       open = true;
-      return await this.#locked(id, fn, client, sql, aborted, insert);
+      return { result: await this.#locked(id, fn, client, sql, aborted, insert) };
     } catch (error) {
       this.#known.delete(id);
-      this.#notePrepared(client, error);
       if (open) {
         await client.query('ROLLBACK').catch((rollbackError: unknown) => {
           broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
         });
       }
+      if (sql === preparedSql && this.#notePrepared(client, error) && retry && !broken) return { unprepared: true };
       throw error;
     } finally {
       client.release(broken);
@@ -714,7 +736,7 @@ export class SchedulerStore {
     fn: (execution: LockedExecution, tx: ExecutionTx) => Promise<T>,
     opening: () => void,
     insert?: StoredExecution,
-  ): Promise<{ result: T | undefined } | { aborted: boolean; unprepared?: true }> {
+  ): Promise<{ result: T | undefined } | { aborted: boolean }> {
     const key = literal(id);
     const step = newStep(known.execution);
     try {
@@ -782,7 +804,6 @@ export class SchedulerStore {
         if (claimAt !== undefined) claimAt = opened.length - 1;
       } catch (error) {
         this.#forget(id, known);
-        if (this.#notePrepared(client, error)) return { aborted: true, unprepared: true };
         if ((error as { code?: unknown }).code !== VERSION_CHANGED) throw error;
         this.steps.stale++;
         return { aborted: true };
@@ -814,12 +835,17 @@ export class SchedulerStore {
   }
 
   /**
-   * Whether `error` says the session does not hold a prepared step statement (SQLSTATE 26000): the connection is not
-   * one session (a pooler in transaction mode hands each transaction to any server connection), so this store writes
-   * its steps inline from then on.
+   * Whether `error` came from a prepared step statement the session cannot run, and if so, this store writes its
+   * steps inline from then on (what it did before they were prepared; nothing else changes):
+   * - SQLSTATE 26000, the session does not hold it: the connection is not one session (a pooler in transaction mode
+   *   hands each transaction to any server connection);
+   * - "cached plan must not change result type" (0A000): the schema changed under a running process (a newer
+   *   version's migration), so that a statement would now return other columns than it was prepared with.
    */
   #notePrepared(client: pg.PoolClient, error: unknown): boolean {
-    if ((error as { code?: unknown }).code !== NO_PREPARED_STATEMENT) return false;
+    const { code, message } = error as { code?: unknown; message?: unknown };
+    const unprepared = code === NO_PREPARED_STATEMENT || (code === PLAN_CHANGED && typeof message === 'string' && message.includes('cached plan must not change result type'));
+    if (!unprepared) return false;
     preparedSessions.delete(client);
     this.#prepare = false;
     return true;

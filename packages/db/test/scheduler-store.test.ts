@@ -508,6 +508,38 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     }
   });
 
+  it('takes a step again inline when the schema changed under its prepared statements (a newer version migrated)', async () => {
+    const url = await postgres.createDatabase();
+    await migrate({ databaseUrl: url, migrationsDir: MIGRATIONS_DIR });
+    const one = createDb({ databaseUrl: url, maxConnections: 1 });
+    try {
+      const execution = await one.executions.create(base);
+      const at = new Date('2026-04-05T06:07:08.009Z');
+      await one.scheduler.withExecution(execution.id, (_locked, tx) => tx.setState('RUNNING', at));
+      expect(one.scheduler.prepared).toBe(true);
+      // The claim was prepared returning an integer; its function now returns a bigint, so Postgres refuses the
+      // EXECUTE ("cached plan must not change result type"). The next step, from memory, claims without a row change.
+      await one.prisma.$executeRawUnsafe(`DROP FUNCTION sluice_claim_execution(text, integer)`);
+      await one.prisma.$executeRawUnsafe(`CREATE FUNCTION sluice_claim_execution(execution_id TEXT, expected INTEGER) RETURNS BIGINT LANGUAGE plpgsql AS $$
+        DECLARE claimed BIGINT;
+        BEGIN
+          UPDATE executions SET version = version + 1 WHERE id = execution_id AND version = expected RETURNING version INTO claimed;
+          IF claimed IS NULL THEN RAISE EXCEPTION 'execution % is no longer at version %', execution_id, expected USING ERRCODE = 'SL409'; END IF;
+          RETURN claimed;
+        END $$`);
+      await one.scheduler.withExecution(execution.id, (_locked, tx) => tx.saveTaskRun(taskRun('run-1', { state: 'RUNNING' })));
+      expect(one.scheduler.prepared).toBe(false);
+      // The first step locked (the store did not know the execution); the second failed from memory, rolled back and
+      // was taken again locked.
+      expect(one.scheduler.steps).toEqual({ fromMemory: 0, locked: 2, stale: 0 });
+      const stored = await one.executions.get(execution.id);
+      expect(stored?.state).toBe('RUNNING');
+      expect(stored?.taskRuns.map((r) => [r.id, r.state])).toEqual([['run-1', 'RUNNING']]);
+    } finally {
+      await one.close();
+    }
+  });
+
   it('goes on after Postgres closed its idle pooled connections, before Prisma ever connected', async () => {
     // A database of its own, used only through the plain-pg hot path: Prisma never connects, so only createDb's own
     // listener stands between a closed idle connection and an 'error' event that would end the process.
