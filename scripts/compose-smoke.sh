@@ -11,7 +11,7 @@
 #     `conda` stand-in, /Users/you/scripts/etl_script.py, and on the gpu worker a `python` that finds
 #     ml_on_gpu.py), as a user would derive theirs;
 #  4. docker-compose -f docker-compose.yml -f docker-compose.host.yml -f <generated smoke override> --profile gpu
-#     up -d: every service on the host network, on 127.0.0.1 (Postgres 55432, Redis 56379, API 58080), with API and
+#     up -d: every service on the host network, on 127.0.0.1 (Postgres 25432, Redis 26379, API 28080), with API and
 #     worker tokens, fixed worker ids (SLUICE_WORKER_ID) and the seed's registry secret on the workers;
 #  5. waits for health, checks the containers (host network only, no bridge network created, workers run as uid
 #     1000 in the Docker socket's group), then scripts/compose-smoke.ts deploys the seed flows through the REST API,
@@ -37,7 +37,7 @@ WORKER_IMAGE=sluice-smoke/worker:latest
 REGISTRY=127.0.0.1:5000
 REGISTRY_IMAGE=$REGISTRY/sluice/python:3
 SEED_REGISTRY_PASSWORD=seed-pat-for-tests
-export SLUICE_HOST_POSTGRES_PORT=55432 SLUICE_HOST_REDIS_PORT=56379 SLUICE_HOST_API_PORT=58080
+export SLUICE_HOST_POSTGRES_PORT=25432 SLUICE_HOST_REDIS_PORT=26379 SLUICE_HOST_API_PORT=28080
 API_URL=http://127.0.0.1:$SLUICE_HOST_API_PORT
 DEFAULT_WORKER_ID=smoke-worker-default
 GPU_WORKER_ID=smoke-worker-gpu
@@ -247,7 +247,7 @@ image_hygiene() {
 check "app image: runs as node, no CA certificate, no dev dependencies or sources" image_hygiene
 # The image's default command: everything in one container, embedded Postgres (docker run -p 8080:8080 IMAGE).
 one_container() {
-  local name=$PROJECT-one-container port=58090 status=""
+  local name=$PROJECT-one-container port=28090 status=""
   docker rm -f "$name" >/dev/null 2>&1
   docker run -d --name "$name" --network host -e PORT=$port -e SLUICE_API_HOST=127.0.0.1 "$APP_IMAGE" >/dev/null || return 1
   for _ in $(seq 1 60); do
@@ -308,6 +308,16 @@ EOF
 docker image rm "$REGISTRY_IMAGE" >/dev/null 2>&1 || true
 # Leftovers of an interrupted run.
 compose down -v --remove-orphans >>"$LOG" 2>&1 || true
+# On the host network the stack's ports must be free: say which one is taken rather than let a service fail to start.
+ports_free() {
+  local port taken=""
+  for port in "$SLUICE_HOST_POSTGRES_PORT" "$SLUICE_HOST_REDIS_PORT" "$SLUICE_HOST_API_PORT"; do
+    if [ -n "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]; then taken="$taken $port"; fi
+  done
+  [ -z "$taken" ] || { echo "in use on this machine:$taken (ss -tanp shows by what)"; return 1; }
+  echo "$SLUICE_HOST_POSTGRES_PORT, $SLUICE_HOST_REDIS_PORT and $SLUICE_HOST_API_PORT free"
+}
+check "the stack's host ports are free" ports_free || abort
 stack_up=1
 check "docker-compose up -d (host network override, profile gpu)" compose up -d --no-build || abort
 

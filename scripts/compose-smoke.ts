@@ -7,7 +7,7 @@
  * Prints one line per check (`ok   NAME (1.2 s)` or `FAIL NAME: reason`) and appends `pass|fail<TAB>NAME<TAB>seconds
  * <TAB>reason` to $SMOKE_RESULTS. Exit code 0 when every check passed.
  *
- * Environment: SMOKE_API_URL (http://127.0.0.1:58080), SMOKE_API_TOKEN (bearer token of the API, if any),
+ * Environment: SMOKE_API_URL (http://127.0.0.1:28080), SMOKE_API_TOKEN (bearer token of the API, if any),
  * SMOKE_REGISTRY (127.0.0.1:5000), SMOKE_REGISTRY_PASSWORD (the password the flow's secret('DOCKER_PAT') holds: it
  * must never appear in logs), SMOKE_DEFAULT_WORKER_ID, SMOKE_GPU_WORKER_ID, SMOKE_RESULTS.
  *
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { pointSeedAtFixtures, seedExamplesRepo, startGitServer } from '@sluice/testing';
 
 const env = process.env;
-const apiUrl = (env.SMOKE_API_URL ?? 'http://127.0.0.1:58080').replace(/\/+$/, '');
+const apiUrl = (env.SMOKE_API_URL ?? 'http://127.0.0.1:28080').replace(/\/+$/, '');
 const apiToken = env.SMOKE_API_TOKEN ?? '';
 const registry = env.SMOKE_REGISTRY ?? '127.0.0.1:5000';
 const registryPassword = env.SMOKE_REGISTRY_PASSWORD ?? 'seed-pat-for-tests';
