@@ -5,6 +5,7 @@ import type { Queryable } from './rows.js';
 import { Prisma } from './generated/prisma/client.js';
 import { filterConditions, orderBy, prefixCondition } from './search-filters.js';
 import type { FilterColumns, SearchFilter, SearchSort } from './search-filters.js';
+import { LOG_COLUMNS } from './step-statements.js';
 
 /** Kestra's log levels, least severe first: a `minLevel` keeps its own level and every one after it. */
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
@@ -180,7 +181,7 @@ export async function insertLogs(db: Queryable, entries: readonly NewLogEntry[])
   entries.forEach(assertLogEntry);
   const column = <T>(pick: (entry: NewLogEntry) => T): T[] => entries.map(pick);
   const result = await db.query(
-    `INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp")
+    `INSERT INTO logs (${LOG_COLUMNS})
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::timestamptz[])`,
     [
       column((e) => e.executionId),

@@ -23,7 +23,7 @@ function statement(name: string, types: readonly string[], sql: string): StepSta
   return { name, types, sql };
 }
 
-/** The columns of a log line, as a step inserts it (one row prepared, several inline). */
+/** The columns of a log line, as a step inserts it (one row prepared, several inline) and insertLogs does. */
 export const LOG_COLUMNS = 'execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, level, message, "timestamp"';
 /** The columns of a metric, as a step inserts it. */
 export const METRIC_COLUMNS = 'execution_id, namespace, flow_id, task_id, task_run_id, attempt_number, type, name, value, tags, "timestamp"';
