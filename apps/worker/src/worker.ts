@@ -15,10 +15,11 @@
  *    wait — never one message per line. When the task ends its logs are flushed first, then its `ended` result is
  *    published: that is always the job's last message.
  *
- * Lease: at most one live run of a task run attempt. Before it prepares a task, the worker takes the attempt's lease
- * in the queue (`acquireTaskLease`: one round trip when nobody holds it), renews it every third of `leaseTtlMs` while the
- * task runs, and releases it at the end, as finished once the `ended` result is out. A delivery of an attempt whose
- * lease another delivery holds (the queue delivered the job twice: its first consumer was taken for dead) waits,
+ * Lease: at most one live run of a task run attempt. Before the task's code starts, the worker takes the attempt's
+ * lease in the queue (`acquireTaskLease`: one round trip when nobody holds it, which overlaps the task's preparation
+ * and answers the kill check too), renews it every third of `leaseTtlMs` while the task runs, and releases it at the
+ * end, as finished once the `ended` result is out. A delivery of an attempt whose lease another delivery holds (the
+ * queue delivered the job twice: its first consumer was taken for dead) gives up that preparation unseen, waits,
  * asking again, until that lease is released or expires, and never runs meanwhile; one whose attempt has finished is
  * not run at all (nothing is published: the first delivery's result stands). A worker that loses its lease while the
  * task runs (another delivery took it: this worker could not renew it in time) stops the task and publishes nothing.
@@ -270,6 +271,9 @@ class LogBuffer {
   }
 }
 
+/** What taking a task run attempt's lease came to (see acquireLease). */
+type LeaseAnswer = 'acquired' | 'finished' | 'stopped';
+
 /** One job in flight. */
 interface ActiveJob {
   readonly job: TaskJob;
@@ -389,9 +393,10 @@ export function createWorker(options: WorkerOptions): Worker {
    * Take the attempt's lease for this delivery: 'acquired' (renewed from then on), 'finished' (another delivery ran
    * the attempt to its end), or 'stopped' (handed back while waiting). While another delivery holds it, asks again
    * every third of the TTL, or when that holder's lease is due to expire, whichever comes first. A queue that does not
-   * answer is asked again too: the task never starts without the lease.
+   * answer is asked again too: the task never starts without the lease. `once`: asks one time only, and answers 'busy'
+   * where it would wait or ask again (another delivery holds it, the queue did not answer), saying nothing of it.
    */
-  async function acquireLease(entry: ActiveJob): Promise<'acquired' | 'finished' | 'stopped'> {
+  async function acquireLease(entry: ActiveJob, once = false): Promise<LeaseAnswer | 'busy'> {
     const { job } = entry;
     let waiting = false;
     let failures = 0;
@@ -415,6 +420,7 @@ export function createWorker(options: WorkerOptions): Worker {
           emit({ type: 'duplicate', job, holder: answer.holder });
           return 'finished';
         }
+        if (once) return 'busy';
         if (!waiting) {
           waiting = true;
           emit({ type: 'lease-waiting', job, holder: answer.holder });
@@ -425,6 +431,7 @@ export function createWorker(options: WorkerOptions): Worker {
         }
         pause = Math.min(pause, Math.max(50, answer.expiresInMs + 10));
       } catch (error) {
+        if (once) return 'busy';
         failures++;
         if (failures === 1 || failures % 20 === 0) report(error, `taking the lease of task run ${job.taskRunId} (retrying)`);
         pause = Math.min(pause, 100 * 2 ** Math.min(failures, 5));
@@ -486,7 +493,8 @@ export function createWorker(options: WorkerOptions): Worker {
     let published = false;
     try {
       published = await runAndReport(entry, delivery, (promise) => {
-        removal = promise;
+        // Two when a preparation was given up (see runAndReport): both are waited for.
+        removal = removal ? Promise.all([removal, promise]).then(() => undefined) : promise;
       });
     } finally {
       // After the task's processes have stopped (runTask returned): the attempt may run elsewhere from now on.
@@ -500,17 +508,46 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   }
 
-  /** Run the job and report it; resolves true once its `ended` result is published, false when it published none. */
+  /**
+   * Run the job and report it; resolves true once its `ended` result is published, false when it published none.
+   *
+   * The lease's first ask overlaps the task's preparation (its context, working directory, command): the task's code
+   * waits for it (runTask's `startGate`), so it never starts without the lease. When the ask does not take the lease
+   * (another delivery of the attempt holds it, or the queue did not answer), that preparation is given up unseen (no
+   * line logged, nothing published, its working directory removed) and the job waits for the lease as before, then
+   * prepares the task again: a wait for another delivery never counts toward the task's timeout.
+   */
   async function runAndReport(entry: ActiveJob, delivery: TaskDelivery, onCleanup: (removal: Promise<void>) => void): Promise<boolean> {
     const { job } = entry;
     const began = Date.now();
     emit({ type: 'taken', job, deliveryCount: delivery.deliveryCount });
 
-    // The lease first: nothing of the task is prepared (its timeout not started) while another delivery may run it.
+    const overlapped = await runLeased(entry, acquireLease(entry, true), onCleanup, began);
+    if (overlapped !== 'busy') return overlapped;
     const lease = await acquireLease(entry);
     if (lease === 'stopped') throw new HandedBackError(job);
     // Another delivery of this attempt ran it to its end and published its result: this one completes silently.
     if (lease === 'finished') return false;
+    const run = await runLeased(entry, Promise.resolve(lease), onCleanup, began);
+    if (run === 'busy') throw new Error(`task run ${job.taskRunId}: its lease was taken, yet its run was given up`);
+    return run;
+  }
+
+  /**
+   * Run the job once `lease` answers 'acquired' (see runAndReport); given up when it answers otherwise: 'busy' then
+   * (wait for the lease), false (another delivery finished the attempt), or HandedBackError (stopped meanwhile).
+   */
+  async function runLeased(
+    entry: ActiveJob,
+    lease: Promise<LeaseAnswer | 'busy'>,
+    onCleanup: (removal: Promise<void>) => void,
+    began: number,
+  ): Promise<boolean | 'busy'> {
+    const { job } = entry;
+    // What the lease answered when it was not taken: the preparation is then given up.
+    let notTaken: Exclude<LeaseAnswer, 'acquired'> | 'busy' | undefined;
+    // Set when the lease is taken: the task may start from then on.
+    let startedAt = '';
 
     // The kill check runs while runTask prepares the task, which holds the task's code until it is done (startGate).
     // Never rejects. Unknown (the queue did not answer): run it; a kill broadcast still reaches it.
@@ -519,6 +556,13 @@ export function createWorker(options: WorkerOptions): Worker {
     // ends it with, a setup failure. They wait for the answer, so that a refused job logs nothing, as before.
     let held: WireLogEntry[] | undefined = [];
     const checked = (async () => {
+      const answer = await lease;
+      if (answer !== 'acquired') {
+        notTaken = answer;
+        held = undefined;
+        return;
+      }
+      startedAt = new Date().toISOString();
       // The lease's acquisition answered it (one round trip for both); a driver that did not is asked.
       let killed = entry.killedAtLease ?? false;
       const answered =
@@ -537,8 +581,11 @@ export function createWorker(options: WorkerOptions): Worker {
         entry.controller.abort(new SluiceError('SLU_TASK_KILLED', { taskId: job.taskId, reason: `: ${KILLED_BEFORE_START.message}` }));
       }
     })();
+    // The task's code waits for the lease and the kill check; a lease not taken keeps it from starting (FAILED, unseen).
+    const gate = checked.then(() => {
+      if (notTaken !== undefined) throw new Error(`task run ${job.taskRunId}: the lease of attempt ${job.attempt} was not taken`);
+    });
 
-    const startedAt = new Date().toISOString();
     // The start is reported after startReportDelayMs, or before anything else this job reports, or with the end.
     let startReported = false;
     let startTimer: NodeJS.Timeout | undefined;
@@ -561,7 +608,7 @@ export function createWorker(options: WorkerOptions): Worker {
     // The task starts when the kill check lets it (startGate), so the delay counts from then; a job the check
     // refuses never reports its start. Registered before runTask waits for the check: armed before the task starts.
     void checked.then(() => {
-      if (refused) return;
+      if (refused || notTaken !== undefined) return;
       if (startReportDelayMs === 0) reportStart();
       else startTimer = setTimeout(reportStart, startReportDelayMs);
     });
@@ -573,8 +620,9 @@ export function createWorker(options: WorkerOptions): Worker {
       return found;
     };
     const log = (entryLog: Omit<WireLogEntry, 'attempt'>): void => {
-      // A refused job never ran: the KILLED line runTask logs as it refuses to start it is not the task's.
-      if (refused) return;
+      // A refused job never ran: the KILLED line runTask logs as it refuses to start it is not the task's. Neither did
+      // a preparation given up (its FAILED line says the lease was not taken).
+      if (refused || notTaken !== undefined) return;
       if (held) held.push({ ...entryLog, attempt: job.attempt });
       else entry.logs.add({ ...entryLog, attempt: job.attempt });
     };
@@ -608,7 +656,7 @@ export function createWorker(options: WorkerOptions): Worker {
         ...(options.workRoot !== undefined ? { workRoot: options.workRoot } : {}),
         ...(options.abortGracePeriodMs !== undefined ? { abortGracePeriodMs: options.abortGracePeriodMs } : {}),
         signal: entry.controller.signal,
-        startGate: checked,
+        startGate: gate,
         onCleanup,
         onLog: log,
         onChildStart: (child) => {
@@ -652,6 +700,10 @@ export function createWorker(options: WorkerOptions): Worker {
     // Settled already when runTask waited for it; not when the run ended before (a disabled task, a setup failure) or
     // there is no definition: a killed execution still takes precedence then, as it did when checked first.
     await checked;
+    // The lease was not taken: nothing of this run is seen; its working directory is removed (onCleanup).
+    if (notTaken === 'stopped') throw new HandedBackError(job);
+    if (notTaken === 'finished') return false;
+    if (notTaken === 'busy') return 'busy';
     if (refused) {
       await entry.results;
       if (entry.handedBack) throw new HandedBackError(job);

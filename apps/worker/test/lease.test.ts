@@ -2,7 +2,7 @@
  * The task run attempt lease: at most one live run of an attempt, whatever the queue delivers. Real parts: the
  * in-process queue, the PROCESS runner (shell commands that write a ledger of their starts and ends, with times).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskSpec } from '@sluice/core';
@@ -137,5 +137,68 @@ describe('task run attempt lease', () => {
     expect((await ledgerLines()).map((line) => line.kind)).toEqual(['start']);
     // The thief's lease is untouched.
     expect(await queue.acquireTaskLease(j.taskRunId, j.attempt, 'other', 1000)).toMatchObject({ acquired: false, holder: 'thief/1' });
+  });
+
+  it("prepares the task while the lease's first ask is out, and starts its code only once the lease is taken", async () => {
+    // The queue answers the lease 400 ms late; meanwhile the task's working directory is made, its command not run.
+    const asked: number[] = [];
+    let answer = (): void => undefined;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const acquireTaskLease: QueueDriver['acquireTaskLease'] = async (...args) => {
+      asked.push(Date.now());
+      await answered;
+      return queue.acquireTaskLease(...args);
+    };
+    const slowLease = new Proxy(queue, {
+      get: (target, property) => {
+        if (property === 'acquireTaskLease') return acquireTaskLease;
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await startWorker('worker-a', { queue: slowLease, leaseTtlMs: 1500 });
+    const j = job(ledgerTask(0));
+    await queue.enqueueTask('default', j);
+    await vi.waitFor(() => expect(asked).toHaveLength(1), WAIT);
+    const work = join(root, 'work');
+    await vi.waitFor(async () => expect(await readdir(work)).toHaveLength(1), WAIT);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await ledgerLines()).toEqual([]);
+    expect(results).toEqual([]);
+    const answeredAt = Date.now();
+    answer();
+    await vi.waitFor(() => expect(results.some((r) => r.type === 'ended' && r.taskRunId === j.taskRunId)).toBe(true), WAIT);
+    const lines = await ledgerLines();
+    expect(lines.map((line) => line.kind)).toEqual(['start', 'end']);
+    expect(lines[0]?.at).toBeGreaterThanOrEqual(answeredAt - 20);
+    expect(results.filter((r) => r.taskRunId === j.taskRunId).map((r) => r.type)).toEqual(['started', 'ended']);
+    expect(results.find((r) => r.type === 'ended')).toMatchObject({ state: 'SUCCESS' });
+    expect(asked).toHaveLength(1);
+    await vi.waitFor(async () => expect(await readdir(work)).toEqual([]), WAIT);
+  });
+
+  it("gives up the preparation unseen while another delivery holds the lease: the wait never counts toward the task's timeout", async () => {
+    // A 1 s timeout, a lease held for 1.5 s more by a dead holder: the run starts after it and ends SUCCESS.
+    const j = job({ ...ledgerTask(0), timeout: 'PT1S' });
+    const leasedAt = Date.now();
+    expect(await queue.acquireTaskLease(j.taskRunId, j.attempt, 'dead-worker/1', 1500)).toEqual({ acquired: true });
+    const logged: string[] = [];
+    queue.consumeLogs({}, async (batch) => void logged.push(...batch.entries.map((e) => e.message)));
+    await startWorker('worker-a', { leaseTtlMs: 1500 });
+    await queue.enqueueTask('default', j);
+    await vi.waitFor(() => expect(results.some((r) => r.type === 'ended' && r.taskRunId === j.taskRunId)).toBe(true), WAIT);
+    expect(results.filter((r) => r.taskRunId === j.taskRunId).map((r) => r.type)).toEqual(['started', 'ended']);
+    const ended = results.find((r) => r.type === 'ended');
+    expect(ended).toMatchObject({ state: 'SUCCESS' });
+    expect(ended && 'error' in ended ? ended.error : undefined).toBeUndefined();
+    expect(Date.parse((ended as { startedAt: string }).startedAt)).toBeGreaterThanOrEqual(leasedAt + 1500 - 20);
+    const lines = await ledgerLines();
+    expect(lines.map((line) => line.kind)).toEqual(['start', 'end']);
+    expect(lines[0]?.at).toBeGreaterThanOrEqual(leasedAt + 1500 - 20);
+    // Nothing of the preparation given up is seen: no line says the lease was not taken; its directory is gone.
+    expect(logged.filter((line) => /lease/.test(line))).toEqual([]);
+    await vi.waitFor(async () => expect(await readdir(join(root, 'work'))).toEqual([]), WAIT);
   });
 });
