@@ -67,8 +67,7 @@ export interface TaskJob {
    * applied. When this run ends SUCCESS or WARNING, the worker queues the first of them itself, under the id
    * `followOnRunId(taskRunId, attempt)`, with the rest as its own `next`, and says so in its `ended` result (`next`):
    * the next task starts without waiting for the scheduler's step. The scheduler stores that run when its decision
-   * creates the same task, and refuses it otherwise (see the scheduler). At most 16 tasks, and 32 KiB of them after
-   * the first (each follow-on job carries the rest of the list).
+   * creates the same task, and refuses it otherwise (see the scheduler).
    */
   readonly next?: readonly TaskSpec[];
   /**
@@ -79,9 +78,8 @@ export interface TaskJob {
 }
 
 /**
- * The id of the run a worker queues for the follow-on task of a task run attempt that ended SUCCESS or WARNING
- * (TaskJob.next): derived from the attempt, so a second run of the same attempt queues the same job (the queue keeps
- * one).
+ * The id of the run a worker queues for the follow-on task of a task run attempt that ended SUCCESS or WARNING (TaskJob.next):
+ * derived from the attempt, so a second run of the same attempt queues the same job (the queue keeps one).
  */
 export function followOnRunId(taskRunId: string, attempt: number): string {
   const digest = createHash('sha256').update(`${taskRunId}\u0000${attempt}\u0000next`).digest();
