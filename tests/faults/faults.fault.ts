@@ -46,15 +46,6 @@ async function killWorker(context: FaultContext): Promise<void> {
   context.note(`${replacement.name} ready`);
 }
 
-/** SIGKILL the scheduler, and start a new one `FAULT_LENGTH_MS` later. */
-async function killScheduler({ cluster, note }: FaultContext): Promise<void> {
-  await cluster.scheduler?.kill();
-  note('scheduler SIGKILLed');
-  await sleep(FAULT_LENGTH_MS);
-  await cluster.startScheduler().ready();
-  note('scheduler ready');
-}
-
 async function stopPostgres(context: FaultContext, outageMs: number): Promise<void> {
   await context.cluster.pg.stop('fast');
   context.note('Postgres stopped');
@@ -101,7 +92,13 @@ const cases: FaultCase[] = [
     taskSeconds: 1,
     tasks: 3,
     queueLockMs: LOCK_MS,
-    inject: killScheduler,
+    async inject({ cluster, note }) {
+      await cluster.scheduler?.kill();
+      note('scheduler SIGKILLed');
+      await sleep(FAULT_LENGTH_MS);
+      await cluster.startScheduler().ready();
+      note('scheduler ready');
+    },
   },
   {
     name: 'scheduler SIGKILL, restarted',
@@ -109,7 +106,13 @@ const cases: FaultCase[] = [
     executions: 40,
     taskSeconds: 2,
     queueLockMs: LOCK_MS,
-    inject: killScheduler,
+    async inject({ cluster, note }) {
+      await cluster.scheduler?.kill();
+      note('scheduler SIGKILLed');
+      await sleep(FAULT_LENGTH_MS);
+      await cluster.startScheduler().ready();
+      note('scheduler ready');
+    },
   },
   {
     name: 'API SIGKILL, restarted',

@@ -905,7 +905,6 @@ tasks:
     await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
     expect(after.jobsOf(ns).map((j) => j.taskId)).toEqual(['a', 'b']);
   });
-
   /** A flow whose main list holds plain tasks a, b, (disabled), c, then an If, then d. */
   function followOnFlow(namespace: string, id: string): string {
     return `id: ${id}
