@@ -166,13 +166,8 @@ interface FollowOn {
 /** How long a scheduler holds a refused follow-on's lease before marking it finished (one round trip later). */
 const REFUSE_LEASE_MS = 60_000;
 
-/**
- * How many follow-on tasks a job carries at most (TaskJob.next), and how big they may be together (as JSON): each
- * follow-on job carries the rest of the list, so a chain of big tasks (long inline scripts) would otherwise fill the
- * queue with copies of them. The task after the last one goes through the scheduler's step, which sends the next list.
- */
-const MAX_FOLLOW_ONS = 16;
-const MAX_FOLLOW_ON_BYTES = 32 * 1024;
+/** How many follow-on tasks a job carries at most (TaskJob.next): the next ones go through the scheduler's step. */
+const MAX_FOLLOW_ONS = 32;
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { db, queue } = options;
@@ -827,8 +822,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     /**
      * The follow-on tasks of a run (TaskJob.next): for a top-level task of the flow's main list, the enabled tasks
      * after it, up to the first that a worker of the same group does not run as it is (a flowable, a Subflow, a
-     * `runIf`, a worker-group fallback other than WAIT) or that has a run already; at most MAX_FOLLOW_ONS of them,
-     * and MAX_FOLLOW_ON_BYTES together (the first one always: a job carries it anyway once it runs).
+     * `runIf`, a worker-group fallback other than WAIT) or that has a run already; at most MAX_FOLLOW_ONS.
      */
     function followOnsOf(run: SchedulerTaskRun, task: TaskJob['task'], groupKey: string): TaskJob['task'][] {
       if (run.parentTaskRunId) return [];
@@ -838,7 +832,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       const taken = new Set<string>();
       for (const each of runs.values()) taken.add(each.taskId);
       const next: TaskJob['task'][] = [];
-      let bytes = 0;
       for (const written of main.slice(position + 1, position + 1 + MAX_FOLLOW_ONS)) {
         const candidate = applyPluginDefaults(flow, written, options.resolveTaskType);
         const group = workerGroupOf(candidate);
@@ -849,8 +842,6 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
           group.key === groupKey &&
           group.fallback === 'WAIT';
         if (!plain || taken.has(candidate.id)) break;
-        bytes += JSON.stringify(candidate).length;
-        if (next.length > 0 && bytes > MAX_FOLLOW_ON_BYTES) break;
         next.push(candidate);
       }
       return next;

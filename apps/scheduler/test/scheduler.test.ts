@@ -999,22 +999,6 @@ tasks:
     expect(final.find((r) => r.taskId === 'c')?.id).toBe(c.taskRunId);
   });
 
-  it('sends at most 16 follow-on tasks with a job, and no more than 32 KiB of them after the first', async () => {
-    const h = harness();
-    await h.startScheduler();
-    const ns = freshNamespace();
-    const logs = (prefix: string, count: number, message: string): string =>
-      Array.from({ length: count }, (_, i) => `  - id: ${prefix}${i + 1}\n    type: io.kestra.plugin.core.log.Log\n    message: ${message}\n`).join('');
-    await saveFlow(`id: many\nnamespace: ${ns}\ntasks:\n${logs('t', 20, 'small')}`);
-    await saveFlow(`id: big\nnamespace: ${ns}\ntasks:\n${logs('b', 4, 'x'.repeat(20_000))}`);
-    await startExecution(h.queue, ns, 'many');
-    await waitFor(() => h.jobsOf(ns).length === 1, 'the first job of many');
-    expect(h.jobsOf(ns)[0]?.next?.map((task) => task.id)).toEqual(Array.from({ length: 16 }, (_, i) => `t${i + 2}`));
-    await startExecution(h.queue, ns, 'big');
-    await waitFor(() => h.jobsOf(ns).length === 2, 'the first job of big');
-    expect(h.jobsOf(ns)[1]?.next?.map((task) => task.id)).toEqual(['b2']);
-  });
-
   it('applies the reports of a follow-on run that arrive with the end that queued it in a later step', async () => {
     const h = harness();
     await h.startScheduler();
