@@ -348,6 +348,7 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
 
+  /** Run `action` until it succeeds, at most PUBLISH_ATTEMPTS times. Resolves false when it never did. */
   /**
    * The job of the follow-on task (TaskJob.next) of a top-level run that ended with `outputs` at `endedAt`: its
    * variables are the scheduler's for that run (variables.ts): this run's outputs added under its task id (merged
@@ -391,7 +392,6 @@ export function createWorker(options: WorkerOptions): Worker {
     );
   }
 
-  /** Run `action` until it succeeds, at most PUBLISH_ATTEMPTS times. Resolves false when it never did. */
   async function withRetry(context: string, action: () => Promise<void>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
