@@ -385,13 +385,6 @@ export function createWorker(options: WorkerOptions): Worker {
     };
   }
 
-  /** Queue a follow-on job (see followOnJob); false when the queue failed each time. */
-  function queueFollowOn(followOn: TaskJob): Promise<boolean> {
-    return withRetry(`queuing follow-on task ${followOn.taskId} (task run ${followOn.taskRunId}) of execution ${followOn.executionId}`, () =>
-      queue.enqueueTask(followOn.workerGroup, followOn, { dedupId: `${followOn.taskRunId}-${followOn.attempt}` }),
-    );
-  }
-
   async function withRetry(context: string, action: () => Promise<void>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -811,16 +804,15 @@ export function createWorker(options: WorkerOptions): Worker {
       ...(lastLines.length > 0 ? { logs: lastLines } : {}),
       ...(followOn ? { next: { taskRunId: followOn.taskRunId, taskId: followOn.taskId, createdAt: followOn.queuedAt } } : {}),
     };
-    const published = publishResult(entry, ended);
-    // Sent right behind the end, not after its answer (one round trip less per task of a chain): over one connection
-    // the queue stores the end first. Should the follow-on's reports still come first (the end was sent again after a
-    // failure), they name the run they follow (`after`), and the scheduler stores the run from them. Not queued (the
-    // queue failed each time): the scheduler's reconciliation queues the CREATED run it stored.
-    const queued = followOn && !entry.handedBack ? queueFollowOn(followOn) : undefined;
-    const [sent] = await Promise.all([published, queued]);
-    if (!sent) {
+    if (!(await publishResult(entry, ended))) {
       if (entry.handedBack) throw new HandedBackError(job);
       throw new Error(`could not publish the result of task run ${job.taskRunId}: the queue will deliver the job again`);
+    }
+    if (followOn) {
+      // Not queued (the queue failed each time): the scheduler's reconciliation queues the CREATED run it stored.
+      await withRetry(`queuing follow-on task ${followOn.taskId} (task run ${followOn.taskRunId}) of execution ${job.executionId}`, () =>
+        queue.enqueueTask(followOn.workerGroup, followOn, { dedupId: `${followOn.taskRunId}-${followOn.attempt}` }),
+      );
     }
     emit({ type: 'ended', job, state: outcome.state, durationMs: Date.now() - began });
     return true;
