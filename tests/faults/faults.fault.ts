@@ -73,34 +73,6 @@ const cases: FaultCase[] = [
     inject: killWorker,
   },
   {
-    // Each task follows the one before on the worker that ran it (follow-on tasks): a killed worker's chains go on
-    // from its redelivered jobs, and no task of a chain runs twice at once or is skipped.
-    name: 'worker SIGKILL, chains of 3 tasks of 1 s',
-    slug: 'worker-kill-chain',
-    executions: 24,
-    taskSeconds: 1,
-    tasks: 3,
-    queueLockMs: LOCK_MS,
-    inject: killWorker,
-  },
-  {
-    // Workers queue the next task of each chain themselves while the scheduler is dead; the restarted scheduler
-    // stores those runs from the ends (or from their own reports) and the chains end as if nothing happened.
-    name: 'scheduler SIGKILL, chains of 3 tasks of 1 s',
-    slug: 'scheduler-kill-chain',
-    executions: 24,
-    taskSeconds: 1,
-    tasks: 3,
-    queueLockMs: LOCK_MS,
-    async inject({ cluster, note }) {
-      await cluster.scheduler?.kill();
-      note('scheduler SIGKILLed');
-      await sleep(FAULT_LENGTH_MS);
-      await cluster.startScheduler().ready();
-      note('scheduler ready');
-    },
-  },
-  {
     name: 'scheduler SIGKILL, restarted',
     slug: 'scheduler-kill',
     executions: 40,
