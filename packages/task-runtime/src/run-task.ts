@@ -162,9 +162,9 @@ export interface RunTaskOptions {
   readonly startGate?: Promise<void>;
   /**
    * Given, runTask does not wait for the removal of the fresh working directory it made: it returns the outcome as
-   * soon as the task ended and hands the removal here, so the caller can report the outcome first (a removal goes
-   * through the file system's thread pool, and cost a worker most of a millisecond per task before its report). The
-   * promise never rejects; a removal that fails logs its WARN line through `onLog`, after the outcome. Not called when
+   * soon as the task ended and hands the removal here, so the caller can report the outcome first. An empty directory
+   * is removed at once (one rmdir(2), before the outcome returns); one with files left goes the recursive way, through
+   * the file system's thread pool, which is what this defers. The promise never rejects; a removal that fails logs its WARN line through `onLog`, after the outcome. Not called when
    * there is nothing to remove (a `workingDirectory` given, a disabled task, a directory that could not be made).
    */
   readonly onCleanup?: (removal: Promise<void>) => void;
@@ -239,8 +239,8 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
   let workingDirectory: string;
   try {
     if (options.workingDirectory === undefined) {
-      // One mkdir(2), made in the event loop: through the thread pool it took 0.4-0.7 ms of the task's start (the
-      // hand-off and the wake-up, not the call), about a tenth of a PROCESS task's whole cost to the worker.
+      // One mkdir(2), made in the event loop: through the thread pool, the hand-off and the wake-up cost more than the
+      // call (mkdtemp + rmdir in a loop: 154 µs of CPU that way, 54 µs in the event loop; docs/benchmarks.md).
       workingDirectory = mkdtempSync(join(options.workRoot ?? tmpdir(), 'sluice-wd-'));
     } else {
       workingDirectory = options.workingDirectory;
