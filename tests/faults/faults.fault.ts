@@ -46,6 +46,15 @@ async function killWorker(context: FaultContext): Promise<void> {
   context.note(`${replacement.name} ready`);
 }
 
+/** SIGKILL the scheduler, and start a new one `FAULT_LENGTH_MS` later. */
+async function killScheduler({ cluster, note }: FaultContext): Promise<void> {
+  await cluster.scheduler?.kill();
+  note('scheduler SIGKILLed');
+  await sleep(FAULT_LENGTH_MS);
+  await cluster.startScheduler().ready();
+  note('scheduler ready');
+}
+
 async function stopPostgres(context: FaultContext, outageMs: number): Promise<void> {
   await context.cluster.pg.stop('fast');
   context.note('Postgres stopped');
@@ -73,18 +82,34 @@ const cases: FaultCase[] = [
     inject: killWorker,
   },
   {
+    // Each task follows the one before on the worker that ran it (follow-on tasks): a killed worker's chains go on
+    // from its redelivered jobs, and no task of a chain runs twice at once or is skipped.
+    name: 'worker SIGKILL, chains of 3 tasks of 1 s',
+    slug: 'worker-kill-chain',
+    executions: 24,
+    taskSeconds: 1,
+    tasks: 3,
+    queueLockMs: LOCK_MS,
+    inject: killWorker,
+  },
+  {
+    // Workers queue the next task of each chain themselves while the scheduler is dead; the restarted scheduler
+    // stores those runs from the ends (or from their own reports) and the chains end as if nothing happened.
+    name: 'scheduler SIGKILL, chains of 3 tasks of 1 s',
+    slug: 'scheduler-kill-chain',
+    executions: 24,
+    taskSeconds: 1,
+    tasks: 3,
+    queueLockMs: LOCK_MS,
+    inject: killScheduler,
+  },
+  {
     name: 'scheduler SIGKILL, restarted',
     slug: 'scheduler-kill',
     executions: 40,
     taskSeconds: 2,
     queueLockMs: LOCK_MS,
-    async inject({ cluster, note }) {
-      await cluster.scheduler?.kill();
-      note('scheduler SIGKILLed');
-      await sleep(FAULT_LENGTH_MS);
-      await cluster.startScheduler().ready();
-      note('scheduler ready');
-    },
+    inject: killScheduler,
   },
   {
     name: 'API SIGKILL, restarted',

@@ -53,6 +53,8 @@ export interface FaultCase {
   readonly executions: number;
   /** How long the task sleeps (whole seconds). */
   readonly taskSeconds: number;
+  /** How many such tasks the flow runs one after the other (a chain: each follows the one before); 1 by default. */
+  readonly tasks?: number;
   readonly queueLockMs: number;
   /** Inject the fault; resolves when it is lifted (the replacement is ready, the service is back). */
   inject(context: FaultContext): Promise<void>;
@@ -97,14 +99,11 @@ interface ExecutionJson {
   taskRunList?: { id: string; taskId: string; state: { current: string; histories?: { state: string }[] } }[];
 }
 
-/** The flow: one shell task on the PROCESS runner that records its run in the ledger. */
-export function ledgerFlow(ledger: string, seconds: number): string {
+/** The flow: `tasks` shell tasks on the PROCESS runner, one after the other, each recording its run in the ledger. */
+export function ledgerFlow(ledger: string, seconds: number, tasks = 1): string {
   const line = `line() { echo "$1 {{ execution.id }} {{ taskrun.id }} {{ taskrun.attemptsCount }} $(date +%s%3N) $run" >> '${ledger}'; }`;
-  return [
-    'id: ledger',
-    'namespace: faults',
-    'tasks:',
-    '  - id: work',
+  const task = (id: string): string[] => [
+    `  - id: ${id}`,
     '    type: io.kestra.plugin.scripts.shell.Commands',
     '    taskRunner:',
     '      type: io.kestra.plugin.core.runner.Process',
@@ -116,8 +115,8 @@ export function ledgerFlow(ledger: string, seconds: number): string {
     '        i=0',
     `        while [ $i -lt ${seconds} ]; do sleep 1; i=$((i + 1)); line tick; done`,
     '        line done',
-    '',
-  ].join('\n');
+  ];
+  return ['id: ledger', 'namespace: faults', 'tasks:', ...Array.from({ length: tasks }, (_, i) => task(i === 0 ? 'work' : `work${i + 1}`)).flat(), ''].join('\n');
 }
 
 async function api(cluster: Cluster, path: string, init: RequestInit = {}): Promise<Response> {
@@ -190,6 +189,7 @@ export async function runFault(fault: FaultCase): Promise<FaultFigures> {
   const problems: string[] = [];
   const orphans: string[] = [];
   const cluster = await Cluster.create({ name: fault.slug, queueLockMs: fault.queueLockMs, workerConcurrency: 4 });
+  const tasks = fault.tasks ?? 1;
   const ids: string[] = [];
   let t0 = Date.now();
   let faultStart = t0;
@@ -200,7 +200,7 @@ export async function runFault(fault: FaultCase): Promise<FaultFigures> {
   let histories: { id: string; problem: string }[] = [];
   try {
     await cluster.startAll(2);
-    await deploy(cluster, ledgerFlow(cluster.ledger, fault.taskSeconds));
+    await deploy(cluster, ledgerFlow(cluster.ledger, fault.taskSeconds, tasks));
     t0 = Date.now();
     for (let i = 0; i < fault.executions; i++) ids.push(await submit(cluster));
     notes.push(`${ids.length} executions submitted in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -261,7 +261,7 @@ export async function runFault(fault: FaultCase): Promise<FaultFigures> {
       const executionStates = (execution.state.histories ?? []).map((h) => h.state);
       if (!inOrder(executionStates, ['CREATED', 'RUNNING', 'SUCCESS'])) histories.push({ id, problem: `execution history ${executionStates.join(' → ')}` });
       const taskRuns = execution.taskRunList ?? [];
-      if (taskRuns.length !== 1) histories.push({ id, problem: `${taskRuns.length} task runs` });
+      if (taskRuns.length !== tasks) histories.push({ id, problem: `${taskRuns.length} task runs, not ${tasks}` });
       for (const taskRun of taskRuns) {
         const runStates = (taskRun.state.histories ?? []).map((h) => h.state);
         if (!inOrder(runStates, ['RUNNING', 'SUCCESS'])) histories.push({ id, problem: `task run ${taskRun.id} history ${runStates.join(' → ')}` });
@@ -283,7 +283,8 @@ export async function runFault(fault: FaultCase): Promise<FaultFigures> {
   const ended = ids.filter((id) => TERMINAL.has(final.get(id) ?? ''));
   const stuck = ids.filter((id) => !TERMINAL.has(final.get(id) ?? ''));
   const otherEnds = count(ended.filter((id) => final.get(id) !== 'SUCCESS').map((id) => final.get(id)!));
-  const successWithoutDone = success.filter((id) => !ledger.completedByExecution.has(id));
+  // Every task of the execution wrote its done line (in some run of its task run).
+  const successWithoutDone = success.filter((id) => (ledger.completedByExecution.get(id) ?? 0) < tasks);
 
   if (success.length !== ids.length || ids.length !== fault.executions) {
     problems.push(`${success.length} of ${fault.executions} executions ended SUCCESS; ${JSON.stringify(otherEnds)} ended otherwise; ${stuck.length} stuck ${JSON.stringify(count(stuck.map((id) => final.get(id) ?? 'unknown')))}`);

@@ -151,7 +151,28 @@ interface Step {
   readonly wakeMs?: number;
   /** Child executions the step stored (Subflow and ForEachItem tasks), to start once it committed. */
   readonly children?: readonly { readonly id: string; readonly namespace: string; readonly flowId: string }[];
+  /** Follow-on runs a worker queued that the step did not store: their jobs are refused once it committed. */
+  readonly refused?: readonly FollowOn[];
 }
+
+/** A follow-on run a worker queued (ResultMessage 'ended' `next`), and the run it followed. */
+interface FollowOn {
+  readonly taskRunId: string;
+  readonly taskId: string;
+  readonly createdAt: string;
+  readonly after: string;
+}
+
+/** How long a scheduler holds a refused follow-on's lease before marking it finished (one round trip later). */
+const REFUSE_LEASE_MS = 60_000;
+
+/**
+ * How many follow-on tasks a job carries at most (TaskJob.next), and how big they may be together (as JSON): each
+ * follow-on job carries the rest of the list, so a chain of big tasks (long inline scripts) would otherwise fill the
+ * queue with copies of them. The task after the last one goes through the scheduler's step, which sends the next list.
+ */
+const MAX_FOLLOW_ONS = 16;
+const MAX_FOLLOW_ON_BYTES = 32 * 1024;
 
 export function createScheduler(options: SchedulerOptions): Scheduler {
   const { db, queue } = options;
@@ -280,7 +301,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
    * Decide and apply inside the lock until the engine has nothing more to do right now; returns the jobs to enqueue
    * after commit. The run index and the outputs are built once per step and kept current as runs are written.
    */
-  async function advanceLocked(execution: LockedExecution, tx: ExecutionTx, stepOptions: { subflowResults?: boolean } = {}): Promise<Step> {
+  async function advanceLocked(
+    execution: LockedExecution,
+    tx: ExecutionTx,
+    stepOptions: { subflowResults?: boolean; followOns?: ReadonlyMap<string, FollowOn> } = {},
+  ): Promise<Step> {
     const flow = await loadFlow(execution.namespace, execution.flowId, execution.flowRevision, tx);
     // The runs by id, kept between the execution's steps with its index (see indexFor).
     const { index, seen: runs } = indexFor(execution, flow);
@@ -291,6 +316,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     let retry: Step['retry'];
     let wakeMs: number | undefined;
     const childrenToStart: { id: string; namespace: string; flowId: string }[] = [];
+    // Follow-on runs workers queued, by task id: stored when the decision creates that task (see 'create').
+    const followOns = new Map(stepOptions.followOns);
     const originalStartDate = (execution.originalCreatedDate ?? execution.startDate).toISOString();
     // The outputs of the execution's runs, computed when first needed and again after a run's outputs changed.
     let outputs: Record<string, unknown> | undefined;
@@ -323,10 +350,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       }
       if (!again || isTerminalExecutionState(state)) break;
     }
+    // Follow-ons the decision did not create (the execution is being killed, say): their jobs must not run them.
+    const refused = [...followOns.values()].filter((followOn) => !runs.has(followOn.taskRunId));
+    for (const followOn of refused) {
+      log(`execution ${execution.id}: task run ${followOn.taskRunId} of ${followOn.taskId}, queued by a worker after ${followOn.after}, is not what the execution runs next (${state}): its job is refused`);
+    }
     return {
       execution,
       jobs,
       state,
+      ...(refused.length > 0 ? { refused } : {}),
       ...(ended ? { ended } : {}),
       ...(retry ? { retry } : {}),
       ...(wakeMs !== undefined ? { wakeMs } : {}),
@@ -675,6 +708,37 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         case 'create': {
           const task = applyPluginDefaults(flow, action.task, options.resolveTaskType);
           const group = workerGroupOf(task);
+          // A worker queued this task's job already (it followed the run that just ended): store that run, queue nothing.
+          const followOn = followOns.get(task.id);
+          if (
+            followOn &&
+            action.parentTaskRunId === undefined &&
+            action.value === undefined &&
+            action.iteration === undefined &&
+            action.evaluate === undefined &&
+            action.role === 'runnable' &&
+            !runs.has(followOn.taskRunId)
+          ) {
+            followOns.delete(task.id);
+            await save({
+              id: followOn.taskRunId,
+              taskId: task.id,
+              parentTaskRunId: null,
+              value: null,
+              iteration: null,
+              engineState: null,
+              state: 'CREATED',
+              stateHistory: [{ state: 'CREATED', date: followOn.createdAt }],
+              attempts: [],
+              outputs: null,
+              metrics: null,
+              workerGroup: group.key !== DEFAULT_WORKER_GROUP ? group.key : null,
+              workerId: null,
+              startDate: null,
+              endDate: null,
+            });
+            return undefined;
+          }
           let run: SchedulerTaskRun = {
             id: action.taskRunId,
             taskId: task.id,
@@ -754,8 +818,42 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         return 'again';
       }
       await save(run);
-      jobs.push({ job: taskJob(execution, flow, run, task, attempt, group.key, variablesOf(run), iso), delayMs });
+      const job = taskJob(execution, flow, run, task, attempt, group.key, variablesOf(run), iso);
+      const next = followOnsOf(run, task, group.key);
+      jobs.push({ job: next.length > 0 ? { ...job, next } : job, delayMs });
       return undefined;
+    }
+
+    /**
+     * The follow-on tasks of a run (TaskJob.next): for a top-level task of the flow's main list, the enabled tasks
+     * after it, up to the first that a worker of the same group does not run as it is (a flowable, a Subflow, a
+     * `runIf`, a worker-group fallback other than WAIT) or that has a run already; at most MAX_FOLLOW_ONS of them,
+     * and MAX_FOLLOW_ON_BYTES together (the first one always: a job carries it anyway once it runs).
+     */
+    function followOnsOf(run: SchedulerTaskRun, task: TaskJob['task'], groupKey: string): TaskJob['task'][] {
+      if (run.parentTaskRunId) return [];
+      const main = index.structure.main;
+      const position = main.findIndex((each) => each.id === task.id);
+      if (position < 0) return [];
+      const taken = new Set<string>();
+      for (const each of runs.values()) taken.add(each.taskId);
+      const next: TaskJob['task'][] = [];
+      let bytes = 0;
+      for (const written of main.slice(position + 1, position + 1 + MAX_FOLLOW_ONS)) {
+        const candidate = applyPluginDefaults(flow, written, options.resolveTaskType);
+        const group = workerGroupOf(candidate);
+        const plain =
+          roleOf(index.structure.byId.get(candidate.id)) === 'runnable' &&
+          executorTaskKind(candidate.type) === undefined &&
+          (candidate.runIf === undefined || candidate.runIf === true || candidate.runIf === 'true') &&
+          group.key === groupKey &&
+          group.fallback === 'WAIT';
+        if (!plain || taken.has(candidate.id)) break;
+        bytes += JSON.stringify(candidate).length;
+        if (next.length > 0 && bytes > MAX_FOLLOW_ON_BYTES) break;
+        next.push(candidate);
+      }
+      return next;
     }
   }
 
@@ -801,6 +899,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (step.children) {
       await Promise.all(step.children.map((child) => queue.publishExecution({ type: 'created', executionId: child.id, namespace: child.namespace, flowId: child.flowId })));
     }
+    // Follow-on jobs the step did not store a run for: their attempt is marked finished, so a worker taking one completes
+    // it without running it (one that started already is being killed with the execution, or its result is ignored).
+    if (step.refused) await Promise.all(step.refused.map(refuseFollowOn));
     // A child its parent waits for ended: its result is stored, wake the parent to apply it.
     if (ended && execution.parentId && state !== 'RETRIED') await queue.publishExecution({ type: 'resume', executionId: execution.parentId, subflowResults: true });
     if (ended) {
@@ -821,6 +922,17 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (!update.ended && Date.now() < aloneUntil) return;
     const receivers = await queue.publishExecutionUpdate(update);
     if (!update.ended) aloneUntil = receivers <= 1 ? Date.now() + ALONE_RECHECK_MS : 0;
+  }
+
+  /** Mark a refused follow-on's attempt finished in the queue (see afterCommit); a failure is logged, not thrown. */
+  async function refuseFollowOn(followOn: FollowOn): Promise<void> {
+    const holder = `${id}/refused`;
+    try {
+      const lease = await queue.acquireTaskLease(followOn.taskRunId, 1, holder, REFUSE_LEASE_MS);
+      if (lease.acquired) await queue.releaseTaskLease(followOn.taskRunId, 1, holder, true);
+    } catch (error) {
+      log(`refusing the job of follow-on task run ${followOn.taskRunId}: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** A parent is being killed: so are the children it waits for (their ends then end its Subflow task runs). */
@@ -1008,7 +1120,9 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         return withRun(started);
       }
       // ended
-      if (!run ? message.parentTaskRunId === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return unchanged;
+      // An unknown top-level run's end is ignored (a stale report), unless it is a follow-on's (`after`): reports are
+      // applied by several consumers and replicas, and one may come before the end that queued its run.
+      if (!run ? message.parentTaskRunId === undefined && message.after === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return unchanged;
       const base: SchedulerTaskRun = run ?? {
         id: message.taskRunId,
         taskId: message.taskId,
@@ -1077,7 +1191,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   function onResult(message: ResultMessage): Promise<void> {
     const { executionId } = message;
     const open = batches.get(executionId);
-    if (open) {
+    // A report of a follow-on run goes in a later step than the end that queued it (which stores the run).
+    if (open && !open.some((each) => each.type === 'ended' && each.next?.taskRunId === message.taskRunId)) {
       open.push(message);
       return pendingBatches.get(open) as Promise<void>;
     }
@@ -1092,13 +1207,20 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         let current: LockedExecution = { ...execution, taskRuns: copyRuns(execution.taskRuns) };
         let changed = false;
         let advance = false;
+        const followOns = new Map<string, FollowOn>();
         for (const each of batch) {
           const applied = await applyResult(current, tx, each);
           current = applied.execution;
           changed ||= applied.changed;
           advance ||= applied.advance;
+          // The follow-on a worker queued as this end applied (a repeated end's was handled with the first).
+          if (applied.changed && each.type === 'ended' && each.next && (each.state === 'SUCCESS' || each.state === 'WARNING') && each.parentTaskRunId === undefined) {
+            followOns.set(each.next.taskId, { ...each.next, after: `task run ${each.taskRunId}` });
+          }
         }
-        if (advance) return advanceLocked(current, tx);
+        if (advance) return advanceLocked(current, tx, followOns.size > 0 ? { followOns } : {});
+        // A follow-on of an end that does not advance the execution is not run either.
+        if (followOns.size > 0) return { execution: current, jobs: [], state: current.state, refused: [...followOns.values()] };
         return changed ? { execution: current, jobs: [], state: current.state } : undefined;
       }, hint?.execution.id === executionId ? hint : undefined);
       await afterCommit(outcome);

@@ -12,7 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { createDb, executionFromWire, executionSnapshot } from '@sluice/db';
 import type { StoredExecution } from '@sluice/db';
-import { createInProcessQueue } from '@sluice/queue';
+import { createInProcessQueue, followOnRunId } from '@sluice/queue';
 import type { ExecutionUpdate, QueueDriver, ResultMessage, TaskJob, TaskRunEndState } from '@sluice/queue';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createScheduler } from '../src/index.js';
@@ -183,12 +183,25 @@ describe.skipIf(!testDb)('scheduler on Postgres with the in-process queue', () =
   }
 
   function started(job: TaskJob, attempt = job.attempt): ResultMessage {
-    return { type: 'started', executionId: job.executionId, taskRunId: job.taskRunId, taskId: job.taskId, attempt, workerId: 'test-worker', startedAt: new Date().toISOString() };
+    const at = new Date().toISOString();
+    return { type: 'started', executionId: job.executionId, taskRunId: job.taskRunId, taskId: job.taskId, attempt, workerId: 'test-worker', startedAt: at, ...(job.after !== undefined ? { after: job.after } : {}) };
   }
 
   function ended(job: TaskJob, state: TaskRunEndState, outputs: Record<string, unknown> = {}, attempt = job.attempt): ResultMessage {
     const at = new Date().toISOString();
-    return { type: 'ended', executionId: job.executionId, taskRunId: job.taskRunId, taskId: job.taskId, attempt, workerId: 'test-worker', state, outputs, startedAt: at, endedAt: at };
+    return {
+      type: 'ended',
+      executionId: job.executionId,
+      taskRunId: job.taskRunId,
+      taskId: job.taskId,
+      attempt,
+      workerId: 'test-worker',
+      state,
+      outputs,
+      startedAt: at,
+      endedAt: at,
+      ...(job.after !== undefined ? { after: job.after } : {}),
+    };
   }
 
   /** The end of a short task, which a worker sends with its start (no 'started' message). */
@@ -891,5 +904,188 @@ tasks:
     await after.queue.publishResult(ended(after.jobsOf(ns)[1] as TaskJob, 'SUCCESS'));
     await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
     expect(after.jobsOf(ns).map((j) => j.taskId)).toEqual(['a', 'b']);
+  });
+
+  /** A flow whose main list holds plain tasks a, b, (disabled), c, then an If, then d. */
+  function followOnFlow(namespace: string, id: string): string {
+    return `id: ${id}
+namespace: ${namespace}
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: a
+  - id: b
+    type: io.kestra.plugin.core.log.Log
+    message: b
+  - id: off
+    type: io.kestra.plugin.core.log.Log
+    message: never
+    disabled: true
+  - id: c
+    type: io.kestra.plugin.core.log.Log
+    message: c
+  - id: choose
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ true }}"
+    then:
+      - id: inside
+        type: io.kestra.plugin.core.log.Log
+        message: inside
+  - id: d
+    type: io.kestra.plugin.core.log.Log
+    message: d
+`;
+  }
+
+  /** The end of `job` as a worker that queued its follow-on sends it (TaskJob.next). */
+  function endedWithFollowOn(job: TaskJob, taskId: string): { message: ResultMessage; followOn: TaskJob } {
+    const end = ended(job, 'SUCCESS') as Extract<ResultMessage, { type: 'ended' }>;
+    const taskRunId = followOnRunId(job.taskRunId, job.attempt);
+    const [task, ...rest] = job.next ?? [];
+    if (task?.id !== taskId) throw new Error(`${job.taskId} is not followed by ${taskId}`);
+    const followOn: TaskJob = { ...job, taskRunId, taskId, task, attempt: 1, queuedAt: end.endedAt, next: rest.length > 0 ? rest : undefined, after: job.taskRunId };
+    return { message: { ...end, next: { taskRunId, taskId, createdAt: end.endedAt } }, followOn };
+  }
+
+  it('sends the follow-on tasks with a job, stores the run a worker queued for the next one, and queues no job for it', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(followOnFlow(ns, 'follow'));
+    const id = await startExecution(h.queue, ns, 'follow');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the first job');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    // The enabled tasks after a, up to the flowable If (the disabled one is not in the list, as the engine skips it).
+    expect(a.next?.map((task) => task.id)).toEqual(['b', 'c']);
+
+    const { message, followOn: b } = endedWithFollowOn(a, 'b');
+    await h.queue.publishResult(message);
+    await waitFor(() => h.handledFor(id).length === 1, 'the end of a');
+    const runs = (await execution(id)).taskRuns;
+    expect(runs.map((r) => [r.taskId, r.id, r.state])).toEqual([
+      ['a', a.taskRunId, 'SUCCESS'],
+      ['b', b.taskRunId, 'CREATED'],
+    ]);
+    expect(runs[1]?.stateHistory).toEqual([{ state: 'CREATED', date: b.queuedAt }]);
+    // The worker queued b: the scheduler did not.
+    expect(h.jobsOf(ns)).toHaveLength(1);
+
+    // b runs, and its worker queues c in turn; c's end queues nothing (the If is next): the scheduler goes on.
+    await h.queue.publishResult(started(b));
+    const { message: endB, followOn: c } = endedWithFollowOn(b, 'c');
+    await h.queue.publishResult(endB);
+    await waitFor(() => h.handledFor(id).length === 3, 'the results of b');
+    expect(c.next).toBeUndefined();
+    await h.queue.publishResult(ended(c, 'SUCCESS'));
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of the If child');
+    h.onJob((job) => {
+      if (job.namespace === ns) void h.queue.publishResult(ended(job, 'SUCCESS'));
+    });
+    await h.queue.publishResult(ended(h.jobsOf(ns)[1] as TaskJob, 'SUCCESS'));
+    await waitFor(async () => (await stateOf(id)) === 'SUCCESS', 'the execution to succeed');
+    expect(h.jobsOf(ns).map((j) => [j.taskId, (j.next ?? []).map((t) => t.id)])).toEqual([
+      ['a', ['b', 'c']],
+      ['inside', []],
+      ['d', []],
+    ]);
+    const final = (await execution(id)).taskRuns;
+    expect(final.map((r) => [r.taskId, r.state])).toEqual([
+      ['a', 'SUCCESS'],
+      ['b', 'SUCCESS'],
+      ['c', 'SUCCESS'],
+      ['choose', 'SUCCESS'],
+      ['inside', 'SUCCESS'],
+      ['d', 'SUCCESS'],
+    ]);
+    expect(final.find((r) => r.taskId === 'c')?.id).toBe(c.taskRunId);
+  });
+
+  it('sends at most 16 follow-on tasks with a job, and no more than 32 KiB of them after the first', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    const logs = (prefix: string, count: number, message: string): string =>
+      Array.from({ length: count }, (_, i) => `  - id: ${prefix}${i + 1}\n    type: io.kestra.plugin.core.log.Log\n    message: ${message}\n`).join('');
+    await saveFlow(`id: many\nnamespace: ${ns}\ntasks:\n${logs('t', 20, 'small')}`);
+    await saveFlow(`id: big\nnamespace: ${ns}\ntasks:\n${logs('b', 4, 'x'.repeat(20_000))}`);
+    await startExecution(h.queue, ns, 'many');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the first job of many');
+    expect(h.jobsOf(ns)[0]?.next?.map((task) => task.id)).toEqual(Array.from({ length: 16 }, (_, i) => `t${i + 2}`));
+    await startExecution(h.queue, ns, 'big');
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the first job of big');
+    expect(h.jobsOf(ns)[1]?.next?.map((task) => task.id)).toEqual(['b2']);
+  });
+
+  it('applies the reports of a follow-on run that arrive with the end that queued it in a later step', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(followOnFlow(ns, 'follow-batch'));
+    const id = await startExecution(h.queue, ns, 'follow-batch');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the first job');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    const { message, followOn: b } = endedWithFollowOn(a, 'b');
+    // A fast follow-on: its end (which reports its start too, as a short task's does) is queued right behind the end
+    // of a, and is handled while the step of that end runs: it must wait for the step that stores b.
+    await Promise.all([h.queue.publishResult(message), h.queue.publishResult(endedWithStart(b, 'SUCCESS'))]);
+    await waitFor(() => h.handledFor(id).length === 2, 'the two results');
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of c');
+    const runs = (await execution(id)).taskRuns;
+    expect(runs.map((r) => [r.taskId, r.id, r.state])).toEqual([
+      ['a', a.taskRunId, 'SUCCESS'],
+      ['b', b.taskRunId, 'SUCCESS'],
+      ['c', (h.jobsOf(ns)[1] as TaskJob).taskRunId, 'CREATED'],
+    ]);
+    expect(runs[1]?.stateHistory.map((entry) => entry.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
+  });
+
+  it("stores a follow-on run from its end when that end is applied before the end that queued it (another replica's)", async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(followOnFlow(ns, 'follow-early'));
+    const id = await startExecution(h.queue, ns, 'follow-early');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the first job');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    const { message, followOn: b } = endedWithFollowOn(a, 'b');
+    await h.queue.publishResult(endedWithStart(b, 'SUCCESS'));
+    await waitFor(() => h.handledFor(id).length === 1, 'the end of b');
+    expect((await execution(id)).taskRuns.map((r) => [r.taskId, r.state])).toEqual([
+      ['a', 'CREATED'],
+      ['b', 'SUCCESS'],
+    ]);
+    expect(h.jobsOf(ns)).toHaveLength(1);
+    await h.queue.publishResult(message);
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of c');
+    expect((h.jobsOf(ns)[1] as TaskJob).taskId).toBe('c');
+    const runs = (await execution(id)).taskRuns;
+    expect(runs.map((r) => [r.taskId, r.id, r.state])).toEqual([
+      ['a', a.taskRunId, 'SUCCESS'],
+      ['b', b.taskRunId, 'SUCCESS'],
+      ['c', (h.jobsOf(ns)[1] as TaskJob).taskRunId, 'CREATED'],
+    ]);
+    // Nothing was refused: b's attempt is finished by its worker only (here, nobody took its lease).
+    expect(await h.queue.acquireTaskLease(b.taskRunId, 1, 'probe', 1000)).toEqual({ acquired: true });
+  });
+
+  it('refuses a follow-on the execution does not run next: its attempt is marked finished, and the scheduler queues the right task', async () => {
+    const h = harness();
+    await h.startScheduler();
+    const ns = freshNamespace();
+    await saveFlow(followOnFlow(ns, 'follow-refused'));
+    const id = await startExecution(h.queue, ns, 'follow-refused');
+    await waitFor(() => h.jobsOf(ns).length === 1, 'the first job');
+    const a = h.jobsOf(ns)[0] as TaskJob;
+    // A worker that claims to have queued c after a (b comes next).
+    const stray = followOnRunId(a.taskRunId, 1);
+    const end = ended(a, 'SUCCESS') as Extract<ResultMessage, { type: 'ended' }>;
+    await h.queue.publishResult({ ...end, next: { taskRunId: stray, taskId: 'c', createdAt: end.endedAt } });
+    await waitFor(() => h.jobsOf(ns).length === 2, 'the job of b');
+    expect((h.jobsOf(ns)[1] as TaskJob).taskId).toBe('b');
+    expect((await execution(id)).taskRuns.map((r) => r.taskId)).toEqual(['a', 'b']);
+    await waitFor(async () => {
+      const lease = await h.queue.acquireTaskLease(stray, 1, 'probe', 1000);
+      return !lease.acquired && lease.finished === true;
+    }, 'the stray follow-on to be refused');
   });
 });

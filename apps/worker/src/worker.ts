@@ -51,6 +51,7 @@ import type {
   WireLogEntry,
   WireMetric,
 } from '@sluice/queue';
+import { followOnRunId } from '@sluice/queue';
 import type { Storage } from '@sluice/storage';
 import { runTask } from '@sluice/task-runtime';
 import type { TaskMetricEntry, TaskRunOutcome, TaskVariables } from '@sluice/task-runtime';
@@ -271,6 +272,19 @@ class LogBuffer {
   }
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `source` merged into `target`, records deeply, as the scheduler merges the outputs of runs of one task. */
+function mergeRecords(target: Record<string, unknown>, source: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(source)) {
+    const existing = target[key];
+    target[key] = isRecord(existing) && isRecord(value) ? mergeRecords({ ...existing }, value) : value;
+  }
+  return target;
+}
+
 /** What taking a task run attempt's lease came to (see acquireLease). */
 type LeaseAnswer = 'acquired' | 'finished' | 'stopped';
 
@@ -334,6 +348,49 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
 
+  /**
+   * The job of the follow-on task (TaskJob.next) of a top-level run that ended with `outputs` at `endedAt`: its
+   * variables are the scheduler's for that run (variables.ts): this run's outputs added under its task id (merged
+   * into what earlier runs of the task left), the execution RUNNING, and its own `taskrun`, CREATED at `endedAt`.
+   */
+  function followOnJob(job: TaskJob, outputs: Readonly<Record<string, unknown>>, endedAt: string): TaskJob | undefined {
+    const [task, ...rest] = job.next ?? [];
+    if (!task || job.parentTaskRunId !== undefined) return undefined;
+    const taskRunId = followOnRunId(job.taskRunId, job.attempt);
+    const earlier = isRecord(job.variables.outputs) ? job.variables.outputs : {};
+    const previous = earlier[job.taskId];
+    const merged = Object.keys(outputs).length > 0 ? { ...earlier, [job.taskId]: mergeRecords(isRecord(previous) ? { ...previous } : {}, outputs) } : earlier;
+    const execution = job.variables.execution;
+    return {
+      executionId: job.executionId,
+      namespace: job.namespace,
+      flowId: job.flowId,
+      flowRevision: job.flowRevision,
+      taskRunId,
+      taskId: task.id,
+      attempt: 1,
+      task,
+      workerGroup: job.workerGroup,
+      variables: {
+        ...job.variables,
+        outputs: merged,
+        ...(isRecord(execution) ? { execution: { ...execution, state: 'RUNNING' } } : {}),
+        taskrun: { id: taskRunId, startDate: endedAt },
+      },
+      ...(job.masked ? { masked: job.masked } : {}),
+      queuedAt: endedAt,
+      ...(rest.length > 0 ? { next: rest } : {}),
+      after: job.taskRunId,
+    };
+  }
+
+  /** Queue a follow-on job (see followOnJob); false when the queue failed each time. */
+  function queueFollowOn(followOn: TaskJob): Promise<boolean> {
+    return withRetry(`queuing follow-on task ${followOn.taskId} (task run ${followOn.taskRunId}) of execution ${followOn.executionId}`, () =>
+      queue.enqueueTask(followOn.workerGroup, followOn, { dedupId: `${followOn.taskRunId}-${followOn.attempt}` }),
+    );
+  }
+
   /** Run `action` until it succeeds, at most PUBLISH_ATTEMPTS times. Resolves false when it never did. */
   async function withRetry(context: string, action: () => Promise<void>): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
@@ -386,6 +443,7 @@ export function createWorker(options: WorkerOptions): Worker {
       ...(metrics && metrics.length > 0 ? { metrics } : {}),
       startedAt: outcome.startedAt,
       endedAt: outcome.endedAt,
+      ...(job.after !== undefined && outcome.taskRunId === job.taskRunId ? { after: job.after } : {}),
     };
   }
 
@@ -602,6 +660,7 @@ export function createWorker(options: WorkerOptions): Worker {
           attempt: job.attempt,
           workerId: id,
           startedAt,
+          ...(job.after !== undefined ? { after: job.after } : {}),
         }),
       );
     };
@@ -741,12 +800,25 @@ export function createWorker(options: WorkerOptions): Worker {
     // The last lines go with the end result, so that they are stored with it (see ResultMessage 'ended').
     const lastLines = await entry.logs.take();
     if (entry.handedBack) throw new HandedBackError(job);
+    const end = endedMessage(job, outcome, takeMetrics(job.taskRunId));
+    // A SUCCESS or WARNING (the execution goes on after either) with a follow-on task queues it (see TaskJob.next),
+    // once this end is out: its result names it.
+    const goesOn = end.type === 'ended' && (end.state === 'SUCCESS' || end.state === 'WARNING');
+    const followOn = goesOn && entry.lease === 'held' ? followOnJob(job, end.outputs, end.endedAt) : undefined;
     const ended: ResultMessage = {
-      ...endedMessage(job, outcome, takeMetrics(job.taskRunId)),
+      ...end,
       ...(reportsStart ? { reportsStart: true } : {}),
       ...(lastLines.length > 0 ? { logs: lastLines } : {}),
+      ...(followOn ? { next: { taskRunId: followOn.taskRunId, taskId: followOn.taskId, createdAt: followOn.queuedAt } } : {}),
     };
-    if (!(await publishResult(entry, ended))) {
+    const published = publishResult(entry, ended);
+    // Sent right behind the end, not after its answer (one round trip less per task of a chain): over one connection
+    // the queue stores the end first. Should the follow-on's reports still come first (the end was sent again after a
+    // failure), they name the run they follow (`after`), and the scheduler stores the run from them. Not queued (the
+    // queue failed each time): the scheduler's reconciliation queues the CREATED run it stored.
+    const queued = followOn && !entry.handedBack ? queueFollowOn(followOn) : undefined;
+    const [sent] = await Promise.all([published, queued]);
+    if (!sent) {
       if (entry.handedBack) throw new HandedBackError(job);
       throw new Error(`could not publish the result of task run ${job.taskRunId}: the queue will deliver the job again`);
     }

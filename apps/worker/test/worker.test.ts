@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TaskSpec } from '@sluice/core';
 import { createDefaultRegistries } from '@sluice/plugins';
-import { createInProcessQueue } from '@sluice/queue';
+import { createInProcessQueue, followOnRunId } from '@sluice/queue';
 import type { LogBatch, QueueDriver, ResultMessage, TaskJob, WireLogEntry } from '@sluice/queue';
 import { LocalFileStorage } from '@sluice/storage';
 import { processesUnder } from '@sluice/testing';
@@ -539,6 +539,90 @@ function queueWith(overrides: Partial<QueueDriver>): QueueDriver {
     },
   });
 }
+
+describe('createWorker: follow-on tasks (TaskJob.next)', () => {
+  it('queues the next task itself when a run ends SUCCESS, with the variables the scheduler would give it', async () => {
+    await startWorker();
+    const a = shell('a', ['echo \'::{"outputs":{"n":41}}::\'']);
+    const b = shell('b', ['echo "b sees {{ outputs.a.vars.n }} as {{ taskrun.id }} in {{ execution.state }}"']);
+    const c = logTask('c', 'c sees {{ outputs.b.exitCode }} after {{ outputs.a.vars.n }}');
+    const taken: TaskJob[] = [];
+    const spied = new Proxy(queue, {
+      get: (target, property) => {
+        if (property === 'enqueueTask') {
+          const enqueue: QueueDriver['enqueueTask'] = async (group, queued, options) => {
+            taken.push(queued);
+            expect(options).toEqual({ dedupId: `${queued.taskRunId}-1` });
+            return target.enqueueTask(group, queued, options);
+          };
+          return enqueue;
+        }
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    await workers[0]?.stop({ graceMs: 1000 });
+    workers.length = 0;
+    await startWorker({ queue: spied });
+    const first = job(a, { next: [b, c], variables: { ...job(a).variables, execution: { id: 'x', state: 'RETRYING' }, outputs: { a: { vars: { m: 1 } }, z: { exitCode: 0 } } } });
+    await queue.enqueueTask('default', first);
+
+    const endA = await ended(first);
+    const bRun = followOnRunId(first.taskRunId, 1);
+    expect(endA).toMatchObject({ state: 'SUCCESS', next: { taskRunId: bRun, taskId: 'b', createdAt: endA.endedAt } });
+    const endB = await vi.waitFor(() => {
+      const found = results.find((r) => r.type === 'ended' && r.taskRunId === bRun);
+      if (!found || found.type !== 'ended') throw new Error('b has not ended yet');
+      return found;
+    }, WAIT);
+    const cRun = followOnRunId(bRun, 1);
+    expect(endB).toMatchObject({ taskId: 'b', attempt: 1, state: 'SUCCESS', next: { taskRunId: cRun, taskId: 'c' } });
+    await vi.waitFor(() => expect(results.some((r) => r.type === 'ended' && r.taskRunId === cRun && r.state === 'SUCCESS')).toBe(true), WAIT);
+    const cEnd = results.find((r) => r.type === 'ended' && r.taskRunId === cRun);
+    expect(cEnd).toBeDefined();
+    expect(cEnd).not.toHaveProperty('next');
+
+    // The jobs it queued: b with c to follow, then c alone; outputs merged into what the task's earlier runs left.
+    expect(taken.map((t) => [t.taskId, t.taskRunId, (t.next ?? []).map((n) => n.id)])).toEqual([
+      ['b', bRun, ['c']],
+      ['c', cRun, []],
+    ]);
+    const bJob = taken[0] as TaskJob;
+    expect(bJob).toMatchObject({ executionId: first.executionId, attempt: 1, workerGroup: 'default', queuedAt: endA.endedAt, task: b });
+    expect(bJob.variables).toEqual({
+      ...first.variables,
+      outputs: { a: { vars: { m: 1, n: 41 }, exitCode: 0, outputFiles: {}, stdOutLineCount: 1, stdErrLineCount: 0 }, z: { exitCode: 0 } },
+      execution: { id: 'x', state: 'RUNNING' },
+      taskrun: { id: bRun, startDate: endA.endedAt },
+    });
+    const lines = linesOf(first.executionId).map((l) => l.message);
+    expect(lines).toContain(`b sees 41 as ${bRun} in RUNNING`);
+    expect(lines).toContain('c sees 0 after 41');
+  });
+
+  it('queues the follow-on after a WARNING too (the execution goes on after one)', async () => {
+    await startWorker();
+    const warned = job(shell('a', ['echo careful >&2']), { next: [logTask('b', 'b ran')] });
+    await queue.enqueueTask('default', warned);
+    const end = await ended(warned);
+    const bRun = followOnRunId(warned.taskRunId, 1);
+    expect(end).toMatchObject({ state: 'WARNING', next: { taskRunId: bRun, taskId: 'b' } });
+    await vi.waitFor(() => expect(results.some((r) => r.type === 'ended' && r.taskRunId === bRun && r.state === 'SUCCESS')).toBe(true), WAIT);
+    expect(results.find((r) => r.type === 'ended' && r.taskRunId === bRun)).toMatchObject({ after: warned.taskRunId });
+  });
+
+  it('queues nothing after a run that did not succeed, nor for a child run', async () => {
+    await startWorker();
+    const failing = job(shell('a', ['exit 3']), { next: [logTask('b', 'never')] });
+    await queue.enqueueTask('default', failing);
+    const end = await ended(failing);
+    expect(end.state).toBe('FAILED');
+    expect(end).not.toHaveProperty('next');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(results.filter((r) => r.taskRunId === followOnRunId(failing.taskRunId, 1))).toEqual([]);
+    expect(linesOf(failing.executionId).map((l) => l.message)).not.toContain('never');
+  });
+});
 
 describe('createWorker when the queue fails', () => {
   it('retries a failed publish and reports each failure', async () => {

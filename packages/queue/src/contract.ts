@@ -24,6 +24,7 @@
  * Compatibility: every message here is JSON on Redis and may be read by a newer or older process during a rolling
  * upgrade: add optional fields, never rename or remove one.
  */
+import { createHash } from 'node:crypto';
 import type { LogLevel, TaskSpec } from '@sluice/core';
 
 /** Worker group used when a task has no `workerGroup`. */
@@ -60,7 +61,35 @@ export interface TaskJob {
    * the execution.
    */
   readonly known?: unknown;
+  /**
+   * Follow-on tasks: the top-level tasks that come after this one in the flow's `tasks`, in order, each a task a
+   * worker of this group runs (not flowable, not a Subflow, no `runIf`, enabled) that has no run yet, plugin defaults
+   * applied. When this run ends SUCCESS or WARNING, the worker queues the first of them itself, under the id
+   * `followOnRunId(taskRunId, attempt)`, with the rest as its own `next`, and says so in its `ended` result (`next`):
+   * the next task starts without waiting for the scheduler's step. The scheduler stores that run when its decision
+   * creates the same task, and refuses it otherwise (see the scheduler). At most 16 tasks, and 32 KiB of them after
+   * the first (each follow-on job carries the rest of the list).
+   */
+  readonly next?: readonly TaskSpec[];
+  /**
+   * Set on a follow-on job (see `next`): the task run it follows. Its reports carry it (`after`), so that a scheduler
+   * that applies one before the end that queued the run stores the run from it rather than ignore it.
+   */
+  readonly after?: string;
 }
+
+/**
+ * The id of the run a worker queues for the follow-on task of a task run attempt that ended SUCCESS or WARNING
+ * (TaskJob.next): derived from the attempt, so a second run of the same attempt queues the same job (the queue keeps
+ * one).
+ */
+export function followOnRunId(taskRunId: string, attempt: number): string {
+  const digest = createHash('sha256').update(`${taskRunId}\u0000${attempt}\u0000next`).digest();
+  let id = '';
+  for (let i = 0; i < 22; i++) id += RUN_ID_ALPHABET[(digest[i] as number) % 62];
+  return id;
+}
+const RUN_ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** A task run's state as a worker reports it at the end. */
 export type TaskRunEndState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'SKIPPED';
@@ -93,6 +122,8 @@ export type ResultMessage =
       readonly attempt: number;
       readonly workerId: string;
       readonly startedAt: string;
+      /** The job's `after` (a follow-on run: see TaskJob.next). */
+      readonly after?: string;
     }
   | {
       /** A WorkingDirectory child is about to run (its task run is created by this message). */
@@ -134,6 +165,13 @@ export type ResultMessage =
        * the end, so an execution that has ended has them. Earlier lines went on `logs` as they came.
        */
       readonly logs?: readonly WireLogEntry[];
+      /**
+       * The worker queued the job of the follow-on task (TaskJob.next) under this run id, CREATED at `createdAt`
+       * (the date its `taskrun.startDate` says): the scheduler stores that run rather than create one of its own.
+       */
+      readonly next?: { readonly taskRunId: string; readonly taskId: string; readonly createdAt: string };
+      /** The job's `after` (a follow-on run: see TaskJob.next), on the end of the job's own run. */
+      readonly after?: string;
     };
 
 export interface WireLogEntry {
