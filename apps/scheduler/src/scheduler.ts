@@ -163,6 +163,9 @@ interface FollowOn {
   readonly after: string;
 }
 
+/** How long the report of a follow-on run waits for the end that queued its run, at most (see deferReport). */
+const FOLLOW_ON_WAIT_MS = 3_600_000;
+
 /** How long a scheduler holds a refused follow-on's lease before marking it finished (one round trip later). */
 const REFUSE_LEASE_MS = 60_000;
 
@@ -924,6 +927,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     if (!update.ended) aloneUntil = receivers <= 1 ? Date.now() + ALONE_RECHECK_MS : 0;
   }
 
+  /**
+   * Put a follow-on run's report back in the queue, to be applied after the end that queued its run (see applyResult):
+   * 5 ms later the first time, twice as long each time after, at most a second. One that waited FOLLOW_ON_WAIT_MS in
+   * all is dropped: the end it waits for is not coming (its attempt was given up, and a new one runs in its place).
+   */
+  async function deferReport(message: ResultMessage): Promise<void> {
+    if (message.type !== 'started' && message.type !== 'ended') return;
+    const since = message.deferred?.since ?? new Date().toISOString();
+    if (Date.now() - Date.parse(since) > FOLLOW_ON_WAIT_MS) {
+      log(`execution ${message.executionId}: the ${message.type} report of follow-on task run ${message.taskRunId} (${message.taskId}) waited since ${since} for the end of task run ${message.after ?? '?'}: dropped`);
+      return;
+    }
+    const count = (message.deferred?.count ?? 0) + 1;
+    await queue.publishResult({ ...message, deferred: { since, count } }, { delayMs: Math.min(1000, 5 * 2 ** Math.min(count - 1, 8)) });
+  }
+
   /** Mark a refused follow-on's attempt finished in the queue (see afterCommit); a failure is logged, not thrown. */
   async function refuseFollowOn(followOn: FollowOn): Promise<void> {
     const holder = `${id}/refused`;
@@ -1038,6 +1057,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     readonly changed: boolean;
     /** A run the engine watches ended: decide after the batch. */
     readonly advance: boolean;
+    /** A follow-on run's report that comes before the end that queued it: nothing applied, it goes back in the queue. */
+    readonly deferred?: boolean;
   }
 
   /**
@@ -1053,6 +1074,11 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     };
     {
       const run = findRun(execution.taskRuns, message.taskRunId);
+      // A follow-on run is stored by the step that applies the end which queued it (TaskJob.next), never from its own
+      // reports: one that comes first (another consumer or replica took it, or that end's step started later) waits.
+      if (!run && (message.type === 'started' || message.type === 'ended') && message.after !== undefined && followOnAwaits(execution, message.after)) {
+        return { ...unchanged, deferred: true };
+      }
       // The last log lines of a task run come with its end, and are stored even when the end itself no longer applies
       // (a run killed meanwhile still shows what it printed), but only once: a second delivery of the same report
       // finds its end already in the attempt's history.
@@ -1071,6 +1097,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       if (message.type === 'started' || message.type === 'child-started') {
         const startedAt = new Date(message.startedAt);
         if (run && !startApplies(run, message.type, message.attempt, startedAt)) return unchanged;
+        // A follow-on run the end that queued it did not store: the scheduler refused it.
+        if (!run && message.type === 'started' && message.after !== undefined) return unchanged;
         const base: SchedulerTaskRun = run ?? {
           id: message.taskRunId,
           taskId: message.taskId,
@@ -1120,9 +1148,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         return withRun(started);
       }
       // ended
-      // An unknown top-level run's end is ignored (a stale report), unless it is a follow-on's (`after`): reports are
-      // applied by several consumers and replicas, and one may come before the end that queued its run.
-      if (!run ? message.parentTaskRunId === undefined && message.after === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return unchanged;
+      // An unknown top-level run's end is ignored: a stale report, or a follow-on run the scheduler refused.
+      if (!run ? message.parentTaskRunId === undefined : !endApplies(run, message.parentTaskRunId !== undefined, message.attempt)) return unchanged;
       const base: SchedulerTaskRun = run ?? {
         id: message.taskRunId,
         taskId: message.taskId,
@@ -1201,15 +1228,22 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     const done = (async () => {
       // A report of a job another process queued (the API's first step) carries the execution as that step left it.
       const hint = message.known === undefined ? undefined : knownFromWire(message.known);
+      // The reports of follow-on runs that came too early (see applyResult), as the step that committed found them.
+      let deferred: ResultMessage[] = [];
       const outcome = await locked(executionId, async (execution, tx) => {
         // From here on, new reports start the next batch (it waits for this step).
         if (batches.get(executionId) === batch) batches.delete(executionId);
+        deferred = [];
         let current: LockedExecution = { ...execution, taskRuns: copyRuns(execution.taskRuns) };
         let changed = false;
         let advance = false;
         const followOns = new Map<string, FollowOn>();
         for (const each of batch) {
           const applied = await applyResult(current, tx, each);
+          if (applied.deferred) {
+            deferred.push(each);
+            continue;
+          }
           current = applied.execution;
           changed ||= applied.changed;
           advance ||= applied.advance;
@@ -1224,6 +1258,8 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
         return changed ? { execution: current, jobs: [], state: current.state } : undefined;
       }, hint?.execution.id === executionId ? hint : undefined);
       await afterCommit(outcome);
+      // Put back before this batch's messages are acknowledged: a crash in between delivers them again.
+      await Promise.all(deferred.map(deferReport));
     })();
     pendingBatches.set(batch, done);
     // A batch that failed before its step started leaves no entry behind.
@@ -1457,6 +1493,17 @@ function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
  * Results may arrive twice (at-least-once) and out of order (several consumers): a start applies to a top-level run
  * that has not ended and is not past that attempt; a child's start applies unless the child ended after it.
  */
+/**
+ * Whether the reports of a follow-on run the execution does not have must wait: the run it follows (`after`) has not
+ * ended yet, or is not stored yet (a follow-on itself, whose own predecessor has not ended), in an execution still
+ * running. Once that run has ended, the step that applied its end stored the follow-on run or refused it.
+ */
+function followOnAwaits(execution: LockedExecution, after: string): boolean {
+  if (isTerminalExecutionState(execution.state)) return false;
+  const before = findRun(execution.taskRuns, after);
+  return before === undefined || !isTerminalTaskRunState(before.state);
+}
+
 function startApplies(run: SchedulerTaskRun, type: 'started' | 'child-started', attempt: number, startedAt: Date): boolean {
   if (type === 'child-started') return run.endDate === null || run.endDate.getTime() <= startedAt.getTime();
   if (isTerminalTaskRunState(run.state)) return false;

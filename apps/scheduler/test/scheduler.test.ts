@@ -1039,7 +1039,7 @@ tasks:
     expect(runs[1]?.stateHistory.map((entry) => entry.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
   });
 
-  it("stores a follow-on run from its end when that end is applied before the end that queued it (another replica's)", async () => {
+  it('puts back the reports of a follow-on run that come before the end that queued it, and applies them after that end stored the run', async () => {
     const h = harness();
     await h.startScheduler();
     const ns = freshNamespace();
@@ -1048,13 +1048,17 @@ tasks:
     await waitFor(() => h.jobsOf(ns).length === 1, 'the first job');
     const a = h.jobsOf(ns)[0] as TaskJob;
     const { message, followOn: b } = endedWithFollowOn(a, 'b');
-    await h.queue.publishResult(endedWithStart(b, 'SUCCESS'));
-    await waitFor(() => h.handledFor(id).length === 1, 'the end of b');
-    expect((await execution(id)).taskRuns.map((r) => [r.taskId, r.state])).toEqual([
-      ['a', 'CREATED'],
-      ['b', 'SUCCESS'],
-    ]);
+    // b's reports first (another replica took the end of a, or its step started later); b's end has a log line.
+    const line = { taskRunId: b.taskRunId, taskId: 'b', attempt: 1, level: 'INFO' as const, message: 'b says hello', timestamp: new Date().toISOString() };
+    await h.queue.publishResult(started(b));
+    await h.queue.publishResult({ ...(ended(b, 'SUCCESS') as Extract<ResultMessage, { type: 'ended' }>), logs: [line] });
+    const putBack = (): Handled[] => h.handledFor(id).filter((x) => x.message.taskRunId === b.taskRunId && (x.message as { deferred?: unknown }).deferred !== undefined);
+    await waitFor(() => putBack().some((x) => x.message.type === 'started') && putBack().some((x) => x.message.type === 'ended'), 'the reports of b to come back');
+    // Nothing of b is stored while a has not ended: not its run, not its log line.
+    expect((await execution(id)).taskRuns.map((r) => [r.taskId, r.state])).toEqual([['a', 'CREATED']]);
+    expect((await db.logs.search({ executionId: id, page: 1, size: 50 })).results.map((l) => l.message)).toEqual([]);
     expect(h.jobsOf(ns)).toHaveLength(1);
+
     await h.queue.publishResult(message);
     await waitFor(() => h.jobsOf(ns).length === 2, 'the job of c');
     expect((h.jobsOf(ns)[1] as TaskJob).taskId).toBe('c');
@@ -1064,8 +1068,11 @@ tasks:
       ['b', b.taskRunId, 'SUCCESS'],
       ['c', (h.jobsOf(ns)[1] as TaskJob).taskRunId, 'CREATED'],
     ]);
+    expect(runs[1]?.stateHistory.map((entry) => entry.state)).toEqual(['CREATED', 'RUNNING', 'SUCCESS']);
+    expect((await db.logs.search({ executionId: id, page: 1, size: 50 })).results.map((l) => l.message)).toEqual(['b says hello']);
     // Nothing was refused: b's attempt is finished by its worker only (here, nobody took its lease).
     expect(await h.queue.acquireTaskLease(b.taskRunId, 1, 'probe', 1000)).toEqual({ acquired: true });
+    expect(h.errors).toEqual([]);
   });
 
   it('refuses a follow-on the execution does not run next: its attempt is marked finished, and the scheduler queues the right task', async () => {
@@ -1087,5 +1094,16 @@ tasks:
       const lease = await h.queue.acquireTaskLease(stray, 1, 'probe', 1000);
       return !lease.acquired && lease.finished === true;
     }, 'the stray follow-on to be refused');
+    // The stray run's reports (its worker had taken it before the refusal) are ignored: no run, nothing put back.
+    const strayJob: TaskJob = { ...a, taskRunId: stray, taskId: 'c', attempt: 1, after: a.taskRunId };
+    await h.queue.publishResult(started(strayJob));
+    await h.queue.publishResult(ended(strayJob, 'SUCCESS'));
+    await waitFor(() => h.handledFor(id).filter((x) => x.message.taskRunId === stray).length === 2, 'the stray reports to be handled');
+    expect((await execution(id)).taskRuns.map((r) => [r.taskId, r.state])).toEqual([
+      ['a', 'SUCCESS'],
+      ['b', 'CREATED'],
+    ]);
+    expect(h.handledFor(id).filter((x) => (x.message as { deferred?: unknown }).deferred !== undefined)).toEqual([]);
+    expect(h.jobsOf(ns)).toHaveLength(2);
   });
 });

@@ -813,9 +813,10 @@ export function createWorker(options: WorkerOptions): Worker {
     };
     const published = publishResult(entry, ended);
     // Sent right behind the end, not after its answer (one round trip less per task of a chain): over one connection
-    // the queue stores the end first. Should the follow-on's reports still come first (the end was sent again after a
-    // failure), they name the run they follow (`after`), and the scheduler stores the run from them. Not queued (the
-    // queue failed each time): the scheduler's reconciliation queues the CREATED run it stored.
+    // the queue stores the end first. Its reports may still be applied first (another consumer or replica takes them,
+    // or the end was sent again after a failure): they name the run they follow (`after`), and the scheduler puts them
+    // back until that end is applied. Not queued (the queue failed each time): the scheduler's reconciliation queues
+    // the CREATED run it stored.
     const queued = followOn && !entry.handedBack ? queueFollowOn(followOn) : undefined;
     const [sent] = await Promise.all([published, queued]);
     if (!sent) {

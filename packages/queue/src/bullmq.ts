@@ -261,8 +261,8 @@ class BullmqQueue implements QueueDriver {
     await this.#connection.eval(RELEASE_LEASE, 1, this.#leaseKey(taskRunId, attempt), LEASE_RUN + holder, done, FINISHED_LEASE_SECONDS * 1000);
   }
 
-  async publishResult(message: ResultMessage): Promise<void> {
-    await this.#add(RESULTS_QUEUE, RESULT_JOB, message, this.#redelivered(), undefined);
+  async publishResult(message: ResultMessage, options?: EnqueueOptions): Promise<void> {
+    await this.#add(RESULTS_QUEUE, RESULT_JOB, message, this.#redelivered(), options);
   }
 
   consumeResults(options: ConsumeOptions, handler: (message: ResultMessage) => Promise<void>): Consumer {

@@ -72,10 +72,19 @@ export interface TaskJob {
    */
   readonly next?: readonly TaskSpec[];
   /**
-   * Set on a follow-on job (see `next`): the task run it follows. Its reports carry it (`after`), so that a scheduler
-   * that applies one before the end that queued the run stores the run from it rather than ignore it.
+   * Set on a follow-on job (see `next`): the task run it follows. Its reports carry it (`after`): a scheduler that
+   * has not applied the end of that run yet (the end whose step stores this run) puts them back in the queue for later
+   * (`deferred`), and one that has, but did not store this run (it refused it), ignores them.
    */
   readonly after?: string;
+}
+
+/** A report of a follow-on run put back in the queue until the end that queued its run is applied (TaskJob.after). */
+export interface DeferredReport {
+  /** When it was first put back: one put back for longer than the scheduler waits is dropped (logged). */
+  readonly since: string;
+  /** How many times it was: each wait is longer (up to a second). */
+  readonly count: number;
 }
 
 /**
@@ -124,6 +133,8 @@ export type ResultMessage =
       readonly startedAt: string;
       /** The job's `after` (a follow-on run: see TaskJob.next). */
       readonly after?: string;
+      /** Set by a scheduler that put this report back in the queue (see TaskJob.after). */
+      readonly deferred?: DeferredReport;
     }
   | {
       /** A WorkingDirectory child is about to run (its task run is created by this message). */
@@ -172,6 +183,8 @@ export type ResultMessage =
       readonly next?: { readonly taskRunId: string; readonly taskId: string; readonly createdAt: string };
       /** The job's `after` (a follow-on run: see TaskJob.next), on the end of the job's own run. */
       readonly after?: string;
+      /** Set by a scheduler that put this report back in the queue (see TaskJob.after). */
+      readonly deferred?: DeferredReport;
     };
 
 export interface WireLogEntry {
@@ -386,7 +399,8 @@ export interface QueueDriver {
    */
   releaseTaskLease(taskRunId: string, attempt: number, holder: string, finished: boolean): Promise<void>;
 
-  publishResult(message: ResultMessage): Promise<void>;
+  /** `options.delayMs` only: a scheduler puts a report back for later (see TaskJob.after). */
+  publishResult(message: ResultMessage, options?: EnqueueOptions): Promise<void>;
   consumeResults(options: ConsumeOptions, handler: (message: ResultMessage) => Promise<void>): Consumer;
 
   publishLogs(batch: LogBatch): Promise<void>;

@@ -222,8 +222,8 @@ class InProcessQueue implements QueueDriver {
     return lease;
   }
 
-  async publishResult(message: ResultMessage): Promise<void> {
-    this.#enqueue(this.#channel(RESULTS_QUEUE), message, undefined);
+  async publishResult(message: ResultMessage, options?: EnqueueOptions): Promise<void> {
+    this.#enqueue(this.#channel(RESULTS_QUEUE), message, options);
   }
 
   consumeResults(options: ConsumeOptions, handler: (message: ResultMessage) => Promise<void>): Consumer {
