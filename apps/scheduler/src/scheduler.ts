@@ -1490,10 +1490,6 @@ function knownFrom(message: ExecutionMessage): KnownExecution | undefined {
 }
 
 /**
- * Results may arrive twice (at-least-once) and out of order (several consumers): a start applies to a top-level run
- * that has not ended and is not past that attempt; a child's start applies unless the child ended after it.
- */
-/**
  * Whether the reports of a follow-on run the execution does not have must wait: the run it follows (`after`) has not
  * ended yet, or is not stored yet (a follow-on itself, whose own predecessor has not ended), in an execution still
  * running. Once that run has ended, the step that applied its end stored the follow-on run or refused it.
@@ -1504,6 +1500,10 @@ function followOnAwaits(execution: LockedExecution, after: string): boolean {
   return before === undefined || !isTerminalTaskRunState(before.state);
 }
 
+/**
+ * Results may arrive twice (at-least-once) and out of order (several consumers): a start applies to a top-level run
+ * that has not ended and is not past that attempt; a child's start applies unless the child ended after it.
+ */
 function startApplies(run: SchedulerTaskRun, type: 'started' | 'child-started', attempt: number, startedAt: Date): boolean {
   if (type === 'child-started') return run.endDate === null || run.endDate.getTime() <= startedAt.getTime();
   if (isTerminalTaskRunState(run.state)) return false;
