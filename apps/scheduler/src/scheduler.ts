@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
+import { isRecord, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
 import { copyRuns, executionToWire, findRun, KILLABLE_STATES, knownFromWire, knownNew, knownToWire, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
@@ -46,7 +46,7 @@ import { Reconciler } from './reconcile.js';
 import { chainProblem, CHILD_END_STATES, childLabels, forEachItemState, SUBFLOW_DYNAMIC_PROPERTIES, SUBFLOW_MAX_DEPTH, subflowRunState, subflowSpec } from './subflow.js';
 import type { SubflowSpec } from './subflow.js';
 import { TriggerLoop } from './triggers.js';
-import { evaluate, executionOutputs, isRecord, runVariables, templateVariables } from './variables.js';
+import { evaluate, executionOutputs, runVariables, templateVariables } from './variables.js';
 import type { VariableScope } from './variables.js';
 import { Watchdog } from './watchdog.js';
 

@@ -9,7 +9,7 @@
  * - `labels`: the flow's, then the execution's; dotted keys are also nested (`labels.system.correlationId`), and
  *   `system.correlationId` is the execution's id unless a label sets it.
  */
-import { CORRELATION_ID_LABEL, flowLabels, renderValue } from '@sluice/core';
+import { CORRELATION_ID_LABEL, flowLabels, isRecord, mergeRecords, renderValue } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Evaluation } from '@sluice/engine';
 
@@ -38,21 +38,8 @@ export interface VariableRun {
   readonly stateHistory?: readonly { readonly date: string }[];
 }
 
-/** A mapping (not a list, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function hasOutputs(run: VariableRun): run is VariableRun & { outputs: Record<string, unknown> } {
   return isRecord(run.outputs) && Object.keys(run.outputs).length > 0 && run.state !== 'CREATED';
-}
-
-function merge(target: Record<string, unknown>, source: Record<string, unknown>): Record<string, unknown> {
-  for (const [key, value] of Object.entries(source)) {
-    const existing = target[key];
-    target[key] = isRecord(existing) && isRecord(value) ? merge({ ...existing }, value) : value;
-  }
-  return target;
 }
 
 /** Every run's outputs by task id, indexed by loop values (see the file's comment). */
@@ -77,7 +64,7 @@ export function executionOutputs(runs: readonly VariableRun[]): Record<string, u
       node = next;
       key = segment;
     }
-    node[key] = merge(isRecord(node[key]) ? { ...(node[key] as Record<string, unknown>) } : {}, run.outputs);
+    node[key] = mergeRecords(isRecord(node[key]) ? { ...(node[key] as Record<string, unknown>) } : {}, run.outputs);
   }
   return outputs;
 }

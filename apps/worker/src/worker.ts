@@ -37,7 +37,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { SluiceError } from '@sluice/core';
+import { isRecord, mergeRecords, SluiceError } from '@sluice/core';
 import type { ExecutionsAccess, KvAccess, PluginRegistries, TaskDefinition } from '@sluice/plugin-api';
 import type {
   Consumer,
@@ -270,19 +270,6 @@ class LogBuffer {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** `source` merged into `target`, records deeply, as the scheduler merges the outputs of runs of one task. */
-function mergeRecords(target: Record<string, unknown>, source: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  for (const [key, value] of Object.entries(source)) {
-    const existing = target[key];
-    target[key] = isRecord(existing) && isRecord(value) ? mergeRecords({ ...existing }, value) : value;
-  }
-  return target;
 }
 
 /** What taking a task run attempt's lease came to (see acquireLease). */

@@ -16,6 +16,7 @@ export { isFileRef, resolveInputs } from './flow/inputs.js';
 export type { FileRef, InputProblem, ResolveInputsOptions } from './flow/inputs.js';
 export { startTimer } from './timer.js';
 export { isTruthy } from './truth.js';
+export { isRecord, mergeRecords } from './records.js';
 export { findInvalidCharacter } from './text.js';
 export type { InvalidCharacter } from './text.js';
 export { attemptJson, executionJson, stateJson, taskRunJson } from './execution-json.js';
