@@ -105,6 +105,22 @@ function chainYaml(length: number): string {
   return `id: ${CHAIN_FLOW_ID}\nnamespace: ${NAMESPACE}\ntasks:\n${Array.from({ length }, (_, i) => PROCESS_TRUE(`t${i + 1}`)).join('')}`;
 }
 
+/** A chain's per-task times from its task runs' state dates: the previous run's end → this run's RUNNING, and RUNNING → its end. */
+function chainGaps(execution: ExecutionJson, between: number[], running: number[]): void {
+  const at = (state: StateJson, name: string): number | undefined => {
+    const entry = state.histories.find((h) => h.state === name);
+    return entry ? Date.parse(entry.date) : undefined;
+  };
+  let previousEnd: number | undefined;
+  for (const run of execution.taskRunList) {
+    const start = at(run.state, 'RUNNING');
+    const end = at(run.state, 'SUCCESS');
+    if (start !== undefined && previousEnd !== undefined) between.push(start - previousEnd);
+    if (start !== undefined && end !== undefined) running.push(end - start);
+    previousEnd = end;
+  }
+}
+
 type Mode = 'local' | 'distributed';
 
 interface StateJson {
@@ -964,16 +980,21 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
       const first = await executeOnce(stack.url, CHAIN_FLOW_ID); // warm-up
       if (first.error) throw new Error(`chain warm-up: ${first.error}`);
       const runs: number[] = [];
+      const between: number[] = [];
+      const running: number[] = [];
       for (let i = 0; i < options.chainRuns; i++) {
         const sample = await executeOnce(stack.url, CHAIN_FLOW_ID);
         if (sample.error) throw new Error(`chain: ${sample.error}`);
         if (sample.execution?.taskRunList.length !== options.chain) throw new Error(`chain: ${sample.execution?.taskRunList.length} task runs, expected ${options.chain}`);
         runs.push(sample.ms);
+        chainGaps(sample.execution, between, running);
       }
       const floor = pct(spawnMs, 50) + pct(bullMs, 50);
       const median = pct(runs, 50);
       log(`\n### 2c. chain: ${options.chain} sequential PROCESS \`true\` tasks, ${options.chainRuns} executions one at a time (after one warm-up)\n`);
-      log(`ms: ${runs.map(f1).join(', ')}; median ${f1(median)} (${f2(median / options.chain)} ms a task); floor (spawn p50 + bare BullMQ p50 of phase 1) ${f2(floor)} ms a task; median / (${options.chain} × floor) = ${f2(median / (options.chain * floor))}`);
+      log(`ms: ${runs.map(f1).join(', ')}; median ${f1(median)} (${f2(median / options.chain)} ms a task); floor (spawn p50 ${f2(pct(spawnMs, 50))} + bare BullMQ p50 ${f2(pct(bullMs, 50))} of phase 1) ${f2(floor)} ms a task; median / (${options.chain} × floor) = ${f2(median / (options.chain * floor))}`);
+      const mean = (values: number[]): number => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
+      log(`per task, from the task runs' state dates (whole milliseconds, so means): the previous task's end → this task RUNNING ${f2(mean(between))} ms; RUNNING → SUCCESS ${f2(mean(running))} ms`);
       chain = { median, runs, floor };
     }
 
