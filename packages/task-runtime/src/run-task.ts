@@ -162,10 +162,13 @@ export interface RunTaskOptions {
   readonly startGate?: Promise<void>;
   /**
    * Given, runTask does not wait for the removal of the fresh working directory it made: it returns the outcome as
-   * soon as the task ended and hands the removal here, so the caller can report the outcome first. An empty directory
-   * is removed at once (one rmdir(2), before the outcome returns); one with files left goes the recursive way, through
-   * the file system's thread pool, which is what this defers. The promise never rejects; a removal that fails logs its WARN line through `onLog`, after the outcome. Not called when
-   * there is nothing to remove (a `workingDirectory` given, a disabled task, a directory that could not be made).
+   * soon as the task ended and hands the removal here, so the caller can report the outcome first. The removal starts
+   * in a later turn of the event loop (setImmediate), once the caller has sent the outcome on its way: an empty
+   * directory's one rmdir(2), which blocks the event loop for as long as the file system's journal makes it wait (up
+   * to milliseconds while a database on the same disk commits), then overlaps the report's round trip instead of
+   * delaying it; a directory with files left goes the recursive way, through the thread pool. The promise never
+   * rejects; a removal that fails logs its WARN line through `onLog`, after the outcome. Not called when there is
+   * nothing to remove (a `workingDirectory` given, a disabled task, a directory that could not be made).
    */
   readonly onCleanup?: (removal: Promise<void>) => void;
   /** How long a task may take to stop after its signal aborts before its outcome is reported anyway. Default 60 s. */
@@ -254,13 +257,20 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
     return (await runOne(job, { ...run, workingDirectory })).outcome;
   } finally {
     if (owned) {
-      const removal = removeWorkingDirectory(workingDirectory).catch((error: unknown) => {
-        emitLog(job, run, 'WARN', `could not remove the working directory ${workingDirectory}: ${error instanceof Error ? error.message : String(error)}`);
-      });
+      const removal = (options.onCleanup ? nextTurn() : Promise.resolve())
+        .then(() => removeWorkingDirectory(workingDirectory))
+        .catch((error: unknown) => {
+          emitLog(job, run, 'WARN', `could not remove the working directory ${workingDirectory}: ${error instanceof Error ? error.message : String(error)}`);
+        });
       if (options.onCleanup) options.onCleanup(removal);
       else await removal;
     }
   }
+}
+
+/** Resolves in the event loop's next check phase: after the I/O that this turn's callbacks and promises started. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -546,6 +546,18 @@ describe('runTask', () => {
       // runTask resolved without waiting: the removal, a file-system call, cannot have finished within the microtasks since.
       const directory = probes[0]!.workingDirectory;
       expect(existsSync(directory)).toBe(true);
+      await removals[0];
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('with onCleanup, removes even an empty directory only in a later turn of the event loop', async () => {
+      // The caller sends the outcome first: the rmdir(2), which can block on the file system's journal, comes after.
+      const removals: Promise<void>[] = [];
+      const outcome = await runTask(options({ id: 'l', type: 'test.Log', message: 'x' }, { definition: { ...logTask, inProcess: false }, onCleanup: (removal) => removals.push(removal) }));
+      expect(outcome.state).toBe('SUCCESS');
+      expect(removals).toHaveLength(1);
+      await Promise.resolve();
+      expect(readdirSync(workRoot)).toHaveLength(1);
       await removals[0];
       expect(await readdir(workRoot)).toEqual([]);
     });
