@@ -239,6 +239,15 @@ export interface TaskDefinition extends TaskSchema {
    * and OutputValues. A task that writes files, starts a process or asks for a runner must not set it.
    */
   readonly inProcess?: boolean;
+  /**
+   * The task's `run` is called before the worker's go-ahead to start it (runTask's `startGate`: the attempt's lease
+   * and the kill check), and only its runners' `run` waits for it: rendering its properties and writing files into its
+   * own working directory overlap that check instead of following it. For a task whose only effect outside its
+   * working directory goes through `context.runners` (Commands, Script); one that calls out otherwise before its
+   * runner (HTTP, the KV store, the execution store, storage writes, a child task) must not set it. A preparation the
+   * worker gives up (the lease was not taken) is never seen: its lines are dropped and its directory removed.
+   */
+  readonly preparesBeforeStart?: boolean;
   run?(properties: Readonly<Record<string, unknown>>, context: TaskContext): Promise<TaskResult>;
 }
 

@@ -31,6 +31,7 @@ import type {
   KvAccess,
   MetricEntry,
   Registry,
+  Runner,
   RunnerProvider,
   TaskContext,
   TaskDefinition,
@@ -153,7 +154,9 @@ export interface RunTaskOptions {
   readonly signal?: AbortSignal;
   /**
    * The task's code starts only once this resolves. It is awaited after the working directory and the context are
-   * ready, right before the definition's `run` (so before any process, container or WorkingDirectory child): a
+   * ready, right before the definition's `run` (so before any process, container or WorkingDirectory child); for a
+   * definition that prepares before its start (`preparesBeforeStart`: Commands, Script), before each of its runners'
+   * `run` instead, so that its rendering and input files overlap the wait too: a
    * caller can overlap a check of its own (the worker's "was the execution killed?") with that preparation instead of
    * making it wait. If it rejects, the task does not run and ends FAILED with that error; a signal that aborts
    * meanwhile ends the wait at once and the task KILLED. The wait counts toward the task's `timeout`. A disabled
@@ -266,6 +269,30 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
       else await removal;
     }
   }
+}
+
+/** `runners` whose runs wait for `waitForStart` first (TaskDefinition.preparesBeforeStart). */
+function gatedRunners(runners: RunnerProvider, waitForStart: () => Promise<void>): RunnerProvider {
+  // One wrapper per runner: `get` answers the same object for the same runner, as the provider does.
+  const gated = new Map<Runner, Runner>();
+  return {
+    definitions: runners.definitions,
+    get(type: string): Runner {
+      const runner = runners.get(type);
+      let wrapper = gated.get(runner);
+      if (!wrapper) {
+        wrapper = {
+          run: async (command, output, signal) => {
+            await waitForStart();
+            signal.throwIfAborted();
+            return runner.run(command, output, signal);
+          },
+        };
+        gated.set(runner, wrapper);
+      }
+      return wrapper;
+    },
+  };
 }
 
 /** Resolves in the event loop's next check phase: after the I/O that this turn's callbacks and promises started. */
@@ -407,13 +434,16 @@ async function runOne(job: Job, run: Run): Promise<{ outcome: TaskRunOutcome; er
     if (!runTaskFunction) {
       throw new SluiceError('SLU_PLUGIN_INVALID_DEFINITION', { kind: 'task', type: definition.type, reason: 'it has no run(): a worker cannot run it' });
     }
-    const context = buildContext(job, run, definition, controller.signal, log);
+    // A task that prepares before its start (TaskDefinition.preparesBeforeStart) is called at once; its runners wait.
+    const gate = run.startGate;
+    const atRunner = gate !== undefined && definition.preparesBeforeStart === true;
+    const context = buildContext(job, run, definition, controller.signal, log, atRunner ? () => passGate(gate, controller.signal) : undefined);
     if (task.timeout !== undefined) {
       const timeout = String(await context.render(task.timeout));
       const ms = parseDuration(timeout);
       cancelTimeout = startTimer(ms, () => controller.abort(new SluiceError('SLU_TASK_TIMEOUT', { taskId: task.id, timeout })));
     }
-    if (run.startGate) await passGate(run.startGate, controller.signal);
+    if (gate && !atRunner) await passGate(gate, controller.signal);
     if (controller.signal.aborted) throw controller.signal.reason;
     const running = Promise.resolve().then(() => runTaskFunction(task, context));
     const result = await settleOrAbort(running, controller.signal, job.options.abortGracePeriodMs ?? DEFAULT_ABORT_GRACE_MS);
@@ -450,6 +480,7 @@ function buildContext(
   definition: TaskDefinition,
   signal: AbortSignal,
   log: (level: LogLevel, message: string) => void,
+  waitForStart?: () => Promise<void>,
 ): TaskContext {
   const { options } = job;
   const { task, taskRunId } = run;
@@ -503,7 +534,7 @@ function buildContext(
     signal,
     logger,
     storage: createTaskStorage(options.storage, scope),
-    runners: job.runners,
+    runners: waitForStart ? gatedRunners(job.runners, waitForStart) : job.runners,
     render: <V>(value: V) => renderValue(value, variables, renderOptions) as Promise<V>,
     // One `{{ expression }}` as its value (Kestra's renderTyped); anything else as `render`.
     renderTyped: (value) => (typeof value === 'string' && /^\s*\{\{/.test(value) ? evaluateExpression(value, variables, renderOptions) : renderValue(value, variables, renderOptions)),

@@ -509,6 +509,79 @@ describe('runTask', () => {
       expect(await readdir(workRoot)).toEqual([]);
     });
 
+    describe('a task that prepares before its start (preparesBeforeStart)', () => {
+      /** test.Command, prepared before its start: records whether the gate was open when its run and its runner were called. */
+      function preparing(g: { readonly opened: boolean }): { definition: TaskDefinition; calls: string[] } {
+        const calls: string[] = [];
+        const definition: TaskDefinition = {
+          ...commandTask,
+          preparesBeforeStart: true,
+          async run(properties, context) {
+            calls.push(`run, gate ${g.opened ? 'open' : 'closed'}`);
+            const runner = context.runners.get(properties.runner as string);
+            const gated: Runner = {
+              run: (command, output, signal) =>
+                runner.run(command, output, signal).then((result) => {
+                  calls.push(`runner done, gate ${g.opened ? 'open' : 'closed'}`);
+                  return result;
+                }),
+            };
+            return commandTask.run!(properties, { ...context, runners: { definitions: context.runners.definitions, get: () => gated } });
+          },
+        };
+        return { definition, calls };
+      }
+
+      it('is called while the gate is closed; its runner waits for the gate', async () => {
+        const g = gate();
+        const { definition, calls } = preparing(g);
+        const running = runTask(options({ id: 'c', type: 'test.Command', runner: 'PROCESS' }, { definition, startGate: g.promise }));
+        await vi.waitFor(() => expect(calls).toEqual(['run, gate closed']));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        expect(calls).toEqual(['run, gate closed']);
+        g.open();
+        const outcome = await running;
+        expect(outcome).toMatchObject({ state: 'SUCCESS', outputs: { exitCode: 0, out: 'Process ran with {}' } });
+        expect(calls).toEqual(['run, gate closed', 'runner done, gate open']);
+        expect(await readdir(workRoot)).toEqual([]);
+      });
+
+      it('does not reach its runner when the gate rejects: FAILED with its error', async () => {
+        const g = gate();
+        const { definition, calls } = preparing(g);
+        const running = runTask(options({ id: 'c', type: 'test.Command', runner: 'PROCESS' }, { definition, startGate: g.promise }));
+        await vi.waitFor(() => expect(calls).toEqual(['run, gate closed']));
+        g.refuse(new Error('the check failed'));
+        const outcome = await running;
+        expect(outcome).toMatchObject({ state: 'FAILED', error: { code: 'SLU_TASK_FAILED', message: 'task c failed: the check failed' } });
+        expect(calls).toEqual(['run, gate closed']);
+        expect(await readdir(workRoot)).toEqual([]);
+      });
+
+      it('does not reach its runner when the signal aborts before the gate opens: KILLED', async () => {
+        const g = gate();
+        const controller = new AbortController();
+        const { definition, calls } = preparing(g);
+        const running = runTask(options({ id: 'c', type: 'test.Command', runner: 'PROCESS' }, { definition, signal: controller.signal, startGate: g.promise }));
+        await vi.waitFor(() => expect(calls).toEqual(['run, gate closed']));
+        controller.abort();
+        g.open();
+        const outcome = await running;
+        expect(outcome).toMatchObject({ state: 'KILLED', error: { code: 'SLU_TASK_KILLED' } });
+        expect(calls).toEqual(['run, gate closed']);
+      });
+
+      it('gets the same runner object for the same runner, as without a gate', async () => {
+        const definition: TaskDefinition = {
+          ...commandTask,
+          preparesBeforeStart: true,
+          run: async (_properties, context) => ({ outputs: { same: context.runners.get('PROCESS') === context.runners.get('test.runner.Process') } }),
+        };
+        const outcome = await runTask(options({ id: 'c', type: 'test.Command' }, { definition, startGate: Promise.resolve() }));
+        expect(outcome).toMatchObject({ state: 'SUCCESS', outputs: { same: true } });
+      });
+    });
+
     it('does not wait for it, nor leave its rejection unhandled, for a disabled task', async () => {
       const outcome = await runTask(options({ id: 'off', type: 'test.Log', message: 'x', disabled: true }, { startGate: Promise.reject(new Error('refused')) }));
       expect(outcome.state).toBe('SKIPPED');

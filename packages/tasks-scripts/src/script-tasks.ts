@@ -55,6 +55,8 @@ function commandsTask(language: ScriptLanguage, name: string): TaskDefinition {
     description: `Runs commands with the ${name} toolchain, in a container (runner DOCKER, the default) or a local process (PROCESS).`,
     kind: 'runnable',
     usesRunner: true,
+    // Rendering and inputFiles overlap the worker's lease; the command waits for it (see TaskDefinition).
+    preparesBeforeStart: true,
     properties: {
       ...execScriptProperties,
       commands: { ...stringList, minItems: 1, description: 'Commands to run, in order, in one shell.' },
@@ -72,6 +74,8 @@ function scriptTask(language: ScriptLanguage, name: string): TaskDefinition {
     description: `Writes \`script\` to a file and runs it with ${name}, in a container or a local process.`,
     kind: 'runnable',
     usesRunner: true,
+    // Rendering and inputFiles overlap the worker's lease; the command waits for it (see TaskDefinition).
+    preparesBeforeStart: true,
     properties: {
       ...execScriptProperties,
       script: { type: 'string', minLength: 1, description: 'The script source. Expressions are rendered.' },
