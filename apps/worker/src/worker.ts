@@ -788,8 +788,8 @@ export function createWorker(options: WorkerOptions): Worker {
     const lastLines = await entry.logs.take();
     if (entry.handedBack) throw new HandedBackError(job);
     const end = endedMessage(job, outcome, takeMetrics(job.taskRunId));
-    // A SUCCESS or WARNING (the execution goes on after either) with a follow-on task queues it (see TaskJob.next),
-    // once this end is out: its result names it.
+    // A SUCCESS or WARNING (the execution goes on after either) with a follow-on task queues it (see TaskJob.next);
+    // this end names it.
     const goesOn = end.type === 'ended' && (end.state === 'SUCCESS' || end.state === 'WARNING');
     const followOn = goesOn && entry.lease === 'held' ? followOnJob(job, end.outputs, end.endedAt) : undefined;
     const ended: ResultMessage = {
@@ -798,13 +798,14 @@ export function createWorker(options: WorkerOptions): Worker {
       ...(lastLines.length > 0 ? { logs: lastLines } : {}),
       ...(followOn ? { next: { taskRunId: followOn.taskRunId, taskId: followOn.taskId, createdAt: followOn.queuedAt } } : {}),
     };
-    const published = publishResult(entry, ended);
-    // Sent right behind the end, not after its answer (one round trip less per task of a chain): over one connection
-    // the queue stores the end first. Its reports may still be applied first (another consumer or replica takes them,
-    // or the end was sent again after a failure): they name the run they follow (`after`), and the scheduler puts them
-    // back until that end is applied. Not queued (the queue failed each time): the scheduler's reconciliation queues
-    // the CREATED run it stored.
+    // The follow-on job goes out first, the end right behind it, neither waiting for the other's answer: the next task
+    // of a chain is on its way while the end is still being written (the end, with its log lines, is the bigger
+    // message). Its reports may be applied before that end (they come a spawn later at the soonest; another consumer
+    // or replica may take them first, or the end may be sent again after a failure): they name the run they follow
+    // (`after`), and the scheduler puts them back until that end is applied. Not queued (the queue failed each time):
+    // the scheduler's reconciliation queues the CREATED run it stored.
     const queued = followOn && !entry.handedBack ? queueFollowOn(followOn) : undefined;
+    const published = publishResult(entry, ended);
     const [sent] = await Promise.all([published, queued]);
     if (!sent) {
       if (entry.handedBack) throw new HandedBackError(job);
