@@ -7,6 +7,7 @@
  * and `attempts` are left out when empty; a state carries `startDate`, `duration` (ISO-8601) and, once it has ended,
  * `endDate`, for an attempt too.
  */
+import { isRecord } from './records.js';
 import { formatDuration } from './schedule/index.js';
 
 export interface StateHistoryView {
@@ -69,10 +70,6 @@ export function stateJson(current: string, histories: readonly StateHistoryView[
     ...(endDate ? { endDate: endDate.toISOString() } : {}),
     ...(start !== undefined ? { duration: formatDuration(Math.max(0, end - start)) } : {}),
   };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** A map worth showing: Kestra leaves out null and empty maps. */
