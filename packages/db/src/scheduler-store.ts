@@ -266,6 +266,11 @@ const PLAN_CHANGED = '0A000';
 const preparedSessions = new WeakSet<pg.PoolClient>();
 /** Executions kept in memory per store; the oldest are dropped past it. */
 const KNOWN_LIMIT = 10_000;
+/**
+ * Log lines or metrics of one step up to this many go as EXECUTEs of their prepared one-row statement, one each;
+ * more as one multi-row INSERT, which Postgres parses and plans at each step but runs once.
+ */
+const FEW_ROWS = 4;
 
 /** A step decided from memory needs something only a held lock gives (a flow's admission lock): take the lock. */
 class NeedsLock extends Error {}
@@ -368,13 +373,18 @@ function stepWrites(client: pg.PoolClient, execution: LockedExecution, step: Ste
         const values = [id, literal(execution.namespace), literal(execution.flowId), literal(entry.taskId ?? null), literal(entry.taskRunId ?? null)];
         return [...values, literal(entry.attemptNumber ?? null), literal(entry.level), literal(entry.message), dateLiteral(entry.timestamp)];
       });
-      // One line (most steps that log) as its prepared statement; a batch as one INSERT.
-      if (rows.length === 1) pending.push(sql(STEP.log, rows[0] as string[]));
-      else if (rows.length > 1) pending.push(`INSERT INTO logs (${LOG_COLUMNS}) VALUES (${rows.map((row) => row.join(', ')).join('), (')})`);
+      // A few lines (most steps that log) as EXECUTEs of the prepared statement; a bigger batch as one INSERT.
+      if (rows.length <= FEW_ROWS) for (const row of rows) pending.push(sql(STEP.log, row));
+      else pending.push(`INSERT INTO logs (${LOG_COLUMNS}) VALUES (${rows.map((row) => row.join(', ')).join('), (')})`);
     },
     async appendMetrics(rows) {
       const entries = rows.map((row) => ({ ...row, executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId }));
-      const statement = entries.length === 1 ? sql(STEP.metric, metricValues(entries[0] as NewMetricEntry)) : insertMetricsStatement(entries);
+      // A script task's two (its duration and exit code) and a few of its own as EXECUTEs; more as one INSERT.
+      if (entries.length <= FEW_ROWS) {
+        for (const entry of entries) pending.push(sql(STEP.metric, metricValues(entry)));
+        return;
+      }
+      const statement = insertMetricsStatement(entries);
       if (statement !== undefined) pending.push(statement);
     },
     readBack() {

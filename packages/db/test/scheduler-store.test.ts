@@ -110,6 +110,20 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
     }
   });
 
+  it('stores a few log lines and metrics of a step (one statement each, up to four) whole and in order, whatever their text', async () => {
+    const execution = await db.executions.create(base);
+    const at = new Date('2026-03-04T05:06:07.089Z');
+    const few = HOSTILE.slice(0, 3);
+    await db.scheduler.withExecution(execution.id, async (_locked, tx) => {
+      await tx.appendLogs(few.map((message, i) => ({ taskId: 't', taskRunId: `run-${i}`, attemptNumber: i + 1, level: 'WARN', message, timestamp: at })));
+      await tx.appendMetrics(few.map((name, i) => ({ taskId: 't', taskRunId: `run-${i}`, attemptNumber: 1, type: 'gauge', name, value: i + 0.25, tags: { [name]: name }, timestamp: at })));
+      await tx.setState('RUNNING', at);
+    });
+    expect((await db.logs.list(execution.id)).map((l) => [l.message, l.taskRunId, l.attemptNumber])).toEqual(few.map((message, i) => [message, `run-${i}`, i + 1]));
+    const metrics = await db.metrics.search({ executionId: execution.id, page: 1, size: 10, sort: [{ field: 'value', direction: 'asc' }] });
+    expect(metrics.results.map((m) => [m.name, m.value, m.tags, m.taskRunId])).toEqual(few.map((name, i) => [name, i + 0.25, { [name]: name }, `run-${i}`]));
+  });
+
   it('stores log lines with the step, whatever their text, and none when the step fails', async () => {
     const execution = await db.executions.create(base);
     const at = new Date('2026-03-04T05:06:07.089Z');
