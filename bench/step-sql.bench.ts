@@ -10,7 +10,7 @@
  * (default 20,000). Printed side by side: the round trip's latency, and the CPU time the Postgres backend used
  * (/proc/<pid>/stat of `pg_backend_pid()`, so Postgres must run on this machine).
  *
- *   npm run bench:step-sql -- [--steps=N] [--rounds=N] [--executions=N] [--first | --prepared]
+ *   npm run bench:step-sql -- [--steps=N] [--rounds=N] [--executions=N] [--first | --prepared | --few-rows]
  *
  * `--first` compares instead the first step of a new execution, as the API sends it (issue #20's fourth pass): the
  * INSERT of the execution, its state change to RUNNING and its first task run saved, in one transaction. Baseline:
@@ -22,6 +22,11 @@
  * SUCCESS, the task run saved, one log line, one metric, the end noted, the read-back), each in its transaction.
  * Baseline: every statement inline (step-statements.ts `inlineSql`); against the EXECUTEs of the statements prepared
  * once on the connection (`preparedSql`), as SchedulerStore sends them now.
+ *
+ * `--few-rows` compares, in the same two steps (every statement prepared), the last one with a script task's rows:
+ * two log lines and its two metrics (`duration`, `exitCode`). Baseline: each pair as one multi-row INSERT, parsed and
+ * planned at each step (as SchedulerStore sent them before issue #20's eighth pass); against one EXECUTE of the
+ * prepared one-row statement per row.
  *
  * Needs the test Postgres (`bash scripts/services.sh`, or SLUICE_TEST_DATABASE_URL).
  */
@@ -45,12 +50,13 @@ const ROUNDS = option('rounds', 4);
 const EXECUTIONS = option('executions', 20_000);
 const FIRST = args.includes('--first');
 const PREPARED = args.includes('--prepared');
+const FEW_ROWS = args.includes('--few-rows');
 for (const arg of args) {
-  if (!/^--(steps|rounds|executions)=/.test(arg) && arg !== '--first' && arg !== '--prepared') {
-    throw new Error(`unknown option ${arg}: --steps=N, --rounds=N, --executions=N, --first, --prepared`);
+  if (!/^--(steps|rounds|executions)=/.test(arg) && !['--first', '--prepared', '--few-rows'].includes(arg)) {
+    throw new Error(`unknown option ${arg}: --steps=N, --rounds=N, --executions=N, --first, --prepared, --few-rows`);
   }
 }
-if (FIRST && PREPARED) throw new Error('--first and --prepared compare different things: give one');
+if ([FIRST, PREPARED, FEW_ROWS].filter(Boolean).length > 1) throw new Error('--first, --prepared and --few-rows compare different things: give one');
 
 /** The history and attempts of a task run that ended at `at`, as a step saves them. */
 function runJson(at: Date): { history: string; attempts: string } {
@@ -160,7 +166,7 @@ function firstStep(kind: 'update' | 'folded', i: number): string {
  * The two steps of a one-`Log`-task execution (`--prepared`), with the arguments SchedulerStore gives them, written
  * by `sql`: inline, or as EXECUTEs.
  */
-function executionSteps(sql: StepSql, i: number): string {
+function executionSteps(sql: StepSql, i: number, rows?: 'insert' | 'executes'): string {
   const id = `one-${process.pid}-${i}`;
   const run = `run-${process.pid}-${i}`;
   const key = lit(id);
@@ -184,8 +190,12 @@ function executionSteps(sql: StepSql, i: number): string {
     'COMMIT',
     'BEGIN',
     sql(STEP.setState, [key, '0', lit('SUCCESS'), json([{ state: 'SUCCESS', date: iso }]), date(at), date(at)]),
-    sql(STEP.log, [key, lit('company.team'), lit('flow-1'), lit('hello'), lit(run), '1', lit('INFO'), lit(`bench ${id}`), date(at)]),
-    sql(STEP.metric, [key, lit('company.team'), lit('flow-1'), lit('hello'), lit(run), '1', lit('timer'), lit('duration'), `${lit('0.002')}::float8`, json({}), date(at)]),
+    ...(rows === undefined
+      ? [
+          sql(STEP.log, [key, lit('company.team'), lit('flow-1'), lit('hello'), lit(run), '1', lit('INFO'), lit(`bench ${id}`), date(at)]),
+          sql(STEP.metric, [key, lit('company.team'), lit('flow-1'), lit('hello'), lit(run), '1', lit('timer'), lit('duration'), `${lit('0.002')}::float8`, json({}), date(at)]),
+        ]
+      : scriptRows(sql, rows, key, run, id, at)),
     save('SUCCESS', ended, [{ state: { current: 'SUCCESS', histories: ended.slice(1) }, workerId: 'worker-1' }], at),
     sql(STEP.noteEnd, [key]),
     sql(STEP.read, [key]),
@@ -193,8 +203,33 @@ function executionSteps(sql: StepSql, i: number): string {
   ].join(';\n');
 }
 
+/** A script task's two log lines and two metrics: one multi-row INSERT for each pair, or one EXECUTE per row. */
+function scriptRows(sql: StepSql, rows: 'insert' | 'executes', key: string, run: string, id: string, at: Date): string[] {
+  const common = [key, lit('company.team'), lit('flow-1'), lit('hello'), lit(run), '1'];
+  const logs = [
+    [...common, lit('INFO'), lit(`bench ${id}`), date(at)],
+    [...common, lit('WARN'), lit(`bench ${id} on stderr`), date(at)],
+  ];
+  const metrics = [
+    [...common, lit('timer'), lit('duration'), `${lit('0.002')}::float8`, json({}), date(at)],
+    [...common, lit('gauge'), lit('exitCode'), `${lit('0')}::float8`, json({}), date(at)],
+  ];
+  if (rows === 'executes') return [...logs.map((args) => sql(STEP.log, args)), ...metrics.map((args) => sql(STEP.metric, args))];
+  // One INSERT ... VALUES (...), (...): the one-row statement inline, with the other rows' VALUES appended.
+  const multi = (statement: typeof STEP.log, list: string[][]): string =>
+    list.map((args, n) => (n === 0 ? inlineSql(statement, args) : `(${inlineSql(statement, args).split(' VALUES (')[1]}`)).join(', ');
+  return [multi(STEP.log, logs), multi(STEP.metric, metrics)];
+}
+
 /** The two kinds compared, the baseline first, and one step of each. */
-const KINDS = PREPARED
+const KINDS = FEW_ROWS
+  ? {
+      baseline: 'insert',
+      candidate: 'executes',
+      labels: ['baseline: a multi-row INSERT for the lines, one for the metrics', 'one EXECUTE per row'],
+      step: (kind: string, i: number) => executionSteps(preparedSql, i, kind as 'insert' | 'executes'),
+    }
+  : PREPARED
   ? {
       baseline: 'inline',
       candidate: 'prepared',
@@ -223,7 +258,7 @@ async function main(): Promise<void> {
        FROM generate_series(0, ${EXECUTIONS - 1}) n`,
     );
     await client.query('VACUUM ANALYZE executions');
-    if (PREPARED) await client.query(prepareStatements(new Set()) ?? '');
+    if (PREPARED || FEW_ROWS) await client.query(prepareStatements(new Set()) ?? '');
     const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
     if (pid === undefined) throw new Error('no backend pid');
     // Warm both up (the functions' plans, the caches), then alternate.
@@ -231,7 +266,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200; i++) await client.query(KINDS.step(i % 2 === 0 ? baseline : candidate, i));
     const totals: Record<string, { ms: number; cpu: number; steps: number }> = { [baseline]: { ms: 0, cpu: 0, steps: 0 }, [candidate]: { ms: 0, cpu: 0, steps: 0 } };
     let i = 1000;
-    console.log(`${STEPS} ${FIRST ? 'first steps' : PREPARED ? 'executions (their two steps)' : 'steps'} per round, ${ROUNDS} rounds of each, alternating; ${EXECUTIONS} executions in the table\n`);
+    console.log(`${STEPS} ${FIRST ? 'first steps' : PREPARED || FEW_ROWS ? 'executions (their two steps)' : 'steps'} per round, ${ROUNDS} rounds of each, alternating; ${EXECUTIONS} executions in the table\n`);
     console.log('| round | kind | ms per step (round trip) | backend CPU ms per step |');
     console.log('|---|---|---|---|');
     for (let round = 1; round <= ROUNDS; round++) {
