@@ -21,6 +21,7 @@
  */
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateExpression, LOG_LEVELS, parseDuration, renderValue, SluiceError, startTimer } from '@sluice/core';
@@ -293,11 +294,6 @@ function gatedRunners(runners: RunnerProvider, waitForStart: () => Promise<void>
       return wrapper;
     },
   };
-}
-
-/** Resolves in the event loop's next check phase: after the I/O that this turn's callbacks and promises started. */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
