@@ -993,7 +993,6 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
       const median = pct(runs, 50);
       log(`\n### 2c. chain: ${options.chain} sequential PROCESS \`true\` tasks, ${options.chainRuns} executions one at a time (after one warm-up)\n`);
       log(`ms: ${runs.map(f1).join(', ')}; median ${f1(median)} (${f2(median / options.chain)} ms a task); floor (spawn p50 ${f2(pct(spawnMs, 50))} + bare BullMQ p50 ${f2(pct(bullMs, 50))} of phase 1) ${f2(floor)} ms a task; median / (${options.chain} × floor) = ${f2(median / (options.chain * floor))}`);
-      const mean = (values: number[]): number => values.reduce((sum, v) => sum + v, 0) / Math.max(1, values.length);
       log(`per task, from the task runs' state dates (whole milliseconds, so means): the previous task's end → this task RUNNING ${f2(mean(between))} ms; RUNNING → SUCCESS ${f2(mean(running))} ms`);
       chain = { median, runs, floor };
     }
