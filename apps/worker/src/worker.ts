@@ -53,7 +53,7 @@ import type {
 } from '@sluice/queue';
 import { followOnRunId } from '@sluice/queue';
 import type { Storage } from '@sluice/storage';
-import { runTask } from '@sluice/task-runtime';
+import { createWorkingDirectoryPool, runTask } from '@sluice/task-runtime';
 import type { TaskMetricEntry, TaskRunOutcome, TaskVariables } from '@sluice/task-runtime';
 import type { WorkerRegistryClient } from './registry-client.js';
 
@@ -311,6 +311,8 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const active = new Set<ActiveJob>();
   const handlers = new Set<Promise<void>>();
+  // Tasks' working directories: one a task leaves empty is kept for a later task, not removed and made again.
+  const workingDirectories = createWorkingDirectoryPool(options.workRoot !== undefined ? { root: options.workRoot } : {});
   let consumer: Consumer | undefined;
   let unsubscribeKills: Unsubscribe | undefined;
   let heartbeatTimer: NodeJS.Timeout | undefined;
@@ -544,8 +546,8 @@ export function createWorker(options: WorkerOptions): Worker {
     } finally {
       // After the task's processes have stopped (runTask returned): the attempt may run elsewhere from now on.
       await releaseLease(entry, published);
-      // The task's working directory is removed once its result is out (runTask's onCleanup); the WARN line of a
-      // removal that failed leaves in a batch of its own.
+      // The task's working directory is removed (or kept for a later task when left empty) once its result is out
+      // (runTask's onCleanup); the WARN line of a removal that failed leaves in a batch of its own.
       if (removal) {
         await removal;
         await entry.logs.flush();
@@ -699,7 +701,7 @@ export function createWorker(options: WorkerOptions): Worker {
         secrets: options.secrets,
         ...(options.executions ? { executions: options.executions } : {}),
         ...(options.kv ? { kv: options.kv } : {}),
-        ...(options.workRoot !== undefined ? { workRoot: options.workRoot } : {}),
+        workingDirectories,
         ...(options.abortGracePeriodMs !== undefined ? { abortGracePeriodMs: options.abortGracePeriodMs } : {}),
         signal: entry.controller.signal,
         startGate: gate,
@@ -746,7 +748,7 @@ export function createWorker(options: WorkerOptions): Worker {
     // Settled already when runTask waited for it; not when the run ended before (a disabled task, a setup failure) or
     // there is no definition: a killed execution still takes precedence then, as it did when checked first.
     await checked;
-    // The lease was not taken: nothing of this run is seen; its working directory is removed (onCleanup).
+    // The lease was not taken: nothing of this run is seen; its working directory goes back (onCleanup).
     if (notTaken === 'stopped') throw new HandedBackError(job);
     if (notTaken === 'finished') return false;
     if (notTaken === 'busy') return 'busy';
@@ -950,6 +952,7 @@ export function createWorker(options: WorkerOptions): Worker {
     if (registry && started) {
       await registry.deregister(id).catch((error: unknown) => report(error, 'deregistering from the Sluice API'));
     }
+    await workingDirectories.close().catch((error: unknown) => report(error, 'removing the kept working directories'));
   }
 
   return {

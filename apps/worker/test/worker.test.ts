@@ -3,11 +3,11 @@
  * registries and the PROCESS runner (real shell processes).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { TaskSpec } from '@sluice/core';
 import { createDefaultRegistries } from '@sluice/plugins';
 import { createInProcessQueue, followOnRunId } from '@sluice/queue';
@@ -18,6 +18,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ALL_WORKER_GROUPS, createHttpWorkerRegistry, createWorker } from '../src/index.js';
 import type { Worker, WorkerJobEvent, WorkerOptions } from '../src/index.js';
 import { job } from './jobs.js';
+import { leftUnder } from './work-root.js';
 
 /** The one result of a job whose execution was killed before it started. */
 const KILLED_BEFORE_START = {
@@ -240,8 +241,8 @@ describe('createWorker', () => {
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
     expect(existsSync(marker)).toBe(false);
-    // The working directory prepared meanwhile is removed (after the result is reported: wait for it).
-    await vi.waitFor(async () => expect(await readdir(workRoot)).toEqual([]), WAIT);
+    // The working directory prepared meanwhile goes back empty (after the result is reported: wait for it).
+    await vi.waitFor(async () => expect(await leftUnder(workRoot)).toEqual([]), WAIT);
     expect(events.map((e) => (e.type === 'ended' ? `ended ${e.state}` : e.type))).toEqual(['taken', 'ended KILLED']);
     expect(errors).toEqual([]);
   });
@@ -252,6 +253,24 @@ describe('createWorker', () => {
     await queue.enqueueTask('default', j);
     expect((await ended(j)).state).toBe('SUCCESS');
     await vi.waitFor(() => expect(worker.running).toBe(0), WAIT);
+    expect(await readdir(workRoot)).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it('keeps a working directory left empty for the next task, and removes the kept ones on stop', async () => {
+    const worker = await startWorker();
+    const seen = join(root, 'seen');
+    for (const id of ['first', 'second']) {
+      const j = job(shell(id, [`pwd >> ${seen}`]));
+      await queue.enqueueTask('default', j);
+      expect((await ended(j)).state).toBe('SUCCESS');
+      await vi.waitFor(() => expect(worker.running).toBe(0), WAIT);
+    }
+    const [first, second, ...more] = (await readFile(seen, 'utf8')).trim().split('\n');
+    expect(more).toEqual([]);
+    expect(second).toBe(first);
+    expect(await readdir(workRoot)).toEqual([basename(first!)]);
+    await worker.stop();
     expect(await readdir(workRoot)).toEqual([]);
     expect(errors).toEqual([]);
   });
@@ -714,7 +733,7 @@ describe('createWorker when the queue fails', () => {
     expect(resultsOf(j.executionId).map((r) => r.type)).toEqual(['ended']);
     expect(linesOf(j.executionId)).toEqual([]);
     expect(existsSync(marker)).toBe(false);
-    await vi.waitFor(async () => expect(await readdir(workRoot)).toEqual([]), WAIT);
+    await vi.waitFor(async () => expect(await leftUnder(workRoot)).toEqual([]), WAIT);
   });
 
   it('reports a job killed by a broadcast during a slow kill check as killed before it started, without log lines', async () => {

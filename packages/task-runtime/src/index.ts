@@ -9,6 +9,8 @@ export type {
   TaskRunState,
   TaskVariables,
 } from './run-task.js';
+export { createWorkingDirectoryPool, DEFAULT_POOLED_DIRECTORIES, WORKING_DIRECTORY_PREFIX } from './working-directories.js';
+export type { WorkingDirectoryPool, WorkingDirectoryPoolOptions } from './working-directories.js';
 export { createSingleRunExecutions } from './single-run-executions.js';
 export type { SingleRunExecutions } from './single-run-executions.js';
 export { createSecretProvider } from './secrets.js';

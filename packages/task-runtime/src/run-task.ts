@@ -19,11 +19,8 @@
  * `runTask` never rejects: setup problems (an unknown task type, a bad `timeout`, an unwritable `workRoot`) are
  * FAILED outcomes too.
  */
-import { mkdtempSync, rmdirSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { evaluateExpression, LOG_LEVELS, parseDuration, renderValue, SluiceError, startTimer } from '@sluice/core';
 import type { ErrorCode, ExpressionFunction, LogLevel, TaskSpec } from '@sluice/core';
 import type {
@@ -46,6 +43,7 @@ import { DEFAULT_READ_MAX_BYTES, readText } from './read-function.js';
 import { createRunnerProvider, type RuntimeRunners } from './runner-provider.js';
 import { createSecretProvider, type SecretProvider } from './secrets.js';
 import { createTaskStorage, parentScope } from './task-storage.js';
+import { createWorkingDirectoryPool, type WorkingDirectoryPool } from './working-directories.js';
 
 /**
  * How a task run ended. Compatibility: the worker publishes this on the queue and the scheduler stores it, so
@@ -132,8 +130,13 @@ export interface RunTaskOptions {
   readonly masked?: readonly string[];
   /** Run in this existing directory (created if missing) and keep it. Default: a fresh one, removed afterwards. */
   readonly workingDirectory?: string;
-  /** Where fresh working directories are created. Default: the OS temporary directory. */
+  /** Where fresh working directories are created. Default: the OS temporary directory. Not used with `workingDirectories`. */
   readonly workRoot?: string;
+  /**
+   * Where the fresh working directory comes from and goes back to (a worker's pool: an empty directory is kept for a
+   * later task rather than removed and made again). Default: one made under `workRoot`, removed afterwards.
+   */
+  readonly workingDirectories?: WorkingDirectoryPool;
   readonly storage: Storage;
   /** Runner registry and the worker's settings per runner type; see {@link createRunnerProvider}. */
   readonly runners: RuntimeRunners;
@@ -170,9 +173,10 @@ export interface RunTaskOptions {
    * in a later turn of the event loop (setImmediate), once the caller has sent the outcome on its way: an empty
    * directory's one rmdir(2), which blocks the event loop for as long as the file system's journal makes it wait (up
    * to milliseconds while a database on the same disk commits), then overlaps the report's round trip instead of
-   * delaying it; a directory with files left goes the recursive way, through the thread pool. The promise never
-   * rejects; a removal that fails logs its WARN line through `onLog`, after the outcome. Not called when there is
-   * nothing to remove (a `workingDirectory` given, a disabled task, a directory that could not be made).
+   * delaying it; a directory with files left goes the recursive way, through the thread pool. With
+   * `workingDirectories`, the directory goes back to that pool instead (kept when the task left it empty). The
+   * promise never rejects; a removal that fails logs its WARN line through `onLog`, after the outcome. Not called
+   * when there is nothing to remove (a `workingDirectory` given, a disabled task, a directory that could not be made).
    */
   readonly onCleanup?: (removal: Promise<void>) => void;
   /** How long a task may take to stop after its signal aborts before its outcome is reported anyway. Default 60 s. */
@@ -243,12 +247,11 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
   if (options.task.disabled === true || inProcess) return (await runOne(job, { ...run, workingDirectory: '' })).outcome;
 
   const owned = options.workingDirectory === undefined;
+  const directories = options.workingDirectories ?? createWorkingDirectoryPool({ ...(options.workRoot !== undefined ? { root: options.workRoot } : {}), max: 0 });
   let workingDirectory: string;
   try {
     if (options.workingDirectory === undefined) {
-      // One mkdir(2), made in the event loop: through the thread pool, the hand-off and the wake-up cost more than the
-      // call (mkdtemp + rmdir in a loop: 154 µs of CPU that way, 54 µs in the event loop; docs/benchmarks.md).
-      workingDirectory = mkdtempSync(join(options.workRoot ?? tmpdir(), 'sluice-wd-'));
+      workingDirectory = directories.take();
     } else {
       workingDirectory = options.workingDirectory;
       await mkdir(workingDirectory, { recursive: true });
@@ -262,7 +265,7 @@ export async function runTask(options: RunTaskOptions): Promise<TaskRunOutcome> 
   } finally {
     if (owned) {
       const removal = (options.onCleanup ? nextTurn() : Promise.resolve())
-        .then(() => removeWorkingDirectory(workingDirectory))
+        .then(() => directories.give(workingDirectory))
         .catch((error: unknown) => {
           emitLog(job, run, 'WARN', `could not remove the working directory ${workingDirectory}: ${error instanceof Error ? error.message : String(error)}`);
         });
@@ -294,20 +297,6 @@ function gatedRunners(runners: RunnerProvider, waitForStart: () => Promise<void>
       return wrapper;
     },
   };
-}
-
-/**
- * Remove a task's working directory. Many tasks leave it empty, and one `rmdir` removes an empty directory, where
- * `rm({recursive})` takes two `lstat` calls before its `rmdir`. Anything else (files left, a busy mount) goes the
- * recursive way, with retries.
- */
-async function removeWorkingDirectory(path: string): Promise<void> {
-  try {
-    // One rmdir(2) in the event loop, as mkdtemp: cheaper than the thread pool's round trip for it.
-    rmdirSync(path);
-  } catch {
-    await rm(path, { recursive: true, force: true, maxRetries: 3 });
-  }
 }
 
 function failedBeforeStart(job: Job, run: Omit<Run, 'workingDirectory'>, error: unknown, at: string): TaskRunOutcome {

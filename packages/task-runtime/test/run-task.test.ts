@@ -9,6 +9,7 @@ import { Registry, selectRunner } from '@sluice/plugin-api';
 import type { ChildOutcome, ExecutionsAccess, Runner, RunnerDefinition, TaskContext, TaskDefinition } from '@sluice/plugin-api';
 import { LocalFileStorage, taskRunFileUri } from '@sluice/storage';
 import {
+  createWorkingDirectoryPool,
   runTask,
   type ChildTaskRunStart,
   type RunTaskOptions,
@@ -632,6 +633,24 @@ describe('runTask', () => {
       await Promise.resolve();
       expect(readdirSync(workRoot)).toHaveLength(1);
       await removals[0];
+      expect(await readdir(workRoot)).toEqual([]);
+    });
+
+    it('with a pool, gives an empty directory back for the next task and removes one left with a file', async () => {
+      const pool = createWorkingDirectoryPool({ root: workRoot });
+      const removals: Promise<void>[] = [];
+      const onCleanup = (removal: Promise<void>): void => void removals.push(removal);
+      // The Log task (run outside the event loop here) writes nothing: its directory is kept, empty.
+      await runTask(options({ id: 'l', type: 'test.Log', message: 'x' }, { definition: { ...logTask, inProcess: false }, workingDirectories: pool, onCleanup }));
+      await removals[0];
+      const kept = readdirSync(workRoot);
+      expect(kept).toHaveLength(1);
+      expect(pool.size).toBe(1);
+      // The Probe task gets that directory, and leaves p.txt in it: it is removed, not kept.
+      expect((await runTask(options({ id: 'p', type: 'test.Probe' }, { workingDirectories: pool, onCleanup }))).state).toBe('SUCCESS');
+      expect(probes[0]!.workingDirectory).toBe(join(workRoot, kept[0]!));
+      await removals[1];
+      expect(pool.size).toBe(0);
       expect(await readdir(workRoot)).toEqual([]);
     });
 
