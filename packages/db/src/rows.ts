@@ -13,12 +13,15 @@ import type { StateEntry, StoredExecution, StoredTaskRun } from './execution-rep
 /** A pool or a checked-out client: anything that runs a query. */
 export type Queryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
+/** The columns of an execution's own row (alias `e`), without its task runs: {@link EXECUTION_SELECT} but `task_runs`. */
+export const EXECUTION_ROW_COLUMNS = `e.id, e.namespace, e.flow_id, e.flow_revision, e.state, e.state_history, e.inputs, e.outputs, e.labels,
+       e.parent_id, e.restarted_from, e.trigger, e.schedule_date, e.attempt_number, e.original_created_date, e.start_date, e.end_date`;
+
 /**
  * The columns of an execution (alias `e`) and its task runs as one JSON array, oldest first. The function
  * sluice_execution_with_runs (migration 20261206100000_step_functions) returns the same columns: change both.
  */
-export const EXECUTION_SELECT = `e.id, e.namespace, e.flow_id, e.flow_revision, e.state, e.state_history, e.inputs, e.outputs, e.labels,
-       e.parent_id, e.restarted_from, e.trigger, e.schedule_date, e.attempt_number, e.original_created_date, e.start_date, e.end_date,
+export const EXECUTION_SELECT = `${EXECUTION_ROW_COLUMNS},
        COALESCE((SELECT json_agg(tr ORDER BY tr.seq) FROM task_runs tr WHERE tr.execution_id = e.id), '[]'::json) AS task_runs`;
 
 export interface ExecutionRow {

@@ -609,11 +609,11 @@ function newStep(execution: LockedExecution): StepState {
 }
 
 /**
- * The statements that end a step: the read-back when asked for (the columns of EXECUTION_SELECT, through
- * sluice_execution_with_runs, whose plan the session keeps), then `last` if given, then COMMIT.
+ * The statements that end a step: the read-back when asked for (the execution's row alone: its task runs are the
+ * step's shadow, which holds every task run as a read returns it), then `last` if given, then COMMIT.
  */
 function closingStatements(step: StepState, key: string, sql: StepSql, last?: string): string[] {
-  return [...(step.readBacks.length > 0 ? [sql(STEP.read, [key])] : []), ...(last ? [last] : []), 'COMMIT'];
+  return [...(step.readBacks.length > 0 ? [sql(STEP.readRow, [key])] : []), ...(last ? [last] : []), 'COMMIT'];
 }
 
 /**
@@ -623,8 +623,10 @@ function closingStatements(step: StepState, key: string, sql: StepSql, last?: st
 function closeStep(step: StepState, results: pg.QueryResult[], withLast: boolean): number | undefined {
   const commit = results.length - 1;
   const version = withLast ? (results[commit - 1]?.rows[0] as { version?: number } | undefined)?.version : undefined;
-  const row = step.readBacks.length > 0 ? (results[commit - (withLast ? 2 : 1)]?.rows[0] as ExecutionRow | undefined) : undefined;
-  const read = row ? executionFromRow(row) : undefined;
+  const row = step.readBacks.length > 0 ? (results[commit - (withLast ? 2 : 1)]?.rows[0] as Omit<ExecutionRow, 'task_runs'> | undefined) : undefined;
+  // The task runs as the step left them, in their stored order: json_agg'ing them again in Postgres and parsing that
+  // cost more than the rest of the step's end (issue #20's ninth pass).
+  const read = row ? { ...executionFromRow({ ...row, task_runs: [] }), taskRuns: step.shadow.taskRuns.map((run) => ({ ...run, executionId: row.id })) } : undefined;
   for (const resolve of step.readBacks.splice(0)) resolve(read);
   return version;
 }

@@ -9,6 +9,7 @@
  * connection that cannot keep a session's prepared statements (a pooler in transaction mode) uses that; see
  * SchedulerStore.
  */
+import { EXECUTION_ROW_COLUMNS } from './rows.js';
 
 export interface StepStatement {
   /** The prepared statement's name in the session. */
@@ -55,6 +56,8 @@ export const STEP_STATEMENTS = {
   ),
   /** The execution with its task runs. */
   read: statement('sluice_step_read', [TEXT], 'SELECT * FROM sluice_execution_with_runs($1)'),
+  /** The execution's own row, without its task runs (a step's read-back: it knows them). */
+  readRow: statement('sluice_step_read_row', [TEXT], `SELECT ${EXECUTION_ROW_COLUMNS} FROM executions e WHERE e.id = $1`),
   /** The row lock of a locked step. */
   lock: statement('sluice_step_lock', [TEXT], 'SELECT 1 FROM executions WHERE id = $1 FOR UPDATE'),
   /** The version a locked step moves on. */

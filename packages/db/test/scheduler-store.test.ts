@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
 import { createDb, knownFromWire, knownNew, knownToWire, migrate } from '@sluice/db';
-import type { Db, ExecutionTx, SchedulerTaskRun } from '@sluice/db';
+import type { Db, ExecutionTx, SchedulerTaskRun, StoredExecution } from '@sluice/db';
 import { EXECUTION_SELECT } from '../src/rows.js';
 import { describeWithPostgres, MIGRATIONS_DIR } from './postgres-fixture.js';
 
@@ -261,6 +261,8 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       async () => undefined,
       async (tx) => {
         await tx.setState('RUNNING', at);
+        // Keys in an order jsonb does not keep: the read-back must hold them as a read returns them.
+        await tx.saveTaskRun(taskRun('x', { state: 'SUCCESS', outputs: { zeta: 1, a: { yy: [2, { d: 1, c: 0 }], b: null } }, metrics: [{ name: 'n', value: 1 }] }));
         // Resolves after the commit: a step keeps it for later (awaiting it inside the step would wait forever).
         return { read: tx.readBack() };
       },
@@ -271,7 +273,14 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       last = await db.scheduler.withExecution(execution.id, (_locked, tx) => step(tx));
       expect(db.scheduler.knownVersion(execution.id)).toBe(await stored());
     }
-    expect(await (last as { read: Promise<unknown> }).read).toEqual(await db.executions.get(execution.id));
+    const back = await (last as { read: Promise<StoredExecution | undefined> }).read;
+    const got = await db.executions.get(execution.id);
+    expect(back).toEqual(got);
+    expect(back?.taskRuns.map((run) => run.id)).toEqual(['v', 'w', 'x']);
+    // Field by field, as JSON: the same values with their keys in the same order.
+    for (const [i, run] of (got?.taskRuns ?? []).entries()) {
+      for (const field of Object.keys(run) as (keyof typeof run)[]) expect(JSON.stringify(back?.taskRuns[i]?.[field])).toBe(JSON.stringify(run[field]));
+    }
     expect(db.scheduler.steps.locked - before.locked).toBe(1);
     expect(db.scheduler.steps.fromMemory - before.fromMemory).toBe(steps.length - 1);
     expect(db.scheduler.steps.stale - before.stale).toBe(0);
@@ -484,7 +493,7 @@ await describeWithPostgres('SchedulerStore.withExecution', (postgres) => {
       expect(await held()).toEqual(
         [
           'sluice_step_bump', 'sluice_step_claim', 'sluice_step_insert_execution', 'sluice_step_lock', 'sluice_step_log', 'sluice_step_metric',
-          'sluice_step_note_end', 'sluice_step_read', 'sluice_step_save_task_run', 'sluice_step_set_state',
+          'sluice_step_note_end', 'sluice_step_read', 'sluice_step_read_row', 'sluice_step_save_task_run', 'sluice_step_set_state',
         ],
       );
       expect(one.scheduler.prepared).toBe(true);
