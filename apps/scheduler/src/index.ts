@@ -1,4 +1,6 @@
-export { createScheduler, DEFAULT_REQUEUE_AFTER_MS, newTaskRunId, secretInputValues } from './scheduler.js';
+export { createScheduler, DEFAULT_REQUEUE_AFTER_MS, secretInputValues } from './scheduler.js';
+// Task run ids (and `sluice run`'s execution ids) as the store makes them.
+export { newTaskRunId } from '@sluice/db';
 export { evaluate, executionOutputs, labelVariables, runVariables, templateVariables } from './variables.js';
 export type { VariableRun, VariableScope } from './variables.js';
 export { flowOutputs } from './flow-outputs.js';

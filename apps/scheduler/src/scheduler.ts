@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { isRecord, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
-import { copyRuns, executionToWire, findRun, KILLABLE_STATES, knownFromWire, knownNew, knownToWire, newExecutionId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
+import { copyRuns, executionToWire, findRun, KILLABLE_STATES, knownFromWire, knownNew, knownToWire, newExecutionId, newTaskRunId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
 import type { RunMark } from '@sluice/db';
 import {
   admit,
@@ -121,16 +121,6 @@ const ALONE_RECHECK_MS = 1000;
 
 /** Default of {@link SchedulerOptions.requeueAfterMs}: with a 5 s pass, a lost job is sent again within 20 s. */
 export const DEFAULT_REQUEUE_AFTER_MS = 15_000;
-
-const RUN_ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
-/** A Kestra-style task run id: 22 random base-62 characters. */
-export function newTaskRunId(): string {
-  const bytes = randomBytes(22);
-  let id = '';
-  for (const byte of bytes) id += RUN_ID_ALPHABET[byte % 62];
-  return id;
-}
 
 /** A ForEachItem batch's child execution, before it is stored. */
 interface ChildInputs {

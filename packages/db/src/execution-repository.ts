@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { CORRELATION_ID_LABEL } from '@sluice/core';
 import type pg from 'pg';
 import type { PrismaClient } from './generated/prisma/client.js';
 import { Prisma } from './generated/prisma/client.js';
 import { asArray, dateLiteral, escapeLike, EXECUTION_SELECT, executionFromRow, jsonLiteral, jsonParam, literal, NEW_EXECUTION_VERSION, selectExecution } from './rows.js';
 import type { ExecutionRow } from './rows.js';
+import { newExecutionId, newTaskRunId } from './ids.js';
 import { filterConditions, orderBy, prefixCondition } from './search-filters.js';
 import { inlineSql, STEP_STATEMENTS } from './step-statements.js';
 import type { StepSql } from './step-statements.js';
@@ -250,19 +250,6 @@ export type ReplayResult =
   | { readonly status: 'replayed'; readonly execution: StoredExecution; readonly original: StoredExecution }
   | { readonly status: 'refused'; readonly execution: StoredExecution }
   | { readonly status: 'not-found' };
-
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-
-/** A Kestra-style execution id: 128 random bits in base 62 (about 22 characters, `[0-9A-Za-z]`, URL- and path-safe). */
-export function newExecutionId(): string {
-  let n = BigInt(`0x${randomBytes(16).toString('hex')}`);
-  let id = '';
-  do {
-    id = (BASE62[Number(n % 62n)] ?? '0') + id;
-    n /= 62n;
-  } while (n > 0n);
-  return id;
-}
 
 /**
  * Executions and their task runs. State changes are conditional updates (`UPDATE ... WHERE state IN (...)`), so two
@@ -647,15 +634,6 @@ export class ExecutionRepository {
        WHERE id = ${id} AND state IN (${Prisma.join([...fromStates])})`;
     return count === 1;
   }
-}
-
-const TASK_RUN_ID_ALPHABET = BASE62;
-
-/** A Kestra-style task run id: 22 random base-62 characters (as the scheduler makes them). */
-function newTaskRunId(): string {
-  let id = '';
-  for (const byte of randomBytes(22)) id += TASK_RUN_ID_ALPHABET[byte % 62] ?? '0';
-  return id;
 }
 
 /**
