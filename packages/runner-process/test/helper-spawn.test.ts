@@ -114,6 +114,12 @@ describe.each(['helper', 'native'] as const)('PROCESS runner, spawn: %s', (kind)
     }
   });
 
+  it('passes a task variable named __proto__ like any other, on top of the worker env', async () => {
+    const env = JSON.parse('{"__proto__": "proto value", "OWN": "own value"}') as Record<string, string>;
+    const { stdout } = await run(kind, { commands: ['echo "${__proto__-unset} $OWN ${PATH:+has PATH}"'], env });
+    expect(stdout).toEqual(['proto value own value has PATH']);
+  });
+
   it('rejects SLU_RUNNER_START_FAILED naming an interpreter it cannot run', async () => {
     const missing = await run(kind, { interpreter: ['sluice-no-such-interpreter', '-c'], commands: ['echo hi'] }).catch((e: unknown) => e);
     expect(isSluiceError(missing) && missing.code).toBe('SLU_RUNNER_START_FAILED');
