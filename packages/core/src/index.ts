@@ -14,6 +14,7 @@ export type { DocumentValidation, FlowValidator, FlowValidatorOptions } from './
 export type { CompiledSchemaCache } from './flow/schema-compiler.js';
 export { isFileRef, resolveInputs } from './flow/inputs.js';
 export type { FileRef, InputProblem, ResolveInputsOptions } from './flow/inputs.js';
+export { ID_ALPHABET, ID_LENGTH } from './ids.js';
 export { startTimer } from './timer.js';
 export { isTruthy } from './truth.js';
 export { isRecord, mergeRecords } from './records.js';

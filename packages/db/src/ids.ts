@@ -5,10 +5,7 @@
  * BigInt arithmetic of the base-62 conversion the rest (issue #20's ninth pass).
  */
 import { randomFillSync } from 'node:crypto';
-
-export const ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-/** The length of the ids made here. */
-export const ID_LENGTH = 22;
+import { ID_ALPHABET, ID_LENGTH } from '@sluice/core';
 
 const pool = Buffer.allocUnsafe(4096);
 let next = pool.length;

@@ -3,7 +3,7 @@ export { classifyDbError } from './db-errors.js';
 export type { DbErrorClass, DbErrorKind } from './db-errors.js';
 export type { Db, DbOptions } from './create-db.js';
 export { EXECUTION_SORT_FIELDS, ExecutionRepository, KILLABLE_STATES, TERMINAL_STATES } from './execution-repository.js';
-export { ID_ALPHABET, ID_LENGTH, newExecutionId, newTaskRunId, randomBase62 } from './ids.js';
+export { newExecutionId, newTaskRunId, randomBase62 } from './ids.js';
 export type {
   ExecutionSearch,
   ExecutionTrigger,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ID_ALPHABET, ID_LENGTH, newExecutionId, newTaskRunId, randomBase62 } from '@sluice/db';
+import { ID_ALPHABET, ID_LENGTH } from '@sluice/core';
+import { newExecutionId, newTaskRunId, randomBase62 } from '@sluice/db';
 
 describe('ids', () => {
   it('makes 22 characters of [0-9A-Za-z], all different', () => {

@@ -26,6 +26,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { LogLevel, TaskSpec } from '@sluice/core';
+import { ID_ALPHABET, ID_LENGTH } from '@sluice/core';
 
 /** Worker group used when a task has no `workerGroup`. */
 export const DEFAULT_WORKER_GROUP = 'default';
@@ -95,10 +96,9 @@ export interface DeferredReport {
 export function followOnRunId(taskRunId: string, attempt: number): string {
   const digest = createHash('sha256').update(`${taskRunId}\u0000${attempt}\u0000next`).digest();
   let id = '';
-  for (let i = 0; i < 22; i++) id += RUN_ID_ALPHABET[(digest[i] as number) % 62];
+  for (let i = 0; i < ID_LENGTH; i++) id += ID_ALPHABET[(digest[i] as number) % 62];
   return id;
 }
-const RUN_ID_ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** A task run's state as a worker reports it at the end. */
 export type TaskRunEndState = 'SUCCESS' | 'WARNING' | 'FAILED' | 'KILLED' | 'SKIPPED';
