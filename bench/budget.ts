@@ -11,16 +11,19 @@ import pg from 'pg';
 /** The /proc clock tick: USER_HZ is 100 on Linux. */
 const CLOCK_TICK_MS = 10;
 
-/** CPU time of a process in ms: its own, and that of its children it has waited for (the worker's shells). */
-export async function cpuMs(pid: number): Promise<{ self: number; children: number }> {
+/**
+ * CPU time of a process in ms: its own, and that of its children it has waited for (the worker's shells); and the
+ * system (kernel) part of each.
+ */
+export async function cpuMs(pid: number): Promise<{ self: number; children: number; system: number; childrenSystem: number }> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const n = (i: number): number => Number(fields[i] ?? NaN);
     // fields[0] is field 3 (state): utime is field 14, stime 15, cutime 16, cstime 17.
-    return { self: (n(11) + n(12)) * CLOCK_TICK_MS, children: (n(13) + n(14)) * CLOCK_TICK_MS };
+    return { self: (n(11) + n(12)) * CLOCK_TICK_MS, children: (n(13) + n(14)) * CLOCK_TICK_MS, system: n(12) * CLOCK_TICK_MS, childrenSystem: n(14) * CLOCK_TICK_MS };
   } catch {
-    return { self: NaN, children: NaN };
+    return { self: NaN, children: NaN, system: NaN, childrenSystem: NaN };
   }
 }
 

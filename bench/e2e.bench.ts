@@ -749,17 +749,22 @@ function machineCpuPerExecution(before: Map<string, number>, after: Map<string, 
   return used / executions;
 }
 
-async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<string, number>> {
+/** CPU time (ms) of each process so far; with `part` 'system', only its system (kernel) time. */
+async function cpuSnapshot(stack: Stack, redisPids: number[], part: 'all' | 'system' = 'all'): Promise<Map<string, number>> {
   const snapshot = new Map<string, number>();
+  const of = async (pid: number): Promise<{ self: number; children: number }> => {
+    const cpu = await cpuMs(pid);
+    return part === 'all' ? cpu : { self: cpu.system, children: cpu.childrenSystem };
+  };
   for (const server of stack.processes) {
-    const cpu = await cpuMs(server.child.pid ?? -1);
+    const cpu = await of(server.child.pid ?? -1);
     snapshot.set(server.name, cpu.self);
     if (server.name === 'worker' || stack.mode === 'local') {
       snapshot.set(`${server.name}: child shells`, cpu.children);
       // The PROCESS runner starts commands from a helper process: its CPU and that of the shells it started.
       let spawner = 0;
       for (const pid of await childrenMatching(server.child.pid ?? -1, SPAWNER_NEEDLE)) {
-        const helper = await cpuMs(pid);
+        const helper = await of(pid);
         spawner += helper.self + helper.children;
       }
       snapshot.set(`${server.name}: process spawner and its shells`, spawner);
@@ -769,15 +774,15 @@ async function cpuSnapshot(stack: Stack, redisPids: number[]): Promise<Map<strin
   for (const pid of await pidsMatching(`postgres: `)) {
     const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
     if (!cmdline.includes(` ${stack.database} `)) continue;
-    const cpu = await cpuMs(pid);
+    const cpu = await of(pid);
     postgres += cpu.self;
   }
   snapshot.set(`postgres backends of the bench database`, postgres);
   let redis = 0;
-  for (const pid of redisPids) redis += (await cpuMs(pid)).self;
+  for (const pid of redisPids) redis += (await of(pid)).self;
   if (stack.mode === 'distributed') snapshot.set('redis-server', redis);
   const usage = process.cpuUsage();
-  snapshot.set(LOAD_GENERATOR, (usage.user + usage.system) / 1000);
+  snapshot.set(LOAD_GENERATOR, (part === 'all' ? usage.user + usage.system : usage.system) / 1000);
   return snapshot;
 }
 
@@ -883,11 +888,13 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     const redisBefore = mode === 'distributed' ? await redisCommandStats(redisUrl) : undefined;
     const tracing = options.syscalls ? await traceSyscalls(stack) : undefined;
     const before = await cpuSnapshot(stack, redisPids);
+    const systemBefore = await cpuSnapshot(stack, redisPids, 'system');
     const phaseStart = Date.now();
     const tp = await closedLoop(stack.url, options.throughput, options.concurrency);
     const phaseEnd = Date.now();
     const syscalls = tracing ? await tracing.stop() : undefined;
     const after = await cpuSnapshot(stack, redisPids);
+    const systemAfter = await cpuSnapshot(stack, redisPids, 'system');
     const redisAfter = mode === 'distributed' ? await redisCommandStats(redisUrl) : undefined;
     const statementsAfter = await statementsSnapshot(adminUrl, stack.database);
     const messages = mode === 'distributed' ? await queueMessages(redisUrl, phaseStart, phaseEnd + 1000) : undefined;
@@ -908,15 +915,18 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     // Per-execution figures mean nothing for a phase that ran none (--throughput 0).
     if (tp.samples.length > 0) {
       log(`\nCPU during the throughput phase (${cpus().length} cores = ${cpus().length * 100}% at most; /proc clock ticks of 10 ms):\n`);
-      log('| process | CPU ms per execution | CPU % of one core |');
-      log('|---|---|---|');
+      log('| process | CPU ms per execution | of which system (kernel) | CPU % of one core |');
+      log('|---|---|---|---|');
       let totalCpu = 0;
+      let totalSystem = 0;
       for (const [name, end] of after) {
         const used = end - (before.get(name) ?? NaN);
+        const system = (systemAfter.get(name) ?? NaN) - (systemBefore.get(name) ?? NaN);
         totalCpu += used;
-        log(`| ${name} | ${f2(used / tp.samples.length)} | ${f1((100 * used) / tp.wallMs)}% |`);
+        totalSystem += system;
+        log(`| ${name} | ${f2(used / tp.samples.length)} | ${f2(system / tp.samples.length)} | ${f1((100 * used) / tp.wallMs)}% |`);
       }
-      log(`| total | ${f2(totalCpu / tp.samples.length)} | ${f1((100 * totalCpu) / tp.wallMs)}% |`);
+      log(`| total | ${f2(totalCpu / tp.samples.length)} | ${f2(totalSystem / tp.samples.length)} | ${f1((100 * totalCpu) / tp.wallMs)}% |`);
       machineCpu = machineCpuPerExecution(before, after, tp.samples.length);
       log(`\nmachine CPU per execution, the load generator left out: ${f2(machineCpu)} ms`);
       log(
