@@ -20,9 +20,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { admin, adminUrl } from './admin.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const migrationsDir = fileURLToPath(new URL('../prisma/migrations', import.meta.url));
 
 interface Ports {
@@ -98,16 +97,6 @@ interface CannonResult {
 }
 type Autocannon = (options: { url: string; connections: number; duration: number; requests?: CannonRequest[] }) => Promise<CannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 function startServers(databaseUrl: string): Promise<{ child: ChildProcess; ports: Ports }> {
   const child = fork(fileURLToPath(import.meta.url), ['--serve', databaseUrl], { execArgv: process.execArgv, stdio: 'inherit' });

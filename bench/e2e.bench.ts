@@ -86,8 +86,8 @@ import pg from 'pg';
 import { freePort } from '@sluice/testing';
 import { cpuMs, printBudget, queueEvents, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
 import type { BudgetTotals } from './budget.js';
+import { admin, adminUrl } from './admin.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const cliBin = fileURLToPath(new URL('../apps/cli/bin/sluice.mjs', import.meta.url));
 const WORKER_TOKEN = 'bench-worker-token';
 const NAMESPACE = 'bench';
@@ -192,16 +192,6 @@ async function pidsMatching(needle: string): Promise<number[]> {
 }
 
 // ---- services --------------------------------------------------------------------------------------------------------
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Counters of `database` in pg_stat_database (Postgres publishes a backend's counters up to 10 s late: settle first). */
 async function databaseStats(database: string): Promise<Record<string, number>> {

@@ -25,8 +25,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startRedis } from '@sluice/testing';
 import { cpuMs } from './budget.js';
+import { admin, adminUrl } from './admin.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const ROLES = ['api', 'worker', 'scheduler'] as const;
 const LOAD_GENERATOR = 'load generator (this process)';
 
@@ -57,16 +57,6 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function pidsMatching(needle: string): Promise<number[]> {
   const pids: number[] = [];

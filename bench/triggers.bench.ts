@@ -43,10 +43,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { freePort } from '@sluice/testing';
+import { admin, adminUrl } from './admin.js';
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const cliBin = fileURLToPath(new URL('../apps/cli/bin/sluice.mjs', import.meta.url));
 const WORKER_TOKEN = 'bench-worker-token';
 const NAMESPACE = 'bench';
@@ -78,16 +77,6 @@ const log = (line: string): void => console.log(line);
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---- services --------------------------------------------------------------------------------------------------------
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function freshDatabase(): Promise<{ name: string; url: string }> {
   const name = `sluice_bench_${randomBytes(5).toString('hex')}`;

@@ -42,6 +42,7 @@ import { buildApi, migrationsDir, readEnv } from '@sluice/api';
 import { createDb, migrate } from '@sluice/db';
 import { createInProcessQueue } from '@sluice/queue';
 import { LocalFileStorage } from '@sluice/storage';
+import { admin, adminUrl } from './admin.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,7 +61,6 @@ const LINES = Number(args.lines);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 
-const adminUrl = process.env.SLUICE_TEST_DATABASE_URL ?? 'postgres://sluice:sluice@127.0.0.1:5433/postgres';
 const CHROMIUM = process.env.SLUICE_CHROMIUM ?? '/usr/bin/chromium';
 const dist = fileURLToPath(new URL('../apps/ui/dist', import.meta.url));
 
@@ -198,16 +198,6 @@ async function bareReactApp(): Promise<Size> {
 }
 
 // ---- services ------------------------------------------------------------------------------------------------------
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function startApi(): Promise<{ url: string; databaseUrl: string; close(): Promise<void> }> {
   const name = `sluice_bench_${randomBytes(5).toString('hex')}`;
