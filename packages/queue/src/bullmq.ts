@@ -137,8 +137,8 @@ interface WorkerEntry {
  * times. Results, logs and execution messages have `maxDeliveries` attempts, 100 ms apart; a transient failure
  * (`ConsumeOptions.transient`) is not an attempt: the handler runs again after a backoff while the job stays active
  * (its lock renewed), and a consumer closed meanwhile moves the job to delayed (`DelayedError`: no attempt counted).
- * A completed job is removed at once; a `dedupId` stays known after it by a deduplication key that lives 1 hour from the
- * add. A failed job is kept 24 hours (known by its id, and for inspection).
+ * Finished jobs with a `dedupId` are kept (so it stays known) 1 hour when completed, 24 hours when failed; a completed job
+ * without one is removed at once (a failed one is kept 24 hours, for inspection).
  *
  * Task leases are keys `<prefix>:lease:<taskRunId>:<attempt>` holding `run\n<holder>` with a TTL, or `done\n<holder>`
  * once finished; acquire, renew and release are Lua scripts (compare-and-set on the holder).
@@ -402,25 +402,19 @@ class BullmqQueue implements QueueDriver {
     const delay = delayOf(options);
     const queue = this.#queue(queueName);
     if (options?.dedupId !== undefined && options.replaceFinished === true) {
-      // A finished job with this id, or the key that remembers a completed one, would make add() a no-op: remove them
-      // first (one still to be handled stays).
+      // A finished job with this id would make add() a no-op: remove it first (one still to be handled stays).
       const jobId = bullmqJobId(options.dedupId);
       const state = await queue.getJobState(jobId);
       if (state === 'completed' || state === 'failed') await queue.remove(jobId);
-      if (state === 'completed' || state === 'failed' || state === 'unknown') await queue.removeDeduplicationKey(jobId);
     }
     await queue.add(jobName, data, {
       ...jobOptions,
-      // A completed job is removed at once. One with a dedupId is still known by its job id while it waits, is delayed
-      // or runs, and after it completes by BullMQ's deduplication key (`de:<job id>`), which lives the retention window
-      // from the add: a key costs Redis less than a kept job, whose completions trimmed the completed set by age and
-      // count. A failed job is kept, and known by its id, for FAILED_RETENTION_SECONDS.
-      removeOnComplete: true,
+      // A completed job is kept only for its dedupId (as the in-process driver keeps only those): one without is removed
+      // at once, which spares each completion the trimming of the completed set.
+      removeOnComplete: options?.dedupId === undefined ? true : { age: COMPLETED_RETENTION_SECONDS, count: 10_000 },
       removeOnFail: { age: FAILED_RETENTION_SECONDS },
       ...(delay > 0 ? { delay } : {}),
-      ...(options?.dedupId !== undefined
-        ? { jobId: bullmqJobId(options.dedupId), deduplication: { id: bullmqJobId(options.dedupId), ttl: COMPLETED_RETENTION_SECONDS * 1000 } }
-        : {}),
+      ...(options?.dedupId !== undefined ? { jobId: bullmqJobId(options.dedupId) } : {}),
     });
   }
 

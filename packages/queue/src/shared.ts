@@ -15,11 +15,7 @@ import {
 export const DEFAULT_MAX_DELIVERIES = 3;
 /** Pause before a failed results, logs or executions message is delivered again. */
 export const REDELIVERY_DELAY_MS = 100;
-/**
- * How long a completed message's `dedupId` stays known: from its completion in the in-process driver; from its add in
- * the BullMQ driver (its deduplication key's lifetime), so a message that waited or ran long is known that much less
- * after it completes.
- */
+/** How long a completed message's `dedupId` stays known. */
 export const COMPLETED_RETENTION_SECONDS = 3600;
 /** How long a dropped (failed) message's `dedupId` stays known. */
 export const FAILED_RETENTION_SECONDS = 86_400;
