@@ -4,7 +4,7 @@
  * finished per queue). Each is a snapshot taken before and after the phase; the tables print the difference divided by
  * the executions of the phase.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -25,6 +25,21 @@ export async function cpuMs(pid: number): Promise<{ self: number; children: numb
   } catch {
     return { self: NaN, children: NaN, system: NaN, childrenSystem: NaN };
   }
+}
+
+/** Processes whose command line contains `needle` (Postgres backends show their database; redis-server its port). */
+export async function pidsMatching(needle: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
 }
 
 export interface StatementCounters {

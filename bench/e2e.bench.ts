@@ -84,7 +84,7 @@ import { Queue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '@sluice/testing';
-import { cpuMs, printBudget, queueEvents, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
+import { cpuMs, pidsMatching, printBudget, queueEvents, queueMessages, redisCommandStats, statementsSnapshot } from './budget.js';
 import type { BudgetTotals } from './budget.js';
 import { admin, adminUrl } from './admin.js';
 
@@ -176,20 +176,6 @@ async function childrenMatching(pid: number, needle: string): Promise<number[]> 
   return found;
 }
 
-/** Processes whose command line contains `needle` (Postgres backends show their database; redis-server its port). */
-async function pidsMatching(needle: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8')).replaceAll('\0', ' ');
-      if (cmdline.includes(needle)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
 
 // ---- services --------------------------------------------------------------------------------------------------------
 

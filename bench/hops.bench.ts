@@ -18,13 +18,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startRedis } from '@sluice/testing';
-import { cpuMs } from './budget.js';
+import { cpuMs, pidsMatching } from './budget.js';
 import { admin, adminUrl } from './admin.js';
 
 const ROLES = ['api', 'worker', 'scheduler'] as const;
@@ -57,16 +56,6 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-
-async function pidsMatching(needle: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
-    if (cmdline.includes(needle)) pids.push(Number(entry));
-  }
-  return pids;
-}
 
 function startRole(role: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port?: number }> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./hops-role.mjs', import.meta.url)), role], { env, stdio: ['ignore', 'pipe', 'inherit'] });
