@@ -96,7 +96,7 @@ export interface DeferredReport {
 export function followOnRunId(taskRunId: string, attempt: number): string {
   const digest = createHash('sha256').update(`${taskRunId}\u0000${attempt}\u0000next`).digest();
   let id = '';
-  for (let i = 0; i < ID_LENGTH; i++) id += ID_ALPHABET[(digest[i] as number) % 62];
+  for (let i = 0; i < ID_LENGTH; i++) id += ID_ALPHABET[(digest[i] as number) % ID_ALPHABET.length];
   return id;
 }
 
