@@ -299,6 +299,11 @@ export function createWorker(options: WorkerOptions): Worker {
   const { queue, group, registry } = options;
   if (group.trim() === '') throw new Error('createWorker: group must not be empty');
   const id = options.workerId ?? defaultWorkerId();
+  // A lease holder is this worker's id, a nonce drawn once per process and a count: two handles of one attempt, in
+  // this process or across a restart under the same id, never share a holder, and no random draw is made per task
+  // (one `randomBytes` a task was 2.5 % of the worker's time under load, issue #20).
+  const holderPrefix = `${id}/${randomBytes(6).toString('hex')}-`;
+  let holders = 0;
   const concurrency = positiveInteger('concurrency', options.concurrency, DEFAULT_CONCURRENCY);
   const heartbeatMs = positiveInteger('heartbeatIntervalMs', options.heartbeatIntervalMs, DEFAULT_HEARTBEAT_MS);
   const logFlushMs = positiveInteger('logFlushMs', options.logFlushMs, DEFAULT_LOG_FLUSH_MS);
@@ -828,7 +833,7 @@ export function createWorker(options: WorkerOptions): Worker {
       ),
       handedBack: false,
       results: Promise.resolve(),
-      holder: `${id}/${randomBytes(4).toString('hex')}`,
+      holder: `${holderPrefix}${(++holders).toString(36)}`,
       lease: 'none',
     };
     // Tracked before the killed check, so a kill broadcast arriving meanwhile still aborts it.
