@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import { isRecord, isSluiceError, resolveInputs, SluiceError } from '@sluice/core';
 import type { Flow } from '@sluice/core';
 import type { Db, ExecutionTx, KnownExecution, LockedExecution, SchedulerTaskRun, StateEntry, StoredExecution } from '@sluice/db';
-import { copyRuns, executionToWire, findRun, KILLABLE_STATES, knownFromWire, knownNew, knownToWire, newExecutionId, newTaskRunId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
+import { copyRuns, executionWireJson, findRun, KILLABLE_STATES, knownFromWire, knownNew, knownToWire, newExecutionId, newTaskRunId, runsMark, runsWrittenSince, taskRunMetricRows, upsertRun } from '@sluice/db';
 import type { RunMark } from '@sluice/db';
 import {
   admit,
@@ -879,7 +879,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
       ...jobs.map(({ job, delayMs }) =>
         queue.enqueueTask(job.workerGroup, known === undefined ? job : { ...job, known }, { dedupId: `${job.taskRunId}-${job.attempt}`, ...(delayMs > 0 ? { delayMs } : {}) }),
       ),
-      ...(handOff && !ended ? [] : [announce({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { execution: executionToWire(stored) } : {}) })]),
+      ...(handOff && !ended ? [] : [announce({ executionId: execution.id, state, ended, scheduler: id, ...(stored ? { executionJson: executionWireJson(stored) } : {}) })]),
     ]);
     if (step.wakeMs !== undefined && !ended) {
       await queue.publishExecution({ type: 'resume', executionId: execution.id, namespace: execution.namespace, flowId: execution.flowId }, { delayMs: Math.max(1, step.wakeMs) });

@@ -50,7 +50,7 @@ export { knownFromWire, knownNew, knownToWire, SchedulerStore, windowLockKey } f
 export { copyRuns, findRun, runsMark, runsWrittenSince, upsertRun } from './run-list.js';
 export type { RunMark } from './run-list.js';
 export type { AttemptEntry, ChainLink, ChildExecution, EndedExecution, ExecutionTx, FlowTriggerWindow, FlowTriggerWindowKey, FlowTriggerWindowStore, FlowWithFlowTrigger, KnownExecution, LockedExecution, SchedulerTaskRun, SubflowResult, TriggerSlot } from './scheduler-store.js';
-export { executionFromWire, executionSnapshot, executionToWire, NEW_EXECUTION_VERSION } from './rows.js';
+export { executionFromWire, executionSnapshot, executionToWire, executionWireJson, NEW_EXECUTION_VERSION } from './rows.js';
 // The statements a step sends, inline or prepared (the store's own; exported for bench/step-sql.bench.ts).
 export { inlineSql, prepareStatements, preparedSql, STEP_STATEMENTS } from './step-statements.js';
 export type { StepSql, StepStatement } from './step-statements.js';

@@ -193,8 +193,17 @@ const WIRE_LIMIT = 256 * 1024;
  * API instance (over {@link WIRE_LIMIT} as JSON). {@link executionFromWire} turns it back.
  */
 export function executionToWire(execution: StoredExecution): Record<string, unknown> | undefined {
+  const json = executionWireJson(execution);
+  return json === undefined ? undefined : (JSON.parse(json) as Record<string, unknown>);
+}
+
+/**
+ * {@link executionToWire}'s form as JSON text, for a message that is sent as text anyway (`ExecutionUpdate`'s
+ * `executionJson`): the execution is serialized once, not serialized, parsed and serialized again.
+ */
+export function executionWireJson(execution: StoredExecution): string | undefined {
   const json = JSON.stringify(execution);
-  return json.length > WIRE_LIMIT ? undefined : (JSON.parse(json) as Record<string, unknown>);
+  return json.length > WIRE_LIMIT ? undefined : json;
 }
 
 /** The execution a message carried ({@link executionToWire}), or undefined when it does not look like one. */

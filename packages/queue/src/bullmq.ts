@@ -303,7 +303,7 @@ class BullmqQueue implements QueueDriver {
   /** Ends on `execution-ends`, the other updates on `execution-updates`: a subscriber to ends only reads no other. */
   async publishExecutionUpdate(update: ExecutionUpdate): Promise<number> {
     this.#assertOpen();
-    return this.#connection.publish(this.#channel(update.ended ? 'execution-ends' : 'execution-updates'), JSON.stringify(update));
+    return this.#connection.publish(this.#channel(update.ended ? 'execution-ends' : 'execution-updates'), updateMessage(update));
   }
 
   async subscribeExecutionUpdates(handler: (update: ExecutionUpdate) => void, options?: { readonly only?: 'ends' | 'steps' }): Promise<Unsubscribe> {
@@ -573,6 +573,18 @@ class BullmqQueue implements QueueDriver {
 }
 
 /** An error's message, or its code when it has none (a Node `AggregateError` of refused connections). */
+/**
+ * An execution update as its message's text. An `executionJson` is put in as the `execution` member as it is, not
+ * parsed and serialized again (the update always has members before it: `executionId`, `state`, `ended`).
+ */
+export function updateMessage(update: ExecutionUpdate): string {
+  const { executionJson, ...rest } = update;
+  if (executionJson === undefined) return JSON.stringify(rest);
+  const { execution: _replaced, ...others } = rest;
+  const head = JSON.stringify(others);
+  return head === '{}' ? `{"execution":${executionJson}}` : `${head.slice(0, -1)},"execution":${executionJson}}`;
+}
+
 function errorText(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;

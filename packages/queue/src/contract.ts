@@ -247,6 +247,12 @@ export interface ExecutionUpdate {
    * answering `?wait=true` need not read it back. Absent when it was too big to send.
    */
   readonly execution?: Readonly<Record<string, unknown>>;
+  /**
+   * The same execution already as JSON text (`@sluice/db`'s `executionWireJson`), given by the publisher instead of
+   * `execution`: the driver sends it as the message's `execution` without parsing it. Subscribers never see this
+   * field, only `execution`.
+   */
+  readonly executionJson?: string;
   /** The scheduler that made the change: the others drop their copy of the execution (it is stale now). */
   readonly scheduler?: string;
 }

@@ -263,7 +263,10 @@ class InProcessQueue implements QueueDriver {
   async publishExecutionUpdate(update: ExecutionUpdate): Promise<number> {
     this.#assertOpen();
     const subscribers = this.#updateSubscribers[update.ended ? 'ends' : 'steps'];
-    this.#broadcast(subscribers, structuredClone(update), 'execution update subscriber');
+    // As over Redis: an `executionJson` arrives as the update's `execution`, parsed.
+    const { executionJson, ...rest } = update;
+    const delivered = executionJson === undefined ? structuredClone(rest) : { ...structuredClone(rest), execution: JSON.parse(executionJson) as Record<string, unknown> };
+    this.#broadcast(subscribers, delivered, 'execution update subscriber');
     // Subscribing processes, as Redis counts them: this one, when any of its subscriptions takes this kind.
     return subscribers.size > 0 ? 1 : 0;
   }

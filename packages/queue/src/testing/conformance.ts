@@ -575,6 +575,24 @@ export function queueConformance(name: string, factory: () => Promise<QueueUnder
       expect(second).toEqual([running, success]);
     });
 
+    it("delivers an update's executionJson as its execution, parsed, and never the text itself", async () => {
+      const received: ExecutionUpdate[] = [];
+      const unsubscribe = await driver.subscribeExecutionUpdates((update) => void received.push(update), { only: 'ends' });
+      const execution = { id: 'exec-json', state: 'SUCCESS', startDate: '2026-12-07T00:00:00.000Z', taskRuns: [{ id: 'r1', note: 'a "quoted" }, text' }] };
+      await driver.publishExecutionUpdate({ executionId: 'exec-json', state: 'SUCCESS', ended: true, scheduler: 's1', executionJson: JSON.stringify(execution) });
+      // Given both, the text wins: it is what the publisher serialized last.
+      await driver.publishExecutionUpdate({ executionId: 'exec-both', state: 'FAILED', ended: true, execution: { id: 'stale' }, executionJson: JSON.stringify({ id: 'exec-both' }) });
+      // Too big to send (the publisher gives none): the update goes without an execution.
+      await driver.publishExecutionUpdate({ executionId: 'exec-none', state: 'KILLED', ended: true });
+      await waitFor(() => received.length === 3, 10_000, 'the three ends');
+      expect(received).toEqual([
+        { executionId: 'exec-json', state: 'SUCCESS', ended: true, scheduler: 's1', execution },
+        { executionId: 'exec-both', state: 'FAILED', ended: true, execution: { id: 'exec-both' } },
+        { executionId: 'exec-none', state: 'KILLED', ended: true },
+      ]);
+      await unsubscribe();
+    });
+
     it('broadcasts flow changes to every subscriber, until it unsubscribes', async () => {
       const first: FlowChange[] = [];
       const second: FlowChange[] = [];
