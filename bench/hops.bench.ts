@@ -10,7 +10,10 @@
  * Redis, the three roles, and this process as the load generator, which the machine's figure leaves out as
  * bench:e2e's does).
  *
- *   npm run bench:hops -- [--throughput N] [--rounds N] [--warmup N] [--concurrency N]
+ *   npm run bench:hops -- [--throughput N] [--rounds N] [--warmup N] [--concurrency N] [--results bullmq|stream] [--tasks bullmq|stream]
+ *
+ * `--results stream` sends the results over a Redis stream (XADD; XREADGROUP, then XACK and XDEL) instead of a
+ * BullMQ queue, and `--tasks stream` the task jobs, to price each hop against BullMQ's (bench/hops-role.mjs).
  *
  * Sluice does more per execution than this skeleton: the kill check, the state histories, the
  * task's rendering and its log line, the end's read-back, validation. This is a lower bound for the design (BullMQ
@@ -34,16 +37,24 @@ interface Options {
   rounds: number;
   warmup: number;
   concurrency: number;
+  results: 'bullmq' | 'stream';
+  tasks: 'bullmq' | 'stream';
 }
 
 function parseOptions(): Options {
-  const options: Options = { throughput: 2000, rounds: 3, warmup: 2000, concurrency: 32 };
+  const options: Options = { throughput: 2000, rounds: 3, warmup: 2000, concurrency: 32, results: 'bullmq', tasks: 'bullmq' };
   const args = process.argv.slice(2);
   for (let i = 0; i < args.length; i++) {
     const flag = args[i] ?? '';
+    if (flag === '--results' || flag === '--tasks') {
+      const value = args[++i];
+      if (value !== 'bullmq' && value !== 'stream') throw new Error(`${flag} takes bullmq or stream, not ${value ?? 'nothing'}`);
+      options[flag === '--results' ? 'results' : 'tasks'] = value;
+      continue;
+    }
     const key = ({ '--throughput': 'throughput', '--rounds': 'rounds', '--warmup': 'warmup', '--concurrency': 'concurrency' } as const)[flag];
     const value = Number(args[i + 1]);
-    if (key === undefined) throw new Error(`unknown option ${flag}: --throughput N, --rounds N, --warmup N, --concurrency N`);
+    if (key === undefined) throw new Error(`unknown option ${flag}: --throughput N, --rounds N, --warmup N, --concurrency N, --results bullmq|stream, --tasks bullmq|stream`);
     if (!Number.isInteger(value) || value < (key === 'warmup' ? 0 : 1)) throw new Error(`${flag} needs a whole number${key === 'warmup' ? '' : ' above 0'}, not ${args[i + 1] ?? 'nothing'}`);
     options[key] = value;
     i++;
@@ -115,7 +126,7 @@ async function main(): Promise<void> {
         'CREATE TABLE task_runs (id text PRIMARY KEY, execution_id text NOT NULL REFERENCES executions (id), state text NOT NULL)',
     );
     await client.end();
-    const env = { ...process.env, DATABASE_URL: url.toString(), REDIS_URL: redis.url };
+    const env = { ...process.env, DATABASE_URL: url.toString(), REDIS_URL: redis.url, HOPS_RESULTS: options.results, HOPS_TASKS: options.tasks };
     const pids = new Map<string, number>();
     let port = 0;
     for (const role of ROLES) {
@@ -125,7 +136,9 @@ async function main(): Promise<void> {
       if (started.port !== undefined) port = started.port;
     }
     const redisPids = await pidsMatching(`:${redis.port}`);
-    console.log(`# The hops alone (bench/hops-role.mjs): ${options.rounds} rounds of ${options.throughput} executions at ${options.concurrency} in flight, after ${options.warmup} to warm up`);
+    console.log(
+      `# The hops alone (bench/hops-role.mjs): ${options.rounds} rounds of ${options.throughput} executions at ${options.concurrency} in flight, after ${options.warmup} to warm up; tasks over ${options.tasks === 'stream' ? 'a Redis stream' : 'a BullMQ queue'}, results over ${options.results === 'stream' ? 'a Redis stream' : 'a BullMQ queue'}`,
+    );
     console.log(`machine: ${cpus().length} cores, Node ${process.version}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}; Postgres ${url.host}; Redis ${redis.url}\n`);
     if (options.warmup > 0) await closedLoop(port, options.warmup, options.concurrency);
 
