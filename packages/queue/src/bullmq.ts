@@ -572,12 +572,11 @@ class BullmqQueue implements QueueDriver {
   }
 }
 
-/** An error's message, or its code when it has none (a Node `AggregateError` of refused connections). */
 /**
  * An execution update as its message's text. An `executionJson` is put in as the `execution` member as it is, not
  * parsed and serialized again (the update always has members before it: `executionId`, `state`, `ended`).
  */
-export function updateMessage(update: ExecutionUpdate): string {
+function updateMessage(update: ExecutionUpdate): string {
   const { executionJson, ...rest } = update;
   if (executionJson === undefined) return JSON.stringify(rest);
   const { execution: _replaced, ...others } = rest;
@@ -585,6 +584,7 @@ export function updateMessage(update: ExecutionUpdate): string {
   return head === '{}' ? `{"execution":${executionJson}}` : `${head.slice(0, -1)},"execution":${executionJson}}`;
 }
 
+/** An error's message, or its code when it has none (a Node `AggregateError` of refused connections). */
 function errorText(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as { code?: unknown }).code;
