@@ -103,10 +103,16 @@ export function nativeSpawner(): Promise<NativeSpawner> {
 }
 
 function encodeSpawn(request: Extract<SpawnerRequest, { op: 'spawn' }>): Buffer {
-  const env = Object.entries(request.env).flatMap(([key, value]) => (value === undefined ? [] : [`${key}=${value}`]));
-  // argv[0] is the file, as Node's spawn() sets it.
-  const argv = [request.file, ...request.args];
-  const strings = [request.file, request.cwd, ...argv, ...env];
+  // file, cwd, then argv (argv[0] is the file, as Node's spawn() sets it), then the environment as `K=V`.
+  const strings = [request.file, request.cwd, request.file, ...request.args];
+  const argc = 1 + request.args.length;
+  // No array per variable: Object.entries and a flatMap took 27 µs a spawn with the 67 variables npm sets, this loop
+  // 4 µs (issue #20).
+  for (const key of Object.keys(request.env)) {
+    const value = request.env[key];
+    if (value !== undefined) strings.push(`${key}=${value}`);
+  }
+  const envc = strings.length - 2 - argc;
   for (const string of strings) {
     if (string.includes('\0')) {
       throw Object.assign(new TypeError(`a command's file, arguments, working directory and env must not contain null bytes`), {
@@ -119,8 +125,8 @@ function encodeSpawn(request: Extract<SpawnerRequest, { op: 'spawn' }>): Buffer 
   writeU32(frame, frame.length - 4, 0);
   frame.writeUInt8(OP_SPAWN, 4);
   writeU32(frame, request.id, 5);
-  writeU32(frame, argv.length, 9);
-  writeU32(frame, env.length, 13);
+  writeU32(frame, argc, 9);
+  writeU32(frame, envc, 13);
   body.copy(frame, 17);
   return frame;
 }
