@@ -66,13 +66,16 @@
  * `--schedulers N` (distributed mode, default 1) runs N scheduler replicas, and prints at the end how each one's steps
  * went (from memory, locked, or from a copy another replica had made stale).
  *
- * `--cpu-profile` (local mode) adds a phase after the throughput one: as many executions again under V8's sampling
- * profiler in the server process, summarised as self time per package and per function (the .cpuprofile is kept).
+ * `--cpu-profile` adds a phase after the throughput one: as many executions again under V8's sampling profiler in
+ * each server process, summarised as self time per package and per function (the .cpuprofile files are kept). In
+ * distributed mode each server loads bench/profile-preload.cjs, and two SIGUSR2 start and stop its profile. A wall
+ * clock profile: a socket write that wakes its reader on a busy core is charged more than its CPU time (issue #20's
+ * tenth pass).
  */
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -211,8 +214,11 @@ interface Stack {
   /** The processes whose memory and CPU are reported (scheduler and worker, and the API when it is separate). */
   readonly processes: ServerProcess[];
   readonly workerConcurrency: string;
-  /** Local mode: start or stop a CPU profile of the server process (written to `file` on stop). */
-  profile?(action: 'start' | 'stop', file?: string): Promise<void>;
+  /**
+   * `--cpu-profile`: start or stop a CPU profile of the server processes. Stop writes one profile a process, `file`
+   * itself in local mode and `file` with the process's name in distributed mode, and resolves with them.
+   */
+  profile?(action: 'start' | 'stop', file?: string): Promise<{ readonly name: string; readonly file: string }[]>;
   /** Stop everything; resolves with lines to report (the schedulers' step counts, which they log as they stop). */
   close(): Promise<string[]>;
 }
@@ -284,11 +290,11 @@ async function startLocalStack(workerConcurrency: number | undefined): Promise<S
     processes: [{ ...server, name: 'server local (API + scheduler + worker)' }],
     workerConcurrency: String(workerConcurrency ?? process.env.SLUICE_WORKER_CONCURRENCY ?? '4 (default)'),
     profile(action, file) {
-      return new Promise<void>((resolve) => {
+      return new Promise((resolve) => {
         const onMessage = (message: unknown): void => {
           if ((message as { profiled?: string }).profiled !== action) return;
           child.off('message', onMessage);
-          resolve();
+          resolve(action === 'stop' && file ? [{ name: 'server local', file }] : []);
         };
         child.on('message', onMessage);
         child.send({ profile: action, ...(file ? { file } : {}) });
@@ -340,15 +346,23 @@ async function serveLocal(dataDir: string, concurrency: string): Promise<void> {
 }
 
 /** `sluice server api|scheduler|worker` as three processes over BullMQ on `redisUrl`. */
-async function startDistributedStack(redisUrl: string, workerConcurrency: number | undefined, schedulerCount: number): Promise<Stack> {
+async function startDistributedStack(redisUrl: string, workerConcurrency: number | undefined, schedulerCount: number, cpuProfile = false): Promise<Stack> {
   const database = await freshDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-dist-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const base = { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisUrl, SLUICE_WORKER_TOKEN: WORKER_TOKEN };
   const children: ChildProcess[] = [];
+  // `--cpu-profile`: each server loads bench/profile-preload.cjs, which profiles between two SIGUSR2 (see `profile`).
+  const profiled: { name: string; child: ChildProcess; file: string }[] = [];
+  const profileStamp = `${Date.now()}-${process.pid}`;
   const start = async (name: string, args: string[], env: NodeJS.ProcessEnv, pattern?: RegExp): Promise<{ server: ServerProcess; match: RegExpExecArray | undefined }> => {
+    const file = join(tmpdir(), `sluice-bench-distributed-${profileStamp}-${name.replace(/\W+/g, '-')}.cpuprofile`);
+    if (cpuProfile) {
+      env = { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(fileURLToPath(new URL('./profile-preload.cjs', import.meta.url)))}`.trim(), SLUICE_BENCH_PROFILE_FILE: file };
+    }
     const child = spawn(process.execPath, [cliBin, 'server', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (cpuProfile) profiled.push({ name, child, file });
     children.push(child);
     const { server, ready } = watchOutput(name, child, pattern);
     return { server, match: await ready };
@@ -372,6 +386,23 @@ async function startDistributedStack(redisUrl: string, workerConcurrency: number
       database: database.name,
       processes: [...schedulers, worker.server, api.server],
       workerConcurrency: String(workerConcurrency ?? process.env.SLUICE_WORKER_CONCURRENCY ?? '4 (default)'),
+      ...(cpuProfile
+        ? {
+            async profile(action: 'start' | 'stop') {
+              for (const { child } of profiled) child.kill('SIGUSR2');
+              if (action === 'start') return [];
+              // Each writes its profile on the second signal; wait for all of them.
+              const deadline = Date.now() + 60_000;
+              for (const { name, file } of profiled) {
+                while (!(await stat(file).then(() => true, () => false))) {
+                  if (Date.now() > deadline) throw new Error(`the ${name} server wrote no CPU profile to ${file}`);
+                  await sleep(100);
+                }
+              }
+              return profiled.map(({ name, file }) => ({ name, file }));
+            },
+          }
+        : {}),
       async close() {
         // Workers first (nothing left running), then the scheduler, then the API.
         for (const child of [...children].reverse()) await stopChild(child);
@@ -781,7 +812,7 @@ async function logQueueHops(redisUrl: string, from: number, to: number): Promise
 
 async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids: number[]): Promise<ModeResult> {
   log(`\n## mode: ${mode}\n`);
-  const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency, options.schedulers);
+  const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency, options.schedulers, options.cpuProfile);
   const bull = await bareBullmq(redisUrl);
   const probe = spawnProbe();
   try {
@@ -987,10 +1018,13 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
       const file = join(tmpdir(), `sluice-bench-${mode}-${Date.now()}.cpuprofile`);
       await stack.profile('start');
       const profiled = await closedLoop(stack.url, options.throughput, options.concurrency);
-      await stack.profile('stop', file);
-      log(`\n### 2b. CPU profile of the server process: ${options.throughput} more executions, ${options.concurrency} in flight, under the sampling profiler (0.5 ms)\n`);
-      log(`${f1((profiled.samples.length / profiled.wallMs) * 1000)} executions/s under the profiler; the profile (open it in Chrome DevTools): ${file}`);
-      await summarizeProfile(file, profiled.samples.length);
+      const files = await stack.profile('stop', file);
+      log(`\n### 2b. CPU profile of the server processes: ${options.throughput} more executions, ${options.concurrency} in flight, under the sampling profiler (0.5 ms)\n`);
+      log(`${f1((profiled.samples.length / profiled.wallMs) * 1000)} executions/s under the profiler`);
+      for (const written of files) {
+        log(`\n#### ${written.name} (open the profile in Chrome DevTools: ${written.file})`);
+        await summarizeProfile(written.file, profiled.samples.length);
+      }
     }
 
     // 3. memory.
