@@ -29,8 +29,8 @@ const redis = () => new Redis(redisUrl, { maxRetriesPerRequest: null });
 for (const name of ['HOPS_RESULTS', 'HOPS_TASKS']) {
   if (!['stream', 'bullmq', undefined].includes(process.env[name])) throw new Error(`${name} must be bullmq or stream, not ${process.env[name]}`);
 }
-const STREAM = process.env.HOPS_RESULTS === 'stream';
-const TASK_STREAM = process.env.HOPS_TASKS === 'stream';
+const RESULTS_ON_STREAM = process.env.HOPS_RESULTS === 'stream';
+const TASKS_ON_STREAM = process.env.HOPS_TASKS === 'stream';
 const RESULTS_STREAM = `${PREFIX}:results-stream`;
 const TASKS_STREAM = `${PREFIX}:tasks-stream`;
 
@@ -70,8 +70,8 @@ async function consumeStream(stream, handler) {
 
 if (role === 'api') {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
-  const tasks = TASK_STREAM ? undefined : new Queue('tasks', { connection: redis(), prefix: PREFIX });
-  const adder = TASK_STREAM ? redis() : undefined;
+  const tasks = TASKS_ON_STREAM ? undefined : new Queue('tasks', { connection: redis(), prefix: PREFIX });
+  const adder = TASKS_ON_STREAM ? redis() : undefined;
   const waiting = new Map();
   const subscriber = redis();
   await subscriber.subscribe('ends');
@@ -103,7 +103,7 @@ if (role === 'api') {
   server.keepAliveTimeout = 60_000;
   server.listen(0, '127.0.0.1', () => console.log(`ready ${server.address().port}`));
 } else if (role === 'worker') {
-  const results = STREAM ? undefined : new Queue('results', { connection: redis(), prefix: PREFIX });
+  const results = RESULTS_ON_STREAM ? undefined : new Queue('results', { connection: redis(), prefix: PREFIX });
   const leases = redis();
   const holder = `run\n${process.pid}`;
   const TAKE = "local v = redis.call('GET', KEYS[1]) if v and v ~= ARGV[1] then return 0 end redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1";
@@ -116,7 +116,7 @@ if (role === 'api') {
     else await leases.xadd(RESULTS_STREAM, '*', 'r', JSON.stringify(result));
     await leases.eval(DONE, 1, lease, holder, 'done', 3_600_000);
   };
-  if (TASK_STREAM) await consumeStream(TASKS_STREAM, (data) => run({ id: data.id, data }));
+  if (TASKS_ON_STREAM) await consumeStream(TASKS_STREAM, (data) => run({ id: data.id, data }));
   else await new Worker('tasks', run, { connection: redis(), prefix: PREFIX, concurrency: CONCURRENCY }).waitUntilReady();
   console.log('ready');
 } else if (role === 'scheduler') {
@@ -130,7 +130,7 @@ if (role === 'api') {
     });
     await publisher.publish('ends', JSON.stringify({ id: executionId, state }));
   };
-  if (STREAM) {
+  if (RESULTS_ON_STREAM) {
     await consumeStream(RESULTS_STREAM, apply);
     console.log('ready');
   } else {
