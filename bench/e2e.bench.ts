@@ -67,16 +67,15 @@
  * went (from memory, locked, or from a copy another replica had made stale).
  *
  * `--cpu-profile` adds a phase after the throughput one: as many executions again under V8's sampling profiler in
- * each server process, summarised as self time per package and per function (the .cpuprofile files are kept). In
- * distributed mode each server loads bench/profile-preload.cjs, and two SIGUSR2 start and stop its profile. A wall
+ * each server process, summarised as self time per package and per function (the .cpuprofile files are kept). Each
+ * server loads bench/profile-preload.cjs, and two SIGUSR2 start and stop its profile. A wall
  * clock profile: a socket write that wakes its reader on a busy core is charged more than its CPU time (issue #20's
  * tenth pass).
  */
 import { fork, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -214,11 +213,8 @@ interface Stack {
   /** The processes whose memory and CPU are reported (scheduler and worker, and the API when it is separate). */
   readonly processes: ServerProcess[];
   readonly workerConcurrency: string;
-  /**
-   * `--cpu-profile`: start or stop a CPU profile of the server processes. Stop writes one profile a process, `file`
-   * itself in local mode and `file` with the process's name in distributed mode, and resolves with them.
-   */
-  profile?(action: 'start' | 'stop', file?: string): Promise<{ readonly name: string; readonly file: string }[]>;
+  /** `--cpu-profile`: start or stop a CPU profile of the server processes; stop resolves with one file a process. */
+  profile?(action: 'start' | 'stop'): Promise<readonly ProfiledServer[]>;
   /** Stop everything; resolves with lines to report (the schedulers' step counts, which they log as they stop). */
   close(): Promise<string[]>;
 }
@@ -268,16 +264,18 @@ async function freshDatabase(): Promise<{ name: string; url: string }> {
 }
 
 /** `startLocalServer` in a child process of this script (see `serveLocal`). */
-async function startLocalStack(workerConcurrency: number | undefined): Promise<Stack> {
+async function startLocalStack(workerConcurrency: number | undefined, cpuProfile: boolean): Promise<Stack> {
   const database = await freshDatabase();
   const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-local-'));
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: database.url };
+  const profiles = cpuProfile ? new ServerProfiles() : undefined;
+  const env: NodeJS.ProcessEnv = profiles ? profiles.env('server local', { ...process.env, DATABASE_URL: database.url }) : { ...process.env, DATABASE_URL: database.url };
   delete env.REDIS_URL; // in-process queue
   const child = fork(fileURLToPath(import.meta.url), ['--serve-local', dataDir, String(workerConcurrency ?? '')], {
     execArgv: process.execArgv,
     env,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
+  profiles?.started('server local', child);
   const { server } = watchOutput('sluice server local', child);
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (message) => resolve((message as { url: string }).url));
@@ -289,17 +287,7 @@ async function startLocalStack(workerConcurrency: number | undefined): Promise<S
     database: database.name,
     processes: [{ ...server, name: 'server local (API + scheduler + worker)' }],
     workerConcurrency: String(workerConcurrency ?? process.env.SLUICE_WORKER_CONCURRENCY ?? '4 (default)'),
-    profile(action, file) {
-      return new Promise((resolve) => {
-        const onMessage = (message: unknown): void => {
-          if ((message as { profiled?: string }).profiled !== action) return;
-          child.off('message', onMessage);
-          resolve(action === 'stop' && file ? [{ name: 'server local', file }] : []);
-        };
-        child.on('message', onMessage);
-        child.send({ profile: action, ...(file ? { file } : {}) });
-      });
-    },
+    ...(profiles ? { profile: (action: 'start' | 'stop') => profiles.signal(action) } : {}),
     async close() {
       await stopChild(child);
       await admin(`DROP DATABASE IF EXISTS "${database.name}" WITH (FORCE)`);
@@ -319,30 +307,55 @@ async function serveLocal(dataDir: string, concurrency: string): Promise<void> {
     process.env,
     io,
   );
-  // `--cpu-profile`: the parent asks for a sampling CPU profile of a phase (inspector, so startup is not in it).
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object): Promise<unknown> =>
-    new Promise((resolve, reject) => session.post(method, params ?? {}, (error, result) => (error ? reject(error) : resolve(result))));
-  process.on('message', (message: { profile?: 'start' | 'stop'; file?: string }) => {
-    void (async () => {
-      if (message.profile === 'start') {
-        await post('Profiler.enable');
-        await post('Profiler.setSamplingInterval', { interval: 500 });
-        await post('Profiler.start');
-      } else if (message.profile === 'stop' && message.file) {
-        const { profile } = (await post('Profiler.stop')) as { profile: unknown };
-        await writeFile(message.file, JSON.stringify(profile));
-      }
-      process.send?.({ profiled: message.profile });
-    })();
-  });
   process.send?.({ url: server.url });
   const stop = (): void => {
     void server.close().finally(() => process.exit(0));
   };
   process.once('SIGTERM', stop);
   process.once('disconnect', stop);
+}
+
+interface ProfiledServer {
+  readonly name: string;
+  readonly file: string;
+}
+
+/**
+ * `--cpu-profile`: each server process loads bench/profile-preload.cjs (`env`), which profiles between two SIGUSR2
+ * and writes the profile to the file named in its environment.
+ */
+class ServerProfiles {
+  readonly #stamp = `${Date.now()}-${process.pid}`;
+  readonly #servers: (ProfiledServer & { readonly child: ChildProcess })[] = [];
+  readonly #files = new Map<string, string>();
+
+  /** `env` with the preload and the file of the server `name`. */
+  env(name: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+    const file = join(tmpdir(), `sluice-bench-${this.#stamp}-${name.replace(/\W+/g, '-')}.cpuprofile`);
+    this.#files.set(name, file);
+    const preload = JSON.stringify(fileURLToPath(new URL('./profile-preload.cjs', import.meta.url)));
+    return { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --require ${preload}`.trim(), SLUICE_BENCH_PROFILE_FILE: file };
+  }
+
+  started(name: string, child: ChildProcess): void {
+    const file = this.#files.get(name);
+    if (file === undefined) throw new Error(`no profile file for ${name}: call env() first`);
+    this.#servers.push({ name, file, child });
+  }
+
+  /** Start or stop every server's profile; stop resolves once each has written its file. */
+  async signal(action: 'start' | 'stop'): Promise<readonly ProfiledServer[]> {
+    for (const { child } of this.#servers) child.kill('SIGUSR2');
+    if (action === 'start') return [];
+    const deadline = Date.now() + 60_000;
+    for (const { name, file } of this.#servers) {
+      while (!(await stat(file).then(() => true, () => false))) {
+        if (Date.now() > deadline) throw new Error(`the ${name} server wrote no CPU profile to ${file}`);
+        await sleep(100);
+      }
+    }
+    return this.#servers.map(({ name, file }) => ({ name, file }));
+  }
 }
 
 /** `sluice server api|scheduler|worker` as three processes over BullMQ on `redisUrl`. */
@@ -353,16 +366,10 @@ async function startDistributedStack(redisUrl: string, workerConcurrency: number
   const url = `http://127.0.0.1:${port}`;
   const base = { ...process.env, DATABASE_URL: database.url, REDIS_URL: redisUrl, SLUICE_WORKER_TOKEN: WORKER_TOKEN };
   const children: ChildProcess[] = [];
-  // `--cpu-profile`: each server loads bench/profile-preload.cjs, which profiles between two SIGUSR2 (see `profile`).
-  const profiled: { name: string; child: ChildProcess; file: string }[] = [];
-  const profileStamp = `${Date.now()}-${process.pid}`;
+  const profiles = cpuProfile ? new ServerProfiles() : undefined;
   const start = async (name: string, args: string[], env: NodeJS.ProcessEnv, pattern?: RegExp): Promise<{ server: ServerProcess; match: RegExpExecArray | undefined }> => {
-    const file = join(tmpdir(), `sluice-bench-distributed-${profileStamp}-${name.replace(/\W+/g, '-')}.cpuprofile`);
-    if (cpuProfile) {
-      env = { ...env, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --require ${JSON.stringify(fileURLToPath(new URL('./profile-preload.cjs', import.meta.url)))}`.trim(), SLUICE_BENCH_PROFILE_FILE: file };
-    }
-    const child = spawn(process.execPath, [cliBin, 'server', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    if (cpuProfile) profiled.push({ name, child, file });
+    const child = spawn(process.execPath, [cliBin, 'server', ...args], { env: profiles ? profiles.env(name, env) : env, stdio: ['ignore', 'pipe', 'pipe'] });
+    profiles?.started(name, child);
     children.push(child);
     const { server, ready } = watchOutput(name, child, pattern);
     return { server, match: await ready };
@@ -386,23 +393,7 @@ async function startDistributedStack(redisUrl: string, workerConcurrency: number
       database: database.name,
       processes: [...schedulers, worker.server, api.server],
       workerConcurrency: String(workerConcurrency ?? process.env.SLUICE_WORKER_CONCURRENCY ?? '4 (default)'),
-      ...(cpuProfile
-        ? {
-            async profile(action: 'start' | 'stop') {
-              for (const { child } of profiled) child.kill('SIGUSR2');
-              if (action === 'start') return [];
-              // Each writes its profile on the second signal; wait for all of them.
-              const deadline = Date.now() + 60_000;
-              for (const { name, file } of profiled) {
-                while (!(await stat(file).then(() => true, () => false))) {
-                  if (Date.now() > deadline) throw new Error(`the ${name} server wrote no CPU profile to ${file}`);
-                  await sleep(100);
-                }
-              }
-              return profiled.map(({ name, file }) => ({ name, file }));
-            },
-          }
-        : {}),
+      ...(profiles ? { profile: (action: 'start' | 'stop') => profiles.signal(action) } : {}),
       async close() {
         // Workers first (nothing left running), then the scheduler, then the API.
         for (const child of [...children].reverse()) await stopChild(child);
@@ -812,7 +803,7 @@ async function logQueueHops(redisUrl: string, from: number, to: number): Promise
 
 async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids: number[]): Promise<ModeResult> {
   log(`\n## mode: ${mode}\n`);
-  const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency) : await startDistributedStack(redisUrl, options.workerConcurrency, options.schedulers, options.cpuProfile);
+  const stack = mode === 'local' ? await startLocalStack(options.workerConcurrency, options.cpuProfile) : await startDistributedStack(redisUrl, options.workerConcurrency, options.schedulers, options.cpuProfile);
   const bull = await bareBullmq(redisUrl);
   const probe = spawnProbe();
   try {
@@ -1015,10 +1006,9 @@ async function runMode(mode: Mode, options: Options, redisUrl: string, redisPids
     }
 
     if (options.cpuProfile && stack.profile) {
-      const file = join(tmpdir(), `sluice-bench-${mode}-${Date.now()}.cpuprofile`);
       await stack.profile('start');
       const profiled = await closedLoop(stack.url, options.throughput, options.concurrency);
-      const files = await stack.profile('stop', file);
+      const files = await stack.profile('stop');
       log(`\n### 2b. CPU profile of the server processes: ${options.throughput} more executions, ${options.concurrency} in flight, under the sampling profiler (0.5 ms)\n`);
       log(`${f1((profiled.samples.length / profiled.wallMs) * 1000)} executions/s under the profiler`);
       for (const written of files) {

@@ -1,7 +1,7 @@
-// Loaded with `--require` into each server of `bench:e2e --mode distributed --cpu-profile` (issue #20): the first
-// SIGUSR2 starts a sampling CPU profile (0.5 ms), the next writes it as JSON to SLUICE_BENCH_PROFILE_FILE (through a
-// `.partial` file and a rename, so a reader never sees half of it). Startup is not in it, as with the local mode's
-// inspector session. Bench code only: no Sluice process loads it otherwise.
+// Loaded with `--require` into each server process of `bench:e2e --cpu-profile` (issue #20), local or distributed:
+// the first SIGUSR2 starts a sampling CPU profile (0.5 ms), the next writes it as JSON to SLUICE_BENCH_PROFILE_FILE
+// (through a `.partial` file and a rename, so a reader never sees half of it). Startup is not in it. Bench code only:
+// no Sluice process loads it otherwise.
 'use strict';
 const { Session } = require('node:inspector');
 const { renameSync, writeFileSync } = require('node:fs');
